@@ -1,0 +1,1 @@
+"""Inactivity detection: activity edges from power, deadlines, and the sweeper."""

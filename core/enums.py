@@ -1,0 +1,165 @@
+"""String enums stored as text. One place for every status word."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CASEWORKER = "caseworker"
+    CONTROL_ROOM = "control_room"
+    FAMILY = "family"
+
+
+class Language(StrEnum):
+    KO = "ko"
+    EN = "en"
+
+
+class MonitoringState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class DeviceVendor(StrEnum):
+    NATIVE = "native"
+    TASMOTA = "tasmota"
+
+
+class DeviceStatus(StrEnum):
+    PENDING = "pending"  # seen on the wire, not yet assigned to a household
+    ASSIGNED = "assigned"
+    RETIRED = "retired"
+
+
+class WatchStatus(StrEnum):
+    NEW = "new"  # no activity seen yet
+    UP = "up"
+    OVERDUE = "overdue"
+    PAUSED = "paused"
+
+
+class EdgeKind(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+class CaseKind(StrEnum):
+    INACTIVITY = "inactivity"
+    DEVICE_OFFLINE = "device_offline"
+    HELP_REQUESTED = "help_requested"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+    RESOLVED = "resolved"
+
+
+ACTIVE_CASE_STATUSES = (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED)
+
+
+class Severity(StrEnum):
+    WATCH = "watch"
+    WARNING = "warning"
+    ALERT = "alert"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.WATCH: 0, Severity.WARNING: 1, Severity.ALERT: 2, Severity.CRITICAL: 3}
+
+
+class CaseEventType(StrEnum):
+    OPENED = "opened"
+    REDETECTED = "redetected"
+    SEVERITY_RAISED = "severity_raised"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+    RESOLVED = "resolved"
+    NOTE = "note"
+    STEP = "step"
+    CALL_PLACED = "call_placed"
+    CALL_STATUS = "call_status"
+    CALL_OUTCOME = "call_outcome"
+    NOTIFICATION_QUEUED = "notification_queued"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_CANCELLED = "notification_cancelled"
+    ESCALATION_EXHAUSTED = "escalation_exhausted"
+
+
+class ResolutionCode(StrEnum):
+    RESIDENT_FINE = "resident_fine"
+    FALSE_ALARM_AWAY = "false_alarm_away"
+    FALSE_ALARM_DEVICE = "false_alarm_device"
+    HOSPITAL = "hospital"
+    FOUND_IN_NEED = "found_in_need"
+    DECEASED = "deceased"
+    OTHER = "other"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    CALL = "call"
+
+
+class RecipientKind(StrEnum):
+    RESIDENT = "resident"
+    CONTACT = "contact"
+    USER = "user"
+
+
+class OutboxStatus(StrEnum):
+    """Status of an outbox row (Notification or CallAttempt) before the provider takes over."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker under a lease
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CallStatus(StrEnum):
+    """Twilio's call status vocabulary, plus our own pre-provider states."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+
+TERMINAL_CALL_STATUSES = frozenset(
+    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.CANCELED}
+)
+
+
+class CallOutcome(StrEnum):
+    OK = "ok"
+    UNWELL = "unwell"
+    EMERGENCY = "emergency"
+    UNCLEAR = "unclear"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    FAILED = "failed"
+
+
+class Intent(StrEnum):
+    OK = "ok"
+    UNWELL = "unwell"
+    EMERGENCY = "emergency"
+    UNCLEAR = "unclear"

@@ -1,0 +1,37 @@
+"""Message catalogues: every user-facing sentence lives in a JSON file per language.
+
+Each package keeps its own catalogue (``<package>/messages/{ko,en}.json``); Korean is the
+default and the fallback. Missing keys raise, so a typo cannot ship silently.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from core.enums import Language
+
+DEFAULT_LANGUAGE = Language.KO
+
+
+class Catalogue:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @cache  # noqa: B019 - catalogues live for the whole process
+    def _load(self, language: Language) -> dict[str, str]:
+        path = self.directory / f"{language.value}.json"
+        data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def text(self, key: str, language: Language | str = DEFAULT_LANGUAGE, /, **params: object) -> str:
+        lang = Language(language) if not isinstance(language, Language) else language
+        messages = self._load(lang)
+        if key not in messages:
+            messages = self._load(DEFAULT_LANGUAGE)
+        template = messages[key]  # KeyError is deliberate: a missing message is a bug
+        return template.format(**params)
+
+    def keys(self, language: Language = DEFAULT_LANGUAGE) -> set[str]:
+        return set(self._load(language))

@@ -1,0 +1,29 @@
+"""Alembic environment: our engine factory (SQLite pragmas included) and the SQLModel metadata."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from core.db import make_engine
+from core.models import metadata
+
+config = context.config
+
+
+def run_migrations() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url must be set by core.migrate"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations()

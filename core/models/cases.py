@@ -1,0 +1,65 @@
+"""Cases and their append-only event log. Only notifier.lifecycle writes case state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, text
+from sqlmodel import Field, SQLModel
+
+from core.enums import CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
+from core.models._base import enum_field, json_field, pk, utc
+
+_ACTIVE = "status IN ('open', 'acknowledged')"
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "alert_case"  # "case" is an SQL keyword
+    __table_args__ = (
+        # One active case per household and kind, enforced by the database.
+        Index(
+            "uq_alert_case_active",
+            "household_id",
+            "kind",
+            unique=True,
+            sqlite_where=text(_ACTIVE),
+            postgresql_where=text(_ACTIVE),
+        ),
+        Index("ix_alert_case_due", "status", "next_action_at"),
+    )
+
+    id: int | None = pk()
+    household_id: int = Field(foreign_key="household.id", index=True)
+    kind: CaseKind = enum_field(CaseKind)
+    status: CaseStatus = enum_field(CaseStatus, CaseStatus.OPEN)
+    severity: Severity = enum_field(Severity, Severity.ALERT)
+    explanation: str = Field(default="", max_length=2000)
+    opened_at: datetime = utc()
+    last_seen_at: datetime = utc()
+    acknowledged_at: datetime | None = utc(nullable=True)
+    acknowledged_by: str | None = Field(default=None, max_length=120)
+    cleared_at: datetime | None = utc(nullable=True)
+    clear_reason: str | None = Field(default=None, max_length=120)
+    resolved_at: datetime | None = utc(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=120)
+    resolution_code: ResolutionCode | None = enum_field(ResolutionCode, nullable=True)
+    resolution_note: str | None = Field(default=None, max_length=2000)
+    # Escalation: the policy as it was when the case opened, and where we are in it.
+    policy_snapshot: dict[str, Any] = json_field()
+    step_index: int = 0
+    repeat_count: int = 0
+    next_action_at: datetime | None = utc(nullable=True)
+    # Fencing token: changes on ack/clear/resolve so stale steps and sends do nothing.
+    escalation_token: str = Field(max_length=64)
+    # Optimistic concurrency: every write is "UPDATE ... WHERE version = :seen".
+    version: int = 1
+
+
+class CaseEvent(SQLModel, table=True):
+    id: int | None = pk()
+    case_id: int = Field(foreign_key="alert_case.id", index=True)
+    at: datetime = utc()
+    type: CaseEventType = enum_field(CaseEventType)
+    actor: str = Field(default="system", max_length=120)
+    data: dict[str, Any] = json_field()

@@ -1,0 +1,85 @@
+"""Plugs, what they report, and what did not make sense."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.enums import DeviceStatus, DeviceVendor, EdgeKind
+from core.models._base import BIGINT_PK, enum_field, pk, utc
+
+
+class Device(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("vendor", "external_id", name="uq_device_vendor_external"),)
+
+    id: int | None = pk()
+    vendor: DeviceVendor = enum_field(DeviceVendor)
+    external_id: str = Field(max_length=200)
+    # None while pending: seen on the wire but not yet assigned by an operator.
+    household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
+    status: DeviceStatus = enum_field(DeviceStatus, DeviceStatus.PENDING)
+    appliance: str = Field(default="", max_length=60)
+    on_threshold_w: float = Field(default=8.0, ge=0)
+    # Connectivity, kept apart from activity (principle 6).
+    online: bool | None = None
+    last_seen_at: datetime | None = utc(nullable=True)
+    # Per-channel on/off state lives in ActivityEdge; this is the latest power seen.
+    last_power_w: float | None = None
+    last_reading_at: datetime | None = utc(nullable=True)
+    created_at: datetime = utc()
+
+
+class Reading(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("device_id", "channel", "ts", name="uq_reading_key"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGINT_PK)
+    device_id: int = Field(foreign_key="device.id")
+    channel: str = Field(default="0", max_length=40)
+    ts: datetime = utc()
+    received_at: datetime = utc()
+    power_w: float | None = None
+    energy_wh: float | None = None
+    # True when the device's own timestamp was implausible and the receive time was used.
+    clock_suspect: bool = False
+
+
+class ActivityEdge(SQLModel, table=True):
+    """An appliance switched on or off: the unit of "sign of life"."""
+
+    __table_args__ = (
+        UniqueConstraint("device_id", "channel", "ts", "kind", name="uq_activity_edge"),
+        Index("ix_activity_edge_household_ts", "household_id", "ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGINT_PK)
+    household_id: int = Field(foreign_key="household.id")
+    device_id: int = Field(foreign_key="device.id")
+    channel: str = Field(default="0", max_length=40)
+    ts: datetime = utc()
+    kind: EdgeKind = enum_field(EdgeKind)
+    power_w: float
+
+
+class ChannelState(SQLModel, table=True):
+    """Last known on/off state per device channel, so edges survive a gateway restart."""
+
+    device_id: int = Field(foreign_key="device.id", primary_key=True)
+    channel: str = Field(default="0", max_length=40, primary_key=True)
+    is_on: bool = False
+    last_ts: datetime = utc()
+
+
+class RejectedMessage(SQLModel, table=True):
+    """A message we could not use. Kept (truncated) with the reason; never silently dropped."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGINT_PK)
+    received_at: datetime = utc(index=True)
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    payload_excerpt: str = Field(sa_column=Column(Text, nullable=False))
+    payload_size: int
+    reason: str = Field(max_length=400)
+    # vendor:external_id when the topic names a device, for per-device counts.
+    device_key: str | None = Field(default=None, max_length=240, index=True)
+    device_id: int | None = Field(default=None, foreign_key="device.id", index=True)

@@ -1,0 +1,47 @@
+"""Households under watch, the people in them, and whom to tell."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from core.enums import Channel, Language, MonitoringState
+from core.models._base import enum_field, pk, utc
+
+
+class Household(SQLModel, table=True):
+    id: int | None = pk()
+    team_id: int = Field(foreign_key="team.id", index=True)
+    # A non-personal reference staff and logs use instead of names or addresses.
+    code: str = Field(max_length=40, unique=True, index=True)
+    address: str = Field(default="", max_length=400)
+    timezone: str = Field(default="Asia/Seoul", max_length=64)
+    monitoring: MonitoringState = enum_field(MonitoringState, MonitoringState.ACTIVE)
+    paused_until: datetime | None = utc(nullable=True)
+    # First-cut inactivity rule: quiet hours before a case opens (None = ANBU_INACTIVITY_DEFAULT_HOURS).
+    quiet_hours: float | None = Field(default=None, gt=0, le=72)
+    created_at: datetime = utc()
+
+
+class Resident(SQLModel, table=True):
+    id: int | None = pk()
+    household_id: int = Field(foreign_key="household.id", index=True)
+    name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    language: Language = enum_field(Language, Language.KO)
+    birth_year: int | None = None
+
+
+class Contact(SQLModel, table=True):
+    """Family member, neighbour or carer to tell when the resident does not answer."""
+
+    id: int | None = pk()
+    household_id: int = Field(foreign_key="household.id", index=True)
+    name: str = Field(max_length=200)
+    relation: str = Field(default="", max_length=100)
+    phone: str = Field(max_length=32)
+    tier: int = Field(default=1, ge=1, le=9)
+    language: Language = enum_field(Language, Language.KO)
+    preferred_channel: Channel = enum_field(Channel, Channel.SMS)
+    opted_out: bool = False

@@ -1,0 +1,72 @@
+"""The outbox: calls and messages are rows first, sent later by the outbox worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from core.enums import CallOutcome, CallStatus, Channel, Intent, Language, OutboxStatus, RecipientKind
+from core.models._base import enum_field, pk, utc
+
+
+class CallAttempt(SQLModel, table=True):
+    """An AI wellness call to a resident (or a contact), from queued to classified outcome."""
+
+    __table_args__ = (Index("ix_call_attempt_due", "status", "next_attempt_at"),)
+
+    id: int | None = pk()
+    case_id: int | None = Field(default=None, foreign_key="alert_case.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    recipient_kind: RecipientKind = enum_field(RecipientKind, RecipientKind.RESIDENT)
+    recipient_id: int | None = None
+    to_number: str = Field(max_length=32)
+    language: Language = enum_field(Language, Language.KO)
+    # Unguessable id used in our webhook URLs (in addition to the signature check).
+    code: str = Field(max_length=64, unique=True, index=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    escalation_token: str = Field(default="", max_length=64)
+    status: CallStatus = enum_field(CallStatus, CallStatus.PENDING)
+    attempts: int = 0
+    next_attempt_at: datetime | None = utc(nullable=True)
+    claim_expires_at: datetime | None = utc(nullable=True)
+    provider_sid: str | None = Field(default=None, max_length=64, unique=True)
+    answered_by: str | None = Field(default=None, max_length=40)
+    outcome: CallOutcome | None = enum_field(CallOutcome, nullable=True)
+    intent: Intent | None = enum_field(Intent, nullable=True)
+    confidence: float | None = None
+    transcript: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    gather_count: int = 0
+    last_sequence: int = -1
+    error: str | None = Field(default=None, max_length=400)
+    created_at: datetime = utc()
+    updated_at: datetime = utc()
+
+
+class Notification(SQLModel, table=True):
+    """An SMS (or notification call) to a contact or caseworker."""
+
+    __table_args__ = (Index("ix_notification_due", "status", "next_attempt_at"),)
+
+    id: int | None = pk()
+    case_id: int | None = Field(default=None, foreign_key="alert_case.id", index=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    recipient_kind: RecipientKind = enum_field(RecipientKind)
+    recipient_id: int | None = None
+    to_address: str = Field(max_length=64)
+    channel: Channel = enum_field(Channel, Channel.SMS)
+    language: Language = enum_field(Language, Language.KO)
+    template: str = Field(max_length=80)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    idempotency_key: str = Field(max_length=200, unique=True)
+    escalation_token: str = Field(default="", max_length=64)
+    status: OutboxStatus = enum_field(OutboxStatus, OutboxStatus.PENDING)
+    attempts: int = 0
+    next_attempt_at: datetime | None = utc(nullable=True)
+    claim_expires_at: datetime | None = utc(nullable=True)
+    provider_sid: str | None = Field(default=None, max_length=64, index=True)
+    error: str | None = Field(default=None, max_length=400)
+    permanent_failure: bool = False
+    created_at: datetime = utc()
+    sent_at: datetime | None = utc(nullable=True)

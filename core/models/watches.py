@@ -1,0 +1,24 @@
+"""The per-household dead-man's switch: every timer is a column (principle 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from core.enums import WatchStatus
+from core.models._base import enum_field, utc
+
+
+class Watch(SQLModel, table=True):
+    household_id: int = Field(foreign_key="household.id", primary_key=True)
+    status: WatchStatus = enum_field(WatchStatus, WatchStatus.NEW)
+    last_activity_at: datetime | None = utc(nullable=True)
+    last_activity_device_id: int | None = Field(default=None, foreign_key="device.id")
+    # A check-in that is not appliance use: the resident said "I'm fine" on a call or by SMS.
+    last_checkin_at: datetime | None = utc(nullable=True)
+    # When the sweeper should consider the household overdue; None = nothing to watch yet.
+    alert_after: datetime | None = utc(nullable=True, index=True)
+    # Why alert_after is what it is, in words a caseworker understands.
+    explanation: str = Field(default="", max_length=1000)
+    updated_at: datetime = utc()

@@ -1,0 +1,163 @@
+"""Runtime configuration: every knob is an ``ANBU_*`` environment variable (or ``.env`` line).
+
+Settings are built by :func:`load_settings` at a composition root, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+DEV_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+DEV_TWILIO_AUTH_TOKEN = "dev-insecure-twilio-token"
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised when a non-dev deployment still uses a development secret."""
+
+
+class MqttEndpoint(BaseModel):
+    """A parsed ``mqtt://`` / ``mqtts://`` URL."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    parts = urlsplit(url)
+    if parts.scheme not in {"mqtt", "mqtts"}:
+        raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL has no host: {url!r}")
+    tls = parts.scheme == "mqtts"
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=parts.port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ANBU_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["dev", "test", "prod"] = Field(
+        "dev", description="dev allows demo secrets and the demo login"
+    )
+    data_dir: Path = Field(Path("var"), description="where the default SQLite file and logs live")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/anbu.db (WAL mode)"
+    )
+    secret_key: str = Field(DEV_SECRET_KEY, description="signs access tokens and status links")
+    access_token_minutes: int = Field(60, ge=1, le=24 * 60, description="API token lifetime")
+    default_timezone: str = Field("Asia/Seoul", description="timezone for new households")
+
+    http_host: str = Field("127.0.0.1", description="API/dashboard bind address")
+    http_port: int = Field(8000, ge=1, le=65535, description="API/dashboard port")
+    public_base_url: str | None = Field(
+        None, description="URL Twilio uses to reach our webhooks; default http://<http_host>:<http_port>"
+    )
+
+    mqtt_url: str | None = Field(None, description="external broker; unset = embedded broker")
+    mqtt_embedded_port: int = Field(
+        11883, ge=1, le=65535, description="port of the embedded broker (loopback)"
+    )
+    mqtt_client_id: str = Field("anbu-gateway", description="stable client id of the gateway session")
+    mqtt_share_group: str | None = Field(None, description="subscribe via $share/<group>/... for scale-out")
+    mqtt_session_expiry_s: int = Field(3600, ge=0, description="broker keeps our session this long offline")
+    mqtt_max_payload_bytes: int = Field(65536, ge=64, description="larger payloads are rejected")
+    mqtt_native_prefix: str = Field("anbu", description="topic prefix of Anbu's native JSON format")
+    mqtt_tasmota_prefix: str = Field("tele", description="Tasmota telemetry prefix (%prefix%)")
+
+    transport: Literal["auto", "console", "twilio"] = Field(
+        "auto", description="auto = twilio when credentials are set, else console"
+    )
+    twilio_account_sid: str | None = Field(None, description="Twilio account SID")
+    twilio_auth_token: str | None = Field(
+        None, description="Twilio auth token (also checks webhook signatures)"
+    )
+    twilio_from_number: str | None = Field(None, description="caller id / SMS sender, E.164")
+    twilio_api_base: str | None = Field(None, description="point the twilio library elsewhere (the emulator)")
+
+    sweep_interval_s: float = Field(5.0, gt=0, description="inactivity sweeper tick")
+    escalation_interval_s: float = Field(2.0, gt=0, description="escalation engine tick")
+    outbox_interval_s: float = Field(1.0, gt=0, description="outbox sender tick")
+    inactivity_default_hours: float = Field(
+        12.0, gt=0, description="first-cut rule: quiet hours before an inactivity case"
+    )
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _valid_mqtt_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_mqtt_url(value)
+        return value or None
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> Settings:
+        if self.env == "dev":
+            return self
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 16:
+            problems.append("ANBU_SECRET_KEY must be set to a random value of 16+ characters")
+        if self.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
+            problems.append("ANBU_TWILIO_AUTH_TOKEN is the development token")
+        if problems:
+            raise InsecureSettingsError(f"refusing to start with ANBU_ENV={self.env}: " + "; ".join(problems))
+        return self
+
+    # Derived values: one place that knows the defaults.
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'anbu.db'}"
+
+    @property
+    def mqtt_endpoint(self) -> MqttEndpoint:
+        if self.mqtt_url:
+            return parse_mqtt_url(self.mqtt_url)
+        return MqttEndpoint(host="127.0.0.1", port=self.mqtt_embedded_port, tls=False)
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return not self.mqtt_url
+
+    @property
+    def effective_public_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def effective_transport(self) -> Literal["console", "twilio"]:
+        if self.transport != "auto":
+            return self.transport
+        return "twilio" if self.twilio_account_sid and self.twilio_auth_token else "console"
+
+    @property
+    def webhook_auth_token(self) -> str:
+        """Token that signs Twilio webhooks; the dev token when Twilio is not configured."""
+        return self.twilio_auth_token or DEV_TWILIO_AUTH_TOKEN
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and ``.env``), with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Cases and escalation: lifecycle (the only writer of case state), policy, engine, outbox, transports."""

@@ -1,0 +1,301 @@
+"""The case state machine: one declarative table, a pure ``transition``, and thin ``apply`` shells.
+
+No other module writes ``Case.status``. Every change is a conditional UPDATE on ``version``
+(so two workers cannot both win), bumps the fencing token where escalation must stop, and
+appends a CaseEvent. Callers own the transaction: nothing here commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
+
+from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
+from core.models import Case, CaseEvent
+
+
+class CaseAction(StrEnum):
+    DETECT = "detect"  # the condition is (still) present
+    RAISE = "raise"  # something worse was learned (e.g. the resident asked for help)
+    ACKNOWLEDGE = "acknowledge"  # a person takes ownership
+    CLEAR = "clear"  # the condition ended (activity resumed, resident said OK)
+    RESOLVE = "resolve"  # a person closes it with an outcome
+
+
+class IllegalTransition(Exception):
+    def __init__(self, status: CaseStatus, action: CaseAction) -> None:
+        super().__init__(f"cannot {action.value} a case that is {status.value}")
+        self.status = status
+        self.action = action
+
+
+class CaseConflict(Exception):
+    """The case changed under us twice in a row; the caller should retry the whole unit of work."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    new_status: CaseStatus
+    new_token: bool  # invalidates pending escalation steps and unsent notifications
+    escalating: bool  # whether the engine should keep working on the case afterwards
+
+
+_O, _A, _C, _R = CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED, CaseStatus.CLEARED, CaseStatus.RESOLVED
+
+# (from, action) -> decision. Anything absent is illegal and raises.
+TRANSITIONS: dict[tuple[CaseStatus, CaseAction], Decision] = {
+    (_O, CaseAction.DETECT): Decision(_O, new_token=False, escalating=True),
+    (_A, CaseAction.DETECT): Decision(_A, new_token=False, escalating=False),
+    (_O, CaseAction.RAISE): Decision(_O, new_token=False, escalating=True),
+    (_A, CaseAction.RAISE): Decision(_A, new_token=False, escalating=False),
+    (_O, CaseAction.ACKNOWLEDGE): Decision(_A, new_token=True, escalating=False),
+    (_C, CaseAction.ACKNOWLEDGE): Decision(_C, new_token=False, escalating=False),
+    (_O, CaseAction.CLEAR): Decision(_C, new_token=True, escalating=False),
+    # The owner decides when an acknowledged case is over; clearing only records the fact.
+    (_A, CaseAction.CLEAR): Decision(_A, new_token=False, escalating=False),
+    (_O, CaseAction.RESOLVE): Decision(_R, new_token=True, escalating=False),
+    (_A, CaseAction.RESOLVE): Decision(_R, new_token=True, escalating=False),
+    (_C, CaseAction.RESOLVE): Decision(_R, new_token=True, escalating=False),
+}
+
+
+def transition(status: CaseStatus, action: CaseAction) -> Decision:
+    """Pure: what ``action`` does to a case in ``status``. Raises :class:`IllegalTransition`."""
+    try:
+        return TRANSITIONS[(status, action)]
+    except KeyError:
+        raise IllegalTransition(status, action) from None
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------- shells (DB)
+
+
+def active_case(session: Session, household_id: int, kind: CaseKind) -> Case | None:
+    stmt = select(Case).where(
+        Case.household_id == household_id,
+        Case.kind == kind,
+        col(Case.status).in_(ACTIVE_CASE_STATUSES),
+    )
+    return session.exec(stmt).first()
+
+
+def open_or_redetect(
+    session: Session,
+    *,
+    household_id: int,
+    kind: CaseKind,
+    severity: Severity,
+    explanation: str,
+    policy_snapshot: dict[str, Any],
+    now: datetime,
+    actor: str = "system",
+) -> tuple[Case, bool]:
+    """Open a case, or re-detect the active one (one active case per household and kind).
+
+    Returns ``(case, opened)``. A concurrent opener loses on the partial unique index and
+    falls back to re-detecting the winner's case.
+    """
+    existing = active_case(session, household_id, kind)
+    if existing is None:
+        case = Case(
+            household_id=household_id,
+            kind=kind,
+            status=CaseStatus.OPEN,
+            severity=severity,
+            explanation=explanation,
+            opened_at=now,
+            last_seen_at=now,
+            policy_snapshot=policy_snapshot,
+            step_index=0,
+            next_action_at=now,
+            escalation_token=new_token(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            existing = active_case(session, household_id, kind)
+            if existing is None:
+                raise
+        else:
+            _event(
+                session,
+                case,
+                CaseEventType.OPENED,
+                now,
+                actor,
+                severity=severity.value,
+                explanation=explanation,
+            )
+            return case, True
+    assert existing is not None
+    redetect(session, existing, severity=severity, explanation=explanation, now=now, actor=actor)
+    return existing, False
+
+
+def redetect(
+    session: Session,
+    case: Case,
+    *,
+    severity: Severity,
+    explanation: str,
+    now: datetime,
+    actor: str = "system",
+) -> Case:
+    transition(case.status, CaseAction.DETECT)
+    values: dict[str, Any] = {"last_seen_at": now, "explanation": explanation or case.explanation}
+    raised = severity.rank > case.severity.rank
+    if raised:
+        values["severity"] = severity
+    _write(session, case, values)
+    if raised:
+        _event(session, case, CaseEventType.SEVERITY_RAISED, now, actor, severity=severity.value)
+    return case
+
+
+def raise_severity(
+    session: Session, case: Case, *, severity: Severity, reason: str, now: datetime, actor: str = "system"
+) -> Case:
+    """Something worse was learned: raise severity and, if still escalating, act now."""
+    decision = transition(case.status, CaseAction.RAISE)
+    values: dict[str, Any] = {"last_seen_at": now}
+    if severity.rank > case.severity.rank:
+        values["severity"] = severity
+    if decision.escalating:
+        values["next_action_at"] = now
+    _write(session, case, values)
+    _event(session, case, CaseEventType.SEVERITY_RAISED, now, actor, severity=severity.value, reason=reason)
+    return case
+
+
+def acknowledge(session: Session, case: Case, *, actor: str, now: datetime) -> Case:
+    decision = transition(case.status, CaseAction.ACKNOWLEDGE)
+    if decision.new_status == case.status:  # acknowledging a cleared case: a review mark only
+        _write(session, case, {"acknowledged_at": now, "acknowledged_by": actor})
+    else:
+        _write(session, case, _apply_decision(decision, acknowledged_at=now, acknowledged_by=actor))
+    _event(session, case, CaseEventType.ACKNOWLEDGED, now, actor)
+    return case
+
+
+def clear(session: Session, case: Case, *, reason: str, now: datetime, actor: str = "system") -> Case:
+    decision = transition(case.status, CaseAction.CLEAR)
+    if decision.new_status == case.status:
+        _write(session, case, {"cleared_at": now, "clear_reason": reason})
+    else:
+        _write(session, case, _apply_decision(decision, cleared_at=now, clear_reason=reason))
+    _event(session, case, CaseEventType.CLEARED, now, actor, reason=reason)
+    return case
+
+
+def resolve(
+    session: Session,
+    case: Case,
+    *,
+    actor: str,
+    code: ResolutionCode,
+    note: str | None,
+    now: datetime,
+) -> Case:
+    decision = transition(case.status, CaseAction.RESOLVE)
+    _write(
+        session,
+        case,
+        _apply_decision(
+            decision, resolved_at=now, resolved_by=actor, resolution_code=code, resolution_note=note
+        ),
+    )
+    _event(session, case, CaseEventType.RESOLVED, now, actor, code=code.value, note=note or "")
+    return case
+
+
+def add_note(session: Session, case: Case, *, actor: str, text: str, now: datetime) -> CaseEvent:
+    return _event(session, case, CaseEventType.NOTE, now, actor, text=text)
+
+
+def record_event(
+    session: Session, case: Case, type_: CaseEventType, now: datetime, actor: str = "system", **data: Any
+) -> CaseEvent:
+    """Append an event that does not change case state (calls, notifications, steps)."""
+    return _event(session, case, type_, now, actor, **data)
+
+
+def advance_escalation(
+    session: Session,
+    case: Case,
+    *,
+    token: str,
+    step_index: int,
+    repeat_count: int,
+    next_action_at: datetime | None,
+    severity: Severity | None = None,
+) -> bool:
+    """Move the escalation pointer, only if ``token`` is still the case's fencing token.
+
+    Returns False (and changes nothing) when the case was acknowledged, cleared or
+    resolved since the caller read it: a stale step must never fire.
+    """
+    if case.escalation_token != token or case.status != CaseStatus.OPEN:
+        return False
+    values: dict[str, Any] = {
+        "step_index": step_index,
+        "repeat_count": repeat_count,
+        "next_action_at": next_action_at,
+    }
+    if severity is not None and severity.rank > case.severity.rank:
+        values["severity"] = severity
+    try:
+        _write(session, case, values, expect_token=token)
+    except CaseConflict:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- internals
+
+
+def _apply_decision(decision: Decision, **values: Any) -> dict[str, Any]:
+    values["status"] = decision.new_status
+    if decision.new_token:
+        values["escalation_token"] = new_token()
+    if not decision.escalating:
+        values["next_action_at"] = None
+    return values
+
+
+def _write(session: Session, case: Case, values: dict[str, Any], *, expect_token: str | None = None) -> None:
+    """Conditional UPDATE on (id, version[, token]); refreshes ``case`` on success."""
+    assert case.id is not None
+    stmt = update(Case).where(col(Case.id) == case.id, col(Case.version) == case.version)
+    if expect_token is not None:
+        stmt = stmt.where(col(Case.escalation_token) == expect_token)
+    stmt = stmt.values(version=case.version + 1, **values).execution_options(synchronize_session=False)
+    result = session.execute(stmt)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise CaseConflict(f"case {case.id} changed concurrently (version {case.version})")
+    # Mirror the write on the loaded object without marking it dirty (no second UPDATE).
+    for key, value in values.items():
+        set_committed_value(case, key, value)
+    set_committed_value(case, "version", case.version + 1)
+
+
+def _event(
+    session: Session, case: Case, type_: CaseEventType, now: datetime, actor: str, **data: Any
+) -> CaseEvent:
+    assert case.id is not None
+    event = CaseEvent(case_id=case.id, at=now, type=type_, actor=actor, data=data)
+    session.add(event)
+    return event

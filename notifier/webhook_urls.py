@@ -1,0 +1,18 @@
+"""The one place that knows our Twilio webhook paths (used to place calls and to route them)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+PREFIX = "/api/v1/twilio"
+VOICE_ANSWER = f"{PREFIX}/voice/answer"  # TwiML for a call we placed; ?code=<CallAttempt.code>
+VOICE_GATHER = f"{PREFIX}/voice/gather"  # <Gather> action; ?code=<CallAttempt.code>
+VOICE_STATUS = f"{PREFIX}/voice/status"  # call status callback; ?code=<CallAttempt.code>
+SMS_STATUS = f"{PREFIX}/sms/status"  # message status callback; ?id=<Notification.id>
+SMS_INBOUND = f"{PREFIX}/sms/inbound"  # replies and texts to our number
+VOICE_INBOUND = f"{PREFIX}/voice/inbound"  # calls to our number
+
+
+def url(base_url: str, path: str, **query: str | int) -> str:
+    q = f"?{urlencode(query)}" if query else ""
+    return f"{base_url.rstrip('/')}{path}{q}"
