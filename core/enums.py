@@ -84,6 +84,7 @@ class CaseEventType(StrEnum):
     RESOLVED = "resolved"
     NOTE = "note"
     STEP = "step"
+    CALL_QUEUED = "call_queued"  # the engine wrote a CallAttempt; the outbox has not dialled yet
     CALL_PLACED = "call_placed"
     CALL_STATUS = "call_status"
     CALL_OUTCOME = "call_outcome"

@@ -142,7 +142,15 @@ def open_or_redetect(
             )
             return case, True
     assert existing is not None
-    redetect(session, existing, severity=severity, explanation=explanation, now=now, actor=actor)
+    # Re-detection races are benign (several sweepers saw the same silence): reload and retry.
+    for attempt in range(3):
+        try:
+            redetect(session, existing, severity=severity, explanation=explanation, now=now, actor=actor)
+            break
+        except CaseConflict:
+            if attempt == 2:
+                raise
+            session.refresh(existing)
     return existing, False
 
 

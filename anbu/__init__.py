@@ -1,0 +1,1 @@
+"""The `anbu` command: the composition root that wires Anbu's roles together."""

@@ -1,0 +1,374 @@
+"""`anbu` — one command for every role. Run `anbu --help`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.clock import SYSTEM_CLOCK
+from core.settings import load_settings
+
+log = logging.getLogger("anbu")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anbu", description="Anbu (안부): welfare check-ins for people living alone"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(title="commands")
+
+    def command(name: str, help_: str, handler: object) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    command("up", "run every role in one process: API, gateway (and embedded broker), ticks", cmd_up)
+    command("gateway", "run only the MQTT gateway", cmd_gateway)
+    command("api", "run only the API and dashboard", cmd_api)
+    command("worker", "run only the ticks (sweeper, escalation, outbox)", cmd_worker)
+    p = command("demo", "run the whole system on embedded defaults with a simulated district", cmd_demo)
+    p.add_argument("--port", type=int, default=8089, help="dashboard/API port (default 8089)")
+    p.add_argument("--households", type=int, default=8, help="size of the simulated district")
+    p = command("simulate", "publish a simulated district's plugs to the configured broker", cmd_simulate)
+    p.add_argument("--households", type=int, default=8)
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between plug reports")
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(title="db commands")
+    p = db.add_parser("upgrade", help="apply Alembic migrations to ANBU_DATABASE_URL")
+    p.set_defaults(handler=cmd_db_upgrade)
+
+    user = sub.add_parser("user", help="manage dashboard users").add_subparsers(title="user commands")
+    p = user.add_parser("add", help="create a user (password from --password-stdin or a prompt)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["admin", "caseworker", "control_room", "family"])
+    p.add_argument("--team-id", type=int, default=None)
+    p.add_argument("--display-name", default="")
+    p.add_argument("--phone", default=None)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(handler=cmd_user_add)
+
+    devices = sub.add_parser("devices", help="plugs").add_subparsers(title="device commands")
+    p = devices.add_parser("pending", help="list devices seen on the wire but not assigned to a household")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_devices_pending)
+    p = devices.add_parser("assign", help="assign a pending device to a household")
+    p.add_argument("device_id", type=int)
+    p.add_argument("household_id", type=int)
+    p.add_argument("--appliance", default="", help="kettle, tv, rice_cooker, microwave, ...")
+    p.set_defaults(handler=cmd_devices_assign)
+
+    p = command(
+        "stats", "print counts of households, devices, readings, cases, calls, notifications", cmd_stats
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("classify", 'classify resident replies: --jsonl FILE of {"text": ...} lines', cmd_classify)
+    p.add_argument("--jsonl", required=True, type=Path)
+    p = command("decode", 'decode device messages: --jsonl FILE of {"topic", "payload"} lines', cmd_decode)
+    p.add_argument("--jsonl", required=True, type=Path)
+    return parser
+
+
+# ------------------------------------------------------------------ roles
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_up(_args: argparse.Namespace) -> int:
+    from anbu import runtime
+
+    settings = load_settings()
+    engine = runtime.open_database(settings)
+    running = runtime.Running()
+    try:
+        runtime.start_broker(settings, running)
+        runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
+        print(f"Anbu is up: {settings.effective_public_base_url}/")
+        runtime.serve_api(settings, engine, SYSTEM_CLOCK)
+    finally:
+        running.stop()
+    return 0
+
+
+def cmd_gateway(_args: argparse.Namespace) -> int:
+    from anbu import runtime
+
+    settings = load_settings()
+    engine = runtime.open_database(settings)
+    running = runtime.Running()
+    try:
+        runtime.start_broker(settings, running)
+        runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        _wait_for_signal()
+    finally:
+        running.stop()
+    return 0
+
+
+def cmd_api(_args: argparse.Namespace) -> int:
+    from anbu import runtime
+
+    settings = load_settings()
+    engine = runtime.open_database(settings, migrate=False)
+    runtime.serve_api(settings, engine, SYSTEM_CLOCK)
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    from anbu import runtime
+
+    settings = load_settings()
+    engine = runtime.open_database(settings, migrate=False)
+    running = runtime.Running()
+    try:
+        runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
+        _wait_for_signal()
+    finally:
+        running.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from anbu.demo import run_demo
+
+    return run_demo(port=args.port, households=args.households)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.households import demo_district
+    from simulator.runner import Simulator
+
+    settings = load_settings()
+    ep = settings.mqtt_endpoint
+    sim = Simulator(
+        demo_district(households=args.households),
+        mqtt_host=ep.host,
+        mqtt_port=ep.port,
+        report_interval_s=args.interval,
+        username=ep.username,
+        password=ep.password,
+        tls=ep.tls,
+    )
+    sim.start()
+    print(f"simulating {args.households} households → {ep.host}:{ep.port} (Ctrl-C to stop)")
+    try:
+        _wait_for_signal()
+    finally:
+        sim.stop()
+    return 0
+
+
+# ------------------------------------------------------------------ admin
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.effective_database_url)
+    print("database is at the latest migration")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from anbu import runtime
+    from api.users import create_user
+    from core.db import session_scope
+    from core.enums import Role
+
+    settings = load_settings()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    engine = runtime.open_database(settings, migrate=False)
+    try:
+        with session_scope(engine) as session:
+            user = create_user(
+                session,
+                username=args.username,
+                password=password,
+                role=Role(args.role),
+                team_id=args.team_id,
+                display_name=args.display_name,
+                phone=args.phone,
+            )
+            user_id = user.id
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created user {args.username} (id {user_id}, role {args.role})")
+    return 0
+
+
+def cmd_devices_pending(args: argparse.Namespace) -> int:
+    from anbu import runtime
+    from core.db import session_scope
+    from gateway.devices import pending_devices
+
+    engine = runtime.open_database(load_settings(), migrate=False)
+    with session_scope(engine) as session:
+        rows = [
+            {
+                "id": d.id,
+                "vendor": d.vendor.value,
+                "external_id": d.external_id,
+                "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+                "last_power_w": d.last_power_w,
+            }
+            for d in pending_devices(session)
+        ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    elif not rows:
+        print("no pending devices")
+    else:
+        for r in rows:
+            print(f"{r['id']:>6}  {r['vendor']:<8} {r['external_id']:<32} last seen {r['last_seen_at']}")
+    return 0
+
+
+def cmd_devices_assign(args: argparse.Namespace) -> int:
+    from anbu import runtime
+    from core.db import session_scope
+    from gateway.devices import assign_device
+
+    engine = runtime.open_database(load_settings(), migrate=False)
+    try:
+        with session_scope(engine) as session:
+            assign_device(session, args.device_id, args.household_id, args.appliance)
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"device {args.device_id} assigned to household {args.household_id}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from anbu import runtime
+    from anbu.stats import collect
+
+    engine = runtime.open_database(load_settings(), migrate=False)
+    stats = collect(engine)
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False))
+    else:
+        for key, value in stats.items():
+            print(f"{key:<20} {value}")
+    return 0
+
+
+# ------------------------------------------------------------------ tools
+
+
+def _read_jsonl(path: Path) -> list[tuple[dict[str, object] | None, str | None]]:
+    """Each line parsed, or the reason it could not be."""
+    rows: list[tuple[dict[str, object] | None, str | None]] = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rows.append((None, f"line {n}: invalid JSON ({exc.msg})"))
+                continue
+            if not isinstance(obj, dict):
+                rows.append((None, f"line {n}: expected a JSON object"))
+                continue
+            rows.append((obj, None))
+    return rows
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from notifier.classifier import classify
+
+    for obj, error in _read_jsonl(args.jsonl):
+        if error or obj is None:
+            print(json.dumps({"error": error}, ensure_ascii=False))
+            continue
+        text = obj.get("text")
+        if not isinstance(text, str):
+            print(json.dumps({"error": "missing string field 'text'"}, ensure_ascii=False))
+            continue
+        result = classify(text)
+        print(
+            json.dumps(
+                {"text": text, "intent": result.intent.value, "confidence": round(result.confidence, 4)},
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from gateway.adapters import decode
+    from gateway.observation import DecodeError
+
+    settings = load_settings()
+    for obj, error in _read_jsonl(args.jsonl):
+        if error or obj is None:
+            print(json.dumps({"error": error}))
+            continue
+        topic, payload = obj.get("topic"), obj.get("payload")
+        if not isinstance(topic, str) or payload is None:
+            print(json.dumps({"error": "each line needs 'topic' (string) and 'payload'"}))
+            continue
+        raw = payload if isinstance(payload, str) else json.dumps(payload)
+        try:
+            observations = decode(
+                topic, raw.encode("utf-8"), settings=settings, default_tz=settings.default_timezone
+            )
+        except DecodeError as exc:
+            print(json.dumps({"error": str(exc)}))
+            continue
+        print(
+            json.dumps(
+                {
+                    "observations": [
+                        {
+                            "device_id": o.device_id,
+                            "channel": o.channel,
+                            "power_w": o.power_w,
+                            "energy_wh": o.energy_wh,
+                            "online": o.online,
+                            "ts": o.ts.isoformat() if o.ts else None,
+                        }
+                        for o in observations
+                    ]
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

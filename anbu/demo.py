@@ -1,0 +1,295 @@
+"""`anbu demo`: the whole loop on embedded defaults, with a simulated district.
+
+Nothing here pretends. The district's history is fed through the real gateway ingest (the
+same adapters, edges and watches as live traffic); live plugs publish through a real MQTT
+broker; the wellness call goes through the real twilio library to the phone-network
+emulator, which calls our signed webhooks back. The only arrangement is *when* the
+"stopper" resident last used an appliance: just long enough ago that their quiet window
+runs out about half a minute after start, so a newcomer sees the whole loop at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.db import session_scope
+from core.enums import Channel, DeviceStatus, DeviceVendor, Language, Role
+from core.models import Contact, Device, Household, Organisation, Resident, Team
+from core.settings import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN, Settings, load_settings
+from simulator.households import HouseholdSpec, activity_events, demo_district, phone_behaviours
+from simulator.plugs import SimulatedPlug
+
+log = logging.getLogger("anbu.demo")
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo"
+DEMO_FROM_NUMBER = "+15005550006"
+CASEWORKER_PHONE = "+821000009001"
+HISTORY_DAYS = 21
+HISTORY_REPORT_S = 3600.0  # hourly heartbeats in the seeded history; changes are always included
+QUIET_HOURS = 16.0  # everyday households: generous, so the demo shows one real case, not noise
+STOPPER_QUIET_HOURS = 12.0
+STOPPER_LEAD = timedelta(seconds=30)  # the stopper's quiet window ends this long after start
+
+
+@dataclass(frozen=True)
+class SeededDistrict:
+    households: list[HouseholdSpec]
+    stopper: HouseholdSpec | None
+
+
+def demo_settings(port: int) -> Settings:
+    """Embedded everything; the phone network is the emulator (set up by run_demo)."""
+    overrides: dict[str, object] = {
+        "env": "dev",
+        "http_port": port,
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "sweep_interval_s": 2.0,
+        "escalation_interval_s": 1.0,
+        "outbox_interval_s": 1.0,
+    }
+    if not os.environ.get("ANBU_DATA_DIR"):
+        overrides["data_dir"] = Path("var/demo")
+    return load_settings(**overrides)
+
+
+def seed_district(
+    engine: Engine, settings: Settings, specs: Sequence[HouseholdSpec], *, now: datetime
+) -> SeededDistrict:
+    """Create the organisation, users, households and devices, then feed their history through ingest."""
+    from api.users import create_user
+    from gateway.ingest import InboundMessage, ingest_batch
+
+    stopper = next((s for s in specs if s.is_stopper), None)
+    if stopper is not None:
+        # The stopper's last kettle use starts exactly one quiet window before (start + lead).
+        last_use = now - timedelta(hours=STOPPER_QUIET_HOURS) + STOPPER_LEAD
+        stopper = stopper.stopping_at(last_use + timedelta(minutes=3))
+    households = [stopper if (stopper and s.code == stopper.code) else s for s in specs]
+
+    with session_scope(engine) as session:
+        org = Organisation(name="강남구 안부돌봄 (데모)")
+        session.add(org)
+        session.flush()
+        assert org.id is not None
+        team = Team(organisation_id=org.id, name="역삼1동 복지팀")
+        session.add(team)
+        session.flush()
+        assert team.id is not None
+        create_user(
+            session,
+            username=DEMO_USERNAME,
+            password=DEMO_PASSWORD,
+            role=Role.ADMIN,
+            display_name="데모 관리자",
+            allow_weak_password=True,
+            now=now,
+        )
+        create_user(
+            session,
+            username="kim.caseworker",
+            password=os.urandom(12).hex(),
+            role=Role.CASEWORKER,
+            team_id=team.id,
+            display_name="김복지 (데모)",
+            phone=CASEWORKER_PHONE,
+            now=now,
+        )
+        for spec in households:
+            _add_household(session, spec, team_id=team.id, now=now)
+
+    for spec in households:
+        end = spec.stop_at if spec.stop_at is not None else now
+        for batch in _chunks(_history_messages(spec, now - timedelta(days=HISTORY_DAYS), end), 2000):
+            with session_scope(engine) as session:
+                ingest_batch(
+                    session,
+                    [InboundMessage(topic, payload, received_at=ts) for topic, payload, ts in batch],
+                    now=batch[-1][2],
+                    settings=settings,
+                )
+    if stopper is not None:
+        assert stopper.stop_at is not None
+        last_use = stopper.stop_at - timedelta(minutes=3)
+        kettle = next(d for d in stopper.devices if d.appliance == "kettle")
+        plug = SimulatedPlug(
+            kettle.vendor, kettle.external_id, started_at=last_use, timezone=stopper.timezone
+        )
+        final = [
+            plug.reading(last_use, 1800.0, periodic=False),
+            plug.reading(last_use + timedelta(minutes=3), 0.5, periodic=False),
+        ]
+        with session_scope(engine) as session:
+            ingest_batch(
+                session,
+                [
+                    InboundMessage(m.topic, m.payload.encode(), received_at=at)
+                    for m, at in zip(final, (last_use, last_use + timedelta(minutes=3)), strict=True)
+                ],
+                now=now,
+                settings=settings,
+            )
+    return SeededDistrict(households=households, stopper=stopper)
+
+
+def _add_household(session: Session, spec: HouseholdSpec, *, team_id: int, now: datetime) -> None:
+    household = Household(
+        team_id=team_id,
+        code=spec.code,
+        address=spec.address,
+        timezone=spec.timezone,
+        quiet_hours=STOPPER_QUIET_HOURS if spec.is_stopper else QUIET_HOURS,
+        created_at=now - timedelta(days=HISTORY_DAYS),
+    )
+    session.add(household)
+    session.flush()
+    assert household.id is not None
+    session.add(
+        Resident(
+            household_id=household.id,
+            name=spec.resident_name,
+            phone=spec.resident_phone,
+            language=Language(spec.language),
+            birth_year=spec.birth_year,
+        )
+    )
+    for contact in spec.contacts:
+        session.add(
+            Contact(
+                household_id=household.id,
+                name=contact.name,
+                relation=contact.relation,
+                phone=contact.phone,
+                tier=contact.tier,
+                language=Language(contact.language),
+                preferred_channel=Channel(contact.preferred_channel),
+            )
+        )
+    for device in spec.devices:
+        session.add(
+            Device(
+                vendor=DeviceVendor(device.vendor),
+                external_id=device.external_id,
+                household_id=household.id,
+                status=DeviceStatus.ASSIGNED,
+                appliance=device.appliance,
+                on_threshold_w=device.on_threshold_w,
+                created_at=now - timedelta(days=HISTORY_DAYS),
+            )
+        )
+
+
+def _history_messages(
+    spec: HouseholdSpec, start: datetime, end: datetime
+) -> Iterator[tuple[str, bytes, datetime]]:
+    plugs = {
+        d.external_id: SimulatedPlug(d.vendor, d.external_id, started_at=start, timezone=spec.timezone)
+        for d in spec.devices
+    }
+    last_report: dict[str, datetime] = {}
+    for external_id, ts, power in activity_events(spec, start, end, report_interval_s=HISTORY_REPORT_S):
+        previous = last_report.get(external_id)
+        periodic = previous is None or ts - previous >= timedelta(seconds=HISTORY_REPORT_S)
+        if periodic:
+            last_report[external_id] = ts
+        message = plugs[external_id].reading(ts, power, periodic=periodic)
+        yield message.topic, message.payload.encode(), ts
+
+
+def _chunks(
+    items: Iterator[tuple[str, bytes, datetime]], size: int
+) -> Iterator[list[tuple[str, bytes, datetime]]]:
+    chunk: list[tuple[str, bytes, datetime]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def is_seeded(engine: Engine) -> bool:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(Household)).one()) > 0
+
+
+def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
+    from anbu import runtime
+    from simulator.runner import Simulator
+    from simulator.twilio_emulator import TwilioEmulator
+
+    base = demo_settings(port)
+    if not os.environ.get("ANBU_DATABASE_URL"):
+        # The default demo database is rebuilt on every run, so the story starts fresh.
+        shutil.rmtree(base.data_dir, ignore_errors=True)
+    emulator = TwilioEmulator(DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN)
+    emulator.start()
+    settings = base.model_copy(
+        update={
+            "twilio_account_sid": DEV_TWILIO_ACCOUNT_SID,
+            "twilio_auth_token": DEV_TWILIO_AUTH_TOKEN,
+            "twilio_from_number": DEMO_FROM_NUMBER,
+            "twilio_api_base": emulator.base_url,
+            "transport": "twilio",
+        }
+    )
+    running = runtime.Running()
+    running.add("twilio emulator", emulator.stop)
+    try:
+        engine = runtime.open_database(settings)
+        now = clock.now()
+        if is_seeded(engine):
+            log.warning("database already has households: reusing it (the stopper story needs a fresh one)")
+            specs: list[HouseholdSpec] = []
+        else:
+            print(f"seeding {households} households with {HISTORY_DAYS} days of history…", flush=True)
+            district = seed_district(engine, settings, demo_district(households=households), now=now)
+            specs = district.households
+        emulator.set_behaviours(phone_behaviours(specs))
+        runtime.start_broker(settings, running)
+        runtime.start_gateway(settings, engine, clock, running)
+        runtime.start_ticks(settings, engine, clock, running)
+        if specs:
+            ep = settings.mqtt_endpoint
+            sim = Simulator(
+                specs,
+                mqtt_host=ep.host,
+                mqtt_port=ep.port,
+                username=ep.username,
+                password=ep.password,
+                tls=ep.tls,
+                report_interval_s=30.0,
+            )
+            sim.start()
+            running.add("simulator", sim.stop)
+        print(_banner(settings, emulator.base_url), flush=True)
+        runtime.serve_api(settings, engine, clock)
+    finally:
+        running.stop()
+    return 0
+
+
+def _banner(settings: Settings, emulator_url: str) -> str:
+    url = settings.effective_public_base_url
+    broker = "embedded" if settings.uses_embedded_broker else settings.mqtt_url
+    return (
+        "\n"
+        f"  Anbu demo is running — dashboard: {url}/\n"
+        f"  Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (exists only with ANBU_ENV=dev).\n"
+        f"  Database: {settings.effective_database_url}   MQTT broker: {broker}\n"
+        f"  Phone-network emulator: {emulator_url}/_emulator/calls  and  /_emulator/messages\n"
+        "  One resident stopped using their appliances; in about half a minute their household is\n"
+        "  flagged, the AI wellness call is placed, and family and caseworker are notified.\n"
+        "  Ctrl-C to stop.\n"
+    )

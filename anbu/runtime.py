@@ -1,0 +1,122 @@
+"""Building and starting the roles (gateway, ticks, API) from settings. Imports everything; owns nothing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+
+from core.clock import Clock
+from core.db import make_engine
+from core.migrate import upgrade
+from core.settings import Settings
+
+log = logging.getLogger("anbu")
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Engine:
+    url = settings.effective_database_url
+    if migrate:
+        upgrade(url)
+    return make_engine(url)
+
+
+@dataclass
+class Running:
+    """Everything started in this process, stopped in reverse order."""
+
+    stoppers: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+
+    def add(self, name: str, stop: Callable[[], Any]) -> None:
+        self.stoppers.append((name, stop))
+
+    def stop(self) -> None:
+        for name, stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception:
+                log.exception("error while stopping %s", name)
+        self.stoppers.clear()
+
+
+def start_broker(settings: Settings, running: Running) -> None:
+    if not settings.uses_embedded_broker:
+        return
+    from gateway.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(port=settings.mqtt_embedded_port)
+    broker.start()
+    running.add("embedded broker", broker.stop)
+    log.info("embedded MQTT broker on 127.0.0.1:%d", settings.mqtt_embedded_port)
+
+
+def start_gateway(settings: Settings, engine: Engine, clock: Clock, running: Running) -> Any:
+    from gateway.service import Gateway
+
+    gateway = Gateway(settings, engine, clock)
+    gateway.start()
+    running.add("gateway", gateway.stop)
+    return gateway
+
+
+def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> BackgroundScheduler:
+    """APScheduler only ticks: every timer is a column, so no job is durable (principle 2)."""
+    from anomaly import sweeper
+    from notifier import engine as escalation
+    from notifier import outbox
+    from notifier.transports.factory import make_transport
+
+    transport = make_transport(settings)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    jobs: list[tuple[str, float, Callable[[], Any]]] = [
+        ("sweeper", settings.sweep_interval_s, lambda: sweeper.tick(engine, clock, settings)),
+        ("escalation", settings.escalation_interval_s, lambda: escalation.tick(engine, clock, settings)),
+        ("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
+    ]
+    for name, seconds, fn in jobs:
+        scheduler.add_job(
+            _logged(name, fn), "interval", seconds=seconds, id=name, max_instances=1, coalesce=True
+        )
+    scheduler.start()
+    running.add("scheduler", lambda: scheduler.shutdown(wait=True))
+    log.info("ticks running: transport=%s", settings.effective_transport)
+    return scheduler
+
+
+def _logged(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception:
+            # One failed tick must not stop the next: the work is still in the rows.
+            log.exception("%s tick failed", name)
+
+    return run
+
+
+def serve_api(
+    settings: Settings, engine: Engine, clock: Clock, *, stop_event: threading.Event | None = None
+) -> None:
+    """Run uvicorn in the calling thread until interrupted (or ``stop_event`` is set)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(settings, engine, clock)
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    if stop_event is not None:
+
+        def watch() -> None:
+            stop_event.wait()
+            server.should_exit = True
+
+        threading.Thread(target=watch, daemon=True, name="api-stop").start()
+    server.run()

@@ -1,0 +1,293 @@
+"""Read side of the API: who may see which households and cases, and the rows behind each page.
+
+Visibility is one rule applied everywhere: admin and control room see every household; a
+caseworker sees the households of their own team. Routes turn "not visible" into 404, so a
+caseworker cannot probe another team's case ids.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, false, func, true
+from sqlalchemy import case as sql_case
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
+
+from api.schemas import (
+    CallAttemptOut,
+    CallSummary,
+    CaseBase,
+    CaseDetail,
+    CaseEventOut,
+    CaseItem,
+    HouseholdItem,
+    NotificationOut,
+    NotificationSummary,
+)
+from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Role, Severity
+from core.models import CallAttempt, Case, CaseEvent, Household, Notification, User, Watch
+from notifier.transports.base import mask_phone
+
+SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.CONTROL_ROOM})
+_Row = TypeVar("_Row", CallAttempt, Notification)
+
+
+def visible_households(user: User) -> ColumnElement[bool]:
+    """SQL condition on ``Household`` for what *user* may see."""
+    if user.role in SEE_ALL_ROLES:
+        return true()
+    if user.role == Role.CASEWORKER and user.team_id is not None:
+        return col(Household.team_id) == user.team_id
+    return false()
+
+
+# ------------------------------------------------------------------ households
+
+
+def list_households(
+    session: Session, user: User, *, limit: int, offset: int
+) -> tuple[list[HouseholdItem], int]:
+    where = visible_households(user)
+    total = session.exec(select(func.count()).select_from(Household).where(where)).one()
+    active = (
+        select(col(Case.household_id), func.count().label("n"))
+        .where(col(Case.status).in_(ACTIVE_CASE_STATUSES))
+        .group_by(col(Case.household_id))
+        .subquery()
+    )
+    stmt = (
+        select(Household, Watch, func.coalesce(active.c.n, 0))
+        .outerjoin(Watch, col(Watch.household_id) == col(Household.id))
+        .outerjoin(active, active.c.household_id == col(Household.id))
+        .where(where)
+        .order_by(col(Household.code), col(Household.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [
+        HouseholdItem(
+            id=_id(household.id),
+            code=household.code,
+            timezone=household.timezone,
+            team_id=household.team_id,
+            monitoring=household.monitoring,
+            paused_until=household.paused_until,
+            watch_status=watch.status if watch else None,
+            last_activity_at=watch.last_activity_at if watch else None,
+            alert_after=watch.alert_after if watch else None,
+            open_cases=int(open_cases),
+        )
+        for household, watch, open_cases in session.exec(stmt).all()
+    ]
+    return items, int(total)
+
+
+# ------------------------------------------------------------------ cases
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    statuses: Sequence[CaseStatus] = ()
+    kind: CaseKind | None = None
+    severity: Severity | None = None
+    household_id: int | None = None
+
+
+def _severity_rank() -> ColumnElement[int]:
+    return sql_case({s: s.rank for s in Severity}, value=col(Case.severity), else_=-1)
+
+
+def _filtered_cases(user: User, filters: CaseFilters) -> Select[Case, Household]:
+    stmt = select(Case, Household).join(Household, col(Household.id) == col(Case.household_id))
+    stmt = stmt.where(visible_households(user))
+    if filters.statuses:
+        stmt = stmt.where(col(Case.status).in_(filters.statuses))
+    if filters.kind is not None:
+        stmt = stmt.where(col(Case.kind) == filters.kind)
+    if filters.severity is not None:
+        stmt = stmt.where(col(Case.severity) == filters.severity)
+    if filters.household_id is not None:
+        stmt = stmt.where(col(Case.household_id) == filters.household_id)
+    return stmt
+
+
+def list_cases(
+    session: Session, user: User, filters: CaseFilters, *, limit: int, offset: int
+) -> tuple[list[CaseItem], int]:
+    """Most severe first, then the longest-waiting: the order a caseworker should work in."""
+    base = _filtered_cases(user, filters)
+    total = session.exec(select(func.count()).select_from(base.subquery())).one()
+    stmt = (
+        base.order_by(_severity_rank().desc(), col(Case.opened_at), col(Case.id)).limit(limit).offset(offset)
+    )
+    rows = session.exec(stmt).all()
+    ids = [_id(case.id) for case, _ in rows]
+    calls = _by_case(session.exec(_calls_for(ids)).all())
+    notes = _by_case(session.exec(_notifications_for(ids)).all())
+    items = [
+        CaseItem(
+            **_case_fields(case, household),
+            calls=[_call_summary(c) for c in calls.get(_id(case.id), [])],
+            notifications=[_notification_summary(n) for n in notes.get(_id(case.id), [])],
+        )
+        for case, household in rows
+    ]
+    return items, int(total)
+
+
+def get_visible_case(session: Session, user: User, case_id: int) -> tuple[Case, Household] | None:
+    stmt = _filtered_cases(user, CaseFilters()).where(col(Case.id) == case_id)
+    row = session.exec(stmt).first()
+    return (row[0], row[1]) if row else None
+
+
+def case_detail(session: Session, case: Case, household: Household) -> CaseDetail:
+    case_id = _id(case.id)
+    events = session.exec(
+        select(CaseEvent)
+        .where(col(CaseEvent.case_id) == case_id)
+        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+    ).all()
+    calls = session.exec(_calls_for([case_id])).all()
+    notifications = session.exec(_notifications_for([case_id])).all()
+    return CaseDetail(
+        **_case_fields(case, household),
+        events=[
+            CaseEventOut(id=_id(e.id), at=e.at, type=e.type, actor=e.actor, data=dict(e.data or {}))
+            for e in events
+        ],
+        calls=[_call_out(c) for c in calls],
+        notifications=[_notification_out(n) for n in notifications],
+    )
+
+
+def case_item(session: Session, case: Case, household: Household) -> CaseItem:
+    """One queue row (after an action), with the same shape as the list."""
+    case_id = _id(case.id)
+    calls = session.exec(_calls_for([case_id])).all()
+    notifications = session.exec(_notifications_for([case_id])).all()
+    return CaseItem(
+        **_case_fields(case, household),
+        calls=[_call_summary(c) for c in calls],
+        notifications=[_notification_summary(n) for n in notifications],
+    )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _id(value: int | None) -> int:
+    assert value is not None, "row without id (not flushed?)"
+    return value
+
+
+def _calls_for(case_ids: Iterable[int]) -> SelectOfScalar[CallAttempt]:
+    return (
+        select(CallAttempt)
+        .where(col(CallAttempt.case_id).in_(list(case_ids)))
+        .order_by(col(CallAttempt.created_at), col(CallAttempt.id))
+    )
+
+
+def _notifications_for(case_ids: Iterable[int]) -> SelectOfScalar[Notification]:
+    return (
+        select(Notification)
+        .where(col(Notification.case_id).in_(list(case_ids)))
+        .order_by(col(Notification.created_at), col(Notification.id))
+    )
+
+
+def _by_case(rows: Sequence[_Row]) -> dict[int, list[_Row]]:
+    grouped: dict[int, list[_Row]] = defaultdict(list)
+    for row in rows:
+        if row.case_id is not None:
+            grouped[row.case_id].append(row)
+    return grouped
+
+
+def _case_fields(case: Case, household: Household) -> dict[str, Any]:
+    base = CaseBase(
+        id=_id(case.id),
+        household_id=case.household_id,
+        household_code=household.code,
+        household_timezone=household.timezone,
+        kind=case.kind,
+        status=case.status,
+        severity=case.severity,
+        explanation=case.explanation,
+        opened_at=case.opened_at,
+        last_seen_at=case.last_seen_at,
+        next_action_at=case.next_action_at,
+        acknowledged_at=case.acknowledged_at,
+        acknowledged_by=case.acknowledged_by,
+        cleared_at=case.cleared_at,
+        clear_reason=case.clear_reason,
+        resolved_at=case.resolved_at,
+        resolved_by=case.resolved_by,
+        resolution_code=case.resolution_code,
+        resolution_note=case.resolution_note,
+        step_index=case.step_index,
+        repeat_count=case.repeat_count,
+    )
+    return dict(base)
+
+
+def _call_summary(call: CallAttempt) -> CallSummary:
+    return CallSummary(
+        id=_id(call.id),
+        recipient_kind=call.recipient_kind,
+        status=call.status,
+        outcome=call.outcome,
+        created_at=call.created_at,
+    )
+
+
+def _notification_summary(n: Notification) -> NotificationSummary:
+    return NotificationSummary(
+        id=_id(n.id),
+        recipient_kind=n.recipient_kind,
+        channel=n.channel,
+        status=n.status,
+        template=n.template,
+        created_at=n.created_at,
+    )
+
+
+def _call_out(call: CallAttempt) -> CallAttemptOut:
+    return CallAttemptOut(
+        id=_id(call.id),
+        recipient_kind=call.recipient_kind,
+        to=mask_phone(call.to_number),
+        language=call.language.value,
+        status=call.status,
+        attempts=call.attempts,
+        answered_by=call.answered_by,
+        outcome=call.outcome,
+        intent=call.intent,
+        confidence=call.confidence,
+        transcript=call.transcript,
+        error=call.error,
+        created_at=call.created_at,
+        updated_at=call.updated_at,
+    )
+
+
+def _notification_out(n: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=_id(n.id),
+        recipient_kind=n.recipient_kind,
+        to=mask_phone(n.to_address),
+        channel=n.channel,
+        language=n.language.value,
+        template=n.template,
+        status=n.status,
+        attempts=n.attempts,
+        error=n.error,
+        permanent_failure=n.permanent_failure,
+        created_at=n.created_at,
+        sent_at=n.sent_at,
+    )

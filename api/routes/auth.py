@@ -1,0 +1,86 @@
+"""Log in (password → bearer token) and "who am I"."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import select
+
+from api.deps import ClockDep, CurrentUser, LoginLimiterDep, SessionDep, SettingsDep
+from api.login_limiter import LoginLimiter
+from api.schemas import MeOut, TokenOut
+from api.security import burn_verification, create_access_token, verify_password
+from api.users import normalise_username
+from core.models import User
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+BAD_LOGIN = "incorrect username or password"
+
+
+@router.post("/token", response_model=TokenOut)
+def login(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    limiter: LoginLimiterDep,
+) -> TokenOut:
+    now = clock.now()
+    username = normalise_username(form.username)
+    client = request.client.host if request.client else "unknown"
+    key = LoginLimiter.key(username, client)
+    # Checked before the password: a limited client learns nothing, even with the right one.
+    wait = limiter.retry_after(key, now)
+    if wait is not None:
+        log.warning("login rate-limited user_key=%s client=%s", _user_ref(username), client)
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="too many failed logins; try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        burn_verification(form.password)  # an unknown name costs as much as a wrong password
+        ok = False
+    else:
+        ok = verify_password(form.password, user.password_hash) and user.is_active
+    if not ok or user is None or user.id is None:
+        limiter.record_failure(key, now)
+        log.info("login failed client=%s", client)
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN, headers={"WWW-Authenticate": "Bearer"}
+        )
+    limiter.reset(key)
+    token = create_access_token(
+        user_id=user.id,
+        role=user.role,
+        secret_key=settings.secret_key,
+        lifetime_minutes=settings.access_token_minutes,
+        now=now,
+    )
+    log.info("login ok user_id=%s", user.id)
+    return TokenOut(access_token=token.token, expires_in=token.expires_in)
+
+
+@router.get("/me", response_model=MeOut)
+def me(user: CurrentUser) -> MeOut:
+    assert user.id is not None
+    return MeOut(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        team_id=user.team_id,
+        display_name=user.display_name,
+    )
+
+
+def _user_ref(username: str) -> str:
+    # Usernames may be personal (a name); log a short stable fingerprint instead.
+    return hashlib.sha256(username.encode("utf-8")).hexdigest()[:10]

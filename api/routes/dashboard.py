@@ -1,0 +1,49 @@
+"""The caseworker's dashboard: one server-rendered page; the queue itself is loaded by fetch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from core.enums import Language, ResolutionCode
+from core.i18n import DEFAULT_LANGUAGE, Catalogue
+
+MESSAGES = Catalogue(Path(__file__).parent.parent / "messages")
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+
+def page_language(lang: str | None) -> Language:
+    """``?lang=en`` switches; anything unknown falls back to Korean rather than failing the page."""
+    try:
+        return Language(lang) if lang else DEFAULT_LANGUAGE
+    except ValueError:
+        return DEFAULT_LANGUAGE
+
+
+def page_messages(language: Language) -> dict[str, str]:
+    return {key: MESSAGES.text(key, language) for key in sorted(MESSAGES.keys(language))}
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, lang: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+    language = page_language(lang)
+    other = Language.EN if language == Language.KO else Language.KO
+    messages = page_messages(language)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "dashboard.html",
+        {
+            "lang": language.value,
+            "other_lang": other.value,
+            "t": messages,
+            "resolution_codes": [
+                (code.value, messages[f"resolution.{code.value}"]) for code in ResolutionCode
+            ],
+        },
+    )

@@ -1,0 +1,186 @@
+"""Twilio webhooks: signature first, then one transaction around the notifier handler.
+
+No bearer auth here (Twilio cannot log in); the ``X-Twilio-Signature`` check is the gate,
+and nothing touches the database before it passes. The handlers live in
+``notifier.calls`` / ``notifier.sms`` and are imported when a request arrives, so this
+module does not pin their import order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ClockDep, EngineDep, SettingsDep
+from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
+from core.db import session_scope
+from notifier import webhook_urls as paths
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["twilio"], include_in_schema=False)
+
+XML = "application/xml"
+MAX_BODY_BYTES = 64 * 1024  # Twilio's callbacks are a few hundred bytes
+T = TypeVar("T")
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, refusing (413) anything larger than a Twilio callback could be."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=status.HTTP_413_CONTENT_TOO_LARGE, detail="request too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(status_code=status.HTTP_413_CONTENT_TOO_LARGE, detail="request too large")
+    return bytes(body)
+
+
+def _form_params(request: Request, body: bytes) -> FormParams:
+    """Twilio posts ``application/x-www-form-urlencoded``; any other body carries no parameters."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return FormParams([])
+    try:
+        return FormParams(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError:
+        raise HTTPException(
+            status_code=status.HTTP_400_BAD_REQUEST, detail="form body is not UTF-8"
+        ) from None
+
+
+async def _verified_params(request: Request, settings: SettingsDep) -> FormParams:
+    """The form parameters of a genuinely Twilio-signed request, or 403."""
+    params = _form_params(request, await _read_body(request))
+    url = signed_url(settings.effective_public_base_url, request.url.path, request.url.query)
+    if not is_valid(
+        auth_token=settings.webhook_auth_token,
+        url=url,
+        params=params,
+        signature=request.headers.get(SIGNATURE_HEADER),
+    ):
+        log.warning("twilio webhook refused: bad or missing signature path=%s", request.url.path)
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="invalid Twilio signature")
+    return params
+
+
+def _query(request: Request, name: str) -> str:
+    value = request.query_params.get(name, "").strip()
+    if not value:
+        raise HTTPException(
+            status_code=status.HTTP_400_BAD_REQUEST, detail=f"missing query parameter {name!r}"
+        )
+    return value
+
+
+def _query_int(request: Request, name: str) -> int:
+    value = _query(request, name)
+    if not value.isdigit():
+        raise HTTPException(
+            status_code=status.HTTP_400_BAD_REQUEST, detail=f"query parameter {name!r} must be an id"
+        )
+    return int(value)
+
+
+async def _in_transaction(engine: Engine, handler: Callable[[Session], T]) -> T:
+    """Run a (blocking) handler in one unit of work, off the event loop."""
+
+    def run() -> T:
+        with session_scope(engine) as session:
+            return handler(session)
+
+    return await run_in_threadpool(run)
+
+
+@router.post(paths.VOICE_ANSWER)
+async def voice_answer(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    params = await _verified_params(request, settings)
+    code = _query(request, "code")
+
+    def handle(session: Session) -> str:
+        from notifier import calls
+
+        return calls.answer(
+            session,
+            code=code,
+            params=params.single(),
+            base_url=settings.effective_public_base_url,
+            now=clock.now(),
+        )
+
+    return Response(await _in_transaction(engine, handle), media_type=XML)
+
+
+@router.post(paths.VOICE_GATHER)
+async def voice_gather(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    params = await _verified_params(request, settings)
+    code = _query(request, "code")
+
+    def handle(session: Session) -> str:
+        from notifier import calls
+
+        return calls.gather(
+            session,
+            code=code,
+            params=params.single(),
+            base_url=settings.effective_public_base_url,
+            now=clock.now(),
+        )
+
+    return Response(await _in_transaction(engine, handle), media_type=XML)
+
+
+@router.post(paths.VOICE_STATUS, status_code=status.HTTP_204_NO_CONTENT)
+async def voice_status(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    params = await _verified_params(request, settings)
+    code = _query(request, "code")
+
+    def handle(session: Session) -> None:
+        from notifier import calls
+
+        calls.call_status(session, code=code, params=params.single(), now=clock.now())
+
+    await _in_transaction(engine, handle)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(paths.SMS_STATUS, status_code=status.HTTP_204_NO_CONTENT)
+async def sms_status(request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep) -> Response:
+    params = await _verified_params(request, settings)
+    notification_id = _query_int(request, "id")
+
+    def handle(session: Session) -> None:
+        from notifier import sms
+
+        sms.sms_status(session, notification_id=notification_id, params=params.single(), now=clock.now())
+
+    await _in_transaction(engine, handle)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(paths.SMS_INBOUND)
+async def sms_inbound(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    params = await _verified_params(request, settings)
+
+    def handle(session: Session) -> str:
+        from notifier import sms
+
+        return sms.inbound_sms(session, params=params.single(), now=clock.now())
+
+    return Response(await _in_transaction(engine, handle), media_type=XML)

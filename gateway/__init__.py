@@ -1,0 +1,1 @@
+"""MQTT in: embedded broker, paho client, vendor adapters, batched idempotent ingest."""

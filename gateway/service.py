@@ -1,0 +1,467 @@
+"""The MQTT gateway: paho's network thread only enqueues; one processing thread commits, then acks.
+
+Delivery guarantee (with a broker that keeps sessions, e.g. Mosquitto): at least once, made
+exactly-once in the database by the readings' unique key. A message is acknowledged only after
+the transaction holding its rows has committed; anything not acknowledged when the gateway
+stops or crashes is redelivered by the broker to the same client id (persistent session,
+``clean_start=False``, ``SessionExpiryInterval``). Acks go out in arrival order, and never for a
+message received on an earlier connection (its packet id may mean something else now).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import Engine
+
+from core.clock import Clock
+from core.settings import Settings
+from gateway.adapters import subscription_filters
+from gateway.batches import BatchProcessor, Interrupted
+from gateway.ingest import BatchResult, InboundMessage
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX_MESSAGES = 1000
+BATCH_WAIT_S = 0.05
+# MQTT v5 flow control: the broker stops sending when this many QoS 1 messages await our ack.
+# Twice a batch, so the next batch fills while the previous one commits.
+RECEIVE_MAXIMUM = 2 * BATCH_MAX_MESSAGES
+KEEPALIVE_S = 60
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+# Some 3.1.1-only brokers (amqtt among them) neither accept nor refuse a v5 CONNECT that carries
+# properties: they just wait. No CONNACK this long after a first v5 attempt means "speak 3.1.1".
+V5_CONNACK_TIMEOUT_S = 5.0
+
+# A filter nobody subscribes to: unsubscribing from it is a round trip that flushes our acks.
+ACK_BARRIER_TOPIC = "anbu-gateway/ack-barrier"
+ACK_BARRIER_TIMEOUT_S = 2.0
+
+# CONNACK reason codes (MQTT 5 numbering; paho maps 3.1.1 return codes onto them).
+UNSUPPORTED_PROTOCOL = 132
+FATAL_CONNACK = {
+    133: "client identifier not valid",
+    134: "bad user name or password",
+    135: "not authorized",
+    138: "banned",
+    140: "bad authentication method",
+}
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    message: InboundMessage
+    mid: int
+    qos: int
+    generation: int  # the connection it arrived on
+
+
+class Gateway:
+    """MQTT in, rows out. Start once, stop once; ``anbu`` owns its lifetime."""
+
+    v5_connack_timeout_s = V5_CONNACK_TIMEOUT_S
+
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._endpoint = settings.mqtt_endpoint
+        # amqtt (the embedded broker) speaks 3.1.1 only; elsewhere try 5, fall back if refused/unanswered.
+        self._protocol = (
+            MQTTProtocolVersion.MQTTv311 if settings.uses_embedded_broker else MQTTProtocolVersion.MQTTv5
+        )
+        self._queue: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()  # unbounded: never drop
+        self._stop = threading.Event()
+        self._interrupt = threading.Event()
+        self._connected_event = threading.Event()  # connected AND subscriptions acknowledged
+        self._subscribe_mid: int | None = None
+        self._barrier = threading.Event()
+        self._barrier_mid: int | None = None
+        # Guards (client, generation, connected) so an ack never crosses a reconnect.
+        self._conn_lock = threading.Lock()
+        self._generation = 0
+        self._connected = False
+        self._client: mqtt.Client | None = None
+        self._fallback_requested = False
+        self._ever_connected = False
+        self._awaiting_connack_since: float | None = None  # TCP is up, CONNECT sent, no answer yet
+        self._fatal_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._processor: BatchProcessor[_Delivery] = BatchProcessor(
+            engine, clock, settings, message_of=lambda d: d.message, interrupt=self._interrupt
+        )
+        self._metrics_lock = threading.Lock()
+        self._totals = BatchResult()
+        self._received = 0
+        self._batches = 0
+        self._acked = 0
+        self._stale_acks_skipped = 0
+        self._last_batch_ms = 0.0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and start processing; returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("gateway already started")
+        self._client = self._make_client(self._protocol)
+        self._connect(self._client)
+        self._thread = threading.Thread(target=self._run, name="anbu-gateway-ingest", daemon=True)
+        self._thread.start()
+        if self._settings.mqtt_share_group and self._settings.uses_embedded_broker:
+            log.warning("ANBU_MQTT_SHARE_GROUP is ignored: the embedded broker has no shared subscriptions")
+        log.info(
+            "gateway started: %s:%d client_id=%s topics=%s",
+            self._endpoint.host,
+            self._endpoint.port,
+            self._settings.mqtt_client_id,
+            ",".join(self.topic_filters()),
+        )
+
+    def stop(self, timeout: float = 5) -> None:
+        """Commit and ack what is queued (for about *timeout* s), then disconnect.
+
+        Whatever is still unacknowledged stays with the broker's session and is redelivered.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._interrupt.set()  # stop waiting for the database; leave the rest unacked
+                self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("gateway processing thread did not stop")
+        client = self._client
+        if client is not None:
+            self._confirm_acks_delivered(client, timeout)
+            client.disconnect()
+            client.loop_stop()
+        log.info("gateway stopped (%d messages still queued, left for redelivery)", self._queue.qsize())
+
+    def _confirm_acks_delivered(self, client: mqtt.Client, timeout: float) -> None:
+        """Wait until the broker has processed our last PUBACKs before closing the socket.
+
+        Closing a socket that still has unread incoming data makes the kernel send RST, and the
+        broker may then discard PUBACKs it has received but not yet read: those messages would
+        come back as duplicates. The broker answers packets in order, so an UNSUBACK for a
+        filter we never subscribed to proves every earlier PUBACK was processed.
+        """
+        if not self._connected:
+            return
+        self._barrier.clear()
+        result, mid = client.unsubscribe(ACK_BARRIER_TOPIC)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            return
+        self._barrier_mid = mid
+        if not self._barrier.wait(min(timeout, ACK_BARRIER_TIMEOUT_S)):
+            log.warning("broker did not confirm our last acknowledgements; some messages may be redelivered")
+
+    def _on_unsubscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        _reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        if mid == self._barrier_mid:
+            self._barrier.set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """True once connected *and* subscribed (messages published from now on reach us)."""
+        deadline = time.monotonic() + timeout
+        while not self._connected_event.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._fatal_error is not None:
+                return False
+            self._connected_event.wait(min(remaining, 0.05))
+        return True
+
+    @property
+    def fatal_error(self) -> str | None:
+        """Why the gateway gave up connecting (bad credentials, not authorised), if it did."""
+        return self._fatal_error
+
+    def metrics(self) -> dict[str, float | int | bool]:
+        with self._metrics_lock:
+            return {
+                "received": self._received,
+                "stored": self._totals.stored,
+                "duplicates": self._totals.duplicates,
+                "rejected": self._totals.rejected,
+                "edges": self._totals.edges,
+                "clock_suspect": self._totals.clock_suspect,
+                "pending_devices_created": self._totals.pending_devices_created,
+                "batches": self._batches,
+                "acked": self._acked,
+                "stale_acks_skipped": self._stale_acks_skipped,
+                "db_retries": self._processor.db_retries,
+                "poison_messages": self._processor.poison_messages,
+                "queue_depth": self._queue.qsize(),
+                "connected": self._connected,
+                "generation": self._generation,
+                "last_batch_ms": self._last_batch_ms,
+                "auth_failed": self._fatal_error is not None,
+            }
+
+    def topic_filters(self) -> list[str]:
+        filters = subscription_filters(self._settings)
+        group = self._settings.mqtt_share_group
+        # amqtt has no shared subscriptions: "$share/..." would silently match nothing there.
+        if not group or self._settings.uses_embedded_broker:
+            return filters
+        return [f"$share/{group}/{f}" for f in filters]
+
+    # --- MQTT client -------------------------------------------------------------------------
+
+    def _make_client(self, protocol: MQTTProtocolVersion) -> mqtt.Client:
+        v5 = protocol == mqtt.MQTTv5
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._settings.mqtt_client_id,
+            protocol=protocol,
+            clean_session=None if v5 else False,  # 3.1.1: keep the session across reconnects
+            manual_ack=True,
+        )
+        client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
+        client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+        if self._endpoint.username:
+            client.username_pw_set(self._endpoint.username, self._endpoint.password)
+        if self._endpoint.tls:
+            client.tls_set()  # system CA store, hostname checked
+        client.on_socket_open = self._on_socket_open
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
+        client.on_message = self._on_message
+        return client
+
+    def _connect(self, client: mqtt.Client) -> None:
+        if client.protocol == mqtt.MQTTv5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._settings.mqtt_session_expiry_s
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            # paho's default (clean start on the first connect only) would drop our session on restart.
+            client.connect_async(
+                self._endpoint.host,
+                self._endpoint.port,
+                keepalive=KEEPALIVE_S,
+                clean_start=False,
+                properties=properties,
+            )
+        else:
+            client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=KEEPALIVE_S)
+        client.loop_start()  # paho retries the first connection and reconnects with capped backoff
+
+    def _on_socket_open(self, _client: mqtt.Client, _userdata: object, _sock: object) -> None:
+        # Called by paho once TCP is connected, just before it sends CONNECT.
+        self._awaiting_connack_since = time.monotonic()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._awaiting_connack_since = None
+        if reason_code.is_failure:
+            self._on_refused(client, reason_code)
+            return
+        with self._conn_lock:
+            self._generation += 1
+            self._connected = True
+            generation = self._generation
+        self._ever_connected = True
+        log.info(
+            "connected to MQTT %s:%d (MQTT %s, session_present=%s, generation=%d)",
+            self._endpoint.host,
+            self._endpoint.port,
+            "5" if client.protocol == mqtt.MQTTv5 else "3.1.1",
+            flags.session_present,
+            generation,
+        )
+        # Always (re)subscribe: cheap, and correct even when the broker lost our session.
+        if client.protocol == mqtt.MQTTv5:
+            # retainHandling=1: retained messages only for a new subscription, not on every reconnect.
+            options = SubscribeOptions(qos=1, retainHandling=1)
+            result, mid = client.subscribe([(t, options) for t in self.topic_filters()])
+        else:
+            result, mid = client.subscribe([(t, 1) for t in self.topic_filters()])
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            log.error("subscribe failed: %s", mqtt.error_string(result))
+        self._subscribe_mid = mid
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        if mid != self._subscribe_mid:
+            return
+        for topic, code in zip(self.topic_filters(), reason_codes, strict=False):
+            if code.is_failure:
+                log.error(
+                    "broker refused the subscription to %s (%s): those messages will not arrive", topic, code
+                )
+        self._connected_event.set()
+
+    def _on_refused(self, client: mqtt.Client, reason_code: ReasonCode) -> None:
+        code = reason_code.value
+        if code == UNSUPPORTED_PROTOCOL and client.protocol == mqtt.MQTTv5:
+            log.warning("broker refused MQTT 5; falling back to MQTT 3.1.1 with a persistent session")
+            self._fallback_requested = True
+            client.disconnect()  # ends this client's loop; the processing thread builds a 3.1.1 one
+        elif code in FATAL_CONNACK:
+            self._fatal_error = f"MQTT broker refused the gateway: {FATAL_CONNACK[code]} ({code})"
+            log.critical(
+                "%s; NOT retrying. Check ANBU_MQTT_URL credentials and the broker ACL for client id %s.",
+                self._fatal_error,
+                self._settings.mqtt_client_id,
+            )
+            client.disconnect()
+        else:
+            log.warning("MQTT connection refused (%s); retrying", reason_code)
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._awaiting_connack_since = None
+        with self._conn_lock:
+            was_connected = self._connected
+            self._generation += 1
+            self._connected = False
+        self._connected_event.clear()
+        if was_connected and not self._stop.is_set():
+            log.warning("disconnected from MQTT broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        # Network thread: enqueue and return. No parsing, no database, nothing that can block.
+        try:
+            try:
+                topic = msg.topic
+            except UnicodeDecodeError:
+                topic = msg._topic.decode("utf-8", errors="backslashreplace")  # rejected later
+            inbound = InboundMessage(topic=topic, payload=bytes(msg.payload), received_at=self._clock.now())
+            self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation))
+            with self._metrics_lock:
+                self._received += 1
+        except Exception:
+            log.exception("could not enqueue an MQTT message (it stays unacknowledged)")
+
+    # --- processing thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._interrupt.is_set():
+            if self._stop.is_set() and self._queue.empty():
+                break
+            try:
+                self._supervise()
+                batch = self._take_batch()
+                if batch:
+                    self._process(batch)
+            except Interrupted as exc:
+                log.warning("gateway stopping before the database came back: %s", exc)
+                break
+            except Exception:
+                # Never let one bad item end ingestion; the batch stays unacked and is redelivered.
+                log.exception("unexpected error in the gateway processing loop")
+
+    def _supervise(self) -> None:
+        if self._stop.is_set():
+            return
+        waiting_since = self._awaiting_connack_since
+        if (
+            self._protocol == MQTTProtocolVersion.MQTTv5
+            and not self._ever_connected
+            and waiting_since is not None
+            and time.monotonic() - waiting_since > self.v5_connack_timeout_s
+        ):
+            log.warning(
+                "no CONNACK to MQTT 5 within %.0f s; falling back to MQTT 3.1.1", self.v5_connack_timeout_s
+            )
+            self._fallback_requested = True
+        if not self._fallback_requested:
+            return
+        self._fallback_requested = False
+        old = self._client
+        if old is not None:
+            old.disconnect()
+            old.loop_stop()
+        self._protocol = MQTTProtocolVersion.MQTTv311
+        client = self._make_client(self._protocol)
+        with self._conn_lock:
+            self._client = client
+        self._connect(client)
+
+    def _take_batch(self) -> list[_Delivery]:
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + BATCH_WAIT_S
+        while len(batch) < BATCH_MAX_MESSAGES:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(
+                    self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+        return batch
+
+    def _process(self, batch: list[_Delivery]) -> None:
+        started = time.perf_counter()
+        result = self._processor.process(batch, self._ack_in_order)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        with self._metrics_lock:
+            self._totals.add(result)
+            self._batches += 1
+            self._last_batch_ms = elapsed_ms
+        log.debug(
+            "batch of %d: stored=%d duplicates=%d rejected=%d edges=%d in %.1f ms",
+            len(batch),
+            result.stored,
+            result.duplicates,
+            result.rejected,
+            result.edges,
+            elapsed_ms,
+        )
+
+    def _ack_in_order(self, deliveries: Sequence[_Delivery]) -> None:
+        acked = skipped = 0
+        with self._conn_lock:
+            client, generation, connected = self._client, self._generation, self._connected
+            for delivery in deliveries:
+                if delivery.qos == 0:
+                    continue
+                if client is None or not connected or delivery.generation != generation:
+                    skipped += 1  # arrived on an older connection: the broker will redeliver it
+                    continue
+                client.ack(delivery.mid, delivery.qos)
+                acked += 1
+        with self._metrics_lock:
+            self._acked += acked
+            self._stale_acks_skipped += skipped

@@ -1,0 +1,394 @@
+"""The outbox sender: claims due ``Notification`` / ``CallAttempt`` rows and hands them to a transport.
+
+One row at a time, in two transactions around the provider request:
+
+1. **Claim** (committed before anything is sent): a conditional UPDATE moves the row to
+   ``sending`` with a lease (``claim_expires_at = now + 60 s``) and ``attempts + 1``; only one
+   worker can win it. In the same transaction the case's fencing token is re-checked: a row
+   stamped with an old token (the case was acknowledged, cleared or resolved since it was
+   queued) is cancelled instead (see :func:`should_cancel` for the rows that survive an
+   acknowledgement).
+2. **Send** through the transport, outside any transaction.
+3. **Record** the provider id and status, or the error (temporary -> back to ``pending`` with
+   exponential backoff; permanent or too many attempts -> ``failed``).
+
+Delivery is at-least-once. A worker that dies between 1 and 3 leaves a ``sending`` row with
+no provider id; once its lease expires it is claimed and sent again, so the recipient may get
+a duplicate (the provider may have accepted the first request). A row that has a provider id
+is never sent again. We accept a rare duplicate SMS or call over a lost alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, or_, update
+from sqlmodel import Session, col, select
+
+from core.clock import Clock
+from core.db import session_scope
+from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, OutboxStatus
+from core.models import CallAttempt, Case, Notification
+from core.settings import Settings
+from notifier import lifecycle, webhook_urls
+from notifier.engine import SURVIVES_ACKNOWLEDGEMENT
+from notifier.transports.base import Transport, TransportError, mask_phone
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(minutes=15)
+CALLS_PER_SECOND = 1.0  # Twilio's default outbound CPS per account
+CONSOLE_FROM = "anbu"  # sender shown by the console transport when no Twilio number is set
+
+
+def backoff(attempts: int) -> timedelta:
+    """Pure: wait after the ``attempts``-th failed try: 30 s, 60 s, 120 s, ... capped at 15 min."""
+    delay = BACKOFF_FIRST * (1 << min(max(attempts - 1, 0), 16))
+    return min(delay, BACKOFF_CAP)
+
+
+def should_cancel(*, row_token: str, template: str | None, case_token: str, case_status: CaseStatus) -> bool:
+    """Pure: is a queued row stale?
+
+    A row is stale when the case's token changed since it was queued. Exception: messages whose
+    news stays true after an acknowledgement (the resident asked for help or said they are
+    unwell, :data:`notifier.engine.SURVIVES_ACKNOWLEDGEMENT`) still go out while the case is
+    acknowledged; a clear or resolve cancels them too.
+    """
+    if row_token == case_token:
+        return False
+    return not (template in SURVIVES_ACKNOWLEDGEMENT and case_status == CaseStatus.ACKNOWLEDGED)
+
+
+class CallPacer:
+    """Keeps outbound calls of one tick at most ``per_second`` apart (Twilio queues the excess,
+    and a burst of calls from one number looks like spam to carriers)."""
+
+    def __init__(
+        self,
+        per_second: float = CALLS_PER_SECOND,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last: float | None = None
+
+    def wait_turn(self) -> None:
+        if self._last is not None:
+            gap = self.interval - (self._monotonic() - self._last)
+            if gap > 0:
+                self._sleep(gap)
+        self._last = self._monotonic()
+
+
+@dataclass(frozen=True)
+class _Table:
+    """What differs between the two outbox tables."""
+
+    model: Any  # type[CallAttempt] | type[Notification]
+    pending: str
+    sending: str
+    sent: str
+    failed: str
+    cancelled: str
+    id_field: str  # name of the row id in case events
+    is_call: bool
+
+
+_SMS = _Table(
+    Notification,
+    OutboxStatus.PENDING,
+    OutboxStatus.SENDING,
+    OutboxStatus.SENT,
+    OutboxStatus.FAILED,
+    OutboxStatus.CANCELLED,
+    "notification_id",
+    is_call=False,
+)
+_CALLS = _Table(
+    CallAttempt,
+    CallStatus.PENDING,
+    CallStatus.SENDING,
+    CallStatus.QUEUED,
+    CallStatus.FAILED,
+    CallStatus.CANCELED,
+    "call_attempt_id",
+    is_call=True,
+)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    table: _Table
+    id: int
+    case_id: int | None
+    to: str
+    body: str
+    code: str
+    attempts: int
+
+
+def tick(
+    engine: Engine,
+    clock: Clock,
+    settings: Settings,
+    transport: Transport,
+    *,
+    limit: int = 50,
+    pacer: CallPacer | None = None,
+) -> int:
+    """Send what is due; returns how many rows were handled (sent, retried, failed or cancelled)."""
+    pacer = pacer or CallPacer()
+    handled = 0
+    # Messages first: a queue of paced calls must not hold back an emergency SMS.
+    for table in (_SMS, _CALLS):
+        for row_id in _due_ids(engine, table, clock.now(), limit - handled):
+            try:
+                if _handle(engine, clock, settings, transport, pacer, table, row_id):
+                    handled += 1
+            except Exception:  # one bad row must never stop the rest of the outbox
+                log.exception("outbox: failed to handle %s %s", table.model.__name__, row_id)
+    return handled
+
+
+def _due(table: _Table, now: datetime) -> ColumnElement[bool]:
+    m = table.model
+    return or_(
+        and_(
+            col(m.status) == table.pending,
+            or_(col(m.next_attempt_at).is_(None), col(m.next_attempt_at) <= now),
+        ),
+        # A worker died mid-send. Without a provider id we do not know the provider has it: retry.
+        and_(
+            col(m.status) == table.sending,
+            or_(col(m.claim_expires_at).is_(None), col(m.claim_expires_at) <= now),
+            col(m.provider_sid).is_(None),
+        ),
+    )
+
+
+def _due_ids(engine: Engine, table: _Table, now: datetime, limit: int) -> list[int]:
+    if limit <= 0:
+        return []
+    with session_scope(engine) as session:
+        m = table.model
+        stmt = select(m.id).where(_due(table, now)).order_by(col(m.id)).limit(limit)
+        return [int(i) for i in session.exec(stmt).all()]
+
+
+def _handle(
+    engine: Engine,
+    clock: Clock,
+    settings: Settings,
+    transport: Transport,
+    pacer: CallPacer,
+    table: _Table,
+    row_id: int,
+) -> bool:
+    claim = _claim(engine, table, row_id, clock.now())
+    if claim is None:
+        return False
+    if isinstance(claim, str):  # cancelled or given up inside the claim transaction
+        return True
+    base = settings.effective_public_base_url
+    from_ = settings.twilio_from_number or CONSOLE_FROM
+    try:
+        if table.is_call:
+            pacer.wait_turn()
+            sid = transport.place_call(
+                to=claim.to,
+                from_=from_,
+                answer_url=webhook_urls.url(base, webhook_urls.VOICE_ANSWER, code=claim.code),
+                status_callback_url=webhook_urls.url(base, webhook_urls.VOICE_STATUS, code=claim.code),
+            )
+        else:
+            sid = transport.send_sms(
+                to=claim.to,
+                from_=from_,
+                body=claim.body,
+                status_callback_url=webhook_urls.url(base, webhook_urls.SMS_STATUS, id=claim.id),
+            )
+    except TransportError as exc:
+        _record_failure(engine, claim, exc, clock.now())
+        return True
+    except Exception as exc:  # a transport bug: treat as temporary so the row is not lost
+        log.exception("outbox: transport raised unexpectedly for %s %s", table.model.__name__, claim.id)
+        _record_failure(
+            engine, claim, TransportError(type(exc).__name__, permanent=False, code="unexpected"), clock.now()
+        )
+        return True
+    _record_sent(engine, claim, sid, clock.now())
+    return True
+
+
+def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim | str | None:
+    """Transaction 1. None = another worker has it; a str = finished here (why); else send it."""
+    m = table.model
+    with session_scope(engine) as session:
+        values: dict[str, Any] = {
+            "status": table.sending,
+            "claim_expires_at": now + LEASE,
+            "attempts": col(m.attempts) + 1,
+        }
+        if table.is_call:
+            values["updated_at"] = now
+        result = session.execute(
+            update(m)
+            .where(col(m.id) == row_id, _due(table, now))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = session.get(m, row_id)
+        assert row is not None
+        case = session.get(Case, row.case_id) if row.case_id is not None else None
+        template = None if table.is_call else row.template
+        if case is not None and should_cancel(
+            row_token=row.escalation_token,
+            template=template,
+            case_token=case.escalation_token,
+            case_status=case.status,
+        ):
+            _finish(session, table, row, now, status=table.cancelled)
+            _event(session, case, table, CaseEventType.NOTIFICATION_CANCELLED, now, row.id)
+            log.info("outbox: cancelled stale %s %s (case %s)", m.__name__, row.id, case.id)
+            return "cancelled"
+        if row.attempts > MAX_ATTEMPTS:  # claimed again and again by workers that died mid-send
+            _give_up(session, table, row, case, now, "gave up: too many interrupted attempts", "interrupted")
+            return "failed"
+        return _Claim(
+            table=table,
+            id=row.id,
+            case_id=row.case_id,
+            to=row.to_number if table.is_call else row.to_address,
+            body="" if table.is_call else row.body,
+            code=row.code if table.is_call else "",
+            attempts=row.attempts,
+        )
+
+
+def _record_sent(engine: Engine, claim: _Claim, sid: str, now: datetime) -> None:
+    """Transaction 2 after success. The provider's status callback may already have moved the
+    row on (it can arrive before we get here), so the status only changes if still ``sending``."""
+    table, m = claim.table, claim.table.model
+    with session_scope(engine) as session:
+        stamp = {"updated_at": now} if table.is_call else {"sent_at": now}
+        result = session.execute(
+            update(m)
+            .where(col(m.id) == claim.id, col(m.attempts) == claim.attempts, col(m.provider_sid).is_(None))
+            .values(provider_sid=sid, claim_expires_at=None, error=None, **stamp)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            # Our lease ran out during the request and another worker took the row over.
+            log.warning(
+                "outbox: %s %s was taken over while sending; possible duplicate", m.__name__, claim.id
+            )
+            return
+        session.execute(
+            update(m)
+            .where(col(m.id) == claim.id, col(m.status) == table.sending)
+            .values(status=table.sent)
+            .execution_options(synchronize_session=False)
+        )
+        case = session.get(Case, claim.case_id) if claim.case_id is not None else None
+        if case is not None:
+            event = CaseEventType.CALL_PLACED if table.is_call else CaseEventType.NOTIFICATION_SENT
+            _event(session, case, table, event, now, claim.id, provider_sid=sid, to=mask_phone(claim.to))
+    log.info("outbox: %s %s accepted by provider as %s", m.__name__, claim.id, sid)
+
+
+def _record_failure(engine: Engine, claim: _Claim, exc: TransportError, now: datetime) -> None:
+    """Transaction 2 after an error: retry later, or give up."""
+    table, m = claim.table, claim.table.model
+    error = str(exc)[:400]
+    with session_scope(engine) as session:
+        row = session.get(m, claim.id)
+        if row is None or row.status != table.sending or row.attempts != claim.attempts:
+            log.warning("outbox: %s %s was taken over while sending", m.__name__, claim.id)
+            return
+        case = session.get(Case, row.case_id) if row.case_id is not None else None
+        if exc.permanent:
+            _give_up(session, table, row, case, now, error, exc.code, permanent=True)
+        elif claim.attempts >= MAX_ATTEMPTS:
+            _give_up(
+                session, table, row, case, now, f"gave up after {claim.attempts} attempts: {error}", exc.code
+            )
+        else:
+            retry_at = now + backoff(claim.attempts)
+            _finish(session, table, row, now, status=table.pending, error=error, next_attempt_at=retry_at)
+            log.info(
+                "outbox: %s %s temporary error %s (attempt %d), retry at %s",
+                m.__name__,
+                claim.id,
+                exc.code,
+                claim.attempts,
+                retry_at.isoformat(),
+            )
+
+
+def _give_up(
+    session: Session,
+    table: _Table,
+    row: Any,
+    case: Case | None,
+    now: datetime,
+    error: str,
+    code: str | None,
+    *,
+    permanent: bool = False,
+) -> None:
+    extra: dict[str, Any] = (
+        {"outcome": CallOutcome.FAILED} if table.is_call else {"permanent_failure": permanent}
+    )
+    _finish(session, table, row, now, status=table.failed, error=error[:400], **extra)
+    if case is not None:
+        _event(
+            session,
+            case,
+            table,
+            CaseEventType.NOTIFICATION_FAILED,
+            now,
+            row.id,
+            code=code,
+            permanent=permanent,
+            attempts=row.attempts,
+        )
+    log.warning(
+        "outbox: %s %s failed (%s, code %s, attempts %d)",
+        table.model.__name__,
+        row.id,
+        "permanent" if permanent else "gave up",
+        code,
+        row.attempts,
+    )
+
+
+def _finish(session: Session, table: _Table, row: Any, now: datetime, *, status: str, **values: Any) -> None:
+    """Leave ``sending``: the lease is released together with the new status."""
+    row.status = status
+    row.claim_expires_at = None
+    for key, value in values.items():
+        setattr(row, key, value)
+    if table.is_call:
+        row.updated_at = now
+    session.add(row)
+
+
+def _event(
+    session: Session, case: Case, table: _Table, type_: CaseEventType, now: datetime, row_id: int, **data: Any
+) -> None:
+    data[table.id_field] = row_id
+    lifecycle.record_event(session, case, type_, now, **data)

@@ -1,0 +1,172 @@
+"""The escalation policy as data: who is contacted, in which order, how long we wait between.
+
+A policy is stored as JSON on ``Organisation.escalation_policy`` (None = :data:`DEFAULT_POLICY`)
+and copied into each case when it opens (``Case.policy_snapshot``), so editing a policy never
+changes an escalation that is already running.
+
+Shape (JSON)::
+
+    {"steps": [{"action": "call_resident", "wait_minutes": 5},
+               {"action": "notify_family", "tier": 1, "wait_minutes": 15},
+               {"action": "notify_caseworker", "wait_minutes": 15}],
+     "repeat_from": 1, "max_repeats": 3,
+     "emergency": [{"action": "notify_caseworker"}, {"action": "notify_family", "tier": 1}]}
+
+``wait_minutes`` is the pause *after* a step before the next one. When the last step has run,
+the ladder starts again at ``repeat_from`` until it has been repeated ``max_repeats`` times;
+then it is exhausted (see :mod:`notifier.engine`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlmodel import Session, select
+
+from core.models import Household, Organisation, Team
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_MINUTES = 24 * 60
+
+
+class PolicyError(ValueError):
+    """A policy document is not valid; the message names every problem and where it is."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CallResident(_Strict):
+    """An AI wellness call to every resident of the household who has a phone."""
+
+    action: Literal["call_resident"] = "call_resident"
+
+
+class NotifyFamily(_Strict):
+    """SMS to the household's contacts of this tier (the next tier that has contacts, if none)."""
+
+    action: Literal["notify_family"] = "notify_family"
+    tier: int = Field(1, ge=1, le=9)
+
+
+class NotifyCaseworker(_Strict):
+    """SMS to the on-duty caseworkers (with a phone) of the household's team."""
+
+    action: Literal["notify_caseworker"] = "notify_caseworker"
+
+
+Action = Annotated[CallResident | NotifyFamily | NotifyCaseworker, Field(discriminator="action")]
+EmergencyAction = Annotated[NotifyFamily | NotifyCaseworker, Field(discriminator="action")]
+
+
+class _Wait(_Strict):
+    wait_minutes: int = Field(ge=1, le=MAX_WAIT_MINUTES)
+
+
+class CallResidentStep(_Wait, CallResident):
+    pass
+
+
+class NotifyFamilyStep(_Wait, NotifyFamily):
+    pass
+
+
+class NotifyCaseworkerStep(_Wait, NotifyCaseworker):
+    pass
+
+
+Step = Annotated[CallResidentStep | NotifyFamilyStep | NotifyCaseworkerStep, Field(discriminator="action")]
+
+
+def _default_emergency() -> list[NotifyFamily | NotifyCaseworker]:
+    return [NotifyCaseworker(), NotifyFamily(tier=1)]
+
+
+class EscalationPolicy(_Strict):
+    steps: list[Step] = Field(min_length=1, max_length=20)
+    repeat_from: int | None = Field(None, ge=0)
+    max_repeats: int = Field(0, ge=0, le=20)
+    emergency: list[EmergencyAction] = Field(default_factory=_default_emergency, min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _repeat_points_at_a_step(self) -> EscalationPolicy:
+        if self.repeat_from is not None and self.repeat_from >= len(self.steps):
+            raise ValueError(
+                f"repeat_from={self.repeat_from} is not a step index (the policy has {len(self.steps)} "
+                f"steps, numbered 0 to {len(self.steps) - 1})"
+            )
+        if self.max_repeats > 0 and self.repeat_from is None:
+            raise ValueError("max_repeats is set but repeat_from is missing: say which step to repeat from")
+        return self
+
+    @property
+    def exhausted_wait_minutes(self) -> int:
+        """After the ladder is exhausted the caseworker is reminded at the last step's interval."""
+        return self.steps[-1].wait_minutes
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+DEFAULT_POLICY = EscalationPolicy(
+    steps=[
+        CallResidentStep(wait_minutes=5),
+        CallResidentStep(wait_minutes=10),
+        NotifyFamilyStep(tier=1, wait_minutes=15),
+        NotifyCaseworkerStep(wait_minutes=15),
+    ],
+    repeat_from=2,
+    max_repeats=3,
+    emergency=[NotifyCaseworker(), NotifyFamily(tier=1)],
+)
+
+
+def parse_policy(data: Any) -> EscalationPolicy:
+    """Validate a policy document. Raises :class:`PolicyError` listing each problem with its path."""
+    try:
+        return EscalationPolicy.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"]) or "policy"
+            problems.append(f"{where}: {err['msg']}")
+        raise PolicyError("invalid escalation policy: " + "; ".join(problems)) from None
+
+
+def policy_from_snapshot(snapshot: dict[str, Any] | None) -> EscalationPolicy:
+    """The policy a case runs on. Lenient on purpose: a case must escalate even if its snapshot is
+    empty or damaged, so anything unusable falls back to :data:`DEFAULT_POLICY` (logged)."""
+    if not snapshot:
+        return DEFAULT_POLICY
+    try:
+        return parse_policy(snapshot)
+    except PolicyError as exc:
+        log.error("case policy snapshot unusable, using the default policy: %s", exc)
+        return DEFAULT_POLICY
+
+
+def snapshot_for_household(session: Session, household_id: int) -> dict[str, Any]:
+    """The policy to copy into a new case: the organisation's own if set, else the default.
+
+    An organisation policy that no longer validates must not stop a case from opening, so it
+    falls back to the default (logged with the organisation id) instead of raising.
+    """
+    stmt = (
+        select(Organisation.id, Organisation.escalation_policy)
+        .join(Team, Team.organisation_id == Organisation.id)  # type: ignore[arg-type]
+        .join(Household, Household.team_id == Team.id)  # type: ignore[arg-type]
+        .where(Household.id == household_id)
+    )
+    row = session.exec(stmt).first()
+    if row is None or row[1] is None:
+        return DEFAULT_POLICY.snapshot()
+    org_id, data = row
+    try:
+        return parse_policy(data).snapshot()
+    except PolicyError as exc:
+        log.error("organisation %s has an invalid escalation policy, using the default: %s", org_id, exc)
+        return DEFAULT_POLICY.snapshot()

@@ -1,0 +1,81 @@
+"""`anbu demo` as a newcomer runs it: within 120 s an open inactivity case is visible through
+the API (login demo/demo), and `anbu stats --json` counts a call attempt and a notification."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.harness import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ANBU = [sys.executable, "-m", "anbu.cli"]
+
+
+def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ANBU_")},
+        "ANBU_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "ANBU_DATA_DIR": str(tmp_path / "var"),
+        "ANBU_MQTT_EMBEDDED_PORT": str(free_port()),
+    }
+    log = (tmp_path / "demo.log").open("w")
+    proc = subprocess.Popen(
+        [*ANBU, "demo", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        token = _login(base, proc, deadline=started + 90)
+        headers = {"Authorization": f"Bearer {token}"}
+        stats: dict[str, object] = {}
+        open_inactivity: list[dict[str, object]] = []
+        while time.monotonic() - started < 120:
+            cases = httpx.get(f"{base}/api/v1/cases", params={"status": "open"}, headers=headers).json()
+            open_inactivity = [c for c in cases["items"] if c["kind"] == "inactivity"]
+            out = subprocess.run(
+                [*ANBU, "stats", "--json"], env=env, capture_output=True, text=True, check=True
+            )
+            stats = json.loads(out.stdout)
+            if open_inactivity and stats["call_attempts"] >= 1 and stats["notifications"] >= 1:  # type: ignore[operator]
+                break
+            time.sleep(2)
+        assert open_inactivity, f"no open inactivity case within 120 s; log:\n{_tail(tmp_path)}"
+        assert open_inactivity[0]["explanation"]
+        assert stats["call_attempts"] >= 1, stats  # type: ignore[operator]
+        assert stats["notifications"] >= 1, stats  # type: ignore[operator]
+        assert stats["readings"] > 1000, stats  # type: ignore[operator]  # weeks of seeded history
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _login(base: str, proc: subprocess.Popen[bytes], *, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "anbu demo exited early"
+        try:
+            r = httpx.post(f"{base}/api/v1/auth/token", data={"username": "demo", "password": "demo"})
+            if r.status_code == 200:
+                return str(r.json()["access_token"])
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the demo's API never accepted demo/demo")
+
+
+def _tail(tmp_path: Path) -> str:
+    return "\n".join((tmp_path / "demo.log").read_text(errors="replace").splitlines()[-40:])

@@ -1,0 +1,225 @@
+"""Small, obvious row factories for tests. They flush (to get ids) but never commit."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from core.enums import CaseKind, Channel, DeviceStatus, DeviceVendor, Language, Role, Severity
+from core.models import (
+    CallAttempt,
+    Case,
+    Contact,
+    Device,
+    Household,
+    Notification,
+    Organisation,
+    Resident,
+    Team,
+    User,
+    Watch,
+)
+
+_seq = itertools.count(1)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_team(session: Session, *, name: str = "Team A", policy: dict[str, object] | None = None) -> Team:
+    org = Organisation(name=f"Org {next(_seq)}", escalation_policy=policy)
+    session.add(org)
+    session.flush()
+    assert org.id is not None
+    team = Team(organisation_id=org.id, name=name)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def make_user(
+    session: Session,
+    *,
+    team: Team | None = None,
+    role: Role = Role.CASEWORKER,
+    username: str | None = None,
+    password_hash: str = "!unusable",
+    phone: str | None = "+821055500001",
+) -> User:
+    user = User(
+        username=username or f"user{next(_seq)}",
+        password_hash=password_hash,
+        role=role,
+        team_id=team.id if team else None,
+        display_name="Test Worker",
+        phone=phone,
+        created_at=EPOCH,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def make_household(
+    session: Session,
+    *,
+    team: Team | None = None,
+    tz: str = "Asia/Seoul",
+    with_resident: bool = True,
+    resident_phone: str = "+821012345678",
+    language: Language = Language.KO,
+    contacts: int = 1,
+    quiet_hours: float | None = None,
+) -> Household:
+    team = team or make_team(session)
+    assert team.id is not None
+    n = next(_seq)
+    household = Household(
+        team_id=team.id, code=f"HH-{n:04d}", timezone=tz, quiet_hours=quiet_hours, created_at=EPOCH
+    )
+    session.add(household)
+    session.flush()
+    assert household.id is not None
+    if with_resident:
+        session.add(
+            Resident(household_id=household.id, name="Kim Test", phone=resident_phone, language=language)
+        )
+    for i in range(contacts):
+        session.add(
+            Contact(
+                household_id=household.id,
+                name=f"Family {i + 1}",
+                relation="daughter",
+                phone=f"+8210777{n:03d}{i:02d}"[:14],
+                tier=1,
+                language=language,
+                preferred_channel=Channel.SMS,
+            )
+        )
+    session.flush()
+    return household
+
+
+def make_device(
+    session: Session,
+    *,
+    household: Household | None,
+    vendor: DeviceVendor = DeviceVendor.NATIVE,
+    external_id: str | None = None,
+    appliance: str = "kettle",
+    on_threshold_w: float = 8.0,
+) -> Device:
+    device = Device(
+        vendor=vendor,
+        external_id=external_id or f"dev{next(_seq)}",
+        household_id=household.id if household else None,
+        status=DeviceStatus.ASSIGNED if household else DeviceStatus.PENDING,
+        appliance=appliance,
+        on_threshold_w=on_threshold_w,
+        created_at=EPOCH,
+    )
+    session.add(device)
+    session.flush()
+    return device
+
+
+def make_watch(session: Session, household: Household, **values: object) -> Watch:
+    assert household.id is not None
+    watch = Watch(household_id=household.id, updated_at=EPOCH, **values)  # type: ignore[arg-type]
+    session.add(watch)
+    session.flush()
+    return watch
+
+
+def make_open_case(
+    session: Session,
+    household: Household,
+    *,
+    now: datetime,
+    kind: CaseKind = CaseKind.INACTIVITY,
+    policy_snapshot: dict[str, object] | None = None,
+) -> Case:
+    """An open case through the lifecycle, with the household's policy snapshot (or the one given)."""
+    from notifier.lifecycle import open_or_redetect
+    from notifier.policy import snapshot_for_household
+
+    assert household.id is not None
+    snapshot = (
+        policy_snapshot if policy_snapshot is not None else snapshot_for_household(session, household.id)
+    )
+    case, _ = open_or_redetect(
+        session,
+        household_id=household.id,
+        kind=kind,
+        severity=Severity.ALERT,
+        explanation="test: no activity",
+        policy_snapshot=dict(snapshot),
+        now=now,
+    )
+    return case
+
+
+def make_call_attempt(
+    session: Session,
+    household: Household,
+    *,
+    now: datetime,
+    case: Case | None = None,
+    language: Language = Language.KO,
+    status: str = "queued",
+    provider_sid: str | None = None,
+) -> CallAttempt:
+    """A wellness call the outbox has handed to the provider (status ``queued`` by default)."""
+    from core.enums import CallStatus
+
+    assert household.id is not None
+    n = next(_seq)
+    attempt = CallAttempt(
+        case_id=case.id if case else None,
+        household_id=household.id,
+        to_number="+821012345678",
+        language=language,
+        code=f"code{n:04d}{uuid.uuid4().hex}",
+        idempotency_key=f"test:call:{n}",
+        escalation_token=case.escalation_token if case else "",
+        status=CallStatus(status),
+        provider_sid=provider_sid,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def make_notification(
+    session: Session,
+    household: Household,
+    *,
+    now: datetime,
+    case: Case | None = None,
+    status: str = "sent",
+    provider_sid: str | None = None,
+) -> Notification:
+    """An SMS to a family contact that the outbox has sent (status ``sent`` by default)."""
+    from core.enums import OutboxStatus, RecipientKind
+
+    assert household.id is not None
+    n = next(_seq)
+    notification = Notification(
+        case_id=case.id if case else None,
+        household_id=household.id,
+        recipient_kind=RecipientKind.CONTACT,
+        to_address="+821077700001",
+        template="sms.family.alert",
+        body="test body",
+        idempotency_key=f"test:sms:{n}",
+        escalation_token=case.escalation_token if case else "",
+        status=OutboxStatus(status),
+        provider_sid=provider_sid,
+        created_at=now,
+    )
+    session.add(notification)
+    session.flush()
+    return notification

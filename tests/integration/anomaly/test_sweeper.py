@@ -1,0 +1,101 @@
+"""The sweeper opens and clears inactivity cases through the lifecycle, on both dialects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from anomaly import sweeper
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseKind, CaseStatus, MonitoringState, WatchStatus
+from core.models import Case, Household, Watch
+from core.settings import Settings
+from tests.factories import make_device, make_household, make_watch
+
+SETTINGS = Settings(inactivity_default_hours=12)
+
+
+def _household_with_activity(engine: Engine, clock: ManualClock, *, hours_ago: float) -> int:
+    last = clock.now() - timedelta(hours=hours_ago)
+    with session_scope(engine) as s:
+        h = make_household(s)
+        d = make_device(s, household=h, appliance="kettle")
+        make_watch(
+            s,
+            h,
+            status=WatchStatus.UP,
+            last_activity_at=last,
+            last_activity_device_id=d.id,
+            alert_after=last + timedelta(hours=12),
+        )
+        assert h.id is not None
+        return h.id
+
+
+def _cases(engine: Engine) -> list[Case]:
+    with Session(engine) as s:
+        return list(s.exec(select(Case)).all())
+
+
+def test_quiet_household_gets_one_inactivity_case(engine: Engine, clock: ManualClock) -> None:
+    hid = _household_with_activity(engine, clock, hours_ago=11)
+    assert sweeper.tick(engine, clock, SETTINGS).opened == 0
+    assert _cases(engine) == []
+
+    clock.advance(timedelta(hours=1, seconds=1))
+    result = sweeper.tick(engine, clock, SETTINGS)
+    assert result.opened == 1
+    # A second tick must not open a second case.
+    assert sweeper.tick(engine, clock, SETTINGS).opened == 0
+    cases = _cases(engine)
+    assert len(cases) == 1
+    case = cases[0]
+    assert (case.household_id, case.kind, case.status) == (hid, CaseKind.INACTIVITY, CaseStatus.OPEN)
+    assert "전기포트" in case.explanation
+    assert case.policy_snapshot  # the escalation policy was snapshotted when the case opened
+    with Session(engine) as s:
+        assert s.get_one(Watch, hid).status == WatchStatus.OVERDUE
+
+
+def test_activity_resuming_clears_the_case(engine: Engine, clock: ManualClock) -> None:
+    hid = _household_with_activity(engine, clock, hours_ago=13)
+    sweeper.tick(engine, clock, SETTINGS)
+    clock.advance(timedelta(minutes=10))
+    # What the gateway does on a new ON edge: newer activity and a later deadline.
+    with session_scope(engine) as s:
+        w = s.get_one(Watch, hid)
+        w.last_activity_at = clock.now()
+        w.alert_after = clock.now() + timedelta(hours=12)
+    result = sweeper.tick(engine, clock, SETTINGS)
+    assert result.recovered == 1
+    [case] = _cases(engine)
+    assert case.status == CaseStatus.CLEARED
+    assert case.clear_reason == "activity_resumed"
+    with Session(engine) as s:
+        assert s.get_one(Watch, hid).status == WatchStatus.UP
+
+
+def test_checkin_rearms_the_watch_instead_of_alerting(engine: Engine, clock: ManualClock) -> None:
+    hid = _household_with_activity(engine, clock, hours_ago=11)
+    with session_scope(engine) as s:
+        s.get_one(Watch, hid).last_checkin_at = clock.now()
+    clock.advance(timedelta(hours=2))
+    result = sweeper.tick(engine, clock, SETTINGS)
+    assert result.opened == 0 and result.rearmed == 1
+    with Session(engine) as s:
+        assert s.get_one(Watch, hid).alert_after == clock.now() - timedelta(hours=2) + timedelta(hours=12)
+
+
+def test_paused_household_is_not_alerted_until_pause_ends(engine: Engine, clock: ManualClock) -> None:
+    hid = _household_with_activity(engine, clock, hours_ago=20)
+    with session_scope(engine) as s:
+        h = s.get_one(Household, hid)
+        h.monitoring = MonitoringState.PAUSED
+        h.paused_until = clock.now() + timedelta(days=1)
+    assert sweeper.tick(engine, clock, SETTINGS).skipped_paused == 1
+    assert _cases(engine) == []
+    clock.advance(timedelta(days=1, seconds=1))
+    assert sweeper.tick(engine, clock, SETTINGS).opened == 1

@@ -1,0 +1,90 @@
+"""Database factories, migrations and the aware-UTC column on both dialects."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session, select
+
+from core.db import make_engine, normalise_url, session_scope
+from core.migrate import current_head, upgrade
+from core.models import Organisation, Team
+from tests.factories import make_household
+
+
+def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_plain_postgresql_url_uses_psycopg3() -> None:
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_migrations_reach_head_and_are_idempotent(engine: Engine) -> None:
+    with engine.connect() as conn:
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == current_head()
+    upgrade(engine.url.render_as_string(hide_password=False))  # a second run changes nothing
+
+
+def test_timestamps_come_back_aware_utc(engine: Engine) -> None:
+    seoul = timezone(timedelta(hours=9))
+    with session_scope(engine) as s:
+        h = make_household(s)
+        h.paused_until = datetime(2026, 5, 1, 9, 0, tzinfo=seoul)
+    with Session(engine) as s:
+        stored = s.get_one(type(h), h.id)
+        assert stored.paused_until == datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
+        assert stored.paused_until is not None and stored.paused_until.utcoffset() == timedelta(0)
+
+
+def test_naive_timestamps_are_refused(engine: Engine) -> None:
+    with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as s:
+        h = make_household(s)
+        h.paused_until = datetime(2026, 5, 1, 9, 0)
+        s.flush()
+
+
+def test_session_scope_rolls_back_on_error(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), session_scope(engine) as s:
+        s.add(Organisation(name="ghost"))
+        s.flush()
+        raise RuntimeError("boom")
+    with Session(engine) as s:
+        assert s.exec(select(Organisation).where(Organisation.name == "ghost")).first() is None
+
+
+def test_concurrent_sqlite_writers_wait_instead_of_failing(sqlite_engine: Engine) -> None:
+    with session_scope(sqlite_engine) as s:
+        org = Organisation(name="o")
+        s.add(org)
+        s.flush()
+        org_id = org.id
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(20):
+                with session_scope(sqlite_engine) as s:
+                    assert org_id is not None
+                    s.add(Team(organisation_id=org_id, name=f"t{n}-{i}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    with Session(sqlite_engine) as s:
+        assert len(s.exec(select(Team)).all()) == 80

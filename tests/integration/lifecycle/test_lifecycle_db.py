@@ -1,0 +1,180 @@
+"""Lifecycle shells against a real database (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
+from core.models import Case, CaseEvent
+from notifier import lifecycle
+from tests.factories import make_household
+
+
+def _open(
+    session: Session, household_id: int, clock: ManualClock, severity: Severity = Severity.ALERT
+) -> Case:
+    case, _ = lifecycle.open_or_redetect(
+        session,
+        household_id=household_id,
+        kind=CaseKind.INACTIVITY,
+        severity=severity,
+        explanation="quiet",
+        policy_snapshot={"steps": []},
+        now=clock.now(),
+    )
+    return case
+
+
+def _events(engine: Engine, case_id: int) -> list[CaseEventType]:
+    with Session(engine) as s:
+        rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
+        return [e.type for e in rows]
+
+
+def test_open_then_redetect_keeps_one_active_case_and_raises_severity(
+    engine: Engine, clock: ManualClock
+) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+        first = _open(s, hid, clock, Severity.WARNING)
+    clock.advance(timedelta(minutes=5))
+    with session_scope(engine) as s:
+        again, opened = lifecycle.open_or_redetect(
+            s,
+            household_id=hid,
+            kind=CaseKind.INACTIVITY,
+            severity=Severity.CRITICAL,
+            explanation="still quiet",
+            policy_snapshot={},
+            now=clock.now(),
+        )
+        assert not opened and again.id == first.id
+    with Session(engine) as s:
+        cases = s.exec(select(Case)).all()
+        assert len(cases) == 1
+        assert cases[0].severity == Severity.CRITICAL
+        assert cases[0].last_seen_at == clock.now()
+        assert cases[0].explanation == "still quiet"
+    assert first.id is not None
+    assert _events(engine, first.id) == [CaseEventType.OPENED, CaseEventType.SEVERITY_RAISED]
+
+
+def test_acknowledge_changes_token_and_stops_escalation(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+        case = _open(s, hid, clock)
+        token = case.escalation_token
+        assert case.next_action_at == clock.now()
+    with session_scope(engine) as s:
+        case = s.get_one(Case, case.id)
+        lifecycle.acknowledge(s, case, actor="user:kim", now=clock.now())
+    with Session(engine) as s:
+        stored = s.get_one(Case, case.id)
+        assert stored.status == CaseStatus.ACKNOWLEDGED
+        assert stored.escalation_token != token
+        assert stored.next_action_at is None
+        assert stored.acknowledged_by == "user:kim"
+        assert stored.version == 2
+
+
+def test_stale_escalation_step_is_fenced_off(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+        case = _open(s, hid, clock)
+        stale_token = case.escalation_token
+    with session_scope(engine) as s:
+        lifecycle.acknowledge(s, s.get_one(Case, case.id), actor="user:kim", now=clock.now())
+    with session_scope(engine) as s:
+        fresh = s.get_one(Case, case.id)
+        moved = lifecycle.advance_escalation(
+            s, fresh, token=stale_token, step_index=1, repeat_count=0, next_action_at=clock.now()
+        )
+        assert moved is False
+    with Session(engine) as s:
+        assert s.get_one(Case, case.id).step_index == 0
+
+
+def test_concurrent_writer_loses_on_version(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+        case_id = _open(s, hid, clock).id
+    # Two readers load version 1; the first to write wins, the second conflicts.
+    with Session(engine) as a:
+        case_a = a.get_one(Case, case_id)
+    with Session(engine) as b:
+        case_b = b.get_one(Case, case_id)
+    with session_scope(engine) as s:
+        s.add(case_a)
+        lifecycle.acknowledge(s, case_a, actor="user:a", now=clock.now())
+    with pytest.raises(lifecycle.CaseConflict), session_scope(engine) as s:
+        s.add(case_b)
+        lifecycle.resolve(s, case_b, actor="user:b", code=ResolutionCode.OTHER, note=None, now=clock.now())
+    with Session(engine) as s:
+        assert s.get_one(Case, case_id).status == CaseStatus.ACKNOWLEDGED
+
+
+def test_illegal_transition_raises_and_changes_nothing(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+        case = _open(s, hid, clock)
+        lifecycle.resolve(
+            s, case, actor="user:kim", code=ResolutionCode.RESIDENT_FINE, note="ok", now=clock.now()
+        )
+    with pytest.raises(lifecycle.IllegalTransition), session_scope(engine) as s:
+        lifecycle.acknowledge(s, s.get_one(Case, case.id), actor="user:kim", now=clock.now())
+    with Session(engine) as s:
+        stored = s.get_one(Case, case.id)
+        assert stored.status == CaseStatus.RESOLVED
+        assert stored.resolution_code == ResolutionCode.RESIDENT_FINE
+    assert case.id is not None
+    assert _events(engine, case.id) == [CaseEventType.OPENED, CaseEventType.RESOLVED]
+
+
+def test_after_clear_a_new_detection_opens_a_new_case(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+        first = _open(s, hid, clock)
+        lifecycle.clear(s, first, reason="activity_resumed", now=clock.now())
+        second = _open(s, hid, clock)
+        assert second.id != first.id
+    with Session(engine) as s:
+        statuses = sorted(c.status for c in s.exec(select(Case)).all())
+        assert statuses == sorted([CaseStatus.CLEARED, CaseStatus.OPEN])
+
+
+def test_racing_openers_create_exactly_one_active_case(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        hid = make_household(s).id
+        assert hid is not None
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        try:
+            barrier.wait()
+            with session_scope(engine) as s:
+                _open(s, hid, clock)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    with Session(engine) as s:
+        assert len(s.exec(select(Case)).all()) == 1

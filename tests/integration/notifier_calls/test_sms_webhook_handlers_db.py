@@ -1,0 +1,280 @@
+"""SMS webhook handlers against a real database: delivery receipts and texts to our number."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseEventType, CaseKind, CaseStatus, Language, OutboxStatus
+from core.models import Case, CaseEvent, Contact, Notification, Resident, Watch
+from notifier import lifecycle, sms
+from tests.factories import make_household, make_notification, make_open_case, make_watch
+from tests.integration.notifier_calls.conftest import EscalationRecorder
+
+
+@dataclass
+class Home:
+    household_id: int
+    case_id: int | None
+    contact_id: int
+    contact_phone: str
+    resident_id: int
+    resident_phone: str
+
+
+def make_home(
+    engine: Engine,
+    clock: ManualClock,
+    *,
+    with_case: bool = True,
+    language: Language = Language.KO,
+    resident_phone: str = "+821012345678",
+) -> Home:
+    with session_scope(engine) as s:
+        hh = make_household(s, language=language, resident_phone=resident_phone)
+        make_watch(s, hh, last_activity_at=clock.now() - timedelta(hours=14))
+        case = make_open_case(s, hh, now=clock.now()) if with_case else None
+        contact = s.exec(select(Contact).where(Contact.household_id == hh.id)).one()
+        resident = s.exec(select(Resident).where(Resident.household_id == hh.id)).one()
+        assert hh.id is not None and contact.id is not None and resident.id is not None
+        assert resident.phone is not None
+        return Home(hh.id, case.id if case else None, contact.id, contact.phone, resident.id, resident.phone)
+
+
+def inbound(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
+    with session_scope(engine) as s:
+        twiml = sms.inbound_sms(
+            s, params={"From": from_, "Body": body, "To": "+15005550006"}, now=clock.now()
+        )
+    root = ET.fromstring(twiml.encode())
+    assert root.tag == "Response"
+    (message,) = root.findall("Message")
+    return message.text or ""
+
+
+def receipt(engine: Engine, clock: ManualClock, notification_id: int, **params: str) -> None:
+    with session_scope(engine) as s:
+        sms.sms_status(s, notification_id=notification_id, params=params, now=clock.now())
+
+
+def load_case(engine: Engine, case_id: int | None) -> Case:
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def load_notification(engine: Engine, notification_id: int) -> Notification:
+    with Session(engine) as s:
+        row = s.get(Notification, notification_id)
+        assert row is not None
+        return row
+
+
+def new_notification(engine: Engine, clock: ManualClock, *, sid: str | None = None) -> tuple[int, int]:
+    with session_scope(engine) as s:
+        hh = make_household(s)
+        case = make_open_case(s, hh, now=clock.now())
+        row = make_notification(s, hh, now=clock.now(), case=case, provider_sid=sid)
+        assert row.id is not None and case.id is not None
+        return row.id, case.id
+
+
+def case_events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
+    with Session(engine) as s:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
+        return list(s.exec(stmt.order_by(col(CaseEvent.id))).all())
+
+
+# ---------------------------------------------------------------- delivery receipts
+
+
+def test_delivery_receipts_move_forward_only(engine: Engine, clock: ManualClock) -> None:
+    notification_id, _ = new_notification(engine, clock, sid="SM" + "3" * 32)
+    receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="delivered")
+    assert load_notification(engine, notification_id).status == OutboxStatus.DELIVERED
+    receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="sent")  # late
+    receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="delivered")  # again
+    receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="undelivered")
+    row = load_notification(engine, notification_id)
+    assert (row.status, row.error) == (OutboxStatus.DELIVERED, None)
+
+
+@pytest.mark.parametrize(
+    ("code", "permanent"), [("30003", False), ("21610", True), ("30006", True), ("", False)]
+)
+def test_a_failed_delivery_is_recorded_with_its_error_code(
+    sqlite_engine: Engine, clock: ManualClock, code: str, permanent: bool
+) -> None:
+    notification_id, case_id = new_notification(sqlite_engine, clock)
+    params = {"MessageStatus": "undelivered", "SmsStatus": "undelivered"} | (
+        {"ErrorCode": code} if code else {}
+    )
+    receipt(sqlite_engine, clock, notification_id, **params)
+    receipt(sqlite_engine, clock, notification_id, **params)  # retried callback: recorded once
+    row = load_notification(sqlite_engine, notification_id)
+    assert row.status == OutboxStatus.FAILED
+    assert row.permanent_failure is permanent
+    assert row.error is not None and "undelivered" in row.error and code in row.error
+    (event,) = case_events(sqlite_engine, case_id, CaseEventType.NOTIFICATION_FAILED)
+    assert event.data["notification_id"] == notification_id
+    assert event.data["error_code"] == (code or None)
+
+
+def test_receipts_for_unknown_rows_or_other_messages_change_nothing(
+    engine: Engine, clock: ManualClock
+) -> None:
+    notification_id, _ = new_notification(engine, clock, sid="SM" + "4" * 32)
+    receipt(engine, clock, 999_999, MessageStatus="failed")  # no such row: no error
+    receipt(engine, clock, notification_id, MessageSid="SM" + "5" * 32, MessageStatus="failed")
+    receipt(engine, clock, notification_id, MessageStatus="queued")  # says nothing new
+    receipt(engine, clock, notification_id, MessageStatus="nonsense")
+    assert load_notification(engine, notification_id).status == OutboxStatus.SENT
+
+
+# ---------------------------------------------------------------- contacts acknowledging
+
+
+def test_confirm_from_a_contact_acknowledges_the_open_case(engine: Engine, clock: ManualClock) -> None:
+    home = make_home(engine, clock)
+    text = inbound(engine, clock, home.contact_phone, "확인")
+    assert text.startswith("확인해 주셔서 감사합니다")
+    case = load_case(engine, home.case_id)
+    assert case.status == CaseStatus.ACKNOWLEDGED
+    assert case.acknowledged_by == f"contact:{home.contact_id}"
+    assert case.acknowledged_at == clock.now()
+    # A second "확인" changes nothing and says so.
+    assert inbound(engine, clock, home.contact_phone, "확인") == "이미 확인된 알림입니다. 감사합니다."
+    assert len(case_events(engine, case.id or 0, CaseEventType.ACKNOWLEDGED)) == 1
+
+
+@pytest.mark.parametrize("body", ["1", " 1 ", "OK", "ok", "Ok!", "확인.", " 확인 "])
+def test_every_confirm_word_acknowledges(sqlite_engine: Engine, clock: ManualClock, body: str) -> None:
+    home = make_home(sqlite_engine, clock)
+    inbound(sqlite_engine, clock, home.contact_phone, body)
+    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+
+
+@pytest.mark.parametrize("body", ["2", "확인했어요 엄마 괜찮대요", "okay", "", "STOP"])
+def test_other_texts_from_a_contact_get_help_and_acknowledge_nothing(
+    sqlite_engine: Engine, clock: ManualClock, body: str
+) -> None:
+    home = make_home(sqlite_engine, clock)
+    text = inbound(sqlite_engine, clock, home.contact_phone, body)
+    assert "1 또는 '확인'" in text
+    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+
+
+def test_confirm_with_nothing_open_says_so(sqlite_engine: Engine, clock: ManualClock) -> None:
+    home = make_home(sqlite_engine, clock, with_case=False)
+    assert inbound(sqlite_engine, clock, home.contact_phone, "1").startswith(
+        "지금 확인이 필요한 알림이 없습니다"
+    )
+
+
+def test_confirm_is_refused_when_the_number_is_a_contact_of_two_households_with_open_cases(
+    engine: Engine, clock: ManualClock
+) -> None:
+    first = make_home(engine, clock)
+    second = make_home(engine, clock)
+    with session_scope(engine) as s:  # the same daughter, listed for both parents
+        contact = s.get(Contact, second.contact_id)
+        assert contact is not None
+        contact.phone = first.contact_phone
+    text = inbound(engine, clock, first.contact_phone, "확인")
+    assert "여러 건" in text
+    assert load_case(engine, first.case_id).status == CaseStatus.OPEN
+    assert load_case(engine, second.case_id).status == CaseStatus.OPEN
+
+
+def test_english_contacts_get_english_replies(sqlite_engine: Engine, clock: ManualClock) -> None:
+    home = make_home(sqlite_engine, clock, language=Language.EN)
+    assert inbound(sqlite_engine, clock, home.contact_phone, "ok").startswith("Thank you for confirming")
+
+
+# ---------------------------------------------------------------- residents texting
+
+
+def test_a_resident_texting_fine_checks_in_and_clears_the_inactivity_case(
+    engine: Engine, clock: ManualClock, escalations: EscalationRecorder
+) -> None:
+    home = make_home(engine, clock)
+    clock.advance(timedelta(minutes=3))
+    text = inbound(engine, clock, home.resident_phone, "괜찮아요 걱정 마세요")
+    assert text == "답장 감사합니다. 좋은 하루 보내세요."
+    case = load_case(engine, home.case_id)
+    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+    with Session(engine) as s:
+        watch = s.get(Watch, home.household_id)
+        assert watch is not None and watch.last_checkin_at == clock.now()
+    (note,) = case_events(engine, home.case_id or 0, CaseEventType.NOTE)
+    assert note.actor == f"resident:{home.resident_id}" and "괜찮아요" in note.data["text"]
+    assert escalations.calls == []
+
+
+def test_a_resident_texting_for_help_escalates_now(
+    engine: Engine, clock: ManualClock, escalations: EscalationRecorder
+) -> None:
+    home = make_home(engine, clock)
+    text = inbound(engine, clock, home.resident_phone, "살려주세요 넘어졌어요")
+    assert "119" in text
+    assert [(c["case_id"], c["target"], c["reason"]) for c in escalations.calls] == [
+        (home.case_id, "emergency", "resident_emergency_sms")
+    ]
+    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+
+
+def test_a_resident_texting_for_help_without_a_case_gets_a_help_case(
+    sqlite_engine: Engine, clock: ManualClock, escalations: EscalationRecorder
+) -> None:
+    home = make_home(sqlite_engine, clock, with_case=False)
+    inbound(sqlite_engine, clock, home.resident_phone, "2")
+    with Session(sqlite_engine) as s:
+        (case,) = s.exec(select(Case).where(Case.household_id == home.household_id)).all()
+    assert (case.kind, case.status) == (CaseKind.HELP_REQUESTED, CaseStatus.OPEN)
+    assert escalations.calls[0]["case_id"] == case.id
+
+
+def test_an_unclear_text_from_a_resident_gets_the_key_help(
+    sqlite_engine: Engine, clock: ManualClock, escalations: EscalationRecorder
+) -> None:
+    home = make_home(sqlite_engine, clock)
+    assert "1, 도움이 필요하시면 2" in inbound(sqlite_engine, clock, home.resident_phone, "누구세요?")
+    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert escalations.calls == []
+
+
+def test_unknown_numbers_get_a_short_reply_and_change_nothing(engine: Engine, clock: ManualClock) -> None:
+    home = make_home(engine, clock)
+
+    def counts() -> tuple[int, int]:
+        with Session(engine) as s:
+            return (
+                s.exec(select(func.count()).select_from(CaseEvent)).one(),
+                s.exec(select(func.count()).select_from(Case).where(Case.status == CaseStatus.OPEN)).one(),
+            )
+
+    before = counts()
+    assert "등록된 분" in inbound(engine, clock, "+15550001111", "확인")
+    assert "등록된 분" in inbound(engine, clock, "", "1")
+    assert counts() == before
+    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+
+
+def test_an_acknowledged_case_is_not_acknowledged_again_by_a_contact(
+    sqlite_engine: Engine, clock: ManualClock
+) -> None:
+    home = make_home(sqlite_engine, clock)
+    with session_scope(sqlite_engine) as s:
+        case = s.get(Case, home.case_id)
+        assert case is not None
+        lifecycle.acknowledge(s, case, actor="user:7", now=clock.now())
+    inbound(sqlite_engine, clock, home.contact_phone, "1")
+    assert load_case(sqlite_engine, home.case_id).acknowledged_by == "user:7"

@@ -1,0 +1,92 @@
+"""Helpers for the escalation engine and outbox tests: a recording transport, queries, policies."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from core.enums import CaseEventType
+from core.models import CallAttempt, Case, CaseEvent, Notification
+
+PUBLIC_BASE = "https://care.example.org"
+FROM_NUMBER = "+15005550006"
+
+# Policies that start with what a test needs, so it does not have to walk the default ladder.
+FAMILY_FIRST: dict[str, object] = {
+    "steps": [
+        {"action": "notify_family", "tier": 1, "wait_minutes": 10},
+        {"action": "notify_caseworker", "wait_minutes": 10},
+    ]
+}
+
+
+@dataclass
+class Sent:
+    kind: str  # "call" | "sms"
+    to: str
+    from_: str
+    url: str  # answer URL for calls, status callback for SMS
+    status_url: str
+    body: str = ""
+    sid: str = ""
+
+
+@dataclass
+class RecordingTransport:
+    """A transport that remembers every request and can be told to fail the next ones."""
+
+    sent: list[Sent] = field(default_factory=list)
+    failures: list[BaseException] = field(default_factory=list)
+    on_send: Any = None  # optional hook called with the Sent record before returning
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def place_call(self, *, to: str, from_: str, answer_url: str, status_callback_url: str) -> str:
+        return self._send(Sent("call", to, from_, answer_url, status_callback_url), "CA")
+
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback_url: str) -> str:
+        return self._send(Sent("sms", to, from_, status_callback_url, status_callback_url, body), "SM")
+
+    def _send(self, record: Sent, prefix: str) -> str:
+        with self._lock:
+            if self.failures:
+                raise self.failures.pop(0)
+            record.sid = f"{prefix}{next(self._ids):032d}"
+            self.sent.append(record)
+        if self.on_send is not None:
+            self.on_send(record)
+        return record.sid
+
+
+def events(session: Session, case_id: int, type_: CaseEventType | None = None) -> list[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
+    if type_ is not None:
+        stmt = stmt.where(CaseEvent.type == type_)
+    return list(session.exec(stmt).all())
+
+
+def notifications(session: Session, case_id: int | None = None) -> list[Notification]:
+    stmt = select(Notification).order_by(col(Notification.id))
+    if case_id is not None:
+        stmt = stmt.where(Notification.case_id == case_id)
+    return list(session.exec(stmt).all())
+
+
+def calls(session: Session, case_id: int | None = None) -> list[CallAttempt]:
+    stmt = select(CallAttempt).order_by(col(CallAttempt.id))
+    if case_id is not None:
+        stmt = stmt.where(CallAttempt.case_id == case_id)
+    return list(session.exec(stmt).all())
+
+
+def load_case(engine: Engine, case_id: int) -> Case:
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        session.expunge(case)
+        return case

@@ -1,0 +1,171 @@
+"""SMS status callbacks, inbound SMS and the emulator's HTTP control API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+
+from simulator.phone_scenarios import Behaviour
+from simulator.twilio_emulator import TwilioEmulator
+
+from .conftest import OUR_NUMBER
+from .fake_anbu_webhooks import FakeAnbuWebhooks
+
+FAMILY = "+821000005678"
+
+
+def sms_done(emulator: TwilioEmulator, sid: str):
+    assert emulator.wait_for(lambda: (m := emulator.message(sid)) is not None and m.finished, timeout=10)
+    message = emulator.message(sid)
+    assert message is not None
+    return message
+
+
+def test_sms_is_delivered_with_signed_status_callbacks(emulator, client, webhooks):
+    body = "[안부] 어머님께서 전화를 받지 않으셨습니다. 확인하셨으면 1을 보내주세요."
+    created = client.messages.create(
+        to=FAMILY, from_=OUR_NUMBER, body=body, status_callback=webhooks.url("/sms/status?id=7")
+    )
+    assert created.sid.startswith("SM") and len(created.sid) == 34
+    assert created.status == "queued" and created.body == body and created.num_segments == "1"
+
+    message = sms_done(emulator, created.sid)
+    seen = webhooks.requests_to("/sms/status")
+    assert all(s.signature_valid for s in seen)
+    assert [s.params["MessageStatus"] for s in seen] == ["queued", "sent", "delivered"]
+    assert [s.params["SmsStatus"] for s in seen] == ["queued", "sent", "delivered"]
+    assert all(s.params["MessageSid"] == s.params["SmsSid"] == created.sid for s in seen)
+    assert all(s.query == {"id": "7"} for s in seen)
+    assert "ErrorCode" not in seen[-1].params and len(seen[-1].params["RawDlrDoneDate"]) == 10
+    assert message.status == "delivered" and message.body == body and message.to == FAMILY
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [("undelivered", ["queued", "sent", "undelivered"]), ("failed", ["queued", "failed"])],
+)
+def test_sms_failures_carry_the_error_code(emulator, client, webhooks, outcome, expected):
+    emulator.set_behaviour(FAMILY, Behaviour(sms=outcome, sms_error_code=30006))
+    created = client.messages.create(
+        to=FAMILY, from_=OUR_NUMBER, body="hello", status_callback=webhooks.url("/sms/status")
+    )
+    message = sms_done(emulator, created.sid)
+    seen = webhooks.requests_to("/sms/status")
+    assert [s.params["MessageStatus"] for s in seen] == expected
+    assert seen[-1].params["ErrorCode"] == "30006" and "ErrorCode" not in seen[0].params
+    assert message.status == outcome and message.error_code == 30006
+    assert client.messages(created.sid).fetch().error_code == 30006
+
+
+def test_sms_without_callback_still_finishes(emulator, client):
+    created = client.messages.create(to=FAMILY, messaging_service_sid="MG" + "0" * 32, body="hi")
+    message = sms_done(emulator, created.sid)
+    assert message.status == "delivered" and message.webhooks == []
+
+
+def test_inbound_sms_is_signed_and_returns_the_status(emulator, webhooks):
+    status = emulator.send_inbound_sms(
+        from_=FAMILY, to=OUR_NUMBER, body="1 확인했어요", url=webhooks.url("/sms/inbound")
+    )
+    assert status == 200
+    (seen,) = webhooks.requests_to("/sms/inbound")
+    assert seen.signature_valid
+    assert (
+        seen.params["Body"] == "1 확인했어요"
+        and seen.params["From"] == FAMILY
+        and seen.params["NumMedia"] == "0"
+    )
+    assert seen.params["MessageSid"].startswith("SM")
+    (recorded,) = emulator.inbound()
+    assert recorded.status == 200 and "확인했습니다" in (recorded.response_body or "")
+    assert (
+        emulator.send_inbound_sms(from_=FAMILY, to=OUR_NUMBER, body="x", url=webhooks.url("/broken")) == 500
+    )
+
+
+def test_inbound_sms_to_a_dead_server_raises(emulator):
+    with socket.socket() as probe:  # a free port with nobody listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConnectionError):
+        emulator.send_inbound_sms(
+            from_=FAMILY, to=OUR_NUMBER, body="1", url=f"http://127.0.0.1:{port}/nothing"
+        )
+
+
+def _control(emulator: TwilioEmulator, path: str, data: object | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(
+        emulator.base_url + path,
+        data=None if data is None else json.dumps(data).encode(),
+        method="GET" if data is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_control_api_sets_behaviours_and_lists_calls_and_messages(
+    emulator, client, webhooks: FakeAnbuWebhooks
+):
+    resident = "+821000009999"
+    status, _ = _control(
+        emulator,
+        "/_emulator/behaviours",
+        {
+            resident: {
+                "kind": "answer",
+                "replies": [{"speech": "도와주세요", "confidence": 0.8}, {"digits": "2"}],
+            }
+        },
+    )
+    assert status == 200
+    call = client.calls.create(
+        to=resident,
+        from_=OUR_NUMBER,
+        url=webhooks.url("/voice/answer"),
+        status_callback=webhooks.url("/voice/status"),
+    )
+    client.messages.create(
+        to=FAMILY, from_=OUR_NUMBER, body="알림", status_callback=webhooks.url("/sms/status")
+    )
+    assert emulator.wait_until_idle(timeout=10)
+
+    status, calls = _control(emulator, "/_emulator/calls")
+    assert status == 200 and isinstance(calls, list)
+    (listed,) = calls
+    assert listed["sid"] == call.sid and listed["to"] == resident and listed["status"] == "completed"
+    assert listed["said"][0].startswith("안녕하세요")
+    assert listed["replies"][0]["speech"] == "도와주세요" and listed["replies"][1]["digits"] == "2"
+    assert [w["status"] for w in listed["webhooks"] if w["purpose"] == "status"] == [204]
+
+    status, messages = _control(emulator, "/_emulator/messages")
+    assert status == 200 and isinstance(messages, list)
+    assert [(m["to"], m["body"], m["status"]) for m in messages] == [(FAMILY, "알림", "delivered")]
+
+
+def test_control_api_rejects_bad_input_and_keeps_previous_state(emulator):
+    emulator.set_behaviour("+821000000001", Behaviour(kind="busy"))
+    status, body = _control(
+        emulator,
+        "/_emulator/behaviours",
+        {"+821000000001": {"kind": "answer"}, "+821000000002": {"kind": "dance"}},
+    )
+    assert status == 400 and "kind" in body["error"]  # type: ignore[index]
+    assert emulator.behaviour_for("+821000000001").kind == "busy"  # all or nothing
+
+    status, _ = _control(emulator, "/_emulator/behaviours", {"*": {"kind": "no_answer"}})
+    assert status == 200 and emulator.behaviour_for("+829999999999").kind == "no_answer"
+
+    status, _ = _control(emulator, "/_emulator/invalid", {"numbers": "+8210"})
+    assert status == 400
+    status, _ = _control(emulator, "/_emulator/invalid", {"numbers": ["+821000000003"]})
+    assert status == 200
+    status, _ = _control(emulator, "/_emulator/nonsense", {})
+    assert status == 404

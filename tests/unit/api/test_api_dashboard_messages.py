@@ -1,0 +1,61 @@
+"""The dashboard catalogues: complete, same keys in both languages, no placeholders."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pytest
+
+from api.routes.dashboard import MESSAGES, page_language, page_messages
+from core.enums import (
+    CallOutcome,
+    CallStatus,
+    CaseKind,
+    CaseStatus,
+    Channel,
+    Language,
+    OutboxStatus,
+    RecipientKind,
+    ResolutionCode,
+    Severity,
+)
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    assert MESSAGES.keys(Language.KO) == MESSAGES.keys(Language.EN)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "enum"),
+    [
+        ("severity", Severity),
+        ("kind", CaseKind),
+        ("status", CaseStatus),
+        ("resolution", ResolutionCode),
+        ("call_outcome", CallOutcome),
+        ("call_status", CallStatus),
+        ("outbox", OutboxStatus),
+        ("channel", Channel),
+        ("recipient", RecipientKind),
+    ],
+)
+def test_every_enum_value_has_a_label_in_both_languages(prefix: str, enum: type[StrEnum]) -> None:
+    for language in Language:
+        keys = MESSAGES.keys(language)
+        missing = [m.value for m in enum if f"{prefix}.{m.value}" not in keys]
+        assert missing == [], f"{language.value}: {missing}"
+
+
+def test_page_messages_render_without_parameters_and_differ_by_language() -> None:
+    ko = page_messages(Language.KO)
+    en = page_messages(Language.EN)
+    assert ko["login.submit"] == "로그인"
+    assert en["login.submit"] == "Sign in"
+    assert all("{" not in text for text in (*ko.values(), *en.values()))
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"), [(None, Language.KO), ("en", Language.EN), ("ko", Language.KO), ("fr", Language.KO)]
+)
+def test_page_language(lang: str | None, expected: Language) -> None:
+    assert page_language(lang) == expected

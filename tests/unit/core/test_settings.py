@@ -1,0 +1,94 @@
+"""Settings: environment parsing, derived defaults, and refusal of development secrets."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from core.settings import DEV_TWILIO_AUTH_TOKEN, InsecureSettingsError, Settings, parse_mqtt_url
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("ANBU_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]  # no stray .env
+
+
+def test_defaults_are_embedded_and_serve_out_of_the_box() -> None:
+    s = Settings()
+    assert s.env == "dev"
+    assert s.effective_database_url.endswith("var/anbu.db")
+    assert s.uses_embedded_broker
+    assert (s.mqtt_endpoint.host, s.mqtt_endpoint.port) == ("127.0.0.1", 11883)
+    assert s.effective_transport == "console"
+    assert s.effective_public_base_url == "http://127.0.0.1:8000"
+    assert s.default_timezone == "Asia/Seoul"
+
+
+def test_environment_variables_with_prefix_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANBU_DATABASE_URL", "postgresql+psycopg://u@db/anbu")
+    monkeypatch.setenv("ANBU_MQTT_URL", "mqtts://gw:s%40cret@broker.example:8883")
+    monkeypatch.setenv("ANBU_TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setenv("ANBU_TWILIO_AUTH_TOKEN", "tok")
+    s = Settings()
+    assert s.effective_database_url == "postgresql+psycopg://u@db/anbu"
+    ep = s.mqtt_endpoint
+    assert (ep.host, ep.port, ep.tls, ep.username, ep.password) == (
+        "broker.example",
+        8883,
+        True,
+        "gw",
+        "s@cret",
+    )
+    assert not s.uses_embedded_broker
+    assert s.effective_transport == "twilio"
+
+
+def test_dotenv_file_is_read(tmp_path: object) -> None:
+    from pathlib import Path
+
+    Path(".env").write_text("ANBU_HTTP_PORT=9123\n", encoding="utf-8")
+    assert Settings().http_port == 9123
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://127.0.0.1", ("127.0.0.1", 1883, False)),
+        ("mqtt://localhost:1884", ("localhost", 1884, False)),
+        ("mqtts://b.example", ("b.example", 8883, True)),
+    ],
+)
+def test_mqtt_urls(url: str, expected: tuple[str, int, bool]) -> None:
+    ep = parse_mqtt_url(url)
+    assert (ep.host, ep.port, ep.tls) == expected
+
+
+@pytest.mark.parametrize("url", ["http://broker", "mqtt://", "tcp://x:1883"])
+def test_bad_mqtt_urls_are_refused_with_a_reason(url: str) -> None:
+    with pytest.raises(ValidationError, match="MQTT URL"):
+        Settings(mqtt_url=url)
+
+
+def test_unknown_timezone_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown timezone"):
+        Settings(default_timezone="Mars/Olympus")
+
+
+def test_production_refuses_default_secret() -> None:
+    with pytest.raises(InsecureSettingsError, match="ANBU_SECRET_KEY"):
+        Settings(env="prod")
+
+
+def test_production_refuses_development_twilio_token() -> None:
+    with pytest.raises(InsecureSettingsError, match="ANBU_TWILIO_AUTH_TOKEN"):
+        Settings(env="prod", secret_key="x" * 32, twilio_auth_token=DEV_TWILIO_AUTH_TOKEN)
+
+
+def test_production_starts_with_real_secrets() -> None:
+    s = Settings(env="prod", secret_key="a-real-random-secret-value")
+    assert s.env == "prod"

@@ -1,0 +1,153 @@
+"""Gateway callbacks without a broker: acks only for the current connection, in order; refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+from core.clock import ManualClock
+from core.db import make_engine
+from core.settings import Settings
+from gateway.service import Gateway
+
+
+class FakeClient:
+    def __init__(self, protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5) -> None:
+        self.protocol = protocol
+        self.acks: list[tuple[int, int]] = []
+        self.subscriptions: list[Any] = []
+        self.disconnects = 0
+
+    def subscribe(self, topics: Any) -> tuple[int, int]:
+        self.subscriptions.append(topics)
+        return mqtt.MQTT_ERR_SUCCESS, len(self.subscriptions)
+
+    def ack(self, mid: int, qos: int) -> int:
+        self.acks.append((mid, qos))
+        return mqtt.MQTT_ERR_SUCCESS
+
+    def disconnect(self) -> int:
+        self.disconnects += 1
+        return mqtt.MQTT_ERR_SUCCESS
+
+
+def _gateway(**overrides: Any) -> tuple[Gateway, FakeClient]:
+    settings = Settings(_env_file=None, mqtt_url="mqtt://127.0.0.1:1", mqtt_client_id="t", **overrides)
+    gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    client = FakeClient()
+    gateway._client = client  # type: ignore[assignment]
+    return gateway, client
+
+
+def _connect(gateway: Gateway, client: FakeClient) -> None:
+    flags = mqtt.ConnectFlags(session_present=True)
+    gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=0), None)  # type: ignore[arg-type]
+
+
+def _disconnect(gateway: Gateway, client: FakeClient) -> None:
+    flags = mqtt.DisconnectFlags(is_disconnect_packet_from_server=False)
+    gateway._on_disconnect(client, None, flags, ReasonCode(PacketTypes.DISCONNECT, identifier=0), None)  # type: ignore[arg-type]
+
+
+def _receive(gateway: Gateway, client: FakeClient, mid: int, qos: int = 1) -> None:
+    msg = mqtt.MQTTMessage(mid=mid, topic=b"anbu/d1/reading")
+    msg.payload = b'{"v":1,"power_w":1}'
+    msg.qos = qos
+    gateway._on_message(client, None, msg)  # type: ignore[arg-type]
+
+
+def test_acks_go_out_in_arrival_order_for_the_current_connection() -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    for mid in (7, 3, 9):
+        _receive(gateway, client, mid)
+    _receive(gateway, client, 0, qos=0)
+    batch = gateway._take_batch()
+    gateway._ack_in_order(batch)
+    assert client.acks == [(7, 1), (3, 1), (9, 1)]  # QoS 0 needs no ack
+    assert gateway.metrics()["acked"] == 3
+
+
+def test_messages_from_an_earlier_connection_are_never_acked() -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    _receive(gateway, client, 1)
+    _receive(gateway, client, 2)
+    _disconnect(gateway, client)
+    _connect(gateway, client)  # packet ids 1 and 2 may now name other messages
+    _receive(gateway, client, 1)
+    gateway._ack_in_order(gateway._take_batch())
+    assert client.acks == [(1, 1)]  # only the one received on this connection
+    metrics = gateway.metrics()
+    assert (metrics["stale_acks_skipped"], metrics["generation"], metrics["received"]) == (2, 3, 3)
+
+
+def test_nothing_is_acked_while_disconnected() -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    _receive(gateway, client, 4)
+    _disconnect(gateway, client)
+    gateway._ack_in_order(gateway._take_batch())
+    assert client.acks == []
+    assert gateway.metrics()["connected"] is False
+
+
+def test_subscribes_on_every_connect_and_is_ready_after_suback() -> None:
+    gateway, client = _gateway(mqtt_share_group="anbu")
+    _connect(gateway, client)
+    assert not gateway.wait_connected(0)  # connected, but SUBACK not seen yet
+    topics = [t for t, _opts in client.subscriptions[0]]
+    assert topics[0] == "$share/anbu/anbu/+/reading" and len(topics) == 7
+    granted = [ReasonCode(PacketTypes.SUBACK, identifier=1)] * 7
+    gateway._on_subscribe(client, None, 1, granted, None)  # type: ignore[arg-type]
+    assert gateway.wait_connected(0)
+    _disconnect(gateway, client)
+    assert not gateway.wait_connected(0)
+    _connect(gateway, client)
+    assert len(client.subscriptions) == 2
+
+
+@pytest.mark.parametrize(("code", "text"), [(134, "bad user name or password"), (135, "not authorized")])
+def test_auth_refusal_is_fatal(code: int, text: str) -> None:
+    gateway, client = _gateway()
+    flags = mqtt.ConnectFlags(session_present=False)
+    gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=code), None)  # type: ignore[arg-type]
+    assert gateway.fatal_error is not None and text in gateway.fatal_error
+    assert client.disconnects == 1  # stops paho's reconnect loop
+    assert gateway.wait_connected(1) is False
+
+
+def test_unsupported_protocol_requests_a_311_fallback() -> None:
+    gateway, client = _gateway()
+    flags = mqtt.ConnectFlags(session_present=False)
+    gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=132), None)  # type: ignore[arg-type]
+    assert gateway._fallback_requested and client.disconnects == 1
+    assert gateway.fatal_error is None
+
+
+def test_a_temporary_refusal_is_left_to_paho_to_retry() -> None:
+    gateway, client = _gateway()
+    flags = mqtt.ConnectFlags(session_present=False)
+    gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=136), None)  # type: ignore[arg-type]
+    assert client.disconnects == 0 and gateway.fatal_error is None and not gateway._fallback_requested
+
+
+def test_embedded_broker_means_mqtt_311() -> None:
+    settings = Settings(_env_file=None, mqtt_url=None, mqtt_client_id="t")
+    gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    client = gateway._make_client(gateway._protocol)
+    assert client.protocol == mqtt.MQTTv311
+    assert client._clean_session is False
+    assert client._manual_ack is True
+
+
+def test_share_group_is_ignored_with_the_embedded_broker() -> None:
+    settings = Settings(_env_file=None, mqtt_url=None, mqtt_share_group="anbu")
+    gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    assert not any(f.startswith("$share") for f in gateway.topic_filters())

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from simulator.phone_scenarios import Behaviour, Reply, ScenarioError
+
+
+def test_behaviour_round_trips_through_json():
+    behaviour = Behaviour(
+        kind="answer",
+        replies=[Reply.say("도와주세요", 0.8), Reply.press("2"), Reply.silence(), Reply.say("네", None)],
+        ring_seconds=7,
+        sms="undelivered",
+        sms_error_code=30005,
+    )
+    assert Behaviour.from_json(behaviour.to_json()) == behaviour
+    assert isinstance(behaviour.replies, tuple) and hash(behaviour)  # frozen and hashable
+
+
+def test_json_shortcuts_and_defaults():
+    parsed = Behaviour.from_json({"replies": ["네 괜찮아요", {"digits": "1"}]})
+    assert parsed.kind == "answer" and parsed.sms == "delivered"
+    assert parsed.replies == (Reply.say("네 괜찮아요"), Reply.press("1"))
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"kind": "dance"}, "kind"),
+        ({"sms": "lost"}, "sms"),
+        ({"ring_seconds": -1}, "ring_seconds"),
+        ({"ring_seconds": "5"}, "ring_seconds"),
+        ({"replies": "네"}, "list"),
+        ({"replies": [{"speech": "a", "digits": "1"}]}, "not both"),
+        ({"replies": [{"digits": "12a"}]}, "digits"),
+        ({"replies": [{"speech": "  "}]}, "blank"),
+        ({"replies": [{"speech": "a", "confidence": 1.5}]}, "confidence"),
+        ({"replies": [3]}, "string or an object"),
+        ({"kind": "answer", "colour": "red"}, "unknown behaviour field"),
+        ([], "object"),
+    ],
+)
+def test_bad_descriptions_are_rejected_with_a_reason(data, problem):
+    with pytest.raises(ScenarioError, match=problem):
+        Behaviour.from_json(data)
