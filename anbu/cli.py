@@ -18,6 +18,9 @@ from core.settings import load_settings
 
 log = logging.getLogger("anbu")
 
+# Libraries that narrate every connection, job run or HTTP request at INFO.
+NOISY_LOGGERS = ("amqtt", "transitions", "apscheduler", "alembic", "twilio.http_client", "httpx")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
@@ -26,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A tick that overlaps the next is skipped by design (max_instances=1); not worth a warning.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +46,7 @@ STOPPER_LEAD = timedelta(seconds=30)  # the stopper's quiet window ends this lon
 class SeededDistrict:
     households: list[HouseholdSpec]
     stopper: HouseholdSpec | None
+    energy_wh: dict[str, float]  # each plug's counter at the end of history, so live data continues it
 
 
 def demo_settings(port: int) -> Settings:
@@ -68,7 +69,6 @@ def seed_district(
 ) -> SeededDistrict:
     """Create the organisation, users, households and devices, then feed their history through ingest."""
     from api.users import create_user
-    from gateway.ingest import InboundMessage, ingest_batch
 
     stopper = next((s for s in specs if s.is_stopper), None)
     if stopper is not None:
@@ -108,38 +108,29 @@ def seed_district(
         for spec in households:
             _add_household(session, spec, team_id=team.id, now=now)
 
+    plugs: dict[str, SimulatedPlug] = {}
     for spec in households:
-        end = spec.stop_at if spec.stop_at is not None else now
-        for batch in _chunks(_history_messages(spec, now - timedelta(days=HISTORY_DAYS), end), 2000):
-            with session_scope(engine) as session:
-                ingest_batch(
-                    session,
-                    [InboundMessage(topic, payload, received_at=ts) for topic, payload, ts in batch],
-                    now=batch[-1][2],
-                    settings=settings,
-                )
+        start = now - timedelta(days=HISTORY_DAYS)
+        spec_plugs = {
+            d.external_id: SimulatedPlug(d.vendor, d.external_id, started_at=start, timezone=spec.timezone)
+            for d in spec.devices
+        }
+        plugs.update(spec_plugs)
+        # The stopper's history ends where its last kettle use begins (appended below, in order).
+        end = spec.stop_at - timedelta(minutes=3) if spec.stop_at is not None else now
+        _ingest(engine, settings, _history_messages(spec, spec_plugs, start, end))
     if stopper is not None:
         assert stopper.stop_at is not None
         last_use = stopper.stop_at - timedelta(minutes=3)
         kettle = next(d for d in stopper.devices if d.appliance == "kettle")
-        plug = SimulatedPlug(
-            kettle.vendor, kettle.external_id, started_at=last_use, timezone=stopper.timezone
-        )
+        plug = plugs[kettle.external_id]
         final = [
-            plug.reading(last_use, 1800.0, periodic=False),
-            plug.reading(last_use + timedelta(minutes=3), 0.5, periodic=False),
+            (plug.reading(last_use, 1800.0, periodic=False), last_use),
+            (plug.reading(stopper.stop_at, 0.5, periodic=False), stopper.stop_at),
         ]
-        with session_scope(engine) as session:
-            ingest_batch(
-                session,
-                [
-                    InboundMessage(m.topic, m.payload.encode(), received_at=at)
-                    for m, at in zip(final, (last_use, last_use + timedelta(minutes=3)), strict=True)
-                ],
-                now=now,
-                settings=settings,
-            )
-    return SeededDistrict(households=households, stopper=stopper)
+        _ingest(engine, settings, ((m.topic, m.payload.encode(), at) for m, at in final))
+    energy = {external_id: plug.meter.total_wh for external_id, plug in plugs.items()}
+    return SeededDistrict(households=households, stopper=stopper, energy_wh=energy)
 
 
 def _add_household(session: Session, spec: HouseholdSpec, *, team_id: int, now: datetime) -> None:
@@ -190,12 +181,8 @@ def _add_household(session: Session, spec: HouseholdSpec, *, team_id: int, now: 
 
 
 def _history_messages(
-    spec: HouseholdSpec, start: datetime, end: datetime
+    spec: HouseholdSpec, plugs: dict[str, SimulatedPlug], start: datetime, end: datetime
 ) -> Iterator[tuple[str, bytes, datetime]]:
-    plugs = {
-        d.external_id: SimulatedPlug(d.vendor, d.external_id, started_at=start, timezone=spec.timezone)
-        for d in spec.devices
-    }
     last_report: dict[str, datetime] = {}
     for external_id, ts, power in activity_events(spec, start, end, report_interval_s=HISTORY_REPORT_S):
         previous = last_report.get(external_id)
@@ -204,6 +191,20 @@ def _history_messages(
             last_report[external_id] = ts
         message = plugs[external_id].reading(ts, power, periodic=periodic)
         yield message.topic, message.payload.encode(), ts
+
+
+def _ingest(engine: Engine, settings: Settings, messages: Iterable[tuple[str, bytes, datetime]]) -> None:
+    """Through the gateway's own ingest, as if each message had arrived when it was sent."""
+    from gateway.ingest import InboundMessage, ingest_batch
+
+    for batch in _chunks(iter(messages), 2000):
+        with session_scope(engine) as session:
+            ingest_batch(
+                session,
+                [InboundMessage(topic, payload, received_at=ts) for topic, payload, ts in batch],
+                now=batch[-1][2],
+                settings=settings,
+            )
 
 
 def _chunks(
@@ -252,10 +253,12 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
         if is_seeded(engine):
             log.warning("database already has households: reusing it (the stopper story needs a fresh one)")
             specs: list[HouseholdSpec] = []
+            energy: dict[str, float] = {}
         else:
             print(f"seeding {households} households with {HISTORY_DAYS} days of history…", flush=True)
             district = seed_district(engine, settings, demo_district(households=households), now=now)
             specs = district.households
+            energy = district.energy_wh
         emulator.set_behaviours(phone_behaviours(specs))
         runtime.start_broker(settings, running)
         runtime.start_gateway(settings, engine, clock, running)
@@ -270,6 +273,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
                 password=ep.password,
                 tls=ep.tls,
                 report_interval_s=30.0,
+                initial_energy_wh=energy,
             )
             sim.start()
             running.add("simulator", sim.stop)

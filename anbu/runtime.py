@@ -49,7 +49,7 @@ def start_broker(settings: Settings, running: Running) -> None:
         return
     from gateway.broker import EmbeddedBroker
 
-    broker = EmbeddedBroker(port=settings.mqtt_embedded_port)
+    broker = EmbeddedBroker(port=settings.mqtt_embedded_port, session_expiry_s=settings.mqtt_session_expiry_s)
     broker.start()
     running.add("embedded broker", broker.stop)
     log.info("embedded MQTT broker on 127.0.0.1:%d", settings.mqtt_embedded_port)

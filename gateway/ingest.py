@@ -98,13 +98,14 @@ class _Row:
 def ingest_batch(
     session: Session, messages: Sequence[InboundMessage], *, now: datetime, settings: Settings
 ) -> BatchResult:
+    """Store one batch in the caller's transaction (never commits). See the module docstring.
+
+    Order of work: decode (rejecting what cannot be used), create unknown devices as pending,
+    insert readings (duplicates skipped), update device connectivity, derive activity edges in
+    time order, and move the watches of households with a new ON edge.
+    """
     result = BatchResult()
-    keys = {
-        key
-        for m in messages
-        if len(m.payload) <= settings.mqtt_max_payload_bytes
-        and (key := topic_device(m.topic, settings)) is not None
-    }
+    keys = {key for m in messages if (key := topic_device(m.topic, settings)) is not None}
     devices = _load_devices(session, keys)
     households = _load_households(session, devices.values())
 

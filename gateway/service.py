@@ -86,8 +86,8 @@ class Gateway:
         self._interrupt = threading.Event()
         self._connected_event = threading.Event()  # connected AND subscriptions acknowledged
         self._subscribe_mid: int | None = None
-        self._barrier = threading.Event()
-        self._barrier_mid: int | None = None
+        self._unsubacks = threading.Condition()
+        self._unsuback_mids: set[int] = set()
         # Guards (client, generation, connected) so an ack never crosses a reconnect.
         self._conn_lock = threading.Lock()
         self._generation = 0
@@ -159,24 +159,15 @@ class Gateway:
         """
         if not self._connected:
             return
-        self._barrier.clear()
         result, mid = client.unsubscribe(ACK_BARRIER_TOPIC)
-        if result != mqtt.MQTT_ERR_SUCCESS:
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
             return
-        self._barrier_mid = mid
-        if not self._barrier.wait(min(timeout, ACK_BARRIER_TIMEOUT_S)):
+        with self._unsubacks:  # the UNSUBACK may already have arrived: remember mids, not "the next one"
+            confirmed = self._unsubacks.wait_for(
+                lambda: mid in self._unsuback_mids, min(timeout, ACK_BARRIER_TIMEOUT_S)
+            )
+        if not confirmed:
             log.warning("broker did not confirm our last acknowledgements; some messages may be redelivered")
-
-    def _on_unsubscribe(
-        self,
-        _client: mqtt.Client,
-        _userdata: object,
-        mid: int,
-        _reason_codes: list[ReasonCode],
-        _properties: Properties | None,
-    ) -> None:
-        if mid == self._barrier_mid:
-            self._barrier.set()
 
     def wait_connected(self, timeout: float) -> bool:
         """True once connected *and* subscribed (messages published from now on reach us)."""
@@ -321,6 +312,18 @@ class Gateway:
                     "broker refused the subscription to %s (%s): those messages will not arrive", topic, code
                 )
         self._connected_event.set()
+
+    def _on_unsubscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        mid: int,
+        _reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        with self._unsubacks:
+            self._unsuback_mids.add(mid)
+            self._unsubacks.notify_all()
 
     def _on_refused(self, client: mqtt.Client, reason_code: ReasonCode) -> None:
         code = reason_code.value

@@ -97,6 +97,18 @@ def parse_call_status(value: str | None) -> CallStatus | None:
     return None if status in (CallStatus.PENDING, CallStatus.SENDING) else status
 
 
+def reply_decided(attempt: CallAttempt) -> bool:
+    """Whether the call already has its final outcome, so a (retried) reply must change nothing.
+
+    The one exception is ``unclear`` set by the status callback when the call ended before all
+    replies were in: the resident may have said "help" and hung up at once, and Twilio's
+    ``completed`` can be processed before the reply's own request. That reply still counts.
+    """
+    if attempt.outcome is None:
+        return False
+    return not (attempt.outcome == CallOutcome.UNCLEAR and attempt.gather_count < MAX_GATHERS)
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the resident gave the ``<Gather>``: keys, words, or nothing."""
@@ -167,8 +179,9 @@ def gather(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     if attempt is None:
         log.warning("voice gather for an unknown call code; hanging up")
         return hangup_twiml()
-    if attempt.outcome is not None:
+    if reply_decided(attempt):
         # A retried request: the decision was made and acted on once; just say goodbye again.
+        assert attempt.outcome is not None
         return closing_twiml(attempt.outcome, attempt.language)
     reply = Reply.from_params(params)
     result = reply.classify()
@@ -180,7 +193,8 @@ def gather(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     attempt.updated_at = now
     _advance_status(attempt, CallStatus.IN_PROGRESS)
 
-    reask = result.intent == Intent.UNCLEAR and attempt.gather_count < MAX_GATHERS
+    call_over = attempt.status in TERMINAL_CALL_STATUSES  # the resident answered, then hung up
+    reask = result.intent == Intent.UNCLEAR and attempt.gather_count < MAX_GATHERS and not call_over
     outcome = None if reask else CallOutcome(result.intent.value)
     attempt.outcome = outcome
     if outcome is not None:

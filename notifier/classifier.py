@@ -6,8 +6,9 @@ Two layers:
    the shipped examples in ``notifier/data/replies_{ko,en}.csv``; nothing is pickled.
 2. A safety layer with the two error costs in mind. Missing an emergency is the worst error, so
    emergency phrases (both languages) can only *raise* a verdict to ``emergency``. Calling a
-   resident fine who is not is the next worst, so ``ok`` must be earned: a low-confidence ``ok``
-   becomes ``unclear`` (the call asks again) and a negated "I'm fine" becomes ``unwell``.
+   resident fine who is not is the next worst, so ``ok`` must be earned: a negated "I'm fine"
+   becomes ``unwell``; an ``ok`` that does not actually say "fine", or that the model or speech
+   recognition is unsure of, becomes ``unclear`` (the call asks again).
 
 Keys: 1 = "I'm fine" (``ok``); 2 = "I need help", treated as ``emergency`` because the script
 offers it as the one way to ask for help and a resident who presses it may not be able to say more.
@@ -33,7 +34,7 @@ DATA_DIR = Path(__file__).with_name("data")
 LANGUAGES = ("ko", "en")
 INTENTS = (Intent.OK, Intent.UNWELL, Intent.EMERGENCY, Intent.UNCLEAR)
 
-# Below this model probability an "ok" is not believed (tuned on the held-out split, see docs/calls.md).
+# Below this model probability an "ok" is not believed; the call asks again instead.
 OK_MIN_CONFIDENCE = 0.6
 # Twilio's own speech-recognition confidence below which an "ok" is not believed either.
 SPEECH_MIN_CONFIDENCE = 0.3
@@ -96,8 +97,8 @@ EMERGENCY_PATTERNS = _any(
     # breathing, chest, stroke signs, bleeding, consciousness
     r"숨이?\s*(좀\s*)?(차|가빠|막)",
     r"숨(을|이)?\s*(못|안)\s*쉬",
-    r"숨\s*쉬기(가)?\s*(힘들|어렵)|숨을?\s*쉴\s*수(가)?\s*없",
-    r"가슴이?\s*(너무\s*)?(아파|답답|조여|터질|쥐어)",
+    r"숨\s*쉬기(가)?\s*(힘들|어렵|어려)|숨을?\s*쉴\s*수(가)?\s*없",
+    r"가슴이?\s*(너무\s*)?(아파|답답|조여|조이|터질|쥐어)",
     r"심장이?\s*(너무\s*)?(아파|이상|빨리)",
     r"마비|말이\s*(잘\s*)?안\s*나와|앞이\s*안\s*보|한쪽\s*(팔|다리|손|얼굴|몸|이)|입이\s*돌아|힘이\s*안\s*들어가",
     r"발작|경련|쇼크|사람\s*(좀\s*)?불러|누구\s*(좀\s*)?불러",
@@ -115,7 +116,7 @@ EMERGENCY_PATTERNS = _any(
     r"\bon the floor\b|\bslipped (and|in|on|down|over)\b",
     r"short of breath|catch my breath|trouble breathing|hard to breathe|difficulty breathing|struggling to breathe",
     r"(hardly|barely) breathe|hurts to breathe|(legs?|arms?) (won'?t|don'?t) (work|move)",
-    r"\bchest\s+(pain|hurts|is tight|tightness|pressure)|pain in my chest|heart attack|heart (is racing|hurts)",
+    r"\bchest\s+(pain|hurts|is tight|feels tight|feels heavy|tightness|pressure)|pain in my chest|heart attack|heart (is racing|hurts)",
     r"\bstroke\b|\bnumb\b|can'?t feel my|slurred|drooping|seizure|hit my head|cut myself",
     r"\bbleeding\b|(there'?s|so much|lots of|covered in|coughing( up)?|vomiting|throwing up) blood|\burgent\b",
     r"ambulance|\b911\b|nine one one|\b119\b|emergency|\bsos\b|mayday|save me",
@@ -147,10 +148,10 @@ _NEGATED_HELP = re.compile(r"(?:\b(?:no(?! one)|not|never|without)|n't)\b(?:\s+\
 # An "ok" must be said: the reply has to contain a way of saying "I'm fine". Replies like
 # "I went to the market" are probably fine too, but the call asks again rather than guess.
 OK_CUES = _any(
-    r"괜찮|괜찬|갠찮|괜차|개안|좋아|좋습|좋네|좋다|좋지|좋아요|잘\s*(지내|있|잤|먹|지냅)",
+    r"괜찮|괜찬|갠찮|괜차|개안|좋아|좋습|좋네|좋다|좋지|잘\s*(지내|있|잤|먹|지냅)",
     r"별일|별\s*탈|일\s*없|아무\s*(일|렇지|이상|도움)|이상\s*없|문제\s*없|건강|멀쩡|튼튼|편안|무탈|무사",
     r"안\s*아파|아프지\s*않|아픈\s*(데|곳|거)\s*없|다친\s*(데|곳)\s*없|나쁘지\s*않|걱정\s*(마|하지|안)|암시랑",
-    r"^(네|예|녜|넵|응|ㅇㅇ|네네|예예|네에|오냐)$|^(1|일|하나)\s*번?",
+    r"^(네|예|녜|넵|응|ㅇㅇ|네네|예예|네에|오냐)$|(?<!\S)(1|일)\s*번(이요|요)?(?!\S)|^하나(요)?$",
     r"\b(fine|ok|okay|okey|good|gud|great|well|alright|all right|grand|healthy|safe|perfect|perfectly)\b",
     r"\bno (problems?|pain|worries)\b|\bnothing('s)? (wrong|hurts)\b|\bnot (hurt|sick|in pain)\b",
     r"can't complain|never better|couldn't be better|right as rain|fit as a fiddle|don't worry|no need to worry",

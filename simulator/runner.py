@@ -18,7 +18,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,7 +72,10 @@ class Simulator:
         stop_after_s: float | None = None,
         tick_s: float = 1.0,
         client_id_prefix: str = "anbu-sim",
+        initial_energy_wh: Mapping[str, float] | None = None,
     ) -> None:
+        """``initial_energy_wh``: meter readings to continue from, by device external id (e.g.
+        where seeded history ended, so counters do not jump); others get a stable made-up value."""
         if report_interval_s <= 0 or tick_s <= 0:
             raise ValueError("report_interval_s and tick_s must be positive")
         if stop_at is not None and stop_at.tzinfo is None:
@@ -86,6 +89,7 @@ class Simulator:
         self._stop_at, self._stop_after_s = stop_at, stop_after_s
         self._tick_s = tick_s
         self._client_id_prefix = client_id_prefix
+        self._initial_energy_wh = dict(initial_energy_wh or {})
         self._plugs: list[_Plug] = []
         self._step_lock = threading.Lock()  # one step at a time (held while calling paho)
         self._counts_lock = threading.Lock()  # counters and flags; never held while calling paho
@@ -226,7 +230,9 @@ class Simulator:
             device.external_id,
             started_at=started,
             timezone=household.timezone,
-            initial_energy_wh=_initial_energy_wh(device.external_id),
+            initial_energy_wh=self._initial_energy_wh.get(
+                device.external_id, _initial_energy_wh(device.external_id)
+            ),
             power_factor=profile(device.appliance).power_factor,
         )
         client = mqtt.Client(

@@ -112,9 +112,9 @@ def _migrated_postgres_url() -> Iterator[str]:
 def postgres_engine(_migrated_postgres_url: str) -> Iterator[Engine]:
     """The run's migrated schema, emptied before each test: fresh rows, one migration."""
     eng = make_engine(_migrated_postgres_url)
-    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with eng.begin() as conn:
-        conn.execute(text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
+    with eng.begin() as conn:  # DELETE is much faster than TRUNCATE on tables this small
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
     yield eng
     eng.dispose()
 

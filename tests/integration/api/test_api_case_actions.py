@@ -8,12 +8,15 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from api.app import create_app
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType, CaseStatus, ResolutionCode
 from core.models import Case, CaseEvent
+from core.settings import Settings
 from notifier import lifecycle
 from tests.integration.api.conftest import World
 
@@ -167,4 +170,23 @@ def test_notes_are_appended_in_order_without_changing_state(
         ("user:control-room", "called neighbour"),
         ("user:caseworker-own", "neighbour has a key"),
     ]
+    assert _case(engine, world.case_a).status == CaseStatus.OPEN
+
+
+def test_a_failed_commit_is_an_error_response_not_a_false_success(
+    settings: Settings,
+    engine: Engine,
+    world: World,
+    clock: ManualClock,
+    auth: Auth,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse_commit(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+
+    monkeypatch.setattr(Session, "commit", refuse_commit)
+    with TestClient(create_app(settings, engine, clock), raise_server_exceptions=False) as client:
+        response = client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("admin"))
+    monkeypatch.undo()
+    assert response.status_code == 500
     assert _case(engine, world.case_a).status == CaseStatus.OPEN

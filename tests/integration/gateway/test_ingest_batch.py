@@ -137,6 +137,7 @@ def test_rejected_messages_are_kept_with_reasons(engine: Engine, clock: ManualCl
     oversize = rows[2]
     assert oversize.reason.startswith("payload too large")
     assert (oversize.payload_size, len(oversize.payload_excerpt)) == (len(big), 500)
+    assert (oversize.device_key, oversize.device_id) == ("native:known", known_id)
     unknown = by_topic["some/other/topic"]
     assert (unknown.reason, unknown.device_key) == ("unknown topic", None)
     assert unknown.payload_excerpt == "\\xff\\xfe binary"

@@ -140,7 +140,7 @@ def test_a_person_answering_hears_the_greeting_with_our_gather_url(
     assert attempt.outcome is None
 
 
-@pytest.mark.parametrize("answered_by", ["machine_start", "machine_end_beep", "fax"])
+@pytest.mark.parametrize("answered_by", ["machine_start", "fax"])
 def test_a_machine_gets_the_voicemail_and_the_outcome_is_voicemail(
     sqlite_engine: Engine, clock: ManualClock, answered_by: str
 ) -> None:
@@ -324,6 +324,33 @@ def test_help_on_a_call_without_a_case_opens_a_help_case(
     assert escalations.calls[0]["case_id"] == case.id and escalations.calls[0]["target"] == "emergency"
 
 
+def test_help_said_just_before_hanging_up_counts_even_if_completed_came_first(
+    engine: Engine, clock: ManualClock, escalations: EscalationRecorder
+) -> None:
+    world = setup(engine, clock)
+    answer(engine, clock, world.code, AnsweredBy="human")
+    status(engine, clock, world.code, CallStatus="completed", SequenceNumber="4")
+    assert attempt_of(engine, world).outcome == CallOutcome.UNCLEAR
+    gather(engine, clock, world.code, SpeechResult="살려주세요")
+    attempt = attempt_of(engine, world)
+    assert (attempt.outcome, attempt.status) == (CallOutcome.EMERGENCY, CallStatus.COMPLETED)
+    assert [c["target"] for c in escalations.calls] == ["emergency"]
+    gather(engine, clock, world.code, SpeechResult="살려주세요")  # Twilio retrying: acted on once
+    assert len(escalations.calls) == 1
+
+
+def test_an_unclear_reply_after_the_call_ended_is_final(
+    sqlite_engine: Engine, clock: ManualClock, escalations: EscalationRecorder
+) -> None:
+    world = setup(sqlite_engine, clock)
+    status(sqlite_engine, clock, world.code, CallStatus="completed", SequenceNumber="4")
+    twiml = gather(sqlite_engine, clock, world.code)  # silence, and nobody left to ask again
+    assert gather_action(twiml) is None
+    attempt = attempt_of(sqlite_engine, world)
+    assert (attempt.outcome, attempt.gather_count) == (CallOutcome.UNCLEAR, 1)
+    assert escalations.calls == []
+
+
 def test_if_the_engine_fails_the_help_request_is_still_not_lost(
     engine: Engine, clock: ManualClock, escalations: EscalationRecorder
 ) -> None:
@@ -420,10 +447,7 @@ def test_status_without_sequence_numbers_still_never_goes_backwards(
     ("final", "answered_by", "outcome"),
     [
         ("no-answer", None, CallOutcome.NO_ANSWER),
-        ("busy", None, CallOutcome.BUSY),
-        ("failed", None, CallOutcome.FAILED),
         ("canceled", None, CallOutcome.FAILED),
-        ("completed", None, CallOutcome.UNCLEAR),
         ("completed", "human", CallOutcome.UNCLEAR),
         ("completed", "machine_end_silence", CallOutcome.VOICEMAIL),
     ],

@@ -127,8 +127,15 @@ def test_runner_publishes_readings_and_availability(mqtt_broker, district):
     plugs = sum(len(h.devices) for h in district)
     subscriber = Subscriber(host, port, filters_for(district))
     clock = ManualTime(datetime(2026, 3, 2, 18, 0, tzinfo=UTC))  # 03:00 in Seoul: everything on standby
+    continued = district[0].devices[0]  # its meter continues from a given reading
     sim = Simulator(
-        district, mqtt_host=host, mqtt_port=port, report_interval_s=10, time_source=clock, tick_s=3600
+        district,
+        mqtt_host=host,
+        mqtt_port=port,
+        report_interval_s=10,
+        time_source=clock,
+        tick_s=3600,
+        initial_energy_wh={continued.external_id: 1234.0},
     )
     try:
         sim.start(wait_connected_s=10)
@@ -149,7 +156,12 @@ def test_runner_publishes_readings_and_availability(mqtt_broker, district):
         for message in readings(subscriber.messages):
             data = json.loads(message.payload)
             assert not message.retain
-            if message.topic.startswith("tele/"):
+            if continued.external_id in message.topic:
+                energy_wh = (
+                    data["ENERGY"]["Total"] * 1000 if continued.vendor == "tasmota" else data["energy_wh"]
+                )
+                assert energy_wh == pytest.approx(1234.0, abs=1.0)
+            elif message.topic.startswith("tele/"):
                 assert data["ENERGY"]["Power"] <= 2 and data["ENERGY"]["Total"] > 5  # kWh, standby
                 assert data["Time"].startswith("2026-03-03T03:00")  # Seoul local time, no offset
             else:

@@ -23,6 +23,8 @@ class FakeClient:
         self.acks: list[tuple[int, int]] = []
         self.subscriptions: list[Any] = []
         self.disconnects = 0
+        self.unsubscribed: list[str] = []
+        self.answer_unsubscribe: Any = None  # set to the gateway's callback to answer at once
 
     def subscribe(self, topics: Any) -> tuple[int, int]:
         self.subscriptions.append(topics)
@@ -34,6 +36,16 @@ class FakeClient:
 
     def disconnect(self) -> int:
         self.disconnects += 1
+        return mqtt.MQTT_ERR_SUCCESS
+
+    def unsubscribe(self, topic: str) -> tuple[int, int]:
+        self.unsubscribed.append(topic)
+        mid = 100 + len(self.unsubscribed)
+        if self.answer_unsubscribe:  # the UNSUBACK beats unsubscribe() returning: the racy case
+            self.answer_unsubscribe(self, None, mid, [], None)
+        return mqtt.MQTT_ERR_SUCCESS, mid
+
+    def loop_stop(self) -> int:
         return mqtt.MQTT_ERR_SUCCESS
 
 
@@ -151,3 +163,21 @@ def test_share_group_is_ignored_with_the_embedded_broker() -> None:
     settings = Settings(_env_file=None, mqtt_url=None, mqtt_share_group="anbu")
     gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
     assert not any(f.startswith("$share") for f in gateway.topic_filters())
+
+
+def test_stop_waits_for_the_broker_to_confirm_the_last_acks(caplog: pytest.LogCaptureFixture) -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    client.answer_unsubscribe = gateway._on_unsubscribe
+    gateway.stop(timeout=1)
+    assert client.unsubscribed == ["anbu-gateway/ack-barrier"]
+    assert "did not confirm" not in caplog.text
+    assert client.disconnects == 1
+
+
+def test_stop_without_confirmation_still_disconnects(caplog: pytest.LogCaptureFixture) -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    gateway.stop(timeout=0.05)
+    assert "did not confirm" in caplog.text
+    assert client.disconnects == 1

@@ -1,0 +1,126 @@
+"""The `anbu` command's admin and tool subcommands, run in-process against a fresh database."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from anbu.cli import main
+from core.db import make_engine, session_scope
+from core.enums import DeviceStatus, Role
+from core.models import Device, User
+from tests.factories import make_device, make_household
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key in [k for k in __import__("os").environ if k.startswith("ANBU_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("ANBU_DATABASE_URL", url)
+    return url
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_db_upgrade_then_stats_json_counts_everything(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "db", "upgrade")[0] == 0
+    with session_scope(make_engine(db_url)) as s:
+        h = make_household(s)
+        make_device(s, household=h)
+        make_device(s, household=None)
+    code, out, _ = _run(capsys, "stats", "--json")
+    assert code == 0
+    stats = json.loads(out)
+    for key in ("households", "devices", "readings", "rejected_messages", "open_cases", "call_attempts", "notifications"):
+        assert key in stats
+    assert (stats["households"], stats["devices"], stats["pending_devices"], stats["open_cases"]) == (1, 2, 1, 0)
+
+
+def test_user_add_hashes_the_password_and_refuses_duplicates(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(capsys, "db", "upgrade")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    code, out, _ = _run(capsys, "user", "add", "Admin.Lee", "--role", "admin", "--password-stdin")
+    assert code == 0 and "created user" in out
+    with Session(make_engine(db_url)) as s:
+        user = s.exec(select(User)).one()
+        assert user.username == "admin.lee" and user.role == Role.ADMIN
+        assert "a-long-password" not in user.password_hash and user.password_hash.startswith("$argon2")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    code, _, err = _run(capsys, "user", "add", "admin.lee", "--role", "admin", "--password-stdin")
+    assert code == 2 and "already taken" in err
+
+
+def test_user_add_refuses_a_short_password(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(capsys, "db", "upgrade")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    code, _, err = _run(capsys, "user", "add", "someone", "--role", "admin", "--password-stdin")
+    assert code == 2 and "password" in err
+
+
+def test_pending_devices_are_listed_and_can_be_assigned(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(capsys, "db", "upgrade")
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        h = make_household(s)
+        pending = make_device(s, household=None, external_id="tasmota_ABCDEF")
+        ids = (pending.id, h.id)
+    code, out, _ = _run(capsys, "devices", "pending", "--json")
+    assert code == 0
+    [row] = json.loads(out)
+    assert row["external_id"] == "tasmota_ABCDEF" and row["id"] == ids[0]
+    code, _, _ = _run(capsys, "devices", "assign", str(ids[0]), str(ids[1]), "--appliance", "kettle")
+    assert code == 0
+    with Session(engine) as s:
+        device = s.get_one(Device, ids[0])
+        assert (device.household_id, device.status, device.appliance) == (ids[1], DeviceStatus.ASSIGNED, "kettle")
+    assert json.loads(_run(capsys, "devices", "pending", "--json")[1]) == []
+    code, _, err = _run(capsys, "devices", "assign", "9999", str(ids[1]))
+    assert code == 2 and err.startswith("error:")
+
+
+def test_classify_prints_one_line_per_input_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "replies.jsonl"
+    lines = [{"text": "네 괜찮아요"}, {"text": "도와주세요 넘어졌어요"}, {"text": "안 괜찮아요"}, {"nope": 1}]
+    src.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\nnot json\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "classify", "--jsonl", str(src))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r.get("intent") for r in rows[:3]] == ["ok", "emergency", "unwell"]
+    assert rows[0]["text"] == "네 괜찮아요" and 0 <= rows[0]["confidence"] <= 1
+    assert "error" in rows[3] and "error" in rows[4]
+    assert len(rows) == 5
+
+
+def test_decode_prints_observations_or_errors_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "msgs.jsonl"
+    sensor = '{"Time":"2026-03-01T09:00:00","ENERGY":{"Total":6.294,"Power":2635}}'
+    rows_in = [
+        {"topic": "tele/kettle1/SENSOR", "payload": sensor},
+        {"topic": "tele/kettle1/LWT", "payload": "Offline"},
+        {"topic": "tele/kettle1/SENSOR", "payload": "{not json"},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in rows_in) + "\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "decode", "--jsonl", str(src))
+    assert code == 0
+    first, second, third = (json.loads(line) for line in out.splitlines())
+    [obs] = first["observations"]
+    assert obs["device_id"] == "kettle1" and obs["power_w"] == 2635 and obs["energy_wh"] == pytest.approx(6294)
+    assert obs["ts"].startswith("2026-03-01T00:00:00")  # 09:00 in Seoul, stored as UTC
+    [lwt] = second["observations"]
+    assert lwt["online"] is False and lwt["power_w"] is None
+    assert "error" in third
