@@ -33,7 +33,9 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_db_upgrade_then_stats_json_counts_everything(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_upgrade_then_stats_json_counts_everything(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run(capsys, "db", "upgrade")[0] == 0
     with session_scope(make_engine(db_url)) as s:
         h = make_household(s)
@@ -42,9 +44,22 @@ def test_db_upgrade_then_stats_json_counts_everything(db_url: str, capsys: pytes
     code, out, _ = _run(capsys, "stats", "--json")
     assert code == 0
     stats = json.loads(out)
-    for key in ("households", "devices", "readings", "rejected_messages", "open_cases", "call_attempts", "notifications"):
+    for key in (
+        "households",
+        "devices",
+        "readings",
+        "rejected_messages",
+        "open_cases",
+        "call_attempts",
+        "notifications",
+    ):
         assert key in stats
-    assert (stats["households"], stats["devices"], stats["pending_devices"], stats["open_cases"]) == (1, 2, 1, 0)
+    assert (stats["households"], stats["devices"], stats["pending_devices"], stats["open_cases"]) == (
+        1,
+        2,
+        1,
+        0,
+    )
 
 
 def test_user_add_hashes_the_password_and_refuses_duplicates(
@@ -72,7 +87,9 @@ def test_user_add_refuses_a_short_password(
     assert code == 2 and "password" in err
 
 
-def test_pending_devices_are_listed_and_can_be_assigned(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pending_devices_are_listed_and_can_be_assigned(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     _run(capsys, "db", "upgrade")
     engine = make_engine(db_url)
     with session_scope(engine) as s:
@@ -87,16 +104,24 @@ def test_pending_devices_are_listed_and_can_be_assigned(db_url: str, capsys: pyt
     assert code == 0
     with Session(engine) as s:
         device = s.get_one(Device, ids[0])
-        assert (device.household_id, device.status, device.appliance) == (ids[1], DeviceStatus.ASSIGNED, "kettle")
+        assert (device.household_id, device.status, device.appliance) == (
+            ids[1],
+            DeviceStatus.ASSIGNED,
+            "kettle",
+        )
     assert json.loads(_run(capsys, "devices", "pending", "--json")[1]) == []
     code, _, err = _run(capsys, "devices", "assign", "9999", str(ids[1]))
     assert code == 2 and err.startswith("error:")
 
 
-def test_classify_prints_one_line_per_input_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_prints_one_line_per_input_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "replies.jsonl"
     lines = [{"text": "네 괜찮아요"}, {"text": "도와주세요 넘어졌어요"}, {"text": "안 괜찮아요"}, {"nope": 1}]
-    src.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\nnot json\n", encoding="utf-8")
+    src.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\nnot json\n", encoding="utf-8"
+    )
     code, out, _ = _run(capsys, "classify", "--jsonl", str(src))
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
@@ -106,7 +131,9 @@ def test_classify_prints_one_line_per_input_in_order(tmp_path: Path, capsys: pyt
     assert len(rows) == 5
 
 
-def test_decode_prints_observations_or_errors_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_decode_prints_observations_or_errors_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "msgs.jsonl"
     sensor = '{"Time":"2026-03-01T09:00:00","ENERGY":{"Total":6.294,"Power":2635}}'
     rows_in = [
@@ -119,7 +146,9 @@ def test_decode_prints_observations_or_errors_in_order(tmp_path: Path, capsys: p
     assert code == 0
     first, second, third = (json.loads(line) for line in out.splitlines())
     [obs] = first["observations"]
-    assert obs["device_id"] == "kettle1" and obs["power_w"] == 2635 and obs["energy_wh"] == pytest.approx(6294)
+    assert (
+        obs["device_id"] == "kettle1" and obs["power_w"] == 2635 and obs["energy_wh"] == pytest.approx(6294)
+    )
     assert obs["ts"].startswith("2026-03-01T00:00:00")  # 09:00 in Seoul, stored as UTC
     [lwt] = second["observations"]
     assert lwt["online"] is False and lwt["power_w"] is None
