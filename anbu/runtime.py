@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,4 +120,15 @@ def serve_api(
             server.should_exit = True
 
         threading.Thread(target=watch, daemon=True, name="api-stop").start()
-    server.run()
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises the signal that stopped it; make SIGTERM end like Ctrl-C so the
+        # caller's cleanup (gateway, broker, scheduler) runs and the exit status is 0.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("stopping")
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
