@@ -25,6 +25,10 @@ class MonitoringState(StrEnum):
 class DeviceVendor(StrEnum):
     NATIVE = "native"
     TASMOTA = "tasmota"
+    SHELLY_GEN1 = "shelly_gen1"
+    SHELLY = "shelly"  # Gen2 / Plus / Pro / Gen3+: JSON-RPC over MQTT
+    ZIGBEE2MQTT = "zigbee2mqtt"
+    ESPHOME = "esphome"
 
 
 class DeviceStatus(StrEnum):
@@ -93,6 +97,7 @@ class CaseEventType(StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
     NOTIFICATION_CANCELLED = "notification_cancelled"
     ESCALATION_EXHAUSTED = "escalation_exhausted"
+    LIMIT_REACHED = "limit_reached"  # a rate limit held back a call or message
 
 
 class ResolutionCode(StrEnum):
@@ -157,6 +162,7 @@ class CallOutcome(StrEnum):
     BUSY = "busy"
     VOICEMAIL = "voicemail"
     FAILED = "failed"
+    ACKNOWLEDGED = "acknowledged"  # a contact keyed 1 on a notification or inbound call
 
 
 class Intent(StrEnum):
@@ -164,3 +170,25 @@ class Intent(StrEnum):
     UNWELL = "unwell"
     EMERGENCY = "emergency"
     UNCLEAR = "unclear"
+
+
+class AuditAction(StrEnum):
+    """What a dashboard/API user did, as recorded in the audit log."""
+
+    VIEW = "view"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    NOTE = "note"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+class AuditObject(StrEnum):
+    """The kind of thing an audit entry is about (its id is in ``object_id``)."""
+
+    HOUSEHOLD = "household"
+    CASE = "case"
+    AUDIT_LOG = "audit_log"

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.enums import DeviceVendor
+
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEV_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 DEV_TWILIO_AUTH_TOKEN = "dev-insecure-twilio-token"
@@ -20,6 +22,10 @@ DEV_TWILIO_AUTH_TOKEN = "dev-insecure-twilio-token"
 
 class InsecureSettingsError(RuntimeError):
     """Raised when a non-dev deployment still uses a development secret."""
+
+
+# Units an ESPHome sensor may be configured with (W/kW = power, Wh/kWh = cumulative energy).
+ESPHOME_UNITS = ("W", "kW", "Wh", "kWh")
 
 
 class MqttEndpoint(BaseModel):
@@ -80,6 +86,22 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = Field(65536, ge=64, description="larger payloads are rejected")
     mqtt_native_prefix: str = Field("anbu", description="topic prefix of Anbu's native JSON format")
     mqtt_tasmota_prefix: str = Field("tele", description="Tasmota telemetry prefix (%prefix%)")
+    mqtt_vendors: str = Field(
+        "native,tasmota,shelly_gen1,shelly,zigbee2mqtt,esphome",
+        description="comma-separated device formats the gateway subscribes to and decodes",
+    )
+    mqtt_shelly_gen1_prefix: str = Field("shellies", description="Shelly Gen1 topic root")
+    mqtt_shelly_prefix: str = Field(
+        "", description="Shelly Gen2+/Plus root before the device's topic prefix; empty = none"
+    )
+    mqtt_zigbee2mqtt_prefix: str = Field("zigbee2mqtt", description="Zigbee2MQTT base topic")
+    mqtt_esphome_prefix: str = Field(
+        "", description="ESPHome root before the node's topic prefix; empty = none"
+    )
+    mqtt_esphome_units: str = Field(
+        "power=W,energy=Wh,total_energy=kWh",
+        description="ESPHome sensor units: comma-separated [node/]object_id=W|kW|Wh|kWh",
+    )
 
     transport: Literal["auto", "console", "twilio"] = Field(
         "auto", description="auto = twilio when credentials are set, else console"
@@ -94,6 +116,18 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(5.0, gt=0, description="inactivity sweeper tick")
     escalation_interval_s: float = Field(2.0, gt=0, description="escalation engine tick")
     outbox_interval_s: float = Field(1.0, gt=0, description="outbox sender tick")
+    connectivity_interval_s: float = Field(30.0, gt=0, description="connectivity sweep tick")
+    offline_silence_factor: float = Field(
+        3.0, ge=1.0, description="a device is offline after this many usual reporting intervals of silence"
+    )
+    offline_min_silence_s: float = Field(
+        600.0, gt=0, description="never call a device silent sooner than this"
+    )
+    offline_default_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="assumed reporting interval until one is learned (Tasmota TelePeriod default)",
+    )
     inactivity_default_hours: float = Field(
         12.0, gt=0, description="first-cut rule: quiet hours before an inactivity case"
     )
@@ -105,6 +139,41 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("mqtt_shelly_prefix", "mqtt_esphome_prefix", "mqtt_shelly_gen1_prefix")
+    @classmethod
+    def _topic_root(cls, value: str) -> str:
+        if "+" in value or "#" in value:
+            raise ValueError(f"a topic prefix cannot contain MQTT wildcards: {value!r}")
+        return value.strip("/")
+
+    @field_validator("mqtt_vendors")
+    @classmethod
+    def _known_vendors(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        known = [vendor.value for vendor in DeviceVendor]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise ValueError(
+                f"ANBU_MQTT_VENDORS: unknown {unknown or 'empty list'}; choose from {', '.join(known)}"
+            )
+        return ",".join(names)
+
+    @property
+    def enabled_vendors(self) -> frozenset[DeviceVendor]:
+        return frozenset(DeviceVendor(name) for name in self.mqtt_vendors.split(","))
+
+    @field_validator("mqtt_esphome_units")
+    @classmethod
+    def _esphome_units(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            key, sep, unit = entry.partition("=")
+            if not sep or not key.strip() or unit.strip() not in ESPHOME_UNITS:
+                raise ValueError(
+                    f"ESPHome unit entry {entry!r} must look like [node/]object_id=unit, "
+                    f"unit one of {', '.join(ESPHOME_UNITS)}"
+                )
         return value
 
     @field_validator("mqtt_url")

@@ -2,21 +2,27 @@
 
 from sqlmodel import SQLModel
 
+from core.models.audit import AuditEntry
 from core.models.cases import Case, CaseEvent
+from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
 from core.models.households import Contact, Household, Resident
 from core.models.outbox import CallAttempt, Notification
 from core.models.people import Organisation, Team, User
+from core.models.routines import RoutineModel
 from core.models.watches import Watch
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ActivityEdge",
+    "AuditEntry",
     "CallAttempt",
     "Case",
     "CaseEvent",
     "ChannelState",
+    "CheckinCall",
+    "CheckinSchedule",
     "Contact",
     "Device",
     "Household",
@@ -25,6 +31,7 @@ __all__ = [
     "Reading",
     "RejectedMessage",
     "Resident",
+    "RoutineModel",
     "Team",
     "User",
     "Watch",

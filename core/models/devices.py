@@ -25,6 +25,8 @@ class Device(SQLModel, table=True):
     # Connectivity, kept apart from activity (principle 6).
     online: bool | None = None
     last_seen_at: datetime | None = utc(nullable=True)
+    # Usual gap between the device's messages (s), learned from its traffic: silence is measured in it.
+    report_interval_s: float | None = None
     # Per-channel on/off state lives in ActivityEdge; this is the latest power seen.
     last_power_w: float | None = None
     last_reading_at: datetime | None = utc(nullable=True)
