@@ -19,10 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import compute_deadline, latest_sign_of_life
+from anomaly.routine import Routine
+from anomaly.training import activity_label, is_human_edge, load_routine
 from core.enums import DeviceStatus, DeviceVendor, EdgeKind, WatchStatus
 from core.models import ActivityEdge, ChannelState, Device, Household, Reading, RejectedMessage, Watch
 from core.settings import Settings
 from gateway.adapters import decode, device_key, topic_device
+from gateway.connectivity import learn_interval
 from gateway.observation import DecodeError, Observation
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class BatchResult:
     edges: int = 0  # activity edges written
     clock_suspect: int = 0  # readings stamped with received_at because the device clock was implausible
     pending_devices_created: int = 0
+    ignored: int = 0  # well-formed messages about no single device (Z2M bridge topics, Shelly announce)
 
     def add(self, other: BatchResult) -> None:
         for f in fields(self):
@@ -111,6 +115,7 @@ def ingest_batch(
 
     decoded: list[_Decoded] = []
     rejections: list[tuple[InboundMessage, str]] = []
+    bridge_offline_at: int | None = None
     for index, message in enumerate(messages):
         size = len(message.payload)
         if size > settings.mqtt_max_payload_bytes:
@@ -125,7 +130,12 @@ def ingest_batch(
         except DecodeError as exc:
             rejections.append((message, exc.reason))
             continue
-        assert key is not None  # decode succeeds only on a topic that names a device
+        if key is None:
+            result.ignored += 1
+            for obs in observations:
+                if obs.online is not None:  # the bridge's own state: the last one in the batch counts
+                    bridge_offline_at = None if obs.online else index
+            continue
         decoded.append(_Decoded(index, message, key, observations))
 
     result.pending_devices_created = _create_pending_devices(session, {d.key for d in decoded}, devices, now)
@@ -138,7 +148,14 @@ def ingest_batch(
     result.duplicates = len(rows) - len(new_rows)
 
     by_id = {d.id: d for d in devices.values() if d.id is not None}
-    _update_devices(decoded, rows, devices)
+    _update_devices(decoded, rows, devices, settings)
+    if bridge_offline_at is not None:
+        heard_after = {
+            devices[d.key].id
+            for d in decoded
+            if d.index > bridge_offline_at and d.key[0] is DeviceVendor.ZIGBEE2MQTT
+        }
+        _mark_bridge_devices_offline(session, except_ids=heard_after)
     edges = _detect_edges(session, new_rows, by_id)
     result.edges = _insert_edges(session, edges)
     _update_watches(session, edges, by_id, households, now, settings)
@@ -205,16 +222,29 @@ def _create_pending_devices(
 
 
 def _update_devices(
-    decoded: list[_Decoded], rows: list[_Row], devices: dict[tuple[DeviceVendor, str], Device]
+    decoded: list[_Decoded],
+    rows: list[_Row],
+    devices: dict[tuple[DeviceVendor, str], Device],
+    settings: Settings,
 ) -> None:
-    """Connectivity (last_seen_at, online) and the latest reading, always keeping the later value."""
+    """Connectivity (last_seen_at, online, usual interval) and the latest reading, keeping the later value.
+
+    Any message from the plug itself proves it is connected (online again after silence); an
+    ``Offline`` will is published by the broker, not the plug, so it moves neither ``last_seen_at``
+    nor the learned interval. In arrival order, the last availability message wins.
+    """
     for item in decoded:
         device = devices[item.key]
+        received = item.message.received_at
+        if any(obs.online is not False for obs in item.observations):
+            if device.last_seen_at is not None and received > device.last_seen_at:
+                gap = (received - device.last_seen_at).total_seconds()
+                device.report_interval_s = learn_interval(device.report_interval_s, gap, settings)
+            device.last_seen_at = _later(device.last_seen_at, received)
+            device.online = True
         for obs in item.observations:
             if obs.online is not None:
-                device.online = obs.online  # arrival order: the last availability message wins
-            if obs.online is not False:  # an "Offline" will is sent by the broker, not the device
-                device.last_seen_at = _later(device.last_seen_at, item.message.received_at)
+                device.online = obs.online
 
     latest: dict[int, tuple[datetime, float | None]] = {}
     for row in rows:
@@ -231,6 +261,22 @@ def _update_devices(
             device.last_reading_at = ts
             if power is not None:
                 device.last_power_w = power
+
+
+def _mark_bridge_devices_offline(session: Session, *, except_ids: set[int | None]) -> None:
+    """Zigbee2MQTT's bridge went offline: none of its devices can reach us until it is back.
+
+    Devices heard after the bridge message in this batch (``except_ids``) stay as they are.
+    Bridge ``online`` changes nothing: each device's retained availability follows it.
+    """
+    session.flush()
+    session.exec(
+        update(Device)
+        .where(col(Device.vendor) == DeviceVendor.ZIGBEE2MQTT, col(Device.id).not_in(except_ids - {None}))
+        .values(online=False)
+        .execution_options(synchronize_session="fetch")
+    )
+    log.warning("Zigbee2MQTT bridge is offline: its devices are marked offline")
 
 
 def _later(old: datetime | None, new: datetime) -> datetime:
@@ -364,21 +410,35 @@ def _update_watches(
     now: datetime,
     settings: Settings,
 ) -> None:
+    # Automatic loads the household's routine model learned (fridge cycles, timers) are not signs of life.
+    routines = {
+        h: load_routine(session, h) for h in sorted({e.household_id for e in edges if e.kind is EdgeKind.ON})
+    }
     latest: dict[int, _Edge] = {}
     for edge in edges:
-        if edge.kind is EdgeKind.ON and (
-            edge.household_id not in latest or edge.ts > latest[edge.household_id].ts
+        label = activity_label(devices[edge.device_id], edge.channel)
+        if (
+            edge.kind is EdgeKind.ON
+            and is_human_edge(routines.get(edge.household_id), label, edge.power_w)
+            and (edge.household_id not in latest or edge.ts > latest[edge.household_id].ts)
         ):
             latest[edge.household_id] = edge
     for household_id, edge in sorted(latest.items()):
         household = households.get(household_id) or session.get(Household, household_id)
         if household is None:
             continue  # the FK makes this impossible; never fail a batch over it
-        _record_activity(session, household, edge, devices[edge.device_id].appliance, now, settings)
+        appliance = devices[edge.device_id].appliance
+        _record_activity(session, household, edge, appliance, now, settings, routines.get(household_id))
 
 
 def _record_activity(
-    session: Session, household: Household, edge: _Edge, appliance: str, now: datetime, settings: Settings
+    session: Session,
+    household: Household,
+    edge: _Edge,
+    appliance: str,
+    now: datetime,
+    settings: Settings,
+    routine: Routine | None = None,
 ) -> None:
     table = _table(Watch)
     session.exec(
@@ -396,6 +456,7 @@ def _record_activity(
         sign,
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
+        routine=routine,
     )
     # Conditional: last_activity_at only moves forward, even with another gateway racing us.
     session.exec(

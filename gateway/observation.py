@@ -27,10 +27,12 @@ class Observation:
     - a *heartbeat* has neither: it proves the device is connected, nothing more.
 
     ``ts`` is the device's own timestamp (aware UTC) or ``None`` when the message has none.
+    A message that is not about power at all (relay state, a voltage sensor, a partial RPC update)
+    is a heartbeat: it never invents a power value.
     """
 
     vendor: DeviceVendor
-    device_id: str
+    device_id: str | None  # None only for bridge-wide messages (Zigbee2MQTT bridge/state)
     channel: str
     power_w: float | None
     energy_wh: float | None
@@ -44,3 +46,25 @@ class Observation:
     @property
     def is_availability(self) -> bool:
         return self.online is not None
+
+
+def observe(
+    vendor: DeviceVendor,
+    device_id: str | None,
+    channel: str = DEFAULT_CHANNEL,
+    *,
+    power: float | None = None,
+    energy: float | None = None,
+    online: bool | None = None,
+    ts: datetime | None = None,
+) -> Observation:
+    """Keyword-only shorthand for adapters; unset values stay None (never invented)."""
+    return Observation(
+        vendor=vendor,
+        device_id=device_id,
+        channel=channel,
+        power_w=power,
+        energy_wh=energy,
+        online=online,
+        ts=ts,
+    )

@@ -30,6 +30,7 @@ from core.settings import Settings
 from gateway.adapters import subscription_filters
 from gateway.batches import BatchProcessor, Interrupted
 from gateway.ingest import BatchResult, InboundMessage
+from gateway.rate import RecentBatches
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class Gateway:
         self._acked = 0
         self._stale_acks_skipped = 0
         self._last_batch_ms = 0.0
+        self._recent = RecentBatches()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -194,6 +196,7 @@ class Gateway:
                 "edges": self._totals.edges,
                 "clock_suspect": self._totals.clock_suspect,
                 "pending_devices_created": self._totals.pending_devices_created,
+                "ignored": self._totals.ignored,
                 "batches": self._batches,
                 "acked": self._acked,
                 "stale_acks_skipped": self._stale_acks_skipped,
@@ -203,6 +206,9 @@ class Gateway:
                 "connected": self._connected,
                 "generation": self._generation,
                 "last_batch_ms": self._last_batch_ms,
+                "batch_ms_p50": self._recent.latency_ms(0.5),
+                "batch_ms_p99": self._recent.latency_ms(0.99),
+                "messages_per_s": self._recent.messages_per_s(time.monotonic()),
                 "auth_failed": self._fatal_error is not None,
             }
 
@@ -311,6 +317,7 @@ class Gateway:
                 log.error(
                     "broker refused the subscription to %s (%s): those messages will not arrive", topic, code
                 )
+        log.info("subscribed to %d topic filters", len(reason_codes))
         self._connected_event.set()
 
     def _on_unsubscribe(
@@ -443,6 +450,7 @@ class Gateway:
             self._totals.add(result)
             self._batches += 1
             self._last_batch_ms = elapsed_ms
+            self._recent.record(time.monotonic(), len(batch), elapsed_ms)
         log.debug(
             "batch of %d: stored=%d duplicates=%d rejected=%d edges=%d in %.1f ms",
             len(batch),

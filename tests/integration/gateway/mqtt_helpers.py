@@ -67,3 +67,19 @@ def readings_for(engine: Engine, external_id_prefix: str) -> tuple[int, int]:
         rows = s.exec(select(func.count()).select_from(query.subquery())).one()
         keys = {(r.device_id, r.channel, r.ts) for r in s.exec(query).all()}
     return rows, len(keys)
+
+
+def isolated_prefixes(tag: str) -> dict[str, str]:
+    """Topic roots of every vendor, unique to one test, so a shared broker's other traffic never reaches it.
+
+    (Shelly Gen2+ and ESPHome subscribe under an empty root by default: ``+/online``, ``+/status``.)
+    Tasmota's ``stat/`` is a module constant: tests monkeypatch ``tasmota.STAT_PREFIX`` themselves.
+    """
+    return {
+        "mqtt_native_prefix": f"anbu-{tag}",
+        "mqtt_tasmota_prefix": f"tele-{tag}",
+        "mqtt_shelly_gen1_prefix": f"shellies-{tag}",
+        "mqtt_shelly_prefix": f"shelly-{tag}",
+        "mqtt_zigbee2mqtt_prefix": f"z2m-{tag}",
+        "mqtt_esphome_prefix": f"esp-{tag}",
+    }

@@ -27,6 +27,7 @@ from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
+    isolated_prefixes,
     reading_payload,
     readings_for,
     unique,
@@ -60,8 +61,7 @@ def mosquitto_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
         _env_file=None,
         mqtt_url=TEST_MQTT_URL,
         mqtt_client_id=f"anbu-test-gw-{tag}",
-        mqtt_native_prefix=f"anbu-{tag}",
-        mqtt_tasmota_prefix=f"tele-{tag}",
+        **isolated_prefixes(tag),  # type: ignore[arg-type]
         mqtt_session_expiry_s=300,
     )
     yield settings

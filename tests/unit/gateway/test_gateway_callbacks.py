@@ -14,6 +14,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from core.clock import ManualClock
 from core.db import make_engine
 from core.settings import Settings
+from gateway.adapters import subscription_filters
 from gateway.service import Gateway
 
 
@@ -115,7 +116,8 @@ def test_subscribes_on_every_connect_and_is_ready_after_suback() -> None:
     _connect(gateway, client)
     assert not gateway.wait_connected(0)  # connected, but SUBACK not seen yet
     topics = [t for t, _opts in client.subscriptions[0]]
-    assert topics[0] == "$share/anbu/anbu/+/reading" and len(topics) == 7
+    assert topics[0] == "$share/anbu/anbu/+/reading"
+    assert topics == [f"$share/anbu/{f}" for f in subscription_filters(gateway._settings)]
     granted = [ReasonCode(PacketTypes.SUBACK, identifier=1)] * 7
     gateway._on_subscribe(client, None, 1, granted, None)  # type: ignore[arg-type]
     assert gateway.wait_connected(0)

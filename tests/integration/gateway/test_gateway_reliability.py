@@ -1,0 +1,356 @@
+"""Nothing lost, nothing doubled, against real Mosquitto brokers (ANBU_TEST_MQTT_URL; skipped otherwise).
+
+- the gateway *process* is killed with SIGKILL mid-stream and restarted: every message stored once;
+- a private Mosquitto with persistence (free port, config in tmp_path) restarts mid-stream: nothing lost;
+- two gateway processes share a subscription (ANBU_MQTT_SHARE_GROUP): every message stored once.
+
+Readings carry distinct device timestamps, so "stored once" is checked by the unique key and the count.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import Engine
+
+from core.clock import ManualClock
+from core.db import make_engine
+from core.migrate import upgrade
+from core.settings import Settings
+from gateway.service import Gateway
+from tests.conftest import TEST_MQTT_URL, needs_mqtt
+from tests.integration.gateway.mqtt_helpers import (
+    Publisher,
+    isolated_prefixes,
+    reading_payload,
+    readings_for,
+    unique,
+    wait_until,
+)
+
+pytestmark = [needs_mqtt, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _payloads(count: int) -> list[bytes]:
+    # The gateway processes run on the system clock; device timestamps must look plausible to it
+    # (within two days), or they would be replaced by the receive time and could not deduplicate.
+    start = datetime.now(UTC) - timedelta(hours=1)
+    return [
+        reading_payload(start + timedelta(milliseconds=100 * i), float(i % 4) * 300) for i in range(count)
+    ]
+
+
+class GatewayProcess:
+    """``anbu gateway`` in its own process, as deployed."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from anbu.cli import main; raise SystemExit(main(['gateway']))"],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def _gateway_env(
+    tmp_path: Path, db_url: str, broker_url: str, client_id: str, tag: str, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
+    env.update(
+        {
+            "ANBU_ENV": "dev",
+            "ANBU_DATA_DIR": str(tmp_path),
+            "ANBU_DATABASE_URL": db_url,
+            "ANBU_MQTT_URL": broker_url,
+            "ANBU_MQTT_CLIENT_ID": client_id,
+            "ANBU_MQTT_SESSION_EXPIRY_S": "300",
+            **{f"ANBU_{key.upper()}": value for key, value in isolated_prefixes(tag).items()},
+            **extra,
+        }
+    )
+    return env
+
+
+def _wait_subscribed(publisher: Publisher, topic_of: str, engine: Engine, probe_prefix: str) -> None:
+    """Publish probes until one is stored: the gateway's session and subscriptions are in place."""
+    deadline = time.monotonic() + 30
+    n = 0
+    while readings_for(engine, probe_prefix)[0] == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError("gateway never stored a probe message")
+        publisher.publish(
+            topic_of.format(device=f"{probe_prefix}-{n}"), reading_payload(datetime.now(UTC), 1.0)
+        )
+        n += 1
+        try:
+            wait_until(lambda: readings_for(engine, probe_prefix)[0] > 0, timeout=0.5, what="probe")
+        except AssertionError:
+            continue
+
+
+def _publish_all(
+    publisher: Publisher,
+    topic: str,
+    payloads: list[bytes],
+    progress: list[int],
+    *,
+    pause_after: int | None = None,
+    resume: threading.Event | None = None,
+) -> threading.Thread:
+    """Publish in the background; optionally hold after ``pause_after`` messages until ``resume``."""
+
+    def run() -> None:
+        for i, payload in enumerate(payloads):
+            if i == pause_after and resume is not None:
+                resume.wait(60)
+            _publish_until_acked(publisher.client, topic, payload)
+            progress[0] = i + 1
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _publish_until_acked(client: mqtt.Client, topic: str, payload: bytes) -> None:
+    """What a plug does: keep a QoS 1 message until the broker acknowledges it, across reconnects.
+
+    A message re-sent after a lost PUBACK reaches the broker twice; its timestamp deduplicates it.
+    """
+    for _attempt in range(20):
+        info = client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout=5)
+            if info.is_published():
+                return
+        except RuntimeError:  # paho: "not currently connected"
+            pass
+        wait_until(client.is_connected, timeout=30, what="publisher reconnected")
+    raise AssertionError(f"broker never acknowledged a message on {topic}")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    upgrade(url)
+    yield url
+
+
+def test_kill9_mid_stream_then_restart_stores_every_message_exactly_once(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    assert TEST_MQTT_URL
+    tag = unique("k9")
+    env = _gateway_env(tmp_path, sqlite_url, TEST_MQTT_URL, f"anbu-test-{tag}", tag)
+    engine = make_engine(sqlite_url)
+    topic_of = f"anbu-{tag}/{{device}}/reading"
+    # Mosquitto queues at most max_queued_messages (default 1000) per offline session: the backlog
+    # while the gateway is dead must stay below it (docs/devices.md §6), or the broker drops the excess.
+    device, total = unique("stream"), 800
+    publisher = Publisher(TEST_MQTT_URL)
+    first = GatewayProcess(env, tmp_path / "gw1.log")
+    second: GatewayProcess | None = None
+    try:
+        _wait_subscribed(publisher, topic_of, engine, unique("probe"))
+        progress, resume = [0], threading.Event()
+        # The second half is held until the kill, so it is published while no gateway runs.
+        thread = _publish_all(
+            publisher,
+            topic_of.format(device=device),
+            _payloads(total),
+            progress,
+            pause_after=total // 2,
+            resume=resume,
+        )
+        wait_until(lambda: readings_for(engine, device)[0] >= 100, timeout=30, what="100 readings stored")
+        first.kill9()
+        resume.set()
+        stored_before_restart = readings_for(engine, device)[0]
+        thread.join(60)
+        assert progress[0] == total  # the broker acknowledged every message while the gateway was dead
+        second = GatewayProcess(env, tmp_path / "gw2.log")
+        wait_until(lambda: readings_for(engine, device)[0] == total, timeout=60, what="every message stored")
+        assert stored_before_restart < total
+        assert readings_for(engine, device) == (total, total)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+        publisher.close()
+        _forget(TEST_MQTT_URL, f"anbu-test-{tag}")
+        engine.dispose()
+
+
+def test_two_gateway_processes_on_a_shared_subscription_store_every_message_once(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    assert TEST_MQTT_URL
+    tag = unique("share")
+    group = unique("grp")
+    envs = [
+        _gateway_env(
+            tmp_path, sqlite_url, TEST_MQTT_URL, f"anbu-test-{tag}-{n}", tag, ANBU_MQTT_SHARE_GROUP=group
+        )
+        for n in (1, 2)
+    ]
+    engine = make_engine(sqlite_url)
+    topic_of = f"anbu-{tag}/{{device}}/reading"
+    gateways = [GatewayProcess(env, tmp_path / f"gw{n}.log") for n, env in enumerate(envs, 1)]
+    publisher = Publisher(TEST_MQTT_URL)
+    devices = [unique(f"dev{n}") for n in range(4)]
+    per_device = 500
+    try:
+        # Both must be subscribed before the stream starts, or the first would take every message.
+        wait_until(
+            lambda: all(_log_says(g, "subscribed") for g in gateways), timeout=30, what="both subscribed"
+        )
+        payloads = _payloads(per_device)
+        threads = [_publish_all(publisher, topic_of.format(device=d), payloads, [0]) for d in devices]
+        for thread in threads:
+            thread.join(60)
+        wait_until(
+            lambda: sum(readings_for(engine, d)[0] for d in devices) == per_device * len(devices),
+            timeout=60,
+            what="every message stored",
+        )
+        assert all(readings_for(engine, d) == (per_device, per_device) for d in devices)
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        publisher.close()
+        for env in envs:
+            _forget(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
+        engine.dispose()
+
+
+def _log_says(gateway: GatewayProcess, words: str) -> bool:
+    gateway.log.flush()
+    return words in Path(gateway.log.name).read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="the mosquitto binary is not installed")
+def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_url: str) -> None:
+    broker = PrivateMosquitto(tmp_path / "broker")
+    broker.start()
+    url = f"mqtt://127.0.0.1:{broker.port}"
+    tag = unique("brk")
+    settings = Settings(
+        _env_file=None,
+        mqtt_url=url,
+        mqtt_client_id=f"anbu-test-{tag}",
+        mqtt_session_expiry_s=300,
+        **isolated_prefixes(tag),  # type: ignore[arg-type]
+    )
+    engine = make_engine(sqlite_url)
+    clock = ManualClock(datetime.now(UTC))
+    gateway = Gateway(settings, engine, clock)
+    gateway.start()
+    publisher = Publisher(url)
+    device, total = unique("stream"), 1500
+    try:
+        assert gateway.wait_connected(10)
+        progress = [0]
+        thread = _publish_all(
+            publisher, f"{settings.mqtt_native_prefix}/{device}/reading", _payloads(total), progress
+        )
+        wait_until(lambda: readings_for(engine, device)[0] >= 200, timeout=30, what="200 readings stored")
+        broker.restart()
+        assert progress[0] < total, "the stream had ended before the restart; nothing was tested"
+        thread.join(90)
+        assert progress[0] == total
+        wait_until(lambda: readings_for(engine, device)[0] == total, timeout=60, what="every message stored")
+        assert readings_for(engine, device) == (total, total)
+        assert gateway.metrics()["generation"] >= 2  # it really reconnected
+    finally:
+        gateway.stop()
+        publisher.close()
+        broker.stop()
+        engine.dispose()
+
+
+class PrivateMosquitto:
+    """A Mosquitto of our own on a free port, persisting to tmp_path, restartable mid-test."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True)
+        self.root = root
+        self.port = _free_port()
+        self.config = root / "mosquitto.conf"
+        self.config.write_text(
+            # Started as root, Mosquitto would switch to the "mosquitto" user, which cannot write here.
+            f"user {getpass.getuser()}\n"
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {root}/\n"
+            "max_queued_messages 100000\n"
+            f"log_dest file {root}/mosquitto.log\n",
+            encoding="utf-8",
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(self._accepts, timeout=10, what="private mosquitto listening")
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def restart(self) -> None:
+        self.stop()  # SIGTERM: Mosquitto writes its persistence file on the way out
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+
+
+def _forget(url: str, client_id: str) -> None:
+    """Drop a test's persistent session on the shared broker."""
+    from tests.integration.gateway.test_mosquitto_e2e import _forget_session
+
+    _forget_session(url, client_id)
