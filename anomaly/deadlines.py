@@ -1,17 +1,20 @@
 """Pure deadline maths: when does a quiet household become overdue, and why.
 
-First cut (issue #2): a per-household quiet window (``Household.quiet_hours``, default
-``ANBU_INACTIVITY_DEFAULT_HOURS``) after the last sign of life. The routine model of
-issue #4 replaces :func:`quiet_allowance` and keeps this module's shape.
+With a fitted routine (issue #4), ``alert_after`` is the *alert* stage of the severity
+ladder (anomaly/ladder.py). Without one (a new household, too few usual days) the first-cut
+rule applies: a per-household quiet window (``Household.quiet_hours``, default
+``ANBU_INACTIVITY_DEFAULT_HOURS``) after the last sign of life.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from anomaly.ladder import LadderParams, ladder
+from anomaly.routine import Routine
 from core.enums import Language
 from core.i18n import Catalogue
 
@@ -31,6 +34,8 @@ class SignOfLife:
 class Deadline:
     alert_after: datetime
     explanation: str
+    # Routine ladder only: when an open inactivity case becomes critical (None = never raised).
+    critical_after: datetime | None = None
 
 
 def latest_sign_of_life(
@@ -50,10 +55,67 @@ def quiet_allowance(quiet_hours: float) -> timedelta:
 
 
 def compute_deadline(
-    sign: SignOfLife, *, quiet_hours: float, timezone: str, language: Language = Language.KO
+    sign: SignOfLife,
+    *,
+    quiet_hours: float,
+    timezone: str,
+    language: Language = Language.KO,
+    routine: Routine | None = None,
+    ladder_params: LadderParams | None = None,
 ) -> Deadline:
-    alert_after = sign.at + quiet_allowance(quiet_hours)
-    return Deadline(alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language))
+    """``alert_after`` = the routine ladder's *alert* stage, or the fixed window without a routine."""
+    if routine is None:
+        alert_after = sign.at + quiet_allowance(quiet_hours)
+        return Deadline(alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language))
+    stages = ladder(int(sign.at.timestamp()), routine, ladder_params)
+    return Deadline(
+        alert_after=datetime.fromtimestamp(stages.alert, UTC),
+        critical_after=datetime.fromtimestamp(stages.critical, UTC),
+        explanation=explain_routine(
+            int(sign.at.timestamp()),
+            sign.appliance if sign.source == "appliance" else None,
+            routine,
+            stages.usual_gap_h,
+            timezone,
+            language,
+        ),
+    )
+
+
+def explain_routine(
+    last: int,
+    appliance: str | None,
+    routine: Routine | None,
+    usual_gap_h: float,
+    timezone: str,
+    language: Language = Language.KO,
+) -> str:
+    """ "usually uses the kettle by 08:30; nothing since 03-01 21:10 (last: TV); quietest usual gap ..."."""
+    since_local = format_local(datetime.fromtimestamp(last, UTC), timezone)
+    if routine is None:
+        sign = SignOfLife(datetime.fromtimestamp(last, UTC), "appliance", appliance)
+        return explain(sign, usual_gap_h, timezone, language)
+    usual = ""
+    if routine.first_activity_min is not None:
+        usual = MESSAGES.text(
+            "explain.routine_usual",
+            language,
+            appliance=appliance_name(routine.first_activity_channel, language),
+            usual_time=f"{routine.first_activity_min // 60:02d}:{routine.first_activity_min % 60:02d}",
+        )
+    return MESSAGES.text(
+        "explain.routine",
+        language,
+        usual=usual,
+        since_local=since_local,
+        appliance=appliance_name(appliance, language),
+        gap_h=f"{usual_gap_h:.1f}".removesuffix(".0"),
+    )
+
+
+def explain_offline(last_data: int, timezone: str, language: Language = Language.KO) -> str:
+    since_local = format_local(datetime.fromtimestamp(last_data, UTC), timezone)
+    return MESSAGES.text("explain.offline", language, since_local=since_local)
 
 
 def explain(sign: SignOfLife, quiet_hours: float, timezone: str, language: Language = Language.KO) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import Deadline, compute_deadline, latest_sign_of_life
+from anomaly.training import load_routine
 from core.clock import Clock
 from core.db import session_scope
 from core.enums import CaseKind, CaseStatus, MonitoringState, Severity, WatchStatus
@@ -72,6 +73,7 @@ def current_deadline(
         sign,
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
+        routine=load_routine(session, household.id) if household.id is not None else None,
     )
 
 
@@ -132,7 +134,10 @@ def _check_recovered(
     if watch is None or household is None or watch.status != WatchStatus.OVERDUE:
         return
     deadline = current_deadline(session, watch, household, settings)
-    if deadline is None or deadline.alert_after <= now:
+    if deadline is None:
+        return
+    if deadline.alert_after <= now:
+        _raise_if_critical(session, household_id, deadline, now)
         return
     flipped = _update_watch(
         session,
@@ -154,6 +159,16 @@ def _check_recovered(
     reason = "resident_checked_in" if checked_in else "activity_resumed"
     if case.status in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED):
         lifecycle.clear(session, case, reason=reason, now=now)
+
+
+def _raise_if_critical(session: Session, household_id: int, deadline: Deadline, now: datetime) -> None:
+    """The ladder's last stage: still nothing long after the alert makes the open case critical."""
+    if deadline.critical_after is None or deadline.critical_after > now:
+        return
+    case = lifecycle.active_case(session, household_id, CaseKind.INACTIVITY)
+    if case is None or case.severity.rank >= Severity.CRITICAL.rank:
+        return
+    lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason="still_inactive", now=now)
 
 
 def _update_watch(

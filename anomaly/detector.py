@@ -1,0 +1,212 @@
+"""One household's detection, fed readings in time order: the engine of ``anbu replay`` and ``anbu eval``.
+
+Causal by construction: each call sees only the readings so far. It learns as a new
+deployment would: automatic loads and the routine are refitted at every local midnight
+from the last weeks of its own history; until the routine has enough usable days, the
+conservative fixed rule (``fallback_hours``) applies.
+
+Data gaps are not inactivity: a gap longer than ``offline_after_s`` opens a device/data
+case (kind ``device_offline``, for staff) and pauses the inactivity clock for the gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from anomaly.activity import (
+    AutomaticParams,
+    PowerEvent,
+    StepDetector,
+    StepParams,
+    is_human,
+    learn_automatic,
+)
+from anomaly.deadlines import explain_offline, explain_routine
+from anomaly.ladder import Ladder, LadderParams, ladder
+from anomaly.routine import FitParams, Routine, add_coverage, fit_routine
+from core.enums import CaseKind, Language, Severity
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    fallback_hours: float = 12.0  # first-cut fixed rule while the routine is not ready
+    use_routine: bool = True
+    filter_automatic: bool = True
+    offline_after_s: int = 2 * 3600
+    coverage_gap_s: int = 5 * 60  # readings closer than this cover the time between them
+    ladder: LadderParams = field(default_factory=LadderParams)
+    fit: FitParams = field(default_factory=FitParams)
+    step: StepParams = field(default_factory=StepParams)
+    automatic: AutomaticParams = field(default_factory=AutomaticParams)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A case that starts escalation (inactivity) or asks staff to check a device (offline)."""
+
+    household_id: str
+    at: int
+    kind: str
+    severity: str
+    explanation: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "household_id": self.household_id,
+            "at": self.at,
+            "kind": self.kind,
+            "severity": self.severity,
+            "explanation": self.explanation,
+        }
+
+
+class HouseholdDetector:
+    def __init__(
+        self,
+        household_id: str,
+        timezone: str,
+        params: DetectorParams | None = None,
+        language: Language = Language.EN,
+    ) -> None:
+        self.household_id = household_id
+        self.timezone = timezone
+        self.zone = ZoneInfo(timezone)
+        self.params = params or DetectorParams()
+        self.language = language
+        self.detectors: dict[str, StepDetector] = {}
+        self.events: list[PowerEvent] = []  # every switch-on, human or not (for learning)
+        self.coverage: dict[int, int] = {}  # UTC hour start -> seconds of data
+        self.automatic: dict[str, set[int]] = {}
+        self.routine: Routine | None = None
+        self.first_ts: int | None = None
+        self.last_data_ts: int | None = None
+        self.last_human: int | None = None
+        self.last_channel: str | None = None
+        self.anchor: int | None = None  # last_human shifted by data gaps since
+        self.current: Ladder | None = None
+        self.alerted = False
+        self.next_fit: int | None = None
+        self.alerts: list[Alert] = []
+
+    # ------------------------------------------------------------------ feeding
+
+    def feed(self, ts: int, readings: dict[str, float]) -> None:
+        """All channels' readings of one minute (``ts`` unix s, strictly increasing)."""
+        if self.last_data_ts is not None and ts <= self.last_data_ts:
+            return  # late or repeated minute: never rewrite the past
+        self._advance(ts)
+        if self.first_ts is None:
+            self.first_ts = ts
+        add_coverage(self.coverage, self.last_data_ts, ts, self.params.coverage_gap_s)
+        self.last_data_ts = ts
+        for channel, power in readings.items():
+            detector = self.detectors.get(channel)
+            if detector is None:
+                detector = self.detectors[channel] = StepDetector(channel, self.params.step)
+            event = detector.feed(ts, power)
+            if event is not None:
+                self._on_event(event)
+
+    def finish(self, end: int) -> None:
+        """Run the clock to ``end`` without new data (end of a recording)."""
+        self._advance_to(end)
+
+    # ------------------------------------------------------------------ internals
+
+    def _advance(self, ts: int) -> None:
+        """Move the clock to ``ts``: data-gap cases, then midnight refits and due alerts in time order."""
+        prev = self.last_data_ts
+        if prev is not None and ts - prev > self.params.offline_after_s:
+            offline_at = prev + self.params.offline_after_s
+            self._advance_to(offline_at)
+            self._emit(
+                offline_at,
+                CaseKind.DEVICE_OFFLINE,
+                Severity.WARNING,
+                explain_offline(prev, self.timezone, self.language),
+            )
+            if self.anchor is not None:  # no data is not no activity: pause the quiet clock
+                self.anchor += ts - prev
+                self._rearm()
+        self._advance_to(ts)
+
+    def _advance_to(self, ts: int) -> None:
+        if self.next_fit is None:
+            self.next_fit = self._next_local_midnight(ts)
+        while self.next_fit <= ts:
+            self._check_due(self.next_fit)
+            self._refit(self.next_fit)
+            self.next_fit = self._next_local_midnight(self.next_fit + 1)
+        self._check_due(ts)
+
+    def _check_due(self, ts: int) -> None:
+        if self.current is not None and not self.alerted and ts >= self.current.alert:
+            self.alerted = True
+            self._emit(self.current.alert, CaseKind.INACTIVITY, Severity.ALERT, self._explain())
+
+    def _on_event(self, event: PowerEvent) -> None:
+        if self.params.filter_automatic and not is_human(event, self.automatic):
+            self.events.append(event)
+            return
+        self.events.append(event)
+        self.last_human = self.anchor = event.ts
+        self.last_channel = event.channel
+        self.alerted = False  # activity resumed: a new quiet episode starts
+        self._rearm()
+
+    def _rearm(self) -> None:
+        if self.anchor is None:
+            self.current = None
+            return
+        if self.params.use_routine and self.routine is not None:
+            self.current = ladder(self.anchor, self.routine, self.params.ladder)
+        else:
+            alert = self.anchor + int(self.params.fallback_hours * 3600)
+            crit = alert + int(self.params.ladder.critical_after_h * 3600)
+            self.current = Ladder(alert, alert, alert, crit, self.params.fallback_hours)
+
+    def _refit(self, now: int) -> None:
+        window_start = now - self.params.fit.window_days * 86400
+        self.events = [e for e in self.events if e.ts >= window_start]
+        self.coverage = {h: s for h, s in self.coverage.items() if h >= window_start}
+        assert self.first_ts is not None
+        days = (now - max(self.first_ts, window_start)) / 86400
+        if self.params.filter_automatic:
+            self.automatic = learn_automatic(
+                self.events, days=days, timezone=self.timezone, params=self.params.automatic
+            )
+        if not self.params.use_routine:
+            return
+        human = [(e.ts, e.channel) for e in self.events if is_human(e, self.automatic)]
+        fitted = fit_routine(
+            human,
+            self.coverage,
+            now=now,
+            timezone=self.timezone,
+            automatic=self.automatic,
+            params=self.params.fit,
+        )
+        # Through JSON, as the live path stores and loads it, so both compute identical ladders.
+        self.routine = Routine.from_json(fitted.to_json()) if fitted is not None else None
+        self._rearm()
+
+    def _next_local_midnight(self, ts: int) -> int:
+        local = datetime.fromtimestamp(ts, UTC).astimezone(self.zone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), self.zone)
+        return int(midnight.timestamp())
+
+    def _explain(self) -> str:
+        assert self.last_human is not None and self.current is not None
+        return explain_routine(
+            self.last_human,
+            self.last_channel,
+            self.routine if self.params.use_routine else None,
+            self.current.usual_gap_h,
+            self.timezone,
+            self.language,
+        )
+
+    def _emit(self, at: int, kind: CaseKind, severity: Severity, explanation: str) -> None:
+        self.alerts.append(Alert(self.household_id, at, kind.value, severity.value, explanation))

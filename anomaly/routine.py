@@ -1,0 +1,248 @@
+"""Per-household routine: how likely activity is, and how long quiet lasts, per local hour-of-week.
+
+Fitted from human activity events (unix seconds) in the household's own time zone, so a
+routine survives DST changes (the hour-of-week is computed from each aware UTC instant).
+Stored as plain JSON (:meth:`Routine.to_json`), never as a pickle: staff and the dashboard
+can read it and every alert can be explained from it.
+
+Estimator: ``sklearn.linear_model.LogisticRegression`` on one-hot hour-of-day plus one-hot
+hour-of-week. The L2 penalty shrinks each hour-of-week towards its hour-of-day, and that
+towards the household's mean, so a few weeks of data give a smooth, sensible estimate
+instead of a noisy 168-cell histogram (docs/detection.md says more).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+HOURS_PER_WEEK = 168
+MODEL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FitParams:
+    window_days: int = 28  # learn from the last four weeks
+    min_days: int = 7  # fewer usable days: stay on the conservative fixed rule
+    min_hour_coverage_s: int = 30 * 60  # an hour with less data says nothing
+    min_day_coverage: float = 0.5  # a day with less data is not used
+    unusual_day_share: float = 0.25  # days with fewer events than this × median are unusual
+    gap_quantile: float = 1.0  # the longest usual quiet (of the window's usual days)
+    min_gap_samples: int = 6
+    regularisation_c: float = 1.0
+
+
+@dataclass
+class Routine:
+    """The learned routine of one household (readable data; see module docstring)."""
+
+    timezone: str
+    fitted_at: int  # unix s
+    days_used: int
+    days_excluded: list[str]
+    p_active: list[float]  # per hour-of-week (Monday 00:00 local = 0)
+    quiet_gap_h: list[float]  # usual longest quiet gap after activity in that hour
+    first_activity_min: int | None = None  # usual local minute-of-day of the first activity
+    first_activity_channel: str | None = None
+    automatic: dict[str, list[int]] = field(default_factory=dict)  # channel -> power bands
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": MODEL_VERSION,
+            "timezone": self.timezone,
+            "fitted_at": self.fitted_at,
+            "days_used": self.days_used,
+            "days_excluded": self.days_excluded,
+            "p_active": [round(p, 4) for p in self.p_active],
+            "quiet_gap_h": [round(g, 3) for g in self.quiet_gap_h],
+            "first_activity_min": self.first_activity_min,
+            "first_activity_channel": self.first_activity_channel,
+            "automatic": {k: sorted(v) for k, v in self.automatic.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Routine:
+        if data.get("version") != MODEL_VERSION:
+            raise ValueError(f"unsupported routine model version {data.get('version')!r}")
+        p_active = [float(x) for x in data["p_active"]]
+        gaps = [float(x) for x in data["quiet_gap_h"]]
+        if len(p_active) != HOURS_PER_WEEK or len(gaps) != HOURS_PER_WEEK:
+            raise ValueError("routine model needs 168 hour-of-week values")
+        return cls(
+            timezone=str(data["timezone"]),
+            fitted_at=int(data["fitted_at"]),
+            days_used=int(data["days_used"]),
+            days_excluded=[str(d) for d in data.get("days_excluded", [])],
+            p_active=p_active,
+            quiet_gap_h=gaps,
+            first_activity_min=data.get("first_activity_min"),
+            first_activity_channel=data.get("first_activity_channel"),
+            automatic={str(k): [int(b) for b in v] for k, v in data.get("automatic", {}).items()},
+        )
+
+
+def add_coverage(coverage: dict[int, int], prev: int | None, ts: int, max_gap_s: int) -> None:
+    """Credit the time since the previous reading (if close enough) to the hours it falls in.
+
+    Readings closer than ``max_gap_s`` mean we would have seen a switch-on in between, so the
+    time between them is "covered"; a lone reading after a gap counts one minute.
+    """
+    if prev is None or ts <= prev or ts - prev > max_gap_s:
+        hour = ts - ts % 3600
+        coverage[hour] = min(3600, coverage.get(hour, 0) + 60)
+        return
+    t = prev
+    while t < ts:
+        hour = t - t % 3600
+        nxt = min(ts, hour + 3600)
+        coverage[hour] = min(3600, coverage.get(hour, 0) + nxt - t)
+        t = nxt
+
+
+def hour_of_week(ts: float, zone: ZoneInfo) -> int:
+    local = datetime.fromtimestamp(ts, UTC).astimezone(zone)
+    return local.weekday() * 24 + local.hour
+
+
+def local_date(ts: float, zone: ZoneInfo) -> date:
+    return datetime.fromtimestamp(ts, UTC).astimezone(zone).date()
+
+
+def fit_routine(
+    events: Sequence[tuple[int, str]],
+    coverage: dict[int, int],
+    *,
+    now: int,
+    timezone: str,
+    automatic: dict[str, set[int]] | None = None,
+    params: FitParams | None = None,
+) -> Routine | None:
+    """Fit from human events ``(ts, channel)`` (sorted) and data coverage.
+
+    ``coverage`` maps the unix start of each UTC hour to the seconds of data in it (missing
+    data is not inactivity). Returns None until there are ``min_days`` usable days.
+    Unusual days (away, holiday: far fewer events than usual) are excluded so they cannot
+    teach the model that long silences are normal.
+    """
+    p = params or FitParams()
+    zone = ZoneInfo(timezone)
+    start = now - p.window_days * 86400
+    covered_hours = {h for h, s in coverage.items() if start <= h < now and s >= p.min_hour_coverage_s}
+    day_hours: Counter[date] = Counter(local_date(h, zone) for h in covered_hours)
+    recent = [(ts, ch) for ts, ch in events if start <= ts < now]
+    per_day: Counter[date] = Counter(local_date(ts, zone) for ts, _ in recent)
+    covered_days = [d for d, n in day_hours.items() if n >= 24 * p.min_day_coverage]
+    if not covered_days:
+        return None
+    median_events = statistics.median(per_day[d] for d in covered_days)
+    good = {d for d in covered_days if per_day[d] >= p.unusual_day_share * median_events and per_day[d] > 0}
+    excluded = sorted(d.isoformat() for d in covered_days if d not in good)
+    if len(good) < p.min_days:
+        return None
+
+    active_hours = {ts - ts % 3600 for ts, _ in recent}
+    hours = sorted(h for h in covered_hours if local_date(h, zone) in good)
+    how = np.array([hour_of_week(h, zone) for h in hours])
+    y = np.array([1 if h in active_hours else 0 for h in hours])
+    p_active = _fit_p_active(how, y, p.regularisation_c)
+
+    gaps = _quiet_gaps(recent, good, zone, p)
+    first_min, first_channel = _first_activity(recent, good, zone)
+    return Routine(
+        timezone=timezone,
+        fitted_at=now,
+        days_used=len(good),
+        days_excluded=excluded,
+        p_active=p_active,
+        quiet_gap_h=gaps,
+        first_activity_min=first_min,
+        first_activity_channel=first_channel,
+        automatic={k: sorted(v) for k, v in (automatic or {}).items()},
+    )
+
+
+def _features(how: np.ndarray) -> np.ndarray:
+    x = np.zeros((len(how), 24 + HOURS_PER_WEEK))
+    x[np.arange(len(how)), how % 24] = 1.0
+    x[np.arange(len(how)), 24 + how] = 1.0
+    return x
+
+
+def _fit_p_active(how: np.ndarray, y: np.ndarray, c: float) -> list[float]:
+    if y.min() == y.max():  # one class only: the mean is all there is to learn
+        return [float(y[0])] * HOURS_PER_WEEK
+    model = LogisticRegression(C=c, max_iter=500)
+    model.fit(_features(how), y)
+    probs = model.predict_proba(_features(np.arange(HOURS_PER_WEEK)))[:, 1]
+    return [float(v) for v in probs]
+
+
+def _quiet_gaps(
+    events: Sequence[tuple[int, str]], good: set[date], zone: ZoneInfo, p: FitParams
+) -> list[float]:
+    """Per hour-of-week, a high quantile of the longest quiet that followed activity in that hour.
+
+    One sample per day and hour (the longest gap after an event in it), so a burst of kettle
+    uses does not outvote the one long afternoon nap. Pooled over neighbouring hours (±1 h)
+    and backed off to the hour of day when a cell has too few samples. Gaps that span an
+    unusual or uncovered day are not samples.
+    """
+    longest: dict[tuple[date, int], float] = {}
+    for (ts, _), (nxt, _) in itertools.pairwise(events):
+        day, last = local_date(ts, zone), local_date(nxt, zone)
+        spanned = {day + timedelta(days=k) for k in range((last - day).days + 1)}
+        if spanned <= good:  # a gap over an away day or a data gap is not a usual quiet
+            key = (day, hour_of_week(ts, zone))
+            longest[key] = max(longest.get(key, 0.0), (nxt - ts) / 3600)
+    by_how: dict[int, list[float]] = defaultdict(list)
+    for (_day, h), gap in longest.items():
+        by_how[h].append(gap)
+    by_hod: dict[int, list[float]] = defaultdict(list)
+    for h, values in by_how.items():
+        by_hod[h % 24].extend(values)
+    everything = [v for values in by_how.values() for v in values]
+    overall = float(np.quantile(everything, p.gap_quantile)) if everything else 12.0
+    out: list[float] = []
+    for h in range(HOURS_PER_WEEK):
+        # The larger of this hour-of-week's and this hour-of-day's quantile: a Saturday
+        # lie-in and a weekday shift both count as usual, whichever the data shows.
+        week = [v for k in (-1, 0, 1) for v in by_how.get((h + k) % HOURS_PER_WEEK, [])]
+        hod = [v for k in (-1, 0, 1) for v in by_hod.get((h + k) % 24, [])]
+        candidates = [
+            float(np.quantile(v, p.gap_quantile)) for v in (week, hod) if len(v) >= p.min_gap_samples
+        ]
+        out.append(max(candidates) if candidates else overall)
+    return out
+
+
+def _first_activity(
+    events: Sequence[tuple[int, str]], good: set[date], zone: ZoneInfo
+) -> tuple[int | None, str | None]:
+    """Usual local time (a late-ish day's, the 75th percentile) of the first activity after 04:00,
+    and the appliance most often used first (a named plug rather than the whole-house meter)."""
+    firsts: dict[date, int] = {}
+    first_appliance: dict[date, str] = {}
+    for ts, channel in events:
+        local = datetime.fromtimestamp(ts, UTC).astimezone(zone)
+        day = local.date()
+        if local.hour < 4 or day not in good:
+            continue
+        firsts.setdefault(day, local.hour * 60 + local.minute)
+        if channel != "aggregate":
+            first_appliance.setdefault(day, channel)
+    if not firsts:
+        return None, None
+    minutes = sorted(firsts.values())
+    usual = minutes[min(len(minutes) - 1, int(0.75 * len(minutes)))]
+    named = Counter(first_appliance.values()).most_common(1)
+    channel = named[0][0] if named else "aggregate"
+    return usual, channel

@@ -1,0 +1,165 @@
+"""The live side of the routine model: retrain on a schedule tick, load it where deadlines are set.
+
+``tick`` refits each watched household once per local day, *as of its last local midnight*
+(exactly when ``anbu replay`` refits), from the household's own activity edges and reading
+coverage of the last weeks; stores the model as JSON in ``routine_model``; and re-arms the
+watch's ``alert_after`` with it. The gateway asks :func:`is_human_edge` before an ON edge
+counts as a sign of life.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from anomaly.activity import PowerEvent, is_human, learn_automatic
+from anomaly.deadlines import compute_deadline, latest_sign_of_life
+from anomaly.detector import DetectorParams
+from anomaly.routine import Routine, add_coverage, fit_routine
+from core.clock import Clock
+from core.db import session_scope
+from core.enums import EdgeKind, WatchStatus
+from core.models import ActivityEdge, Device, Household, Reading, RoutineModel, Watch
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def activity_label(device: Device, channel: str) -> str:
+    """The name a channel's events are learned under (the same as a replayed CSV channel)."""
+    return device.appliance or channel
+
+
+def is_human_edge(routine: Routine | None, label: str, power_w: float) -> bool:
+    if routine is None:
+        return True  # nothing learned yet: every switch-on counts (the conservative side)
+    automatic = {k: set(v) for k, v in routine.automatic.items()}
+    return is_human(PowerEvent(0, label, power_w), automatic)
+
+
+def load_routine(session: Session, household_id: int) -> Routine | None:
+    row = session.get(RoutineModel, household_id)
+    if row is None:
+        return None
+    try:
+        return Routine.from_json(row.model)
+    except (KeyError, TypeError, ValueError) as exc:
+        # A bad row must not stop alerts: fall back to the fixed rule and say why.
+        log.warning("routine model of household %s unusable (%s); using the fixed rule", household_id, exc)
+        return None
+
+
+def last_local_midnight(now: datetime, timezone: str) -> datetime:
+    local = now.astimezone(ZoneInfo(timezone))
+    return datetime.combine(local.date(), datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
+
+
+def tick(engine: Engine, clock: Clock, settings: Settings, *, params: DetectorParams | None = None) -> int:
+    """Refit the routines that are due; return how many were (re)fitted."""
+    now = clock.now()
+    with session_scope(engine) as session:
+        ids = session.exec(select(Watch.household_id).order_by(col(Watch.household_id))).all()
+    fitted = 0
+    for household_id in ids:
+        try:
+            with session_scope(engine) as session:
+                fitted += retrain_household(session, household_id, now, settings, params or DetectorParams())
+        except Exception:  # one household's bad data must not stop the others
+            log.exception("retraining the routine of household %s failed", household_id)
+    return fitted
+
+
+def retrain_household(
+    session: Session, household_id: int, now: datetime, settings: Settings, params: DetectorParams
+) -> bool:
+    household = session.get(Household, household_id)
+    if household is None:
+        return False
+    as_of = last_local_midnight(now, household.timezone)
+    existing = session.get(RoutineModel, household_id)
+    if existing is not None and existing.fitted_at >= as_of:
+        return False
+    end = int(as_of.timestamp())
+    start = end - params.fit.window_days * 86400
+    start_dt, end_dt = datetime.fromtimestamp(start, UTC), as_of
+    device_ids = session.exec(select(Device.id).where(Device.household_id == household_id)).all()
+    first = session.exec(select(func.min(Reading.ts)).where(col(Reading.device_id).in_(device_ids))).one()
+    if first is None:
+        return False
+    # From one gap before the window, so the first hour is credited as replay credits it.
+    times = session.exec(
+        select(Reading.ts)
+        .where(
+            col(Reading.device_id).in_(device_ids),
+            Reading.ts >= start_dt - timedelta(seconds=params.coverage_gap_s),
+            Reading.ts < end_dt,
+        )
+        .distinct()
+        .order_by(col(Reading.ts))
+    ).all()
+    coverage: dict[int, int] = {}
+    prev: int | None = None
+    for ts in times:
+        t = int(ts.timestamp())
+        add_coverage(coverage, prev, t, params.coverage_gap_s)
+        prev = t
+    edges = session.exec(
+        select(ActivityEdge, Device)
+        .join(Device, col(Device.id) == ActivityEdge.device_id)
+        .where(
+            ActivityEdge.household_id == household_id,
+            ActivityEdge.kind == EdgeKind.ON,
+            ActivityEdge.ts >= start_dt,
+            ActivityEdge.ts < end_dt,
+        )
+        .order_by(col(ActivityEdge.ts))
+    ).all()
+    events = [PowerEvent(int(e.ts.timestamp()), activity_label(d, e.channel), e.power_w) for e, d in edges]
+    days = (end - max(int(first.timestamp()), start)) / 86400
+    automatic = learn_automatic(events, days=days, timezone=household.timezone, params=params.automatic)
+    human = [(e.ts, e.channel) for e in events if is_human(e, automatic)]
+    routine = fit_routine(
+        human, coverage, now=end, timezone=household.timezone, automatic=automatic, params=params.fit
+    )
+    if routine is None:
+        if existing is not None:
+            session.delete(existing)  # e.g. after a long absence: back to the fixed rule
+        return False
+    data = routine.to_json()
+    if existing is None:
+        session.add(
+            RoutineModel(household_id=household_id, fitted_at=as_of, days_used=routine.days_used, model=data)
+        )
+    else:
+        existing.fitted_at, existing.days_used, existing.model = as_of, routine.days_used, data
+    _rearm(session, household, Routine.from_json(data), settings, params)
+    log.info("routine of household %s refitted from %d usual days", household.code, routine.days_used)
+    return True
+
+
+def _rearm(
+    session: Session, household: Household, routine: Routine, settings: Settings, params: DetectorParams
+) -> None:
+    """A new routine moves the deadline of a household that is being watched (not one already overdue)."""
+    watch = session.get(Watch, household.id)
+    if watch is None or watch.status != WatchStatus.UP or watch.last_activity_at is None:
+        return
+    appliance = None
+    if watch.last_activity_device_id is not None:
+        device = session.get(Device, watch.last_activity_device_id)
+        appliance = device.appliance if device else None
+    sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, appliance)
+    assert sign is not None
+    deadline = compute_deadline(
+        sign,
+        quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
+        timezone=household.timezone,
+        routine=routine,
+        ladder_params=params.ladder,
+    )
+    watch.alert_after, watch.explanation = deadline.alert_after, deadline.explanation
+    session.add(watch)

@@ -1,0 +1,130 @@
+"""Live routine: the retrain tick stores readable JSON and re-arms watches; the sweeper climbs the ladder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from anomaly import sweeper, training
+from anomaly.ladder import ladder
+from anomaly.routine import HOURS_PER_WEEK, Routine
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseKind, EdgeKind, Severity, WatchStatus
+from core.models import ActivityEdge, Case, Reading, RoutineModel, Watch
+from core.settings import Settings
+from tests.factories import make_device, make_household, make_watch
+
+SETTINGS = Settings(inactivity_default_hours=12)
+ZONE = "Asia/Seoul"
+DAY0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # 2 March 00:00 in Seoul
+
+
+def _seed_history(engine: Engine, days: int) -> tuple[int, int]:
+    """A kettle used at 08:00, 13:00 and 20:00 Seoul time, with a reading every 5 minutes."""
+    with session_scope(engine) as s:
+        household = make_household(s, tz=ZONE)
+        device = make_device(s, household=household, appliance="kettle")
+        assert household.id is not None and device.id is not None
+        rows, edges = [], []
+        for minute in range(0, days * 1440, 5):
+            ts = DAY0 + timedelta(minutes=minute)
+            rows.append(Reading(device_id=device.id, ts=ts, received_at=ts, power_w=0.0))
+        for day in range(days):
+            for hour in (8, 13, 20):
+                ts = DAY0 + timedelta(days=day, hours=hour, minutes=1)
+                edges.append(
+                    ActivityEdge(
+                        household_id=household.id, device_id=device.id, ts=ts, kind=EdgeKind.ON, power_w=1800
+                    )
+                )
+        s.add_all(rows)
+        s.add_all(edges)
+        last = DAY0 + timedelta(days=days - 1, hours=20, minutes=1)
+        make_watch(
+            s,
+            household,
+            status=WatchStatus.UP,
+            last_activity_at=last,
+            last_activity_device_id=device.id,
+            alert_after=last + timedelta(hours=12),
+        )
+        return household.id, device.id
+
+
+def test_retrain_stores_readable_json_once_a_day_and_rearms_the_watch(
+    engine: Engine, clock: ManualClock
+) -> None:
+    hid, _ = _seed_history(engine, days=9)
+    clock.set(DAY0 + timedelta(days=9, hours=1))  # 01:00 local after the ninth day
+    assert training.tick(engine, clock, SETTINGS) == 1
+    assert training.tick(engine, clock, SETTINGS) == 0  # already fitted as of this midnight
+    with Session(engine) as s:
+        row = s.get_one(RoutineModel, hid)
+        assert row.fitted_at == DAY0 + timedelta(days=9)
+        routine = Routine.from_json(row.model)  # plain JSON, loadable
+        assert routine.days_used == 9
+        assert routine.first_activity_min == 8 * 60 + 1
+        assert routine.p_active[8] > 0.7 and routine.p_active[3] < 0.2
+        watch = s.get_one(Watch, hid)
+        last = watch.last_activity_at
+        assert last is not None
+        expected = ladder(int(last.timestamp()), routine).alert
+        assert watch.alert_after == datetime.fromtimestamp(expected, UTC)
+        assert "quietest usual gap" in watch.explanation or "평소 가장 긴 공백" in watch.explanation
+
+
+def test_too_little_history_keeps_the_fixed_rule(engine: Engine, clock: ManualClock) -> None:
+    hid, _ = _seed_history(engine, days=4)
+    clock.set(DAY0 + timedelta(days=4, hours=1))
+    assert training.tick(engine, clock, SETTINGS) == 0
+    with Session(engine) as s:
+        assert s.get(RoutineModel, hid) is None
+        watch = s.get_one(Watch, hid)
+        assert watch.alert_after is not None and watch.last_activity_at is not None
+        assert watch.alert_after - watch.last_activity_at == timedelta(hours=12)
+
+
+def test_a_corrupt_stored_model_falls_back_to_the_fixed_rule(engine: Engine, clock: ManualClock) -> None:
+    hid, _ = _seed_history(engine, days=2)
+    with session_scope(engine) as s:
+        s.add(
+            RoutineModel(household_id=hid, fitted_at=DAY0, days_used=9, model={"version": 1, "p_active": [1]})
+        )
+    with Session(engine) as s:
+        assert training.load_routine(s, hid) is None
+
+
+def test_sweeper_opens_at_alert_and_raises_to_critical(engine: Engine, clock: ManualClock) -> None:
+    hid, _ = _seed_history(engine, days=2)
+    routine = Routine(
+        timezone=ZONE,
+        fitted_at=0,
+        days_used=9,
+        days_excluded=[],
+        p_active=[0.9 if 7 <= h % 24 < 22 else 0.05 for h in range(HOURS_PER_WEEK)],
+        quiet_gap_h=[3.0] * HOURS_PER_WEEK,
+        first_activity_min=8 * 60,
+        first_activity_channel="kettle",
+    )
+    with session_scope(engine) as s:
+        s.add(RoutineModel(household_id=hid, fitted_at=DAY0, days_used=9, model=routine.to_json()))
+        watch = s.get_one(Watch, hid)
+        assert watch.last_activity_at is not None
+        stages = ladder(int(watch.last_activity_at.timestamp()), routine)
+        watch.alert_after = datetime.fromtimestamp(stages.alert, UTC)
+    clock.set(datetime.fromtimestamp(stages.alert, UTC))
+    assert sweeper.tick(engine, clock, SETTINGS).opened == 1
+    clock.set(datetime.fromtimestamp(stages.critical - 60, UTC))
+    sweeper.tick(engine, clock, SETTINGS)
+    with Session(engine) as s:
+        [case] = s.exec(select(Case).where(Case.kind == CaseKind.INACTIVITY)).all()
+        assert case.severity == Severity.ALERT
+        assert "전기포트" in case.explanation
+    clock.set(datetime.fromtimestamp(stages.critical, UTC))
+    sweeper.tick(engine, clock, SETTINGS)
+    with Session(engine) as s:
+        [case] = s.exec(select(Case).where(Case.kind == CaseKind.INACTIVITY)).all()
+        assert case.severity == Severity.CRITICAL

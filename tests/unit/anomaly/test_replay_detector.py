@@ -1,0 +1,126 @@
+"""`anbu replay` and the household detector on simulated recordings (never the real data set)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from anbu.cli import main
+from anomaly.detector import DetectorParams, HouseholdDetector
+from anomaly.replay import ReadingsError, replay
+
+ZONE = "Europe/London"
+START = datetime(2026, 1, 5, tzinfo=ZoneInfo(ZONE))  # Monday 00:00 local
+USE_HOURS = range(7, 22, 2)
+
+
+Row = tuple[int, str, str, float]
+
+
+def simulate(days: int, *, stop_at: datetime | None = None, gap: tuple[int, int] | None = None) -> list[Row]:
+    """Minute rows: a kettle every two hours 07:30-21:30 local; a fridge cycling around the clock
+    on the aggregate meter. After ``stop_at`` only the fridge goes on. ``gap`` = (start, end)
+    minute indexes with no data at all."""
+    rows: list[Row] = []
+    stop = stop_at.timestamp() if stop_at else float("inf")
+    for minute in range(days * 1440):
+        if gap and gap[0] <= minute < gap[1]:
+            continue
+        t = START + timedelta(minutes=minute)
+        ts = int(t.timestamp())
+        local = t.astimezone(ZoneInfo(ZONE))
+        kettle = 2000.0 if local.minute == 30 and local.hour in USE_HOURS and ts < stop else 0.0
+        fridge = 100.0 if minute % 45 < 15 else 0.0
+        rows.append((ts, "sim_h1", "aggregate", 150.0 + fridge + kettle))
+        rows.append((ts, "sim_h1", "kettle", kettle))
+    return rows
+
+
+def write(path: Path, rows: Sequence[Sequence[object]], *, gz: bool = False) -> Path:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["timestamp", "household_id", "channel", "power_w"])
+    writer.writerows(rows)
+    data = text.getvalue().encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def test_normal_routine_raises_no_case(tmp_path: Path) -> None:
+    alerts, stats = replay(write(tmp_path / "r.csv", simulate(12)), timezone=ZONE)
+    assert stats.households == 1 and stats.bad_rows == 0
+    assert alerts == []
+
+
+def test_resident_stopping_opens_one_inactivity_case_explained(tmp_path: Path) -> None:
+    stop = START + timedelta(days=10, hours=9)  # after the 07:30 kettle on day 10
+    alerts, _ = replay(write(tmp_path / "r.csv.gz", simulate(12, stop_at=stop), gz=True), timezone=ZONE)
+    assert [a.kind for a in alerts] == ["inactivity"]
+    alert = alerts[0]
+    last_use = START + timedelta(days=10, hours=7, minutes=30)
+    assert alert.severity == "alert"
+    # The usual longest quiet after a 07:30 kettle is 2 h; the ladder waits 1.5 x 2 h + 2 h = 5 h
+    # and for 3 usual-activity hours missed: the same morning, long before a fixed 12 or 24 h rule.
+    delay_h = (alert.at - last_use.timestamp()) / 3600
+    assert 5 <= delay_h < 8
+    assert "kettle" in alert.explanation and "01-15 07:30" in alert.explanation
+
+
+def test_data_gap_is_an_offline_case_and_not_inactivity(tmp_path: Path) -> None:
+    # six hours without any data on day 9, resident fine throughout.
+    rows = simulate(12, gap=(9 * 1440 + 6 * 60, 9 * 1440 + 12 * 60))
+    alerts, _ = replay(write(tmp_path / "r.csv", rows), timezone=ZONE)
+    assert [a.kind for a in alerts] == ["device_offline"]
+    # the last reading was at 05:59: two hours later the data gap becomes a case for staff
+    assert alerts[0].at == int((START + timedelta(days=9, hours=7, minutes=59)).timestamp())
+
+
+def test_detector_learns_a_routine_from_its_own_history() -> None:
+    detector = HouseholdDetector("sim_h1", ZONE, DetectorParams())
+    rows = simulate(8)
+    for i in range(0, len(rows), 2):
+        detector.feed(rows[i][0], {"aggregate": rows[i][3], "kettle": rows[i + 1][3]})
+    assert detector.automatic == {}  # the fridge's 100 W steps are below the aggregate step size
+    assert detector.routine is not None  # 7 full days by the last midnight
+    assert detector.routine.days_used == 7
+    assert detector.routine.first_activity_min == 7 * 60 + 30
+
+
+def test_bad_rows_are_counted_and_skipped_not_fatal(tmp_path: Path) -> None:
+    rows: list[Sequence[object]] = list(simulate(1))
+    rows.insert(10, ("not-a-time", "sim_h1", "kettle", "1"))
+    rows.insert(20, (int(START.timestamp()) + 300, "sim_h1", "kettle", "lots"))
+    _, stats = replay(write(tmp_path / "r.csv", rows), timezone=ZONE)
+    assert stats.bad_rows == 2
+    assert len(stats.bad_examples) == 2
+
+
+def test_a_file_without_the_columns_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("time,power\n1,2\n")
+    with pytest.raises(ReadingsError, match="expected columns"):
+        replay(path, timezone=ZONE)
+
+
+def test_replay_command_writes_one_json_line_per_case(tmp_path: Path) -> None:
+    stop = START + timedelta(days=10, hours=9)
+    readings = write(tmp_path / "r.csv", simulate(12, stop_at=stop))
+    out = tmp_path / "alerts.jsonl"
+    assert main(["replay", str(readings), "--out", str(out), "--timezone", ZONE]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 1
+    assert set(lines[0]) == {"household_id", "at", "kind", "severity", "explanation"}
+    assert lines[0]["household_id"] == "sim_h1" and lines[0]["kind"] == "inactivity"
+
+
+def test_replay_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,103 @@
+"""The severity ladder and routine deadlines: pure, in local time, across DST and time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from anomaly.deadlines import SignOfLife, compute_deadline
+from anomaly.ladder import ESCALATING, LadderParams, ladder
+from anomaly.routine import HOURS_PER_WEEK, Routine
+from core.enums import Language, Severity
+
+
+def routine(zone: str = "Asia/Seoul", *, day_p: float = 0.8, gap_h: float = 3.0) -> Routine:
+    """Awake 07–22 local (p=day_p), asleep otherwise; usual gap 3 h by day, 10 h after 21:00."""
+    p_active = [day_p if 7 <= h % 24 < 22 else 0.02 for h in range(HOURS_PER_WEEK)]
+    gaps = [10.0 if h % 24 >= 21 else gap_h for h in range(HOURS_PER_WEEK)]
+    return Routine(
+        timezone=zone,
+        fitted_at=0,
+        days_used=28,
+        days_excluded=[],
+        p_active=p_active,
+        quiet_gap_h=gaps,
+        first_activity_min=8 * 60 + 30,
+        first_activity_channel="kettle",
+    )
+
+
+def ts(zone: str, year: int, month: int, day: int, hour: int, minute: int) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone)).timestamp())
+
+
+def test_stages_are_ordered_and_only_alert_and_critical_escalate() -> None:
+    last = ts("Asia/Seoul", 2026, 3, 2, 10, 0)
+    stages = ladder(last, routine())
+    assert last < stages.watch <= stages.warning <= stages.alert < stages.critical
+    assert stages.stage_at(last) is None
+    assert stages.stage_at(stages.warning) is Severity.WARNING
+    assert stages.stage_at(stages.alert) is Severity.ALERT
+    assert {Severity.ALERT, Severity.CRITICAL} == ESCALATING
+
+
+def test_daytime_quiet_alerts_soon_after_the_usual_gap() -> None:
+    last = ts("Asia/Seoul", 2026, 3, 2, 10, 0)
+    stages = ladder(last, routine(), LadderParams(gap_margin=1.0, grace_hours=1.0, alert_mass=1.0))
+    # usual gap 3 h + 1 h grace, and one usual-activity hour missed (0.8/h): 4 h after 10:00.
+    assert (stages.alert - last) / 3600 == 4.0
+
+
+def test_night_does_not_count_as_missed_activity() -> None:
+    last = ts("Asia/Seoul", 2026, 3, 2, 21, 30)
+    stages = ladder(last, routine(), LadderParams(gap_margin=1.0, grace_hours=1.0, alert_mass=1.0))
+    alert_local = datetime.fromtimestamp(stages.alert, ZoneInfo("Asia/Seoul"))
+    # 10 h usual gap + 1 h grace = 08:30; by then 07:00-08:30 (1.2 expected active hours) was missed.
+    assert alert_local.hour == 8 and alert_local.minute == 30
+
+
+def test_alert_is_never_later_than_the_cap() -> None:
+    last = ts("Asia/Seoul", 2026, 3, 2, 10, 0)
+    quiet = routine(day_p=0.01)  # almost never active: the mass never accumulates
+    stages = ladder(last, quiet, LadderParams(max_hours=24.0))
+    assert stages.alert - last == 24 * 3600
+
+
+SIMPLE = LadderParams(gap_margin=1.0, grace_hours=1.0, alert_mass=1.0)
+
+
+def test_same_local_routine_in_two_zones_gives_the_same_local_alert_time() -> None:
+    for zone in ("Asia/Seoul", "America/New_York"):
+        last = ts(zone, 2026, 6, 1, 21, 30)
+        alert = datetime.fromtimestamp(ladder(last, routine(zone), SIMPLE).alert, ZoneInfo(zone))
+        assert (alert.hour, alert.minute) == (8, 30), zone
+
+
+def test_dst_night_is_an_hour_shorter_in_utc_but_the_morning_is_the_same_local_time() -> None:
+    zone = "Europe/London"
+    before = ts(zone, 2026, 3, 28, 21, 30)  # the clocks go forward at 01:00 on 29 March
+    night_dst = ladder(before, routine(zone), SIMPLE)
+    normal = ladder(ts(zone, 2026, 3, 21, 21, 30), routine(zone), SIMPLE)
+    assert (night_dst.alert - before) - (normal.alert - ts(zone, 2026, 3, 21, 21, 30)) == 0
+    # both 11 h after the last activity (usual gap 10 h + grace), which the zone maps to local times:
+    local = datetime.fromtimestamp(night_dst.alert, ZoneInfo(zone))
+    assert (local.hour, local.minute) == (9, 30)
+
+
+def test_compute_deadline_uses_the_routine_and_explains_it() -> None:
+    last = datetime(2026, 3, 2, 12, 10, tzinfo=UTC)  # 21:10 in Seoul
+    sign = SignOfLife(last, "appliance", "tv")
+    d = compute_deadline(sign, quiet_hours=12, timezone="Asia/Seoul", language=Language.EN, routine=routine())
+    assert d.alert_after == datetime.fromtimestamp(ladder(int(last.timestamp()), routine()).alert, UTC)
+    assert d.explanation == (
+        "usually uses the kettle by 08:30; nothing since 03-02 21:10 (last: TV); "
+        "quietest usual gap at this hour: 10 h."
+    )
+    ko = compute_deadline(sign, quiet_hours=12, timezone="Asia/Seoul", routine=routine())
+    assert "전기포트" in ko.explanation and "21:10" in ko.explanation
+
+
+def test_without_routine_the_first_cut_fixed_window_remains() -> None:
+    last = datetime(2026, 3, 2, 12, 10, tzinfo=UTC)
+    d = compute_deadline(SignOfLife(last, "appliance", "tv"), quiet_hours=12, timezone="Asia/Seoul")
+    assert (d.alert_after - last).total_seconds() == 12 * 3600
