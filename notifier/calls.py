@@ -18,13 +18,15 @@ unclear    nothing now: asked once more on the call, then the escalation ladder 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.enums import (
     ACTIVE_CASE_STATUSES,
@@ -35,20 +37,27 @@ from core.enums import (
     CaseKind,
     CaseStatus,
     Intent,
+    Language,
+    RecipientKind,
     Severity,
 )
-from core.models import CallAttempt, Case, Watch
-from notifier import engine, lifecycle, webhook_urls
+from core.models import CallAttempt, Case, CheckinCall, Contact, Household, Resident, Watch
+from notifier import checkins, engine, family, lifecycle, webhook_urls
 from notifier.classifier import Classification, classify, classify_digits
 from notifier.lifecycle import CaseConflict
 from notifier.script import (
     CATALOGUE,
+    checkin_question_twiml,
     closing_twiml,
+    contact_call_twiml,
+    contact_reask_twiml,
     greeting_twiml,
     hangup_twiml,
     reask_twiml,
+    say_and_hang_up_twiml,
     voicemail_twiml,
 )
+from notifier.transports.base import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +78,13 @@ _STATUS_RANK: dict[CallStatus, int] = {
 
 
 # ---------------------------------------------------------------- pure helpers
+
+_PHONE_NOISE = re.compile(r"[^\d+]")
+
+
+def normalise_phone(number: str | None) -> str:
+    """Keep digits and "+": numbers are stored and matched as E.164."""
+    return _PHONE_NOISE.sub("", number or "")
 
 
 def is_machine(answered_by: str | None) -> bool:
@@ -164,12 +180,21 @@ def answer(session: Session, *, code: str, params: Mapping[str, str], base_url: 
         attempt.answered_by = answered_by
     _advance_status(attempt, CallStatus.IN_PROGRESS)
     attempt.updated_at = now
+    is_contact = attempt.recipient_kind == RecipientKind.CONTACT
     if is_machine(answered_by):
         if attempt.outcome is None:
             attempt.outcome = CallOutcome.VOICEMAIL
             _record_outcome(session, attempt, now, outcome=CallOutcome.VOICEMAIL, answered_by=answered_by)
+        if is_contact:
+            return say_and_hang_up_twiml("call.contact.voicemail", attempt.language)
         return voicemail_twiml(attempt.language)
+    if is_contact:
+        return _contact_opening(session, attempt, base_url)
     gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=code)
+    if checkins.is_checkin(attempt):
+        return checkin_question_twiml(
+            language=attempt.language, gather_url=gather_url, topic=checkins.QUESTIONS[0], greeting=True
+        )
     return greeting_twiml(language=attempt.language, gather_url=gather_url)
 
 
@@ -179,6 +204,16 @@ def gather(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     if attempt is None:
         log.warning("voice gather for an unknown call code; hanging up")
         return hangup_twiml()
+    if attempt.recipient_kind == RecipientKind.CONTACT:
+        # Never classify a family member's "1" as the resident's "I'm fine" (that would clear the case).
+        return _contact_reply(session, attempt, params, base_url=base_url, now=now)
+    if attempt.recipient_kind != RecipientKind.RESIDENT:
+        log.warning(
+            "voice gather for call attempt %s to a %s; hanging up", attempt.id, attempt.recipient_kind
+        )
+        return hangup_twiml(attempt.language)
+    if checkins.is_checkin(attempt):
+        return _checkin_reply(session, attempt, params, base_url=base_url, now=now)
     if reply_decided(attempt):
         # A retried request: the decision was made and acted on once; just say goodbye again.
         assert attempt.outcome is not None
@@ -223,6 +258,87 @@ def gather(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     return closing_twiml(outcome, attempt.language)
 
 
+def contact_gather(
+    session: Session, *, code: str, params: Mapping[str, str], base_url: str, now: datetime
+) -> str:
+    """A family member's key press on a notification call or an inbound call: 1 acknowledges."""
+    attempt = _locked_attempt(session, code)
+    if attempt is None or attempt.recipient_kind != RecipientKind.CONTACT:
+        log.warning("contact gather for an unknown call code or a non-contact call; hanging up")
+        return hangup_twiml(attempt.language if attempt else Language.KO)
+    return _contact_reply(session, attempt, params, base_url=base_url, now=now)
+
+
+def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, now: datetime) -> str:
+    """A call to our number. The resident hears the check-in question (their reply is handled by
+    :func:`gather` like a reply on a call we placed: "1" / "괜찮아요" is a check-in); a family member
+    hears the household's state and, when an alert is open, "press 1 to acknowledge"; anyone else
+    gets the polite hang-up.
+
+    The call is recorded as a ``CallAttempt`` (idempotency key ``inbound:<CallSid>``) so that the
+    gather and status webhooks work exactly as for calls we place; a retried webhook for the same
+    CallSid reuses it.
+    """
+    call_sid = _clean(params.get("CallSid"), 64)
+    if call_sid:
+        existing = session.exec(
+            select(CallAttempt).where(CallAttempt.idempotency_key == inbound_key(call_sid)).with_for_update()
+        ).first()
+        if existing is not None:
+            return _inbound_opening(session, existing, base_url)
+    caller = normalise_phone(params.get("From"))
+    if not caller:
+        log.info("inbound call without a caller number; hanging up")
+        return hangup_twiml()
+    resident = session.exec(
+        select(Resident).where(Resident.phone == caller).order_by(col(Resident.id))
+    ).first()
+    if resident is not None and resident.id is not None:
+        case = _resident_case(session, resident.household_id)
+        attempt = _new_inbound(
+            session,
+            call_sid=call_sid,
+            household_id=resident.household_id,
+            kind=RecipientKind.RESIDENT,
+            recipient_id=resident.id,
+            number=caller,
+            language=resident.language,
+            case=case,
+            now=now,
+        )
+        log.info("inbound call from resident %s (household %s)", resident.id, resident.household_id)
+        return _inbound_opening(session, attempt, base_url)
+    contacts = list(
+        session.exec(select(Contact).where(Contact.phone == caller).order_by(col(Contact.id))).all()
+    )
+    if contacts:
+        contact, case = _contact_with_open_case(session, contacts)
+        assert contact.id is not None
+        attempt = _new_inbound(
+            session,
+            call_sid=call_sid,
+            household_id=contact.household_id,
+            kind=RecipientKind.CONTACT,
+            recipient_id=contact.id,
+            number=caller,
+            language=contact.language,
+            case=case,
+            now=now,
+        )
+        log.info("inbound call from contact %s (household %s)", contact.id, contact.household_id)
+        return _inbound_opening(session, attempt, base_url)
+    log.info("inbound call from unknown number %s; hanging up", mask_phone(caller))
+    return hangup_twiml()
+
+
+def inbound_key(call_sid: str) -> str:
+    return f"inbound:{call_sid}"
+
+
+def is_inbound(attempt: CallAttempt) -> bool:
+    return attempt.idempotency_key.startswith("inbound:")
+
+
 def call_status(session: Session, *, code: str, params: Mapping[str, str], now: datetime) -> None:
     """Twilio's status callback: idempotent, and stale (out-of-order) callbacks change nothing."""
     attempt = _locked_attempt(session, code)
@@ -252,6 +368,8 @@ def call_status(session: Session, *, code: str, params: Mapping[str, str], now: 
         return
     if attempt.outcome is None:
         attempt.outcome = terminal_outcome(status, attempt.answered_by)
+        if checkins.is_checkin(attempt) and attempt.outcome == CallOutcome.UNCLEAR:
+            attempt.outcome = checkins.call_outcome(_checkin_answers(session, attempt))
     case = _case_of(session, attempt)
     if case is not None:
         lifecycle.record_event(
@@ -369,6 +487,270 @@ def _clear_resident_ok(session: Session, case: Case, *, now: datetime, actor: st
         session.refresh(case)
         if case.status == CaseStatus.OPEN:
             lifecycle.clear(session, case, reason="resident_ok", now=now, actor=actor)
+
+
+# ---------------------------------------------------------------- scheduled check-in calls
+
+
+def _checkin_reply(
+    session: Session, attempt: CallAttempt, params: Mapping[str, str], *, base_url: str, now: datetime
+) -> str:
+    """One answer of a scheduled check-in: store it, then the next question or goodbye.
+
+    An emergency phrase ends the call and escalates at once (a ``help_requested`` case). A reply
+    that arrives after the call ended still counts (the outcome is recomputed from all answers).
+    """
+    language = attempt.language
+    asked = len(checkins.QUESTIONS)
+    if attempt.gather_count >= asked or attempt.outcome == CallOutcome.EMERGENCY:
+        return say_and_hang_up_twiml("checkin.closing", language)
+    reply = Reply.from_params(params)
+    topic = checkins.QUESTIONS[attempt.gather_count]
+    answer = checkins.interpret_answer(reply.kind, reply.text, reply.speech_confidence)
+    attempt.gather_count += 1
+    line = f"#{attempt.gather_count} {topic}: {reply.describe()} -> {answer}"
+    attempt.transcript = f"{attempt.transcript}\n{line}" if attempt.transcript else line
+    attempt.updated_at = now
+    _advance_status(attempt, CallStatus.IN_PROGRESS)
+    answers = checkins.record_answer(session, attempt, topic, answer, kind=reply.kind, excerpt=reply.text)
+    if answer == "emergency":
+        attempt.outcome = CallOutcome.EMERGENCY
+        apply_reply(
+            session,
+            household_id=attempt.household_id,
+            case=None,
+            intent=Intent.EMERGENCY,
+            now=now,
+            actor=f"call:{attempt.id}",
+            channel="call",
+        )
+        log.info("check-in call %s: emergency on %s", attempt.id, topic)
+        return closing_twiml(CallOutcome.EMERGENCY, language)
+    call_over = attempt.status in TERMINAL_CALL_STATUSES
+    if attempt.gather_count < asked and not call_over:
+        gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=attempt.code)
+        return checkin_question_twiml(
+            language=language,
+            gather_url=gather_url,
+            topic=checkins.QUESTIONS[attempt.gather_count],
+            greeting=False,
+        )
+    attempt.outcome = checkins.call_outcome(answers)
+    if attempt.outcome == CallOutcome.OK:
+        record_checkin(session, attempt.household_id, now)
+    log.info("check-in call %s finished: %s", attempt.id, attempt.outcome.value)
+    return say_and_hang_up_twiml("checkin.closing", language)
+
+
+def _checkin_answers(session: Session, attempt: CallAttempt) -> dict[str, Any]:
+    row = session.exec(select(CheckinCall).where(CheckinCall.call_attempt_id == attempt.id)).first()
+    return dict(row.answers) if row is not None else {}
+
+
+# ---------------------------------------------------------------- family calls and inbound calls
+
+
+def _contact_opening(session: Session, attempt: CallAttempt, base_url: str) -> str:
+    """What a family member hears first: on our notification call, the alert; on their own call,
+    the household's state. Both end in "press 1" while something is open to acknowledge."""
+    language = attempt.language
+    contact = session.get(Contact, attempt.recipient_id) if attempt.recipient_id is not None else None
+    lines = [CATALOGUE.text("call.contact.greeting", language)]
+    if is_inbound(attempt):
+        for each in _contact_households(session, attempt):
+            lines.extend(family.status_lines(session, each, language, spoken=True))
+    else:
+        household = session.get(Household, attempt.household_id)
+        case = _case_of(session, attempt)
+        if household is not None and case is not None and case.status in ACTIVE_CASE_STATUSES:
+            kind = CATALOGUE.text(f"notify.kind.{case.kind.value}", language)
+            lines.append(CATALOGUE.text("call.contact.alert", language, code=household.code, kind=kind))
+        elif household is not None:  # cleared or resolved while the phone rang: say how things are now
+            lines.extend(family.status_lines(session, household, language, spoken=True))
+    has_open = contact is not None and any(
+        c.status == CaseStatus.OPEN for c in family.active_cases(session, contact.household_id)
+    )
+    if is_inbound(attempt) and attempt.case_id is None:
+        has_open = False  # open cases in several households: we cannot tell which "1" is meant
+    gather_url = (
+        webhook_urls.url(base_url, webhook_urls.VOICE_CONTACT_GATHER, code=attempt.code) if has_open else None
+    )
+    return contact_call_twiml(language=language, lines=lines, gather_url=gather_url)
+
+
+def _contact_households(session: Session, attempt: CallAttempt) -> list[Household]:
+    """The households a calling family member is a contact of (same number), in id order."""
+    rows = session.exec(
+        select(Household)
+        .join(Contact, Contact.household_id == Household.id)  # type: ignore[arg-type]
+        .where(Contact.phone == attempt.to_number)
+        .order_by(col(Household.id))
+    ).all()
+    unique = {h.id: h for h in rows}
+    return list(unique.values())
+
+
+_CONTACT_CLOSINGS: dict[family.AckResult, str] = {
+    family.AckResult.ACKNOWLEDGED: "call.contact.acknowledged",
+    family.AckResult.ALREADY: "call.contact.ack_already",
+    family.AckResult.NOTHING_OPEN: "reply.ack_nothing_open",
+    family.AckResult.AMBIGUOUS: "call.contact.ack_ambiguous",
+}
+
+
+def _contact_reply(
+    session: Session, attempt: CallAttempt, params: Mapping[str, str], *, base_url: str, now: datetime
+) -> str:
+    language = attempt.language
+    if attempt.outcome is not None and attempt.outcome != CallOutcome.VOICEMAIL:
+        # A retried request: the decision was made and acted on once.
+        key = (
+            "call.contact.acknowledged"
+            if attempt.outcome == CallOutcome.ACKNOWLEDGED
+            else "call.contact.not_acknowledged"
+        )
+        return say_and_hang_up_twiml(key, language)
+    digits = (params.get("Digits") or "").strip()[:20]
+    attempt.gather_count += 1
+    line = f"#{attempt.gather_count} " + (f"dtmf {digits}" if digits else "no response")
+    attempt.updated_at = now
+    _advance_status(attempt, CallStatus.IN_PROGRESS)
+    call_over = attempt.status in TERMINAL_CALL_STATUSES
+    if digits != "1" and attempt.gather_count < MAX_GATHERS and not call_over:
+        attempt.transcript = (
+            f"{attempt.transcript}\n{line} -> re-ask" if attempt.transcript else f"{line} -> re-ask"
+        )
+        _record_contact_event(session, attempt, now, digits=digits, outcome=None, result=None)
+        gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_CONTACT_GATHER, code=attempt.code)
+        return contact_reask_twiml(language=language, gather_url=gather_url)
+    if digits != "1":
+        attempt.outcome = CallOutcome.UNCLEAR
+        attempt.transcript = (
+            f"{attempt.transcript}\n{line} -> unclear" if attempt.transcript else f"{line} -> unclear"
+        )
+        _record_contact_event(session, attempt, now, digits=digits, outcome=attempt.outcome, result=None)
+        return say_and_hang_up_twiml("call.contact.not_acknowledged", language)
+    contact = session.get(Contact, attempt.recipient_id) if attempt.recipient_id is not None else None
+    if contact is None:
+        result = family.AckResult.NOTHING_OPEN
+    else:
+        result = family.acknowledge_for_contacts(session, [contact], now, channel="call")
+    attempt.outcome = CallOutcome.ACKNOWLEDGED
+    attempt.transcript = (
+        f"{attempt.transcript}\n{line} -> {result.value}"
+        if attempt.transcript
+        else f"{line} -> {result.value}"
+    )
+    _record_contact_event(session, attempt, now, digits=digits, outcome=attempt.outcome, result=result)
+    return say_and_hang_up_twiml(_CONTACT_CLOSINGS[result], language)
+
+
+def _record_contact_event(
+    session: Session,
+    attempt: CallAttempt,
+    now: datetime,
+    *,
+    digits: str,
+    outcome: CallOutcome | None,
+    result: family.AckResult | None,
+) -> None:
+    case = _case_of(session, attempt)
+    if case is None:
+        return
+    lifecycle.record_event(
+        session,
+        case,
+        CaseEventType.CALL_OUTCOME,
+        now,
+        actor=f"contact:{attempt.recipient_id}",
+        call_attempt_id=attempt.id,
+        recipient_kind=RecipientKind.CONTACT.value,
+        outcome=outcome.value if outcome else None,
+        reask=outcome is None,
+        gather=attempt.gather_count,
+        input="dtmf" if digits else "none",
+        digits=digits or None,
+        ack=result.value if result else None,
+        inbound=is_inbound(attempt),
+    )
+
+
+def _inbound_opening(session: Session, attempt: CallAttempt, base_url: str) -> str:
+    if attempt.recipient_kind == RecipientKind.CONTACT:
+        return _contact_opening(session, attempt, base_url)
+    gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=attempt.code)
+    return greeting_twiml(language=attempt.language, gather_url=gather_url, inbound=True)
+
+
+def _resident_case(session: Session, household_id: int) -> Case | None:
+    """The case a resident's own call is about: the active inactivity case (a "fine" clears it),
+    else an active help case, else none (a "fine" is still a check-in)."""
+    for kind in (CaseKind.INACTIVITY, CaseKind.HELP_REQUESTED):
+        case = lifecycle.active_case(session, household_id, kind)
+        if case is not None:
+            return case
+    return None
+
+
+def _contact_with_open_case(session: Session, contacts: list[Contact]) -> tuple[Contact, Case | None]:
+    """The contact row (one per household) a calling number stands for, and the open case a "1"
+    would acknowledge: only when exactly one of their households has one."""
+    with_open = [
+        (contact, cases[0])
+        for contact in contacts
+        if (
+            cases := [
+                c for c in family.active_cases(session, contact.household_id) if c.status == CaseStatus.OPEN
+            ]
+        )
+    ]
+    if len(with_open) == 1:
+        return with_open[0]
+    return contacts[0], None
+
+
+def _new_inbound(
+    session: Session,
+    *,
+    call_sid: str | None,
+    household_id: int,
+    kind: RecipientKind,
+    recipient_id: int,
+    number: str,
+    language: Language,
+    case: Case | None,
+    now: datetime,
+) -> CallAttempt:
+    code = uuid.uuid4().hex
+    attempt = CallAttempt(
+        case_id=case.id if case is not None else None,
+        household_id=household_id,
+        recipient_kind=kind,
+        recipient_id=recipient_id,
+        to_number=number,
+        language=language,
+        code=code,
+        idempotency_key=inbound_key(call_sid or code),
+        escalation_token=case.escalation_token if case is not None else "",
+        status=CallStatus.IN_PROGRESS,
+        provider_sid=call_sid,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    if case is not None:
+        lifecycle.record_event(
+            session,
+            case,
+            CaseEventType.CALL_STATUS,
+            now,
+            actor=f"{kind.value}:{recipient_id}",
+            call_attempt_id=attempt.id,
+            status=CallStatus.IN_PROGRESS.value,
+            inbound=True,
+        )
+    return attempt
 
 
 # ---------------------------------------------------------------- internals

@@ -31,7 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -57,9 +57,11 @@ from notifier import lifecycle
 from notifier.policy import (
     CallResident,
     EscalationPolicy,
+    Limits,
     NotifyCaseworker,
     NotifyFamily,
     policy_from_snapshot,
+    quiet_until,
     snapshot_for_household,
 )
 from notifier.transports.base import mask_phone
@@ -85,9 +87,13 @@ class Purpose(StrEnum):
     EXHAUSTED = "exhausted"
     UNWELL = "unwell"
     EMERGENCY = "emergency"
+    ACK_REMINDER = "ack_reminder"  # acknowledged, still not resolved (notifier.followup)
+    ALL_CLEAR = "all_clear"  # the case cleared, or was resolved as fine/false alarm (notifier.followup)
+    CLOSED = "closed"  # resolved with another outcome: no "all clear", the caseworker explains
+    PRE_CALL = "pre_call"  # "we are about to call you" text to the resident (policy pre_call_sms)
 
 
-Audience = Literal["family", "caseworker"]
+Audience = Literal["family", "caseworker", "resident"]
 
 # Templates that exist for an (audience, purpose) pair; anything else uses the ladder text.
 SMS_TEMPLATES = frozenset(
@@ -98,7 +104,20 @@ SMS_TEMPLATES = frozenset(
         "sms.caseworker.exhausted",
         "sms.caseworker.unwell",
         "sms.caseworker.emergency",
+        "sms.caseworker.ack_reminder",
+        "sms.family.all_clear",
+        "sms.caseworker.all_clear",
+        "sms.family.closed",
+        "sms.caseworker.closed",
     }
+)
+# To the resident themself: names no household code (they do not know it) and no case detail.
+PRE_CALL_TEMPLATE = "sms.resident.pre_call"
+
+# "The case is over" messages: sent after the case left the active states, so the fencing token
+# says nothing about them; the outbox never cancels them as stale.
+CLOSURE_TEMPLATES = frozenset(
+    {"sms.family.all_clear", "sms.caseworker.all_clear", "sms.family.closed", "sms.caseworker.closed"}
 )
 
 # Messages whose news stays true after someone acknowledges the case: the resident asked for
@@ -111,7 +130,9 @@ SURVIVES_ACKNOWLEDGEMENT = frozenset(
 
 def template_for(audience: Audience, purpose: Purpose) -> str:
     key = f"sms.{audience}.{purpose.value}"
-    return key if key in SMS_TEMPLATES else f"sms.{audience}.ladder"
+    if key in SMS_TEMPLATES:
+        return key
+    return PRE_CALL_TEMPLATE if audience == "resident" else f"sms.{audience}.ladder"
 
 
 # ---------------------------------------------------------------- pure core
@@ -210,11 +231,10 @@ def select_family_tier(available_tiers: Iterable[int], wanted: int) -> int | Non
 def contact_channels(preferred: Channel) -> tuple[Channel, ...]:
     """Pure: the channels a contact is notified on, SMS first.
 
-    First cut: SMS only. A contact who prefers calls still gets the SMS (it carries the
-    reply-to-acknowledge instruction); notification *calls* to contacts need their own call
-    script and webhook, which do not exist yet.
+    Everyone gets the SMS (a written record that carries the reply-to-acknowledge instruction);
+    a contact who prefers calls is also called (``notifier.calls``: the alert, then "press 1").
     """
-    return (Channel.SMS,)
+    return (Channel.SMS, Channel.CALL) if preferred == Channel.CALL else (Channel.SMS,)
 
 
 def idempotency_key(
@@ -325,8 +345,30 @@ def queue_for(
 ) -> int:
     """Write one outbox row per recipient (skipping keys that exist); returns how many were new."""
     assert case.id is not None and household.id is not None
+    limits = policy_from_snapshot(case.policy_snapshot).limits
     queued = 0
     for rec in recipients:
+        if _over_limit(session, household.id, rec, purpose, limits, now):
+            lifecycle.record_event(
+                session,
+                case,
+                CaseEventType.LIMIT_REACHED,
+                now,
+                recipient_kind=rec.kind.value,
+                recipient_id=rec.id,
+                channel=rec.channel.value,
+                step=label,
+                repeat=repeat,
+            )
+            log.warning(
+                "case %s (household %s): %s limit reached, %s %s not queued",
+                case.id,
+                household.code,
+                rec.channel.value,
+                rec.kind.value,
+                rec.id,
+            )
+            continue
         key = idempotency_key(
             case_id=case.id,
             token=case.escalation_token,
@@ -402,6 +444,36 @@ def queue_for(
     return queued
 
 
+def limit_applies(rec: Recipient, purpose: Purpose) -> bool:
+    """Pure: caps hold back calls and family texts, never an emergency, a caseworker or a closure."""
+    if purpose in (Purpose.EMERGENCY, Purpose.ALL_CLEAR, Purpose.CLOSED) or rec.kind == RecipientKind.USER:
+        return False
+    return rec.channel == Channel.CALL or rec.kind == RecipientKind.CONTACT
+
+
+def _over_limit(
+    session: Session, household_id: int, rec: Recipient, purpose: Purpose, limits: Limits, now: datetime
+) -> bool:
+    if not limit_applies(rec, purpose):
+        return False
+    since = now - timedelta(days=1)
+    if rec.channel == Channel.CALL:
+        count_calls = select(func.count()).where(
+            CallAttempt.household_id == household_id,
+            col(CallAttempt.created_at) >= since,
+            CallAttempt.status != CallStatus.CANCELED,
+            col(CallAttempt.idempotency_key).not_like("inbound:%"),
+        )
+        return session.exec(count_calls).one() >= limits.calls_per_household_per_day
+    count_sms = select(func.count()).where(
+        Notification.household_id == household_id,
+        Notification.recipient_kind == RecipientKind.CONTACT,
+        col(Notification.created_at) >= since,
+        Notification.status != OutboxStatus.CANCELLED,
+    )
+    return session.exec(count_sms).one() >= limits.family_sms_per_household_per_day
+
+
 def sms_body(template: str, language: Language, *, household_code: str, case: Case) -> str:
     """The SMS text: household code and what kind of alert it is, never the resident's name."""
     return MESSAGES.text(
@@ -457,7 +529,10 @@ def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 100) 
             continue
         except Exception:  # one bad case must not stop the others from escalating
             log.exception("escalation step failed for case %s", case_id)
-    return ran
+    # Imported here: followup builds on this module (queue_for, resolve_recipients).
+    from notifier import checkins, followup
+
+    return ran + followup.tick(engine, now, limit=limit) + checkins.tick(engine, now, limit=limit)
 
 
 def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
@@ -484,6 +559,17 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
     else:
         plan = plan_step(case.policy_snapshot, step_index, repeat)
     recipients = resolve_recipients(session, household, plan.actions)
+    policy = policy_from_snapshot(case.policy_snapshot)
+    quiet_end = _quiet_end(policy, case, household, plan, now)
+    skipped: str | None = None
+    if quiet_end is not None:
+        assert policy.quiet_hours is not None
+        if policy.quiet_hours.mode == "defer":
+            return _defer_for_quiet_hours(session, case, plan, token=token, until=quiet_end, now=now)
+        recipients = [r for r in recipients if r.kind != RecipientKind.RESIDENT]
+        skipped = "quiet_hours"
+    if policy.pre_call_sms and case.kind not in STAFF_ONLY_KINDS:
+        recipients = _with_pre_call_notice(session, case, recipients)
     if plan.wait is None:
         next_at: datetime | None = None
     elif not recipients and not plan.exhausted:
@@ -515,8 +601,19 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
                 severity=case.severity.value,
                 reason="escalation_exhausted",
             )
+    notices = [r for r in recipients if r.kind == RecipientKind.RESIDENT and r.channel == Channel.SMS]
     queued = queue_for(
-        session, case, household, recipients, label=plan.label, repeat=repeat, purpose=plan.purpose, now=now
+        session, case, household, notices, label=plan.label, repeat=repeat, purpose=Purpose.PRE_CALL, now=now
+    )
+    queued += queue_for(
+        session,
+        case,
+        household,
+        [r for r in recipients if r not in notices],
+        label=plan.label,
+        repeat=repeat,
+        purpose=plan.purpose,
+        now=now,
     )
     lifecycle.record_event(
         session,
@@ -530,6 +627,7 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
         recipients=len(recipients),
         queued=queued,
         next_action_at=next_at.isoformat() if next_at else None,
+        **({"skipped": skipped} if skipped else {}),
     )
     if not recipients:
         log.warning(
@@ -540,6 +638,65 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
             ",".join(a.action for a in plan.actions),
         )
     return True
+
+
+def _quiet_end(
+    policy: EscalationPolicy, case: Case, household: Household, plan: StepPlan, now: datetime
+) -> datetime | None:
+    """When the quiet hours end, if this step would ring the resident during them for a case that
+    is not an emergency (critical, or the resident asked for help: then we always call)."""
+    if (
+        policy.quiet_hours is None
+        or case.severity == Severity.CRITICAL
+        or case.kind == CaseKind.HELP_REQUESTED
+        or not any(isinstance(a, CallResident) for a in plan.actions)
+    ):
+        return None
+    return quiet_until(now, household.timezone, policy.quiet_hours)
+
+
+def _defer_for_quiet_hours(
+    session: Session, case: Case, plan: StepPlan, *, token: str, until: datetime, now: datetime
+) -> bool:
+    """Keep the pointer where it is and come back when the quiet hours end."""
+    if not lifecycle.advance_escalation(
+        session,
+        case,
+        token=token,
+        step_index=case.step_index,
+        repeat_count=case.repeat_count,
+        next_action_at=until,
+    ):
+        return False
+    lifecycle.record_event(
+        session,
+        case,
+        CaseEventType.STEP,
+        now,
+        step=plan.label,
+        repeat=case.repeat_count,
+        actions=[a.action for a in plan.actions],
+        purpose=plan.purpose.value,
+        deferred="quiet_hours",
+        next_action_at=until.isoformat(),
+    )
+    return True
+
+
+def _with_pre_call_notice(session: Session, case: Case, recipients: list[Recipient]) -> list[Recipient]:
+    """Before the case's first call to a resident, text them that we are about to call."""
+    residents = [r for r in recipients if r.kind == RecipientKind.RESIDENT and r.channel == Channel.CALL]
+    if not residents:
+        return recipients
+    called = session.exec(
+        select(CallAttempt.id).where(
+            CallAttempt.case_id == case.id, CallAttempt.recipient_kind == RecipientKind.RESIDENT
+        )
+    ).first()
+    if called is not None:
+        return recipients
+    notices = [Recipient(r.kind, r.id, r.address, r.language, Channel.SMS, "resident") for r in residents]
+    return notices + recipients
 
 
 # ---------------------------------------------------------------- out of turn

@@ -272,6 +272,21 @@ def advance_escalation(
     return True
 
 
+def schedule_reminder(session: Session, case: Case, *, next_action_at: datetime) -> bool:
+    """Set when an *acknowledged* case is next reminded about (it stays acknowledged).
+
+    A conditional UPDATE on ``version``, so of two workers only one wins: False (nothing
+    changed) when the case is no longer acknowledged or changed since the caller read it.
+    """
+    if case.status != CaseStatus.ACKNOWLEDGED:
+        return False
+    try:
+        _write(session, case, {"next_action_at": next_action_at})
+    except CaseConflict:
+        return False
+    return True
+
+
 # ---------------------------------------------------------------- internals
 
 

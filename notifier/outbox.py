@@ -36,7 +36,7 @@ from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Outbo
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import lifecycle, webhook_urls
-from notifier.engine import SURVIVES_ACKNOWLEDGEMENT
+from notifier.engine import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
 from notifier.transports.base import Transport, TransportError, mask_phone
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,10 @@ def should_cancel(*, row_token: str, template: str | None, case_token: str, case
     A row is stale when the case's token changed since it was queued. Exception: messages whose
     news stays true after an acknowledgement (the resident asked for help or said they are
     unwell, :data:`notifier.engine.SURVIVES_ACKNOWLEDGEMENT`) still go out while the case is
-    acknowledged; a clear or resolve cancels them too.
+    acknowledged; a clear or resolve cancels them too. "All clear" / "closed" messages
+    (:data:`notifier.engine.CLOSURE_TEMPLATES`) are written after the case closed and never stale.
     """
-    if row_token == case_token:
+    if row_token == case_token or template in CLOSURE_TEMPLATES:
         return False
     return not (template in SURVIVES_ACKNOWLEDGEMENT and case_status == CaseStatus.ACKNOWLEDGED)
 

@@ -12,6 +12,9 @@ Shape (JSON)::
      "repeat_from": 1, "max_repeats": 3,
      "emergency": [{"action": "notify_caseworker"}, {"action": "notify_family", "tier": 1}]}
 
+Optional fields (``ack_reminder_minutes``, ``quiet_hours``, ``limits``, ``pre_call_sms``) are
+described on their models below and in ``docs/calls.md``.
+
 ``wait_minutes`` is the pause *after* a step before the next one. When the last step has run,
 the ladder starts again at ``repeat_from`` until it has been repeated ``max_repeats`` times;
 then it is exhausted (see :mod:`notifier.engine`).
@@ -20,7 +23,9 @@ then it is exhausted (see :mod:`notifier.engine`).
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, select
@@ -30,6 +35,7 @@ from core.models import Household, Organisation, Team
 log = logging.getLogger(__name__)
 
 MAX_WAIT_MINUTES = 24 * 60
+DEFAULT_ACK_REMINDER_MINUTES = 4 * 60
 
 
 class PolicyError(ValueError):
@@ -82,6 +88,35 @@ class NotifyCaseworkerStep(_Wait, NotifyCaseworker):
 Step = Annotated[CallResidentStep | NotifyFamilyStep | NotifyCaseworkerStep, Field(discriminator="action")]
 
 
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class QuietHours(_Strict):
+    """No non-emergency calls to the resident between ``start`` and ``end`` (household local time,
+    ``HH:MM``; a window may cross midnight). ``skip``: the call step is passed over and the ladder
+    goes on to the people after it at once (nobody is reached later than without quiet hours);
+    ``defer``: the ladder waits and the call is placed when the quiet hours end."""
+
+    start: str = Field(pattern=_CLOCK_TIME)
+    end: str = Field(pattern=_CLOCK_TIME)
+    mode: Literal["skip", "defer"] = "skip"
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end are the same time: remove quiet_hours instead")
+        return self
+
+
+class Limits(_Strict):
+    """Caps per household over the last 24 hours, against runaway loops and phone bills. They
+    never hold back an emergency message, a caseworker SMS or an "all clear"; a held-back call or
+    message is recorded as a ``limit_reached`` case event."""
+
+    calls_per_household_per_day: int = Field(8, ge=1, le=100)
+    family_sms_per_household_per_day: int = Field(20, ge=1, le=500)
+
+
 def _default_emergency() -> list[NotifyFamily | NotifyCaseworker]:
     return [NotifyCaseworker(), NotifyFamily(tier=1)]
 
@@ -91,6 +126,13 @@ class EscalationPolicy(_Strict):
     repeat_from: int | None = Field(None, ge=0)
     max_repeats: int = Field(0, ge=0, le=20)
     emergency: list[EmergencyAction] = Field(default_factory=_default_emergency, min_length=1, max_length=10)
+    # An acknowledged case that is still not resolved reminds the on-duty caseworkers this often.
+    ack_reminder_minutes: int = Field(DEFAULT_ACK_REMINDER_MINUTES, ge=15, le=7 * MAX_WAIT_MINUTES)
+    quiet_hours: QuietHours | None = None
+    limits: Limits = Field(default_factory=Limits)
+    # Text the resident shortly before the first wellness call of a case (residents are wary of
+    # unknown callers; the text says who is calling and why).
+    pre_call_sms: bool = False
 
     @model_validator(mode="after")
     def _repeat_points_at_a_step(self) -> EscalationPolicy:
@@ -170,3 +212,25 @@ def snapshot_for_household(session: Session, household_id: int) -> dict[str, Any
     except PolicyError as exc:
         log.error("organisation %s has an invalid escalation policy, using the default: %s", org_id, exc)
         return DEFAULT_POLICY.snapshot()
+
+
+def quiet_until(now: datetime, timezone: str, quiet: QuietHours) -> datetime | None:
+    """Pure: when the quiet hours that ``now`` falls in end (UTC), or None outside them.
+
+    ``timezone`` is the household's; an unknown zone is taken as UTC rather than failing a step.
+    """
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    start, end, t = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end), local.time()
+    if start < end:  # inside one day, e.g. 12:00-14:00
+        if not start <= t < end:
+            return None
+        end_day = local.date()
+    else:  # across midnight, e.g. 21:00-08:00
+        if not (t >= start or t < end):
+            return None
+        end_day = local.date() + timedelta(days=1) if t >= start else local.date()
+    return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)

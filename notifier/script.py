@@ -7,6 +7,7 @@ happens next. Nothing here touches the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,9 +42,65 @@ _CLOSING_KEYS: dict[CallOutcome, str] = {
 }
 
 
-def greeting_twiml(*, language: Language, gather_url: str) -> str:
-    """Name the agency, then ask whether the resident is well (keys 1/2 or speech)."""
-    return _ask(language, gather_url, ("call.greeting", "call.question"))
+# A family member only needs to press 1; a little longer than the resident's timeout, because
+# they may be reaching for the phone's keypad while listening.
+CONTACT_GATHER_TIMEOUT_S = 8
+
+
+def greeting_twiml(*, language: Language, gather_url: str, inbound: bool = False) -> str:
+    """Name the agency, then ask whether the resident is well (keys 1/2 or speech).
+
+    ``inbound``: the resident called us, so we thank them for calling instead of saying why we call.
+    """
+    greeting = "call.inbound.greeting" if inbound else "call.greeting"
+    return _ask(language, gather_url, (greeting, "call.question"))
+
+
+def contact_call_twiml(*, language: Language, lines: Sequence[str], gather_url: str | None) -> str:
+    """A call with a family member: say ``lines`` (already in ``language``), then, when there is
+    something to acknowledge (``gather_url``), ask them to press 1; otherwise say goodbye."""
+    voice = VOICES[language]
+    response = VoiceResponse()
+    if gather_url is None:
+        for line in lines:
+            response.say(line, voice=voice.voice, language=voice.language)
+        response.say(
+            CATALOGUE.text("call.contact.goodbye", language), voice=voice.voice, language=voice.language
+        )
+        response.hangup()
+        return str(response)
+    gather = _contact_gather(response, gather_url)
+    for line in (*lines, CATALOGUE.text("call.contact.question", language)):
+        gather.say(line, voice=voice.voice, language=voice.language)
+    return str(response)
+
+
+def contact_reask_twiml(*, language: Language, gather_url: str) -> str:
+    """A family member pressed something other than 1: explain once what 1 does."""
+    voice = VOICES[language]
+    response = VoiceResponse()
+    gather = _contact_gather(response, gather_url)
+    for key in ("call.contact.reask", "call.contact.question"):
+        gather.say(CATALOGUE.text(key, language), voice=voice.voice, language=voice.language)
+    return str(response)
+
+
+def say_and_hang_up_twiml(key: str, language: Language) -> str:
+    """One catalogue sentence, then hang up (closings of the family call)."""
+    return _say_and_hang_up(language, key)
+
+
+def _contact_gather(response: VoiceResponse, gather_url: str) -> Gather:
+    # Keys only: "press 1" is unambiguous, and a misheard word must never acknowledge an alert.
+    gather: Gather = response.gather(
+        action=gather_url,
+        method="POST",
+        input="dtmf",
+        num_digits=1,
+        timeout=CONTACT_GATHER_TIMEOUT_S,
+        action_on_empty_result=True,
+    )
+    return gather
 
 
 def reask_twiml(*, language: Language, gather_url: str) -> str:
@@ -67,7 +124,13 @@ def hangup_twiml(language: Language = Language.KO) -> str:
     return _say_and_hang_up(language, "call.hangup")
 
 
-def _ask(language: Language, gather_url: str, keys: tuple[str, ...]) -> str:
+def checkin_question_twiml(*, language: Language, gather_url: str, topic: str, greeting: bool) -> str:
+    """One question of a scheduled check-in call (the first one after the greeting)."""
+    keys = ("checkin.greeting", f"checkin.question.{topic}") if greeting else (f"checkin.question.{topic}",)
+    return _ask(language, gather_url, keys, hints_key="checkin.hints")
+
+
+def _ask(language: Language, gather_url: str, keys: tuple[str, ...], *, hints_key: str = "call.hints") -> str:
     voice = VOICES[language]
     response = VoiceResponse()
     gather: Gather = response.gather(
@@ -80,7 +143,7 @@ def _ask(language: Language, gather_url: str, keys: tuple[str, ...]) -> str:
         speech_timeout="auto",
         # Silence must reach us too: it counts as "unclear" and drives the re-ask.
         action_on_empty_result=True,
-        hints=CATALOGUE.text("call.hints", language),
+        hints=CATALOGUE.text(hints_key, language),
     )
     for key in keys:
         gather.say(CATALOGUE.text(key, language), voice=voice.voice, language=voice.language)

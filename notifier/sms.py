@@ -15,7 +15,6 @@ Inbound texts:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -23,19 +22,16 @@ from sqlmodel import Session, col, select
 from twilio.twiml.messaging_response import MessagingResponse
 
 from core.enums import (
-    ACTIVE_CASE_STATUSES,
     CaseEventType,
     CaseKind,
-    CaseStatus,
     Intent,
     Language,
     OutboxStatus,
 )
-from core.models import Case, Contact, Notification, Resident
-from notifier import lifecycle
-from notifier.calls import apply_reply
+from core.models import Case, Contact, Household, Notification, Resident
+from notifier import family, lifecycle
+from notifier.calls import apply_reply, normalise_phone
 from notifier.classifier import classify
-from notifier.lifecycle import CaseConflict
 from notifier.script import CATALOGUE
 from notifier.transports.base import mask_phone
 
@@ -64,12 +60,7 @@ _RANK: dict[OutboxStatus, int] = {
 # Delivery errors that will not go away by retrying this number (Twilio error codes).
 PERMANENT_ERROR_CODES = frozenset({"21211", "21610", "21612", "21614", "30005", "30006"})
 
-_PHONE_NOISE = re.compile(r"[^\d+]")
 _TRAILING_PUNCTUATION = ".!。 "
-
-
-def normalise_phone(number: str | None) -> str:
-    return _PHONE_NOISE.sub("", number or "")
 
 
 def is_ack(body: str) -> bool:
@@ -127,9 +118,11 @@ def inbound_sms(session: Session, *, params: Mapping[str, str], now: datetime) -
     body = (params.get("Body") or "").strip()
     if not sender:
         return _reply("reply.help_unknown", Language.KO)
-    contacts = session.exec(select(Contact).where(Contact.phone == sender)).all()
+    contacts = session.exec(select(Contact).where(Contact.phone == sender).order_by(col(Contact.id))).all()
     if contacts and is_ack(body):
         return _acknowledge(session, contacts, now)
+    if contacts and family.is_status_request(body):
+        return _status(session, contacts)
     resident = session.exec(select(Resident).where(Resident.phone == sender)).first()
     if resident is not None:
         return _resident_text(session, resident, body, now)
@@ -139,40 +132,33 @@ def inbound_sms(session: Session, *, params: Mapping[str, str], now: datetime) -
     return _reply("reply.help_unknown", Language.KO)
 
 
-def _acknowledge(session: Session, contacts: Sequence[Contact], now: datetime) -> str:
-    """ "1"/"확인"/"OK" from a contact: acknowledge the open cases of their household.
+_ACK_REPLIES: dict[family.AckResult, str] = {
+    family.AckResult.ACKNOWLEDGED: "reply.ack",
+    family.AckResult.ALREADY: "reply.ack_already",
+    family.AckResult.NOTHING_OPEN: "reply.ack_nothing_open",
+    family.AckResult.AMBIGUOUS: "reply.ack_ambiguous",
+}
 
-    A number can be a contact of several households; if more than one of them has an open
-    case we cannot tell which the reply is about, and acknowledging the wrong one would stop
-    an escalation that is still needed, so we ask them to phone instead.
-    """
+
+def _acknowledge(session: Session, contacts: Sequence[Contact], now: datetime) -> str:
+    """ "1"/"확인"/"OK" from a contact: acknowledge the open cases of their household (see
+    :func:`notifier.family.acknowledge_for_contacts`, which refuses when it is ambiguous)."""
+    result = family.acknowledge_for_contacts(session, contacts, now, channel="sms")
+    return _reply(_ACK_REPLIES[result], contacts[0].language)
+
+
+def _status(session: Session, contacts: Sequence[Contact]) -> str:
+    """ "STATUS"/"상태" from a contact: the state of each household they are a contact of."""
     language = contacts[0].language
-    open_cases: dict[int, tuple[Contact, list[Case]]] = {}
-    already = False
-    for contact in contacts:
-        cases = _active_cases(session, contact.household_id)
-        mine = [c for c in cases if c.status == CaseStatus.OPEN]
-        already = already or any(c.status == CaseStatus.ACKNOWLEDGED for c in cases)
-        if mine:
-            open_cases[contact.household_id] = (contact, mine)
-    if len(open_cases) > 1:
-        log.warning(
-            "ack by sms from %s is ambiguous (%s households)", mask_phone(contacts[0].phone), len(open_cases)
-        )
-        return _reply("reply.ack_ambiguous", language)
-    if not open_cases:
-        return _reply("reply.ack_already" if already else "reply.ack_nothing_open", language)
-    contact, cases = next(iter(open_cases.values()))
-    actor = f"contact:{contact.id}"
-    for case in cases:
-        try:
-            lifecycle.acknowledge(session, case, actor=actor, now=now)
-        except CaseConflict:  # changed under us (e.g. acknowledged a moment ago): reload, retry if still open
-            session.refresh(case)
-            if case.status == CaseStatus.OPEN:
-                lifecycle.acknowledge(session, case, actor=actor, now=now)
-        log.info("case %s acknowledged by sms (%s)", case.id, actor)
-    return _reply("reply.ack", contact.language)
+    lines: list[str] = []
+    for household_id in dict.fromkeys(c.household_id for c in contacts):
+        household = session.get(Household, household_id)
+        if household is not None:
+            lines.extend(family.status_lines(session, household, language))
+    log.info("status by sms for contact %s", contacts[0].id)
+    response = MessagingResponse()
+    response.message("\n".join(lines))
+    return str(response)
 
 
 def _resident_text(session: Session, resident: Resident, body: str, now: datetime) -> str:
@@ -215,15 +201,6 @@ def _note_reply(
     """Keep the resident's words on the case, for the caseworker (never in logs)."""
     if case is not None:
         lifecycle.add_note(session, case, actor=actor, text=f"SMS ({intent.value}): {body[:200]}", now=now)
-
-
-def _active_cases(session: Session, household_id: int) -> list[Case]:
-    stmt = (
-        select(Case)
-        .where(Case.household_id == household_id, col(Case.status).in_(ACTIVE_CASE_STATUSES))
-        .order_by(col(Case.id))
-    )
-    return list(session.exec(stmt).all())
 
 
 def _reply(key: str, language: Language) -> str:

@@ -8,6 +8,7 @@ PREFIX = "/api/v1/twilio"
 VOICE_ANSWER = f"{PREFIX}/voice/answer"  # TwiML for a call we placed; ?code=<CallAttempt.code>
 VOICE_GATHER = f"{PREFIX}/voice/gather"  # <Gather> action; ?code=<CallAttempt.code>
 VOICE_STATUS = f"{PREFIX}/voice/status"  # call status callback; ?code=<CallAttempt.code>
+VOICE_CONTACT_GATHER = f"{PREFIX}/voice/contact-gather"  # family member keyed 1?; ?code=<CallAttempt.code>
 SMS_STATUS = f"{PREFIX}/sms/status"  # message status callback; ?id=<Notification.id>
 SMS_INBOUND = f"{PREFIX}/sms/inbound"  # replies and texts to our number
 VOICE_INBOUND = f"{PREFIX}/voice/inbound"  # calls to our number

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from core.enums import CallOutcome, CallStatus, Intent
-from notifier.calls import Reply, is_machine, parse_call_status, terminal_outcome, transcript_line
+from notifier.calls import (
+    Reply,
+    is_machine,
+    normalise_phone,
+    parse_call_status,
+    terminal_outcome,
+    transcript_line,
+)
 from notifier.classifier import Classification
-from notifier.sms import is_ack, normalise_phone
+from notifier.sms import is_ack
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,417 @@
+"""Each phone scenario end to end: escalation engine -> outbox -> the real twilio library ->
+Twilio emulator -> signed webhooks into our API -> the case outcome.
+
+No MQTT here (the whole loop test covers it): each test opens an inactivity case directly, with a
+policy of one resident call, and drives the engine and outbox ticks until the call has ended.
+One API server and one emulator serve the whole module; every test has its own household.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from twilio.request_validator import RequestValidator
+
+from api.app import create_app
+from core.clock import SYSTEM_CLOCK
+from core.db import make_engine, session_scope
+from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Channel, RecipientKind, Severity
+from core.migrate import upgrade
+from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
+from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
+from notifier import checkins, outbox
+from notifier import engine as escalation
+from notifier.outbox import CallPacer
+from notifier.transports.factory import make_transport
+from simulator.phone_scenarios import Behaviour, Reply
+from simulator.twilio_emulator import TwilioEmulator
+from tests.e2e.harness import E2E_TWILIO_TOKEN, free_port
+from tests.factories import make_household, make_open_case, make_team, make_user
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# How long the emulator waits for one of our webhooks (Twilio waits 15 s); short, so the slow
+# webhook scenario is quick. Local requests take milliseconds.
+WEBHOOK_TIMEOUT_S = 2.0
+ONE_CALL = {"steps": [{"action": "call_resident", "wait_minutes": 60}]}
+_numbers = itertools.count(1)
+
+
+@dataclass
+class Phones:
+    settings: Settings
+    engine: Engine
+    emulator: TwilioEmulator
+
+    def drive(self, done: Callable[[], bool], timeout: float = 20.0) -> bool:
+        """Run engine and outbox ticks until ``done`` (polled, with a timeout)."""
+        transport = make_transport(self.settings)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            escalation.tick(self.engine, SYSTEM_CLOCK, self.settings)
+            outbox.tick(self.engine, SYSTEM_CLOCK, self.settings, transport, pacer=CallPacer(0))
+            if done():
+                return True
+            time.sleep(0.05)
+        return done()
+
+
+@pytest.fixture(scope="module")
+def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('calls')) / 'anbu.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    emulator = TwilioEmulator(DEV_TWILIO_ACCOUNT_SID, E2E_TWILIO_TOKEN, webhook_timeout_s=WEBHOOK_TIMEOUT_S)
+    emulator.start()
+    port = free_port()
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        secret_key="e2e-secret-key-0123456789",
+        http_port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        twilio_account_sid=DEV_TWILIO_ACCOUNT_SID,
+        twilio_auth_token=E2E_TWILIO_TOKEN,
+        twilio_from_number="+15005550006",
+        twilio_api_base=emulator.base_url,
+        transport="twilio",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, engine, SYSTEM_CLOCK), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert server.started, "API server did not start"
+        yield Phones(settings, engine, emulator)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        emulator.stop()
+        engine.dispose()
+
+
+@dataclass
+class Home:
+    case_id: int
+    household_id: int
+    resident: str
+    caseworker: str
+    family: str
+
+
+def _home(phones: Phones, behaviour: Behaviour) -> Home:
+    n = next(_numbers)
+    resident, caseworker = f"+8210100{n:05d}", f"+8210200{n:05d}"
+    with session_scope(phones.engine) as s:
+        team = make_team(s, policy=dict(ONE_CALL))
+        make_user(s, team=team, phone=caseworker)
+        hh = make_household(s, team=team, resident_phone=resident)
+        case = make_open_case(s, hh, now=SYSTEM_CLOCK.now())
+        contact = s.exec(select(Contact).where(Contact.household_id == hh.id)).one()
+        family = contact.phone
+        assert case.id is not None and hh.id is not None
+    phones.emulator.set_behaviour(resident, behaviour)
+    return Home(case.id, hh.id, resident, caseworker, family)
+
+
+def _call(phones: Phones, home: Home) -> CallAttempt | None:
+    with Session(phones.engine) as s:
+        return s.exec(select(CallAttempt).where(CallAttempt.case_id == home.case_id)).first()
+
+
+def _ended(phones: Phones, home: Home) -> Callable[[], bool]:
+    def check() -> bool:
+        call = _call(phones, home)
+        return (
+            call is not None
+            and call.outcome is not None
+            and call.status
+            in (
+                CallStatus.COMPLETED,
+                CallStatus.BUSY,
+                CallStatus.NO_ANSWER,
+                CallStatus.FAILED,
+            )
+        )
+
+    return check
+
+
+def _case(phones: Phones, home: Home) -> Case:
+    with Session(phones.engine) as s:
+        case = s.get(Case, home.case_id)
+        assert case is not None
+        return case
+
+
+def _sent_sms(phones: Phones, home: Home) -> dict[str, str]:
+    """to -> template of every SMS the outbox handed to the provider for this case."""
+    with Session(phones.engine) as s:
+        rows = s.exec(
+            select(Notification).where(
+                Notification.case_id == home.case_id, col(Notification.provider_sid).is_not(None)
+            )
+        ).all()
+        return {n.to_address: n.template for n in rows}
+
+
+def _run(phones: Phones, behaviour: Behaviour) -> tuple[Home, CallAttempt]:
+    home = _home(phones, behaviour)
+    assert phones.drive(_ended(phones, home)), f"the call never ended: {_call(phones, home)}"
+    call = _call(phones, home)
+    assert call is not None
+    return home, call
+
+
+# ---------------------------------------------------------------- what the resident does
+
+
+def test_answers_fine_clears_the_case_and_checks_in(phones: Phones) -> None:
+    home, call = _run(phones, Behaviour(replies=(Reply.say("네 괜찮아요"),), ring_seconds=0))
+    assert (call.outcome, call.status) == (CallOutcome.OK, CallStatus.COMPLETED)
+    case = _case(phones, home)
+    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+    with Session(phones.engine) as s:
+        watch = s.get(Watch, home.household_id)
+        assert watch is not None and watch.last_checkin_at is not None
+    (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
+    assert all(ex.status is not None and ex.status < 300 for ex in record.webhooks)
+
+
+def test_answers_unwell_tells_the_caseworker_only(phones: Phones) -> None:
+    home, call = _run(phones, Behaviour(replies=(Reply.say("머리가 너무 아파요"),), ring_seconds=0))
+    assert call.outcome == CallOutcome.UNWELL
+    assert phones.drive(lambda: bool(_sent_sms(phones, home)))
+    assert _sent_sms(phones, home) == {home.caseworker: "sms.caseworker.unwell"}
+    assert _case(phones, home).status == CaseStatus.OPEN
+
+
+def test_presses_2_is_an_emergency_for_caseworker_and_family_at_once(phones: Phones) -> None:
+    home, call = _run(phones, Behaviour(replies=(Reply.press("2"),), ring_seconds=0))
+    assert call.outcome == CallOutcome.EMERGENCY
+    assert phones.drive(lambda: len(_sent_sms(phones, home)) == 2)
+    assert _sent_sms(phones, home) == {
+        home.caseworker: "sms.caseworker.emergency",
+        home.family: "sms.family.emergency",
+    }
+    assert _case(phones, home).severity == Severity.CRITICAL
+    texts = {m.to for m in phones.emulator.messages()}
+    assert {home.caseworker, home.family} <= texts
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcome", "status"),
+    [
+        (Behaviour(kind="no_answer"), CallOutcome.NO_ANSWER, CallStatus.NO_ANSWER),
+        (Behaviour(kind="busy"), CallOutcome.BUSY, CallStatus.BUSY),
+        (Behaviour(kind="voicemail", ring_seconds=0), CallOutcome.VOICEMAIL, CallStatus.COMPLETED),
+        (Behaviour(kind="hangup", ring_seconds=0), CallOutcome.UNCLEAR, CallStatus.COMPLETED),
+        (Behaviour(kind="fail"), CallOutcome.FAILED, CallStatus.FAILED),
+        # Two unclear replies: asked once more, then unclear.
+        (
+            Behaviour(replies=(Reply.say("여보세요?"), Reply.silence()), ring_seconds=0),
+            CallOutcome.UNCLEAR,
+            CallStatus.COMPLETED,
+        ),
+    ],
+    ids=["no_answer", "busy", "voicemail", "hangs_up_mid_call", "cannot_connect", "unclear_twice"],
+)
+def test_no_reply_outcomes_leave_the_case_open_for_the_ladder(
+    phones: Phones, behaviour: Behaviour, outcome: CallOutcome, status: CallStatus
+) -> None:
+    home, call = _run(phones, behaviour)
+    assert (call.outcome, call.status) == (outcome, status)
+    case = _case(phones, home)
+    assert case.status == CaseStatus.OPEN and case.severity == Severity.ALERT
+    assert _sent_sms(phones, home) == {}  # nobody told out of turn: the ladder decides
+    with Session(phones.engine) as s:
+        (ended,) = s.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_STATUS
+            )
+        ).all()
+    assert ended.data["outcome"] == outcome.value
+
+
+# ---------------------------------------------------------------- what the network does
+
+
+def test_duplicate_and_out_of_order_callbacks_change_nothing(phones: Phones) -> None:
+    home, call = _run(phones, Behaviour(replies=(Reply.press("1"),), ring_seconds=0))
+    (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
+    assert len(record.status_callbacks) >= 3
+
+    def snapshot() -> tuple[object, ...]:
+        with Session(phones.engine) as s:
+            attempt = s.get(CallAttempt, call.id)
+            case = s.get(Case, home.case_id)
+            assert attempt is not None and case is not None
+            n = len(s.exec(select(CaseEvent).where(CaseEvent.case_id == home.case_id)).all())
+            return (
+                attempt.status,
+                attempt.outcome,
+                attempt.last_sequence,
+                attempt.transcript,
+                case.version,
+                n,
+            )
+
+    before = snapshot()
+    validator = RequestValidator(E2E_TWILIO_TOKEN)
+    replays = [*reversed(record.status_callbacks), *record.status_callbacks] + [
+        ex for ex in record.webhooks if ex.purpose == "gather"
+    ]
+    for ex in replays:
+        signature = validator.compute_signature(ex.url, ex.params)
+        response = httpx.post(ex.url, data=ex.params, headers={"X-Twilio-Signature": signature}, timeout=10)
+        assert response.status_code < 300, (ex.purpose, response.status_code)
+    assert snapshot() == before
+    assert _case(phones, home).status == CaseStatus.CLEARED
+
+
+def test_a_forged_callback_is_refused(phones: Phones) -> None:
+    home, call = _run(phones, Behaviour(kind="no_answer"))
+    url = f"{phones.settings.effective_public_base_url}/api/v1/twilio/voice/status?code={call.code}"
+    params = {"CallSid": call.provider_sid or "", "CallStatus": "completed", "SequenceNumber": "99"}
+    forged = httpx.post(url, data=params, headers={"X-Twilio-Signature": "AAAA"}, timeout=10)
+    assert forged.status_code == 403
+    after = _call(phones, home)
+    assert after is not None and after.last_sequence < 99
+
+
+def test_a_family_member_who_prefers_calls_acknowledges_by_pressing_1(phones: Phones) -> None:
+    n = next(_numbers)
+    resident, contact_phone = f"+8210300{n:05d}", f"+8210400{n:05d}"
+    with session_scope(phones.engine) as s:
+        team = make_team(s, policy={"steps": [{"action": "notify_family", "tier": 1, "wait_minutes": 60}]})
+        hh = make_household(s, team=team, resident_phone=resident, contacts=0)
+        assert hh.id is not None
+        s.add(
+            Contact(household_id=hh.id, name="Daughter", phone=contact_phone, preferred_channel=Channel.CALL)
+        )
+        case = make_open_case(s, hh, now=SYSTEM_CLOCK.now())
+        case_id = case.id
+    phones.emulator.set_behaviour(contact_phone, Behaviour(replies=(Reply.press("1"),), ring_seconds=0))
+
+    def acknowledged() -> bool:
+        with Session(phones.engine) as s:
+            c = s.get(Case, case_id)
+            return c is not None and c.status == CaseStatus.ACKNOWLEDGED
+
+    assert phones.drive(acknowledged)
+    with Session(phones.engine) as s:
+        (attempt,) = s.exec(select(CallAttempt).where(CallAttempt.case_id == case_id)).all()
+        assert (attempt.recipient_kind, attempt.outcome) == (RecipientKind.CONTACT, CallOutcome.ACKNOWLEDGED)
+        case_row = s.get(Case, case_id)
+        assert case_row is not None and case_row.acknowledged_by == f"contact:{attempt.recipient_id}"
+    (record,) = [c for c in phones.emulator.calls() if c.to == contact_phone]
+    assert any("1번을 눌러" in line for line in record.said)
+
+
+def _answer_webhooks(phones: Phones, home: Home) -> list[int | None]:
+    (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
+    return [ex.status for ex in record.webhooks if ex.purpose == "answer"]
+
+
+def test_a_failing_answer_webhook_ends_the_call_and_the_ladder_goes_on(
+    phones: Phones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("notifier.calls.answer", broken)
+    home, call = _run(phones, Behaviour(replies=(Reply.press("1"),), ring_seconds=0))
+    assert _answer_webhooks(phones, home) == [500]
+    assert (call.status, call.outcome) == (CallStatus.COMPLETED, CallOutcome.UNCLEAR)
+    case = _case(phones, home)
+    assert case.status == CaseStatus.OPEN and case.next_action_at is not None  # the next step will come
+
+
+def test_a_webhook_slower_than_twilio_waits_is_dropped_and_its_late_work_changes_nothing(
+    phones: Phones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifier import calls as real
+
+    original = real.answer
+    finished = threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> str:
+        time.sleep(WEBHOOK_TIMEOUT_S + 0.5)  # fault injection: longer than the emulator waits
+        try:
+            return original(*args, **kwargs)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr("notifier.calls.answer", slow)
+    home, _ = _run(phones, Behaviour(replies=(Reply.press("1"),), ring_seconds=0))
+    assert _answer_webhooks(phones, home) == [None]  # no response in time
+    assert finished.wait(10), "the slow handler never finished"
+    after = _call(phones, home)
+    assert after is not None
+    assert (after.status, after.outcome) == (CallStatus.COMPLETED, CallOutcome.UNCLEAR)
+    assert _case(phones, home).status == CaseStatus.OPEN
+
+
+# ---------------------------------------------------------------- check-ins and family texts
+
+
+def test_a_scheduled_check_in_asks_three_questions_through_the_phone_network(phones: Phones) -> None:
+    n = next(_numbers)
+    resident = f"+8210500{n:05d}"
+    with session_scope(phones.engine) as s:
+        hh = make_household(s, resident_phone=resident)
+        assert hh.id is not None
+        household_id = hh.id
+        schedule = checkins.set_schedule(
+            s, hh.id, weekdays=list(range(1, 8)), local_time="10:00", now=SYSTEM_CLOCK.now()
+        )
+        schedule.next_due_at = SYSTEM_CLOCK.now()  # due now
+    phones.emulator.set_behaviour(
+        resident,
+        Behaviour(
+            replies=(Reply.press("1"), Reply.say("요즘 잠을 잘 못 자요"), Reply.say("네 괜찮아요")),
+            ring_seconds=0,
+        ),
+    )
+
+    def answered() -> bool:
+        with Session(phones.engine) as s:
+            found = checkins.recent_checkins(s, household_id)
+            return (
+                bool(found) and found[0].call_status == CallStatus.COMPLETED and found[0].outcome is not None
+            )
+
+    assert phones.drive(answered)
+    with Session(phones.engine) as s:
+        (summary,) = checkins.recent_checkins(s, household_id)
+    assert summary.answers == {"meals": "ok", "sleep": "concern", "health": "ok"}
+    assert (summary.outcome, summary.flags) == (CallOutcome.UNWELL, ["sleep_concern"])
+    (record,) = [c for c in phones.emulator.calls() if c.to == resident]
+    assert any("정기 안부 전화" in line for line in record.said)
+
+
+def test_a_family_member_texts_status_through_the_phone_network(phones: Phones) -> None:
+    home = _home(phones, Behaviour(kind="no_answer"))
+    url = f"{phones.settings.effective_public_base_url}/api/v1/twilio/sms/inbound"
+    assert phones.emulator.send_inbound_sms(from_=home.family, to="+15005550006", body="상태", url=url) == 200
+    (exchange,) = [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.family]
+    assert exchange.response_body is not None
+    assert "아직 담당자가 확인하기 전" in exchange.response_body
+    assert _case(phones, home).status == CaseStatus.OPEN

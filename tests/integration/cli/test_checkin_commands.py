@@ -1,0 +1,56 @@
+"""``anbu checkins set|show`` against a fresh database."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from anbu.cli import main
+from core.db import make_engine, session_scope
+from core.models import CheckinSchedule
+from tests.factories import make_household
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key in [k for k in os.environ if k.startswith("ANBU_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("ANBU_DATABASE_URL", url)
+    return url
+
+
+def test_set_and_show_a_schedule(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        household_id = make_household(s).id
+    capsys.readouterr()
+    assert main(["checkins", "set", str(household_id), "--days", "1,4", "--at", "10:30"]) == 0
+    assert "next check-in call 20" in capsys.readouterr().out
+    with Session(engine) as s:
+        schedule = s.get(CheckinSchedule, household_id)
+        assert schedule is not None and (schedule.weekdays, schedule.local_time) == ([1, 4], "10:30")
+    assert main(["checkins", "show", str(household_id), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["schedule"]["weekdays"] == [1, 4] and shown["recent"] == []
+
+
+@pytest.mark.parametrize("days", ["0", "mon", "1,8"])
+def test_bad_days_are_refused_and_nothing_is_stored(
+    db_url: str, capsys: pytest.CaptureFixture[str], days: str
+) -> None:
+    main(["db", "upgrade"])
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        household_id = make_household(s).id
+    capsys.readouterr()
+    assert main(["checkins", "set", str(household_id), "--days", days]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+    with Session(engine) as s:
+        assert s.get(CheckinSchedule, household_id) is None

@@ -1,0 +1,63 @@
+"""A worker process for the multi-process test: engine and outbox ticks on a shared database.
+
+Run as ``python -m tests.integration.notifier_workers.worker_process DB_URL LOG GO_FILE ROUNDS ISO_NOW``.
+It waits until GO_FILE exists (so both workers start together), then runs ROUNDS rounds of
+``engine.tick`` + ``outbox.tick`` at the fixed time ISO_NOW. Every provider request is appended
+to LOG as one line (the row's callback URL identifies the row), with O_APPEND so lines from two
+processes never interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from core.clock import ManualClock
+from core.db import make_engine
+from core.settings import Settings
+from notifier import engine as escalation
+from notifier import outbox
+from notifier.outbox import CallPacer
+
+
+class FileTransport:
+    def __init__(self, log: Path) -> None:
+        self._fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def place_call(self, *, to: str, from_: str, answer_url: str, status_callback_url: str) -> str:
+        return self._write("call", status_callback_url, "CA")
+
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback_url: str) -> str:
+        return self._write("sms", status_callback_url, "SM")
+
+    def _write(self, kind: str, url: str, prefix: str) -> str:
+        time.sleep(0.01)  # a provider request takes a while: the other worker gets to run meanwhile
+        os.write(self._fd, f"{kind} {url} pid={os.getpid()}\n".encode())
+        return prefix + uuid.uuid4().hex
+
+
+def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str) -> int:
+    engine = make_engine(db_url)
+    clock = ManualClock(datetime.fromisoformat(iso_now))
+    settings = Settings(
+        _env_file=None, public_base_url="https://care.example.org", twilio_from_number="+15005550006"
+    )
+    transport = FileTransport(Path(log))
+    deadline = time.monotonic() + 30
+    while not Path(go_file).exists():
+        if time.monotonic() > deadline:
+            return 2
+        time.sleep(0.01)
+    for _ in range(rounds):
+        escalation.tick(engine, clock, settings)
+        outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0))
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
