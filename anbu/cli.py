@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", required=True, type=Path)
     p = command("decode", 'decode device messages: --jsonl FILE of {"topic", "payload"} lines', cmd_decode)
     p.add_argument("--jsonl", required=True, type=Path)
+    from anbu.detection_commands import add_detection_commands
+
+    add_detection_commands(sub)
+    from anbu.checkin_commands import add_checkin_commands
+
+    add_checkin_commands(sub)
     return parser
 
 
@@ -118,10 +124,10 @@ def cmd_up(_args: argparse.Namespace) -> int:
     running = runtime.Running()
     try:
         runtime.start_broker(settings, running)
-        runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
         runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
         print(f"Anbu is up: {settings.effective_public_base_url}/")
-        runtime.serve_api(settings, engine, SYSTEM_CLOCK)
+        runtime.serve_api(settings, engine, SYSTEM_CLOCK, gateway=gateway)
     finally:
         running.stop()
     return 0
@@ -348,11 +354,18 @@ def cmd_decode(args: argparse.Namespace) -> int:
         if not isinstance(topic, str) or payload is None:
             print(json.dumps({"error": "each line needs 'topic' (string) and 'payload'"}))
             continue
-        raw = payload if isinstance(payload, str) else json.dumps(payload)
-        try:
-            observations = decode(
-                topic, raw.encode("utf-8"), settings=settings, default_tz=settings.default_timezone
+        raw = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
+        if len(raw) > settings.mqtt_max_payload_bytes:  # the gateway would reject it the same way
+            print(
+                json.dumps(
+                    {
+                        "error": f"payload too large ({len(raw)} bytes, limit {settings.mqtt_max_payload_bytes})"
+                    }
+                )
             )
+            continue
+        try:
+            observations = decode(topic, raw, settings=settings, default_tz=settings.default_timezone)
         except DecodeError as exc:
             print(json.dumps({"error": str(exc)}))
             continue

@@ -261,7 +261,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             energy = district.energy_wh
         emulator.set_behaviours(phone_behaviours(specs))
         runtime.start_broker(settings, running)
-        runtime.start_gateway(settings, engine, clock, running)
+        gateway = runtime.start_gateway(settings, engine, clock, running)
         runtime.start_ticks(settings, engine, clock, running)
         if specs:
             ep = settings.mqtt_endpoint
@@ -278,7 +278,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             sim.start()
             running.add("simulator", sim.stop)
         print(_banner(settings, emulator.base_url), flush=True)
-        runtime.serve_api(settings, engine, clock)
+        runtime.serve_api(settings, engine, clock, gateway=gateway)
     finally:
         running.stop()
     return 0

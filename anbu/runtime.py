@@ -65,9 +65,13 @@ def start_gateway(settings: Settings, engine: Engine, clock: Clock, running: Run
     return gateway
 
 
+ROUTINE_TICK_S = 900.0
+
+
 def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> BackgroundScheduler:
     """APScheduler only ticks: every timer is a column, so no job is durable (principle 2)."""
-    from anomaly import sweeper
+    from anomaly import sweeper, training
+    from gateway import connectivity
     from notifier import engine as escalation
     from notifier import outbox
     from notifier.transports.factory import make_transport
@@ -78,6 +82,13 @@ def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Runni
         ("sweeper", settings.sweep_interval_s, lambda: sweeper.tick(engine, clock, settings)),
         ("escalation", settings.escalation_interval_s, lambda: escalation.tick(engine, clock, settings)),
         ("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
+        (
+            "connectivity",
+            settings.connectivity_interval_s,
+            lambda: connectivity.tick(engine, clock, settings),
+        ),
+        # Routines refit once per local day; the tick only asks "is a refit due?".
+        ("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),
     ]
     for name, seconds, fn in jobs:
         scheduler.add_job(
@@ -101,14 +112,24 @@ def _logged(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
 
 
 def serve_api(
-    settings: Settings, engine: Engine, clock: Clock, *, stop_event: threading.Event | None = None
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    *,
+    stop_event: threading.Event | None = None,
+    gateway: Any = None,
 ) -> None:
-    """Run uvicorn in the calling thread until interrupted (or ``stop_event`` is set)."""
+    """Run uvicorn in the calling thread until interrupted (or ``stop_event`` is set).
+
+    With ``gateway`` (one running in this process), ``/metrics`` includes its live figures.
+    """
     import uvicorn
 
     from api.app import create_app
 
-    app = create_app(settings, engine, clock)
+    app = create_app(
+        settings, engine, clock, gateway_metrics=gateway.metrics if gateway is not None else None
+    )
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
     )

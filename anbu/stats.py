@@ -10,8 +10,12 @@ from sqlmodel import Session, col, select
 from core.enums import CaseStatus, DeviceStatus, OutboxStatus
 from core.models import CallAttempt, Case, Device, Household, Notification, Reading, RejectedMessage
 
+REJECTED_DEVICES_SHOWN = 20
+
 
 def collect(engine: Engine) -> dict[str, Any]:
+    """Database counts. The gateway's live figures (messages/s, batch latency, queue depth,
+    duplicates, connection) live in the gateway process: see ``/metrics`` of ``anbu up``."""
     with Session(engine) as s:
 
         def count(model: Any, *where: Any) -> int:
@@ -24,6 +28,25 @@ def collect(engine: Engine) -> dict[str, Any]:
             "pending_devices": count(Device, col(Device.status) == DeviceStatus.PENDING),
             "readings": count(Reading),
             "rejected_messages": count(RejectedMessage),
+            # Per device ("vendor:id"), most rejected first: a plug sending garbage stands out.
+            "rejected_by_device": {
+                key: n
+                for key, n in s.exec(
+                    select(RejectedMessage.device_key, func.count())
+                    .where(col(RejectedMessage.device_key).is_not(None))
+                    .group_by(col(RejectedMessage.device_key))
+                    .order_by(func.count().desc(), col(RejectedMessage.device_key))
+                    .limit(REJECTED_DEVICES_SHOWN)
+                ).all()
+                if key is not None
+            },
+            # Connectivity of devices that are not retired (online / offline / never heard).
+            "devices_online": count(
+                Device, col(Device.online).is_(True), col(Device.status) != DeviceStatus.RETIRED
+            ),
+            "devices_offline": count(
+                Device, col(Device.online).is_(False), col(Device.status) != DeviceStatus.RETIRED
+            ),
             "open_cases": cases_by_status[CaseStatus.OPEN.value],
             "active_cases": cases_by_status[CaseStatus.OPEN.value]
             + cases_by_status[CaseStatus.ACKNOWLEDGED.value],

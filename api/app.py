@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -11,7 +13,21 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from api.login_limiter import LoginLimiter
-from api.routes import auth, cases, dashboard, health, households, twilio
+from api.routes import (
+    audit_log,
+    auth,
+    cases,
+    contacts,
+    dashboard,
+    health,
+    households,
+    management,
+    metrics,
+    reports,
+    status_page,
+    teams,
+    twilio,
+)
 from api.security_headers import SecurityHeadersMiddleware
 from core.clock import Clock
 from core.settings import Settings
@@ -27,7 +43,13 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def create_app(settings: Settings, engine: Engine, clock: Clock) -> FastAPI:
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    *,
+    gateway_metrics: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="Anbu",
         summary="Welfare check-ins for older people who live alone",
@@ -40,17 +62,25 @@ def create_app(settings: Settings, engine: Engine, clock: Clock) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
+    app.state.gateway_metrics = gateway_metrics  # set when a gateway runs in this process (/metrics)
     app.state.login_limiter = LoginLimiter()
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
     v1 = APIRouter(prefix=API_PREFIX)
     v1.include_router(auth.router)
+    v1.include_router(teams.router)
     v1.include_router(households.router)
     v1.include_router(cases.router)
+    v1.include_router(contacts.router)
+    v1.include_router(management.router)
+    v1.include_router(reports.router)
+    v1.include_router(audit_log.router)
     app.include_router(v1)
     app.include_router(twilio.router)  # full paths from notifier.webhook_urls
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(dashboard.router)
+    app.include_router(status_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
     return app

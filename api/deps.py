@@ -14,6 +14,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.audit import take_pending
 from api.login_limiter import LoginLimiter
 from api.security import InvalidToken, decode_access_token
 from core.clock import Clock
@@ -63,10 +64,13 @@ def get_session(request: Request, engine: EngineDep) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        audit_entries = take_pending(session)
         if request.method in SAFE_METHODS:
-            session.rollback()
-        else:
-            session.commit()
+            session.rollback()  # a read changes nothing, except that it is on the record
+            if not audit_entries:
+                return
+        session.add_all(audit_entries)
+        session.commit()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -116,6 +120,11 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
     return dependency
 
 
-# Who may do what (routes use these aliases; one place to read the policy).
+# Who may do what (routes use these aliases; one place to read the policy). Which households a
+# caseworker may touch (their own team's) is the second gate, in api.queries.visible_households.
+# Family members never use the API: they get a signed status link.
 StaffUser = Annotated[User, Depends(require_roles(Role.ADMIN, Role.CASEWORKER, Role.CONTROL_ROOM))]
+# Control room is read + acknowledge (and notes): resolving and changing a household are the caseworker's.
 ResolverUser = Annotated[User, Depends(require_roles(Role.ADMIN, Role.CASEWORKER))]
+ManagerUser = Annotated[User, Depends(require_roles(Role.ADMIN, Role.CASEWORKER))]
+AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, false, func, true
+from sqlalchemy import ColumnElement, and_, false, func, true
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
+from api.next_step import next_actions
 from api.schemas import (
     CallAttemptOut,
     CallSummary,
@@ -49,9 +50,11 @@ def visible_households(user: User) -> ColumnElement[bool]:
 
 
 def list_households(
-    session: Session, user: User, *, limit: int, offset: int
+    session: Session, user: User, *, team_id: int | None = None, limit: int, offset: int
 ) -> tuple[list[HouseholdItem], int]:
     where = visible_households(user)
+    if team_id is not None:
+        where = and_(where, col(Household.team_id) == team_id)
     total = session.exec(select(func.count()).select_from(Household).where(where)).one()
     active = (
         select(col(Case.household_id), func.count().label("n"))
@@ -95,6 +98,7 @@ class CaseFilters:
     kind: CaseKind | None = None
     severity: Severity | None = None
     household_id: int | None = None
+    team_id: int | None = None
 
 
 def _severity_rank() -> ColumnElement[int]:
@@ -112,6 +116,8 @@ def _filtered_cases(user: User, filters: CaseFilters) -> Select[Case, Household]
         stmt = stmt.where(col(Case.severity) == filters.severity)
     if filters.household_id is not None:
         stmt = stmt.where(col(Case.household_id) == filters.household_id)
+    if filters.team_id is not None:
+        stmt = stmt.where(col(Household.team_id) == filters.team_id)
     return stmt
 
 
@@ -222,6 +228,7 @@ def _case_fields(case: Case, household: Household) -> dict[str, Any]:
         opened_at=case.opened_at,
         last_seen_at=case.last_seen_at,
         next_action_at=case.next_action_at,
+        next_actions=next_actions(case),
         acknowledged_at=case.acknowledged_at,
         acknowledged_by=case.acknowledged_by,
         cleared_at=case.cleared_at,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from core.enums import Language, ResolutionCode
+from core.enums import AuditAction, AuditObject, CaseKind, Language, ResolutionCode, Severity
 from core.i18n import DEFAULT_LANGUAGE, Catalogue
 
 MESSAGES = Catalogue(Path(__file__).parent.parent / "messages")
@@ -42,6 +42,10 @@ def dashboard(request: Request, lang: Annotated[str | None, Query(max_length=8)]
             "lang": language.value,
             "other_lang": other.value,
             "t": messages,
+            "severities": [s.value for s in Severity],
+            "kinds": [k.value for k in CaseKind],
+            "audit_actions": [a.value for a in AuditAction],
+            "audit_objects": [o.value for o in AuditObject],
             "resolution_codes": [
                 (code.value, messages[f"resolution.{code.value}"]) for code in ResolutionCode
             ],

@@ -1,20 +1,153 @@
-"""Households under watch, as the caller's role may see them."""
+"""Households under watch, as the caller's role may see them: list, page, activity, pause/resume."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
+from typing import Annotated, Any
 
-from api.deps import SessionDep, StaffUser
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from sqlmodel import Session
+
+from api import audit
+from api.deps import ClockDep, ManagerUser, SessionDep, SettingsDep, StaffUser
+from api.errors import unprocessable
+from api.household_queries import activity_heatmap, get_visible_household, household_detail
 from api.queries import list_households
-from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset
-from api.schemas import HouseholdPage
+from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
+from api.routes.status_page import STATUS_PATH
+from api.schemas import ActivityHeatmap, HouseholdDetail, HouseholdPage, PauseIn, StatusLinkIn, StatusLinkOut
+from api.status_links import make_status_token
+from core.enums import AuditAction, AuditObject, MonitoringState
+from core.models import Contact, Household, User
 
 router = APIRouter(prefix="/households", tags=["households"])
+
+MAX_PAUSE = timedelta(days=180)  # a longer absence is a different conversation (and a re-check)
+MAX_ACTIVITY_DAYS = 90
+HouseholdId = PathId
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such household, or not one you may see"}
+}
 
 
 @router.get("", response_model=HouseholdPage)
 def households(
-    session: SessionDep, user: StaffUser, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+    session: SessionDep,
+    user: StaffUser,
+    team_id: QueryId = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> HouseholdPage:
-    items, total = list_households(session, user, limit=limit, offset=offset)
+    items, total = list_households(session, user, team_id=team_id, limit=limit, offset=offset)
     return HouseholdPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{household_id}", response_model=HouseholdDetail, responses=NOT_FOUND)
+def get_household(
+    household_id: HouseholdId, request: Request, session: SessionDep, user: StaffUser, clock: ClockDep
+) -> HouseholdDetail:
+    household = _visible(session, user, household_id)
+    audit.record(
+        session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=clock.now()
+    )
+    return household_detail(session, household)
+
+
+@router.get("/{household_id}/activity", response_model=ActivityHeatmap, responses=NOT_FOUND)
+def household_activity(
+    household_id: HouseholdId,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    clock: ClockDep,
+    days: Annotated[int, Query(ge=1, le=MAX_ACTIVITY_DAYS, description="the dashboard uses 7 or 30")] = 7,
+) -> ActivityHeatmap:
+    household = _visible(session, user, household_id)
+    now = clock.now()
+    audit.record(session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=now)
+    return activity_heatmap(session, household, days=days, now=now)
+
+
+@router.post(
+    "/{household_id}/pause",
+    response_model=HouseholdDetail,
+    responses={**NOT_FOUND, 422: {"description": "until is in the past or too far ahead"}},
+)
+def pause(
+    household_id: HouseholdId,
+    body: PauseIn,
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+) -> HouseholdDetail:
+    """Away mode: no inactivity cases until *until* (the sweeper resumes by itself then)."""
+    household = _visible(session, user, household_id)
+    now = clock.now()
+    if body.until <= now:
+        raise unprocessable("until must be in the future", "body", "until")
+    if body.until - now > MAX_PAUSE:
+        raise unprocessable(f"a pause may last at most {MAX_PAUSE.days} days", "body", "until")
+    household.monitoring = MonitoringState.PAUSED
+    household.paused_until = body.until
+    session.add(household)
+    audit.record(session, request, user, AuditAction.PAUSE, AuditObject.HOUSEHOLD, household_id, now=now)
+    session.flush()
+    return household_detail(session, household)
+
+
+@router.post("/{household_id}/resume", response_model=HouseholdDetail, responses=NOT_FOUND)
+def resume(
+    household_id: HouseholdId, request: Request, session: SessionDep, user: ManagerUser, clock: ClockDep
+) -> HouseholdDetail:
+    household = _visible(session, user, household_id)
+    household.monitoring = MonitoringState.ACTIVE
+    household.paused_until = None
+    session.add(household)
+    audit.record(
+        session, request, user, AuditAction.RESUME, AuditObject.HOUSEHOLD, household_id, now=clock.now()
+    )
+    session.flush()
+    return household_detail(session, household)
+
+
+@router.post(
+    "/{household_id}/status-links",
+    response_model=StatusLinkOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, 422: {"description": "the contact is not one of this household's, or opted out"}},
+)
+def create_status_link(
+    household_id: HouseholdId,
+    body: StatusLinkIn,
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> StatusLinkOut:
+    """A signed link to the family status page for one contact, working for ``days`` days."""
+    _visible(session, user, household_id)
+    contact = session.get(Contact, body.contact_id)
+    if contact is None or contact.household_id != household_id:
+        raise unprocessable("no such contact in this household", "body", "contact_id")
+    if contact.opted_out:
+        raise unprocessable("this contact has opted out", "body", "contact_id")
+    now = clock.now()
+    expires_at = now + timedelta(days=body.days)
+    token = make_status_token(
+        household_id=household_id,
+        contact_id=body.contact_id,
+        expires_at=expires_at,
+        secret_key=settings.secret_key,
+    )
+    audit.record(session, request, user, AuditAction.CREATE, AuditObject.HOUSEHOLD, household_id, now=now)
+    url = f"{settings.effective_public_base_url}{STATUS_PATH}/{token}"
+    return StatusLinkOut(url=url, expires_at=expires_at.replace(microsecond=0))
+
+
+def _visible(session: Session, user: User, household_id: int) -> Household:
+    household = get_visible_household(session, user, household_id)
+    if household is None:  # missing and not-yours look the same: ids are not an oracle
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="household not found")
+    return household

@@ -184,3 +184,40 @@ async def sms_inbound(
         return sms.inbound_sms(session, params=params.single(), now=clock.now())
 
     return Response(await _in_transaction(engine, handle), media_type=XML)
+
+
+@router.post(paths.VOICE_CONTACT_GATHER)
+async def voice_contact_gather(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    params = await _verified_params(request, settings)
+    code = _query(request, "code")
+
+    def handle(session: Session) -> str:
+        from notifier import calls
+
+        return calls.contact_gather(
+            session,
+            code=code,
+            params=params.single(),
+            base_url=settings.effective_public_base_url,
+            now=clock.now(),
+        )
+
+    return Response(await _in_transaction(engine, handle), media_type=XML)
+
+
+@router.post(paths.VOICE_INBOUND)
+async def voice_inbound(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    params = await _verified_params(request, settings)
+
+    def handle(session: Session) -> str:
+        from notifier import calls
+
+        return calls.inbound_call(
+            session, params=params.single(), base_url=settings.effective_public_base_url, now=clock.now()
+        )
+
+    return Response(await _in_transaction(engine, handle), media_type=XML)

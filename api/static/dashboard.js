@@ -1,5 +1,6 @@
-// Anbu dashboard: sign in, then keep the case queue fresh (every 5 s) without reloading.
-// Data is only ever inserted with textContent, never as HTML.
+// Anbu dashboard: sign in, then the case queue (kept fresh every 5 s without reloading), a case
+// page, a household page and, for admins, the audit log. Views are chosen by the URL hash
+// (#/, #/cases/7, #/households/3, #/audit). Data is only ever inserted with textContent.
 (() => {
   "use strict";
 
@@ -17,6 +18,12 @@
   let lastRendered = "";
   let timer = null;
   let resolvingCase = null;
+  let currentCase = null;
+  let currentHousehold = null;
+  let heatmapDays = 7;
+  let auditOffset = 0;
+  const AUDIT_PAGE = 50;
+  const PANELS = ["queue-panel", "case-panel", "household-panel", "audit-panel"];
 
   class ApiError extends Error {
     constructor(status, detail) {
@@ -99,7 +106,8 @@
     lastRendered = "";
     if (timer) clearInterval(timer);
     timer = null;
-    show($("queue-panel"), false);
+    for (const id of PANELS) show($(id), false);
+    show($("views-nav"), false);
     show($("logout"), false);
     show($("whoami"), false);
     show($("login-panel"), true);
@@ -121,10 +129,96 @@
     show($("whoami"), true);
     show($("logout"), true);
     show($("login-panel"), false);
-    show($("queue-panel"), true);
-    await refresh();
+    show($("views-nav"), true);
+    show($("nav-audit"), me.role === "admin");
+    await loadTeams();
+    await route();
     if (timer) clearInterval(timer);
-    timer = setInterval(refresh, REFRESH_MS);
+    timer = setInterval(() => {
+      if (!$("queue-panel").hidden) refresh();
+    }, REFRESH_MS);
+  }
+
+  // ------------------------------------------------------------------ views
+
+  async function route() {
+    if (!me) return;
+    const hash = location.hash || "#/";
+    let match;
+    if ((match = hash.match(/^#\/cases\/(\d+)$/))) return showPanel("case-panel", () => loadCase(match[1]));
+    if ((match = hash.match(/^#\/households\/(\d+)$/)))
+      return showPanel("household-panel", () => loadHousehold(match[1]));
+    if (hash === "#/audit" && me.role === "admin") return showPanel("audit-panel", loadAudit);
+    return showPanel("queue-panel", () => {
+      lastRendered = "";
+      return refresh();
+    });
+  }
+
+  async function showPanel(id, load) {
+    for (const panel of PANELS) show($(panel), panel === id);
+    await load();
+  }
+
+  function link(href, text) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    return a;
+  }
+
+  function element(tag, text, className) {
+    const el = document.createElement(tag);
+    if (text !== undefined && text !== null) el.textContent = text;
+    if (className) el.className = className;
+    return el;
+  }
+
+  function facts(dl, pairs) {
+    const children = [];
+    for (const [label, value] of pairs) {
+      children.push(element("dt", label), element("dd", value === null || value === undefined ? "–" : value));
+    }
+    dl.replaceChildren(...children);
+  }
+
+  function table(headers, rows) {
+    if (rows.length === 0) return element("p", t("none"), "muted");
+    const tableEl = element("table", null, "queue");
+    const head = element("tr");
+    for (const h of headers) head.appendChild(element("th", h));
+    const thead = element("thead");
+    thead.appendChild(head);
+    const tbody = element("tbody");
+    for (const row of rows) {
+      const tr = element("tr");
+      for (const value of row) {
+        const td = element("td");
+        if (value instanceof Node) td.appendChild(value);
+        else td.textContent = value === null || value === undefined ? "–" : String(value);
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+    tableEl.append(thead, tbody);
+    return tableEl;
+  }
+
+  async function loadTeams() {
+    try {
+      const teams = await api("/teams");
+      const select = $("filter-team");
+      const keep = select.value;
+      select.replaceChildren(select.options[0]);
+      for (const team of teams.items) {
+        const option = element("option", team.name);
+        option.value = String(team.id);
+        select.appendChild(option);
+      }
+      select.value = keep;
+    } catch (_) {
+      // the queue still works without the team filter
+    }
   }
 
   // ------------------------------------------------------------------ queue
@@ -133,7 +227,11 @@
     if (!me) return;
     let page;
     try {
-      page = await api("/cases?status=open&status=acknowledged&limit=200");
+      const query = new URLSearchParams([["status", "open"], ["status", "acknowledged"], ["limit", "200"]]);
+      for (const [name, id] of [["team_id", "filter-team"], ["severity", "filter-severity"], ["kind", "filter-kind"]]) {
+        if ($(id).value) query.append(name, $(id).value);
+      }
+      page = await api("/cases?" + query.toString());
     } catch (error) {
       if (error.status === 403) showError($("queue-error"), t("action.forbidden"));
       else if (error.status !== 401) showError($("queue-error"), t("queue.offline"));
@@ -209,7 +307,7 @@
     if (items.length === 0) {
       const row = document.createElement("tr");
       const td = cell(row, t("queue.empty"), "empty");
-      td.colSpan = 8;
+      td.colSpan = 9;
       rows.push(row);
     }
     for (const item of items) {
@@ -220,7 +318,8 @@
       badge.className = "badge sev-" + item.severity;
       badge.textContent = t("severity." + item.severity, item.severity);
       sev.appendChild(badge);
-      cell(row, item.household_code, "code");
+      const code = cell(row, "", "code");
+      code.appendChild(link("#/households/" + item.household_id, item.household_code));
       cell(row, t("kind." + item.kind, item.kind));
       cell(row, item.explanation, "explanation");
       cell(row, localTime(item.opened_at, item.household_timezone), "nowrap");
@@ -239,8 +338,10 @@
         }
         done.appendChild(list);
       }
+      cell(row, nextText(item), "next");
       cell(row, t("status." + item.status, item.status), "status status-" + item.status);
       const actions = cell(row, "", "actions");
+      actions.appendChild(link("#/cases/" + item.id, t("action.open")));
       if (item.status === "open") {
         actions.appendChild(button(t("action.acknowledge"), "button-primary", (event) => acknowledge(item, event.currentTarget)));
       }
@@ -250,6 +351,293 @@
       rows.push(row);
     }
     body.replaceChildren(...rows);
+  }
+
+  function nextText(item) {
+    if (!item.next_action_at || item.next_actions.length === 0) return t("next.none");
+    const what = item.next_actions.map((a) => t("next." + a, a)).join(", ");
+    return what + " — " + localTime(item.next_action_at, item.household_timezone);
+  }
+
+  // ------------------------------------------------------------------ case page
+
+  async function loadCase(id) {
+    showError($("case-error"), "");
+    let item;
+    try {
+      item = await api("/cases/" + id);
+    } catch (error) {
+      if (error.status !== 401) showError($("case-error"), error.status === 404 ? t("not_found") : error.message);
+      return;
+    }
+    currentCase = item;
+    const tz = item.household_timezone;
+    $("case-heading").textContent =
+      t("case.heading") + " #" + item.id + " — " + item.household_code + " (" + t("kind." + item.kind, item.kind) + ")";
+    facts($("case-summary"), [
+      [t("col.severity"), t("severity." + item.severity, item.severity)],
+      [t("col.status"), t("status." + item.status, item.status)],
+      [t("col.explanation"), item.explanation],
+      [t("col.opened"), localTime(item.opened_at, tz)],
+      [t("col.next"), nextText(item)],
+      [t("done.acknowledged_by"), item.acknowledged_by ? item.acknowledged_by.replace(/^user:/, "") : null],
+      [t("resolve.code"), item.resolution_code ? t("resolution." + item.resolution_code) : null],
+    ]);
+    $("case-household-link").href = "#/households/" + item.household_id;
+    show($("case-ack"), item.status === "open");
+    show($("case-resolve"), me.role !== "control_room" && (item.status === "open" || item.status === "acknowledged"));
+    const events = item.events.map((e) => {
+      const li = element("li");
+      li.append(
+        element("time", localTime(e.at, tz), "muted"),
+        " ",
+        element("strong", t("event." + e.type, e.type)),
+        " ",
+        element("span", e.actor.replace(/^user:/, ""), "muted"),
+      );
+      if (e.type === "note" && e.data.text) li.append(element("p", e.data.text, "note-text"));
+      return li;
+    });
+    $("case-timeline").replaceChildren(...events);
+    $("case-calls").replaceChildren(
+      table(
+        [t("col.when"), t("col.to"), t("col.status"), t("col.intent"), t("col.transcript")],
+        item.calls.map((c) => [
+          localTime(c.created_at, tz),
+          t("recipient." + c.recipient_kind) + " " + c.to,
+          c.outcome ? t("call_outcome." + c.outcome, c.outcome) : t("call_status." + c.status, c.status),
+          c.intent ? c.intent + (c.confidence !== null ? " (" + Math.round(c.confidence * 100) + "%)" : "") : null,
+          c.transcript || null,
+        ]),
+      ),
+    );
+    $("case-notifications").replaceChildren(
+      table(
+        [t("col.when"), t("col.to"), t("col.channel"), t("col.status")],
+        item.notifications.map((n) => [
+          localTime(n.created_at, tz),
+          t("recipient." + n.recipient_kind) + " " + n.to,
+          t("channel." + n.channel, n.channel),
+          t("outbox." + n.status, n.status) + (n.error ? " — " + n.error : ""),
+        ]),
+      ),
+    );
+  }
+
+  async function caseAction(path, body) {
+    if (!currentCase) return;
+    showError($("case-error"), "");
+    try {
+      await postJson("/cases/" + currentCase.id + path, body);
+    } catch (error) {
+      if (error.status !== 401) {
+        showError($("case-error"), error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message);
+      }
+      return false;
+    }
+    await loadCase(currentCase.id);
+    return true;
+  }
+
+  async function submitNote(event) {
+    event.preventDefault();
+    const text = $("case-note-text").value.trim();
+    if (!text) return;
+    if (await caseAction("/notes", { text })) $("case-note-text").value = "";
+  }
+
+  // ------------------------------------------------------------------ household page
+
+  async function loadHousehold(id) {
+    showError($("household-error"), "");
+    let item;
+    try {
+      item = await api("/households/" + id);
+    } catch (error) {
+      if (error.status !== 401) {
+        showError($("household-error"), error.status === 404 ? t("not_found") : error.message);
+      }
+      return;
+    }
+    currentHousehold = item;
+    const tz = item.timezone;
+    $("household-heading").textContent = t("household.heading") + " " + item.code;
+    const paused = item.monitoring === "paused";
+    facts($("household-summary"), [
+      [t("household.monitoring"), paused ? t("household.paused") + " → " + localTime(item.paused_until, tz) : t("household.active")],
+      [t("household.watch"), item.watch_status ? t("watch." + item.watch_status, item.watch_status) : null],
+      [t("household.last_activity"), item.last_activity_at ? localTime(item.last_activity_at, tz) : null],
+      [t("household.alert_after"), item.alert_after ? localTime(item.alert_after, tz) : null],
+      [t("household.why"), item.watch_explanation || null],
+      [t("household.timezone"), tz],
+    ]);
+    const canManage = me.role === "admin" || me.role === "caseworker";
+    show($("household-pause-form"), canManage);
+    show($("household-resume"), canManage && paused);
+    $("household-devices").replaceChildren(
+      table(
+        [t("col.appliance"), t("col.device"), t("col.connectivity"), t("col.last_reading")],
+        item.devices.map((d) => [
+          d.appliance || "–",
+          d.vendor + ":" + d.external_id,
+          d.online === null ? t("device.unknown") : d.online ? t("device.online") : t("device.offline"),
+          d.last_reading_at
+            ? localTime(d.last_reading_at, tz) + (d.last_power_w !== null ? " · " + d.last_power_w + " W" : "")
+            : null,
+        ]),
+      ),
+    );
+    const people = item.residents.map((r) => [t("recipient.resident"), r.name, r.phone, "–", ""]);
+    for (const c of item.contacts) {
+      const linkButton =
+        canManage && !c.opted_out ? button(t("action.status_link"), "button-quiet", () => makeStatusLink(c.id)) : "";
+      people.push([
+        t("recipient.contact") + " " + c.tier + (c.relation ? " (" + c.relation + ")" : ""),
+        c.name,
+        c.phone,
+        c.opted_out ? t("contact.opted_out") : t("channel." + c.preferred_channel, c.preferred_channel),
+        linkButton,
+      ]);
+    }
+    $("household-people").replaceChildren(
+      table([t("col.role"), t("col.name"), t("col.phone"), t("col.channel"), ""], people),
+    );
+    show($("household-link"), false);
+    $("household-cases").replaceChildren(
+      table(
+        [t("col.opened"), t("col.kind"), t("col.status"), t("resolve.code")],
+        item.cases.map((c) => [
+          link("#/cases/" + c.id, localTime(c.opened_at, tz)),
+          t("kind." + c.kind, c.kind),
+          t("status." + c.status, c.status),
+          c.resolution_code ? t("resolution." + c.resolution_code) : null,
+        ]),
+      ),
+    );
+    await loadHeatmap();
+  }
+
+  const WEEKDAYS = ["heat.mon", "heat.tue", "heat.wed", "heat.thu", "heat.fri", "heat.sat", "heat.sun"];
+
+  function heatLevel(value, max) {
+    if (value <= 0 || max <= 0) return 0;
+    return Math.min(5, Math.max(1, Math.ceil((value / max) * 5)));
+  }
+
+  function heatmapTable(caption, grid) {
+    const max = Math.max(0, ...grid.flat());
+    const tableEl = element("table", null, "heatmap");
+    tableEl.appendChild(element("caption", caption));
+    const head = element("tr");
+    head.appendChild(element("th", ""));
+    for (let h = 0; h < 24; h++) head.appendChild(element("th", h % 3 === 0 ? String(h) : ""));
+    tableEl.appendChild(head);
+    grid.forEach((row, day) => {
+      const tr = element("tr");
+      tr.appendChild(element("th", t(WEEKDAYS[day])));
+      row.forEach((value, hour) => {
+        const td = element("td", "", "heat-" + heatLevel(value, max));
+        td.title = t(WEEKDAYS[day]) + " " + hour + ":00 — " + value;
+        tr.appendChild(td);
+      });
+      tableEl.appendChild(tr);
+    });
+    return tableEl;
+  }
+
+  async function loadHeatmap() {
+    if (!currentHousehold) return;
+    let data;
+    try {
+      data = await api("/households/" + currentHousehold.id + "/activity?days=" + heatmapDays);
+    } catch (error) {
+      if (error.status !== 401) showError($("household-error"), error.message);
+      return;
+    }
+    $("household-days-7").setAttribute("aria-pressed", String(heatmapDays === 7));
+    $("household-days-30").setAttribute("aria-pressed", String(heatmapDays === 30));
+    $("household-heatmap").replaceChildren(
+      heatmapTable(t("heat.recent").replace("N", String(data.days)), data.recent),
+      heatmapTable(t("heat.routine"), data.routine),
+    );
+  }
+
+  async function householdAction(path, body) {
+    if (!currentHousehold) return;
+    showError($("household-error"), "");
+    try {
+      await postJson("/households/" + currentHousehold.id + path, body);
+    } catch (error) {
+      if (error.status !== 401) {
+        showError($("household-error"), error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message);
+      }
+      return;
+    }
+    await loadHousehold(currentHousehold.id);
+  }
+
+  async function makeStatusLink(contactId) {
+    if (!currentHousehold) return;
+    showError($("household-error"), "");
+    let link;
+    try {
+      link = await postJson("/households/" + currentHousehold.id + "/status-links", { contact_id: contactId, days: 7 });
+    } catch (error) {
+      if (error.status !== 401) showError($("household-error"), t("action.failed") + ": " + error.message);
+      return;
+    }
+    $("household-link-url").value = link.url; // shown for the caseworker to send; never logged
+    show($("household-link"), true);
+    $("household-link-url").select();
+  }
+
+  function submitPause(event) {
+    event.preventDefault();
+    const value = $("household-pause-until").value; // YYYY-MM-DD in the browser's calendar
+    if (!value) return;
+    const [y, m, d] = value.split("-").map(Number);
+    const until = new Date(y, m - 1, d, 23, 59, 0); // the end of that day, where the caseworker is
+    householdAction("/pause", { until: until.toISOString() });
+  }
+
+  // ------------------------------------------------------------------ audit log
+
+  async function loadAudit() {
+    showError($("audit-error"), "");
+    const query = new URLSearchParams({ limit: String(AUDIT_PAGE), offset: String(auditOffset) });
+    if ($("audit-filter-action").value) query.set("action", $("audit-filter-action").value);
+    if ($("audit-filter-object").value) query.set("object_type", $("audit-filter-object").value);
+    let page;
+    try {
+      page = await api("/audit?" + query.toString());
+    } catch (error) {
+      if (error.status !== 401) showError($("audit-error"), error.status === 403 ? t("action.forbidden") : error.message);
+      return;
+    }
+    const when = (iso) => new Date(iso).toLocaleString(LOCALE);
+    const target = (e) => {
+      const label = t("audit_object." + e.object_type, e.object_type) + (e.object_id ? " #" + e.object_id : "");
+      if (e.object_type === "case") return link("#/cases/" + e.object_id, label);
+      if (e.object_type === "household") return link("#/households/" + e.object_id, label);
+      return label;
+    };
+    $("audit-table").replaceChildren(
+      table(
+        [t("col.when"), t("audit.user"), t("audit.role"), t("audit.action"), t("audit.object"), t("audit.client")],
+        page.items.map((e) => [
+          when(e.at),
+          e.username || "#" + e.user_id,
+          t("role." + e.role, e.role),
+          t("audit_action." + e.action, e.action),
+          target(e),
+          e.client,
+        ]),
+      ),
+    );
+    const last = Math.min(page.offset + page.items.length, page.total);
+    $("audit-page-info").textContent = (page.total ? page.offset + 1 : 0) + "–" + last + " / " + page.total;
+    $("audit-prev").disabled = page.offset === 0;
+    $("audit-next").disabled = last >= page.total;
   }
 
   async function acknowledge(item, trigger) {
@@ -296,7 +684,7 @@
     resolvingCase = null;
     $("resolve-dialog").close();
     lastRendered = "";
-    await refresh();
+    await route();
   }
 
   // ------------------------------------------------------------------ wiring
@@ -304,6 +692,43 @@
   $("login-form").addEventListener("submit", signIn);
   $("logout").addEventListener("click", () => signOut());
   $("resolve-form").addEventListener("submit", submitResolve);
+  window.addEventListener("hashchange", route);
+  for (const id of ["filter-team", "filter-severity", "filter-kind"]) {
+    $(id).addEventListener("change", () => {
+      lastRendered = "";
+      refresh();
+    });
+  }
+  $("case-ack").addEventListener("click", (event) => {
+    event.currentTarget.disabled = true;
+    caseAction("/acknowledge").finally(() => ($("case-ack").disabled = false));
+  });
+  $("case-resolve").addEventListener("click", () => currentCase && openResolve(currentCase));
+  $("case-note-form").addEventListener("submit", submitNote);
+  $("household-pause-form").addEventListener("submit", submitPause);
+  $("household-resume").addEventListener("click", () => householdAction("/resume"));
+  $("household-days-7").addEventListener("click", () => {
+    heatmapDays = 7;
+    loadHeatmap();
+  });
+  $("household-days-30").addEventListener("click", () => {
+    heatmapDays = 30;
+    loadHeatmap();
+  });
+  for (const id of ["audit-filter-action", "audit-filter-object"]) {
+    $(id).addEventListener("change", () => {
+      auditOffset = 0;
+      loadAudit();
+    });
+  }
+  $("audit-prev").addEventListener("click", () => {
+    auditOffset = Math.max(0, auditOffset - AUDIT_PAGE);
+    loadAudit();
+  });
+  $("audit-next").addEventListener("click", () => {
+    auditOffset += AUDIT_PAGE;
+    loadAudit();
+  });
   $("resolve-cancel").addEventListener("click", () => {
     resolvingCase = null;
     $("resolve-dialog").close();

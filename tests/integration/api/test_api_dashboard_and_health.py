@@ -30,7 +30,8 @@ class _Collector(HTMLParser):
         self.scripts: list[dict[str, str | None]] = []
         self.links: list[dict[str, str | None]] = []
         self.inline_handlers: list[str] = []
-        self.options: list[str] = []
+        self.options_by_select: dict[str, list[str]] = {}
+        self._select = ""
         self._json: list[str] = []
         self._in_json = False
 
@@ -44,8 +45,10 @@ class _Collector(HTMLParser):
             self._in_json = a.get("type") == "application/json"
         if tag == "link":
             self.links.append(a)
+        if tag == "select":
+            self._select = str(a.get("id") or "")
         if tag == "option" and a.get("value"):
-            self.options.append(str(a["value"]))
+            self.options_by_select.setdefault(self._select, []).append(str(a["value"]))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
@@ -97,7 +100,16 @@ def test_page_offers_every_resolution_code(app_client: TestClient) -> None:
     from core.enums import ResolutionCode
 
     _, page = _page(app_client)
-    assert page.options == [code.value for code in ResolutionCode]
+    assert page.options_by_select["resolve-code"] == [code.value for code in ResolutionCode]
+
+
+def test_queue_filters_offer_every_severity_and_kind(app_client: TestClient) -> None:
+    from core.enums import AuditAction, CaseKind, Severity
+
+    _, page = _page(app_client)
+    assert page.options_by_select["filter-severity"] == [s.value for s in Severity]
+    assert page.options_by_select["filter-kind"] == [k.value for k in CaseKind]
+    assert page.options_by_select["audit-filter-action"] == [a.value for a in AuditAction]
 
 
 def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlmodel import Session, select
 from anbu.cli import main
 from core.db import make_engine, session_scope
 from core.enums import DeviceStatus, Role
-from core.models import Device, User
+from core.models import Device, RejectedMessage, User
 from tests.factories import make_device, make_household
 
 
@@ -39,8 +40,20 @@ def test_db_upgrade_then_stats_json_counts_everything(
     assert _run(capsys, "db", "upgrade")[0] == 0
     with session_scope(make_engine(db_url)) as s:
         h = make_household(s)
-        make_device(s, household=h)
+        plug = make_device(s, household=h, external_id="kettle-1")
+        plug.online = False
         make_device(s, household=None)
+        for _ in range(2):
+            s.add(
+                RejectedMessage(
+                    received_at=datetime(2026, 3, 2, tzinfo=UTC),
+                    topic="anbu/kettle-1/reading",
+                    payload_excerpt="{",
+                    payload_size=1,
+                    reason="invalid JSON",
+                    device_key="native:kettle-1",
+                )
+            )
     code, out, _ = _run(capsys, "stats", "--json")
     assert code == 0
     stats = json.loads(out)
@@ -60,6 +73,8 @@ def test_db_upgrade_then_stats_json_counts_everything(
         1,
         0,
     )
+    assert stats["rejected_by_device"] == {"native:kettle-1": 2}
+    assert (stats["devices_online"], stats["devices_offline"]) == (0, 1)
 
 
 def test_user_add_hashes_the_password_and_refuses_duplicates(
@@ -153,3 +168,42 @@ def test_decode_prints_observations_or_errors_in_order(
     [lwt] = second["observations"]
     assert lwt["online"] is False and lwt["power_w"] is None
     assert "error" in third
+
+
+def test_decode_follows_the_output_contract_for_every_vendor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "vendors.jsonl"
+    rows_in = [
+        {"topic": "shellies/shellyplug-s-7E0E6C/relay/0/energy", "payload": "7260"},
+        {
+            "topic": "shellyplusplugs-e465b8b7a1c4/events/rpc",
+            "payload": {
+                "method": "NotifyStatus",
+                "params": {"ts": 1714550502, "switch:0": {"apower": 1520.4}},
+            },
+        },
+        {"topic": "zigbee2mqtt/living_room/kettle_plug", "payload": {"power": 9.8, "energy": 12.5}},
+        {"topic": "zigbee2mqtt/bridge/state", "payload": {"state": "offline"}},
+        {"topic": "athom-plug/sensor/power/state", "payload": "nan"},
+        {"topic": "athom-plug/status", "payload": "offline"},
+        {"topic": "zigbee2mqtt/kettle/set", "payload": {"state": "ON"}},
+        {"topic": "tele/kettle1/SENSOR", "payload": "x" * 70_000},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in rows_in) + "\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "decode", "--jsonl", str(src))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == len(rows_in)
+    keys = {"device_id", "channel", "power_w", "energy_wh", "online", "ts"}
+    for row in rows[:7]:
+        assert all(set(obs) == keys for obs in row["observations"])
+    [gen1], [gen2], [z2m], [bridge], [esp_nan], [esp_status] = (r["observations"] for r in rows[:6])
+    assert (gen1["device_id"], gen1["power_w"], gen1["energy_wh"]) == ("shellyplug-s-7E0E6C", None, 121.0)
+    assert (gen2["power_w"], gen2["energy_wh"], gen2["ts"]) == (1520.4, None, "2024-05-01T08:01:42+00:00")
+    assert (z2m["device_id"], z2m["power_w"], z2m["energy_wh"]) == ("living_room/kettle_plug", 9.8, 12500.0)
+    assert (bridge["device_id"], bridge["online"]) == (None, False)
+    assert (esp_nan["power_w"], esp_nan["energy_wh"], esp_nan["online"]) == (None, None, None)
+    assert (esp_status["device_id"], esp_status["online"]) == ("athom-plug", False)
+    assert rows[6] == {"observations": []}
+    assert "payload too large" in rows[7]["error"]

@@ -8,8 +8,11 @@ import pytest
 
 from api.routes.dashboard import MESSAGES, page_language, page_messages
 from core.enums import (
+    AuditAction,
+    AuditObject,
     CallOutcome,
     CallStatus,
+    CaseEventType,
     CaseKind,
     CaseStatus,
     Channel,
@@ -17,7 +20,9 @@ from core.enums import (
     OutboxStatus,
     RecipientKind,
     ResolutionCode,
+    Role,
     Severity,
+    WatchStatus,
 )
 
 
@@ -37,6 +42,11 @@ def test_catalogues_have_the_same_keys() -> None:
         ("outbox", OutboxStatus),
         ("channel", Channel),
         ("recipient", RecipientKind),
+        ("event", CaseEventType),
+        ("watch", WatchStatus),
+        ("role", Role),
+        ("audit_action", AuditAction),
+        ("audit_object", AuditObject),
     ],
 )
 def test_every_enum_value_has_a_label_in_both_languages(prefix: str, enum: type[StrEnum]) -> None:
@@ -59,3 +69,13 @@ def test_page_messages_render_without_parameters_and_differ_by_language() -> Non
 )
 def test_page_language(lang: str | None, expected: Language) -> None:
     assert page_language(lang) == expected
+
+
+def test_every_next_step_the_queue_can_show_has_a_label() -> None:
+    from api.next_step import FOLLOW_UP
+    from notifier.policy import CallResident, NotifyCaseworker, NotifyFamily
+
+    actions = {CallResident().action, NotifyFamily().action, NotifyCaseworker().action, FOLLOW_UP}
+    for language in Language:
+        keys = MESSAGES.keys(language)
+        assert {f"next.{a}" for a in actions} <= keys

@@ -1,0 +1,226 @@
+"""Management: pending devices and their assignment, CSV import of households and contacts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse
+from sqlmodel import Session, col, select
+
+from api import audit
+from api.csv_import import HouseholdRow, RowError, parse_contacts, parse_households
+from api.deps import ClockDep, ManagerUser, SessionDep
+from api.errors import unprocessable, validation_item
+from api.household_queries import get_visible_household
+from api.queries import visible_households
+from api.routes.pagination import PathId
+from api.schemas import AssignDeviceIn, DeviceList, DeviceOut, ImportErrorOut, ImportReport
+from core.enums import AuditAction, AuditObject, Role
+from core.models import Contact, Device, Household, Resident, Team
+from gateway.devices import DeviceAssignmentError, assign_device, pending_devices
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["management"])
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "some rows are wrong, nothing was written: the usual validation `detail` "
+        "(loc = body, file, row, column) plus the import report fields (`errors` by row)"
+    },
+    413: {"description": "file larger than 2 MB"},
+}
+DryRun = Annotated[bool, Query(description="check every row, write nothing")]
+
+
+def _device_out(d: Device) -> DeviceOut:
+    assert d.id is not None
+    return DeviceOut(
+        id=d.id,
+        vendor=d.vendor,
+        external_id=d.external_id,
+        appliance=d.appliance,
+        status=d.status,
+        online=d.online,
+        last_seen_at=d.last_seen_at,
+        last_power_w=d.last_power_w,
+        last_reading_at=d.last_reading_at,
+    )
+
+
+@router.get("/devices/pending", response_model=DeviceList)
+def list_pending_devices(session: SessionDep, user: ManagerUser) -> DeviceList:
+    """Plugs heard on the wire but not yet assigned, most recently heard first."""
+    return DeviceList(items=[_device_out(d) for d in pending_devices(session)])
+
+
+@router.post(
+    "/devices/{device_id}/assign",
+    response_model=DeviceOut,
+    responses={404: {"description": "no such device, or a household you may not see"}, 422: {}},
+)
+def assign(
+    device_id: PathId,
+    body: AssignDeviceIn,
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+) -> DeviceOut:
+    if session.get(Device, device_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="device not found")
+    if get_visible_household(session, user, body.household_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="household not found")
+    try:
+        device = assign_device(session, device_id, body.household_id, body.appliance)
+    except DeviceAssignmentError as exc:
+        raise unprocessable(str(exc), "body") from None
+    audit.record(
+        session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, body.household_id, now=clock.now()
+    )
+    log.info("device assigned device_id=%s household_id=%s user_id=%s", device_id, body.household_id, user.id)
+    return _device_out(device)
+
+
+def _read_csv(upload: UploadFile) -> str:
+    data = upload.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="file larger than 2 MB")
+    for encoding in ("utf-8-sig", "cp949"):  # Korean Excel saves CSV as CP949 unless told otherwise
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="file is neither UTF-8 nor CP949 text")
+
+
+def _report(
+    dry_run: bool, rows: int, created: int, errors: Sequence[RowError]
+) -> ImportReport | JSONResponse:
+    report = ImportReport(
+        dry_run=dry_run,
+        rows=rows,
+        created=created,
+        errors=[ImportErrorOut(row=e.row, column=e.column, message=e.message) for e in errors],
+    )
+    if errors:
+        detail = [validation_item(("body", "file", e.row, e.column or ""), e.message) for e in errors]
+        content = {"detail": detail, **report.model_dump()}
+        return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=content)
+    return report
+
+
+@router.post("/import/households", response_model=ImportReport, responses=REPORT_RESPONSES)
+def import_households(
+    file: Annotated[UploadFile, File(description="CSV: code, team_id, resident_name, …")],
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+    dry_run: DryRun = False,
+) -> ImportReport | JSONResponse:
+    """One household (and its resident) per row. All rows are written, or none."""
+    parsed = parse_households(_read_csv(file))
+    errors = list(parsed.errors)
+    codes = [row.code for _, row in parsed.rows]
+    taken = (
+        set(session.exec(select(Household.code).where(col(Household.code).in_(codes))).all())
+        if codes
+        else set()
+    )
+    teams = set(session.exec(select(Team.id)).all())
+    for line, row in parsed.rows:
+        if row.code in taken:
+            errors.append(RowError(line, "code", "a household with this code already exists"))
+        if row.team_id not in teams:
+            errors.append(RowError(line, "team_id", "no such team"))
+        elif user.role == Role.CASEWORKER and row.team_id != user.team_id:
+            errors.append(RowError(line, "team_id", "you may import only into your own team"))
+    errors.sort(key=lambda e: e.row)
+    if errors or dry_run:
+        return _report(dry_run, len(parsed.rows), 0, errors)
+    now = clock.now()
+    for _, row in parsed.rows:
+        household = _create_household(session, row, now)
+        audit.record(session, request, user, AuditAction.CREATE, AuditObject.HOUSEHOLD, household.id, now=now)
+    log.info("households imported n=%s user_id=%s", len(parsed.rows), user.id)
+    return _report(False, len(parsed.rows), len(parsed.rows), [])
+
+
+def _create_household(session: Session, row: HouseholdRow, now: datetime) -> Household:
+    household = Household(
+        team_id=row.team_id,
+        code=row.code,
+        address=row.address,
+        timezone=row.timezone,
+        quiet_hours=row.quiet_hours,
+        created_at=now,
+    )
+    session.add(household)
+    session.flush()
+    assert household.id is not None
+    session.add(
+        Resident(
+            household_id=household.id,
+            name=row.resident_name,
+            phone=row.resident_phone,
+            language=row.resident_language,
+        )
+    )
+    return household
+
+
+@router.post("/import/contacts", response_model=ImportReport, responses=REPORT_RESPONSES)
+def import_contacts(
+    file: Annotated[UploadFile, File(description="CSV: household_code, name, phone, …")],
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+    dry_run: DryRun = False,
+) -> ImportReport | JSONResponse:
+    """One contact per row, added to the household with that code. All rows are written, or none."""
+    parsed = parse_contacts(_read_csv(file))
+    errors = list(parsed.errors)
+    codes = {row.household_code for _, row in parsed.rows}
+    households = (
+        {
+            h.code: h
+            for h in session.exec(
+                select(Household).where(col(Household.code).in_(codes)).where(visible_households(user))
+            ).all()
+        }
+        if codes
+        else {}
+    )
+    for line, row in parsed.rows:
+        if row.household_code not in households:
+            errors.append(RowError(line, "household_code", "no such household (or not one of yours)"))
+    errors.sort(key=lambda e: e.row)
+    if errors or dry_run:
+        return _report(dry_run, len(parsed.rows), 0, errors)
+    now = clock.now()
+    touched: set[int] = set()
+    for _, row in parsed.rows:
+        household_id = households[row.household_code].id
+        assert household_id is not None
+        session.add(
+            Contact(
+                household_id=household_id,
+                name=row.name,
+                relation=row.relation,
+                phone=row.phone,
+                tier=row.tier,
+                language=row.language,
+                preferred_channel=row.channel,
+            )
+        )
+        touched.add(household_id)
+    for household_id in sorted(touched):
+        audit.record(session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, household_id, now=now)
+    log.info("contacts imported n=%s user_id=%s", len(parsed.rows), user.id)
+    return _report(False, len(parsed.rows), len(parsed.rows), [])

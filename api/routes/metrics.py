@@ -1,0 +1,104 @@
+"""``GET /metrics``: Prometheus scrape endpoint. Counts only: no personal data, no device ids.
+
+Database figures are always there; the gateway's own (messages/s, batch latency, queue depth,
+duplicates, connection state) only when a gateway runs in this process (``anbu up``, ``anbu demo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from api.prometheus import CONTENT_TYPE, Metric, render
+from core.enums import DeviceStatus
+from core.models import Device, RejectedMessage
+
+router = APIRouter(tags=["metrics"])
+
+# (gateway metrics key, metric name, type, help)
+GATEWAY_METRICS = [
+    ("received", "anbu_gateway_messages_received_total", "counter", "MQTT messages received"),
+    ("stored", "anbu_gateway_readings_stored_total", "counter", "new reading rows stored"),
+    ("duplicates", "anbu_gateway_duplicates_total", "counter", "readings already stored (redelivery)"),
+    ("rejected", "anbu_gateway_rejected_total", "counter", "messages kept in rejected_message"),
+    ("ignored", "anbu_gateway_ignored_total", "counter", "well-formed messages about no single device"),
+    (
+        "clock_suspect",
+        "anbu_gateway_clock_suspect_total",
+        "counter",
+        "readings whose device clock was not believed",
+    ),
+    ("acked", "anbu_gateway_acked_total", "counter", "messages acknowledged to the broker after commit"),
+    ("db_retries", "anbu_gateway_db_retries_total", "counter", "waits for an unavailable database"),
+    ("batches", "anbu_gateway_batches_total", "counter", "ingest transactions"),
+    (
+        "messages_per_s",
+        "anbu_gateway_messages_per_second",
+        "gauge",
+        "messages processed per second (10 s window)",
+    ),
+    ("batch_ms_p50", "anbu_gateway_batch_latency_p50_seconds", "gauge", "median latency of recent batches"),
+    (
+        "batch_ms_p99",
+        "anbu_gateway_batch_latency_p99_seconds",
+        "gauge",
+        "99th percentile latency of recent batches",
+    ),
+    ("queue_depth", "anbu_gateway_queue_depth", "gauge", "messages received, not yet committed"),
+    ("connected", "anbu_gateway_connected", "gauge", "1 when connected and subscribed to the broker"),
+    ("generation", "anbu_gateway_connection_generation", "gauge", "number of connections made so far"),
+]
+
+
+@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+def metrics(request: Request) -> PlainTextResponse:
+    engine: Engine = request.app.state.engine
+    source: Callable[[], dict[str, Any]] | None = getattr(request.app.state, "gateway_metrics", None)
+    body = render([*database_metrics(engine), *gateway_metrics(source() if source else None)])
+    return PlainTextResponse(body, media_type=CONTENT_TYPE)
+
+
+def database_metrics(engine: Engine) -> list[Metric]:
+    with Session(engine) as s:
+        rejected = s.exec(select(func.count()).select_from(RejectedMessage)).one()
+        rows = s.exec(
+            select(Device.status, Device.online, func.count())
+            .where(col(Device.status) != DeviceStatus.RETIRED)
+            .group_by(col(Device.status), col(Device.online))
+        ).all()
+    by_state: dict[tuple[str, str], float] = {}
+    for status, online, count in rows:
+        state = "unknown" if online is None else ("online" if online else "offline")
+        key = (DeviceStatus(status).value, state)
+        by_state[key] = by_state.get(key, 0) + count
+    return [
+        Metric("anbu_rejected_messages", "gauge", "rows in rejected_message", [({}, float(rejected))]),
+        Metric(
+            "anbu_devices",
+            "gauge",
+            "devices by status and connectivity",
+            [
+                ({"status": status, "state": state}, value)
+                for (status, state), value in sorted(by_state.items())
+            ],
+        ),
+    ]
+
+
+def gateway_metrics(values: dict[str, Any] | None) -> list[Metric]:
+    if values is None:
+        return []
+    result = []
+    for key, name, kind, help_text in GATEWAY_METRICS:
+        if key not in values:
+            continue
+        value = float(values[key])
+        if name.endswith("_seconds"):
+            value /= 1000.0  # the gateway keeps milliseconds
+        result.append(Metric(name, kind, help_text, [({}, value)]))
+    return result

@@ -1,0 +1,104 @@
+"""Programme reports per team: JSON, or CSV for the spreadsheet the programme reports in."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from api.deps import ClockDep, SessionDep, StaffUser
+from api.errors import unprocessable
+from api.queries import SEE_ALL_ROLES, visible_households
+from api.reports import team_report, to_csv
+from api.routes.pagination import QueryId
+from api.schemas import ReportOut
+from core.models import Case, Household, Team, User
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+DEFAULT_PERIOD = timedelta(days=30)
+MAX_PERIOD = timedelta(days=366)
+Since = Annotated[
+    datetime | None, Query(description="inclusive, with a timezone offset; default 30 days ago")
+]
+Until = Annotated[datetime | None, Query(description="exclusive, with a timezone offset; default now")]
+
+
+def _report(
+    session: Session,
+    user: User,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    team_id: int | None,
+) -> ReportOut:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.utcoffset() is None:
+            raise unprocessable(f"{name} must include a timezone offset", "query", name)
+    end = until or now
+    start = since or end - DEFAULT_PERIOD
+    if start >= end:
+        raise unprocessable("since must be before until", "query", "since")
+    if end - start > MAX_PERIOD:
+        raise unprocessable("a report covers at most 366 days", "query", "since")
+    stmt = (
+        select(Case, Household.team_id)
+        .join(Household, col(Household.id) == col(Case.household_id))
+        .where(visible_households(user))
+        .where(col(Case.opened_at) >= start)
+    )
+    # An explicit until is exclusive; the default ("now") includes a case opened this instant.
+    stmt = (
+        stmt.where(col(Case.opened_at) < end) if until is not None else stmt.where(col(Case.opened_at) <= end)
+    )
+    if team_id is not None:
+        stmt = stmt.where(col(Household.team_id) == team_id)
+    by_team: dict[int, list[Case]] = defaultdict(list)
+    for case, case_team in session.exec(stmt).all():
+        by_team[case_team].append(case)
+    teams_stmt = select(Team).order_by(col(Team.name), col(Team.id))
+    teams = [
+        t
+        for t in session.exec(teams_stmt).all()
+        if t.id is not None
+        and (team_id is None or t.id == team_id)
+        and (user.role in SEE_ALL_ROLES or t.id == user.team_id)  # a caseworker: their team only
+    ]
+    return ReportOut(
+        since=start,
+        until=end,
+        teams=[team_report(t.id, t.name, by_team.get(t.id, [])) for t in teams if t.id is not None],
+    )
+
+
+@router.get("", response_model=ReportOut)
+def report(
+    session: SessionDep,
+    user: StaffUser,
+    clock: ClockDep,
+    since: Since = None,
+    until: Until = None,
+    team_id: QueryId = None,
+) -> ReportOut:
+    return _report(session, user, clock.now(), since, until, team_id)
+
+
+@router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def report_csv(
+    session: SessionDep,
+    user: StaffUser,
+    clock: ClockDep,
+    since: Since = None,
+    until: Until = None,
+    team_id: QueryId = None,
+) -> Response:
+    result = _report(session, user, clock.now(), since, until, team_id)
+    filename = f"anbu-report-{result.since:%Y%m%d}-{result.until:%Y%m%d}.csv"
+    return Response(
+        content="\ufeff" + to_csv(result.teams),  # the BOM makes Excel read UTF-8 (Korean names)
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,332 @@
+"""Every route of the app × every kind of caller → the expected status, checked by enumeration.
+
+The routes are read from the app itself, so a new route without a rule here fails
+``test_every_route_has_a_rule``. For each API route and caller the test also checks that a
+refused request changes nothing and writes no audit entry, and that a successful change
+changes something and an audited route leaves an entry.
+
+Objects belong to team A: "caseworker_own" is in team A, "caseworker_other" in team B.
+Not-visible objects answer 404, like missing ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+from starlette.routing import Mount, Route
+
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import MonitoringState
+from core.models import AuditEntry, Case, CaseEvent, Contact, Device, Household, Team
+from notifier import webhook_urls
+from tests.factories import make_device, make_household
+from tests.integration.api.conftest import WHO, World, open_case
+
+Auth = Callable[[str], dict[str, str]]
+Ids = dict[str, Any]
+_counter = itertools.count(1)
+
+
+def _statuses(
+    admin: int, own: int, other: int, control: int, family: int, anonymous: int = 401
+) -> dict[str, int]:
+    return {
+        "admin": admin,
+        "caseworker_own": own,
+        "caseworker_other": other,
+        "control_room": control,
+        "family": family,
+        "anonymous": anonymous,
+    }
+
+
+STAFF_LIST = _statuses(200, 200, 200, 200, 403)
+STAFF_READ = _statuses(200, 200, 404, 200, 403)
+MANAGE = _statuses(200, 200, 404, 403, 403)
+ADMIN_ONLY = _statuses(200, 403, 403, 403, 403)
+
+
+@dataclass(frozen=True)
+class Rule:
+    expected: dict[str, int]
+    mutating: bool = False
+    audited: bool = False
+    # A fresh object per caller for mutating routes ("fresh_case", "fresh_household", "paused_household").
+    fixture: str = "world"
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # Other request arguments (e.g. an upload) built from this run's ids.
+    build: Callable[[Ids], dict[str, Any]] | None = None
+
+
+def _households_csv(ids: Ids) -> dict[str, Any]:
+    text = f"code,team_id,resident_name\nIMP-{ids['n']},{ids['team_a']},Test Resident\n"
+    return {"files": {"file": ("households.csv", text.encode(), "text/csv")}}
+
+
+def _contacts_csv(ids: Ids) -> dict[str, Any]:
+    text = f"household_code,name,phone\n{ids['household_code']},Family,+821077700001\n"
+    return {"files": {"file": ("contacts.csv", text.encode(), "text/csv")}}
+
+
+PAUSE_UNTIL = "2026-03-09T00:00:00+00:00"  # a week after the test clock's start
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/v1/auth/me"): Rule(_statuses(200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/teams"): Rule(STAFF_LIST),
+    ("GET", "/api/v1/households"): Rule(STAFF_LIST),
+    ("GET", "/api/v1/households/{household_id}"): Rule(STAFF_READ, audited=True),
+    ("GET", "/api/v1/households/{household_id}/activity"): Rule(
+        STAFF_READ, audited=True, params={"days": 30}
+    ),
+    ("POST", "/api/v1/households/{household_id}/pause"): Rule(
+        MANAGE, mutating=True, audited=True, fixture="fresh_household", json={"until": PAUSE_UNTIL}
+    ),
+    ("POST", "/api/v1/households/{household_id}/resume"): Rule(
+        MANAGE, mutating=True, audited=True, fixture="paused_household"
+    ),
+    ("POST", "/api/v1/households/{household_id}/status-links"): Rule(
+        _statuses(201, 201, 404, 403, 403), audited=True, json={"contact_id": "{contact_id}", "days": 3}
+    ),
+    ("POST", "/api/v1/households/{household_id}/contacts"): Rule(
+        _statuses(201, 201, 404, 403, 403),
+        mutating=True,
+        audited=True,
+        json={"name": "Neighbour", "phone": "+821055512345"},
+    ),
+    ("PATCH", "/api/v1/contacts/{contact_id}"): Rule(
+        MANAGE, mutating=True, audited=True, fixture="fresh_contact", json={"tier": 2}
+    ),
+    ("DELETE", "/api/v1/contacts/{contact_id}"): Rule(
+        _statuses(204, 204, 404, 403, 403), mutating=True, audited=True, fixture="fresh_contact"
+    ),
+    ("GET", "/api/v1/cases"): Rule(STAFF_LIST),
+    ("GET", "/api/v1/cases/{case_id}"): Rule(STAFF_READ, audited=True),
+    ("POST", "/api/v1/cases/{case_id}/acknowledge"): Rule(
+        STAFF_READ, mutating=True, audited=True, fixture="fresh_case"
+    ),
+    ("POST", "/api/v1/cases/{case_id}/resolve"): Rule(
+        MANAGE,
+        mutating=True,
+        audited=True,
+        fixture="fresh_case",
+        json={"code": "resident_fine", "note": "spoke to her"},
+    ),
+    ("POST", "/api/v1/cases/{case_id}/notes"): Rule(
+        _statuses(201, 201, 404, 201, 403),
+        mutating=True,
+        audited=True,
+        fixture="fresh_case",
+        json={"text": "n"},
+    ),
+    ("GET", "/api/v1/audit"): Rule(ADMIN_ONLY, audited=True),
+    ("GET", "/api/v1/reports"): Rule(STAFF_LIST),
+    ("GET", "/api/v1/reports/export.csv"): Rule(STAFF_LIST),
+    ("GET", "/api/v1/devices/pending"): Rule(_statuses(200, 200, 200, 403, 403)),
+    ("POST", "/api/v1/devices/{device_id}/assign"): Rule(
+        MANAGE,
+        mutating=True,
+        audited=True,
+        fixture="pending_device",
+        json={"household_id": "{household_id}", "appliance": "kettle"},
+    ),
+    # Another team's caseworker gets a row-level 422 (team A is not theirs) and nothing is written.
+    ("POST", "/api/v1/import/households"): Rule(
+        _statuses(200, 200, 422, 403, 403), mutating=True, audited=True, build=_households_csv
+    ),
+    ("POST", "/api/v1/import/contacts"): Rule(
+        _statuses(200, 200, 422, 403, 403), mutating=True, audited=True, build=_contacts_csv
+    ),
+}
+
+# Routes open to anyone, each with the reason (and the test that covers it).
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/openapi.json"): "the API's description (no data)",
+    ("POST", "/api/v1/auth/token"): "the login itself (test_api_auth_login.py)",
+    (
+        "GET",
+        "/",
+    ): "the dashboard shell; it holds no data until the API answers (test_api_dashboard_and_health)",
+    ("GET", "/healthz"): "liveness for load balancers; says only ok/error",
+    ("GET", "/metrics"): "Prometheus scrape: counts only, no personal data or device ids (test_api_metrics)",
+    (
+        "GET",
+        "/status/{token}",
+    ): "family status page: the signed link is the credential (test_api_family_status_page)",
+}
+# Twilio cannot log in: these are gated by X-Twilio-Signature (test_api_twilio_webhooks_*).
+SIGNED_PREFIX = webhook_urls.PREFIX + "/"
+
+
+def _app_routes(client: TestClient) -> set[tuple[str, str]]:
+    """(method, full path) of every route the app serves.
+
+    FastAPI >= 0.160 keeps included routers as lazy branches; their public-ish
+    ``effective_route_contexts()`` yields each route with its full path. Anything else
+    that is not a plain route or the static mount fails loudly, so a FastAPI change
+    cannot make this test pass by seeing fewer routes.
+    """
+    found: set[tuple[str, str]] = set()
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, Mount):
+            continue  # /static: files, no data
+        if isinstance(route, Route):
+            found.update((method, route.path) for method in route.methods or ())
+            continue
+        contexts = getattr(route, "effective_route_contexts", None)
+        assert contexts is not None, f"unknown route object {route!r}: teach this test about it"
+        for context in contexts():
+            original = context.original_route
+            assert isinstance(original, Route), f"unknown route object {original!r}"
+            found.update((method, context.path) for method in original.methods or ())
+    found.discard(("HEAD", "/api/v1/openapi.json"))
+    return found
+
+
+def test_every_route_has_a_rule(app_client: TestClient) -> None:
+    routes = _app_routes(app_client)
+    signed = {r for r in routes if r[1].startswith(SIGNED_PREFIX) and r[0] == "POST"}
+    assert signed, "expected the Twilio webhook routes"
+    without_rule = routes - set(RULES) - set(PUBLIC) - signed
+    assert without_rule == set(), "add an authorization rule for each new route"
+    assert set(RULES) | set(PUBLIC) <= routes, "rules for routes that no longer exist"
+
+
+def test_signed_routes_refuse_unsigned_requests(app_client: TestClient, world: World, auth: Auth) -> None:
+    signed = sorted(r for r in _app_routes(app_client) if r[1].startswith(SIGNED_PREFIX))
+    for method, path in signed:
+        # Even an admin's bearer token is no substitute for Twilio's signature.
+        response = app_client.request(method, path, params={"code": "x", "id": "1"}, headers=auth("admin"))
+        assert response.status_code == 403, (method, path)
+
+
+def _fresh_household(engine: Engine, world: World, *, paused: bool) -> int:
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_a)
+        assert household is not None
+        team = session.get(Team, household.team_id)
+        fresh = make_household(session, team=team)
+        if paused:
+            fresh.monitoring = MonitoringState.PAUSED
+            fresh.paused_until = household.created_at + timedelta(days=400)
+            session.add(fresh)
+        assert fresh.id is not None
+        return fresh.id
+
+
+def _ids(rule: Rule, engine: Engine, world: World, clock: ManualClock) -> Ids:
+    if rule.fixture == "fresh_case":
+        household_id = _fresh_household(engine, world, paused=False)
+        with session_scope(engine) as session:
+            case = open_case(session, household_id, clock)
+            assert case.id is not None
+            return {"case_id": case.id, "household_id": household_id}
+    if rule.fixture in ("fresh_household", "paused_household"):
+        household_id = _fresh_household(engine, world, paused=rule.fixture == "paused_household")
+        return {"case_id": world.case_a, "household_id": household_id}
+    contact_id = (
+        _fresh_contact(engine, world) if rule.fixture == "fresh_contact" else _contact_of(engine, world)
+    )
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_a)
+        assert household is not None
+        ids: Ids = {
+            "case_id": world.case_a,
+            "household_id": world.household_a,
+            "household_code": household.code,
+            "contact_id": contact_id,
+            "team_a": household.team_id,
+            "n": next(_counter),
+        }
+        if rule.fixture == "pending_device":
+            device = make_device(session, household=None)
+            ids["device_id"] = device.id
+        return ids
+
+
+def _fresh_contact(engine: Engine, world: World) -> int:
+    with session_scope(engine) as session:
+        contact = Contact(household_id=world.household_a, name="Fresh", phone="+821055500000")
+        session.add(contact)
+        session.flush()
+        assert contact.id is not None
+        return contact.id
+
+
+def _contact_of(engine: Engine, world: World) -> int:
+    with Session(engine) as session:
+        contact_id = session.exec(select(Contact.id).where(Contact.household_id == world.household_a)).first()
+        assert contact_id is not None
+        return contact_id
+
+
+def _body(rule: Rule, ids: Ids) -> dict[str, Any] | None:
+    """The rule's JSON body with "{name}" placeholders replaced by this run's ids."""
+    if rule.json is None:
+        return None
+    return {k: ids[v[1:-1]] if isinstance(v, str) and v.startswith("{") else v for k, v in rule.json.items()}
+
+
+def _state(engine: Engine) -> tuple[Any, ...]:
+    """Everything a route could change, and the audit log's length."""
+    with Session(engine) as session:
+        devices = session.exec(
+            select(Device.id, Device.household_id, Device.status).order_by(col(Device.id))
+        ).all()
+        contacts = session.exec(select(Contact.id, Contact.tier).order_by(col(Contact.id))).all()
+        cases = session.exec(select(Case.id, Case.status, Case.version).order_by(col(Case.id))).all()
+        households = session.exec(
+            select(Household.id, Household.monitoring, Household.paused_until).order_by(col(Household.id))
+        ).all()
+        events = session.exec(select(func.count()).select_from(CaseEvent)).one()
+        audits = session.exec(select(func.count()).select_from(AuditEntry)).one()
+        return (tuple(cases), tuple(households), events, tuple(devices), tuple(contacts)), audits
+
+
+@pytest.mark.parametrize("route", sorted(RULES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_by_role(
+    app_client: TestClient,
+    world: World,
+    auth: Auth,
+    engine: Engine,
+    clock: ManualClock,
+    route: tuple[str, str],
+) -> None:
+    method, template = route
+    rule = RULES[route]
+    actual: dict[str, int] = {}
+    wrong_change: list[str] = []
+    wrong_audit: list[str] = []
+    ids = _ids(rule, engine, world, clock)
+    for who in WHO:
+        if rule.mutating:
+            ids = _ids(rule, engine, world, clock)  # each caller acts on an untouched object
+        (data_before, audits_before) = _state(engine)
+        extra = rule.build(ids) if rule.build else {}
+        response = app_client.request(
+            method,
+            template.format(**ids),
+            json=_body(rule, ids),
+            params=rule.params,
+            headers=auth(who),
+            **extra,
+        )
+        actual[who] = response.status_code
+        (data_after, audits_after) = _state(engine)
+        succeeded = response.status_code < 300
+        if (data_after != data_before) != (rule.mutating and succeeded):
+            wrong_change.append(who)
+        if (audits_after - audits_before) != (1 if rule.audited and succeeded else 0):
+            wrong_audit.append(who)
+    assert actual == rule.expected
+    assert wrong_change == [], "refused/read-only requests must change nothing; successful actions must"
+    assert wrong_audit == [], "each successful audited request writes one entry; refused ones none"

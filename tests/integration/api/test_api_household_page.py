@@ -1,0 +1,134 @@
+"""The household page's API: detail, activity against the routine, away mode, team filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseKind, EdgeKind, MonitoringState
+from core.models import ActivityEdge, Household
+from tests.factories import make_device
+from tests.integration.api.conftest import World, open_case
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def _add_edges(
+    engine: Engine, household_id: int, stamps: list[datetime], kind: EdgeKind = EdgeKind.ON
+) -> None:
+    with session_scope(engine) as session:
+        household = session.get(Household, household_id)
+        device = make_device(session, household=household, appliance="kettle")
+        assert device.id is not None
+        device.online = True
+        device.last_power_w = 1800.0
+        device.last_reading_at = stamps[-1]
+        session.add(device)
+        for ts in stamps:
+            session.add(
+                ActivityEdge(household_id=household_id, device_id=device.id, ts=ts, kind=kind, power_w=1800)
+            )
+
+
+def test_detail_shows_people_devices_and_case_history(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    _add_edges(engine, world.household_a, [clock.now() - timedelta(hours=2)])
+    with session_scope(engine) as session:
+        open_case(session, world.household_a, clock, kind=CaseKind.DEVICE_OFFLINE)
+    body = app_client.get(f"/api/v1/households/{world.household_a}", headers=auth("caseworker_own")).json()
+    assert body["id"] == world.household_a
+    assert [r["phone"] for r in body["residents"]] == ["+821012345678"]
+    assert len(body["contacts"]) == 1 and body["contacts"][0]["relation"] == "daughter"
+    assert [(d["appliance"], d["online"], d["last_power_w"]) for d in body["devices"]] == [
+        ("kettle", True, 1800.0)
+    ]
+    assert {c["kind"] for c in body["cases"]} == {"inactivity", "device_offline"}
+    assert body["open_cases"] == 2
+
+
+def test_activity_counts_recent_switch_ons_against_the_routine_week(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    now = clock.now()  # Monday 2026-03-02 00:00 UTC = Monday 09:00 in Seoul
+    assert now == datetime(2026, 3, 2, tzinfo=UTC)
+    # Every day of the 4 routine weeks: kettle at 07:xx Seoul time (22:xx UTC the day before).
+    routine = [now - timedelta(days=7 + d, hours=1, minutes=30) for d in range(28)]
+    recent = [now - timedelta(days=1, hours=1, minutes=30)]  # Sunday 07:30 Seoul, once this week
+    _add_edges(engine, world.household_a, routine + recent)
+    _add_edges(engine, world.household_a, [now - timedelta(hours=3)], kind=EdgeKind.OFF)  # offs don't count
+
+    body = app_client.get(
+        f"/api/v1/households/{world.household_a}/activity", params={"days": 7}, headers=auth("admin")
+    ).json()
+    assert body["timezone"] == "Asia/Seoul" and body["days"] == 7 and body["routine_weeks"] == 4
+    recent_grid, routine_grid = body["recent"], body["routine"]
+    assert sum(map(sum, recent_grid)) == 1 and recent_grid[6][7] == 1  # Sunday, 07:00 local
+    assert all(routine_grid[day][7] == 1.0 for day in range(7))  # once a day, every day, on average
+    assert sum(map(sum, routine_grid)) == 7.0
+
+
+def test_pause_sets_away_mode_until_a_date_and_resume_ends_it(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    until = clock.now() + timedelta(days=5)
+    response = app_client.post(
+        f"/api/v1/households/{world.household_a}/pause",
+        json={"until": until.isoformat()},
+        headers=auth("caseworker_own"),
+    )
+    assert response.status_code == 200
+    assert response.json()["monitoring"] == "paused"
+    with Session(engine) as session:
+        household = session.get(Household, world.household_a)
+        assert household is not None
+        assert household.monitoring == MonitoringState.PAUSED and household.paused_until == until
+    response = app_client.post(
+        f"/api/v1/households/{world.household_a}/resume", headers=auth("caseworker_own")
+    )
+    assert response.json()["monitoring"] == "active" and response.json()["paused_until"] is None
+
+
+def test_pause_refuses_past_naive_or_too_distant_dates_and_changes_nothing(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    path = f"/api/v1/households/{world.household_a}/pause"
+    cases = {
+        (clock.now() - timedelta(minutes=1)).isoformat(): "future",
+        (clock.now() + timedelta(days=181)).isoformat(): "180 days",
+        "2026-03-05T09:00:00": "timezone",
+        "next tuesday": "datetime",
+    }
+    for until, words in cases.items():
+        response = app_client.post(path, json={"until": until}, headers=auth("admin"))
+        assert response.status_code == 422, until
+        assert words in str(response.json()["detail"]), (until, response.json())
+    with Session(engine) as session:
+        household = session.get(Household, world.household_a)
+        assert household is not None and household.monitoring == MonitoringState.ACTIVE
+
+
+def test_team_filters_narrow_lists_but_never_widen_them(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    with Session(engine) as session:
+        team_a = session.get(Household, world.household_a)
+        team_b = session.get(Household, world.household_b)
+        assert team_a is not None and team_b is not None
+        a, b = team_a.team_id, team_b.team_id
+
+    def ids(path: str, who: str, team: int) -> set[int]:
+        response = app_client.get(path, params={"team_id": team}, headers=auth(who))
+        assert response.status_code == 200
+        return {item["id"] for item in response.json()["items"]}
+
+    assert ids("/api/v1/cases", "admin", b) == {world.case_b}
+    assert ids("/api/v1/households", "control_room", a) == {world.household_a, world.household_a2}
+    assert ids("/api/v1/cases", "caseworker_own", b) == set()  # another team: filter cannot widen
+    assert ids("/api/v1/households", "caseworker_own", b) == set()

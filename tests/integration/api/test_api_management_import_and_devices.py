@@ -1,0 +1,166 @@
+"""Management through the API: CSV import (all rows or none) and pending device assignment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from core.db import session_scope
+from core.enums import DeviceStatus
+from core.models import Contact, Device, Household, Resident
+from tests.factories import make_device
+from tests.integration.api.conftest import World
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def _team_of(engine: Engine, household_id: int) -> int:
+    with Session(engine) as session:
+        household = session.get(Household, household_id)
+        assert household is not None
+        return household.team_id
+
+
+def _upload(client: TestClient, path: str, text: str | bytes, who: str, auth: Auth, **params: object) -> Any:
+    data = text.encode() if isinstance(text, str) else text
+    return client.post(path, files={"file": ("x.csv", data, "text/csv")}, params=params, headers=auth(who))
+
+
+def _count(engine: Engine, model: type[Household] | type[Contact] | type[Resident]) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def test_households_import_writes_every_row_or_none(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    team_a = _team_of(engine, world.household_a)
+    before = _count(engine, Household)
+    bad = (
+        f"code,team_id,resident_name,resident_phone\nN-1,{team_a},Kim,+821012345678\nN-2,{team_a},Lee,12345\n"
+    )
+    response = _upload(app_client, "/api/v1/import/households", bad, "caseworker_own", auth)
+    assert response.status_code == 422
+    report = response.json()
+    assert report["created"] == 0 and report["rows"] == 1
+    assert report["errors"] == [
+        {"row": 3, "column": "resident_phone", "message": "must be E.164, e.g. +821012345678"}
+    ]
+    assert report["detail"] == [  # the same problem in FastAPI's usual 422 shape
+        {
+            "loc": ["body", "file", 3, "resident_phone"],
+            "msg": "must be E.164, e.g. +821012345678",
+            "type": "value_error",
+        }
+    ]
+    assert _count(engine, Household) == before  # the good row was not written either
+
+    good = bad.replace("12345\n", "+821098765432\n")
+    dry = _upload(app_client, "/api/v1/import/households", good, "caseworker_own", auth, dry_run="true")
+    assert dry.json() == {"dry_run": True, "rows": 2, "created": 0, "errors": []}
+    assert _count(engine, Household) == before
+
+    done = _upload(app_client, "/api/v1/import/households", good, "caseworker_own", auth)
+    assert done.json()["created"] == 2
+    with Session(engine) as session:
+        created = session.exec(select(Household).where(Household.code == "N-1")).one()
+        residents = session.exec(select(Resident).where(Resident.household_id == created.id)).all()
+    assert created.team_id == team_a and [r.name for r in residents] == ["Kim"]
+
+    again = _upload(app_client, "/api/v1/import/households", good, "caseworker_own", auth)
+    assert {e["message"] for e in again.json()["errors"]} == {"a household with this code already exists"}
+
+
+def test_caseworker_imports_only_into_their_own_team(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    team_b = _team_of(engine, world.household_b)
+    text = f"code,team_id,resident_name\nX-1,{team_b},Kim\nX-2,999,Lee\n"
+    response = _upload(app_client, "/api/v1/import/households", text, "caseworker_own", auth)
+    assert response.status_code == 422
+    assert [(e["row"], e["message"]) for e in response.json()["errors"]] == [
+        (2, "you may import only into your own team"),
+        (3, "no such team"),
+    ]
+    assert (
+        _upload(
+            app_client, "/api/v1/import/households", text.replace("X-2,999", f"X-2,{team_b}"), "admin", auth
+        ).status_code
+        == 200
+    )
+
+
+def test_contacts_import_reads_korean_excel_files(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    with Session(engine) as session:
+        code = session.get(Household, world.household_a)
+        assert code is not None
+        household_code = code.code
+    text = f"household_code,name,relation,phone,tier\n{household_code},김딸,딸,+821077711111,1\n"
+    before = _count(engine, Contact)
+    response = _upload(app_client, "/api/v1/import/contacts", text.encode("cp949"), "caseworker_own", auth)
+    assert response.status_code == 200, response.json()
+    with Session(engine) as session:
+        names = session.exec(select(Contact.name).where(Contact.household_id == world.household_a)).all()
+    assert "김딸" in names and _count(engine, Contact) == before + 1
+
+
+def test_contacts_for_a_household_you_may_not_see_are_row_errors(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    with Session(engine) as session:
+        other = session.get(Household, world.household_b)
+        assert other is not None
+    text = f"household_code,name,phone\n{other.code},Kim,+821077711111\nNOPE,Lee,+821077711112\n"
+    response = _upload(app_client, "/api/v1/import/contacts", text, "caseworker_own", auth)
+    assert [e["row"] for e in response.json()["errors"]] == [2, 3]
+
+
+def test_pending_devices_are_listed_and_assigned(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        device = make_device(session, household=None, external_id="plug-77")
+        device_id = device.id
+    listed = app_client.get("/api/v1/devices/pending", headers=auth("caseworker_own")).json()
+    assert [d["external_id"] for d in listed["items"]] == ["plug-77"]
+
+    other = app_client.post(
+        f"/api/v1/devices/{device_id}/assign",
+        json={"household_id": world.household_b, "appliance": "tv"},
+        headers=auth("caseworker_own"),
+    )
+    assert other.status_code == 404  # not their household
+    blank = app_client.post(
+        f"/api/v1/devices/{device_id}/assign",
+        json={"household_id": world.household_a, "appliance": "  "},
+        headers=auth("caseworker_own"),
+    )
+    assert blank.status_code == 422
+    ok = app_client.post(
+        f"/api/v1/devices/{device_id}/assign",
+        json={"household_id": world.household_a, "appliance": "rice_cooker"},
+        headers=auth("caseworker_own"),
+    )
+    assert ok.status_code == 200 and ok.json()["status"] == "assigned"
+    with Session(engine) as session:
+        stored = session.get(Device, device_id)
+        assert stored is not None
+        assert (stored.household_id, stored.appliance, stored.status) == (
+            world.household_a,
+            "rice_cooker",
+            DeviceStatus.ASSIGNED,
+        )
+    assert app_client.get("/api/v1/devices/pending", headers=auth("admin")).json()["items"] == []
+
+
+def test_oversized_or_undecodable_files_are_refused(app_client: TestClient, world: World, auth: Auth) -> None:
+    huge = b"code,team_id,resident_name\n" + b"x" * (2 * 1024 * 1024 + 10)
+    assert _upload(app_client, "/api/v1/import/households", huge, "admin", auth).status_code == 413
+    binary = b"\xff\xfe\x00\x81\x00\xff"
+    assert _upload(app_client, "/api/v1/import/households", binary, "admin", auth).status_code == 400

@@ -1,0 +1,81 @@
+"""GET /metrics: database figures always, the gateway's live figures when one runs in the process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.app import create_app
+from core.clock import ManualClock
+from core.db import session_scope
+from core.models import RejectedMessage
+from core.settings import Settings
+from tests.factories import make_device, make_household
+
+
+def _seed(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        h = make_household(s)
+        online = make_device(s, household=h)
+        online.online = True
+        make_device(s, household=None)  # pending, never heard: unknown
+        s.add(
+            RejectedMessage(
+                received_at=datetime(2026, 3, 2, tzinfo=UTC),
+                topic="anbu/x/reading",
+                payload_excerpt="{",
+                payload_size=1,
+                reason="invalid JSON",
+            )
+        )
+
+
+def _samples(text: str) -> dict[str, float]:
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_metrics_without_a_gateway_has_database_figures_only(
+    settings: Settings, engine: Engine, clock: ManualClock
+) -> None:
+    _seed(engine)
+    with TestClient(create_app(settings, engine, clock)) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = _samples(response.text)
+    assert samples["anbu_rejected_messages"] == 1
+    assert samples['anbu_devices{state="online",status="assigned"}'] == 1
+    assert samples['anbu_devices{state="unknown",status="pending"}'] == 1
+    assert not any(name.startswith("anbu_gateway_") for name in samples)
+
+
+def test_metrics_include_the_in_process_gateway(
+    settings: Settings, engine: Engine, clock: ManualClock
+) -> None:
+    live: dict[str, Any] = {
+        "received": 120,
+        "stored": 100,
+        "duplicates": 7,
+        "rejected": 13,
+        "queue_depth": 4,
+        "connected": True,
+        "messages_per_s": 12.5,
+        "batch_ms_p99": 40.0,
+    }
+    app = create_app(settings, engine, clock, gateway_metrics=lambda: live)
+    with TestClient(app) as client:
+        samples = _samples(client.get("/metrics").text)
+    assert samples["anbu_gateway_messages_received_total"] == 120
+    assert samples["anbu_gateway_duplicates_total"] == 7
+    assert samples["anbu_gateway_rejected_total"] == 13
+    assert samples["anbu_gateway_queue_depth"] == 4
+    assert samples["anbu_gateway_connected"] == 1
+    assert samples["anbu_gateway_messages_per_second"] == 12.5
+    assert samples["anbu_gateway_batch_latency_p99_seconds"] == 0.04
