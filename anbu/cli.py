@@ -10,11 +10,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.clock import SYSTEM_CLOCK
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 
 log = logging.getLogger("anbu")
 
@@ -301,91 +301,96 @@ def cmd_stats(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ tools
 
 
-def _read_jsonl(path: Path) -> list[tuple[dict[str, object] | None, str | None]]:
-    """Each line parsed, or the reason it could not be."""
-    rows: list[tuple[dict[str, object] | None, str | None]] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+def cmd_classify(args: argparse.Namespace) -> int:
+    from notifier.classifier import classify
+
+    try:
+        for n, obj, error in _jsonl_lines(args.jsonl):
+            text = None if obj is None else obj.get("text")
+            if obj is None or not isinstance(text, str):
+                print(
+                    json.dumps(
+                        {"error": error or f"line {n}: missing string field 'text'"}, ensure_ascii=False
+                    )
+                )
+                continue
+            result = classify(text)
+            print(
+                json.dumps(
+                    {"text": text, "intent": result.intent.value, "confidence": round(result.confidence, 4)},
+                    ensure_ascii=False,
+                )
+            )
+    except OSError as exc:
+        print(f"anbu classify: cannot read {args.jsonl}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, object] | None, str | None]]:
+    """Every line of the file, blank and broken ones included, so output line n answers input line n."""
+    with path.open("rb") as fh:
+        for n, raw_line in enumerate(fh, 1):
+            try:
+                line = raw_line.decode("utf-8")
+            except UnicodeDecodeError:
+                yield n, None, f"line {n}: not valid UTF-8"
+                continue
             if not line.strip():
+                yield n, None, f"line {n}: blank line"
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                rows.append((None, f"line {n}: invalid JSON ({exc.msg})"))
+                yield n, None, f"line {n}: invalid JSON ({exc.msg})"
                 continue
             if not isinstance(obj, dict):
-                rows.append((None, f"line {n}: expected a JSON object"))
+                yield n, None, f"line {n}: expected a JSON object"
                 continue
-            rows.append((obj, None))
-    return rows
+            yield n, obj, None
 
 
-def cmd_classify(args: argparse.Namespace) -> int:
-    from notifier.classifier import classify
-
-    for obj, error in _read_jsonl(args.jsonl):
-        if error or obj is None:
-            print(json.dumps({"error": error}, ensure_ascii=False))
-            continue
-        text = obj.get("text")
-        if not isinstance(text, str):
-            print(json.dumps({"error": "missing string field 'text'"}, ensure_ascii=False))
-            continue
-        result = classify(text)
-        print(
-            json.dumps(
-                {"text": text, "intent": result.intent.value, "confidence": round(result.confidence, 4)},
-                ensure_ascii=False,
-            )
-        )
-    return 0
-
-
-def cmd_decode(args: argparse.Namespace) -> int:
+def _decode_line(obj: dict[str, object], n: int, settings: Settings) -> dict[str, object]:
     from gateway.adapters import decode
     from gateway.observation import DecodeError
 
+    topic, payload = obj.get("topic"), obj.get("payload")
+    if not isinstance(topic, str) or payload is None:
+        return {"error": f"line {n}: each line needs 'topic' (string) and 'payload'"}
+    raw = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
+    if len(raw) > settings.mqtt_max_payload_bytes:  # the gateway would reject it the same way
+        return {
+            "error": f"line {n}: payload too large ({len(raw)} bytes, limit {settings.mqtt_max_payload_bytes})"
+        }
+    try:
+        observations = decode(topic, raw, settings=settings, default_tz=settings.default_timezone)
+    except DecodeError as exc:
+        return {"error": f"line {n}: {exc}"}
+    # Every field is always present; null means the message did not carry it (never a made-up 0 W).
+    return {
+        "observations": [
+            {
+                "device_id": o.device_id,
+                "channel": o.channel,
+                "power_w": o.power_w,
+                "energy_wh": o.energy_wh,
+                "online": o.online,
+                "ts": o.ts.isoformat() if o.ts else None,
+            }
+            for o in observations
+        ]
+    }
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
     settings = load_settings()
-    for obj, error in _read_jsonl(args.jsonl):
-        if error or obj is None:
-            print(json.dumps({"error": error}))
-            continue
-        topic, payload = obj.get("topic"), obj.get("payload")
-        if not isinstance(topic, str) or payload is None:
-            print(json.dumps({"error": "each line needs 'topic' (string) and 'payload'"}))
-            continue
-        raw = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
-        if len(raw) > settings.mqtt_max_payload_bytes:  # the gateway would reject it the same way
-            print(
-                json.dumps(
-                    {
-                        "error": f"payload too large ({len(raw)} bytes, limit {settings.mqtt_max_payload_bytes})"
-                    }
-                )
-            )
-            continue
-        try:
-            observations = decode(topic, raw, settings=settings, default_tz=settings.default_timezone)
-        except DecodeError as exc:
-            print(json.dumps({"error": str(exc)}))
-            continue
-        print(
-            json.dumps(
-                {
-                    "observations": [
-                        {
-                            "device_id": o.device_id,
-                            "channel": o.channel,
-                            "power_w": o.power_w,
-                            "energy_wh": o.energy_wh,
-                            "online": o.online,
-                            "ts": o.ts.isoformat() if o.ts else None,
-                        }
-                        for o in observations
-                    ]
-                }
-            )
-        )
+    try:
+        for n, obj, error in _jsonl_lines(args.jsonl):
+            result = {"error": error} if obj is None else _decode_line(obj, n, settings)
+            print(json.dumps(result))
+    except OSError as exc:
+        print(f"anbu decode: cannot read {args.jsonl}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

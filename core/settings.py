@@ -5,6 +5,7 @@ Settings are built by :func:`load_settings` at a composition root, never at impo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -26,6 +27,41 @@ class InsecureSettingsError(RuntimeError):
 
 # Units an ESPHome sensor may be configured with (W/kW = power, Wh/kWh = cumulative energy).
 ESPHOME_UNITS = ("W", "kW", "Wh", "kWh")
+
+# Tasmota's FullTopic tokens (https://tasmota.github.io/docs/MQTT/#mqtt-topic-definition). %prefix%
+# and %topic% are required: the prefix tells telemetry from status, the topic names the device.
+TASMOTA_FULLTOPIC_TOKENS = ("%prefix%", "%topic%", "%hostname%", "%id%")
+_TOPIC_LEVEL_FORBIDDEN = re.compile(r"[+#%\s\x00-\x1f\x7f]")
+
+
+def tasmota_fulltopic_levels(layout: str) -> tuple[str, ...]:
+    """The topic levels of a Tasmota FullTopic such as ``%prefix%/%topic%/``, or ValueError saying why.
+
+    Each token must be a whole level (``home-%topic%`` cannot be subscribed to with ``+``);
+    other levels are literal. The trailing ``/`` Tasmota shows is optional.
+    """
+    body = layout.strip()
+    body = body[:-1] if body.endswith("/") else body
+    levels = tuple(body.split("/"))
+    problems = []
+    for level in levels:
+        if level in TASMOTA_FULLTOPIC_TOKENS:
+            continue
+        if not level:
+            problems.append("an empty topic level")
+        elif "%" in level and any(token.strip("%") in level for token in TASMOTA_FULLTOPIC_TOKENS):
+            problems.append(f"{level!r}: a token must be a whole topic level")
+        elif _TOPIC_LEVEL_FORBIDDEN.search(level):
+            problems.append(f"{level!r}: no %, +, # or whitespace in a literal level")
+    for token in ("%prefix%", "%topic%"):
+        if levels.count(token) != 1:
+            problems.append(f"{token} must appear exactly once")
+    for token in ("%hostname%", "%id%"):
+        if levels.count(token) > 1:
+            problems.append(f"{token} may appear at most once")
+    if problems:
+        raise ValueError(f"ANBU_MQTT_TASMOTA_FULLTOPIC {layout!r}: " + "; ".join(problems))
+    return levels
 
 
 class MqttEndpoint(BaseModel):
@@ -86,6 +122,9 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = Field(65536, ge=64, description="larger payloads are rejected")
     mqtt_native_prefix: str = Field("anbu", description="topic prefix of Anbu's native JSON format")
     mqtt_tasmota_prefix: str = Field("tele", description="Tasmota telemetry prefix (%prefix%)")
+    mqtt_tasmota_fulltopic: str = Field(
+        "%prefix%/%topic%/", description="the plugs' Tasmota FullTopic layout (%prefix%, %topic% required)"
+    )
     mqtt_vendors: str = Field(
         "native,tasmota,shelly_gen1,shelly,zigbee2mqtt,esphome",
         description="comma-separated device formats the gateway subscribes to and decodes",
@@ -163,6 +202,16 @@ class Settings(BaseSettings):
     @property
     def enabled_vendors(self) -> frozenset[DeviceVendor]:
         return frozenset(DeviceVendor(name) for name in self.mqtt_vendors.split(","))
+
+    @field_validator("mqtt_tasmota_fulltopic")
+    @classmethod
+    def _tasmota_fulltopic(cls, value: str) -> str:
+        tasmota_fulltopic_levels(value)
+        return value
+
+    @property
+    def tasmota_fulltopic_levels(self) -> tuple[str, ...]:
+        return tasmota_fulltopic_levels(self.mqtt_tasmota_fulltopic)
 
     @field_validator("mqtt_esphome_units")
     @classmethod

@@ -2,8 +2,9 @@
 
 Vendors with a fixed root (native ``anbu/``, Tasmota ``tele/`` and ``stat/``, Shelly Gen1
 ``shellies/``, Zigbee2MQTT ``zigbee2mqtt/``) own every topic below it: an unused one there is an
-"unknown topic". Shelly Gen2+ and ESPHome topics start with the device's own prefix, so they are
-recognised by their suffix (``/events/rpc``, ``/sensor/<id>/state``...) after the fixed roots.
+"unknown topic". Tasmota's root comes from its FullTopic layout (``tasmota.match``). Shelly Gen2+
+and ESPHome topics start with the device's own prefix, so they are recognised by their suffix
+(``/events/rpc``, ``/sensor/<id>/state``...) after the fixed roots.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _Matcher = Callable[[str], Route | None]
 def _simple(
     prefix: str, vendor: DeviceVendor, kinds: tuple[str, ...], valid: Callable[[str], bool]
 ) -> _Matcher:
-    """``<prefix>/<device_id>/<kind>`` (native, Tasmota with the default FullTopic)."""
+    """``<prefix>/<device_id>/<kind>`` (native)."""
 
     def match(topic: str) -> Route | None:
         if not topic.startswith(prefix + "/"):
@@ -41,27 +42,19 @@ def _simple(
 
 
 def _matchers(settings: Settings) -> list[tuple[DeviceVendor, _Matcher]]:
-    # Fixed roots first; the suffix-matched vendors (device prefix first) last.
+    # Fixed roots first; the suffix-matched vendors (device prefix first) last. A Tasmota FullTopic
+    # that starts with %topic% has no root of its own, so it goes after the fixed roots too.
+    tasmota_matcher = (DeviceVendor.TASMOTA, lambda topic: tasmota.match(topic, settings))
+    fixed_tasmota = tasmota.has_fixed_root(settings)
     return [
         (
             DeviceVendor.NATIVE,
             _simple(settings.mqtt_native_prefix, DeviceVendor.NATIVE, native.KINDS, native.valid_device_id),
         ),
-        (
-            DeviceVendor.TASMOTA,
-            _simple(
-                settings.mqtt_tasmota_prefix,
-                DeviceVendor.TASMOTA,
-                tasmota.TELE_KINDS,
-                tasmota.valid_device_id,
-            ),
-        ),
-        (
-            DeviceVendor.TASMOTA,
-            _simple(tasmota.STAT_PREFIX, DeviceVendor.TASMOTA, tasmota.STAT_KINDS, tasmota.valid_device_id),
-        ),
+        *([tasmota_matcher] if fixed_tasmota else []),
         (DeviceVendor.SHELLY_GEN1, lambda topic: shelly_gen1.match(topic, settings.mqtt_shelly_gen1_prefix)),
         (DeviceVendor.ZIGBEE2MQTT, lambda topic: zigbee2mqtt.match(topic, settings.mqtt_zigbee2mqtt_prefix)),
+        *([] if fixed_tasmota else [tasmota_matcher]),
         (DeviceVendor.SHELLY, lambda topic: shelly.match(topic, settings.mqtt_shelly_prefix)),
         (DeviceVendor.ESPHOME, lambda topic: esphome.match(topic, settings.mqtt_esphome_prefix)),
     ]
@@ -71,10 +64,7 @@ def subscription_filters(settings: Settings) -> list[str]:
     """MQTT topic filters for every message an enabled adapter understands (without any $share prefix)."""
     by_vendor = {
         DeviceVendor.NATIVE: [f"{settings.mqtt_native_prefix}/+/{kind}" for kind in native.KINDS],
-        DeviceVendor.TASMOTA: [
-            *(f"{settings.mqtt_tasmota_prefix}/+/{kind}" for kind in tasmota.TELE_KINDS),
-            *(f"{tasmota.STAT_PREFIX}/+/{kind}" for kind in tasmota.STAT_KINDS),
-        ],
+        DeviceVendor.TASMOTA: tasmota.filters(settings),
         DeviceVendor.SHELLY_GEN1: shelly_gen1.filters(settings.mqtt_shelly_gen1_prefix),
         DeviceVendor.SHELLY: shelly.filters(settings.mqtt_shelly_prefix),
         DeviceVendor.ZIGBEE2MQTT: zigbee2mqtt.filters(settings.mqtt_zigbee2mqtt_prefix),

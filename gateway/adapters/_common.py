@@ -63,7 +63,8 @@ def parse_json_object(payload: bytes) -> dict[str, Any]:
         fail(f"invalid JSON value: {str(exc)[:80]}")
     if not isinstance(data, dict):
         fail(f"expected a JSON object, got {type(data).__name__}")
-    if json_depth(data) > MAX_JSON_DEPTH:
+    # Nesting cannot exceed the number of opening brackets (a C-speed count): most payloads skip the walk.
+    if payload.count(b"{") + payload.count(b"[") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH:
         fail(f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     return data
 

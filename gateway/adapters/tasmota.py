@@ -1,4 +1,9 @@
-"""Tasmota (https://tasmota.github.io/docs/MQTT/) with the default FullTopic ``%prefix%/%topic%/``.
+"""Tasmota (https://tasmota.github.io/docs/MQTT/).
+
+Topics follow the plugs' FullTopic (setting ``ANBU_MQTT_TASMOTA_FULLTOPIC``, Tasmota's default
+``%prefix%/%topic%/``): ``%prefix%`` is ``ANBU_MQTT_TASMOTA_PREFIX`` (``tele``) or ``stat``,
+``%topic%`` is the device id, ``%hostname%``/``%id%`` match any one level, then the message kind.
+Below, ``tele/<topic>/`` stands for whatever the layout makes of it.
 
 - ``tele/<topic>/SENSOR`` and ``stat/<topic>/STATUS8|STATUS10`` (``{"StatusSNS": {...}}``):
   ``ENERGY.Power`` in W, ``ENERGY.Total`` in kWh (stored as Wh). A list value means one entry per
@@ -14,10 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from core.enums import DeviceVendor
+from core.settings import Settings, tasmota_fulltopic_levels
 from gateway.adapters._common import (
     MAX_CHANNELS,
     energy_wh,
@@ -29,6 +37,7 @@ from gateway.adapters._common import (
     power_w,
     short_repr,
 )
+from gateway.adapters.route import Route
 from gateway.observation import DEFAULT_CHANNEL, Observation
 
 STAT_PREFIX = "stat"
@@ -41,6 +50,89 @@ DEVICE_ID_RE = re.compile(r"^[^\s/+#\x00-\x1f\x7f]{1,64}$")
 
 def valid_device_id(device_id: str) -> bool:
     return bool(DEVICE_ID_RE.match(device_id))
+
+
+# --- topics: the FullTopic layout, once for telemetry and once for status -----------------------
+
+_DEVICE = "%topic%"  # the level that names the device
+_ANY = "+"  # %hostname% / %id%: one level whose value we do not need
+
+
+@dataclass(frozen=True)
+class _Layout:
+    levels: tuple[str, ...]  # literal levels, _DEVICE or _ANY; the message kind follows
+    kinds: tuple[str, ...]
+
+    @property
+    def root(self) -> tuple[str, ...]:
+        """The literal levels before the first token: topics under them are Tasmota's."""
+        root: list[str] = []
+        for level in self.levels:
+            if level in (_DEVICE, _ANY):
+                break
+            root.append(level)
+        return tuple(root)
+
+
+@lru_cache(maxsize=16)
+def _layouts(fulltopic: str, tele_prefix: str, stat_prefix: str) -> tuple[_Layout, ...]:
+    # Cached: parse_topic runs for every message, the layout changes only with the settings.
+    out = []
+    for prefix, kinds in ((tele_prefix, TELE_KINDS), (stat_prefix, STAT_KINDS)):
+        levels: list[str] = []
+        for level in tasmota_fulltopic_levels(fulltopic):
+            if level == "%prefix%":
+                levels.extend(prefix.split("/"))  # a prefix may span levels ("home/tele")
+            elif level == "%topic%":
+                levels.append(_DEVICE)
+            elif level in ("%hostname%", "%id%"):
+                levels.append(_ANY)
+            else:
+                levels.append(level)
+        out.append(_Layout(tuple(levels), kinds))
+    return tuple(out)
+
+
+def layouts(settings: Settings) -> tuple[_Layout, ...]:
+    # STAT_PREFIX is read here, not bound at import, so tests can give each run its own namespace.
+    return _layouts(settings.mqtt_tasmota_fulltopic, settings.mqtt_tasmota_prefix, STAT_PREFIX)
+
+
+def has_fixed_root(settings: Settings) -> bool:
+    """False when the layout starts with a token (``%topic%/%prefix%/``): then Tasmota owns no root."""
+    return all(layout.root for layout in layouts(settings))
+
+
+def filters(settings: Settings) -> list[str]:
+    return [
+        "/".join([*("+" if level in (_DEVICE, _ANY) else level for level in layout.levels), kind])
+        for layout in layouts(settings)
+        for kind in layout.kinds
+    ]
+
+
+def match(topic: str, settings: Settings) -> Route | None:
+    """The route of a Tasmota topic; None when it is not one; DecodeError under Tasmota's root."""
+    parts = topic.split("/")
+    owned = False
+    for layout in layouts(settings):
+        root = layout.root
+        if root and len(parts) > len(root) and tuple(parts[: len(root)]) == root:
+            owned = True
+        if len(parts) != len(layout.levels) + 1 or parts[-1] not in layout.kinds:
+            continue
+        if not all(
+            part == level or (level == _ANY and part) or level == _DEVICE
+            for level, part in zip(layout.levels, parts, strict=False)
+        ):
+            continue
+        device_id = parts[layout.levels.index(_DEVICE)]
+        if not valid_device_id(device_id):
+            fail(f"invalid device id {short_repr(device_id)} in topic")
+        return Route(vendor=DeviceVendor.TASMOTA, device_id=device_id, kind=parts[-1])
+    if owned:
+        fail("unknown topic")
+    return None
 
 
 def decode(kind: str, device_id: str, payload: bytes, *, local_tz: str) -> list[Observation]:

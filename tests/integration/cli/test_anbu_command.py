@@ -135,15 +135,20 @@ def test_classify_prints_one_line_per_input_in_order(
     src = tmp_path / "replies.jsonl"
     lines = [{"text": "네 괜찮아요"}, {"text": "도와주세요 넘어졌어요"}, {"text": "안 괜찮아요"}, {"nope": 1}]
     src.write_text(
-        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\nnot json\n", encoding="utf-8"
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\nnot json\n\n"
+        + '{"text": "괜찮아요"}\n',
+        encoding="utf-8",
     )
     code, out, _ = _run(capsys, "classify", "--jsonl", str(src))
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r.get("intent") for r in rows[:3]] == ["ok", "emergency", "unwell"]
     assert rows[0]["text"] == "네 괜찮아요" and 0 <= rows[0]["confidence"] <= 1
-    assert "error" in rows[3] and "error" in rows[4]
-    assert len(rows) == 5
+    # A blank line is answered too, so output line n always belongs to input line n.
+    assert "error" in rows[3] and "error" in rows[4] and "blank" in rows[5]["error"]
+    assert rows[6]["text"] == "괜찮아요"
+    assert len(rows) == 7
 
 
 def test_decode_prints_observations_or_errors_in_order(
@@ -207,3 +212,64 @@ def test_decode_follows_the_output_contract_for_every_vendor(
     assert (esp_status["device_id"], esp_status["online"]) == ("athom-plug", False)
     assert rows[6] == {"observations": []}
     assert "payload too large" in rows[7]["error"]
+
+
+def test_decode_prints_exactly_one_line_per_input_line_even_blank_or_broken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "mixed.jsonl"
+    sensor = {"topic": "tele/kettle1/SENSOR", "payload": {"ENERGY": {"Power": 12}}}
+    total_only = {"topic": "tele/kettle1/SENSOR", "payload": {"ENERGY": {"Total": 1.5}}}
+    lines = [
+        json.dumps(sensor).encode(),
+        b"",  # blank line: must still get an answer, or every later output shifts by one
+        b"   \t",
+        b"{not json",
+        b"[1, 2]",
+        b'{"topic": "tele/kettle1/SENSOR"}',
+        b"\xff\xfe broken bytes",
+        json.dumps(total_only).encode(),
+        json.dumps({"topic": "tele/kettle1/STATE", "payload": {"Time": "2026-03-01T09:00:00"}}).encode(),
+    ]
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    code, out, _ = _run(capsys, "decode", "--jsonl", str(src))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == len(lines)
+    assert rows[0]["observations"][0]["power_w"] == 12
+    assert rows[1] == {"error": "line 2: blank line"} and rows[2] == {"error": "line 3: blank line"}
+    assert rows[3]["error"].startswith("line 4: invalid JSON")
+    assert rows[4] == {"error": "line 5: expected a JSON object"}
+    assert rows[5]["error"].startswith("line 6: each line needs 'topic'")
+    assert rows[6] == {"error": "line 7: not valid UTF-8"}
+    # Carried fields only: an energy total alone gives no power, a STATE heartbeat neither.
+    [total] = rows[7]["observations"]
+    assert (total["power_w"], total["energy_wh"], total["online"]) == (None, 1500.0, None)
+    [state] = rows[8]["observations"]
+    assert (state["power_w"], state["energy_wh"], state["online"]) == (None, None, None)
+    assert state["ts"] == "2026-03-01T00:00:00+00:00"
+
+
+def test_decode_honours_a_custom_tasmota_fulltopic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANBU_MQTT_TASMOTA_FULLTOPIC", "tasmota/%topic%/%prefix%/")
+    src = tmp_path / "custom.jsonl"
+    rows_in = [
+        {"topic": "tasmota/kettle1/tele/SENSOR", "payload": {"ENERGY": {"Power": 5}}},
+        {"topic": "tele/kettle1/SENSOR", "payload": {"ENERGY": {"Power": 5}}},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in rows_in) + "\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "decode", "--jsonl", str(src))
+    assert code == 0
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["observations"][0]["device_id"] == "kettle1"
+    assert second == {"error": "line 2: unknown topic"}
+
+
+def test_decode_of_a_missing_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "decode", "--jsonl", str(tmp_path / "nope.jsonl"))
+    assert code == 1 and out == ""
+    assert "cannot read" in err and "nope.jsonl" in err

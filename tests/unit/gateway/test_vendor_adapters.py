@@ -311,3 +311,80 @@ def test_disabled_vendors_are_neither_subscribed_nor_decoded() -> None:
         parse_topic("zigbee2mqtt/tv_plug", settings)
     with pytest.raises(ValueError, match="unknown"):
         Settings(_env_file=None, mqtt_vendors="native,lifx")
+
+
+# --- Tasmota FullTopic layouts -----------------------------------------------------------------
+
+TASMOTA_SENSOR = b'{"Time":"2026-03-01T09:00:00","ENERGY":{"Total":6.294,"Power":2635}}'
+
+
+def test_tasmota_default_fulltopic_is_prefix_then_topic() -> None:
+    assert SETTINGS.mqtt_tasmota_fulltopic == "%prefix%/%topic%/"
+    tasmota_filters = [f for f in subscription_filters(SETTINGS) if f.endswith(("SENSOR", "LWT", "STATUS8"))]
+    assert tasmota_filters == ["tele/+/SENSOR", "tele/+/LWT", "stat/+/STATUS8"]
+    obs = _one("tele/kettle1/SENSOR", TASMOTA_SENSOR)
+    assert (obs.vendor, obs.device_id, obs.power_w) == (DeviceVendor.TASMOTA, "kettle1", 2635)
+    assert _one("stat/kettle1/STATUS8", b'{"StatusSNS":{"ENERGY":{"Power":7}}}').power_w == 7
+
+
+def test_tasmota_custom_fulltopic_drives_subscription_and_decoding() -> None:
+    settings = Settings(_env_file=None, mqtt_tasmota_fulltopic="tasmota/%topic%/%prefix%/")
+    filters = subscription_filters(settings)
+    assert "tasmota/+/tele/SENSOR" in filters and "tasmota/+/stat/STATUS10" in filters
+    assert not any(f.startswith(("tele/", "stat/")) for f in filters)
+    obs = _one("tasmota/kettle1/tele/SENSOR", TASMOTA_SENSOR, settings)
+    assert (obs.vendor, obs.device_id, obs.power_w, obs.energy_wh) == (
+        DeviceVendor.TASMOTA,
+        "kettle1",
+        2635,
+        6294,
+    )
+    assert obs.ts == datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # 09:00 Seoul
+    assert _one("tasmota/kettle1/tele/LWT", b"Offline", settings).online is False
+    assert topic_device("tasmota/kettle1/stat/STATUS8", settings) == (DeviceVendor.TASMOTA, "kettle1")
+    # The default layout's topics are no longer Tasmota's; under the custom root, strays are unknown.
+    assert topic_device("tele/kettle1/SENSOR", settings) is None
+    for topic in ("tasmota/kettle1/tele/POWER", "tasmota/kettle1/SENSOR", "tasmota/tele/kettle1/SENSOR"):
+        with pytest.raises(DecodeError, match="unknown topic"):
+            parse_topic(topic, settings)
+    with pytest.raises(DecodeError, match="invalid device id"):
+        parse_topic("tasmota//tele/SENSOR", settings)
+
+
+def test_tasmota_fulltopic_with_hostname_and_multi_level_prefix() -> None:
+    settings = Settings(
+        _env_file=None,
+        mqtt_tasmota_prefix="home/tele",
+        mqtt_tasmota_fulltopic="site/%hostname%/%prefix%/%topic%",
+    )
+    assert "site/+/home/tele/+/SENSOR" in subscription_filters(settings)
+    obs = _one("site/tasmota-1A2B3C-1234/home/tele/plug7/SENSOR", b'{"ENERGY":{"Power":3}}', settings)
+    assert (obs.device_id, obs.power_w) == ("plug7", 3)
+
+
+def test_tasmota_fulltopic_starting_with_topic_owns_no_root() -> None:
+    settings = Settings(_env_file=None, mqtt_tasmota_fulltopic="%topic%/%prefix%/")
+    assert "+/tele/SENSOR" in subscription_filters(settings)
+    assert _one("kettle1/tele/SENSOR", TASMOTA_SENSOR, settings).device_id == "kettle1"
+    # Other vendors' topics still reach their own adapters.
+    assert _one("zigbee2mqtt/tv_plug", Z2M_TV_PLUG, settings).vendor is DeviceVendor.ZIGBEE2MQTT
+    assert _one("athom-plug/status", b"online", settings).vendor is DeviceVendor.ESPHOME
+    assert topic_device("kettle1/cmnd/POWER", settings) is None
+
+
+@pytest.mark.parametrize(
+    ("layout", "reason"),
+    [
+        ("%topic%/", "%prefix% must appear exactly once"),
+        ("%prefix%/", "%topic% must appear exactly once"),
+        ("%prefix%/%topic%/%topic%/", "%topic% must appear exactly once"),
+        ("%prefix%/home-%topic%/", "whole topic level"),
+        ("%prefix%//%topic%/", "empty topic level"),
+        ("%prefix%/+/%topic%/", "no %, +, # or whitespace"),
+        ("%prefix%/%topic%/%unknown%/", "no %, +, # or whitespace"),
+    ],
+)
+def test_bad_tasmota_fulltopic_is_refused_with_a_clear_error(layout: str, reason: str) -> None:
+    with pytest.raises(ValueError, match="ANBU_MQTT_TASMOTA_FULLTOPIC") as excinfo:
+        Settings(_env_file=None, mqtt_tasmota_fulltopic=layout)
+    assert reason in str(excinfo.value)
