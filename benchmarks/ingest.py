@@ -1,72 +1,80 @@
-"""Ingest benchmark: real Tasmota and Shelly payloads at QoS 1 through a real broker into the gateway.
+"""Ingest benchmark: real Tasmota and Shelly payloads at QoS 1 through Mosquitto into ``anbu gateway``.
 
 Reports, in one run (see docs/benchmarks.md):
-  1. reference: a bare paho-mqtt QoS 1 subscriber's receive rate on the same broker;
-  2. the gateway's sustained end-to-end rate (``anbu gateway`` process: decoded, stored, watches
-     updated, acked), and its ratio to the reference;
-  3. publish-to-stored lag p50/p99 at a fixed offered load;
-  4. the gateway process's peak RSS.
-Publishers run in separate processes. Devices are assigned to households, so ON edges move watches.
+  1. reference: a bare paho-mqtt QoS 1 subscriber draining a pre-loaded persistent session;
+  2. the gateway draining the same pre-loaded backlog end to end (decoded, stored, watches
+     updated, PUBACK after commit), and its ratio to the reference;
+  3. publish-to-stored lag p50/p99/max at each ``--lag-rates`` offered load (live, paced);
+  4. the gateway process's peak RSS and CPU.
 
-    .venv/bin/python benchmarks/ingest.py [--broker mqtt://127.0.0.1:1883] [--database-url URL]
+    .venv/bin/python benchmarks/ingest.py [--database-url URL | --pg-server URL] [--edge-every N]
 
-Lag is measured from outside the gateway: a monitor samples the stored row count every ~2 ms; the
-k-th message counts as stored when the count first reaches k, and its lag is that instant minus its
-scheduled publish time (publishers are paced, so the k-th message is published at t0 + k / rate).
+"Drain" mode measures the subscriber alone: the backlog is published (untimed) into the broker's
+queue for a disconnected persistent session, then the subscriber connects and is timed from its
+first to its last message. The load generator is a raw-socket publisher (benchmarks/mqtt_raw.py),
+cheap enough that it does not eat the subscriber's CPU during the lag runs.
+
+Lag is measured from outside the gateway: a monitor reads ``max(reading.id)`` about every 2 ms; the
+k-th message counts as stored when that first covers it, and its lag is that instant minus its
+scheduled publish time (the publisher is paced: message k is due at t0 + k / rate).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import multiprocessing as mp
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func
+from sqlalchemy import create_engine, func, text
 from sqlmodel import Session, select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.mqtt_raw import RawPublisher, encode_publish  # noqa: E402
 from core.db import make_engine, session_scope  # noqa: E402
 from core.enums import DeviceStatus, DeviceVendor  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
-from core.models import ActivityEdge, Device, Household, Organisation, Reading, Team  # noqa: E402
+from core.models import ActivityEdge, Device, Household, Organisation, Team  # noqa: E402
 
 DEVICES_PER_VENDOR = 100
 
 
-def _client(broker: str, client_id: str) -> mqtt.Client:
-    parts = urlsplit(broker)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
-    return client
+# --- load --------------------------------------------------------------------------------------
 
 
-def messages(tag: str, start_index: int, count: int, base: datetime) -> list[tuple[str, bytes]]:
-    """Alternating real payload shapes: Tasmota SENSOR and Shelly Gen2 NotifyStatus, distinct timestamps."""
+def messages(
+    tag: str, start_index: int, count: int, base: datetime, edge_every: int = 1
+) -> list[tuple[str, bytes]]:
+    """Alternating real payload shapes: Tasmota SENSOR and Shelly Gen2 NotifyStatus, distinct timestamps.
+
+    Each plug switches on/off every ``edge_every`` of its readings (1: every reading is an edge,
+    the worst case; 120 at one reading per 30 s: an edge an hour).
+    """
     out = []
     for k in range(start_index, start_index + count):
         device, step = k % DEVICES_PER_VENDOR, k // DEVICES_PER_VENDOR  # one (device, ts) per message
-        power = 1520.4 if step % 2 else 0.0  # on/off: every other reading is an activity edge
+        power = 1520.4 if (step // edge_every) % 2 else 0.0
         ts = base + timedelta(seconds=step)
         if k % 2 == 0:
             local = ts.astimezone(UTC) + timedelta(hours=9)
-            body = {
+            body: dict[str, Any] = {
                 "Time": local.strftime("%Y-%m-%dT%H:%M:%S") + "+09:00",
                 "ENERGY": {
                     "TotalStartTime": "2024-01-05T10:00:00",
@@ -97,77 +105,101 @@ def messages(tag: str, start_index: int, count: int, base: datetime) -> list[tup
     return out
 
 
-def publisher(
-    broker: str, tag: str, index: int, count: int, stride: int, base_iso: str, rate: float, start_at: float
+def _publish_process(
+    broker: str, msgs: list[tuple[str, bytes]], rate: float, up: mp.Queue[Any], down: mp.Queue[float]
 ) -> None:
-    """Publish messages index, index+stride, ... (``rate`` per second for this process, 0 = flat out)."""
-    base = datetime.fromisoformat(base_iso)
-    all_msgs = messages(tag, 0, count * stride, base)[index::stride]
-    client = _client(broker, f"bench-pub-{tag}-{index}")
-    client.loop_start()
-    while time.time() < start_at:
-        time.sleep(0.001)
-    infos = []
-    for i, (topic, payload) in enumerate(all_msgs):
-        if rate:
-            due = start_at + i / rate
-            delay = due - time.time()
-            if delay > 0:
-                time.sleep(delay)
-        infos.append(client.publish(topic, payload, qos=1))
-    for info in infos:
-        info.wait_for_publish(60)
-    client.disconnect()
-    client.loop_stop()
+    parts = urlsplit(broker)
+    packets = [encode_publish(t, p, k % 65535 + 1) for k, (t, p) in enumerate(msgs)]
+    pub = RawPublisher(parts.hostname or "127.0.0.1", parts.port or 1883, f"bench-pub-{uuid.uuid4().hex[:8]}")
+    up.put("ready")  # encoded and connected: only now does the schedule start
+    late = pub.send(packets, rate, down.get(timeout=300))
+    ok = pub.wait_acked(len(packets), 120)
+    pub.close()
+    up.put((ok, late))
 
 
-def run_publishers(broker: str, tag: str, total: int, procs: int, base: datetime, rate: float = 0.0) -> float:
-    start_at = time.time() + 1.0
-    per = total // procs
-    ps = [
-        mp.Process(
-            target=publisher, args=(broker, tag, i, per, procs, base.isoformat(), rate / procs, start_at)
-        )
-        for i in range(procs)
-    ]
-    for p in ps:
-        p.start()
-    for p in ps:
-        p.join()
-    return start_at
+def publish(broker: str, msgs: list[tuple[str, bytes]], rate: float = 0.0) -> tuple[mp.Process, float]:
+    """Publish from a separate process (its CPU is not ours): (process, scheduled time of message 0)."""
+    up: mp.Queue[Any] = mp.Queue()
+    down: mp.Queue[float] = mp.Queue()
+    proc = mp.Process(target=_publish_process, args=(broker, msgs, rate, up, down))
+    proc.start()
+    if up.get(timeout=300) != "ready":
+        raise SystemExit("publisher failed to start")
+    start_at = time.time() + 0.2
+    down.put(start_at)
+    proc.up = up  # type: ignore[attr-defined]
+    return proc, start_at
 
 
-def bare_subscriber(
-    broker: str, tag: str, total: int, ready: EventType, result: mp.Queue[tuple[int, float, float]]
+def finish(proc: mp.Process) -> float:
+    """Wait for the publisher; returns how late it was at worst (s)."""
+    ok, late = proc.up.get(timeout=300)  # type: ignore[attr-defined]
+    proc.join()
+    if not ok:
+        raise SystemExit("the broker did not acknowledge every published message")
+    return float(late)
+
+
+# --- reference: a bare paho QoS 1 subscriber ----------------------------------------------------
+
+
+def _bare_subscriber(
+    broker: str,
+    client_id: str,
+    filters: list[str],
+    total: int,
+    subscribed: EventType,
+    result: mp.Queue[tuple[int, float, float, float]],
 ) -> None:
-    client = _client(broker, f"bench-sub-{tag}")
+    parts = urlsplit(broker)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
     times: list[float] = []
-
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        times.append(time.time())
-
-    client.on_message = on_message
-    client.on_subscribe = lambda *_a: ready.set()
-    client.subscribe([(f"tele-{tag}/+/SENSOR", 1), (f"shelly-{tag}/+/events/rpc", 1)])
-    deadline = time.time() + 60
+    client.on_message = lambda _c, _u, _m: times.append(time.time())
+    client.on_subscribe = lambda *_a: subscribed.set()
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.subscribe([(f, 1) for f in filters])
+    cpu0 = time.process_time()
+    deadline = time.time() + 300
     while len(times) < total and time.time() < deadline:
         client.loop(0.1)
+    cpu = time.process_time() - cpu0
     client.disconnect()
-    result.put((len(times), times[0] if times else 0.0, times[-1] if times else 0.0))
+    result.put((len(times), times[0] if times else 0.0, times[-1] if times else 0.0, cpu))
 
 
-def reference_rate(broker: str, total: int, procs: int) -> float:
-    tag = uuid.uuid4().hex[:8]
-    ready = mp.Event()
-    result: mp.Queue[tuple[int, float, float]] = mp.Queue()
-    sub = mp.Process(target=bare_subscriber, args=(broker, tag, total, ready, result))
+def reference_drain(broker: str, tag: str, msgs: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """Pre-load a persistent session with *msgs*, then time a stock paho QoS 1 subscriber draining it."""
+    filters = [f"tele-{tag}/+/SENSOR", f"shelly-{tag}/+/events/rpc"]
+    client_id = f"bench-ref-{tag}"
+    # 1: create the session (subscribe, disconnect) so the broker queues for it.
+    parts = urlsplit(broker)
+    setup = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    setup.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    setup.loop_start()
+    info = setup.subscribe([(f, 1) for f in filters])
+    time.sleep(0.5)
+    setup.disconnect()
+    setup.loop_stop()
+    del info
+    # 2: pre-load the backlog (untimed).
+    finish(publish(broker, msgs)[0])
+    # 3: drain.
+    subscribed = mp.Event()
+    result: mp.Queue[tuple[int, float, float, float]] = mp.Queue()
+    sub = mp.Process(
+        target=_bare_subscriber, args=(broker, client_id, filters, len(msgs), subscribed, result)
+    )
     sub.start()
-    ready.wait(10)
-    run_publishers(broker, tag, total, procs, datetime.now(UTC) - timedelta(hours=1))
-    received, first, last = result.get(timeout=120)
-    print(f"  bare subscriber received {received}/{total}", flush=True)
+    received, first, last, cpu = result.get(timeout=400)
     sub.join()
-    return received / (last - first) if received == total and last > first else float("nan")
+    print(f"  bare subscriber drained {received}/{len(msgs)} ({cpu / max(received, 1) * 1e6:.1f} µs CPU/msg)")
+    if received != len(msgs) or last <= first:
+        return float("nan"), float("nan")
+    return (received - 1) / (last - first), cpu / received * 1e6
+
+
+# --- the gateway ---------------------------------------------------------------------------------
 
 
 def prepare_database(url: str, tag: str) -> None:
@@ -201,153 +233,271 @@ def prepare_database(url: str, tag: str) -> None:
     engine.dispose()
 
 
-def stored(engine: object) -> int:
-    with Session(engine) as s:  # type: ignore[arg-type]
-        return int(s.exec(select(func.count()).select_from(Reading)).one())
+class Gateway:
+    """An ``anbu gateway`` process with its own log; started and stopped by the benchmark."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, repo: Path = REPO) -> None:
+        self._env = env
+        self._log_path = log_path
+        self._repo = repo
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        offset = self._log_path.stat().st_size if self._log_path.exists() else 0
+        with self._log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from anbu.cli import main; raise SystemExit(main(['gateway']))"],
+                cwd=self._repo,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.time() + 30
+        while b"subscribed" not in self._log_path.read_bytes()[offset:]:
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"gateway did not subscribe; see {self._log_path}")
+            time.sleep(0.02)
+
+    def cpu_s(self) -> float:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+
+class StoredMonitor:
+    """Reads how many readings are stored, cheaply: max(id), on its own autocommit connection.
+
+    Not core.db's engine: its SQLite BEGIN IMMEDIATE would take the write lock from the gateway.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        self._conn = self._engine.connect()
+
+    def max_id(self) -> int:
+        return int(self._conn.execute(text("SELECT coalesce(max(id), 0) FROM reading")).scalar_one())
+
+    def close(self) -> None:
+        self._conn.close()
+        self._engine.dispose()
+
+
+def gateway_drain(
+    gateway: Gateway, monitor: StoredMonitor, broker: str, msgs: list[tuple[str, bytes]]
+) -> tuple[float, float]:
+    """Stop the (subscribed) gateway, pre-load its session, start it, time the drain: (msg/s, µs CPU/msg)."""
+    gateway.stop()
+    finish(publish(broker, msgs)[0])
+    base = monitor.max_id()
+    target = base + len(msgs)
+    gateway.start()
+    cpu0 = gateway.cpu_s()
+    first_at, first_n = 0.0, 0
+    give_up = time.time() + 600
+    while True:
+        n = monitor.max_id()
+        now = time.time()
+        if not first_at and n > base:
+            first_at, first_n = now, n
+        if n >= target:
+            break
+        if now > give_up:
+            raise SystemExit(f"gateway stored only {n - base} of {len(msgs)}")
+        time.sleep(0.002)
+    cpu = gateway.cpu_s() - cpu0
+    return (target - first_n) / (now - first_at), cpu / len(msgs) * 1e6
+
+
+def lag_run(
+    gateway: Gateway, monitor: StoredMonitor, broker: str, msgs: list[tuple[str, bytes]], rate: float
+) -> dict[str, float]:
+    base = monitor.max_id()
+    cpu0 = gateway.cpu_s()
+    proc, start_at = publish(broker, msgs, rate)
+    samples: list[tuple[float, int]] = []
+    deadline = start_at + len(msgs) / rate + 120
+    while time.time() < deadline:
+        n = monitor.max_id() - base
+        samples.append((time.time(), n))
+        if n >= len(msgs):
+            break
+        time.sleep(0.002)
+    publisher_late = finish(proc)
+    cpu = gateway.cpu_s() - cpu0
+    lags, j = [], 0
+    for k in range(1, len(msgs) + 1):
+        while j < len(samples) and samples[j][1] < k:
+            j += 1
+        if j == len(samples):
+            break
+        lags.append(samples[j][0] - (start_at + (k - 1) / rate))
+    lags.sort()
+    if len(lags) < len(msgs):
+        print(f"  only {len(lags)} of {len(msgs)} stored within the time limit")
+    return {
+        "offered_msgs_per_s": rate,
+        "stored": len(lags),
+        "lag_p50_ms": round(lags[len(lags) // 2] * 1000, 1),
+        "lag_p99_ms": round(lags[max(0, int(len(lags) * 0.99) - 1)] * 1000, 1),
+        "lag_max_ms": round(lags[-1] * 1000, 1),
+        "gateway_cpu_us_per_msg": round(cpu / len(msgs) * 1e6, 1),
+        "publisher_late_max_ms": round(publisher_late * 1000, 1),
+    }
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+def private_broker(tmp: Path, nodelay: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """A Mosquitto of our own: unlimited queues (the default 1000 drops a backlog), loopback only."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
+        "max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\npersistence false\n"
+        + ("set_tcp_nodelay true\n" if nodelay else ""),
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)
+    return proc, f"mqtt://127.0.0.1:{port}"
+
+
+def fresh_postgres(server_url: str, name: str) -> str:
+    admin = create_engine(server_url.rstrip("/") + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server_url.rstrip("/") + "/" + name
+
+
+def drop_postgres(server_url: str, name: str) -> None:
+    admin = create_engine(server_url.rstrip("/") + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883")
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
-    parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument(
-        "--lag-rate", type=float, default=20_000.0, help="offered load for the lag test (msg/s)"
+        "--database-url", help="an empty database; default: a fresh SQLite file in a temp dir"
     )
-    parser.add_argument("--lag-seconds", type=float, default=5.0)
     parser.add_argument(
-        "--private-broker",
+        "--pg-server",
+        help="PostgreSQL server URL without database (postgresql+psycopg://postgres@127.0.0.1:5432): "
+        "a fresh database is created for the run and dropped after",
+    )
+    parser.add_argument("--messages", type=int, default=100_000, help="backlog size of the drain runs")
+    parser.add_argument(
+        "--edge-every", type=int, default=1, help="a plug switches every N readings (1 = worst)"
+    )
+    parser.add_argument("--lag-rates", default="20000", help="comma-separated offered loads (msg/s)")
+    parser.add_argument("--lag-seconds", type=float, default=5.0)
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--gateway-repo",
+        help="run the gateway from another checkout (e.g. `git archive HEAD` unpacked) for an A/B comparison",
+    )
+    parser.add_argument(
+        "--broker-nagle",
         action="store_true",
-        help="start a Mosquitto of our own with max_queued_messages raised (the default 1000 drops a flat-out stream)",
+        help="leave Mosquitto's set_tcp_nodelay off (its default): small packets wait for Nagle",
     )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="anbu-bench-"))
-    broker_proc = None
-    if args.private_broker:
-        import getpass
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        conf = tmp / "mosquitto.conf"
-        conf.write_text(
-            f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
-            "max_queued_messages 0\nmax_inflight_messages 0\n",
-            encoding="utf-8",
-        )
-        broker_proc = subprocess.Popen(
-            ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(0.5)
-        args.broker = f"mqtt://127.0.0.1:{port}"
-    url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     tag = uuid.uuid4().hex[:8]
-    prepare_database(url, tag)
-
-    print(f"reference: bare paho QoS1 subscriber, {args.messages} messages ...", flush=True)
-    reference = reference_rate(args.broker, args.messages, args.publishers)
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
-    env.update(
-        {
-            "ANBU_DATABASE_URL": url,
-            "ANBU_MQTT_URL": args.broker,
-            "ANBU_DATA_DIR": str(tmp),
-            "ANBU_MQTT_CLIENT_ID": f"bench-gw-{tag}",
-            "ANBU_MQTT_TASMOTA_PREFIX": f"tele-{tag}",
-            "ANBU_MQTT_SHELLY_PREFIX": f"shelly-{tag}",
-            "ANBU_MQTT_VENDORS": "tasmota,shelly",
-        }
-    )
-    log = (tmp / "gateway.log").open("wb")
-    gw = subprocess.Popen(
-        [sys.executable, "-c", "from anbu.cli import main; raise SystemExit(main(['gateway']))"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    engine = make_engine(url)
+    pg_name = f"anbu_bench_{tag}"
+    broker_proc, broker = private_broker(tmp, not args.broker_nagle)
+    if args.pg_server:
+        url = fresh_postgres(args.pg_server, pg_name)
+    else:
+        url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+    gateway: Gateway | None = None
+    monitor: StoredMonitor | None = None
     try:
-        deadline = time.time() + 30
-        while b"subscribed" not in (tmp / "gateway.log").read_bytes():
-            if time.time() > deadline:
-                raise SystemExit("gateway did not subscribe")
-            time.sleep(0.05)
+        prepare_database(url, tag)
+        now = datetime.now(UTC)
+        report: dict[str, Any] = {
+            "database": url.split(":")[0],
+            "messages": args.messages,
+            "edge_every": args.edge_every,
+            "broker_tcp_nodelay": not args.broker_nagle,
+        }
+        if not args.skip_reference:
+            print(f"reference: stock paho QoS 1 subscriber draining {args.messages} messages ...", flush=True)
+            ref_rate, ref_cpu = reference_drain(
+                broker, tag, messages(tag, 0, args.messages, now - timedelta(hours=30), args.edge_every)
+            )
+            report["reference_msgs_per_s"] = round(ref_rate)
+            report["reference_cpu_us_per_msg"] = round(ref_cpu, 1)
 
-        print(f"gateway: {args.messages} messages flat out ...", flush=True)
-        base = datetime.now(UTC) - timedelta(hours=20)
-        threading.Thread(
-            target=run_publishers, args=(args.broker, tag, args.messages, args.publishers, base), daemon=True
-        ).start()
-        t0 = time.time() + 1.0  # publishers start together one second after launch
-        give_up = time.time() + 300
-        while stored(engine) < args.messages:
-            if time.time() > give_up:
-                raise SystemExit(f"gateway stored only {stored(engine)} of {args.messages}")
-            time.sleep(0.01)
-        gateway_rate = args.messages / (time.time() - t0)
-
-        print(f"lag: {args.lag_rate:.0f} msg/s offered for {args.lag_seconds} s ...", flush=True)
-        lag_total = int(args.lag_rate * args.lag_seconds)
-        lag_base = datetime.now(UTC) - timedelta(hours=10)
-        before = stored(engine)
-        samples: list[tuple[float, int]] = []
-        box: list[float] = []
-        pub = threading.Thread(
-            target=lambda: box.append(
-                run_publishers(args.broker, tag, lag_total, args.publishers, lag_base, args.lag_rate)
-            ),
-            daemon=True,
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
+        env.update(
+            {
+                "ANBU_DATABASE_URL": url,
+                "ANBU_MQTT_URL": broker,
+                "ANBU_DATA_DIR": str(tmp),
+                "ANBU_MQTT_CLIENT_ID": f"bench-gw-{tag}",
+                "ANBU_MQTT_TASMOTA_PREFIX": f"tele-{tag}",
+                "ANBU_MQTT_SHELLY_PREFIX": f"shelly-{tag}",
+                "ANBU_MQTT_VENDORS": "tasmota,shelly",
+            }
         )
-        pub.start()
-        deadline = time.time() + args.lag_seconds + 60
-        while time.time() < deadline:
-            n = stored(engine) - before
-            samples.append((time.time(), n))
-            if n >= lag_total:
-                break
-            time.sleep(0.002)
-        pub.join()
-        start_at = box[0]
-        lags, j = [], 0
-        for k in range(1, lag_total + 1):
-            while j < len(samples) and samples[j][1] < k:
-                j += 1
-            if j == len(samples):
-                break
-            lags.append(samples[j][0] - (start_at + (k - 1) / args.lag_rate))
-        lags.sort()
-        with open(f"/proc/{gw.pid}/status") as fh:
-            rss_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+        gateway = Gateway(env, tmp / "gateway.log", Path(args.gateway_repo) if args.gateway_repo else REPO)
+        monitor = StoredMonitor(url)
+        gateway.start()  # creates the persistent session the backlog is queued for
+        print(f"gateway: draining {args.messages} messages ...", flush=True)
+        gw_rate, gw_cpu = gateway_drain(
+            gateway,
+            monitor,
+            broker,
+            messages(tag, 0, args.messages, now - timedelta(hours=20), args.edge_every),
+        )
+        report["gateway_msgs_per_s"] = round(gw_rate)
+        report["gateway_cpu_us_per_msg"] = round(gw_cpu, 1)
+        if "reference_msgs_per_s" in report:
+            report["ratio"] = round(gw_rate / report["reference_msgs_per_s"], 3)
+        report["lag"] = []
+        for i, rate in enumerate(float(r) for r in args.lag_rates.split(",")):
+            count = int(rate * args.lag_seconds)
+            print(f"lag: {rate:.0f} msg/s offered for {args.lag_seconds} s ...", flush=True)
+            base = now - timedelta(hours=10 - 2 * i)
+            report["lag"].append(
+                lag_run(gateway, monitor, broker, messages(tag, 0, count, base, args.edge_every), rate)
+            )
+        report["gateway_peak_rss_mb"] = round(gateway.peak_rss_mb(), 1)
+        gateway.stop()
+        with Session(make_engine(url)) as s:
+            report["activity_edges"] = s.exec(select(func.count()).select_from(ActivityEdge)).one()
+        print(json.dumps(report, indent=2))
     finally:
-        gw.terminate()
-        gw.wait(30)
-        log.close()
-    with Session(engine) as s:
-        edges = s.exec(select(func.count()).select_from(ActivityEdge)).one()
-    report = {
-        "database": url.split(":")[0],
-        "messages": args.messages,
-        "publisher_processes": args.publishers,
-        "reference_msgs_per_s": round(reference),
-        "gateway_msgs_per_s": round(gateway_rate),
-        "ratio": round(gateway_rate / reference, 3),
-        "lag_offered_msgs_per_s": args.lag_rate,
-        "lag_stored": len(lags),
-        "lag_p50_ms": round(lags[len(lags) // 2] * 1000, 1) if lags else None,
-        "lag_p99_ms": round(lags[int(len(lags) * 0.99) - 1] * 1000, 1) if lags else None,
-        "gateway_peak_rss_mb": round(rss_kb / 1024, 1),
-        "activity_edges": edges,
-    }
-    print(json.dumps(report, indent=2))
-    if broker_proc is not None:
+        if gateway is not None:
+            gateway.stop()
+        if monitor is not None:
+            monitor.close()
         broker_proc.terminate()
+        broker_proc.wait(10)
+        if args.pg_server:
+            drop_postgres(args.pg_server, pg_name)
     return 0
 
 

@@ -2,19 +2,22 @@
 
 One call handles one batch (up to ~1000 messages) with a handful of statements: readings and
 edges are inserted in bulk with ``ON CONFLICT DO NOTHING`` on their unique keys, so a broker
-redelivering a message is harmless (counted as a duplicate). Only the few rows that carry
-state (devices, channel states, watches) are touched one by one. Nothing here commits.
+redelivering a message is harmless (counted as a duplicate). The rows that carry state
+(devices, channel states, watches) are read as plain Core rows and written with one executemany
+per table, only where they changed: ORM objects per row cost more than the database did
+(docs/benchmarks.md). Nothing here commits.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import Table, case, or_, update
+from sqlalchemy import Table, bindparam, case, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -22,9 +25,19 @@ from anomaly.deadlines import compute_deadline, latest_sign_of_life
 from anomaly.routine import Routine
 from anomaly.training import activity_label, is_human_edge, load_routine
 from core.enums import DeviceStatus, DeviceVendor, EdgeKind, WatchStatus
-from core.models import ActivityEdge, ChannelState, Device, Household, Reading, RejectedMessage, Watch
+from core.models import (
+    ActivityEdge,
+    ChannelState,
+    Device,
+    Household,
+    Reading,
+    RejectedMessage,
+    RoutineModel,
+    Watch,
+)
 from core.settings import Settings
 from gateway.adapters import decode, device_key, topic_device
+from gateway.bulk import db_datetime, execute_many, insert_ignore_sql
 from gateway.connectivity import learn_interval
 from gateway.observation import DecodeError, Observation
 
@@ -96,7 +109,20 @@ class _Row:
     channel: str
     ts: datetime
     power_w: float | None
-    values: dict[str, Any] = field(repr=False)
+    energy_wh: float | None
+    received_at: datetime
+    clock_suspect: bool
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "device_id": self.device_id,
+            "channel": self.channel,
+            "ts": self.ts,
+            "received_at": self.received_at,
+            "power_w": self.power_w,
+            "energy_wh": self.energy_wh,
+            "clock_suspect": self.clock_suspect,
+        }
 
 
 def ingest_batch(
@@ -109,9 +135,14 @@ def ingest_batch(
     time order, and move the watches of households with a new ON edge.
     """
     result = BatchResult()
-    keys = {key for m in messages if (key := topic_device(m.topic, settings)) is not None}
+    # A batch holds many messages per device: parse each distinct topic once.
+    topic_keys: dict[str, tuple[DeviceVendor, str] | None] = {}
+    for m in messages:
+        if m.topic not in topic_keys:
+            topic_keys[m.topic] = topic_device(m.topic, settings)
+    keys = {key for key in topic_keys.values() if key is not None}
     devices = _load_devices(session, keys)
-    households = _load_households(session, devices.values())
+    households = _load_households(session, (d.household_id for d in devices.values()))
 
     decoded: list[_Decoded] = []
     rejections: list[tuple[InboundMessage, str]] = []
@@ -123,7 +154,7 @@ def ingest_batch(
                 (message, f"payload too large ({size} bytes, limit {settings.mqtt_max_payload_bytes})")
             )
             continue
-        key = topic_device(message.topic, settings)
+        key = topic_keys[message.topic]
         tz = _device_timezone(devices.get(key) if key else None, households, settings)
         try:
             observations = decode(message.topic, message.payload, settings=settings, default_tz=tz)
@@ -148,7 +179,7 @@ def ingest_batch(
     result.duplicates = len(rows) - len(new_rows)
 
     by_id = {d.id: d for d in devices.values() if d.id is not None}
-    _update_devices(decoded, rows, devices, settings)
+    _update_devices(session, decoded, rows, devices, settings)
     if bridge_offline_at is not None:
         heard_after = {
             devices[d.key].id
@@ -166,25 +197,62 @@ def ingest_batch(
 # --- devices ---------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _DeviceRow:
+    """The device columns ingest reads, as plain values (Core rows: no ORM object per device)."""
+
+    id: int
+    vendor: DeviceVendor
+    external_id: str
+    household_id: int | None
+    status: DeviceStatus
+    appliance: str
+    on_threshold_w: float
+    last_seen_at: datetime | None
+    report_interval_s: float | None
+    online: bool | None
+    last_reading_at: datetime | None
+    last_power_w: float | None
+
+
+_DEVICE_COLUMNS = tuple(f.name for f in fields(_DeviceRow))
+
+
+@dataclass(frozen=True, slots=True)
+class _HouseholdRow:
+    id: int
+    timezone: str
+    quiet_hours: float | None
+
+
 def _load_devices(
     session: Session, keys: set[tuple[DeviceVendor, str]]
-) -> dict[tuple[DeviceVendor, str], Device]:
+) -> dict[tuple[DeviceVendor, str], _DeviceRow]:
     if not keys:
         return {}
+    table = _table(Device)
     external_ids = sorted({external_id for _vendor, external_id in keys})
-    found = session.exec(select(Device).where(col(Device.external_id).in_(external_ids)))
-    return {(d.vendor, d.external_id): d for d in found if (d.vendor, d.external_id) in keys}
+    found = session.connection().execute(
+        sa_select(*(table.c[name] for name in _DEVICE_COLUMNS)).where(table.c.external_id.in_(external_ids))
+    )
+    devices = (_DeviceRow(*row) for row in found)
+    return {(d.vendor, d.external_id): d for d in devices if (d.vendor, d.external_id) in keys}
 
 
-def _load_households(session: Session, devices: Iterable[Device]) -> dict[int, Household]:
-    ids = sorted({d.household_id for d in devices if d.household_id is not None})
-    if not ids:
+def _load_households(session: Session, ids: Iterable[int | None]) -> dict[int, _HouseholdRow]:
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
         return {}
-    found = session.exec(select(Household).where(col(Household.id).in_(ids)))
-    return {h.id: h for h in found if h.id is not None}
+    table = _table(Household)
+    found = session.connection().execute(
+        sa_select(table.c.id, table.c.timezone, table.c.quiet_hours).where(table.c.id.in_(wanted))
+    )
+    return {row.id: _HouseholdRow(row.id, row.timezone, row.quiet_hours) for row in found}
 
 
-def _device_timezone(device: Device | None, households: dict[int, Household], settings: Settings) -> str:
+def _device_timezone(
+    device: _DeviceRow | None, households: dict[int, _HouseholdRow], settings: Settings
+) -> str:
     """Devices that send local time without an offset are read in their household's zone."""
     if device is not None and device.household_id in households:
         return households[device.household_id].timezone
@@ -194,7 +262,7 @@ def _device_timezone(device: Device | None, households: dict[int, Household], se
 def _create_pending_devices(
     session: Session,
     keys: set[tuple[DeviceVendor, str]],
-    devices: dict[tuple[DeviceVendor, str], Device],
+    devices: dict[tuple[DeviceVendor, str], _DeviceRow],
     now: datetime,
 ) -> int:
     """Unknown devices are created PENDING (no household) so their readings are kept."""
@@ -222,9 +290,10 @@ def _create_pending_devices(
 
 
 def _update_devices(
+    session: Session,
     decoded: list[_Decoded],
     rows: list[_Row],
-    devices: dict[tuple[DeviceVendor, str], Device],
+    devices: dict[tuple[DeviceVendor, str], _DeviceRow],
     settings: Settings,
 ) -> None:
     """Connectivity (last_seen_at, online, usual interval) and the latest reading, keeping the later value.
@@ -232,19 +301,28 @@ def _update_devices(
     Any message from the plug itself proves it is connected (online again after silence); an
     ``Offline`` will is published by the broker, not the plug, so it moves neither ``last_seen_at``
     nor the learned interval. In arrival order, the last availability message wins.
+
+    Worked out on plain values and written with one executemany UPDATE: dirtying ORM objects and
+    flushing them cost more per batch than everything else a device needs (docs/benchmarks.md).
+    The loaded device rows are left as they were read.
     """
+    states: dict[int, _DeviceState] = {}
     for item in decoded:
         device = devices[item.key]
+        assert device.id is not None
+        state = states.get(device.id)
+        if state is None:
+            state = states[device.id] = _DeviceState.of(device)
         received = item.message.received_at
         if any(obs.online is not False for obs in item.observations):
-            if device.last_seen_at is not None and received > device.last_seen_at:
-                gap = (received - device.last_seen_at).total_seconds()
-                device.report_interval_s = learn_interval(device.report_interval_s, gap, settings)
-            device.last_seen_at = _later(device.last_seen_at, received)
-            device.online = True
+            if state.last_seen_at is not None and received > state.last_seen_at:
+                gap = (received - state.last_seen_at).total_seconds()
+                state.report_interval_s = learn_interval(state.report_interval_s, gap, settings)
+            state.last_seen_at = _later(state.last_seen_at, received)
+            state.online = True
         for obs in item.observations:
             if obs.online is not None:
-                device.online = obs.online
+                state.online = obs.online
 
     latest: dict[int, tuple[datetime, float | None]] = {}
     for row in rows:
@@ -254,16 +332,64 @@ def _update_devices(
         if row.ts == ts and row.power_w is not None:
             power = (power or 0.0) + row.power_w  # several channels in one message: the device total
         latest[row.device_id] = (ts, power)
-    by_id = {d.id: d for d in devices.values()}
     for device_id, (ts, power) in latest.items():
-        device = by_id[device_id]
-        if device.last_reading_at is None or ts >= device.last_reading_at:
-            device.last_reading_at = ts
+        state = states[device_id]
+        if state.last_reading_at is None or ts >= state.last_reading_at:
+            state.last_reading_at = ts
             if power is not None:
-                device.last_power_w = power
+                state.last_power_w = power
+
+    changed = [
+        {"device_pk": device_id, **state.values()}
+        for device_id, state in states.items()
+        if state != _DeviceState.of(devices[(state.vendor, state.external_id)])
+    ]
+    if changed:
+        table = _table(Device)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("device_pk"))
+            .values({name: bindparam(f"new_{name}") for name in _DeviceState.COLUMNS})
+        )
+        session.connection().execute(stmt, changed)
 
 
-def _mark_bridge_devices_offline(session: Session, *, except_ids: set[int | None]) -> None:
+@dataclass
+class _DeviceState:
+    """The columns a batch moves on a device, as plain values."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "last_seen_at",
+        "report_interval_s",
+        "online",
+        "last_reading_at",
+        "last_power_w",
+    )
+    vendor: DeviceVendor
+    external_id: str
+    last_seen_at: datetime | None
+    report_interval_s: float | None
+    online: bool | None
+    last_reading_at: datetime | None
+    last_power_w: float | None
+
+    @classmethod
+    def of(cls, device: _DeviceRow) -> _DeviceState:
+        return cls(
+            device.vendor,
+            device.external_id,
+            device.last_seen_at,
+            device.report_interval_s,
+            device.online,
+            device.last_reading_at,
+            device.last_power_w,
+        )
+
+    def values(self) -> dict[str, Any]:
+        return {f"new_{name}": getattr(self, name) for name in self.COLUMNS}
+
+
+def _mark_bridge_devices_offline(session: Session, *, except_ids: set[int]) -> None:
     """Zigbee2MQTT's bridge went offline: none of its devices can reach us until it is back.
 
     Devices heard after the bridge message in this batch (``except_ids``) stay as they are.
@@ -272,7 +398,7 @@ def _mark_bridge_devices_offline(session: Session, *, except_ids: set[int | None
     session.flush()
     session.exec(
         update(Device)
-        .where(col(Device.vendor) == DeviceVendor.ZIGBEE2MQTT, col(Device.id).not_in(except_ids - {None}))
+        .where(col(Device.vendor) == DeviceVendor.ZIGBEE2MQTT, col(Device.id).not_in(except_ids))
         .values(online=False)
         .execution_options(synchronize_session="fetch")
     )
@@ -287,7 +413,7 @@ def _later(old: datetime | None, new: datetime) -> datetime:
 
 
 def _reading_rows(
-    decoded: list[_Decoded], devices: dict[tuple[DeviceVendor, str], Device], result: BatchResult
+    decoded: list[_Decoded], devices: dict[tuple[DeviceVendor, str], _DeviceRow], result: BatchResult
 ) -> list[_Row]:
     rows: list[_Row] = []
     for item in decoded:
@@ -298,30 +424,63 @@ def _reading_rows(
                 continue  # heartbeat or availability: connectivity only
             ts, suspect = sanitise_ts(obs.ts, item.message.received_at)
             result.clock_suspect += suspect
-            values = {
-                "device_id": device_id,
-                "channel": obs.channel,
-                "ts": ts,
-                "received_at": item.message.received_at,
-                "power_w": obs.power_w,
-                "energy_wh": obs.energy_wh,
-                "clock_suspect": suspect,
-            }
-            rows.append(_Row(item.index, device_id, obs.channel, ts, obs.power_w, values))
+            rows.append(
+                _Row(
+                    item.index,
+                    device_id,
+                    obs.channel,
+                    ts,
+                    obs.power_w,
+                    obs.energy_wh,
+                    item.message.received_at,
+                    suspect,
+                )
+            )
     return rows
 
 
+_READING_COLUMNS = ("device_id", "channel", "ts", "received_at", "power_w", "energy_wh", "clock_suspect")
+_EDGE_COLUMNS = ("household_id", "device_id", "channel", "ts", "kind", "power_w")
+
+
 def _insert_readings(session: Session, rows: list[_Row]) -> list[_Row]:
-    """Insert in bulk; return the rows that were new (redelivered ones hit the unique key)."""
+    """Insert in bulk; return the rows that were new (redelivered ones hit the unique key).
+
+    Fast path: a plain executemany inside a SAVEPOINT; when the database reports every row
+    inserted, all are new. Only when some were not (a redelivery, or a key twice in one batch) is
+    the insert redone with RETURNING to learn which: RETURNING makes every row a result row to
+    build and compare, which cost more than the insert itself.
+    """
     if not rows:
         return []
+    conflict = ["device_id", "channel", "ts"]
     table = _table(Reading)
+    dialect = session.get_bind().dialect.name
+    sql = insert_ignore_sql(table, _READING_COLUMNS, conflict, dialect)
+    tuples = [
+        (
+            r.device_id,
+            r.channel,
+            db_datetime(r.ts, dialect),
+            db_datetime(r.received_at, dialect),
+            r.power_w,
+            r.energy_wh,
+            r.clock_suspect,
+        )
+        for r in rows
+    ]
+    savepoint = session.begin_nested()
+    if execute_many(session.connection(), sql, tuples) == len(rows):
+        savepoint.commit()
+        return rows
+    savepoint.rollback()
+    params = [r.params() for r in rows]
     stmt = (
         _insert(session, Reading)
-        .on_conflict_do_nothing(index_elements=["device_id", "channel", "ts"])
+        .on_conflict_do_nothing(index_elements=conflict)
         .returning(table.c.device_id, table.c.channel, table.c.ts)
     )
-    inserted = {tuple(r) for r in session.exec(stmt, params=[r.values for r in rows])}
+    inserted = {tuple(r) for r in session.exec(stmt, params=params)}
     new_rows = []
     for row in rows:
         key = (row.device_id, row.channel, row.ts)
@@ -334,7 +493,7 @@ def _insert_readings(session: Session, rows: list[_Row]) -> list[_Row]:
 # --- activity edges --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Edge:
     household_id: int
     device_id: int
@@ -344,59 +503,91 @@ class _Edge:
     power_w: float
 
 
-def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, Device]) -> list[_Edge]:
+def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, _DeviceRow]) -> list[_Edge]:
     """Walk new power readings in time order against each channel's last known on/off state."""
     powered = sorted((r for r in rows if r.power_w is not None), key=lambda r: (r.ts, r.index))
     if not powered:
         return []
-    states = _load_channel_states(session, {r.device_id for r in powered})
+    stored = _load_channel_states(session, {r.device_id for r in powered})
+    states = dict(stored)
+    # Per device once, not per reading: ORM attribute access is not free.
+    rule = {
+        device_id: (d.on_threshold_w, d.household_id if d.status == DeviceStatus.ASSIGNED else None)
+        for device_id, d in ((i, devices[i]) for i in {r.device_id for r in powered})
+    }
     edges: list[_Edge] = []
     for row in powered:
         assert row.power_w is not None
-        device = devices[row.device_id]
-        state = states.get((row.device_id, row.channel))
+        threshold_w, household_id = rule[row.device_id]
+        key = (row.device_id, row.channel)
+        state = states.get(key)
         if state is None:
             # First reading of this channel: start from "off", so a plug first seen in use is activity.
-            state = ChannelState(device_id=row.device_id, channel=row.channel, is_on=False, last_ts=row.ts)
-            session.add(state)
-            states[(row.device_id, row.channel)] = state
-        elif row.ts <= state.last_ts:
+            was_on = False
+        elif row.ts <= state[1]:
             continue  # older than what we already know (late delivery): no edge from the past
-        on = is_on(row.power_w, device.on_threshold_w)
-        if on != state.is_on and device.status == DeviceStatus.ASSIGNED and device.household_id is not None:
+        else:
+            was_on = state[0]
+        on = is_on(row.power_w, threshold_w)
+        if on != was_on and household_id is not None:
             kind = EdgeKind.ON if on else EdgeKind.OFF
-            edges.append(_Edge(device.household_id, row.device_id, row.channel, row.ts, kind, row.power_w))
-        state.is_on = on
-        state.last_ts = row.ts
+            edges.append(_Edge(household_id, row.device_id, row.channel, row.ts, kind, row.power_w))
+        states[key] = (on, row.ts)
+    _save_channel_states(
+        session,
+        [(key, state) for key, state in states.items() if stored.get(key) != state],
+    )
     return edges
 
 
-def _load_channel_states(session: Session, device_ids: set[int]) -> dict[tuple[int, str], ChannelState]:
-    found = session.exec(select(ChannelState).where(col(ChannelState.device_id).in_(sorted(device_ids))))
-    return {(s.device_id, s.channel): s for s in found}
+def _load_channel_states(
+    session: Session, device_ids: set[int]
+) -> dict[tuple[int, str], tuple[bool, datetime]]:
+    """(is_on, last_ts) per (device, channel), as plain values (Core: no ORM objects to build)."""
+    table = _table(ChannelState)
+    found = session.connection().execute(
+        sa_select(table.c.device_id, table.c.channel, table.c.is_on, table.c.last_ts).where(
+            table.c.device_id.in_(sorted(device_ids))
+        )
+    )
+    return {(row.device_id, row.channel): (row.is_on, row.last_ts) for row in found}
+
+
+def _save_channel_states(
+    session: Session, changed: list[tuple[tuple[int, str], tuple[bool, datetime]]]
+) -> None:
+    """Upsert the channels whose state moved, in one executemany."""
+    if not changed:
+        return
+    stmt = _insert(session, ChannelState)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id", "channel"],
+        set_={"is_on": stmt.excluded.is_on, "last_ts": stmt.excluded.last_ts},
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {"device_id": device_id, "channel": channel, "is_on": on, "last_ts": last_ts}
+            for (device_id, channel), (on, last_ts) in changed
+        ],
+    )
 
 
 def _insert_edges(session: Session, edges: list[_Edge]) -> int:
     if not edges:
         return 0
     table = _table(ActivityEdge)
-    stmt = (
-        _insert(session, ActivityEdge)
-        .on_conflict_do_nothing(index_elements=["device_id", "channel", "ts", "kind"])
-        .returning(table.c.id)
-    )
-    rows = [
-        {
-            "household_id": e.household_id,
-            "device_id": e.device_id,
-            "channel": e.channel,
-            "ts": e.ts,
-            "kind": e.kind,
-            "power_w": e.power_w,
-        }
+    dialect = session.get_bind().dialect.name
+    conflict = ["device_id", "channel", "ts", "kind"]
+    sql = insert_ignore_sql(table, _EDGE_COLUMNS, conflict, dialect)
+    tuples = [
+        (e.household_id, e.device_id, e.channel, db_datetime(e.ts, dialect), e.kind.value, e.power_w)
         for e in edges
     ]
-    return len(session.exec(stmt, params=rows).all())
+    inserted = execute_many(session.connection(), sql, tuples)
+    if inserted < 0:  # a driver that cannot count: the edges are stored, the metric is an upper bound
+        return len(edges)
+    return inserted
 
 
 # --- watches (contract "Gateway -> watch" in docs/architecture.md) ---------------------------
@@ -405,75 +596,102 @@ def _insert_edges(session: Session, edges: list[_Edge]) -> int:
 def _update_watches(
     session: Session,
     edges: list[_Edge],
-    devices: dict[int, Device],
-    households: dict[int, Household],
+    devices: dict[int, _DeviceRow],
+    households: dict[int, _HouseholdRow],
     now: datetime,
     settings: Settings,
 ) -> None:
+    on_households = sorted({e.household_id for e in edges if e.kind is EdgeKind.ON})
+    if not on_households:
+        return
+    # One SELECT puts every routine row in the identity map, so load_routine's get() needs no query
+    # (and households without a routine need no get() at all).
+    fitted = session.exec(
+        select(RoutineModel.household_id).where(col(RoutineModel.household_id).in_(on_households))
+    ).all()
+    if fitted:
+        session.exec(select(RoutineModel).where(col(RoutineModel.household_id).in_(fitted))).all()
     # Automatic loads the household's routine model learned (fridge cycles, timers) are not signs of life.
-    routines = {
-        h: load_routine(session, h) for h in sorted({e.household_id for e in edges if e.kind is EdgeKind.ON})
-    }
+    routines = {h: load_routine(session, h) for h in fitted}
     latest: dict[int, _Edge] = {}
     for edge in edges:
-        label = activity_label(devices[edge.device_id], edge.channel)
+        # activity_label reads only ``appliance``, which the plain device row has too.
+        label = activity_label(cast(Device, devices[edge.device_id]), edge.channel)
         if (
             edge.kind is EdgeKind.ON
             and is_human_edge(routines.get(edge.household_id), label, edge.power_w)
             and (edge.household_id not in latest or edge.ts > latest[edge.household_id].ts)
         ):
             latest[edge.household_id] = edge
+    activities = []
     for household_id, edge in sorted(latest.items()):
-        household = households.get(household_id) or session.get(Household, household_id)
+        household = households.get(household_id) or _load_households(session, [household_id]).get(
+            household_id
+        )
         if household is None:
             continue  # the FK makes this impossible; never fail a batch over it
-        appliance = devices[edge.device_id].appliance
-        _record_activity(session, household, edge, appliance, now, settings, routines.get(household_id))
+        activities.append((household, edge, devices[edge.device_id].appliance, routines.get(household_id)))
+    _record_activities(session, activities, now, settings)
 
 
-def _record_activity(
+def _record_activities(
     session: Session,
-    household: Household,
-    edge: _Edge,
-    appliance: str,
+    activities: list[tuple[_HouseholdRow, _Edge, str, Routine | None]],
     now: datetime,
     settings: Settings,
-    routine: Routine | None = None,
 ) -> None:
+    """Move each household's watch to its latest human ON edge: three statements for the whole batch."""
+    if not activities:
+        return
     table = _table(Watch)
+    ids = [household.id for household, _edge, _appliance, _routine in activities]
     session.exec(
         _insert(session, Watch).on_conflict_do_nothing(index_elements=["household_id"]),
         params=[
-            {"household_id": household.id, "status": WatchStatus.NEW, "explanation": "", "updated_at": now}
+            {"household_id": hid, "status": WatchStatus.NEW, "explanation": "", "updated_at": now}
+            for hid in ids
         ],
     )
-    last_checkin_at = session.exec(
-        select(Watch.last_checkin_at).where(Watch.household_id == household.id)
-    ).one()
-    sign = latest_sign_of_life(edge.ts, last_checkin_at, appliance or None)
-    assert sign is not None
-    deadline = compute_deadline(
-        sign,
-        quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
-        timezone=household.timezone,
-        routine=routine,
+    found = session.connection().execute(
+        sa_select(table.c.household_id, table.c.last_checkin_at).where(table.c.household_id.in_(ids))
     )
+    checkins = {row.household_id: row.last_checkin_at for row in found}
+    params = []
+    for household, edge, appliance, routine in activities:
+        sign = latest_sign_of_life(edge.ts, checkins.get(household.id), appliance or None)
+        assert sign is not None
+        deadline = compute_deadline(
+            sign,
+            quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
+            timezone=household.timezone,
+            routine=routine,
+        )
+        params.append(
+            {
+                "hid": household.id,
+                "edge_ts": edge.ts,
+                "new_device_id": edge.device_id,
+                "new_alert_after": deadline.alert_after,
+                "new_explanation": deadline.explanation,
+            }
+        )
     # Conditional: last_activity_at only moves forward, even with another gateway racing us.
-    session.exec(
+    stmt = (
         update(table)
         .where(
-            table.c.household_id == household.id,
-            or_(table.c.last_activity_at.is_(None), table.c.last_activity_at < edge.ts),
+            table.c.household_id == bindparam("hid"),
+            or_(table.c.last_activity_at.is_(None), table.c.last_activity_at < bindparam("edge_ts")),
         )
         .values(
-            last_activity_at=edge.ts,
-            last_activity_device_id=edge.device_id,
-            alert_after=deadline.alert_after,
-            explanation=deadline.explanation,
+            last_activity_at=bindparam("edge_ts"),
+            last_activity_device_id=bindparam("new_device_id"),
+            alert_after=bindparam("new_alert_after"),
+            explanation=bindparam("new_explanation"),
             updated_at=now,
             status=case((table.c.status == WatchStatus.NEW, WatchStatus.UP), else_=table.c.status),
         )
     )
+    session.connection().execute(stmt, params)  # executemany: one round trip per batch
 
 
 # --- rejected messages -----------------------------------------------------------------------
@@ -482,7 +700,7 @@ def _record_activity(
 def _store_rejections(
     session: Session,
     rejections: list[tuple[InboundMessage, str]],
-    devices: dict[tuple[DeviceVendor, str], Device],
+    devices: dict[tuple[DeviceVendor, str], _DeviceRow],
     settings: Settings,
 ) -> None:
     if not rejections:
@@ -496,7 +714,7 @@ def _store_rejections(
 def rejection_row(
     message: InboundMessage,
     reason: str,
-    devices: dict[tuple[DeviceVendor, str], Device],
+    devices: Mapping[tuple[DeviceVendor, str], _DeviceRow],
     settings: Settings,
 ) -> dict[str, Any]:
     """Column values of a RejectedMessage for *message* (truncated; device named when the topic names one)."""

@@ -29,13 +29,17 @@ from core.clock import Clock
 from core.settings import Settings
 from gateway.adapters import subscription_filters
 from gateway.batches import BatchProcessor, Interrupted
+from gateway.batching import take_batch
 from gateway.ingest import BatchResult, InboundMessage
+from gateway.mqtt_client import ack_all, make_client
 from gateway.rate import RecentBatches
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX_MESSAGES = 1000
-BATCH_WAIT_S = 0.05
+# How long a partial batch waits for more (gateway/batching.py). Under load the queue refills while
+# a batch commits, so batches grow on their own; the wait only adds lag to a thin stream.
+BATCH_WAIT_S = 0.02
 # MQTT v5 flow control: the broker stops sending when this many QoS 1 messages await our ack.
 # Twice a batch, so the next batch fills while the previous one commits.
 RECEIVE_MAXIMUM = 2 * BATCH_MAX_MESSAGES
@@ -224,7 +228,8 @@ class Gateway:
 
     def _make_client(self, protocol: MQTTProtocolVersion) -> mqtt.Client:
         v5 = protocol == mqtt.MQTTv5
-        client = mqtt.Client(
+        # Buffered reads and one write per batch of PUBACKs (gateway/mqtt_client.py).
+        client = make_client(
             CallbackAPIVersion.VERSION2,
             client_id=self._settings.mqtt_client_id,
             protocol=protocol,
@@ -375,8 +380,8 @@ class Gateway:
                 topic = msg._topic.decode("utf-8", errors="backslashreplace")  # rejected later
             inbound = InboundMessage(topic=topic, payload=bytes(msg.payload), received_at=self._clock.now())
             self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation))
-            with self._metrics_lock:
-                self._received += 1
+            # Only this thread writes the counter; a lock per message cost more than it protected.
+            self._received += 1
         except Exception:
             log.exception("could not enqueue an MQTT message (it stays unacknowledged)")
 
@@ -426,21 +431,7 @@ class Gateway:
         self._connect(client)
 
     def _take_batch(self) -> list[_Delivery]:
-        try:
-            first = self._queue.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + BATCH_WAIT_S
-        while len(batch) < BATCH_MAX_MESSAGES:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.append(
-                    self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                )
-            except queue.Empty:
-                break
-        return batch
+        return take_batch(self._queue, max_items=BATCH_MAX_MESSAGES, max_wait_s=BATCH_WAIT_S)
 
     def _process(self, batch: list[_Delivery]) -> None:
         started = time.perf_counter()
@@ -462,17 +453,31 @@ class Gateway:
         )
 
     def _ack_in_order(self, deliveries: Sequence[_Delivery]) -> None:
-        acked = skipped = 0
         with self._conn_lock:
             client, generation, connected = self._client, self._generation, self._connected
-            for delivery in deliveries:
-                if delivery.qos == 0:
-                    continue
-                if client is None or not connected or delivery.generation != generation:
-                    skipped += 1  # arrived on an older connection: the broker will redeliver it
-                    continue
-                client.ack(delivery.mid, delivery.qos)
-                acked += 1
+            mids, skipped = ackable(deliveries, generation if connected and client is not None else None)
+            if client is not None and mids:
+                ack_all(client, mids)  # in arrival order; one write with the buffered client
+        acked = len(mids)
         with self._metrics_lock:
             self._acked += acked
             self._stale_acks_skipped += skipped
+
+
+def ackable(deliveries: Sequence[_Delivery], generation: int | None) -> tuple[list[int], int]:
+    """Packet ids to PUBACK, in arrival order, and how many were skipped (pure).
+
+    ``generation`` is the current connection's, or None when not connected. QoS 0 needs no ack;
+    a message from an earlier connection must not be acked (its packet id may now name another
+    message), the broker redelivers it instead. The subscription is QoS 1, so QoS 2 never arrives.
+    """
+    mids: list[int] = []
+    skipped = 0
+    for delivery in deliveries:
+        if delivery.qos == 0:
+            continue
+        if generation is None or delivery.generation != generation:
+            skipped += 1
+            continue
+        mids.append(delivery.mid)
+    return mids, skipped

@@ -1,0 +1,113 @@
+"""A QoS 1 MQTT 3.1.1 publisher on a raw socket: pre-encoded PUBLISH packets, written in paced chunks.
+
+The benchmark's load generator shares 2 cores with the broker and the subscriber under test, so it
+must be cheap: a paho publisher spends tens of µs of Python per message, which limited the old
+reference to what the publishers could send. Here a message costs one slice of a pre-built buffer;
+PUBACKs are read (and counted) by a second thread so the broker never blocks on us.
+``mosquitto_pub -l`` would be as cheap but publishes every line to one topic, and the gateway
+needs one topic per device.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Sequence
+
+TICK_S = 0.001  # paced sending: every tick, everything due so far goes out in one write
+
+
+def remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def encode_publish(topic: str, payload: bytes, mid: int) -> bytes:
+    """A QoS 1 PUBLISH packet (MQTT 3.1.1)."""
+    t = topic.encode()
+    body = struct.pack("!H", len(t)) + t + struct.pack("!H", mid) + payload
+    return b"\x32" + remaining_length(len(body)) + body
+
+
+def encode_connect(client_id: str, keepalive: int = 120) -> bytes:
+    cid = client_id.encode()
+    body = b"\x00\x04MQTT\x04\x02" + struct.pack("!H", keepalive) + struct.pack("!H", len(cid)) + cid
+    return b"\x10" + remaining_length(len(body)) + body
+
+
+class RawPublisher:
+    def __init__(self, host: str, port: int, client_id: str) -> None:
+        self._sock = socket.create_connection((host, port))
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock.sendall(encode_connect(client_id))
+        connack = self._recv_exact(4)
+        if connack[0] != 0x20 or connack[3] != 0:
+            raise ConnectionError(f"broker refused the publisher: {connack!r}")
+        self.acked = 0
+        self._reader = threading.Thread(target=self._read_acks, daemon=True)
+        self._reader.start()
+
+    def _recv_exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self._sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("broker closed the connection")
+            data += chunk
+        return data
+
+    def _read_acks(self) -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = self._sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            pending += chunk
+            whole = len(pending) // 4  # every packet the broker sends us is a 4-byte PUBACK
+            self.acked += whole
+            pending = pending[whole * 4 :]
+
+    def send(self, packets: Sequence[bytes], rate: float = 0.0, start_at: float = 0.0) -> float:
+        """Send *packets* in order; ``rate`` msg/s paced from ``start_at`` (0 = as fast as possible).
+
+        Returns how late the publisher itself was at worst (s): the longest time a message left
+        after its scheduled instant, so a lag figure can be told apart from a slow load generator.
+        """
+        while time.time() < start_at:
+            time.sleep(0.0005)
+        if not rate:
+            for i in range(0, len(packets), 1000):
+                self._sock.sendall(b"".join(packets[i : i + 1000]))
+            return 0.0
+        sent = 0
+        worst = 0.0
+        while sent < len(packets):
+            now = time.time()
+            due = min(len(packets), int((now - start_at) * rate) + 1)
+            if due > sent:
+                worst = max(worst, now - (start_at + sent / rate))  # the oldest message in this write
+                self._sock.sendall(b"".join(packets[sent:due]))
+                sent = due
+            time.sleep(TICK_S)
+        return worst
+
+    def wait_acked(self, count: int, timeout: float) -> bool:
+        deadline = time.time() + timeout
+        while self.acked < count and time.time() < deadline:
+            time.sleep(0.01)
+        return self.acked >= count
+
+    def close(self) -> None:
+        try:
+            self._sock.sendall(b"\xe0\x00")  # DISCONNECT
+        finally:
+            self._sock.close()
