@@ -5,6 +5,9 @@ deployment would: automatic loads and the routine are refitted at every local mi
 from the last weeks of its own history; until the routine has enough usable days, the
 conservative fixed rule (``fallback_hours``) applies.
 
+Whole-house steps are detected on the aggregate minus the sub-metered channels
+(:func:`aggregate_residual`), so a metered appliance's cycle is judged on its own channel.
+
 Data gaps are not inactivity: a gap longer than ``offline_after_s`` opens a device/data
 case (kind ``device_offline``, for staff) and pauses the inactivity clock for the gap.
 """
@@ -16,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from anomaly.activity import (
+    AGGREGATE,
     AutomaticParams,
     PowerEvent,
     StepDetector,
@@ -34,6 +38,9 @@ class DetectorParams:
     fallback_hours: float = 12.0  # first-cut fixed rule while the routine is not ready
     use_routine: bool = True
     filter_automatic: bool = True
+    # Whole-house steps are looked for in what the sub-metered channels do not explain, so a
+    # metered water heater's step is that channel's event, not a second, "human" one.
+    aggregate_residual: bool = True
     offline_after_s: int = 2 * 3600
     coverage_gap_s: int = 5 * 60  # readings closer than this cover the time between them
     ladder: LadderParams = field(default_factory=LadderParams)
@@ -62,6 +69,19 @@ class Alert:
         }
 
 
+def aggregate_residual(readings: dict[str, float]) -> dict[str, float]:
+    """The whole-house reading minus the channels metered on their own (never below 0 W).
+
+    The aggregate includes every sub-metered appliance; a step there that one of them
+    explains is that appliance's switch-on, which its own channel already reports (and whose
+    automatic-ness is learned there). What is left is the unmetered rest of the house.
+    """
+    if AGGREGATE not in readings or len(readings) == 1:
+        return readings
+    metered = sum(w for channel, w in readings.items() if channel != AGGREGATE)
+    return {**readings, AGGREGATE: max(0.0, readings[AGGREGATE] - metered)}
+
+
 class HouseholdDetector:
     def __init__(
         self,
@@ -87,6 +107,10 @@ class HouseholdDetector:
         self.anchor: int | None = None  # last_human shifted by data gaps since
         self.current: Ladder | None = None
         self.alerted = False
+        # Staff-only warning stage (never escalates, not written by replay): kept so the
+        # evaluation can say how early, and how often wrongly, staff would have been told.
+        self.warned = False
+        self.warnings: list[int] = []
         self.next_fit: int | None = None
         self.alerts: list[Alert] = []
 
@@ -101,6 +125,8 @@ class HouseholdDetector:
             self.first_ts = ts
         add_coverage(self.coverage, self.last_data_ts, ts, self.params.coverage_gap_s)
         self.last_data_ts = ts
+        if self.params.aggregate_residual:
+            readings = aggregate_residual(readings)
         for channel, power in readings.items():
             detector = self.detectors.get(channel)
             if detector is None:
@@ -142,6 +168,9 @@ class HouseholdDetector:
         self._check_due(ts)
 
     def _check_due(self, ts: int) -> None:
+        if self.current is not None and not self.warned and ts >= self.current.warning:
+            self.warned = True
+            self.warnings.append(max(self.current.warning, ts))  # known now, not before
         if self.current is not None and not self.alerted and ts >= self.current.alert:
             self.alerted = True
             self._emit(self.current.alert, CaseKind.INACTIVITY, Severity.ALERT, self._explain())
@@ -153,7 +182,7 @@ class HouseholdDetector:
         self.events.append(event)
         self.last_human = self.anchor = event.ts
         self.last_channel = event.channel
-        self.alerted = False  # activity resumed: a new quiet episode starts
+        self.alerted = self.warned = False  # activity resumed: a new quiet episode starts
         self._rearm()
 
     def _rearm(self) -> None:

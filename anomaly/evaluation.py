@@ -6,8 +6,10 @@ half a day of data that are not in a known away period. At regular injection poi
 run is forked: from the event on, only automatic loads continue (appliance channels fall to
 standby; the whole-house meter is capped at its recent base load plus the automatic
 channels), and we measure how long the detector takes to open an inactivity case (missed =
-none within 48 h). Fixed 12/24/36 h rules run on the same traces with the same switch-on
-events but no routine and no automatic-load learning, as deployed programmes do.
+none within 48 h). Fixed 12/24/36 h rules run on the same traces with the raw switch-on
+events of every channel (whole-house meter included, no subtraction of the sub-meters), no
+routine and no automatic-load learning, as deployed programmes do. The routine's staff-only
+warning stage is timed too (how early, how often wrongly), but never counts as an alert.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import random
 import statistics
 import sys
 import zlib
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -59,7 +62,9 @@ class Method:
 def fixed_rule(hours: float) -> Method:
     return Method(
         f"fixed {hours:g} h",
-        DetectorParams(fallback_hours=hours, use_routine=False, filter_automatic=False),
+        DetectorParams(
+            fallback_hours=hours, use_routine=False, filter_automatic=False, aggregate_residual=False
+        ),
     )
 
 
@@ -84,6 +89,9 @@ class HouseholdResult:
     delays_h: list[float] = field(default_factory=list)
     missed: int = 0
     alert_times: list[int] = field(default_factory=list)
+    # The staff-only warning stage (routine method only; never a call): how early, how often wrong.
+    false_warnings: int = 0
+    warning_delays_h: list[float] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -241,6 +249,7 @@ def evaluate_household(household_id: str, minutes: Minutes, timezone: str, metho
                 result.false_alarms += 1
         else:
             result.offline_cases += 1
+    result.false_warnings = sum(1 for at in detector.warnings if _utc_date(at) in normal)
     return result
 
 
@@ -254,9 +263,10 @@ def _score_injection(
 ) -> None:
     if detector.alerted:  # a case is already open for this quiet spell: detected at once
         result.delays_h.append(0.0)
+        result.warning_delays_h.append(0.0)
         return
     fork = copy.deepcopy(detector)
-    seen = len(fork.alerts)
+    seen, seen_warnings = len(fork.alerts), len(fork.warnings)
     base = float(np.quantile(aggregate_window, 0.1)) if aggregate_window else 0.0
     for ts, readings in minutes[i:]:
         if ts >= event_ts + HORIZON_S:
@@ -268,6 +278,12 @@ def _score_injection(
         result.delays_h.append((hits[0] - event_ts) / 3600)
     else:
         result.missed += 1
+    if detector.warned:  # staff were already warned about this quiet spell
+        result.warning_delays_h.append(0.0)
+        return
+    warned = [at for at in fork.warnings[seen_warnings:] if at >= event_ts]
+    if warned and warned[0] - event_ts <= HORIZON_S:
+        result.warning_delays_h.append((warned[0] - event_ts) / 3600)
 
 
 # ------------------------------------------------------------------ running and reporting
@@ -339,9 +355,24 @@ def markdown_report(results: Sequence[HouseholdResult], ladder: LadderParams, co
         "",
         f"Routine ladder parameters (chosen on {', '.join(TRAIN)}): `{replace(ladder)}`",
         "",
+        f"Routine fit parameters: `{routine_method(ladder).params.fit}`",
+        "",
     ]
     for split, members in (("Held-out households", TEST), ("Tuning households", TRAIN), ("All", None)):
         lines += [f"## {split}", "", _table(methods, results, members), ""]
+    lines += [
+        "## Staff-only warning stage (routine; never a call)",
+        "",
+        "| split | household-days | false warnings | per household-day | events | "
+        "median delay h | p90 delay h | not warned ≤48 h |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for split, members in (("held-out", TEST), ("tuning", TRAIN), ("all", None)):
+        chosen = [
+            r for r in results if r.method == "routine" and (members is None or r.household_id in members)
+        ]
+        lines.append(_warning_row(split, chosen))
+    lines.append("")
     lines += [
         "## Per household",
         "",
@@ -356,6 +387,21 @@ def markdown_report(results: Sequence[HouseholdResult], ladder: LadderParams, co
             f"{r.events} | {s.median_delay_h:.1f} | {r.missed} | {r.offline_cases} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _warning_row(split: str, results: Sequence[HouseholdResult]) -> str:
+    days = sum(r.normal_days for r in results)
+    false = sum(r.false_warnings for r in results)
+    events = sum(r.events for r in results)
+    delays = sorted(d for r in results for d in r.warning_delays_h)
+    median = statistics.median(delays) if delays else math.nan
+    p90 = float(np.quantile(delays, 0.9)) if delays else math.nan
+    missed = events - len(delays)
+    share = 100 * missed / events if events else math.nan
+    return (
+        f"| {split} | {days} | {false} | {false / days if days else math.nan:.3f} | {events} | "
+        f"{median:.1f} | {p90:.1f} | {missed} ({share:.0f} %) |"
+    )
 
 
 def _table(methods: Sequence[str], results: Sequence[HouseholdResult], members: Sequence[str] | None) -> str:
@@ -402,7 +448,81 @@ def write_plots(results: Sequence[HouseholdResult], data_dir: Path, out: Path) -
     if path.exists():
         _week_plot(household, path, timezones(data_dir).get(household, "UTC"), out / "week.png", plt)
         names.append("week.png")
+    path = data_dir / f"{INJECTION_PLOT_HOUSEHOLD}.csv.gz"
+    if path.exists():
+        _injection_plot(path, out / "injection.png", plt)
+        names.append("injection.png")
     return names
+
+
+# The household whose misses led to the aggregate-minus-sub-meters step detection.
+INJECTION_PLOT_HOUSEHOLD = "uci_sceaux"
+
+
+def _injection_plot(path: Path, target: Path, plt: Any) -> None:
+    """The first injected event of a household, 24 h before and 48 h after: what the whole-house
+    meter shows, what is left after the sub-meters, and the steps each would count as a person."""
+    from anomaly.activity import StepDetector
+    from anomaly.detector import aggregate_residual
+
+    household_id, minutes = load_minutes(path)
+    normal = normal_days(household_id, minutes)
+    injections = injection_times(household_id, minutes, normal)
+    if not injections:
+        return
+    event = injections[0]
+    window: deque[float] = deque(maxlen=1440)  # the same 24 h base as _score_injection's
+    rows: list[tuple[int, dict[str, float]]] = []
+    for ts, readings in minutes:
+        if ts >= event + HORIZON_S:
+            break
+        if ts >= event:
+            base = float(np.quantile(window, 0.1)) if window else 0.0
+            readings = incapacitated(readings, base)
+        else:
+            window.append(readings.get(AGGREGATE, 0.0))
+        if ts >= event - 86400:
+            rows.append((ts, readings))
+    raw, residual = StepDetector(AGGREGATE), StepDetector(AGGREGATE)
+    raw_steps: list[int] = []
+    residual_steps: list[int] = []
+    for ts, readings in rows:
+        if AGGREGATE in readings:
+            if raw.feed(ts, readings[AGGREGATE]) is not None:
+                raw_steps.append(ts)
+            if residual.feed(ts, aggregate_residual(readings)[AGGREGATE]) is not None:
+                residual_steps.append(ts)
+    times = [datetime.fromtimestamp(ts, UTC) for ts, _ in rows]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(times, [r.get(AGGREGATE, math.nan) for _, r in rows], lw=0.6, label="whole house (aggregate)")
+    ax.plot(
+        times,
+        [aggregate_residual(r).get(AGGREGATE, math.nan) for _, r in rows],
+        lw=0.6,
+        label="aggregate − sub-meters",
+    )
+    for channel in sorted(AUTOMATIC_CHANNELS & set(rows[0][1])):
+        ax.plot(times, [r.get(channel, math.nan) for _, r in rows], lw=0.6, label=channel)
+    top = max((r.get(AGGREGATE, 0.0) for _, r in rows), default=1.0)
+    for steps, y, style, label in (
+        (raw_steps, 1.08 * top, "k|", "step on aggregate"),
+        (residual_steps, 1.16 * top, "g|", "step on aggregate − sub-meters"),
+    ):
+        ax.plot(
+            [datetime.fromtimestamp(t, UTC) for t in steps],
+            [y] * len(steps),
+            style,
+            markersize=10,
+            label=label,
+        )
+    ax.axvline(datetime.fromtimestamp(event, UTC), color="r", ls="--", label="injected incapacitation")
+    ax.set_ylabel("W")
+    ax.set_title(f"{household_id}: an injected event; only automatic loads continue after the red line")
+    ax.legend(loc="upper right", fontsize=7)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
 
 
 def _week_plot(household_id: str, path: Path, timezone: str, target: Path, plt: Any) -> None:

@@ -9,6 +9,13 @@ Night hours add almost nothing, a usual busy morning adds a lot. A stage is reac
   (× ``gap_margin``), and
 * the missed activity has reached the stage's amount (``watch_mass`` … ``alert_mass``).
 
+The **morning check**: when the quiet started before a local day began (04:00), the resident
+has not shown the day's first sign of life by the latest time any usual day of the routine
+started (``Routine.first_activity_latest_min``) plus ``morning_warning_h``, staff get the
+*warning* stage then, even if the gap rule would wait longer; with ``morning_alert_h`` set,
+the same check (with that grace; 2 h by default, chosen on the tuning households) also
+brings the *alert* forward.
+
 ``alert`` is never later than ``max_hours`` (households with little routine still alert)
 and never earlier than ``min_hours``; ``critical`` follows ``alert`` by ``critical_after_h``.
 Only ``alert`` and ``critical`` start escalation; ``watch`` and ``warning`` are for staff.
@@ -17,9 +24,10 @@ Only ``alert`` and ``critical`` start escalation; ``watch`` and ``warning`` are 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from anomaly.routine import Routine, hour_of_week
+from anomaly.routine import DAY_START_HOUR, Routine, hour_of_week
 from core.enums import Severity
 
 STEP_S = 600
@@ -37,6 +45,8 @@ class LadderParams:
     min_hours: float = 2.0
     max_hours: float = 24.0
     critical_after_h: float = 6.0
+    morning_warning_h: float | None = 1.0  # morning check → warning (None = off)
+    morning_alert_h: float | None = 2.0  # morning check → alert (None = off)
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,15 @@ def ladder(last: int, routine: Routine, params: LadderParams | None = None) -> L
             if name not in stages and mass >= needed and t >= earliest:
                 stages[name] = t
     alert = min(stages.get("alert", cap), cap)
+    if p.morning_alert_h is not None:
+        morning = morning_check(last, routine, p.morning_alert_h)
+        if morning is not None:
+            alert = min(alert, max(morning, last + int(p.min_hours * 3600)))
     warning = min(stages.get("warning", alert), alert)
+    if p.morning_warning_h is not None:
+        morning = morning_check(last, routine, p.morning_warning_h)
+        if morning is not None:
+            warning = min(warning, morning)
     watch = min(stages.get("watch", warning), warning)
     return Ladder(
         watch=watch,
@@ -89,3 +107,22 @@ def ladder(last: int, routine: Routine, params: LadderParams | None = None) -> L
         critical=alert + int(p.critical_after_h * 3600),
         usual_gap_h=usual_gap_h,
     )
+
+
+def morning_check(last: int, routine: Routine, grace_h: float) -> int | None:
+    """When the next local day that began after ``last`` is overdue for its first sign of life.
+
+    That day begins at the first local 04:00 after ``last``; it is overdue at its
+    ``first_activity_latest_min`` + ``grace_h`` (local wall time, so DST shifts it with the
+    clock). None without a learned morning, or when that would fall after the day's end.
+    """
+    if routine.first_activity_latest_min is None:
+        return None
+    zone = ZoneInfo(routine.timezone)
+    local = datetime.fromtimestamp(last, UTC).astimezone(zone)
+    day = local.date() if local.hour < DAY_START_HOUR else local.date() + timedelta(days=1)
+    minutes = routine.first_activity_latest_min + round(grace_h * 60)
+    if minutes >= 24 * 60:
+        return None
+    due = datetime.combine(day, time(minutes // 60, minutes % 60), zone)
+    return int(due.timestamp())

@@ -26,13 +26,14 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 HOURS_PER_WEEK = 168
+DAY_START_HOUR = 4  # local; activity before this belongs to the night, not the morning
 MODEL_VERSION = 1
 
 
 @dataclass(frozen=True)
 class FitParams:
     window_days: int = 28  # learn from the last four weeks
-    min_days: int = 7  # fewer usable days: stay on the conservative fixed rule
+    min_days: int = 10  # fewer usable days: stay on the conservative fixed rule (tuned: docs)
     min_hour_coverage_s: int = 30 * 60  # an hour with less data says nothing
     min_day_coverage: float = 0.5  # a day with less data is not used
     unusual_day_share: float = 0.25  # days with fewer events than this × median are unusual
@@ -53,6 +54,9 @@ class Routine:
     quiet_gap_h: list[float]  # usual longest quiet gap after activity in that hour
     first_activity_min: int | None = None  # usual local minute-of-day of the first activity
     first_activity_channel: str | None = None
+    # The latest first activity (after 04:00 local) of the usual days: by then, on every usual
+    # day of the window, the resident had shown a sign of life (the morning check).
+    first_activity_latest_min: int | None = None
     automatic: dict[str, list[int]] = field(default_factory=dict)  # channel -> power bands
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +70,7 @@ class Routine:
             "quiet_gap_h": [round(g, 3) for g in self.quiet_gap_h],
             "first_activity_min": self.first_activity_min,
             "first_activity_channel": self.first_activity_channel,
+            "first_activity_latest_min": self.first_activity_latest_min,
             "automatic": {k: sorted(v) for k, v in self.automatic.items()},
         }
 
@@ -86,6 +91,8 @@ class Routine:
             quiet_gap_h=gaps,
             first_activity_min=data.get("first_activity_min"),
             first_activity_channel=data.get("first_activity_channel"),
+            # absent in models stored before the morning check existed: no morning check
+            first_activity_latest_min=data.get("first_activity_latest_min"),
             automatic={str(k): [int(b) for b in v] for k, v in data.get("automatic", {}).items()},
         )
 
@@ -156,7 +163,7 @@ def fit_routine(
     p_active = _fit_p_active(how, y, p.regularisation_c)
 
     gaps = _quiet_gaps(recent, good, zone, p)
-    first_min, first_channel = _first_activity(recent, good, zone)
+    first_min, latest_min, first_channel = _first_activity(recent, good, zone)
     return Routine(
         timezone=timezone,
         fitted_at=now,
@@ -166,6 +173,7 @@ def fit_routine(
         quiet_gap_h=gaps,
         first_activity_min=first_min,
         first_activity_channel=first_channel,
+        first_activity_latest_min=latest_min,
         automatic={k: sorted(v) for k, v in (automatic or {}).items()},
     )
 
@@ -226,23 +234,24 @@ def _quiet_gaps(
 
 def _first_activity(
     events: Sequence[tuple[int, str]], good: set[date], zone: ZoneInfo
-) -> tuple[int | None, str | None]:
-    """Usual local time (a late-ish day's, the 75th percentile) of the first activity after 04:00,
-    and the appliance most often used first (a named plug rather than the whole-house meter)."""
+) -> tuple[int | None, int | None, str | None]:
+    """Usual local time (a late-ish day's, the 75th percentile) of the first activity after
+    04:00, the latest such time of any usual day, and the appliance most often used first
+    (a named plug rather than the whole-house meter)."""
     firsts: dict[date, int] = {}
     first_appliance: dict[date, str] = {}
     for ts, channel in events:
         local = datetime.fromtimestamp(ts, UTC).astimezone(zone)
         day = local.date()
-        if local.hour < 4 or day not in good:
+        if local.hour < DAY_START_HOUR or day not in good:
             continue
         firsts.setdefault(day, local.hour * 60 + local.minute)
         if channel != "aggregate":
             first_appliance.setdefault(day, channel)
     if not firsts:
-        return None, None
+        return None, None, None
     minutes = sorted(firsts.values())
     usual = minutes[min(len(minutes) - 1, int(0.75 * len(minutes)))]
     named = Counter(first_appliance.values()).most_common(1)
     channel = named[0][0] if named else "aggregate"
-    return usual, channel
+    return usual, minutes[-1], channel

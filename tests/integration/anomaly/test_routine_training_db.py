@@ -57,15 +57,15 @@ def _seed_history(engine: Engine, days: int) -> tuple[int, int]:
 def test_retrain_stores_readable_json_once_a_day_and_rearms_the_watch(
     engine: Engine, clock: ManualClock
 ) -> None:
-    hid, _ = _seed_history(engine, days=9)
-    clock.set(DAY0 + timedelta(days=9, hours=1))  # 01:00 local after the ninth day
+    hid, _ = _seed_history(engine, days=11)  # FitParams.min_days = 10 usual days are needed
+    clock.set(DAY0 + timedelta(days=11, hours=1))  # 01:00 local after the eleventh day
     assert training.tick(engine, clock, SETTINGS) == 1
     assert training.tick(engine, clock, SETTINGS) == 0  # already fitted as of this midnight
     with Session(engine) as s:
         row = s.get_one(RoutineModel, hid)
-        assert row.fitted_at == DAY0 + timedelta(days=9)
+        assert row.fitted_at == DAY0 + timedelta(days=11)
         routine = Routine.from_json(row.model)  # plain JSON, loadable
-        assert routine.days_used == 9
+        assert routine.days_used == 11
         assert routine.first_activity_min == 8 * 60 + 1
         assert routine.p_active[8] > 0.7 and routine.p_active[3] < 0.2
         watch = s.get_one(Watch, hid)

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from anbu.cli import main
-from anomaly.detector import DetectorParams, HouseholdDetector
+from anomaly.detector import DetectorParams, HouseholdDetector, aggregate_residual
+from anomaly.ladder import LadderParams
 from anomaly.replay import ReadingsError, replay
 
 ZONE = "Europe/London"
@@ -85,12 +86,12 @@ def test_data_gap_is_an_offline_case_and_not_inactivity(tmp_path: Path) -> None:
 
 def test_detector_learns_a_routine_from_its_own_history() -> None:
     detector = HouseholdDetector("sim_h1", ZONE, DetectorParams())
-    rows = simulate(8)
+    rows = simulate(11)
     for i in range(0, len(rows), 2):
         detector.feed(rows[i][0], {"aggregate": rows[i][3], "kettle": rows[i + 1][3]})
     assert detector.automatic == {}  # the fridge's 100 W steps are below the aggregate step size
-    assert detector.routine is not None  # 7 full days by the last midnight
-    assert detector.routine.days_used == 7
+    assert detector.routine is not None  # 10 full days (FitParams.min_days) by the last midnight
+    assert detector.routine.days_used == 10
     assert detector.routine.first_activity_min == 7 * 60 + 30
 
 
@@ -124,3 +125,51 @@ def test_replay_command_writes_one_json_line_per_case(tmp_path: Path) -> None:
 def test_replay_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_aggregate_residual_removes_the_sub_metered_channels() -> None:
+    reading = {"aggregate": 1500.0, "water_heater": 1200.0, "kettle": 0.5}
+    assert aggregate_residual(reading) == {"aggregate": 299.5, "water_heater": 1200.0, "kettle": 0.5}
+    # never below zero (meters are not perfectly in step), and nothing to do without sub-meters
+    assert aggregate_residual({"aggregate": 100.0, "tv": 130.0})["aggregate"] == 0.0
+    assert aggregate_residual({"aggregate": 640.0}) == {"aggregate": 640.0}
+    assert aggregate_residual({"kettle": 3.0}) == {"kettle": 3.0}
+
+
+def heater_household(days: int, stop_at: datetime) -> list[tuple[int, dict[str, float]]]:
+    """Kettle used at 08:30, 13:30, 19:30 and 22:30; a metered water heater (60 W idle) heats for
+    40 min at 11:00, 16:00 and 23:00 whatever the resident does. After ``stop_at`` only the
+    heater goes on."""
+    out: list[tuple[int, dict[str, float]]] = []
+    for minute in range(days * 1440):
+        t = START + timedelta(minutes=minute)
+        local = t.astimezone(ZoneInfo(ZONE))
+        in_use = t < stop_at and local.minute == 30 and local.hour in (8, 13, 19, 22)
+        kettle = 2000.0 if in_use else 0.0
+        heater = 1200.0 if local.hour in (11, 16, 23) and local.minute < 40 else 60.0
+        out.append(
+            (
+                int(t.timestamp()),
+                {"aggregate": 300.0 + kettle + heater, "kettle": kettle, "water_heater": heater},
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_a_metered_water_heater_does_not_keep_the_aggregate_alive(residual: bool) -> None:
+    stop = START + timedelta(days=10, hours=9)
+    # The morning check is off here: it would alert on the day the heater's 23:00 step was the
+    # "last activity" (the day did not start), which is not what this test is about.
+    params = DetectorParams(aggregate_residual=residual, ladder=LadderParams(morning_alert_h=None))
+    detector = HouseholdDetector("sim_h1", ZONE, params)
+    for ts, readings in heater_household(12, stop):
+        detector.feed(ts, readings)
+    assert not [a for a in detector.alerts if a.at < stop.timestamp()]  # the usual days are fine
+    cases = [a for a in detector.alerts if a.kind == "inactivity"]
+    if residual:
+        # the heater's steps are its own channel's (never off, so never "switched on" again)
+        assert len(cases) == 1 and 0 < cases[0].at - stop.timestamp() < 24 * 3600
+    else:
+        # the raw whole-house meter sees the heater's 1.1 kW steps as someone switching on
+        assert cases == []

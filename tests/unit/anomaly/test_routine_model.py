@@ -40,9 +40,10 @@ def simulate(
 
 
 def test_no_routine_until_enough_usual_days() -> None:
-    events, coverage, end = simulate(5)
+    needed = FitParams().min_days
+    events, coverage, end = simulate(needed - 1)
     assert fit_routine(events, coverage, now=end, timezone=SEOUL) is None
-    events, coverage, end = simulate(8)
+    events, coverage, end = simulate(needed)
     assert fit_routine(events, coverage, now=end, timezone=SEOUL) is not None
 
 
@@ -154,3 +155,36 @@ def test_explanation_names_a_plug_rather_than_the_whole_house_meter() -> None:
     assert routine is not None
     assert routine.first_activity_min == 6 * 60 + 50
     assert routine.first_activity_channel == "kettle"
+
+
+def test_latest_first_activity_is_the_latest_usual_morning() -> None:
+    events, coverage, end = simulate(14)
+    start = datetime(2026, 1, 5)
+    # one usual day began late (a lie-in until 10:40); a 02:00 snack is the night, not the morning
+    lie_in = (start + timedelta(days=9)).date()
+    local = ZoneInfo(SEOUL)
+    events = [
+        e
+        for e in events
+        if datetime.fromtimestamp(e[0], local).date() != lie_in
+        or datetime.fromtimestamp(e[0], local).hour > 8
+    ]
+    events += [
+        (local_ts(start + timedelta(days=9), 10, 40), "kettle"),
+        (local_ts(start + timedelta(days=3), 2, 0), "tv"),
+    ]
+    routine = fit_routine(sorted(events), coverage, now=end, timezone=SEOUL)
+    assert routine is not None
+    assert routine.first_activity_latest_min == 10 * 60 + 40
+    assert routine.first_activity_min == 7 * 60 + 10  # the usual (75th percentile) morning is unchanged
+    back = Routine.from_json(json.loads(json.dumps(routine.to_json())))
+    assert back.first_activity_latest_min == 10 * 60 + 40
+
+
+def test_a_model_stored_before_the_morning_check_still_loads_without_it() -> None:
+    events, coverage, end = simulate(10)
+    routine = fit_routine(events, coverage, now=end, timezone=SEOUL)
+    assert routine is not None
+    data = routine.to_json()
+    del data["first_activity_latest_min"]
+    assert Routine.from_json(data).first_activity_latest_min is None

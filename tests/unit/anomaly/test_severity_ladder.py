@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from anomaly.deadlines import SignOfLife, compute_deadline
-from anomaly.ladder import ESCALATING, LadderParams, ladder
+from anomaly.ladder import ESCALATING, LadderParams, ladder, morning_check
 from anomaly.routine import HOURS_PER_WEEK, Routine
 from core.enums import Language, Severity
 
@@ -101,3 +102,53 @@ def test_without_routine_the_first_cut_fixed_window_remains() -> None:
     last = datetime(2026, 3, 2, 12, 10, tzinfo=UTC)
     d = compute_deadline(SignOfLife(last, "appliance", "tv"), quiet_hours=12, timezone="Asia/Seoul")
     assert (d.alert_after - last).total_seconds() == 12 * 3600
+
+
+def morning_routine(zone: str = "Asia/Seoul") -> Routine:
+    """Like ``routine()``, but the night after 21:00 has sometimes lasted 13 h, and every usual
+    day had started by 08:00."""
+    r = routine(zone)
+    r.quiet_gap_h = [13.0 if h % 24 >= 21 else 3.0 for h in range(HOURS_PER_WEEK)]
+    r.first_activity_latest_min = 8 * 60
+    return r
+
+
+def local_hm(at: int, zone: str) -> tuple[int, int]:
+    local = datetime.fromtimestamp(at, ZoneInfo(zone))
+    return local.hour, local.minute
+
+
+def test_morning_check_warns_staff_before_the_gap_rule_but_does_not_escalate() -> None:
+    last = ts("Asia/Seoul", 2026, 3, 2, 21, 30)
+    staff_only = LadderParams(gap_margin=1.0, grace_hours=1.0, alert_mass=1.0, morning_alert_h=None)
+    with_check = ladder(last, morning_routine(), staff_only)
+    without = ladder(last, morning_routine(), replace(staff_only, morning_warning_h=None))
+    # the day had not started by 08:00 + 1 h: warning at 09:00, not at the gap rule's 10:30
+    assert local_hm(with_check.warning, "Asia/Seoul") == (9, 0)
+    assert local_hm(without.warning, "Asia/Seoul") == (10, 30)
+    assert with_check.alert == without.alert  # the warning alone never moves the alert
+    assert with_check.watch <= with_check.warning
+
+
+def test_morning_check_can_bring_the_alert_forward_when_enabled() -> None:
+    last = ts("Asia/Seoul", 2026, 3, 2, 21, 30)
+    params = LadderParams(gap_margin=1.0, grace_hours=1.0, alert_mass=1.0, morning_alert_h=2.0)
+    stages = ladder(last, morning_routine(), params)
+    assert local_hm(stages.alert, "Asia/Seoul") == (10, 0)
+    # ... but never sooner than min_hours after the last activity
+    early = ts("Asia/Seoul", 2026, 3, 3, 6, 0)  # after 04:00: that day has started, check the next
+    assert morning_check(early, morning_routine(), 2.0) == ts("Asia/Seoul", 2026, 3, 4, 10, 0)
+    night = ts("Asia/Seoul", 2026, 3, 3, 2, 0)  # a 02:00 activity is still the night before
+    assert morning_check(night, morning_routine(), 2.0) == ts("Asia/Seoul", 2026, 3, 3, 10, 0)
+    tight = LadderParams(gap_margin=1.0, grace_hours=1.0, alert_mass=1.0, morning_alert_h=0.0, min_hours=9.0)
+    assert ladder(night, morning_routine(), tight).alert >= night + 9 * 3600
+
+
+def test_morning_check_is_local_wall_time_across_dst_and_off_without_a_learned_morning() -> None:
+    zone = "Europe/London"
+    before = ts(zone, 2026, 3, 28, 21, 30)  # the clocks go forward at 01:00 on 29 March
+    due = morning_check(before, morning_routine(zone), 1.0)
+    assert due is not None and local_hm(due, zone) == (9, 0)
+    assert due - before == 10.5 * 3600
+    assert morning_check(before, routine(zone), 1.0) is None  # no first_activity_latest_min
+    assert morning_check(before, morning_routine(zone), 17.0) is None  # past the day's end
