@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -66,17 +67,20 @@ def start_gateway(settings: Settings, engine: Engine, clock: Clock, running: Run
 
 
 ROUTINE_TICK_S = 900.0
+# Unusual-pattern findings are about last night and yesterday: hourly is soon enough.
+PATTERNS_TICK_S = 3600.0
 
 
 def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> BackgroundScheduler:
     """APScheduler only ticks: every timer is a column, so no job is durable (principle 2)."""
-    from anomaly import sweeper, training
+    from anomaly import patterns, sweeper, training
     from gateway import connectivity
     from notifier import engine as escalation
     from notifier import outbox
     from notifier.transports.factory import make_transport
 
     transport = make_transport(settings)
+    evaluated: dict[int, tuple[date, date]] = {}
     scheduler = BackgroundScheduler(timezone="UTC")
     jobs: list[tuple[str, float, Callable[[], Any]]] = [
         ("sweeper", settings.sweep_interval_s, lambda: sweeper.tick(engine, clock, settings)),
@@ -89,6 +93,8 @@ def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Runni
         ),
         # Routines refit once per local day; the tick only asks "is a refit due?".
         ("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),
+        # ``evaluated`` only saves work between ticks; findings are kept unique by the database.
+        ("patterns", PATTERNS_TICK_S, lambda: patterns.tick(engine, clock, settings, done=evaluated)),
     ]
     for name, seconds, fn in jobs:
         scheduler.add_job(

@@ -1,5 +1,11 @@
 """The inactivity sweeper: overdue watches open cases; renewed signs of life clear them.
 
+It also ends away periods (``Household.paused_until`` has passed): monitoring resumes with the
+end of the away period counted as the starting point of the quiet clock (so nobody is called
+the minute it ends, nor left unwatched), and when the resident shows no sign of being back,
+staff get an ``away_ended`` reminder case (staff only, never a resident call). See
+``docs/detection.md``, "Away mode".
+
 One tick is a handful of short transactions. Races with the gateway and with other
 sweepers are settled by conditional UPDATEs on the watch row (principle 3): whoever
 flips the status first acts, everyone else sees zero rows changed and moves on.
@@ -8,23 +14,41 @@ flips the status first acts, everyone else sees zero rows changed and moves on.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from anomaly.deadlines import Deadline, compute_deadline, latest_sign_of_life
+from anomaly.deadlines import Deadline, SignOfLife, compute_deadline, format_local, latest_sign_of_life
 from anomaly.training import load_routine
 from core.clock import Clock
 from core.db import session_scope
-from core.enums import CaseKind, CaseStatus, MonitoringState, Severity, WatchStatus
-from core.models import Device, Household, Watch
+from core.enums import (
+    ACTIVE_CASE_STATUSES,
+    CaseKind,
+    CaseStatus,
+    Language,
+    MonitoringState,
+    Severity,
+    WatchStatus,
+)
+from core.i18n import Catalogue
+from core.models import Case, Device, Household, Watch
 from core.settings import Settings
 from notifier import lifecycle
 from notifier.policy import snapshot_for_household
 
 log = logging.getLogger(__name__)
+
+MESSAGES = Catalogue(Path(__file__).with_name("messages"))
+
+# A sign of life this close before the end of an away period means the resident is back
+# (home the evening before): no reminder. Longer ago, they may not be back yet.
+AWAY_LOOKBACK = timedelta(hours=24)
+# Explanations are stored once, in the default (Korean) language, like the inactivity ones.
+EXPLANATION_LANGUAGE = Language.KO
 
 
 @dataclass
@@ -34,11 +58,17 @@ class SweepResult:
     recovered: int = 0
     rearmed: int = 0
     skipped_paused: int = 0
+    pauses_ended: int = 0
+    away_reminders: int = 0
+    away_cleared: int = 0
 
 
 def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) -> SweepResult:
     now = clock.now()
     result = SweepResult()
+    # First, so a household whose pause just ended is judged on its new deadline below.
+    _end_pauses(engine, now, settings, result)
+    _clear_away_reminders(engine, now, result)
     with session_scope(engine) as session:
         due = session.exec(
             select(Watch.household_id)
@@ -53,27 +83,69 @@ def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) 
     for household_id in overdue:
         with session_scope(engine) as session:
             _check_recovered(session, household_id, now, settings, result)
-    if result.opened or result.recovered:
-        log.info("sweep: opened=%d recovered=%d", result.opened, result.recovered)
+    if result.opened or result.recovered or result.pauses_ended:
+        log.info(
+            "sweep: opened=%d recovered=%d pauses_ended=%d away_reminders=%d",
+            result.opened,
+            result.recovered,
+            result.pauses_ended,
+            result.away_reminders,
+        )
     return result
 
 
 def current_deadline(
-    session: Session, watch: Watch, household: Household, settings: Settings
+    session: Session, watch: Watch, household: Household, settings: Settings, *, from_away_end: bool = True
 ) -> Deadline | None:
-    """Recompute the deadline from the latest sign of life (activity or check-in)."""
+    """Recompute the deadline from the latest sign of life (activity or check-in).
+
+    After an away period, its end counts as the start of the quiet clock when nothing newer
+    happened: the resident is presumed home then, and is watched (not called at once) from then.
+    """
     appliance = None
     if watch.last_activity_device_id is not None:
         device = session.get(Device, watch.last_activity_device_id)
         appliance = device.appliance if device else None
     sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, appliance)
+    last = sign
+    ended = away_ended_at(household) if from_away_end else None
+    if ended is not None and (sign is None or sign.at < ended):
+        sign = SignOfLife(at=ended, source="away_ended")
     if sign is None:
         return None
-    return compute_deadline(
+    deadline = compute_deadline(
         sign,
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
         routine=load_routine(session, household.id) if household.id is not None else None,
+    )
+    if sign is last:
+        return deadline
+    return replace(deadline, explanation=explain_away_ended(sign.at, last, household.timezone))
+
+
+def away_ended_at(household: Household) -> datetime | None:
+    """When the household's last away period ended, if monitoring has resumed since.
+
+    An ended pause keeps its ``paused_until`` (now in the past) with monitoring active: that is
+    the record of when the resident was expected back. A manual resume clears it.
+    """
+    if household.monitoring != MonitoringState.ACTIVE:
+        return None
+    return household.paused_until
+
+
+def explain_away_ended(ended: datetime, last: SignOfLife | None, timezone: str) -> str:
+    last_text = (
+        format_local(last.at, timezone)
+        if last is not None
+        else MESSAGES.text("explain.away_never_active", EXPLANATION_LANGUAGE)
+    )
+    return MESSAGES.text(
+        "explain.away_ended",
+        EXPLANATION_LANGUAGE,
+        ended_local=format_local(ended, timezone),
+        last_local=last_text,
     )
 
 
@@ -81,6 +153,111 @@ def is_paused(household: Household, now: datetime) -> bool:
     if household.monitoring != MonitoringState.PAUSED:
         return False
     return household.paused_until is None or household.paused_until > now
+
+
+def _end_pauses(engine: Engine, now: datetime, settings: Settings, result: SweepResult) -> None:
+    with session_scope(engine) as session:
+        ended = session.exec(
+            select(Household.id).where(
+                Household.monitoring == MonitoringState.PAUSED,
+                col(Household.paused_until).is_not(None),
+                col(Household.paused_until) <= now,
+            )
+        ).all()
+    for household_id in ended:
+        assert household_id is not None
+        with session_scope(engine) as session:
+            end_pause(session, household_id, now, settings, result)
+
+
+def end_pause(
+    session: Session, household_id: int, now: datetime, settings: Settings, result: SweepResult
+) -> None:
+    """Resume monitoring after an away period; remind staff if the resident does not seem back.
+
+    The conditional UPDATE is the claim: of several sweepers only the one that flips
+    ``monitoring`` acts, so the reminder fires once per away period.
+    """
+    household = session.get(Household, household_id)
+    if household is None or household.monitoring != MonitoringState.PAUSED or household.paused_until is None:
+        return
+    ended = household.paused_until
+    if ended > now:
+        return
+    flipped = session.execute(
+        update(Household)
+        .where(
+            col(Household.id) == household_id,
+            col(Household.monitoring) == MonitoringState.PAUSED,
+            col(Household.paused_until) == ended,
+        )
+        .values(monitoring=MonitoringState.ACTIVE)
+        .execution_options(synchronize_session=False)
+    )
+    if flipped.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    session.expire(household)
+    result.pauses_ended += 1
+    watch = session.get(Watch, household_id)
+    sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None) if watch else None
+    deadline = current_deadline(session, watch, household, settings) if watch is not None else None
+    if watch is not None and deadline is not None and watch.status != WatchStatus.OVERDUE:
+        # Re-arm from the end of the away period (a NEW watch without any activity included).
+        _update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
+    if sign is not None and sign.at >= ended - AWAY_LOOKBACK:
+        log.info("away period of household %s ended; activity seen, monitoring resumed", household.code)
+        return
+    explanation = explain_away_ended(ended, sign, household.timezone)
+    if deadline is not None:
+        explanation += " " + MESSAGES.text(
+            "explain.away_watch_from",
+            EXPLANATION_LANGUAGE,
+            alert_local=format_local(deadline.alert_after, household.timezone),
+        )
+    case, opened = lifecycle.open_or_redetect(
+        session,
+        household_id=household_id,
+        kind=CaseKind.AWAY_ENDED,
+        severity=Severity.WARNING,
+        explanation=explanation,
+        policy_snapshot=snapshot_for_household(session, household_id),
+        now=now,
+    )
+    if opened:
+        result.away_reminders += 1
+        log.info(
+            "away period of household %s ended without activity: reminder case %s", household.code, case.id
+        )
+
+
+def _clear_away_reminders(engine: Engine, now: datetime, result: SweepResult) -> None:
+    """An away reminder is over once the resident shows a sign of life, or staff pause again."""
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(Case, Household, Watch)
+            .join(Household, col(Household.id) == Case.household_id)
+            .join(Watch, col(Watch.household_id) == Case.household_id, isouter=True)
+            .where(Case.kind == CaseKind.AWAY_ENDED, col(Case.status).in_(ACTIVE_CASE_STATUSES))
+        ).all()
+        ids: list[tuple[int, str]] = []
+        for case, household, watch in rows:
+            sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None) if watch else None
+            if household.monitoring == MonitoringState.PAUSED:
+                reason = "paused_again"
+            elif sign is not None and sign.at >= case.opened_at:
+                reason = "activity_resumed"
+            else:
+                continue
+            assert case.id is not None
+            ids.append((case.id, reason))
+    for case_id, reason in ids:
+        with session_scope(engine) as session:
+            reminder = session.get(Case, case_id)
+            if reminder is None or reminder.status != CaseStatus.OPEN:
+                # Acknowledged: the person who took it decides when it is over.
+                continue
+            lifecycle.clear(session, reminder, reason=reason, now=now)
+            result.away_cleared += 1
 
 
 def _check_due(
@@ -133,11 +310,13 @@ def _check_recovered(
     household = session.get(Household, household_id)
     if watch is None or household is None or watch.status != WatchStatus.OVERDUE:
         return
-    deadline = current_deadline(session, watch, household, settings)
-    if deadline is None:
-        return
-    if deadline.alert_after <= now:
-        _raise_if_critical(session, household_id, deadline, now)
+    # Only a real sign of life ends an overdue episode (the end of an away period is not one);
+    # the ladder towards critical runs from whichever start the case was opened on.
+    deadline = current_deadline(session, watch, household, settings, from_away_end=False)
+    if deadline is None or deadline.alert_after <= now:
+        effective = current_deadline(session, watch, household, settings)
+        if effective is not None:
+            _raise_if_critical(session, household_id, effective, now)
         return
     flipped = _update_watch(
         session,

@@ -53,6 +53,11 @@ class CaseKind(StrEnum):
     INACTIVITY = "inactivity"
     DEVICE_OFFLINE = "device_offline"
     HELP_REQUESTED = "help_requested"
+    # Staff-only (never a resident call): away mode ended without activity, unusual patterns.
+    AWAY_ENDED = "away_ended"
+    UNUSUAL_NIGHT_ACTIVITY = "unusual_night_activity"
+    UNUSUAL_DAILY_USE = "unusual_daily_use"
+    FADING_ROUTINE = "fading_routine"
 
 
 class CaseStatus(StrEnum):
@@ -98,6 +103,8 @@ class CaseEventType(StrEnum):
     NOTIFICATION_CANCELLED = "notification_cancelled"
     ESCALATION_EXHAUSTED = "escalation_exhausted"
     LIMIT_REACHED = "limit_reached"  # a rate limit held back a call or message
+    ASSIGNED = "assigned"  # a staff member assigned (or unassigned) the case to a team member
+    FIELD_VISIT = "field_visit"  # someone went to the home; data: visitor, visited_at, note
 
 
 class ResolutionCode(StrEnum):
@@ -184,6 +191,8 @@ class AuditAction(StrEnum):
     NOTE = "note"
     PAUSE = "pause"
     RESUME = "resume"
+    ASSIGN = "assign"
+    FIELD_VISIT = "field_visit"
 
 
 class AuditObject(StrEnum):
@@ -192,3 +201,6 @@ class AuditObject(StrEnum):
     HOUSEHOLD = "household"
     CASE = "case"
     AUDIT_LOG = "audit_log"
+    USER = "user"
+    TEAM = "team"
+    ORGANISATION = "organisation"  # its escalation policy

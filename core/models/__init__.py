@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from core.models.audit import AuditEntry
-from core.models.cases import Case, CaseEvent
+from core.models.cases import Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
 from core.models.households import Contact, Household, Resident
@@ -19,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "CallAttempt",
     "Case",
+    "CaseAssignment",
     "CaseEvent",
     "ChannelState",
     "CheckinCall",

@@ -63,3 +63,18 @@ class CaseEvent(SQLModel, table=True):
     type: CaseEventType = enum_field(CaseEventType)
     actor: str = Field(default="system", max_length=120)
     data: dict[str, Any] = json_field()
+
+
+class CaseAssignment(SQLModel, table=True):
+    """Who on the household's team is working the case (at most one; no row = unassigned).
+
+    Kept beside ``Case`` rather than on it: assigning is a staff arrangement, not case state,
+    so it never races the escalation engine's versioned writes to ``alert_case``.
+    """
+
+    __tablename__ = "case_assignment"
+
+    case_id: int = Field(foreign_key="alert_case.id", primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    assigned_at: datetime = utc()
+    assigned_by: str = Field(max_length=120)

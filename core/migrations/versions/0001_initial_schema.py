@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 06:32:44.158624
+Create Date: 2026-12-03 08:04:47.943942
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def upgrade() -> None:
     sa.Column('at', core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.Enum('admin', 'caseworker', 'control_room', 'family', name='role', native_enum=False, length=40), nullable=False),
-    sa.Column('action', sa.Enum('view', 'create', 'update', 'delete', 'acknowledge', 'resolve', 'note', 'pause', 'resume', name='auditaction', native_enum=False, length=40), nullable=False),
-    sa.Column('object_type', sa.Enum('household', 'case', 'audit_log', name='auditobject', native_enum=False, length=40), nullable=False),
+    sa.Column('action', sa.Enum('view', 'create', 'update', 'delete', 'acknowledge', 'resolve', 'note', 'pause', 'resume', 'assign', 'field_visit', name='auditaction', native_enum=False, length=40), nullable=False),
+    sa.Column('object_type', sa.Enum('household', 'case', 'audit_log', 'user', 'team', 'organisation', name='auditobject', native_enum=False, length=40), nullable=False),
     sa.Column('object_id', sa.Integer(), nullable=True),
     sa.Column('client', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id')
@@ -96,7 +96,7 @@ def upgrade() -> None:
     op.create_table('alert_case',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('household_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('inactivity', 'device_offline', 'help_requested', name='casekind', native_enum=False, length=40), nullable=False),
+    sa.Column('kind', sa.Enum('inactivity', 'device_offline', 'help_requested', 'away_ended', 'unusual_night_activity', 'unusual_daily_use', 'fading_routine', name='casekind', native_enum=False, length=40), nullable=False),
     sa.Column('status', sa.Enum('open', 'acknowledged', 'cleared', 'resolved', name='casestatus', native_enum=False, length=40), nullable=False),
     sa.Column('severity', sa.Enum('watch', 'warning', 'alert', 'critical', name='severity', native_enum=False, length=40), nullable=False),
     sa.Column('explanation', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
@@ -249,11 +249,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_callattempt_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_callattempt_household_id'), ['household_id'], unique=False)
 
+    op.create_table('case_assignment',
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('assigned_at', core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('assigned_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['alert_case.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], ),
+    sa.PrimaryKeyConstraint('case_id')
+    )
+    with op.batch_alter_table('case_assignment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_assignment_user_id'), ['user_id'], unique=False)
+
     op.create_table('caseevent',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('at', core.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('type', sa.Enum('opened', 'redetected', 'severity_raised', 'acknowledged', 'cleared', 'resolved', 'note', 'step', 'call_queued', 'call_placed', 'call_status', 'call_outcome', 'notification_queued', 'notification_sent', 'notification_failed', 'notification_cancelled', 'escalation_exhausted', 'limit_reached', name='caseeventtype', native_enum=False, length=40), nullable=False),
+    sa.Column('type', sa.Enum('opened', 'redetected', 'severity_raised', 'acknowledged', 'cleared', 'resolved', 'note', 'step', 'call_queued', 'call_placed', 'call_status', 'call_outcome', 'notification_queued', 'notification_sent', 'notification_failed', 'notification_cancelled', 'escalation_exhausted', 'limit_reached', 'assigned', 'field_visit', name='caseeventtype', native_enum=False, length=40), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['alert_case.id'], ),
@@ -396,6 +408,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_caseevent_case_id'))
 
     op.drop_table('caseevent')
+    with op.batch_alter_table('case_assignment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_assignment_user_id'))
+
+    op.drop_table('case_assignment')
     with op.batch_alter_table('callattempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_callattempt_household_id'))
         batch_op.drop_index(batch_op.f('ix_callattempt_code'))

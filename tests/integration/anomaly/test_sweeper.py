@@ -98,4 +98,9 @@ def test_paused_household_is_not_alerted_until_pause_ends(engine: Engine, clock:
     assert sweeper.tick(engine, clock, SETTINGS).skipped_paused == 1
     assert _cases(engine) == []
     clock.advance(timedelta(days=1, seconds=1))
+    # The pause ended with no activity: staff are reminded, the resident is not called at once;
+    # the quiet clock restarts at the end of the pause (tests/integration/anomaly/test_away_mode.py).
+    result = sweeper.tick(engine, clock, SETTINGS)
+    assert result.opened == 0 and result.away_reminders == 1
+    clock.advance(timedelta(hours=12))
     assert sweeper.tick(engine, clock, SETTINGS).opened == 1
