@@ -20,9 +20,11 @@ from api.routes import (
     contacts,
     dashboard,
     health,
+    household_admin,
     households,
     management,
     metrics,
+    people,
     reports,
     status_page,
     teams,
@@ -70,6 +72,8 @@ def create_app(
     v1.include_router(auth.router)
     v1.include_router(teams.router)
     v1.include_router(households.router)
+    v1.include_router(household_admin.router)
+    v1.include_router(people.router)
     v1.include_router(cases.router)
     v1.include_router(contacts.router)
     v1.include_router(management.router)

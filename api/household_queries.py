@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from anomaly.patterns import NOTE_KINDS, looks_away_for
 from api.activity import average_week, hour_of_week_counts
 from api.queries import visible_households
 from api.schemas import (
@@ -14,7 +16,9 @@ from api.schemas import (
     ContactOut,
     DeviceOut,
     HouseholdDetail,
+    LooksAwaySuggestion,
     ResidentOut,
+    StaffNote,
 )
 from core.enums import ACTIVE_CASE_STATUSES, EdgeKind
 from core.models import ActivityEdge, Case, Contact, Device, Household, Resident, User, Watch
@@ -28,7 +32,39 @@ def get_visible_household(session: Session, user: User, household_id: int) -> Ho
     return session.exec(stmt).first()
 
 
-def household_detail(session: Session, household: Household) -> HouseholdDetail:
+def insert_household(
+    session: Session,
+    *,
+    team_id: int,
+    code: str,
+    address: str,
+    timezone: str,
+    quiet_hours: float | None,
+    resident: dict[str, Any] | None,
+    now: datetime,
+) -> Household:
+    """Add a household (and its resident): one path for the form and the CSV import."""
+    household = Household(
+        team_id=team_id,
+        code=code,
+        address=address,
+        timezone=timezone,
+        quiet_hours=quiet_hours,
+        created_at=now,
+    )
+    session.add(household)
+    session.flush()
+    assert household.id is not None
+    if resident is not None:
+        session.add(Resident(household_id=household.id, **resident))
+        session.flush()
+    return household
+
+
+def household_detail(
+    session: Session, household: Household, *, now: datetime | None = None
+) -> HouseholdDetail:
+    """With ``now``, also the "looks away" suggestion (computed from the last day's readings)."""
     household_id = _id(household.id)
     watch = session.get(Watch, household_id)
     residents = session.exec(
@@ -49,6 +85,14 @@ def household_detail(session: Session, household: Household) -> HouseholdDetail:
         .limit(CASE_HISTORY_LIMIT)
     ).all()
     open_cases = sum(1 for c in cases if c.status in ACTIVE_CASE_STATUSES)
+    notes = session.exec(
+        select(Case)
+        .where(col(Case.household_id) == household_id)
+        .where(col(Case.kind).in_(NOTE_KINDS))
+        .where(col(Case.status).in_(ACTIVE_CASE_STATUSES))
+        .order_by(col(Case.opened_at).desc(), col(Case.id).desc())
+    ).all()
+    away = looks_away_for(session, household, now) if now is not None else None
     return HouseholdDetail(
         id=household_id,
         code=household.code,
@@ -62,51 +106,24 @@ def household_detail(session: Session, household: Household) -> HouseholdDetail:
         alert_after=watch.alert_after if watch else None,
         watch_explanation=watch.explanation if watch else "",
         open_cases=open_cases,
-        residents=[
-            ResidentOut(
-                id=_id(r.id), name=r.name, phone=r.phone, language=r.language, birth_year=r.birth_year
-            )
-            for r in residents
-        ],
-        contacts=[
-            ContactOut(
-                id=_id(c.id),
-                name=c.name,
-                relation=c.relation,
-                phone=c.phone,
-                tier=c.tier,
-                language=c.language,
-                preferred_channel=c.preferred_channel,
-                opted_out=c.opted_out,
-            )
-            for c in contacts
-        ],
-        devices=[
-            DeviceOut(
-                id=_id(d.id),
-                vendor=d.vendor,
-                external_id=d.external_id,
-                appliance=d.appliance,
-                status=d.status,
-                online=d.online,
-                last_seen_at=d.last_seen_at,
-                last_power_w=d.last_power_w,
-                last_reading_at=d.last_reading_at,
-            )
-            for d in devices
-        ],
-        cases=[
-            CaseHistoryItem(
-                id=_id(c.id),
+        residents=[ResidentOut.model_validate(r) for r in residents],
+        contacts=[ContactOut.model_validate(c) for c in contacts],
+        devices=[DeviceOut.model_validate(d) for d in devices],
+        cases=[CaseHistoryItem.model_validate(c) for c in cases],
+        notes=[
+            StaffNote(
+                case_id=_id(c.id),
                 kind=c.kind,
-                status=c.status,
                 severity=c.severity,
+                status=c.status,
                 opened_at=c.opened_at,
-                resolved_at=c.resolved_at,
-                resolution_code=c.resolution_code,
+                explanation=c.explanation,
             )
-            for c in cases
+            for c in notes
         ],
+        looks_away=(
+            LooksAwaySuggestion(since=away.since, peak_w=away.peak_w, base_w=away.base_w) if away else None
+        ),
     )
 
 

@@ -30,7 +30,7 @@ from api.schemas import (
     NotificationSummary,
 )
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Role, Severity
-from core.models import CallAttempt, Case, CaseEvent, Household, Notification, User, Watch
+from core.models import CallAttempt, Case, CaseAssignment, CaseEvent, Household, Notification, User, Watch
 from notifier.transports.base import mask_phone
 
 SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.CONTROL_ROOM})
@@ -50,11 +50,21 @@ def visible_households(user: User) -> ColumnElement[bool]:
 
 
 def list_households(
-    session: Session, user: User, *, team_id: int | None = None, limit: int, offset: int
+    session: Session,
+    user: User,
+    *,
+    team_id: int | None = None,
+    code_prefix: str | None = None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[HouseholdItem], int]:
     where = visible_households(user)
     if team_id is not None:
         where = and_(where, col(Household.team_id) == team_id)
+    if code_prefix:
+        # LIKE wildcards in the search text are literal characters, not patterns.
+        escaped = code_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = and_(where, col(Household.code).ilike(escaped + "%", escape="\\"))
     total = session.exec(select(func.count()).select_from(Household).where(where)).one()
     active = (
         select(col(Case.household_id), func.count().label("n"))
@@ -99,6 +109,8 @@ class CaseFilters:
     severity: Severity | None = None
     household_id: int | None = None
     team_id: int | None = None
+    assigned_user_id: int | None = None
+    unassigned: bool = False
 
 
 def _severity_rank() -> ColumnElement[int]:
@@ -118,7 +130,26 @@ def _filtered_cases(user: User, filters: CaseFilters) -> Select[Case, Household]
         stmt = stmt.where(col(Case.household_id) == filters.household_id)
     if filters.team_id is not None:
         stmt = stmt.where(col(Household.team_id) == filters.team_id)
+    if filters.assigned_user_id is not None:
+        assigned = select(CaseAssignment.case_id).where(
+            col(CaseAssignment.user_id) == filters.assigned_user_id
+        )
+        stmt = stmt.where(col(Case.id).in_(assigned))
+    if filters.unassigned:
+        stmt = stmt.where(col(Case.id).not_in(select(CaseAssignment.case_id)))
     return stmt
+
+
+def assignees(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """case id -> (user id, username) of whoever the case is assigned to."""
+    if not case_ids:
+        return {}
+    rows = session.exec(
+        select(CaseAssignment.case_id, User.id, User.username)
+        .join(User, col(User.id) == col(CaseAssignment.user_id))
+        .where(col(CaseAssignment.case_id).in_(list(case_ids)))
+    ).all()
+    return {case_id: (_id(user_id), username) for case_id, user_id, username in rows}
 
 
 def list_cases(
@@ -134,9 +165,10 @@ def list_cases(
     ids = [_id(case.id) for case, _ in rows]
     calls = _by_case(session.exec(_calls_for(ids)).all())
     notes = _by_case(session.exec(_notifications_for(ids)).all())
+    assigned = assignees(session, ids)
     items = [
         CaseItem(
-            **_case_fields(case, household),
+            **_case_fields(case, household, assigned.get(_id(case.id))),
             calls=[_call_summary(c) for c in calls.get(_id(case.id), [])],
             notifications=[_notification_summary(n) for n in notes.get(_id(case.id), [])],
         )
@@ -161,7 +193,7 @@ def case_detail(session: Session, case: Case, household: Household) -> CaseDetai
     calls = session.exec(_calls_for([case_id])).all()
     notifications = session.exec(_notifications_for([case_id])).all()
     return CaseDetail(
-        **_case_fields(case, household),
+        **_case_fields(case, household, assignees(session, [case_id]).get(case_id)),
         events=[
             CaseEventOut(id=_id(e.id), at=e.at, type=e.type, actor=e.actor, data=dict(e.data or {}))
             for e in events
@@ -177,7 +209,7 @@ def case_item(session: Session, case: Case, household: Household) -> CaseItem:
     calls = session.exec(_calls_for([case_id])).all()
     notifications = session.exec(_notifications_for([case_id])).all()
     return CaseItem(
-        **_case_fields(case, household),
+        **_case_fields(case, household, assignees(session, [case_id]).get(case_id)),
         calls=[_call_summary(c) for c in calls],
         notifications=[_notification_summary(n) for n in notifications],
     )
@@ -215,12 +247,13 @@ def _by_case(rows: Sequence[_Row]) -> dict[int, list[_Row]]:
     return grouped
 
 
-def _case_fields(case: Case, household: Household) -> dict[str, Any]:
+def _case_fields(case: Case, household: Household, assignee: tuple[int, str] | None = None) -> dict[str, Any]:
     base = CaseBase(
         id=_id(case.id),
         household_id=case.household_id,
         household_code=household.code,
         household_timezone=household.timezone,
+        household_team_id=household.team_id,
         kind=case.kind,
         status=case.status,
         severity=case.severity,
@@ -239,6 +272,8 @@ def _case_fields(case: Case, household: Household) -> dict[str, Any]:
         resolution_note=case.resolution_note,
         step_index=case.step_index,
         repeat_count=case.repeat_count,
+        assigned_user_id=assignee[0] if assignee else None,
+        assigned_username=assignee[1] if assignee else None,
     )
     return dict(base)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from statistics import median
 
 from api.schemas import TeamReport
@@ -18,7 +18,11 @@ ACTIVITY_CLEAR_REASONS = frozenset({"activity_resumed"})
 FALSE_ALARMS = (ResolutionCode.FALSE_ALARM_AWAY, ResolutionCode.FALSE_ALARM_DEVICE)
 
 
-def team_report(team_id: int, team_name: str, cases: Sequence[Case]) -> TeamReport:
+def team_report(
+    team_id: int, team_name: str, cases: Sequence[Case], visits: Mapping[int, int] | None = None
+) -> TeamReport:
+    """*visits*: case id -> field visits recorded on it (cases without any may be absent)."""
+    visits = visits or {}
     cleared = [c for c in cases if c.status == CaseStatus.CLEARED]
     resolved = [c for c in cases if c.status == CaseStatus.RESOLVED]
     by_resident = sum(1 for c in cleared if c.clear_reason in RESIDENT_CLEAR_REASONS)
@@ -28,6 +32,8 @@ def team_report(team_id: int, team_name: str, cases: Sequence[Case]) -> TeamRepo
         (c.acknowledged_at - c.opened_at).total_seconds() / 60 for c in cases if c.acknowledged_at is not None
     ]
     outcomes = Counter(c.resolution_code.value for c in resolved if c.resolution_code is not None)
+    visit_counts = [visits.get(c.id, 0) for c in cases if c.id is not None]
+    visited = sum(1 for n in visit_counts if n)
     return TeamReport(
         team_id=team_id,
         team_name=team_name,
@@ -42,6 +48,9 @@ def team_report(team_id: int, team_name: str, cases: Sequence[Case]) -> TeamRepo
         false_alarm_rate={
             code.value: round(outcomes[code.value] / closed, 4) if closed else 0.0 for code in FALSE_ALARMS
         },
+        field_visits=sum(visit_counts),
+        cases_with_field_visit=visited,
+        share_with_field_visit=round(visited / len(cases), 4) if cases else None,
     )
 
 
@@ -55,6 +64,9 @@ CSV_COLUMNS = (
     "resolved_by_staff",
     "share_closed_without_staff",
     "median_minutes_to_acknowledge",
+    "field_visits",
+    "cases_with_field_visit",
+    "share_with_field_visit",
     *(f"false_alarm_rate_{code.value}" for code in FALSE_ALARMS),
     *(f"outcome_{code.value}" for code in ResolutionCode),
 )
@@ -76,6 +88,9 @@ def to_csv(reports: Sequence[TeamReport]) -> str:
                 r.resolved_by_staff,
                 "" if r.share_closed_without_staff is None else r.share_closed_without_staff,
                 "" if r.median_minutes_to_acknowledge is None else r.median_minutes_to_acknowledge,
+                r.field_visits,
+                r.cases_with_field_visit,
+                "" if r.share_with_field_visit is None else r.share_with_field_visit,
                 *(r.false_alarm_rate[code.value] for code in FALSE_ALARMS),
                 *(r.by_outcome.get(code.value, 0) for code in ResolutionCode),
             ]

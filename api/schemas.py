@@ -30,6 +30,8 @@ from core.enums import (
 )
 
 MAX_NOTE_LENGTH = 2000
+# PostgreSQL text cannot hold a NUL byte: refuse it at the edge (422), not in the driver (500).
+NO_NUL = r"^[^\x00]*$"
 
 
 class TokenOut(BaseModel):
@@ -91,6 +93,7 @@ class CaseBase(BaseModel):
     household_id: int
     household_code: str
     household_timezone: str
+    household_team_id: int | None = None  # whose members the case can be assigned to
     kind: CaseKind
     status: CaseStatus
     severity: Severity
@@ -110,6 +113,8 @@ class CaseBase(BaseModel):
     resolution_note: str | None
     step_index: int
     repeat_count: int
+    assigned_user_id: int | None = None  # the team member working the case (None = nobody yet)
+    assigned_username: str | None = None
 
 
 class CallSummary(BaseModel):
@@ -196,13 +201,13 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: ResolutionCode
-    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+    note: str = Field(default="", max_length=MAX_NOTE_LENGTH, pattern=NO_NUL)
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH)
+    text: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=NO_NUL)
 
     @field_validator("text")
     @classmethod
@@ -217,6 +222,8 @@ class NoteIn(BaseModel):
 
 
 class ResidentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built straight from the table row
+
     id: int
     name: str
     # Full numbers: staff call residents and families from this page; the view is audited.
@@ -226,6 +233,8 @@ class ResidentOut(BaseModel):
 
 
 class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built straight from the table row
+
     id: int
     name: str
     relation: str
@@ -237,6 +246,8 @@ class ContactOut(BaseModel):
 
 
 class DeviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built straight from the table row
+
     id: int
     vendor: DeviceVendor
     external_id: str
@@ -249,6 +260,8 @@ class DeviceOut(BaseModel):
 
 
 class CaseHistoryItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     kind: CaseKind
     status: CaseStatus
@@ -258,6 +271,26 @@ class CaseHistoryItem(BaseModel):
     resolution_code: ResolutionCode | None
 
 
+class StaffNote(BaseModel):
+    """An open staff-only case shown with its explanation: an away period ended without activity,
+    or an unusual pattern (never a call; see docs/detection.md)."""
+
+    case_id: int
+    kind: CaseKind
+    severity: Severity
+    status: CaseStatus
+    opened_at: datetime
+    explanation: str
+
+
+class LooksAwaySuggestion(BaseModel):
+    """The whole-house meter has stayed at base load for a day: perhaps away (a suggestion only)."""
+
+    since: datetime
+    peak_w: float = Field(description="95th percentile of the whole-house load since then")
+    base_w: float = Field(description="the household's usual base load (week before)")
+
+
 class HouseholdDetail(HouseholdItem):
     quiet_hours: float | None
     watch_explanation: str
@@ -265,6 +298,8 @@ class HouseholdDetail(HouseholdItem):
     contacts: list[ContactOut]
     devices: list[DeviceOut]
     cases: list[CaseHistoryItem]  # newest first, at most the last 50
+    notes: list[StaffNote] = Field(default_factory=list)  # open away reminders and pattern findings
+    looks_away: LooksAwaySuggestion | None = None
 
 
 class ActivityHeatmap(BaseModel):
@@ -346,7 +381,9 @@ class AssignDeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     household_id: int = Field(ge=1, le=2**31 - 1)
-    appliance: str = Field(min_length=1, max_length=60, description="e.g. kettle, tv, rice_cooker")
+    appliance: str = Field(
+        min_length=1, max_length=60, pattern=NO_NUL, description="e.g. kettle, tv, rice_cooker"
+    )
 
 
 class ImportErrorOut(BaseModel):
@@ -365,8 +402,8 @@ class ImportReport(BaseModel):
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    relation: str = Field(default="", max_length=100)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    relation: str = Field(default="", max_length=100, pattern=NO_NUL)
     phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +821012345678")
     tier: int = Field(default=1, ge=1, le=9)
     language: Language = Language.KO
@@ -379,8 +416,8 @@ class ContactPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    relation: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    relation: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
     tier: int | None = Field(default=None, ge=1, le=9)
     language: Language | None = None
@@ -403,9 +440,255 @@ class TeamReport(BaseModel):
     median_minutes_to_acknowledge: float | None
     by_outcome: dict[str, int]  # staff resolutions by outcome code
     false_alarm_rate: dict[str, float]  # false_alarm_* outcomes / closed
+    field_visits: int = 0  # field visits recorded on the cases opened in the period
+    cases_with_field_visit: int = 0
+    share_with_field_visit: float | None = None  # cases_with_field_visit / cases_opened
 
 
 class ReportOut(BaseModel):
     since: datetime
     until: datetime
     teams: list[TeamReport]
+
+
+# ------------------------------------------------------------------ assignment and field visits
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must include a timezone offset, e.g. 2026-03-09T09:00:00+09:00")
+    return value
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int | None = Field(
+        ge=1, le=2**31 - 1, description="an active user of the household's team; null unassigns"
+    )
+
+
+class FieldVisitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visited_at: datetime = Field(description="when someone was at the home; aware, not in the future")
+    visitor_user_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="who went (a user of the team); default: you"
+    )
+    note: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH, pattern=NO_NUL, description="what was found")
+
+    @field_validator("visited_at")
+    @classmethod
+    def _aware_visit(cls, value: datetime) -> datetime:
+        return _aware(value, "visited_at")
+
+    @field_validator("note")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("note must not be blank")
+        return value
+
+
+# ------------------------------------------------------------------ users, teams, organisations
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Role
+    team_id: int | None
+    display_name: str
+    phone: str | None
+    language: Language
+    on_duty: bool
+    is_active: bool
+    created_at: datetime
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class MemberOut(BaseModel):
+    """A team member as an assignment picker shows them (no phone numbers)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+
+
+USERNAME_PATTERN = r"^[a-z0-9_.-]{3,100}$"
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN, description="lower-case letters, digits, _ . -")
+    password: str = Field(min_length=8, max_length=1024)
+    role: Role
+    team_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="required for caseworkers")
+    display_name: str = Field(default="", max_length=200, pattern=NO_NUL)
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN, description="E.164, for duty SMS")
+    language: Language = Language.KO
+
+
+class UserPatch(BaseModel):
+    """Only the fields sent are changed; ``is_active: false`` deactivates (no delete: the audit
+    log keeps pointing at the user)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    display_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    language: Language | None = None
+    on_duty: bool | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+
+
+class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    organisation_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class TeamPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+
+
+class TeamDetail(BaseModel):
+    id: int
+    name: str
+    organisation_id: int
+
+
+class OrganisationOut(BaseModel):
+    id: int
+    name: str
+    has_custom_policy: bool
+
+
+class OrganisationList(BaseModel):
+    items: list[OrganisationOut]
+
+
+class PolicyOut(BaseModel):
+    organisation_id: int
+    is_default: bool  # no policy of its own: the built-in default applies
+    policy: dict[str, Any]  # the effective policy, every field filled in
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: dict[str, Any] | None = Field(
+        description="the policy document (see docs/calls.md); null returns to the built-in default"
+    )
+
+
+# ------------------------------------------------------------------ household management
+
+
+class ResidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    language: Language = Language.KO
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+
+
+class ResidentPatch(BaseModel):
+    """Only the fields sent are changed (send ``phone: null`` to remove the number)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    language: Language | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+
+
+class HouseholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    team_id: int = Field(ge=1, le=2**31 - 1)
+    timezone: str = Field(default="Asia/Seoul", max_length=64, pattern=NO_NUL)
+    address: str = Field(default="", max_length=400, pattern=NO_NUL)
+    quiet_hours: float | None = Field(default=None, gt=0, le=72)
+    resident: ResidentIn | None = None
+
+
+class HouseholdPatch(BaseModel):
+    """Only the fields sent are changed; moving to another team is for admins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(default=None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    timezone: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
+    address: str | None = Field(default=None, max_length=400, pattern=NO_NUL)
+    quiet_hours: float | None = Field(default=None, gt=0, le=72)
+
+
+# ------------------------------------------------------------------ scheduled check-ins
+
+
+class CheckinScheduleOut(BaseModel):
+    household_id: int
+    configured: bool  # False: no schedule yet (the fields show the defaults)
+    weekdays: list[int]  # ISO: 1 = Monday ... 7 = Sunday, in the household's time zone
+    local_time: str  # HH:MM
+    active: bool
+    next_due_at: datetime | None
+
+
+class CheckinScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weekdays: list[int] = Field(min_length=1, max_length=7, description="ISO weekdays 1-7")
+    local_time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24 h")
+    active: bool = True
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= d <= 7 for d in value):
+            raise ValueError("weekdays are ISO numbers, 1 (Monday) to 7 (Sunday)")
+        if len(set(value)) != len(value):
+            raise ValueError("each weekday at most once")
+        return sorted(value)
+
+
+class CheckinOut(BaseModel):
+    id: int
+    scheduled_for: datetime
+    call_status: CallStatus
+    outcome: CallOutcome | None
+    answers: dict[str, str]  # meals / sleep / health -> ok, concern, emergency, unclear
+    flags: list[str]  # worrying answers, e.g. "meals_concern"
+    summary: str  # one line in the caller's language
+
+
+class CheckinPage(BaseModel):
+    items: list[CheckinOut]
+    total: int
+    limit: int
+    offset: int

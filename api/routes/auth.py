@@ -14,7 +14,7 @@ from api.deps import ClockDep, CurrentUser, LoginLimiterDep, SessionDep, Setting
 from api.login_limiter import LoginLimiter
 from api.schemas import MeOut, TokenOut
 from api.security import burn_verification, create_access_token, verify_password
-from api.users import normalise_username
+from api.users import USERNAME_RE, normalise_username
 from core.models import User
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,12 @@ def login(
             detail="too many failed logins; try again later",
             headers={"Retry-After": str(wait)},
         )
-    user = session.exec(select(User).where(User.username == username)).first()
+    # A name no user can have (e.g. with a NUL byte, which PostgreSQL text refuses) is not looked up.
+    user = (
+        session.exec(select(User).where(User.username == username)).first()
+        if USERNAME_RE.fullmatch(username)
+        else None
+    )
     if user is None:
         burn_verification(form.password)  # an unknown name costs as much as a wrong password
         ok = False

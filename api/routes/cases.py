@@ -9,18 +9,39 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlmodel import Session
 
 from api import audit
-from api.deps import ClockDep, ResolverUser, SessionDep, StaffUser
+from api.deps import ClockDep, ManagerUser, ResolverUser, SessionDep, StaffUser
+from api.errors import unprocessable
 from api.queries import CaseFilters, case_detail, case_item, get_visible_case, list_cases
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
-from api.schemas import CaseDetail, CaseEventOut, CaseItem, CasePage, NoteIn, ResolveIn
-from core.enums import AuditAction, AuditObject, CaseKind, CaseStatus, Severity
-from core.models import Case, Household, User
+from api.schemas import (
+    AssignIn,
+    CaseDetail,
+    CaseEventOut,
+    CaseItem,
+    CasePage,
+    FieldVisitIn,
+    NoteIn,
+    ResolveIn,
+)
+from core.enums import (
+    ACTIVE_CASE_STATUSES,
+    AuditAction,
+    AuditObject,
+    CaseEventType,
+    CaseKind,
+    CaseStatus,
+    Role,
+    Severity,
+)
+from core.models import Case, CaseAssignment, Household, User
 from notifier import lifecycle
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 CONFLICT_RETRY = "changed concurrently, retry"
+# Family accounts may carry a team id; they never work cases.
+ASSIGNABLE_ROLES = frozenset({Role.ADMIN, Role.CASEWORKER})
 CaseId = PathId
 
 
@@ -35,11 +56,21 @@ def cases(
     severity: Severity | None = None,
     household_id: QueryId = None,
     team_id: QueryId = None,
+    assigned_user_id: QueryId = None,
+    unassigned: Annotated[bool, Query(description="only cases nobody is assigned to")] = False,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> CasePage:
+    if unassigned and assigned_user_id is not None:
+        raise unprocessable("use either assigned_user_id or unassigned, not both", "query", "unassigned")
     filters = CaseFilters(
-        statuses=status_ or (), kind=kind, severity=severity, household_id=household_id, team_id=team_id
+        statuses=status_ or (),
+        kind=kind,
+        severity=severity,
+        household_id=household_id,
+        team_id=team_id,
+        assigned_user_id=assigned_user_id,
+        unassigned=unassigned,
     )
     items, total = list_cases(session, user, filters, limit=limit, offset=offset)
     return CasePage(items=items, total=total, limit=limit, offset=offset)
@@ -113,6 +144,110 @@ def add_note(
     session.flush()  # for the event id; the request boundary commits
     assert event.id is not None
     return CaseEventOut(id=event.id, at=event.at, type=event.type, actor=event.actor, data=dict(event.data))
+
+
+@router.post(
+    "/{case_id}/assign",
+    response_model=CaseItem,
+    responses={
+        404: {"description": "no such case, or not one you may see"},
+        409: {"description": "the case is closed"},
+        422: {"description": "the user is not an active member of the household's team"},
+    },
+)
+def assign(
+    case_id: CaseId,
+    body: AssignIn,
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+) -> CaseItem:
+    """Assign the case to an active user of the household's team (``user_id: null`` unassigns)."""
+    found, household = _visible_case(session, user, case_id)
+    if found.status not in ACTIVE_CASE_STATUSES:
+        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="a closed case cannot be reassigned")
+    now = clock.now()
+    current = session.get(CaseAssignment, case_id)
+    if body.user_id is None:
+        if current is None:
+            raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="the case is not assigned")
+        session.delete(current)
+    else:
+        _team_member(session, household, body.user_id, "user_id")
+        if current is not None and current.user_id == body.user_id:
+            raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="already assigned to this user")
+        current = current or CaseAssignment(
+            case_id=case_id, user_id=body.user_id, assigned_at=now, assigned_by=""
+        )
+        current.user_id = body.user_id
+        current.assigned_at = now
+        current.assigned_by = _actor(user)
+        session.add(current)
+    lifecycle.record_event(session, found, CaseEventType.ASSIGNED, now, _actor(user), user_id=body.user_id)
+    audit.record(session, request, user, AuditAction.ASSIGN, AuditObject.CASE, case_id, now=now)
+    session.flush()
+    log.info("case assigned case_id=%s assignee_id=%s user_id=%s", case_id, body.user_id, user.id)
+    return case_item(session, found, household)
+
+
+@router.post(
+    "/{case_id}/field-visits",
+    response_model=CaseEventOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: {"description": "no such case, or not one you may see"},
+        422: {"description": "visited_at in the future or before the case opened; visitor not on the team"},
+    },
+)
+def add_field_visit(
+    case_id: CaseId,
+    body: FieldVisitIn,
+    request: Request,
+    session: SessionDep,
+    user: ManagerUser,
+    clock: ClockDep,
+) -> CaseEventOut:
+    """Record that someone went to the home: who, when, and what they found (counted in reports).
+
+    Allowed on closed cases too: the visit that resolved a case is often written up afterwards.
+    """
+    found, household = _visible_case(session, user, case_id)
+    now = clock.now()
+    if body.visited_at > now:
+        raise unprocessable("visited_at must not be in the future", "body", "visited_at")
+    if body.visited_at < found.opened_at:
+        raise unprocessable("visited_at is before the case opened", "body", "visited_at")
+    visitor = user
+    if body.visitor_user_id is not None and body.visitor_user_id != user.id:
+        visitor = _team_member(session, household, body.visitor_user_id, "visitor_user_id")
+    event = lifecycle.record_event(
+        session,
+        found,
+        CaseEventType.FIELD_VISIT,
+        now,
+        _actor(user),
+        visitor_user_id=visitor.id,
+        visitor=visitor.username,
+        visited_at=body.visited_at.isoformat(),
+        note=body.note,
+    )
+    audit.record(session, request, user, AuditAction.FIELD_VISIT, AuditObject.CASE, case_id, now=now)
+    session.flush()
+    assert event.id is not None
+    return CaseEventOut(id=event.id, at=event.at, type=event.type, actor=event.actor, data=dict(event.data))
+
+
+def _team_member(session: Session, household: Household, user_id: int, field: str) -> User:
+    member = session.get(User, user_id)
+    if (
+        member is None
+        or not member.is_active
+        or member.team_id != household.team_id
+        or member.role not in ASSIGNABLE_ROLES
+    ):
+        raise unprocessable("not an active staff member of the household's team", "body", field)
+    return member
 
 
 def _visible_case(session: Session, user: User, case_id: int) -> tuple[Case, Household]:

@@ -19,17 +19,7 @@ NOT_FOUND = "contact not found"
 
 
 def contact_out(c: Contact) -> ContactOut:
-    assert c.id is not None
-    return ContactOut(
-        id=c.id,
-        name=c.name,
-        relation=c.relation,
-        phone=c.phone,
-        tier=c.tier,
-        language=c.language,
-        preferred_channel=c.preferred_channel,
-        opted_out=c.opted_out,
-    )
+    return ContactOut.model_validate(c)
 
 
 @router.post(

@@ -35,10 +35,15 @@ def households(
     session: SessionDep,
     user: StaffUser,
     team_id: QueryId = None,
+    code: Annotated[
+        str | None, Query(max_length=40, description="households whose code starts with this")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> HouseholdPage:
-    items, total = list_households(session, user, team_id=team_id, limit=limit, offset=offset)
+    items, total = list_households(
+        session, user, team_id=team_id, code_prefix=code, limit=limit, offset=offset
+    )
     return HouseholdPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -50,7 +55,7 @@ def get_household(
     audit.record(
         session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=clock.now()
     )
-    return household_detail(session, household)
+    return household_detail(session, household, now=clock.now())
 
 
 @router.get("/{household_id}/activity", response_model=ActivityHeatmap, responses=NOT_FOUND)

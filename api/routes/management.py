@@ -15,12 +15,12 @@ from api import audit
 from api.csv_import import HouseholdRow, RowError, parse_contacts, parse_households
 from api.deps import ClockDep, ManagerUser, SessionDep
 from api.errors import unprocessable, validation_item
-from api.household_queries import get_visible_household
+from api.household_queries import get_visible_household, insert_household
 from api.queries import visible_households
 from api.routes.pagination import PathId
 from api.schemas import AssignDeviceIn, DeviceList, DeviceOut, ImportErrorOut, ImportReport
 from core.enums import AuditAction, AuditObject, Role
-from core.models import Contact, Device, Household, Resident, Team
+from core.models import Contact, Device, Household, Team
 from gateway.devices import DeviceAssignmentError, assign_device, pending_devices
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,7 @@ DryRun = Annotated[bool, Query(description="check every row, write nothing")]
 
 
 def _device_out(d: Device) -> DeviceOut:
-    assert d.id is not None
-    return DeviceOut(
-        id=d.id,
-        vendor=d.vendor,
-        external_id=d.external_id,
-        appliance=d.appliance,
-        status=d.status,
-        online=d.online,
-        last_seen_at=d.last_seen_at,
-        last_power_w=d.last_power_w,
-        last_reading_at=d.last_reading_at,
-    )
+    return DeviceOut.model_validate(d)
 
 
 @router.get("/devices/pending", response_model=DeviceList)
@@ -152,26 +141,17 @@ def import_households(
 
 
 def _create_household(session: Session, row: HouseholdRow, now: datetime) -> Household:
-    household = Household(
+    resident = {"name": row.resident_name, "phone": row.resident_phone, "language": row.resident_language}
+    return insert_household(
+        session,
         team_id=row.team_id,
         code=row.code,
         address=row.address,
         timezone=row.timezone,
         quiet_hours=row.quiet_hours,
-        created_at=now,
+        resident=resident,
+        now=now,
     )
-    session.add(household)
-    session.flush()
-    assert household.id is not None
-    session.add(
-        Resident(
-            household_id=household.id,
-            name=row.resident_name,
-            phone=row.resident_phone,
-            language=row.resident_language,
-        )
-    )
-    return household
 
 
 @router.post("/import/contacts", response_model=ImportReport, responses=REPORT_RESPONSES)

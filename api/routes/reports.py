@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.deps import ClockDep, SessionDep, StaffUser
@@ -16,7 +17,8 @@ from api.queries import SEE_ALL_ROLES, visible_households
 from api.reports import team_report, to_csv
 from api.routes.pagination import QueryId
 from api.schemas import ReportOut
-from core.models import Case, Household, Team, User
+from core.enums import CaseEventType
+from core.models import Case, CaseEvent, Household, Team, User
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 DEFAULT_PERIOD = timedelta(days=30)
@@ -59,6 +61,17 @@ def _report(
     by_team: dict[int, list[Case]] = defaultdict(list)
     for case, case_team in session.exec(stmt).all():
         by_team[case_team].append(case)
+    case_ids = [c.id for cases in by_team.values() for c in cases if c.id is not None]
+    visits: dict[int, int] = {}
+    for chunk_start in range(0, len(case_ids), 1000):  # keep IN lists well under driver limits
+        chunk = case_ids[chunk_start : chunk_start + 1000]
+        visits.update(
+            session.exec(
+                select(CaseEvent.case_id, func.count())
+                .where(col(CaseEvent.case_id).in_(chunk), col(CaseEvent.type) == CaseEventType.FIELD_VISIT)
+                .group_by(col(CaseEvent.case_id))
+            ).all()
+        )
     teams_stmt = select(Team).order_by(col(Team.name), col(Team.id))
     teams = [
         t
@@ -70,7 +83,7 @@ def _report(
     return ReportOut(
         since=start,
         until=end,
-        teams=[team_report(t.id, t.name, by_team.get(t.id, [])) for t in teams if t.id is not None],
+        teams=[team_report(t.id, t.name, by_team.get(t.id, []), visits) for t in teams if t.id is not None],
     )
 
 

@@ -23,7 +23,9 @@
   let heatmapDays = 7;
   let auditOffset = 0;
   const AUDIT_PAGE = 50;
-  const PANELS = ["queue-panel", "case-panel", "household-panel", "audit-panel"];
+  const PANELS = ["queue-panel", "case-panel", "household-panel", "audit-panel", "manage-panel", "reports-panel"];
+  // Management, reports, assignment and check-ins live in manage.js (loaded first).
+  const extra = () => window.AnbuManage;
 
   class ApiError extends Error {
     constructor(status, detail) {
@@ -131,6 +133,7 @@
     show($("login-panel"), false);
     show($("views-nav"), true);
     show($("nav-audit"), me.role === "admin");
+    show($("nav-manage"), me.role === "admin" || me.role === "caseworker");
     await loadTeams();
     await route();
     if (timer) clearInterval(timer);
@@ -149,6 +152,9 @@
     if ((match = hash.match(/^#\/households\/(\d+)$/)))
       return showPanel("household-panel", () => loadHousehold(match[1]));
     if (hash === "#/audit" && me.role === "admin") return showPanel("audit-panel", loadAudit);
+    if (hash.startsWith("#/manage") && me.role !== "control_room" && extra())
+      return showPanel("manage-panel", () => extra().loadManage(hash, me));
+    if (hash === "#/reports" && extra()) return showPanel("reports-panel", () => extra().loadReports(me));
     return showPanel("queue-panel", () => {
       lastRendered = "";
       return refresh();
@@ -231,6 +237,7 @@
       for (const [name, id] of [["team_id", "filter-team"], ["severity", "filter-severity"], ["kind", "filter-kind"]]) {
         if ($(id).value) query.append(name, $(id).value);
       }
+      if ($("filter-mine").checked) query.append("assigned_user_id", String(me.id));
       page = await api("/cases?" + query.toString());
     } catch (error) {
       if (error.status === 403) showError($("queue-error"), t("action.forbidden"));
@@ -339,7 +346,8 @@
         done.appendChild(list);
       }
       cell(row, nextText(item), "next");
-      cell(row, t("status." + item.status, item.status), "status status-" + item.status);
+      const statusCell = cell(row, t("status." + item.status, item.status), "status status-" + item.status);
+      if (item.assigned_username) statusCell.appendChild(element("div", "→ " + item.assigned_username, "assignee"));
       const actions = cell(row, "", "actions");
       actions.appendChild(link("#/cases/" + item.id, t("action.open")));
       if (item.status === "open") {
@@ -396,6 +404,10 @@
         element("span", e.actor.replace(/^user:/, ""), "muted"),
       );
       if (e.type === "note" && e.data.text) li.append(element("p", e.data.text, "note-text"));
+      if (e.type === "field_visit") {
+        const visit = (e.data.visitor || "") + " · " + localTime(e.data.visited_at, tz) + " — " + (e.data.note || "");
+        li.append(element("p", visit, "note-text"));
+      }
       return li;
     });
     $("case-timeline").replaceChildren(...events);
@@ -422,6 +434,7 @@
         ]),
       ),
     );
+    if (extra()) await extra().caseLoaded(item, me);
   }
 
   async function caseAction(path, body) {
@@ -471,6 +484,7 @@
       [t("household.why"), item.watch_explanation || null],
       [t("household.timezone"), tz],
     ]);
+    renderNotes(item);
     const canManage = me.role === "admin" || me.role === "caseworker";
     show($("household-pause-form"), canManage);
     show($("household-resume"), canManage && paused);
@@ -515,6 +529,29 @@
       ),
     );
     await loadHeatmap();
+    if (extra()) await extra().householdLoaded(item, me);
+  }
+
+  // Staff-only notes: the "looks away" suggestion and open away reminders / pattern findings.
+  function renderNotes(item) {
+    const tz = item.timezone;
+    const entries = [];
+    if (item.looks_away) {
+      const text = t("household.looks_away")
+        .replace("%since%", localTime(item.looks_away.since, tz))
+        .replace("%peak%", String(item.looks_away.peak_w))
+        .replace("%base%", String(item.looks_away.base_w));
+      entries.push(element("li", text, "staff-note suggestion"));
+    }
+    for (const note of item.notes || []) {
+      const li = element("li", null, "staff-note");
+      li.appendChild(link("#/cases/" + note.case_id, t("kind." + note.kind, note.kind)));
+      li.appendChild(element("span", " · " + localTime(note.opened_at, tz) + " — ", "muted"));
+      li.appendChild(element("span", note.explanation));
+      entries.push(li);
+    }
+    $("household-notes-list").replaceChildren(...entries);
+    show($("household-notes"), entries.length > 0);
   }
 
   const WEEKDAYS = ["heat.mon", "heat.tue", "heat.wed", "heat.thu", "heat.fri", "heat.sat", "heat.sun"];
@@ -693,7 +730,7 @@
   $("logout").addEventListener("click", () => signOut());
   $("resolve-form").addEventListener("submit", submitResolve);
   window.addEventListener("hashchange", route);
-  for (const id of ["filter-team", "filter-severity", "filter-kind"]) {
+  for (const id of ["filter-team", "filter-severity", "filter-kind", "filter-mine"]) {
     $(id).addEventListener("change", () => {
       lastRendered = "";
       refresh();

@@ -25,6 +25,9 @@ from api.users import create_user
 from core.clock import ManualClock
 from core.db import make_engine, session_scope
 from core.enums import (
+    CallOutcome,
+    CallStatus,
+    CaseEventType,
     CaseKind,
     CaseStatus,
     DeviceStatus,
@@ -36,9 +39,21 @@ from core.enums import (
     WatchStatus,
 )
 from core.migrate import upgrade
-from core.models import ActivityEdge, AuditEntry, Case, Device
+from core.models import (
+    ActivityEdge,
+    AuditEntry,
+    CallAttempt,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CheckinCall,
+    Device,
+    Household,
+    User,
+)
 from core.settings import Settings
 from notifier import lifecycle
+from notifier.checkins import set_schedule
 from tests.factories import make_household, make_team, make_watch
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,6 +146,35 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
             now=clock.now() - timedelta(minutes=20),
         )
         assert case.id is not None
+        # Weekly check-in calls: last Thursday's answers (a worrying one about meals).
+        set_schedule(session, household.id, weekdays=[1, 4], local_time="10:00", now=clock.now())
+        called = clock.now() - timedelta(days=4)
+        attempt = CallAttempt(
+            household_id=household.id,
+            to_number="+821012345678",
+            code="checkin-browser-1",
+            idempotency_key=f"checkin:{household.id}:1",
+            status=CallStatus.COMPLETED,
+            outcome=CallOutcome.UNWELL,
+            created_at=called,
+            updated_at=called,
+        )
+        session.add(attempt)
+        session.flush()
+        assert attempt.id is not None
+        session.add(
+            CheckinCall(
+                household_id=household.id,
+                call_attempt_id=attempt.id,
+                scheduled_for=called,
+                answers={
+                    "meals": {"answer": "concern"},
+                    "sleep": {"answer": "ok"},
+                    "health": {"answer": "ok"},
+                },
+                created_at=called,
+            )
+        )
         return household.code, case.id
 
 
@@ -211,6 +255,9 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(page.locator("#household-devices")).to_contain_text("plug-kettle-01")
             expect(page.locator("#household-heatmap table.heatmap")).to_have_count(2)
             assert page.locator("#household-heatmap td.heat-5").count() > 0
+            # Scheduled check-in calls: the summary with the worrying answer flagged.
+            expect(page.locator("#household-extra")).to_contain_text("식사 걱정")
+            expect(page.locator("#household-extra")).to_contain_text("월, 목 10:00")
             _shot(page, "household")
 
             # A family link for the contact: the status page says only what family should see.
@@ -231,6 +278,21 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(page.locator("#case-heading")).to_contain_text(f"#{running_app.case_id}")
             page.click("#case-ack")
             expect(page.locator("#case-summary")).to_contain_text("worker")
+            # Assign the case to herself; the queue shows it under "assigned to me".
+            page.select_option("#m-assignee", label="worker")
+            page.click("#case-assign-form button[type=submit]")
+            expect(page.locator("#case-assigned")).to_contain_text("worker")
+            page.fill("#m-visited_at", "2026-03-02T09:50")  # the server's clock is NOW, not today
+            page.fill("#m-visit-note", "방문: 문 앞에서 통화, 외출 중 확인")
+            page.click("#case-visit-form button[type=submit]")
+            expect(page.locator("#case-timeline")).to_contain_text("현장 방문")
+            page.click("#nav-queue")
+            page.check("#filter-mine")
+            mine = page.locator("#queue-body tr", has_text=running_app.household_code)
+            expect(mine).to_contain_text("→ worker")
+            _shot(page, "queue-assigned")
+            mine.locator("td.actions a").click()
+            expect(page.locator("#case-heading")).to_contain_text(f"#{running_app.case_id}")
             page.fill("#case-note-text", "딸과 통화: 어제부터 병원 검진차 외출")
             page.click("#case-note-form button[type=submit]")
             expect(page.locator("#case-timeline")).to_contain_text("딸과 통화")
@@ -249,7 +311,48 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(table).to_contain_text("종결")
             expect(table).to_contain_text("담당 확인")
             expect(table).to_contain_text("메모 추가")
+            expect(table).to_contain_text("담당 지정")
             _shot(page, "audit")
+
+            # Management: create a household with its resident, then a user; view the policy.
+            page.click("#nav-manage")
+            expect(page.locator("#manage-body")).to_contain_text(running_app.household_code)
+            page.fill("#m-code", "BR-0001")
+            page.fill("#m-resident_name", "Lee Test")
+            page.fill("#m-resident_phone", "+821011112222")
+            _shot(page, "manage-households")
+            page.click("#household-form button[type=submit]")
+            expect(page.locator("#household-heading")).to_contain_text("BR-0001")
+            page.goto(running_app.base_url + "/#/manage/users")
+            page.fill("#m-new_username", "night.desk")
+            page.fill("#m-new_password", "a long password")
+            page.select_option("#m-role", "control_room")
+            page.click("#user-form button[type=submit]")
+            expect(page.locator("#manage-body table")).to_contain_text("night.desk")
+            _shot(page, "manage-users")
+            # CSV import: a wrong row is reported by row and column, and nothing is written.
+            page.click("#manage-tab-import")
+            bad_csv = b"code,team_id,resident_name\nBR-0002,999,Kim\n"
+            page.set_input_files(
+                "#m-file_households", files=[{"name": "h.csv", "mimeType": "text/csv", "buffer": bad_csv}]
+            )
+            page.click("#import-form-households button[type=submit]")
+            report = page.locator("#import-report-households")
+            expect(report).to_contain_text("team_id")
+            expect(report.locator("td").first).to_have_text("2")
+            _shot(page, "manage-import")
+            for tab in ("devices", "teams"):
+                page.click(f"#manage-tab-{tab}")
+                expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
+                expect(page.locator("#manage-error")).to_be_hidden()
+            page.click("#manage-tab-policy")
+            expect(page.locator("#manage-body")).to_contain_text("대상자에게 AI 안부 전화")
+            _shot(page, "manage-policy")
+
+            # Reports: the team's figures, field visits included.
+            page.click("#nav-reports")
+            expect(page.locator("#report-table")).to_contain_text("현장 방문 수")
+            _shot(page, "reports")
 
             # English on request.
             page.goto(running_app.base_url + "/?lang=en#/")
@@ -275,3 +378,17 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
     assert ("caseworker", "note") in actions
     assert ("caseworker", "resolve") in actions
     assert ("admin", "view") in actions  # the admin reading the log
+    assert ("caseworker", "assign") in actions
+    assert ("caseworker", "field_visit") in actions
+    with Session(running_app.engine) as session:
+        assignment = session.get(CaseAssignment, running_app.case_id)
+        worker = session.exec(select(User).where(User.username == "worker")).one()
+        assert assignment is not None and assignment.user_id == worker.id
+        visits = session.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == running_app.case_id, CaseEvent.type == CaseEventType.FIELD_VISIT
+            )
+        ).all()
+        assert len(visits) == 1
+        assert session.exec(select(Household).where(Household.code == "BR-0001")).one()
+        assert session.exec(select(User).where(User.username == "night.desk")).one().role == Role.CONTROL_ROOM

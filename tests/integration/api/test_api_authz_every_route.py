@@ -26,7 +26,20 @@ from starlette.routing import Mount, Route
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import MonitoringState
-from core.models import AuditEntry, Case, CaseEvent, Contact, Device, Household, Team
+from core.models import (
+    AuditEntry,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    CheckinSchedule,
+    Contact,
+    Device,
+    Household,
+    Organisation,
+    Resident,
+    Team,
+    User,
+)
 from notifier import webhook_urls
 from tests.factories import make_device, make_household
 from tests.integration.api.conftest import WHO, World, open_case
@@ -146,6 +159,71 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/import/contacts"): Rule(
         _statuses(200, 200, 422, 403, 403), mutating=True, audited=True, build=_contacts_csv
     ),
+    # Assignment and field visits: the household's team (and admins), not the control room.
+    ("POST", "/api/v1/cases/{case_id}/assign"): Rule(
+        MANAGE, mutating=True, audited=True, fixture="fresh_case", json={"user_id": "{member_id}"}
+    ),
+    ("POST", "/api/v1/cases/{case_id}/field-visits"): Rule(
+        _statuses(201, 201, 404, 403, 403),
+        mutating=True,
+        audited=True,
+        fixture="fresh_case",
+        json={"visited_at": "{now}", "note": "she was at the market"},
+    ),
+    # Users, teams, organisations and the escalation policy are the admin's.
+    ("GET", "/api/v1/users"): Rule(ADMIN_ONLY, audited=True),
+    ("POST", "/api/v1/users"): Rule(
+        _statuses(201, 403, 403, 403, 403),
+        mutating=True,
+        audited=True,
+        json={"username": "{username}", "password": "long enough pw", "role": "control_room"},
+    ),
+    ("PATCH", "/api/v1/users/{user_id}"): Rule(
+        ADMIN_ONLY, mutating=True, audited=True, json={"display_name": "{label}"}
+    ),
+    ("GET", "/api/v1/teams/{team_id}/members"): Rule(STAFF_READ),
+    ("POST", "/api/v1/teams"): Rule(
+        _statuses(201, 403, 403, 403, 403),
+        mutating=True,
+        audited=True,
+        json={"name": "{label}", "organisation_id": "{organisation_id}"},
+    ),
+    ("PATCH", "/api/v1/teams/{team_id}"): Rule(
+        ADMIN_ONLY, mutating=True, audited=True, json={"name": "{label}"}
+    ),
+    ("GET", "/api/v1/organisations"): Rule(ADMIN_ONLY),
+    ("GET", "/api/v1/organisations/{organisation_id}/escalation-policy"): Rule(ADMIN_ONLY),
+    ("PUT", "/api/v1/organisations/{organisation_id}/escalation-policy"): Rule(
+        ADMIN_ONLY,
+        mutating=True,
+        audited=True,
+        json={"policy": {"steps": [{"action": "call_resident", "wait_minutes": 20}]}},
+    ),
+    # Household management: like contacts (another team's caseworker may not create into team A).
+    ("POST", "/api/v1/households"): Rule(
+        _statuses(201, 201, 422, 403, 403),
+        mutating=True,
+        audited=True,
+        json={"code": "{code}", "team_id": "{team_a}"},
+    ),
+    ("PATCH", "/api/v1/households/{household_id}"): Rule(
+        MANAGE, mutating=True, audited=True, json={"address": "{label}"}
+    ),
+    ("POST", "/api/v1/households/{household_id}/residents"): Rule(
+        _statuses(201, 201, 404, 403, 403), mutating=True, audited=True, json={"name": "Second Resident"}
+    ),
+    ("PATCH", "/api/v1/residents/{resident_id}"): Rule(
+        MANAGE, mutating=True, audited=True, json={"name": "{label}"}
+    ),
+    ("GET", "/api/v1/households/{household_id}/checkin-schedule"): Rule(STAFF_READ),
+    ("PUT", "/api/v1/households/{household_id}/checkin-schedule"): Rule(
+        MANAGE,
+        mutating=True,
+        audited=True,
+        fixture="fresh_household",
+        json={"weekdays": [1, 4], "local_time": "10:30"},
+    ),
+    ("GET", "/api/v1/households/{household_id}/checkins"): Rule(STAFF_READ, audited=True),
 }
 
 # Routes open to anyone, each with the reason (and the test that covers it).
@@ -229,7 +307,12 @@ def _ids(rule: Rule, engine: Engine, world: World, clock: ManualClock) -> Ids:
         with session_scope(engine) as session:
             case = open_case(session, household_id, clock)
             assert case.id is not None
-            return {"case_id": case.id, "household_id": household_id}
+            return {
+                "case_id": case.id,
+                "household_id": household_id,
+                "member_id": world.people["caseworker_own"].id,
+                "now": clock.now().isoformat(),
+            }
     if rule.fixture in ("fresh_household", "paused_household"):
         household_id = _fresh_household(engine, world, paused=rule.fixture == "paused_household")
         return {"case_id": world.case_a, "household_id": household_id}
@@ -245,8 +328,23 @@ def _ids(rule: Rule, engine: Engine, world: World, clock: ManualClock) -> Ids:
             "household_code": household.code,
             "contact_id": contact_id,
             "team_a": household.team_id,
+            "team_id": household.team_id,
             "n": next(_counter),
         }
+        n = ids["n"]
+        team = session.get(Team, household.team_id)
+        assert team is not None
+        resident_id = session.exec(select(Resident.id).where(Resident.household_id == household.id)).first()
+        ids.update(
+            organisation_id=team.organisation_id,
+            member_id=world.people["caseworker_own"].id,
+            user_id=world.people["caseworker_own"].id,
+            resident_id=resident_id,
+            username=f"newuser{n}",
+            code=f"NEW-{n}",
+            label=f"Label {n}",
+            now=clock.now().isoformat(),
+        )
         if rule.fixture == "pending_device":
             device = make_device(session, household=None)
             ids["device_id"] = device.id
@@ -287,9 +385,30 @@ def _state(engine: Engine) -> tuple[Any, ...]:
         households = session.exec(
             select(Household.id, Household.monitoring, Household.paused_until).order_by(col(Household.id))
         ).all()
+        households_more = session.exec(
+            select(Household.id, Household.address, Household.code).order_by(col(Household.id))
+        ).all()
         events = session.exec(select(func.count()).select_from(CaseEvent)).one()
         audits = session.exec(select(func.count()).select_from(AuditEntry)).one()
-        return (tuple(cases), tuple(households), events, tuple(devices), tuple(contacts)), audits
+        people = (
+            tuple(
+                session.exec(select(User.id, User.display_name, User.is_active).order_by(col(User.id))).all()
+            ),
+            tuple(session.exec(select(Team.id, Team.name).order_by(col(Team.id))).all()),
+            tuple(str(p) for p in session.exec(select(Organisation.escalation_policy)).all()),
+            tuple(session.exec(select(Resident.id, Resident.name).order_by(col(Resident.id))).all()),
+            tuple(session.exec(select(CaseAssignment.case_id, CaseAssignment.user_id)).all()),
+            tuple(session.exec(select(CheckinSchedule.household_id, CheckinSchedule.local_time)).all()),
+        )
+        data = (
+            tuple(cases),
+            tuple(households),
+            tuple(households_more),
+            events,
+            tuple(devices),
+            tuple(contacts),
+        )
+        return (data, people), audits
 
 
 @pytest.mark.parametrize("route", sorted(RULES), ids=lambda r: f"{r[0]} {r[1]}")

@@ -71,3 +71,17 @@ def test_csv_has_one_row_per_team_and_defuses_formulas() -> None:
     assert len(rows) == 1
     assert rows[0]["team_name"] == "'=cmd()"
     assert rows[0]["outcome_other"] == "1" and rows[0]["share_closed_without_staff"] == "0.0"
+
+
+def test_field_visits_count_visits_and_the_share_of_cases_visited() -> None:
+    cases = [
+        _case(CaseStatus.RESOLVED, id=n, resolution_code=ResolutionCode.RESIDENT_FINE) for n in (1, 2, 3, 4)
+    ]
+    # Case 1 needed two visits, case 3 one; a visit on a case outside the period (99) is ignored.
+    r = team_report(1, "A", cases, {1: 2, 3: 1, 99: 5})
+    assert (r.field_visits, r.cases_with_field_visit, r.share_with_field_visit) == (3, 2, 0.5)
+    empty = team_report(1, "A", [])
+    assert (empty.field_visits, empty.cases_with_field_visit, empty.share_with_field_visit) == (0, 0, None)
+    rows = list(csv.DictReader(io.StringIO(to_csv([r, empty]))))
+    assert [row["field_visits"] for row in rows] == ["3", "0"]
+    assert [row["share_with_field_visit"] for row in rows] == ["0.5", ""]

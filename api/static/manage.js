@@ -1,0 +1,834 @@
+// Anbu dashboard, part two: management screens (#/manage/...), the reports screen (#/reports),
+// assignment and field visits on the case page, check-ins and people on the household page.
+// dashboard.js routes to these and calls the hooks below; everything goes through /api/v1 and
+// all data is inserted with textContent. Words come from the same message catalogue.
+(() => {
+  "use strict";
+
+  const API = "/api/v1";
+  const TOKEN_KEY = "anbu.token";
+  const M = JSON.parse(document.getElementById("messages").textContent);
+  const LANG = document.documentElement.lang || "ko";
+  const LOCALE = LANG === "ko" ? "ko-KR" : "en-GB";
+  const PAGE = 50;
+  const TABS = ["households", "devices", "teams", "users", "import", "policy"];
+  const ADMIN_TABS = new Set(["users", "policy"]);
+  const WEEKDAYS = ["heat.mon", "heat.tue", "heat.wed", "heat.thu", "heat.fri", "heat.sat", "heat.sun"];
+
+  const $ = (id) => document.getElementById(id);
+  const t = (key, fallback) => (key in M ? M[key] : fallback !== undefined ? fallback : key);
+  let me = null;
+  let householdOffset = 0;
+  let householdSearch = "";
+  let teamsCache = null;
+  let householdEditor = null; // the create/edit form's container on the households tab
+
+  // ------------------------------------------------------------------ helpers
+
+  async function api(path, options = {}) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+    if (token) headers.Authorization = "Bearer " + token;
+    const response = await fetch(API + path, Object.assign({}, options, { headers }));
+    if (!response.ok) {
+      let body = null;
+      try {
+        body = await response.json();
+      } catch (_) {
+        body = null;
+      }
+      const error = new Error(describe(response.status, body));
+      error.status = response.status;
+      error.body = body;
+      throw error;
+    }
+    return response.status === 204 ? null : response;
+  }
+
+  const getJson = async (path) => (await api(path)).json();
+  const sendJson = async (method, path, body) =>
+    (
+      await api(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+    ).json();
+
+  function describe(status, body) {
+    if (status === 403) return t("action.forbidden");
+    if (status === 404) return t("not_found");
+    if (status === 401) return t("session.expired");
+    const detail = body && body.detail;
+    if (Array.isArray(detail)) {
+      // "where: what" for each problem, the field path without the leading "body".
+      return detail
+        .map((d) => (Array.isArray(d.loc) ? d.loc.filter((p) => p !== "body").join(".") + ": " : "") + d.msg)
+        .join(" · ");
+    }
+    return typeof detail === "string" ? detail : String(status);
+  }
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function button(label, className, onClick, type) {
+    const b = el("button", label, "button " + className);
+    b.type = type || "button";
+    if (onClick) b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function input(name, type, value, extra) {
+    const node = el("input");
+    node.name = name;
+    node.id = "m-" + name;
+    node.type = type || "text";
+    if (value !== undefined && value !== null) node.value = String(value);
+    Object.assign(node, extra || {});
+    return node;
+  }
+
+  function select(name, options, value) {
+    const node = el("select");
+    node.name = name;
+    node.id = "m-" + name;
+    for (const [optionValue, label] of options) {
+      const option = el("option", label);
+      option.value = String(optionValue);
+      node.appendChild(option);
+    }
+    if (value !== undefined && value !== null) node.value = String(value);
+    return node;
+  }
+
+  function labelled(text, control) {
+    const label = el("label", text);
+    label.htmlFor = control.id;
+    const wrap = el("div", null, "field");
+    wrap.append(label, control);
+    return wrap;
+  }
+
+  function form(id, fields, submitLabel, onSubmit) {
+    const node = el("form", null, "manage-form");
+    node.id = id;
+    node.append(...fields);
+    const error = el("p", null, "error");
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    node.append(error, button(submitLabel, "button-primary", null, "submit"));
+    node.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      try {
+        await onSubmit(node);
+      } catch (e) {
+        error.textContent = t("action.failed") + ": " + e.message;
+        error.hidden = false;
+      }
+    });
+    return node;
+  }
+
+  function table(headers, rows) {
+    if (rows.length === 0) return el("p", t("none"), "muted");
+    const tableEl = el("table", null, "queue");
+    const head = el("tr");
+    for (const h of headers) head.appendChild(el("th", h));
+    const thead = el("thead");
+    thead.appendChild(head);
+    const tbody = el("tbody");
+    for (const row of rows) {
+      const tr = el("tr");
+      for (const value of row) {
+        const td = el("td");
+        if (value instanceof Node) td.appendChild(value);
+        else td.textContent = value === null || value === undefined || value === "" ? "–" : String(value);
+        tr.appendChild(td);
+      }
+      tbody.appendChild(tr);
+    }
+    tableEl.append(thead, tbody);
+    return tableEl;
+  }
+
+  function link(href, text) {
+    const a = el("a", text);
+    a.href = href;
+    return a;
+  }
+
+  function when(iso, timeZone) {
+    if (!iso) return "–";
+    try {
+      return new Intl.DateTimeFormat(LOCALE, {
+        timeZone: timeZone || undefined,
+        year: "numeric",
+        month: "short",
+        day: "numeric",
+        hour: "2-digit",
+        minute: "2-digit",
+      }).format(new Date(iso));
+    } catch (_) {
+      return iso;
+    }
+  }
+
+  function notice(text) {
+    const node = $("manage-notice");
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  function fail(id, error) {
+    const node = $(id);
+    node.textContent = error ? t("action.failed") + ": " + error.message : "";
+    node.hidden = !error;
+  }
+
+  async function teams() {
+    if (!teamsCache) teamsCache = (await getJson("/teams")).items;
+    return teamsCache;
+  }
+
+  const teamName = (list, id) => (list.find((x) => x.id === id) || { name: "#" + id }).name;
+  const canManage = () => me && (me.role === "admin" || me.role === "caseworker");
+
+  // ------------------------------------------------------------------ management: routing
+
+  async function loadManage(hash, user) {
+    me = user;
+    teamsCache = null;
+    notice("");
+    fail("manage-error", null);
+    const tab = (hash.match(/^#\/manage\/([a-z]+)/) || [])[1] || "households";
+    const allowed = TABS.filter((name) => !ADMIN_TABS.has(name) || me.role === "admin");
+    const current = allowed.includes(tab) ? tab : "households";
+    $("manage-tabs").replaceChildren(
+      ...allowed.map((name) => {
+        const a = link("#/manage/" + name, t("manage.tab." + name));
+        a.id = "manage-tab-" + name;
+        if (name === current) a.setAttribute("aria-current", "page");
+        return a;
+      }),
+    );
+    const body = $("manage-body");
+    body.replaceChildren();
+    try {
+      await { households, devices, teams: teamsTab, users, import: importTab, policy }[current](body);
+    } catch (error) {
+      fail("manage-error", error);
+    }
+  }
+
+  // ------------------------------------------------------------------ households
+
+  async function households(body) {
+    const list = await teams();
+    const query = new URLSearchParams({ limit: String(PAGE), offset: String(householdOffset) });
+    if (householdSearch) query.set("code", householdSearch);
+    const page = await getJson("/households?" + query.toString());
+    const search = input("search", "search", householdSearch, { placeholder: t("manage.code"), maxLength: 40 });
+    const searchForm = el("form", null, "inline-form");
+    searchForm.append(search, button(t("manage.search"), "button-secondary", null, "submit"));
+    searchForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      householdSearch = search.value.trim();
+      householdOffset = 0;
+      body.replaceChildren();
+      households(body).catch((error) => fail("manage-error", error));
+    });
+    const rows = page.items.map((h) => [
+      link("#/households/" + h.id, h.code),
+      teamName(list, h.team_id),
+      h.monitoring === "paused" ? t("household.paused") : t("household.active"),
+      h.watch_status ? t("watch." + h.watch_status, h.watch_status) : null,
+      String(h.open_cases),
+      button(t("action.edit"), "button-quiet", () => editHousehold(h.id)),
+    ]);
+    const pager = el("p", null, "pager");
+    const last = Math.min(page.offset + page.items.length, page.total);
+    const prev = button(t("manage.prev"), "button-quiet", () => {
+      householdOffset = Math.max(0, householdOffset - PAGE);
+      households(body.replaceChildren() || body);
+    });
+    const next = button(t("manage.next"), "button-quiet", () => {
+      householdOffset += PAGE;
+      households(body.replaceChildren() || body);
+    });
+    prev.disabled = page.offset === 0;
+    next.disabled = last >= page.total;
+    pager.append(prev, el("span", (page.total ? page.offset + 1 : 0) + "–" + last + " / " + page.total), next);
+    const editor = el("div");
+    householdEditor = editor;
+    body.append(
+      el("h2", t("manage.households")),
+      searchForm,
+      table(
+        [t("col.household"), t("filter.team"), t("household.monitoring"), t("household.watch"), t("manage.open_cases"), ""],
+        rows,
+      ),
+      pager,
+      editor,
+    );
+    householdForm(editor, null, list);
+  }
+
+  async function editHousehold(id) {
+    const detail = await getJson("/households/" + id);
+    householdForm(householdEditor, detail, await teams());
+    householdEditor.scrollIntoView();
+  }
+
+  function householdForm(container, existing, list) {
+    const teamOptions = list.map((x) => [x.id, x.name]);
+    const fields = [
+      labelled(t("manage.code"), input("code", "text", existing ? existing.code : "", { required: true, maxLength: 40 })),
+      labelled(t("filter.team"), select("team_id", teamOptions, existing ? existing.team_id : me.team_id)),
+      labelled(t("household.timezone"), input("timezone", "text", existing ? existing.timezone : "Asia/Seoul")),
+      labelled(t("manage.address"), input("address", "text", existing ? existing.address || "" : "")),
+      labelled(
+        t("manage.quiet_hours"),
+        input("quiet_hours", "number", existing ? existing.quiet_hours : "", { min: 1, max: 72, step: 0.5 }),
+      ),
+    ];
+    if (!existing) {
+      fields.push(
+        labelled(t("manage.resident_name"), input("resident_name", "text", "", { maxLength: 200 })),
+        labelled(t("manage.resident_phone"), input("resident_phone", "tel", "", { placeholder: "+8210…" })),
+      );
+    }
+    const heading = el("h2", existing ? t("manage.edit_household") + " " + existing.code : t("manage.new_household"));
+    const node = form("household-form", fields, existing ? t("action.save") : t("action.create"), async (f) => {
+      const body = {
+        code: f.code.value.trim(),
+        team_id: Number(f.team_id.value),
+        timezone: f.timezone.value.trim(),
+        address: f.address.value,
+        quiet_hours: f.quiet_hours.value ? Number(f.quiet_hours.value) : null,
+      };
+      let saved;
+      if (existing) {
+        saved = await sendJson("PATCH", "/households/" + existing.id, body);
+      } else {
+        if (f.resident_name.value.trim()) {
+          body.resident = { name: f.resident_name.value.trim(), phone: f.resident_phone.value.trim() || null };
+        }
+        saved = await sendJson("POST", "/households", body);
+      }
+      notice(t("manage.saved") + ": " + saved.code);
+      location.hash = "#/households/" + saved.id;
+    });
+    container.replaceChildren(heading, node);
+  }
+
+  // ------------------------------------------------------------------ devices
+
+  async function devices(body) {
+    const [pending, homes] = await Promise.all([getJson("/devices/pending"), getJson("/households?limit=200")]);
+    const options = homes.items.map((h) => [h.id, h.code]);
+    const rows = pending.items.map((d) => {
+      const holder = el("div", null, "inline-form");
+      const pick = select("household_" + d.id, options);
+      const appliance = input("appliance_" + d.id, "text", "", { placeholder: t("col.appliance"), maxLength: 60 });
+      holder.append(
+        pick,
+        appliance,
+        button(t("action.assign"), "button-secondary", async () => {
+          try {
+            await sendJson("POST", "/devices/" + d.id + "/assign", {
+              household_id: Number(pick.value),
+              appliance: appliance.value.trim(),
+            });
+            notice(t("manage.saved"));
+            await loadManage("#/manage/devices", me);
+          } catch (error) {
+            fail("manage-error", error);
+          }
+        }),
+      );
+      return [d.vendor + ":" + d.external_id, when(d.last_seen_at), d.last_power_w === null ? null : d.last_power_w + " W", holder];
+    });
+    body.append(
+      el("h2", t("manage.pending_devices")),
+      el("p", t("manage.pending_help"), "muted"),
+      table([t("col.device"), t("manage.last_heard"), t("col.last_reading"), t("action.assign")], rows),
+    );
+  }
+
+  // ------------------------------------------------------------------ teams
+
+  async function teamsTab(body) {
+    const list = await teams();
+    const isAdmin = me.role === "admin";
+    const rows = [];
+    for (const team of list) {
+      const members = await getJson("/teams/" + team.id + "/members");
+      const rename = isAdmin
+        ? button(t("action.rename"), "button-quiet", async () => {
+            const name = prompt(t("manage.team_name"), team.name);
+            if (!name) return;
+            try {
+              await sendJson("PATCH", "/teams/" + team.id, { name });
+              await loadManage("#/manage/teams", me);
+            } catch (error) {
+              fail("manage-error", error);
+            }
+          })
+        : "";
+      rows.push([team.name, members.items.map((m) => m.display_name || m.username).join(", "), rename]);
+    }
+    body.append(el("h2", t("manage.teams")), table([t("manage.team_name"), t("manage.members"), ""], rows));
+    if (!isAdmin) return;
+    const orgs = (await getJson("/organisations")).items;
+    body.append(
+      el("h2", t("manage.new_team")),
+      form(
+        "team-form",
+        [
+          labelled(t("manage.team_name"), input("team_name", "text", "", { required: true, maxLength: 200 })),
+          labelled(t("manage.organisation"), select("organisation_id", orgs.map((o) => [o.id, o.name]))),
+        ],
+        t("action.create"),
+        async (f) => {
+          await sendJson("POST", "/teams", { name: f.team_name.value.trim(), organisation_id: Number(f.organisation_id.value) });
+          await loadManage("#/manage/teams", me);
+          notice(t("manage.saved"));
+        },
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ users (admin)
+
+  async function users(body) {
+    const [list, page] = await Promise.all([teams(), getJson("/users?limit=200")]);
+    const rows = page.items.map((u) => [
+      u.username,
+      u.display_name,
+      t("role." + u.role, u.role),
+      u.team_id ? teamName(list, u.team_id) : null,
+      u.is_active ? t("manage.active") : t("manage.inactive"),
+      u.id === me.id
+        ? ""
+        : button(u.is_active ? t("action.deactivate") : t("action.reactivate"), "button-quiet", async () => {
+            try {
+              await sendJson("PATCH", "/users/" + u.id, { is_active: !u.is_active });
+              await loadManage("#/manage/users", me);
+            } catch (error) {
+              fail("manage-error", error);
+            }
+          }),
+    ]);
+    const roles = ["caseworker", "control_room", "admin"].map((r) => [r, t("role." + r, r)]);
+    body.append(
+      el("h2", t("manage.users")),
+      table([t("login.username"), t("col.name"), t("audit.role"), t("filter.team"), t("col.status"), ""], rows),
+      el("h2", t("manage.new_user")),
+      form(
+        "user-form",
+        [
+          labelled(t("login.username"), input("new_username", "text", "", { required: true, autocomplete: "off" })),
+          labelled(t("login.password"), input("new_password", "password", "", { required: true, minLength: 8, autocomplete: "new-password" })),
+          labelled(t("col.name"), input("display_name", "text", "")),
+          labelled(t("audit.role"), select("role", roles)),
+          labelled(t("filter.team"), select("user_team_id", [["", "–"], ...list.map((x) => [x.id, x.name])])),
+          labelled(t("col.phone"), input("user_phone", "tel", "", { placeholder: "+8210…" })),
+        ],
+        t("action.create"),
+        async (f) => {
+          await sendJson("POST", "/users", {
+            username: f.new_username.value.trim().toLowerCase(),
+            password: f.new_password.value,
+            display_name: f.display_name.value.trim(),
+            role: f.role.value,
+            team_id: f.user_team_id.value ? Number(f.user_team_id.value) : null,
+            phone: f.user_phone.value.trim() || null,
+          });
+          await loadManage("#/manage/users", me);
+          notice(t("manage.saved"));
+        },
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ CSV import
+
+  function importTab(body) {
+    body.append(el("h2", t("manage.import")), el("p", t("manage.import_help"), "muted"));
+    for (const kind of ["households", "contacts"]) {
+      const report = el("div", null, "import-report");
+      report.id = "import-report-" + kind;
+      const file = input("file_" + kind, "file", null, { accept: ".csv,text/csv", required: true });
+      const dry = input("dry_" + kind, "checkbox", null, { checked: true });
+      const f = form(
+        "import-form-" + kind,
+        [
+          el("h3", t("manage.import_" + kind)),
+          el("p", t("manage.import_columns_" + kind), "muted code"),
+          labelled(t("manage.file"), file),
+          labelled(t("manage.dry_run"), dry),
+        ],
+        t("action.upload"),
+        async () => {
+          const data = new FormData();
+          data.append("file", file.files[0]);
+          let result;
+          try {
+            result = await (await api("/import/" + kind + "?dry_run=" + dry.checked, { method: "POST", body: data })).json();
+          } catch (error) {
+            if (!error.body || !Array.isArray(error.body.errors)) throw error;
+            result = error.body;
+          }
+          showImport(report, result);
+        },
+      );
+      body.append(f, report);
+    }
+  }
+
+  function showImport(container, result) {
+    const summary = result.errors.length
+      ? t("manage.import_rejected").replace("N", String(result.errors.length))
+      : result.dry_run
+        ? t("manage.import_checked").replace("N", String(result.rows))
+        : t("manage.import_done").replace("N", String(result.created));
+    container.replaceChildren(
+      el("p", summary, result.errors.length ? "error" : "ok"),
+      table(
+        [t("manage.row"), t("manage.column"), t("manage.problem")],
+        result.errors.map((e) => [String(e.row), e.column, e.message]),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ escalation policy (admin)
+
+  async function policy(body) {
+    const orgs = (await getJson("/organisations")).items;
+    if (orgs.length === 0) {
+      body.append(el("p", t("none"), "muted"));
+      return;
+    }
+    const pick = select("policy_org", orgs.map((o) => [o.id, o.name]));
+    const view = el("div");
+    body.append(el("h2", t("manage.policy")), el("p", t("manage.policy_help"), "muted"), labelled(t("manage.organisation"), pick), view);
+    const show = async () => {
+      const current = await getJson("/organisations/" + pick.value + "/escalation-policy");
+      const steps = current.policy.steps.map((s, i) => [
+        String(i + 1),
+        t("policy.action." + s.action, s.action) + (s.tier ? " " + s.tier : ""),
+        s.wait_minutes + " " + t("manage.minutes"),
+      ]);
+      const text = el("textarea", JSON.stringify(current.policy, null, 2), "policy-json");
+      text.id = "m-policy-json";
+      text.rows = 16;
+      text.spellcheck = false;
+      view.replaceChildren(
+        el("p", current.is_default ? t("manage.policy_default") : t("manage.policy_custom"), "muted"),
+        table(["#", t("manage.step"), t("manage.wait")], steps),
+        form("policy-form", [labelled(t("manage.policy_json"), text)], t("action.save"), async () => {
+          let parsed;
+          try {
+            parsed = JSON.parse(text.value);
+          } catch (e) {
+            throw new Error(t("manage.policy_not_json") + " (" + e.message + ")");
+          }
+          await sendJson("PUT", "/organisations/" + pick.value + "/escalation-policy", { policy: parsed });
+          await show();
+          notice(t("manage.policy_saved"));
+        }),
+        button(t("manage.policy_reset"), "button-quiet", async () => {
+          try {
+            await sendJson("PUT", "/organisations/" + pick.value + "/escalation-policy", { policy: null });
+            await show();
+            notice(t("manage.policy_saved"));
+          } catch (error) {
+            fail("manage-error", error);
+          }
+        }),
+      );
+    };
+    pick.addEventListener("change", show);
+    await show();
+  }
+
+  // ------------------------------------------------------------------ reports
+
+  const REPORT_ROWS = [
+    ["cases_opened", (r) => r.cases_opened],
+    ["closed", (r) => r.closed],
+    ["cleared_by_resident", (r) => r.cleared_by_resident],
+    ["cleared_by_activity", (r) => r.cleared_by_activity],
+    ["resolved_by_staff", (r) => r.resolved_by_staff],
+    ["share_closed_without_staff", (r) => percent(r.share_closed_without_staff)],
+    ["field_visits", (r) => r.field_visits],
+    ["share_with_field_visit", (r) => percent(r.share_with_field_visit)],
+    ["median_minutes_to_acknowledge", (r) => r.median_minutes_to_acknowledge],
+    ["false_alarm_away", (r) => percent(r.false_alarm_rate.false_alarm_away)],
+    ["false_alarm_device", (r) => percent(r.false_alarm_rate.false_alarm_device)],
+  ];
+
+  function percent(value) {
+    return value === null || value === undefined ? null : (value * 100).toFixed(1) + " %";
+  }
+
+  function reportQuery() {
+    const query = new URLSearchParams();
+    if ($("report-team").value) query.set("team_id", $("report-team").value);
+    // Dates are whole days where the caseworker is: from the start of "since" to the end of "until".
+    if ($("report-since").value) query.set("since", new Date($("report-since").value + "T00:00:00").toISOString());
+    if ($("report-until").value) {
+      const end = new Date($("report-until").value + "T00:00:00");
+      end.setDate(end.getDate() + 1);
+      query.set("until", end.toISOString());
+    }
+    return query.toString();
+  }
+
+  async function loadReports(user) {
+    me = user;
+    fail("reports-error", null);
+    const select = $("report-team");
+    if (select.options.length <= 1) {
+      for (const team of await teams()) {
+        const option = el("option", team.name);
+        option.value = String(team.id);
+        select.appendChild(option);
+      }
+    }
+    let report;
+    try {
+      report = await getJson("/reports?" + reportQuery());
+    } catch (error) {
+      fail("reports-error", error);
+      return;
+    }
+    $("report-period").textContent = when(report.since) + " – " + when(report.until);
+    const headers = [t("report.figure"), ...report.teams.map((x) => x.team_name)];
+    const rows = REPORT_ROWS.map(([key, get]) => [t("report." + key), ...report.teams.map((x) => get(x))]);
+    const outcomes = ["resident_fine", "hospital", "found_in_need", "deceased", "other"];
+    for (const code of outcomes) {
+      rows.push([t("resolution." + code), ...report.teams.map((x) => x.by_outcome[code] || 0)]);
+    }
+    $("report-table").replaceChildren(table(headers, rows));
+  }
+
+  async function exportReport() {
+    try {
+      const response = await api("/reports/export.csv?" + reportQuery());
+      const blob = await response.blob();
+      const disposition = response.headers.get("Content-Disposition") || "";
+      const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "anbu-report.csv";
+      const a = link(URL.createObjectURL(blob), "");
+      a.download = name;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+    } catch (error) {
+      fail("reports-error", error);
+    }
+  }
+
+  // ------------------------------------------------------------------ case page: assignment, field visit
+
+  async function caseLoaded(item, user) {
+    me = user;
+    const box = $("case-extra");
+    box.replaceChildren();
+    const assigned = el("p", null, "assigned");
+    assigned.id = "case-assigned";
+    assigned.append(el("strong", t("case.assigned_to") + ": "), item.assigned_username || t("case.unassigned"));
+    box.append(assigned);
+    if (!canManage()) return;
+    const active = item.status === "open" || item.status === "acknowledged";
+    if (active && item.household_team_id) {
+      let members = [];
+      try {
+        members = (await getJson("/teams/" + item.household_team_id + "/members")).items;
+      } catch (_) {
+        members = [];
+      }
+      const pick = select(
+        "assignee",
+        [["", t("case.unassigned")], ...members.map((m) => [m.id, m.display_name ? m.display_name + " (" + m.username + ")" : m.username])],
+        item.assigned_user_id || "",
+      );
+      box.append(
+        form("case-assign-form", [labelled(t("case.assign_to"), pick)], t("action.assign"), async () => {
+          await sendJson("POST", "/cases/" + item.id + "/assign", { user_id: pick.value ? Number(pick.value) : null });
+          location.hash = "#/cases/" + item.id;
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        }),
+      );
+    }
+    const now = new Date();
+    now.setMinutes(now.getMinutes() - now.getTimezoneOffset());
+    const visitedAt = input("visited_at", "datetime-local", now.toISOString().slice(0, 16), { required: true });
+    const note = el("textarea");
+    note.id = "m-visit-note";
+    note.rows = 2;
+    note.maxLength = 2000;
+    note.required = true;
+    box.append(
+      el("h2", t("case.field_visit")),
+      form("case-visit-form", [labelled(t("case.visited_at"), visitedAt), labelled(t("case.visit_note"), note)], t("action.record_visit"), async () => {
+        await sendJson("POST", "/cases/" + item.id + "/field-visits", {
+          visited_at: new Date(visitedAt.value).toISOString(),
+          note: note.value,
+        });
+        window.dispatchEvent(new HashChangeEvent("hashchange"));
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------ household page: check-ins, people
+
+  async function householdLoaded(item, user) {
+    me = user;
+    const box = $("household-extra");
+    box.replaceChildren();
+    let schedule;
+    let checkins;
+    try {
+      [schedule, checkins] = await Promise.all([
+        getJson("/households/" + item.id + "/checkin-schedule"),
+        getJson("/households/" + item.id + "/checkins?limit=10&lang=" + LANG),
+      ]);
+    } catch (error) {
+      box.append(el("p", t("action.failed") + ": " + error.message, "error"));
+      return;
+    }
+    const answer = (c, topic) => {
+      const value = c.answers[topic];
+      const span = el("span", value ? t("checkin.answer." + value, value) : "–", value && value !== "ok" ? "flag flag-" + value : "");
+      return span;
+    };
+    box.append(
+      el("h2", t("checkin.heading")),
+      el(
+        "p",
+        schedule.configured && schedule.active
+          ? t("checkin.schedule") + ": " + schedule.weekdays.map((d) => t(WEEKDAYS[d - 1])).join(", ") + " " + schedule.local_time +
+              " — " + t("checkin.next") + " " + when(schedule.next_due_at, item.timezone)
+          : t("checkin.no_schedule"),
+        "muted",
+      ),
+      table(
+        [t("col.when"), t("checkin.meals"), t("checkin.sleep"), t("checkin.health"), t("checkin.flags")],
+        checkins.items.map((c) => [
+          when(c.scheduled_for, item.timezone),
+          answer(c, "meals"),
+          answer(c, "sleep"),
+          answer(c, "health"),
+          c.flags.length ? el("strong", c.flags.map((f) => t("checkin.flag." + f, f)).join(", "), "flag") : c.outcome ? t("call_outcome." + c.outcome, c.outcome) : t("call_status." + c.call_status, c.call_status),
+        ]),
+      ),
+    );
+    if (!canManage()) return;
+    const days = el("fieldset", null, "weekdays");
+    days.appendChild(el("legend", t("checkin.days")));
+    WEEKDAYS.forEach((key, i) => {
+      const box2 = input("weekday_" + (i + 1), "checkbox", null, { checked: schedule.weekdays.includes(i + 1) });
+      const label = el("label", t(key));
+      label.prepend(box2);
+      days.appendChild(label);
+    });
+    const at = input("checkin_time", "time", schedule.local_time, { required: true });
+    const active = input("checkin_active", "checkbox", null, { checked: schedule.configured ? schedule.active : true });
+    box.append(
+      el("h3", t("checkin.edit")),
+      form("checkin-schedule-form", [days, labelled(t("checkin.time"), at), labelled(t("checkin.active"), active)], t("action.save"), async (f) => {
+        const weekdays = [1, 2, 3, 4, 5, 6, 7].filter((d) => f["weekday_" + d].checked);
+        await sendJson("PUT", "/households/" + item.id + "/checkin-schedule", { weekdays, local_time: at.value, active: active.checked });
+        await householdLoaded(item, me);
+      }),
+      el("h2", t("manage.people")),
+      table(
+        [t("col.role"), t("col.name"), t("col.phone"), ""],
+        [
+          ...item.residents.map((r) => [t("recipient.resident"), residentEditor(r), document.createTextNode(""), document.createTextNode("")]),
+          ...item.contacts.map((c) => [
+            t("recipient.contact") + " " + c.tier,
+            c.name,
+            c.phone,
+            button(t("action.delete"), "button-quiet", async () => {
+              if (!confirm(t("manage.confirm_delete_contact"))) return;
+              try {
+                await api("/contacts/" + c.id, { method: "DELETE" });
+                window.dispatchEvent(new HashChangeEvent("hashchange"));
+              } catch (error) {
+                box.prepend(el("p", t("action.failed") + ": " + error.message, "error"));
+              }
+            }),
+          ]),
+        ],
+      ),
+      el("h2", t("manage.add_contact")),
+      form(
+        "contact-form",
+        [
+          labelled(t("col.name"), input("contact_name", "text", "", { required: true, maxLength: 200 })),
+          labelled(t("manage.relation"), input("contact_relation", "text", "", { maxLength: 100 })),
+          labelled(t("col.phone"), input("contact_phone", "tel", "", { required: true, placeholder: "+8210…" })),
+          labelled(t("manage.tier"), input("contact_tier", "number", 1, { min: 1, max: 9 })),
+          labelled(t("col.channel"), select("contact_channel", [["sms", t("channel.sms")], ["call", t("channel.call")]])),
+        ],
+        t("action.create"),
+        async (f) => {
+          await sendJson("POST", "/households/" + item.id + "/contacts", {
+            name: f.contact_name.value.trim(),
+            relation: f.contact_relation.value.trim(),
+            phone: f.contact_phone.value.trim(),
+            tier: Number(f.contact_tier.value),
+            preferred_channel: f.contact_channel.value,
+          });
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        },
+      ),
+      el("h2", t("manage.add_resident")),
+      form(
+        "resident-form",
+        [
+          labelled(t("col.name"), input("resident_add_name", "text", "", { required: true, maxLength: 200 })),
+          labelled(t("col.phone"), input("resident_add_phone", "tel", "", { placeholder: "+8210…" })),
+        ],
+        t("action.create"),
+        async (f) => {
+          await sendJson("POST", "/households/" + item.id + "/residents", {
+            name: f.resident_add_name.value.trim(),
+            phone: f.resident_add_phone.value.trim() || null,
+          });
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        },
+      ),
+    );
+  }
+
+  // A resident's name and phone, changed in place (PATCH sends only these two fields).
+  function residentEditor(resident) {
+    const holder = el("form", null, "inline-form");
+    const name = input("resident_name_" + resident.id, "text", resident.name, { required: true, maxLength: 200 });
+    const phone = input("resident_phone_" + resident.id, "tel", resident.phone || "", { placeholder: "+8210…" });
+    holder.append(name, phone, button(t("action.save"), "button-quiet", null, "submit"));
+    holder.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await sendJson("PATCH", "/residents/" + resident.id, { name: name.value.trim(), phone: phone.value.trim() || null });
+        window.dispatchEvent(new HashChangeEvent("hashchange"));
+      } catch (error) {
+        holder.append(el("span", t("action.failed") + ": " + error.message, "error"));
+      }
+    });
+    return holder;
+  }
+
+  $("report-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadReports(me);
+  });
+  $("report-export").addEventListener("click", exportReport);
+
+  window.AnbuManage = { loadManage, loadReports, caseLoaded, householdLoaded };
+})();

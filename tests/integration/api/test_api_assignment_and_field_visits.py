@@ -1,0 +1,150 @@
+"""Case assignment (team members only, shown in the queue, "assigned to me") and field visits
+(recorded on the case, counted in the reports)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import AuditAction, Role
+from core.models import AuditEntry, Team, User
+from tests.factories import make_user
+from tests.integration.api.conftest import World
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def _team_a(engine: Engine, world: World) -> int:
+    with Session(engine) as session:
+        user = session.get(User, world.people["caseworker_own"].id)
+        assert user is not None and user.team_id is not None
+        return user.team_id
+
+
+def test_assign_shows_in_queue_and_filters_assigned_to_me(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    me = world.people["caseworker_own"].id
+    response = app_client.post(
+        f"/api/v1/cases/{world.case_a}/assign", json={"user_id": me}, headers=auth("caseworker_own")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["assigned_user_id"] == me
+    assert response.json()["assigned_username"] == world.people["caseworker_own"].username
+
+    mine = app_client.get(
+        "/api/v1/cases", params={"assigned_user_id": me}, headers=auth("caseworker_own")
+    ).json()
+    assert [c["id"] for c in mine["items"]] == [world.case_a]
+    unassigned = app_client.get("/api/v1/cases", params={"unassigned": True}, headers=auth("admin")).json()
+    assert world.case_a not in [c["id"] for c in unassigned["items"]]
+    assert world.case_b in [c["id"] for c in unassigned["items"]]
+
+    detail = app_client.get(f"/api/v1/cases/{world.case_a}", headers=auth("admin")).json()
+    assigned_events = [e for e in detail["events"] if e["type"] == "assigned"]
+    assert len(assigned_events) == 1 and assigned_events[0]["data"]["user_id"] == me
+
+    again = app_client.post(
+        f"/api/v1/cases/{world.case_a}/assign", json={"user_id": me}, headers=auth("caseworker_own")
+    )
+    assert again.status_code == 409
+    cleared = app_client.post(
+        f"/api/v1/cases/{world.case_a}/assign", json={"user_id": None}, headers=auth("admin")
+    )
+    assert cleared.status_code == 200 and cleared.json()["assigned_user_id"] is None
+
+
+def test_assign_refuses_users_outside_the_households_team(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    with session_scope(engine) as session:
+        team_a = session.get(Team, _team_a(engine, world))
+        inactive = make_user(session, team=team_a, role=Role.CASEWORKER)
+        inactive.is_active = False
+        session.add(inactive)
+        session.flush()
+        inactive_id = inactive.id
+    for user_id in (
+        world.people["caseworker_other"].id,
+        world.people["control_room"].id,
+        inactive_id,
+        999999,
+    ):
+        response = app_client.post(
+            f"/api/v1/cases/{world.case_a}/assign", json={"user_id": user_id}, headers=auth("admin")
+        )
+        assert response.status_code == 422, (user_id, response.text)
+        assert response.json()["detail"][0]["loc"] == ["body", "user_id"]
+    with Session(engine) as session:
+        assert not session.exec(select(AuditEntry).where(AuditEntry.action == AuditAction.ASSIGN)).all()
+
+
+def test_field_visit_is_validated_recorded_and_counted_in_reports(
+    app_client: TestClient, world: World, auth: Auth, clock: ManualClock
+) -> None:
+    clock.advance(timedelta(hours=2))
+    future = (clock.now() + timedelta(minutes=5)).isoformat()
+    before_open = (clock.now() - timedelta(days=2)).isoformat()
+    url = f"/api/v1/cases/{world.case_a}/field-visits"
+    headers = auth("caseworker_own")
+    for visited_at in (future, before_open):
+        bad = app_client.post(url, json={"visited_at": visited_at, "note": "x"}, headers=headers)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "visited_at"]
+    naive = app_client.post(url, json={"visited_at": "2026-03-02T10:00:00", "note": "x"}, headers=headers)
+    assert naive.status_code == 422
+    blank = app_client.post(url, json={"visited_at": clock.now().isoformat(), "note": "  "}, headers=headers)
+    assert blank.status_code == 422
+
+    visited_at = (clock.now() - timedelta(minutes=30)).isoformat()
+    response = app_client.post(
+        url, json={"visited_at": visited_at, "note": "door answered, she is fine"}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    event = response.json()
+    assert event["type"] == "field_visit"
+    assert event["data"]["visitor_user_id"] == world.people["caseworker_own"].id
+    assert event["data"]["note"] == "door answered, she is fine"
+
+    report = app_client.get("/api/v1/reports", headers=auth("admin")).json()
+    by_team = {t["team_name"]: t for t in report["teams"]}
+    assert by_team["Team A"]["field_visits"] == 1
+    assert by_team["Team A"]["cases_with_field_visit"] == 1
+    assert by_team["Team A"]["share_with_field_visit"] == 1.0
+    assert by_team["Team B"]["field_visits"] == 0
+
+    exported = app_client.get("/api/v1/reports/export.csv", headers=auth("admin"))
+    rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert {r["team_name"]: r["field_visits"] for r in rows} == {"Team A": "1", "Team B": "0"}
+
+
+def test_field_visit_by_another_team_member_must_be_on_the_team(
+    app_client: TestClient, world: World, auth: Auth, clock: ManualClock
+) -> None:
+    response = app_client.post(
+        f"/api/v1/cases/{world.case_a}/field-visits",
+        json={
+            "visited_at": clock.now().isoformat(),
+            "note": "visited",
+            "visitor_user_id": world.people["caseworker_other"].id,
+        },
+        headers=auth("admin"),
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "visitor_user_id"]
+
+
+def test_team_members_lists_active_users_without_phones(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    team_a = _team_a(engine, world)
+    members = app_client.get(f"/api/v1/teams/{team_a}/members", headers=auth("caseworker_own")).json()
+    assert [m["id"] for m in members["items"]] == [world.people["caseworker_own"].id]
+    assert "phone" not in members["items"][0]
