@@ -175,6 +175,9 @@ def answer(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     if attempt.status in TERMINAL_CALL_STATUSES:
         log.warning("voice answer for call attempt %s that already ended (%s)", attempt.id, attempt.status)
         return hangup_twiml(attempt.language)
+    call_sid = _clean(params.get("CallSid"), 64)
+    if call_sid and attempt.provider_sid is None:
+        attempt.provider_sid = call_sid  # as in call_status: Twilio has this call, never place it again
     answered_by = _clean(params.get("AnsweredBy"))
     if answered_by:
         attempt.answered_by = answered_by
@@ -349,6 +352,9 @@ def call_status(session: Session, *, code: str, params: Mapping[str, str], now: 
     if attempt.provider_sid and call_sid and call_sid != attempt.provider_sid:
         log.warning("call attempt %s: status for another call sid ignored", attempt.id)
         return
+    if call_sid and attempt.provider_sid is None:
+        # Twilio has the call: a worker that died before recording the send must not place it again.
+        attempt.provider_sid = call_sid[:64]
     sequence = _parse_int(params.get("SequenceNumber"))
     if sequence is not None:
         if sequence <= attempt.last_sequence:

@@ -74,7 +74,22 @@ PlannedAction = CallResident | NotifyFamily | NotifyCaseworker
 
 # Cases about the equipment, not the person: tell staff once, never ring the resident or family
 # (principle 6: connectivity is not activity).
-STAFF_ONLY_KINDS = frozenset({CaseKind.DEVICE_OFFLINE})
+# Away-mode reminders and unusual-pattern findings (anomaly/) are for staff only too.
+STAFF_ONLY_KINDS = frozenset(
+    {
+        CaseKind.DEVICE_OFFLINE,
+        CaseKind.AWAY_ENDED,
+        CaseKind.UNUSUAL_NIGHT_ACTIVITY,
+        CaseKind.UNUSUAL_DAILY_USE,
+        CaseKind.FADING_ROUTINE,
+    }
+)
+
+# Findings are observations for the next review, not emergencies someone is working on: once
+# acknowledged they must not send the on-duty caseworker a reminder SMS every few hours.
+NO_REMINDER_KINDS = frozenset(
+    {CaseKind.UNUSUAL_NIGHT_ACTIVITY, CaseKind.UNUSUAL_DAILY_USE, CaseKind.FADING_ROUTINE}
+)
 
 EMERGENCY_LABEL = "emergency"
 CASEWORKER_LABEL = "caseworker"

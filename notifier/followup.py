@@ -41,6 +41,7 @@ from core.models import CallAttempt, Case, Contact, Household, Notification
 from notifier import lifecycle
 from notifier.engine import (
     CLOSURE_TEMPLATES,
+    NO_REMINDER_KINDS,
     Audience,
     Purpose,
     queue_for,
@@ -98,6 +99,7 @@ def _due_reminders(engine: Engine, now: datetime, limit: int) -> list[int]:
             select(Case.id)
             .where(
                 Case.status == CaseStatus.ACKNOWLEDGED,
+                col(Case.kind).not_in(NO_REMINDER_KINDS),
                 or_(col(Case.next_action_at).is_(None), col(Case.next_action_at) <= now),
             )
             .order_by(col(Case.id))

@@ -12,10 +12,17 @@ One row at a time, in two transactions around the provider request:
 3. **Record** the provider id and status, or the error (temporary -> back to ``pending`` with
    exponential backoff; permanent or too many attempts -> ``failed``).
 
-Delivery is at-least-once. A worker that dies between 1 and 3 leaves a ``sending`` row with
-no provider id; once its lease expires it is claimed and sent again, so the recipient may get
-a duplicate (the provider may have accepted the first request). A row that has a provider id
-is never sent again. We accept a rare duplicate SMS or call over a lost alert.
+A worker that dies between 2 and 3 (or a request whose response is lost: a network error or
+a transport bug) leaves a row whose send is **uncertain**: the provider may have it. Such a row
+keeps the end of that attempt's lease in ``claim_expires_at`` (even when it goes back to
+``pending``), and the next claim sees it and **asks the provider first**
+(:class:`~notifier.transports.base.ReconcilingTransport`, Twilio's call and message lists): a
+call / message to that number from our number created since that attempt began (a message with
+the same body) and not recorded on another row is adopted as this row's send, and nothing is
+sent. If the lookup itself fails the row waits and asks again; only a transport that cannot be
+asked (the console) sends again. Twilio's status callbacks also record the provider id on a row
+that has none (``calls.call_status``, ``sms.sms_status``), and a row that has a provider id is
+never sent again.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import lifecycle, webhook_urls
 from notifier.engine import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
-from notifier.transports.base import Transport, TransportError, mask_phone
+from notifier.transports.base import ReconcilingTransport, Transport, TransportError, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,10 @@ BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=15)
 CALLS_PER_SECOND = 1.0  # Twilio's default outbound CPS per account
 CONSOLE_FROM = "anbu"  # sender shown by the console transport when no Twilio number is set
+# Errors after which we cannot know whether the provider acted on the request.
+UNCERTAIN_CODES = frozenset({"network", "unexpected", "lookup"})
+# Provider clocks and ours differ a little: look this much before the uncertain attempt began.
+LOOKUP_SKEW = timedelta(seconds=30)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -138,6 +149,8 @@ class _Claim:
     body: str
     code: str
     attempts: int
+    claimed_at: datetime
+    uncertain_since: datetime | None = None  # an earlier attempt may have reached the provider
 
 
 def tick(
@@ -204,6 +217,20 @@ def _handle(
         return True
     base = settings.effective_public_base_url
     from_ = settings.twilio_from_number or CONSOLE_FROM
+    if claim.uncertain_since is not None and isinstance(transport, ReconcilingTransport):
+        try:
+            found = _already_sent(engine, transport, claim, from_)
+        except TransportError as exc:
+            log.warning(
+                "outbox: cannot look up %s %s at the provider: %s", table.model.__name__, claim.id, exc
+            )
+            _record_failure(
+                engine, claim, TransportError(exc.message, permanent=False, code="lookup"), clock.now()
+            )
+            return True
+        if found is not None:
+            _record_sent(engine, claim, found, clock.now(), recovered=True)
+            return True
     try:
         if table.is_call:
             pacer.wait_turn()
@@ -233,10 +260,33 @@ def _handle(
     return True
 
 
+def _already_sent(engine: Engine, transport: ReconcilingTransport, claim: _Claim, from_: str) -> str | None:
+    """The provider id of this row's earlier, unrecorded send, if the provider has one."""
+    assert claim.uncertain_since is not None
+    m = claim.table.model
+    sids = transport.find_sent(
+        kind="call" if claim.table.is_call else "sms",
+        to=claim.to,
+        from_=from_,
+        body=None if claim.table.is_call else claim.body,
+        since=claim.uncertain_since - LOOKUP_SKEW,
+    )
+    if not sids:
+        return None
+    with session_scope(engine) as session:
+        # Another row's send to the same number (a second alert, a retry) is not ours.
+        taken = set(session.exec(select(m.provider_sid).where(col(m.provider_sid).in_(sids))).all())
+    mine = [sid for sid in sids if sid not in taken]
+    return mine[0] if mine else None
+
+
 def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim | str | None:
     """Transaction 1. None = another worker has it; a str = finished here (why); else send it."""
     m = table.model
     with session_scope(engine) as session:
+        # A lease end left on a row that is due again marks an attempt whose send is uncertain
+        # (read before the UPDATE overwrites it; the UPDATE below decides who wins the row).
+        previous_lease = session.exec(select(m.claim_expires_at).where(col(m.id) == row_id)).first()
         values: dict[str, Any] = {
             "status": table.sending,
             "claim_expires_at": now + LEASE,
@@ -277,18 +327,25 @@ def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim 
             body="" if table.is_call else row.body,
             code=row.code if table.is_call else "",
             attempts=row.attempts,
+            claimed_at=now,
+            uncertain_since=previous_lease - LEASE if previous_lease is not None else None,
         )
 
 
-def _record_sent(engine: Engine, claim: _Claim, sid: str, now: datetime) -> None:
+def _record_sent(engine: Engine, claim: _Claim, sid: str, now: datetime, *, recovered: bool = False) -> None:
     """Transaction 2 after success. The provider's status callback may already have moved the
-    row on (it can arrive before we get here), so the status only changes if still ``sending``."""
+    row on and recorded the provider id (it can arrive before we get here), so the status only
+    changes if still ``sending``. ``recovered``: the send was found at the provider, not made now."""
     table, m = claim.table, claim.table.model
     with session_scope(engine) as session:
         stamp = {"updated_at": now} if table.is_call else {"sent_at": now}
         result = session.execute(
             update(m)
-            .where(col(m.id) == claim.id, col(m.attempts) == claim.attempts, col(m.provider_sid).is_(None))
+            .where(
+                col(m.id) == claim.id,
+                col(m.attempts) == claim.attempts,
+                or_(col(m.provider_sid).is_(None), col(m.provider_sid) == sid),
+            )
             .values(provider_sid=sid, claim_expires_at=None, error=None, **stamp)
             .execution_options(synchronize_session=False)
         )
@@ -307,8 +364,14 @@ def _record_sent(engine: Engine, claim: _Claim, sid: str, now: datetime) -> None
         case = session.get(Case, claim.case_id) if claim.case_id is not None else None
         if case is not None:
             event = CaseEventType.CALL_PLACED if table.is_call else CaseEventType.NOTIFICATION_SENT
-            _event(session, case, table, event, now, claim.id, provider_sid=sid, to=mask_phone(claim.to))
-    log.info("outbox: %s %s accepted by provider as %s", m.__name__, claim.id, sid)
+            extra = {"recovered": True} if recovered else {}
+            _event(
+                session, case, table, event, now, claim.id, provider_sid=sid, to=mask_phone(claim.to), **extra
+            )
+    if recovered:
+        log.warning("outbox: %s %s was already sent as %s; not sent again", m.__name__, claim.id, sid)
+    else:
+        log.info("outbox: %s %s accepted by provider as %s", m.__name__, claim.id, sid)
 
 
 def _record_failure(engine: Engine, claim: _Claim, exc: TransportError, now: datetime) -> None:
@@ -330,6 +393,9 @@ def _record_failure(engine: Engine, claim: _Claim, exc: TransportError, now: dat
         else:
             retry_at = now + backoff(claim.attempts)
             _finish(session, table, row, now, status=table.pending, error=error, next_attempt_at=retry_at)
+            if exc.code in UNCERTAIN_CODES or claim.uncertain_since is not None:
+                # The provider may have this send: the next claim asks it before sending again.
+                row.claim_expires_at = (claim.uncertain_since or claim.claimed_at) + LEASE
             log.info(
                 "outbox: %s %s temporary error %s (attempt %d), retry at %s",
                 m.__name__,

@@ -29,11 +29,11 @@ from core.enums import (
     OutboxStatus,
 )
 from core.models import Case, Contact, Household, Notification, Resident
-from notifier import family, lifecycle
+from notifier import family, lifecycle, outbox
 from notifier.calls import apply_reply, normalise_phone
 from notifier.classifier import classify
 from notifier.script import CATALOGUE
-from notifier.transports.base import mask_phone
+from notifier.transports.base import is_permanent_code, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ _RANK: dict[OutboxStatus, int] = {
     OutboxStatus.FAILED: 3,
     OutboxStatus.CANCELLED: 3,
 }
-# Delivery errors that will not go away by retrying this number (Twilio error codes).
-PERMANENT_ERROR_CODES = frozenset({"21211", "21610", "21612", "21614", "30005", "30006"})
 
 _TRAILING_PUNCTUATION = ".!。 "
 
@@ -80,6 +78,12 @@ def sms_status(session: Session, *, notification_id: int, params: Mapping[str, s
     if notification.provider_sid and sid and sid != notification.provider_sid:
         log.warning("notification %s: status for another message sid ignored", notification_id)
         return
+    if sid and notification.status in _WAITING and sid in (notification.error or ""):
+        log.info("notification %s: late status for a message already retried; ignored", notification_id)
+        return
+    if sid and notification.provider_sid is None:
+        # Twilio has the message: a worker that died before recording the send must not resend it.
+        notification.provider_sid = sid[:64]
     raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
     new = _MESSAGE_STATUS.get(raw)
     if new is None or _RANK[new] <= _RANK[notification.status]:
@@ -91,8 +95,22 @@ def sms_status(session: Session, *, notification_id: int, params: Mapping[str, s
         return
     code = (params.get("ErrorCode") or "").strip()[:20]
     notification.error = f"twilio {raw}" + (f" (error {code})" if code else "")
-    notification.permanent_failure = code in PERMANENT_ERROR_CODES
-    log.warning("notification %s %s (error %s)", notification_id, raw, code or "-")
+    notification.permanent_failure = is_permanent_code(code)
+    retry_at = _delivery_retry_at(notification, raw, now)
+    if retry_at is not None:
+        # A temporary delivery failure (handset off, carrier hiccup): send it again with backoff,
+        # as for a temporary REST error. The failed sid is kept so its late callbacks are ignored.
+        notification.error = f"{notification.error} on {sid or notification.provider_sid}; retrying"[:400]
+        notification.status = OutboxStatus.PENDING
+        notification.provider_sid = None
+        notification.next_attempt_at = retry_at
+    log.warning(
+        "notification %s %s (error %s)%s",
+        notification_id,
+        raw,
+        code or "-",
+        "; will retry" if retry_at else "",
+    )
     case = session.get(Case, notification.case_id) if notification.case_id is not None else None
     if case is not None:
         lifecycle.record_event(
@@ -106,7 +124,19 @@ def sms_status(session: Session, *, notification_id: int, params: Mapping[str, s
             error_code=code or None,
             permanent=notification.permanent_failure,
             source="delivery_receipt",
+            retry_at=retry_at.isoformat() if retry_at else None,
         )
+
+
+_WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+def _delivery_retry_at(notification: Notification, raw: str, now: datetime) -> datetime | None:
+    """When to send a message again after a failed delivery receipt, or None: never for a
+    permanent error code, a message we cancelled, or one that has used up its attempts."""
+    if raw == "canceled" or notification.permanent_failure or notification.attempts >= outbox.MAX_ATTEMPTS:
+        return None
+    return now + outbox.backoff(notification.attempts)
 
 
 # ---------------------------------------------------------------- inbound texts

@@ -1,4 +1,4 @@
-"""Plays one outbound call the way Twilio would, against our webhooks.
+"""Plays one call the way Twilio would, against our webhooks (an inbound one: see ``_play_inbound``).
 
 Sequence: status callbacks (initiated, ringing, answered → in-progress) for the events the
 caller asked for; on answer, fetch the call's ``Url`` and execute the TwiML — hear every
@@ -119,6 +119,9 @@ class CallPlayer:
 
     def _play(self) -> None:
         kind = self._behaviour.kind
+        if self._call.direction == "inbound":
+            self._play_inbound()
+            return
         self._status_callback("initiated")
         if kind in ("fail", "busy"):
             if self._advance(1 if kind == "fail" else 2):
@@ -137,6 +140,15 @@ class CallPlayer:
         if not self._advance(DEFAULT_RING_S if ring is None else ring):
             return
         self._answer()
+        self._converse()
+        if not self._timeline.stopping:
+            self._finish("completed")
+
+    def _play_inbound(self) -> None:
+        """Someone called our number: Twilio fetches the voice URL at once (no ringing on our
+        side, no machine detection); the caller then behaves as scripted."""
+        self._answered_at = self._timeline.elapsed_s
+        self._set_status("in-progress")
         self._converse()
         if not self._timeline.stopping:
             self._finish("completed")
@@ -217,7 +229,7 @@ class CallPlayer:
     def _gather(self, gather: Gather, document_url: str | None) -> GatherOutcome:
         for prompt in gather.prompts:
             self._hear(prompt)
-        if self._behaviour.kind == "hangup":
+        if self._hangs_up_now():
             self._record_reply({"hung_up": True, "heard": False})
             return None
         captured = None
@@ -237,6 +249,15 @@ class CallPlayer:
             target = self._resolve(document_url, gather.action)
             return _NextRequest("gather", gather.method, target, []) if target else None
         return _Flow.CONTINUE
+
+    def _hangs_up_now(self) -> bool:
+        if self._behaviour.kind == "hangup":
+            return True
+        limit = self._behaviour.hangup_after
+        answered = (
+            len(self._behaviour.replies) - len(self._replies) if self._behaviour.kind == "answer" else 0
+        )
+        return limit is not None and answered >= limit
 
     def _record_reply(self, reply: dict[str, Any]) -> None:
         with self._journal.change():
@@ -272,7 +293,7 @@ class CallPlayer:
             ("CallStatus", status),
             ("Called", call.to),
             ("Caller", call.from_),
-            ("Direction", "outbound-api"),
+            ("Direction", call.direction),
             ("From", call.from_),
             ("To", call.to),
         ]

@@ -85,6 +85,8 @@ class Behaviour:
     kind: ``answer`` (the resident picks up and replies), ``no_answer`` (rings out),
     ``busy``, ``voicemail`` (a machine answers and never replies), ``fail`` (the call cannot
     be connected) or ``hangup`` (the resident picks up, hears the first prompt and hangs up).
+    hangup_after: with ``answer``, the resident gives this many replies and then hangs up at the
+    next question (mid-call); None = stays on the line.
     ring_seconds: how long it rings before being answered (default 4 s) or given up (default:
     the call's Timeout); ringing longer than the call's Timeout means no answer.
     sms: what happens to text messages sent to this number.
@@ -95,6 +97,7 @@ class Behaviour:
     ring_seconds: float | None = None
     sms: SmsOutcome = "delivered"
     sms_error_code: int = 30003  # unreachable handset, reported on undelivered/failed
+    hangup_after: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in CALL_KINDS:
@@ -103,6 +106,12 @@ class Behaviour:
             raise ScenarioError(f"sms must be one of {sorted(SMS_OUTCOMES)}, got {self.sms!r}")
         if self.ring_seconds is not None and self.ring_seconds < 0:
             raise ScenarioError("ring_seconds must not be negative")
+        if self.hangup_after is not None and (
+            isinstance(self.hangup_after, bool)
+            or not isinstance(self.hangup_after, int)
+            or self.hangup_after < 0
+        ):
+            raise ScenarioError("hangup_after must be a non-negative integer or null")
         replies = tuple(self.replies)
         if not all(isinstance(reply, Reply) for reply in replies):
             raise ScenarioError("replies must be Reply objects")
@@ -115,13 +124,16 @@ class Behaviour:
             "ring_seconds": self.ring_seconds,
             "sms": self.sms,
             "sms_error_code": self.sms_error_code,
+            "hangup_after": self.hangup_after,
         }
 
     @classmethod
     def from_json(cls, data: Any) -> Behaviour:
         if not isinstance(data, Mapping):
             raise ScenarioError(f"a behaviour is an object, got {type(data).__name__}")
-        _reject_unknown(data, {"kind", "replies", "ring_seconds", "sms", "sms_error_code"}, "behaviour")
+        _reject_unknown(
+            data, {"kind", "replies", "ring_seconds", "sms", "sms_error_code", "hangup_after"}, "behaviour"
+        )
         replies = data.get("replies", [])
         if not isinstance(replies, list):
             raise ScenarioError("replies must be a list")
@@ -137,6 +149,7 @@ class Behaviour:
             ring_seconds=ring,
             sms=data.get("sms", "delivered"),
             sms_error_code=error_code,
+            hangup_after=data.get("hangup_after"),
         )
 
 

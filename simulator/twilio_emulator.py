@@ -4,7 +4,8 @@ Point the real ``twilio`` library at :attr:`TwilioEmulator.base_url` (an ``http_
 rewrites ``https://api.twilio.com`` to it). Creating a call answers 201 with a realistic Call
 resource, then a worker thread plays the call against our webhooks (see
 :mod:`simulator.call_player`); creating a message answers 201 and posts its status callbacks
-(see :mod:`simulator.sms_player`). Every webhook request is signed with the emulator's own
+(see :mod:`simulator.sms_player`). ``GET .../Calls.json`` and ``Messages.json`` list what was
+created, newest first, filtered by ``To`` / ``From`` (one page). Every webhook request is signed with the emulator's own
 implementation of ``X-Twilio-Signature``.
 
 What each destination does is set per number with :class:`Behaviour` — in Python or over the
@@ -13,6 +14,8 @@ unauthenticated control API under ``/_emulator/`` (loopback only: it is a test d
 - ``POST /_emulator/behaviours``  JSON ``{number: behaviour}`` (``"*"`` sets the default)
 - ``POST /_emulator/invalid``     JSON ``{"numbers": [...]}`` (REST create answers 21211)
 - ``POST /_emulator/inbound_sms`` JSON ``{"from", "to", "body", "url"}`` → ``{"status": int}``
+- ``POST /_emulator/inbound_call`` JSON ``{"from", "to", "url", "behaviour"?}`` → ``{"sid"}``: the
+  caller rings our number; the call plays like an outbound one (without ringing or machine detection)
 - ``POST /_emulator/reset``       forget recorded calls and messages
 - ``GET  /_emulator/calls``, ``/_emulator/messages``, ``/_emulator/inbound``, ``/_emulator/behaviours``
 
@@ -246,10 +249,61 @@ class TwilioEmulator:
             raise ConnectionError(f"inbound SMS webhook got no response: {response.error}")
         return response.status
 
+    # -- inbound calls ----------------------------------------------------------------------
+
+    def place_inbound_call(
+        self,
+        *,
+        from_: str,
+        to: str,
+        url: str,
+        behaviour: Behaviour | None = None,
+        status_callback: str | None = None,
+    ) -> str:
+        """Someone (``from_``) calls our number ``to``: the emulator fetches the number's voice URL
+        (``url``, POST, signed) and plays the conversation as ``behaviour`` (default: the caller's
+        own behaviour, see :meth:`set_behaviour`). Returns the call sid at once; the call plays on
+        a worker thread (:meth:`wait_until_idle`)."""
+        if not is_e164(from_) or not is_e164(to):
+            raise ScenarioError("inbound call numbers must be E.164")
+        if not url.startswith(("http://", "https://")):
+            raise ScenarioError("inbound call url must be an http(s) URL")
+        chosen = behaviour or self.behaviour_for(from_)
+        created = self._now()
+        call = CallRecord(
+            sid=new_sid("CA"),
+            to=to,
+            from_=from_,
+            url=url,
+            twiml=None,
+            method="POST",
+            status_callback=status_callback,
+            status_callback_method="POST",
+            status_callback_events=["completed"],
+            machine_detection=None,
+            timeout_s=30,
+            behaviour_kind=chosen.kind,
+            created_at=created.isoformat(),
+            direction="inbound",
+        )
+        self._journal.add_call(call)
+        player = CallPlayer(
+            call,
+            chosen,
+            account_sid=self.account_sid,
+            journal=self._journal,
+            send=self._send,
+            timeline=Timeline(created, pace=self._pace, stopping=self._stopping),
+        )
+        self._spawn(player.run, f"inbound-call-{call.sid}")
+        log.info("inbound call %s from %s (%s)", call.sid, mask_phone(from_), chosen.kind)
+        return call.sid
+
     # -- HTTP routing (transport-free, so it is testable without sockets) --------------------
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> HttpReply:
-        path = urlsplit(target).path
+        parts = urlsplit(target)
+        path = parts.path
         headers = {name.lower(): value for name, value in headers.items()}
         try:
             if path.startswith("/_emulator/"):
@@ -265,7 +319,7 @@ class TwilioEmulator:
                 )
             if match["account"] != self.account_sid:
                 return _not_found(path)
-            return self._api(method, match["resource"], match["sid"], headers, body)
+            return self._api(method, match["resource"], match["sid"], headers, body, parts.query)
         except _FormError as exc:
             return exc.reply
 
@@ -281,10 +335,18 @@ class TwilioEmulator:
         return hmac.compare_digest(f"{user}:{password}".encode(), expected)
 
     def _api(
-        self, method: str, resource: str, sid: str | None, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        resource: str,
+        sid: str | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        query: str = "",
     ) -> HttpReply:
         if method == "GET" and sid is not None:
             return self._fetch_resource(resource, sid)
+        if method == "GET":
+            return self._list_resources(resource, dict(parse_qsl(query)))
         if method == "POST" and sid is None:
             form = _parse_form(headers.get("content-type", ""), body)
             return self._create_call(form) if resource == "Calls" else self._create_message(form)
@@ -296,6 +358,41 @@ class TwilioEmulator:
         if resource == "Messages" and (message := self._journal.message(sid)):
             return HttpReply(200, self._message_json(message))
         return _not_found(sid)
+
+    def _list_resources(self, resource: str, query: Mapping[str, str]) -> HttpReply:
+        """``GET .../Calls.json`` / ``Messages.json``: one page, newest first, filtered by To and From."""
+        try:
+            size = max(1, min(int(query.get("PageSize", "50")), 1000))
+        except ValueError:
+            _fail(400, 20001, "PageSize must be an integer")
+        to, from_ = query.get("To"), query.get("From")
+        records: Sequence[CallRecord | MessageRecord] = (
+            self._journal.calls() if resource == "Calls" else self._journal.messages()
+        )
+        chosen = [
+            r for r in reversed(records) if (to is None or r.to == to) and (from_ is None or r.from_ == from_)
+        ][:size]
+        items = [
+            self._call_json(r, _created(r))
+            if isinstance(r, CallRecord)
+            else self._message_json(r, _created(r))
+            for r in chosen
+        ]
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/{resource}.json"
+        return HttpReply(
+            200,
+            {
+                resource.lower(): items,
+                "end": max(len(items) - 1, 0),
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"{uri}?PageSize={size}&Page=0",
+            },
+        )
 
     def _create_call(self, form: list[tuple[str, str]]) -> HttpReply:
         one = _single_values(form)
@@ -331,6 +428,7 @@ class TwilioEmulator:
             behaviour_kind=behaviour.kind,
         )
         created = self._now()
+        call.created_at = created.isoformat()
         self._journal.add_call(call)
         player = CallPlayer(
             call,
@@ -370,6 +468,7 @@ class TwilioEmulator:
             outcome=behaviour.sms,
         )
         created = self._now()
+        message.created_at = created.isoformat()
         self._journal.add_message(message)
         player = SmsPlayer(
             message,
@@ -461,6 +560,8 @@ class TwilioEmulator:
                     return self._post_invalid(data)
                 case "inbound_sms":
                     return self._post_inbound_sms(data)
+                case "inbound_call":
+                    return self._post_inbound_call(data)
                 case "reset":
                     self.reset()
                     return HttpReply(200, {"ok": True})
@@ -492,6 +593,14 @@ class TwilioEmulator:
             self.mark_invalid(number)
         return HttpReply(200, {"ok": True})
 
+    def _post_inbound_call(self, data: Any) -> HttpReply:
+        fields = ("from", "to", "url")
+        if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
+            raise ScenarioError('expected {"from": str, "to": str, "url": str, "behaviour"?: {...}}')
+        behaviour = Behaviour.from_json(data["behaviour"]) if data.get("behaviour") is not None else None
+        sid = self.place_inbound_call(from_=data["from"], to=data["to"], url=data["url"], behaviour=behaviour)
+        return HttpReply(201, {"sid": sid})
+
     def _post_inbound_sms(self, data: Any) -> HttpReply:
         fields = ("from", "to", "body", "url")
         if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
@@ -506,6 +615,10 @@ class TwilioEmulator:
 
 
 # -- form helpers --------------------------------------------------------------------------------
+
+
+def _created(record: CallRecord | MessageRecord) -> datetime | None:
+    return datetime.fromisoformat(record.created_at) if record.created_at else None
 
 
 def _fail(status: int, code: int, message: str) -> NoReturn:

@@ -46,6 +46,8 @@ class CallRecord:
     webhooks: list[WebhookExchange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     finished: bool = False
+    created_at: str | None = None  # ISO 8601, for the REST list (kept JSON-ready)
+    direction: str = "outbound-api"  # "inbound": someone called our number
 
     @property
     def status_callbacks(self) -> list[WebhookExchange]:
@@ -75,6 +77,7 @@ class MessageRecord:
     webhooks: list[WebhookExchange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     finished: bool = False
+    created_at: str | None = None  # ISO 8601, for the REST list (kept JSON-ready)
 
     @property
     def callback_statuses(self) -> list[str]:

@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+# Twilio error codes after which the same request can never succeed: a bad, unreachable,
+# landline or unsubscribed destination, or one Twilio refuses to serve. One table for REST
+# errors (the outbox gives the row up) and delivery receipts (no retry either). Every other
+# code is temporary: the row is tried again with backoff.
+PERMANENT_ERROR_CODES = frozenset(
+    {
+        "21211",  # invalid 'To' number
+        "21214",  # 'To' number cannot be reached
+        "21216",  # call blocked by Twilio
+        "21217",  # phone number does not appear to be valid
+        "21606",  # 'From' is not SMS-capable
+        "21608",  # 'To' not verified (trial account)
+        "21610",  # recipient replied STOP (unsubscribed)
+        "21612",  # 'To' not reachable by SMS
+        "21614",  # 'To' is not a mobile number
+        "21635",  # 'To' is a landline
+        "13224",  # number not E.164 / unsupported
+        "30005",  # delivery: unknown or inactive handset
+        "30006",  # delivery: landline or unreachable carrier
+    }
+)
+
+
+def is_permanent_code(code: str | int | None) -> bool:
+    """Pure: does this Twilio error code mean "never retry this destination with this request"?"""
+    return code is not None and str(code).strip() in PERMANENT_ERROR_CODES
 
 
 class TransportError(Exception):
@@ -32,6 +60,19 @@ class Transport(Protocol):
 
     def send_sms(self, *, to: str, from_: str, body: str, status_callback_url: str) -> str:
         """Send a text message; returns the provider's message id (sid)."""
+        ...
+
+
+@runtime_checkable
+class ReconcilingTransport(Protocol):
+    """A provider we can ask what it already has, so a send whose outcome we never recorded (the
+    worker died, or the response was lost) is looked up instead of sent twice."""
+
+    def find_sent(
+        self, *, kind: Literal["call", "sms"], to: str, from_: str, body: str | None, since: datetime
+    ) -> list[str]:
+        """Provider ids of calls / messages to ``to`` from ``from_`` created at or after ``since``
+        (messages: with exactly this ``body``), newest first. Raises TransportError when it cannot tell."""
         ...
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Literal, TypeVar
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -18,30 +19,15 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifier.transports.base import TransportError
+from notifier.transports.base import TransportError, is_permanent_code
 
 log = logging.getLogger(__name__)
 
 CALL_STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 RING_TIMEOUT_S = 30
 HTTP_TIMEOUT_S = 15.0
+LOOKUP_LIMIT = 20  # most recent calls / messages to one number looked at when reconciling
 
-# The request can never succeed as sent: a bad, unreachable or unsubscribed destination, or a
-# destination Twilio refuses to serve. Retrying only costs money and delays the next step.
-PERMANENT_CODES = frozenset(
-    {
-        21211,  # invalid 'To' number
-        21214,  # 'To' number cannot be reached
-        21216,  # call blocked by Twilio
-        21217,  # phone number does not appear to be valid
-        21606,  # 'From' is not SMS-capable
-        21608,  # 'To' not verified (trial account)
-        21610,  # recipient replied STOP
-        21612,  # 'To' not reachable by SMS
-        21614,  # 'To' is not a mobile number
-        13224,  # number not E.164 / unsupported
-    }
-)
 # Twilio never processed the request; trying again later is safe.
 TEMPORARY_CODES = frozenset(
     {
@@ -61,7 +47,7 @@ def is_permanent(status: int, code: int | None) -> bool:
     Known codes decide first; otherwise 5xx and throttling are temporary, and the remaining
     4xx (the request itself was rejected) are permanent.
     """
-    if code in PERMANENT_CODES:
+    if is_permanent_code(code):
         return True
     if code in TEMPORARY_CODES:
         return False
@@ -136,6 +122,24 @@ class TwilioTransport:
             )
         )
         return str(message.sid)
+
+    def find_sent(
+        self, *, kind: Literal["call", "sms"], to: str, from_: str, body: str | None, since: datetime
+    ) -> list[str]:
+        # Twilio lists newest first; a recent window is enough (we look within minutes of a send).
+        if kind == "call":
+            found = _translate_errors(lambda: self.client.calls.list(to=to, from_=from_, limit=LOOKUP_LIMIT))
+        else:
+            found = _translate_errors(
+                lambda: self.client.messages.list(to=to, from_=from_, limit=LOOKUP_LIMIT)
+            )
+        return [
+            str(item.sid)
+            for item in found
+            if item.date_created is not None
+            and item.date_created >= since
+            and (kind == "call" or item.body == body)
+        ]
 
 
 def _translate_errors(send: Callable[[], _T]) -> _T:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Chann
 from core.migrate import upgrade
 from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
-from notifier import checkins, outbox
+from notifier import checkins, outbox, webhook_urls
 from notifier import engine as escalation
 from notifier.outbox import CallPacer
 from notifier.transports.factory import make_transport
@@ -223,6 +224,12 @@ def test_presses_2_is_an_emergency_for_caseworker_and_family_at_once(phones: Pho
         (Behaviour(kind="busy"), CallOutcome.BUSY, CallStatus.BUSY),
         (Behaviour(kind="voicemail", ring_seconds=0), CallOutcome.VOICEMAIL, CallStatus.COMPLETED),
         (Behaviour(kind="hangup", ring_seconds=0), CallOutcome.UNCLEAR, CallStatus.COMPLETED),
+        # Says something unclear, then hangs up while being asked again.
+        (
+            Behaviour(replies=(Reply.say("여보세요?"),), ring_seconds=0, hangup_after=1),
+            CallOutcome.UNCLEAR,
+            CallStatus.COMPLETED,
+        ),
         (Behaviour(kind="fail"), CallOutcome.FAILED, CallStatus.FAILED),
         # Two unclear replies: asked once more, then unclear.
         (
@@ -231,7 +238,15 @@ def test_presses_2_is_an_emergency_for_caseworker_and_family_at_once(phones: Pho
             CallStatus.COMPLETED,
         ),
     ],
-    ids=["no_answer", "busy", "voicemail", "hangs_up_mid_call", "cannot_connect", "unclear_twice"],
+    ids=[
+        "no_answer",
+        "busy",
+        "voicemail",
+        "hangs_up_at_the_first_question",
+        "hangs_up_after_the_first_reply",
+        "cannot_connect",
+        "unclear_twice",
+    ],
 )
 def test_no_reply_outcomes_leave_the_case_open_for_the_ladder(
     phones: Phones, behaviour: Behaviour, outcome: CallOutcome, status: CallStatus
@@ -369,6 +384,27 @@ def test_a_webhook_slower_than_twilio_waits_is_dropped_and_its_late_work_changes
     assert _case(phones, home).status == CaseStatus.OPEN
 
 
+def test_with_the_status_webhook_down_the_residents_reply_still_counts(
+    phones: Phones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("status handler down")
+
+    monkeypatch.setattr("notifier.calls.call_status", down)
+    home = _home(phones, Behaviour(replies=(Reply.say("네 괜찮아요"),), ring_seconds=0))
+
+    def cleared() -> bool:
+        return _case(phones, home).status == CaseStatus.CLEARED
+
+    assert phones.drive(cleared)
+    assert phones.emulator.wait_until_idle()
+    (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
+    assert record.status_callbacks and all(ex.status == 500 for ex in record.status_callbacks)
+    call = _call(phones, home)
+    assert call is not None and call.outcome == CallOutcome.OK
+    assert call.provider_sid == record.sid  # recorded by the outbox (and the answer webhook)
+
+
 # ---------------------------------------------------------------- check-ins and family texts
 
 
@@ -415,3 +451,128 @@ def test_a_family_member_texts_status_through_the_phone_network(phones: Phones) 
     assert exchange.response_body is not None
     assert "아직 담당자가 확인하기 전" in exchange.response_body
     assert _case(phones, home).status == CaseStatus.OPEN
+
+
+# ---------------------------------------------------------------- the resident reaches in
+
+OUR_NUMBER = "+15005550006"
+
+
+def _quiet_home(phones: Phones) -> Home:
+    """A household with an open case whose first call is an hour away: only the resident acts."""
+    home = _home(phones, Behaviour(kind="no_answer"))
+    with session_scope(phones.engine) as s:
+        case = s.get(Case, home.case_id)
+        assert case is not None
+        case.next_action_at = SYSTEM_CLOCK.now() + timedelta(hours=1)
+        s.add(case)
+    return home
+
+
+def _inbound_call(phones: Phones, home: Home, *replies: Reply) -> CallAttempt:
+    url = f"{phones.settings.effective_public_base_url}{webhook_urls.VOICE_INBOUND}"
+    sid = phones.emulator.place_inbound_call(
+        from_=home.resident, to=OUR_NUMBER, url=url, behaviour=Behaviour(replies=replies)
+    )
+    assert phones.emulator.wait_for(lambda: (c := phones.emulator.call(sid)) is not None and c.finished)
+    record = phones.emulator.call(sid)
+    assert record is not None and not record.errors, record and record.errors
+    assert all(ex.status is not None and ex.status < 300 for ex in record.webhooks)
+    with Session(phones.engine) as s:
+        attempt = s.exec(select(CallAttempt).where(CallAttempt.provider_sid == sid)).one()
+    return attempt
+
+
+def test_the_resident_calls_our_number_and_saying_fine_is_a_check_in(phones: Phones) -> None:
+    home = _quiet_home(phones)
+    attempt = _inbound_call(phones, home, Reply.say("네 괜찮아요"))
+    assert attempt.outcome == CallOutcome.OK and attempt.recipient_kind == RecipientKind.RESIDENT
+    case = _case(phones, home)
+    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+    with Session(phones.engine) as s:
+        watch = s.get(Watch, home.household_id)
+        assert watch is not None and watch.last_checkin_at is not None
+    assert not [c for c in phones.emulator.calls() if c.to == home.resident]  # nobody called them
+
+
+def test_the_resident_calls_our_number_and_pressing_2_alerts_caseworker_and_family(phones: Phones) -> None:
+    home = _quiet_home(phones)
+    attempt = _inbound_call(phones, home, Reply.press("2"))
+    assert attempt.outcome == CallOutcome.EMERGENCY
+    assert _case(phones, home).severity == Severity.CRITICAL
+    assert phones.drive(lambda: len(_sent_sms(phones, home)) == 2)
+    assert _sent_sms(phones, home) == {
+        home.caseworker: "sms.caseworker.emergency",
+        home.family: "sms.family.emergency",
+    }
+
+
+def test_the_resident_texts_our_number_and_fine_is_a_check_in(phones: Phones) -> None:
+    home = _quiet_home(phones)
+    url = f"{phones.settings.effective_public_base_url}{webhook_urls.SMS_INBOUND}"
+    assert (
+        phones.emulator.send_inbound_sms(from_=home.resident, to=OUR_NUMBER, body="괜찮아요", url=url) == 200
+    )
+    (exchange,) = [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.resident]
+    assert "답장 감사합니다" in (exchange.response_body or "")
+    case = _case(phones, home)
+    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+
+
+def test_the_resident_texts_for_help_and_caseworker_and_family_are_told(phones: Phones) -> None:
+    home = _quiet_home(phones)
+    url = f"{phones.settings.effective_public_base_url}{webhook_urls.SMS_INBOUND}"
+    assert (
+        phones.emulator.send_inbound_sms(
+            from_=home.resident, to=OUR_NUMBER, body="넘어졌어요 도와주세요", url=url
+        )
+        == 200
+    )
+    assert _case(phones, home).severity == Severity.CRITICAL
+    assert phones.drive(lambda: len(_sent_sms(phones, home)) == 2)
+    assert set(_sent_sms(phones, home)) == {home.caseworker, home.family}
+
+
+# ---------------------------------------------------------------- a worker dies mid-send
+
+
+def test_a_worker_that_dies_after_twilio_took_the_call_never_places_it_twice(
+    phones: Phones, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The status webhook fails, so only asking Twilio (its Calls list) can tell the call was placed.
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(outbox, "LOOKUP_SKEW", timedelta(seconds=5))
+
+    def status_down(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("status webhook down")
+
+    monkeypatch.setattr("notifier.calls.call_status", status_down)
+    real_record = outbox._record_sent
+    died: list[bool] = []
+
+    def dies_once(*args: Any, **kwargs: Any) -> None:
+        if not died:
+            died.append(True)
+            raise RuntimeError("worker killed after sending, before recording")
+        real_record(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "_record_sent", dies_once)
+    home = _home(phones, Behaviour(kind="no_answer", ring_seconds=0))
+
+    def recovered() -> bool:
+        call = _call(phones, home)
+        return call is not None and call.provider_sid is not None
+
+    assert phones.drive(recovered)
+    assert died == [True]
+    records = [c for c in phones.emulator.calls() if c.to == home.resident]
+    assert len(records) == 1, "the call was placed twice"
+    call = _call(phones, home)
+    assert call is not None and call.provider_sid == records[0].sid
+    with Session(phones.engine) as s:
+        (placed,) = s.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_PLACED
+            )
+        ).all()
+    assert placed.data.get("recovered") is True

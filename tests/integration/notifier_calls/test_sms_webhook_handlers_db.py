@@ -14,9 +14,11 @@ from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, Language, OutboxStatus
 from core.models import Case, CaseEvent, Contact, Notification, Resident, Watch
-from notifier import lifecycle, sms
+from core.settings import Settings
+from notifier import lifecycle, outbox, sms
 from tests.factories import make_household, make_notification, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
+from tests.integration.notifier_engine.support import RecordingTransport
 
 
 @dataclass
@@ -107,23 +109,71 @@ def test_delivery_receipts_move_forward_only(engine: Engine, clock: ManualClock)
     assert (row.status, row.error) == (OutboxStatus.DELIVERED, None)
 
 
-@pytest.mark.parametrize(("code", "permanent"), [("30003", False), ("21610", True), ("", False)])
+@pytest.mark.parametrize(
+    ("code", "permanent"),
+    [("30003", False), ("21610", True), ("21635", True), ("30005", True), ("30008", False), ("", False)],
+)
 def test_a_failed_delivery_is_recorded_with_its_error_code(
     sqlite_engine: Engine, clock: ManualClock, code: str, permanent: bool
 ) -> None:
-    notification_id, case_id = new_notification(sqlite_engine, clock)
-    params = {"MessageStatus": "undelivered", "SmsStatus": "undelivered"} | (
+    first_sid = "SM" + "4" * 32
+    notification_id, case_id = new_notification(sqlite_engine, clock, sid=first_sid)
+    with session_scope(sqlite_engine) as s:
+        row = s.get_one(Notification, notification_id)
+        row.status, row.attempts = OutboxStatus.SENT, 1
+    params = {"MessageSid": first_sid, "MessageStatus": "undelivered", "SmsStatus": "undelivered"} | (
         {"ErrorCode": code} if code else {}
     )
     receipt(sqlite_engine, clock, notification_id, **params)
     receipt(sqlite_engine, clock, notification_id, **params)  # retried callback: recorded once
     row = load_notification(sqlite_engine, notification_id)
-    assert row.status == OutboxStatus.FAILED
     assert row.permanent_failure is permanent
     assert row.error is not None and "undelivered" in row.error and code in row.error
     (event,) = case_events(sqlite_engine, case_id, CaseEventType.NOTIFICATION_FAILED)
     assert event.data["notification_id"] == notification_id
     assert event.data["error_code"] == (code or None)
+    if permanent:  # a bad, landline or unsubscribed number: never again
+        assert row.status == OutboxStatus.FAILED and row.provider_sid == first_sid
+        assert event.data["retry_at"] is None
+        return
+    # Temporary (handset off, carrier hiccup): back to the outbox with backoff, like a REST error.
+    assert row.status == OutboxStatus.PENDING and row.provider_sid is None
+    assert row.next_attempt_at == clock.now() + outbox.backoff(1)
+    assert event.data["retry_at"] == row.next_attempt_at.isoformat()
+    receipt(sqlite_engine, clock, notification_id, MessageSid=first_sid, MessageStatus="delivered")  # late
+    assert load_notification(sqlite_engine, notification_id).status == OutboxStatus.PENDING
+
+
+def test_a_temporarily_undelivered_text_is_sent_again_and_then_delivered(
+    sqlite_engine: Engine, clock: ManualClock
+) -> None:
+    notification_id, _ = new_notification(sqlite_engine, clock)
+    transport = RecordingTransport()
+    settings = Settings(
+        _env_file=None, public_base_url="https://care.example.org", twilio_from_number="+15005550006"
+    )
+    with session_scope(sqlite_engine) as s:
+        s.get_one(Notification, notification_id).status = OutboxStatus.PENDING
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 1
+    first = transport.sent[0].sid
+    receipt(
+        sqlite_engine,
+        clock,
+        notification_id,
+        MessageSid=first,
+        MessageStatus="undelivered",
+        ErrorCode="30003",
+    )
+    clock.advance(outbox.backoff(1))
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 1
+    second = transport.sent[1].sid
+    assert second != first and transport.sent[1].body == transport.sent[0].body
+    receipt(sqlite_engine, clock, notification_id, MessageSid=second, MessageStatus="delivered")
+    row = load_notification(sqlite_engine, notification_id)
+    assert (row.status, row.provider_sid, row.attempts) == (OutboxStatus.DELIVERED, second, 2)
+    clock.advance(timedelta(hours=1))
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 0
+    assert len(transport.sent) == 2
 
 
 def test_receipts_for_unknown_rows_or_other_messages_change_nothing(

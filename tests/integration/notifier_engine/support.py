@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from core.clock import Clock
 from core.enums import CaseEventType
 from core.models import CallAttempt, Case, CaseEvent, Notification
 
@@ -34,6 +36,7 @@ class Sent:
     status_url: str
     body: str = ""
     sid: str = ""
+    created_at: datetime | None = None  # set by ProviderTransport: when the provider took it
 
 
 @dataclass
@@ -61,6 +64,39 @@ class RecordingTransport:
         if self.on_send is not None:
             self.on_send(record)
         return record.sid
+
+
+@dataclass
+class ProviderTransport(RecordingTransport):
+    """A recording transport that can also be asked what it already has (like Twilio's lists)."""
+
+    clock: Clock | None = None
+    lookup_failures: list[BaseException] = field(default_factory=list)
+    lookups: int = 0
+
+    def _send(self, record: Sent, prefix: str) -> str:
+        if self.clock is not None:
+            record.created_at = self.clock.now()
+        return super()._send(record, prefix)
+
+    def find_sent(
+        self, *, kind: Literal["call", "sms"], to: str, from_: str, body: str | None, since: datetime
+    ) -> list[str]:
+        with self._lock:
+            self.lookups += 1
+            if self.lookup_failures:
+                raise self.lookup_failures.pop(0)
+            found = [
+                r.sid
+                for r in self.sent
+                if r.kind == kind
+                and r.to == to
+                and r.from_ == from_
+                and (kind == "call" or r.body == body)
+                and r.created_at is not None
+                and r.created_at >= since
+            ]
+        return list(reversed(found))  # newest first, like Twilio
 
 
 def events(session: Session, case_id: int, type_: CaseEventType | None = None) -> list[CaseEvent]:

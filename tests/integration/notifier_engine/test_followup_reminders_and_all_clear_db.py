@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CallStatus, Channel, OutboxStatus, RecipientKind, ResolutionCode
+from core.enums import CallStatus, CaseKind, Channel, OutboxStatus, RecipientKind, ResolutionCode
 from core.models import Case, Contact, Notification
 from core.settings import Settings
 from notifier import engine as escalation
@@ -198,3 +198,23 @@ def test_contacts_who_prefer_calls_get_the_sms_and_a_call(
     assert sms.recipient_id == call.recipient_id == setup.contact_ids[0]
     assert (call.recipient_kind, call.status) == (RecipientKind.CONTACT, CallStatus.PENDING)
     assert sms.status == OutboxStatus.PENDING
+
+
+def test_an_acknowledged_pattern_finding_sends_no_reminders(
+    engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
+) -> None:
+    # Findings (unusual night, fading routine...) wait for the next review; an acknowledged one
+    # must not text the on-duty caseworker every few hours like an unresolved emergency would.
+    with session_scope(engine) as s:
+        team = make_team(s)
+        hh = make_household(s, team=team)
+        make_user(s, team=team, phone="+821055501111")
+        finding = make_open_case(s, hh, now=clock.now(), kind=CaseKind.FADING_ROUTINE)
+        assert finding.id is not None
+        finding_id = finding.id
+    _ack(engine, clock, finding_id)
+    for _ in range(3):
+        escalation.tick(engine, clock, settings)
+        clock.advance(timedelta(minutes=DEFAULT_ACK_REMINDER_MINUTES + 1))
+    escalation.tick(engine, clock, settings)
+    assert _reminders(engine, finding_id) == []

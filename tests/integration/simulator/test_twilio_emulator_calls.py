@@ -143,6 +143,18 @@ def test_hangup_after_first_prompt(emulator, client, webhooks):
     assert call.callback_statuses == ["initiated", "ringing", "in-progress", "completed"]
 
 
+def test_hangup_mid_call_after_the_first_reply(emulator, client, webhooks):
+    # The fake server re-asks after the first reply; the resident hangs up at the re-ask.
+    emulator.set_behaviour(
+        RESIDENT, Behaviour(replies=[Reply.say("여보세요?"), Reply.say("네")], ring_seconds=0, hangup_after=1)
+    )
+    call = finished(emulator, place_call(client, webhooks).sid)
+    (gather,) = webhooks.requests_to("/voice/gather")
+    assert gather.params["SpeechResult"] == "여보세요?"
+    assert call.replies[-1] == {"hung_up": True, "heard": False} and len(call.replies) == 2
+    assert call.status == "completed" and call.callback_statuses[-1] == "completed"
+
+
 def test_resident_out_of_replies_stays_silent(emulator, client, webhooks):
     emulator.set_behaviour(RESIDENT, Behaviour(replies=[]))
     call = finished(emulator, place_call(client, webhooks).sid)

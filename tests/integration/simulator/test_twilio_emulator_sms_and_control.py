@@ -169,3 +169,60 @@ def test_control_api_rejects_bad_input_and_keeps_previous_state(emulator):
     assert status == 200
     status, _ = _control(emulator, "/_emulator/nonsense", {})
     assert status == 404
+
+
+def test_calls_and_messages_are_listed_newest_first_filtered_by_number(emulator, client, webhooks):
+    # What the outbox asks when it must find out whether an unrecorded send reached Twilio.
+    from datetime import UTC, datetime, timedelta
+
+    from notifier.transports.twilio import TwilioTransport
+
+    from .conftest import ACCOUNT_SID, AUTH_TOKEN
+
+    emulator.set_default_behaviour(Behaviour(kind="no_answer", ring_seconds=0))
+    start = datetime.now(UTC) - timedelta(seconds=2)
+    first = client.messages.create(to=FAMILY, from_=OUR_NUMBER, body="first")
+    second = client.messages.create(to=FAMILY, from_=OUR_NUMBER, body="second")
+    client.messages.create(to="+821000009999", from_=OUR_NUMBER, body="second")
+    call = client.calls.create(to=FAMILY, from_=OUR_NUMBER, url=webhooks.url("/voice/answer"))
+    transport = TwilioTransport(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base=emulator.base_url)
+    assert [m.sid for m in client.messages.list(to=FAMILY)] == [second.sid, first.sid]
+    assert transport.find_sent(kind="sms", to=FAMILY, from_=OUR_NUMBER, body="second", since=start) == [
+        second.sid
+    ]
+    assert transport.find_sent(kind="call", to=FAMILY, from_=OUR_NUMBER, body=None, since=start) == [call.sid]
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert transport.find_sent(kind="call", to=FAMILY, from_=OUR_NUMBER, body=None, since=later) == []
+    assert transport.find_sent(kind="sms", to=FAMILY, from_="+15550000000", body="first", since=start) == []
+    emulator.wait_until_idle()
+
+
+def test_an_inbound_call_fetches_our_voice_url_and_plays_the_callers_replies(emulator, webhooks):
+    status, created = _control(
+        emulator,
+        "/_emulator/inbound_call",
+        {
+            "from": FAMILY,
+            "to": OUR_NUMBER,
+            "url": webhooks.url("/voice/answer?code=in1"),
+            "behaviour": {"replies": [{"digits": "1"}, {"speech": "네 괜찮아요"}]},
+        },
+    )
+    assert status == 201 and isinstance(created, dict)
+    assert emulator.wait_until_idle()
+    record = emulator.call(created["sid"])
+    assert record is not None and record.status == "completed" and record.direction == "inbound"
+    answer, *gathers = [s for s in webhooks.seen if s.path.startswith("/voice/")]
+    assert answer.path == "/voice/answer" and answer.signature_valid
+    assert (answer.params["From"], answer.params["To"], answer.params["Direction"]) == (
+        FAMILY,
+        OUR_NUMBER,
+        "inbound",
+    )
+    assert [g.params.get("Digits") or g.params.get("SpeechResult") for g in gathers] == ["1", "네 괜찮아요"]
+    assert (
+        _control(emulator, "/_emulator/inbound_call", {"from": "not-a-number", "to": OUR_NUMBER, "url": "x"})[
+            0
+        ]
+        == 400
+    )

@@ -8,6 +8,7 @@ import pytest
 
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
 from notifier.transports import TransportError, mask_phone
+from notifier.transports.base import is_permanent_code
 from notifier.transports.console import ConsoleTransport
 from notifier.transports.factory import TransportConfigError, make_transport
 from notifier.transports.twilio import TwilioTransport, is_permanent
@@ -32,6 +33,16 @@ def test_bad_or_unsubscribed_destinations_are_permanent(code: int) -> None:
 )
 def test_throttling_outages_and_our_own_credentials_are_temporary(status: int, code: int | None) -> None:
     assert not is_permanent(status, code)
+
+
+def test_one_table_decides_for_rest_errors_and_delivery_receipts() -> None:
+    # A landline (21635) or dead handset (30005/30006) is as permanent in a delivery receipt as a bad
+    # number is in a REST error; an unreachable handset (30003) or carrier hiccup (30008) is not.
+    permanent: list[str | int] = ["21211", "21610", "21614", "21635", "30005", "30006", 21217]
+    temporary: list[str | None] = ["30003", "30008", "20429", "", None]
+    assert all(is_permanent_code(code) for code in permanent)
+    assert not any(is_permanent_code(code) for code in temporary)
+    assert is_permanent(400, 21635) and not is_permanent(429, 30003)
 
 
 def test_an_unknown_rejection_of_the_request_is_permanent() -> None:

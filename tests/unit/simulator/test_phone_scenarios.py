@@ -12,6 +12,7 @@ def test_behaviour_round_trips_through_json():
         ring_seconds=7,
         sms="undelivered",
         sms_error_code=30005,
+        hangup_after=1,
     )
     assert Behaviour.from_json(behaviour.to_json()) == behaviour
     assert isinstance(behaviour.replies, tuple) and hash(behaviour)  # frozen and hashable
@@ -37,6 +38,8 @@ def test_json_shortcuts_and_defaults():
         ({"replies": [{"speech": "a", "confidence": 1.5}]}, "confidence"),
         ({"replies": [3]}, "string or an object"),
         ({"kind": "answer", "colour": "red"}, "unknown behaviour field"),
+        ({"hangup_after": -1}, "hangup_after"),
+        ({"hangup_after": "1"}, "hangup_after"),
         ([], "object"),
     ],
 )
