@@ -11,7 +11,9 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.errors import error_response, http_exception_handler
 from api.login_limiter import LoginLimiter
 from api.routes import (
     audit_log,
@@ -68,7 +70,14 @@ def create_app(
     app.state.login_limiter = LoginLimiter()
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
-    v1 = APIRouter(prefix=API_PREFIX)
+    # Every /api/v1 error has a code (api/errors.py); 401 and 403 can come from any route.
+    v1 = APIRouter(
+        prefix=API_PREFIX,
+        responses={
+            401: error_response("not signed in, or the token expired"),
+            403: error_response("your role may not do this"),
+        },
+    )
     v1.include_router(auth.router)
     v1.include_router(teams.router)
     v1.include_router(households.router)
@@ -87,4 +96,6 @@ def create_app(
     app.include_router(status_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
+    # Every error body carries a stable code for clients to translate (api/errors.py).
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     return app

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.audit import take_pending
+from api.errors import ApiError, ErrorCode
 from api.login_limiter import LoginLimiter
 from api.security import InvalidToken, decode_access_token
 from core.clock import Clock
@@ -80,9 +81,8 @@ _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 def _unauthorised(detail: str, *, invalid_token: bool) -> HTTPException:
     challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
-    return HTTPException(
-        status_code=status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge}
-    )
+    code = ErrorCode.INVALID_TOKEN if invalid_token else ErrorCode.NOT_AUTHENTICATED
+    return ApiError(status.HTTP_401_UNAUTHORIZED, code, detail, headers={"WWW-Authenticate": challenge})
 
 
 def get_current_user(
@@ -114,7 +114,7 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
     def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:
-            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="not allowed for your role")
+            raise ApiError(status.HTTP_403_FORBIDDEN, ErrorCode.FORBIDDEN_ROLE, "not allowed for your role")
         return user
 
     return dependency

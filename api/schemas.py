@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date as date_type
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from core.enums import (
     AuditAction,
@@ -214,7 +216,7 @@ class NoteIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("note text must not be blank")
+            raise PydanticCustomError("text_blank", "note text must not be blank")
         return value
 
 
@@ -318,6 +320,24 @@ class ActivityHeatmap(BaseModel):
     routine: list[list[float]]
 
 
+class DaySwitchOn(BaseModel):
+    at: datetime
+    appliance: str | None  # the device's appliance name, as staff entered it
+
+
+class ActivityDay(BaseModel):
+    """One local day, hour by hour (24 local clock hours), next to the usual for that weekday:
+    ``usual`` is the average of the same weekday in the ``usual_weeks`` weeks before."""
+
+    timezone: str
+    date: date_type
+    until: datetime  # the end of the day, or now for today
+    hours: list[int]
+    usual_weeks: int
+    usual: list[float]
+    switch_ons: list[DaySwitchOn]  # oldest first
+
+
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -327,7 +347,10 @@ class PauseIn(BaseModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("until must include a timezone offset, e.g. 2026-03-09T09:00:00+09:00")
+            raise PydanticCustomError(
+                "timezone_offset_required",
+                "until must include a timezone offset, e.g. 2026-03-09T09:00:00+09:00",
+            )
         return value
 
 
@@ -389,7 +412,9 @@ class AssignDeviceIn(BaseModel):
 class ImportErrorOut(BaseModel):
     row: int  # line in the file; the header is line 1, 0 = the file as a whole
     column: str | None
-    message: str
+    message: str  # English
+    code: str  # stable, for translation (``error.<code>`` in the dashboard's catalogues)
+    params: dict[str, str | int] = Field(default_factory=dict)  # filled into the translation
 
 
 class ImportReport(BaseModel):
@@ -456,7 +481,10 @@ class ReportOut(BaseModel):
 
 def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must include a timezone offset, e.g. 2026-03-09T09:00:00+09:00")
+        raise PydanticCustomError(
+            "timezone_offset_required",
+            f"{name} must include a timezone offset, e.g. 2026-03-09T09:00:00+09:00",
+        )
     return value
 
 
@@ -487,7 +515,7 @@ class FieldVisitIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("note must not be blank")
+            raise PydanticCustomError("text_blank", "note must not be blank")
         return value
 
 
@@ -671,9 +699,9 @@ class CheckinScheduleIn(BaseModel):
     @classmethod
     def _weekdays(cls, value: list[int]) -> list[int]:
         if any(not 1 <= d <= 7 for d in value):
-            raise ValueError("weekdays are ISO numbers, 1 (Monday) to 7 (Sunday)")
+            raise PydanticCustomError("weekday_range", "weekdays are ISO numbers, 1 (Monday) to 7 (Sunday)")
         if len(set(value)) != len(value):
-            raise ValueError("each weekday at most once")
+            raise PydanticCustomError("weekday_repeated", "each weekday at most once")
         return sorted(value)
 
 

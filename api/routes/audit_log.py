@@ -11,7 +11,10 @@ from sqlmodel import col, select
 
 from api import audit
 from api.deps import AdminUser, ClockDep, SessionDep
-from api.errors import unprocessable
+from api.errors import (
+    ErrorCode,
+    unprocessable,
+)
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, QueryId
 from api.schemas import AuditEntryOut, AuditPage
 from core.enums import AuditAction, AuditObject
@@ -37,7 +40,12 @@ def audit_entries(
 ) -> AuditPage:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:
-            raise unprocessable(f"{name} must include a timezone offset", "query", name)
+            raise unprocessable(
+                f"{name} must include a timezone offset",
+                "query",
+                name,
+                code=ErrorCode.TIMEZONE_OFFSET_REQUIRED,
+            )
     conditions: list[ColumnElement[bool]] = [true()]
     if user_id is not None:
         conditions.append(col(AuditEntry.user_id) == user_id)

@@ -6,11 +6,12 @@ import hashlib
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
 from api.deps import ClockDep, CurrentUser, LoginLimiterDep, SessionDep, SettingsDep
+from api.errors import ApiError, ErrorCode
 from api.login_limiter import LoginLimiter
 from api.schemas import MeOut, TokenOut
 from api.security import burn_verification, create_access_token, verify_password
@@ -40,9 +41,10 @@ def login(
     wait = limiter.retry_after(key, now)
     if wait is not None:
         log.warning("login rate-limited user_key=%s client=%s", _user_ref(username), client)
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many failed logins; try again later",
+        raise ApiError(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            ErrorCode.TOO_MANY_LOGINS,
+            "too many failed logins; try again later",
             headers={"Retry-After": str(wait)},
         )
     # A name no user can have (e.g. with a NUL byte, which PostgreSQL text refuses) is not looked up.
@@ -59,8 +61,11 @@ def login(
     if not ok or user is None or user.id is None:
         limiter.record_failure(key, now)
         log.info("login failed client=%s", client)
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN, headers={"WWW-Authenticate": "Bearer"}
+        raise ApiError(
+            status.HTTP_401_UNAUTHORIZED,
+            ErrorCode.BAD_LOGIN,
+            BAD_LOGIN,
+            headers={"WWW-Authenticate": "Bearer"},
         )
     limiter.reset(key)
     token = create_access_token(

@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlmodel import Session
 
 from api import audit
 from api.deps import ClockDep, ManagerUser, ResolverUser, SessionDep, StaffUser
-from api.errors import unprocessable
+from api.errors import (
+    ErrorCode,
+    conflict,
+    error_response,
+    not_found,
+    unprocessable,
+)
 from api.queries import CaseFilters, case_detail, case_item, get_visible_case, list_cases
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
 from api.schemas import (
@@ -62,7 +68,12 @@ def cases(
     offset: Offset = 0,
 ) -> CasePage:
     if unassigned and assigned_user_id is not None:
-        raise unprocessable("use either assigned_user_id or unassigned, not both", "query", "unassigned")
+        raise unprocessable(
+            "use either assigned_user_id or unassigned, not both",
+            "query",
+            "unassigned",
+            code=ErrorCode.FILTER_CONFLICT,
+        )
     filters = CaseFilters(
         statuses=status_ or (),
         kind=kind,
@@ -93,9 +104,9 @@ def acknowledge(
     try:
         lifecycle.acknowledge(session, found, actor=_actor(user), now=clock.now())
     except lifecycle.IllegalTransition as exc:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise conflict(ErrorCode.CASE_STATE_CONFLICT, str(exc)) from None
     except lifecycle.CaseConflict:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=CONFLICT_RETRY) from None
+        raise conflict(ErrorCode.CASE_CHANGED_RETRY, CONFLICT_RETRY) from None
     audit.record(session, request, user, AuditAction.ACKNOWLEDGE, AuditObject.CASE, case_id, now=clock.now())
     log.info("case acknowledged case_id=%s user_id=%s", case_id, user.id)
     return case_item(session, found, household)
@@ -121,9 +132,9 @@ def resolve(
             now=clock.now(),
         )
     except lifecycle.IllegalTransition as exc:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        raise conflict(ErrorCode.CASE_STATE_CONFLICT, str(exc)) from None
     except lifecycle.CaseConflict:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=CONFLICT_RETRY) from None
+        raise conflict(ErrorCode.CASE_CHANGED_RETRY, CONFLICT_RETRY) from None
     audit.record(session, request, user, AuditAction.RESOLVE, AuditObject.CASE, case_id, now=clock.now())
     log.info("case resolved case_id=%s code=%s user_id=%s", case_id, body.code.value, user.id)
     return case_item(session, found, household)
@@ -150,8 +161,8 @@ def add_note(
     "/{case_id}/assign",
     response_model=CaseItem,
     responses={
-        404: {"description": "no such case, or not one you may see"},
-        409: {"description": "the case is closed"},
+        404: error_response("no such case, or not one you may see"),
+        409: error_response("the case is closed"),
         422: {"description": "the user is not an active member of the household's team"},
     },
 )
@@ -166,17 +177,17 @@ def assign(
     """Assign the case to an active user of the household's team (``user_id: null`` unassigns)."""
     found, household = _visible_case(session, user, case_id)
     if found.status not in ACTIVE_CASE_STATUSES:
-        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="a closed case cannot be reassigned")
+        raise conflict(ErrorCode.CASE_CLOSED, "a closed case cannot be reassigned")
     now = clock.now()
     current = session.get(CaseAssignment, case_id)
     if body.user_id is None:
         if current is None:
-            raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="the case is not assigned")
+            raise conflict(ErrorCode.CASE_NOT_ASSIGNED, "the case is not assigned")
         session.delete(current)
     else:
         _team_member(session, household, body.user_id, "user_id")
         if current is not None and current.user_id == body.user_id:
-            raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="already assigned to this user")
+            raise conflict(ErrorCode.ALREADY_ASSIGNED, "already assigned to this user")
         current = current or CaseAssignment(
             case_id=case_id, user_id=body.user_id, assigned_at=now, assigned_by=""
         )
@@ -196,7 +207,7 @@ def assign(
     response_model=CaseEventOut,
     status_code=status.HTTP_201_CREATED,
     responses={
-        404: {"description": "no such case, or not one you may see"},
+        404: error_response("no such case, or not one you may see"),
         422: {"description": "visited_at in the future or before the case opened; visitor not on the team"},
     },
 )
@@ -215,9 +226,13 @@ def add_field_visit(
     found, household = _visible_case(session, user, case_id)
     now = clock.now()
     if body.visited_at > now:
-        raise unprocessable("visited_at must not be in the future", "body", "visited_at")
+        raise unprocessable(
+            "visited_at must not be in the future", "body", "visited_at", code=ErrorCode.VISIT_IN_FUTURE
+        )
     if body.visited_at < found.opened_at:
-        raise unprocessable("visited_at is before the case opened", "body", "visited_at")
+        raise unprocessable(
+            "visited_at is before the case opened", "body", "visited_at", code=ErrorCode.VISIT_BEFORE_CASE
+        )
     visitor = user
     if body.visitor_user_id is not None and body.visitor_user_id != user.id:
         visitor = _team_member(session, household, body.visitor_user_id, "visitor_user_id")
@@ -246,14 +261,16 @@ def _team_member(session: Session, household: Household, user_id: int, field: st
         or member.team_id != household.team_id
         or member.role not in ASSIGNABLE_ROLES
     ):
-        raise unprocessable("not an active staff member of the household's team", "body", field)
+        raise unprocessable(
+            "not an active staff member of the household's team", "body", field, code=ErrorCode.NOT_TEAM_STAFF
+        )
     return member
 
 
 def _visible_case(session: Session, user: User, case_id: int) -> tuple[Case, Household]:
     found = get_visible_case(session, user, case_id)
     if found is None:  # missing and not-yours look the same: ids are not an oracle
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="case not found")
+        raise not_found(ErrorCode.CASE_NOT_FOUND, "case")
     return found
 
 

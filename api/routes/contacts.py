@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
 from api import audit
 from api.deps import ClockDep, ManagerUser, SessionDep
-from api.errors import unprocessable
+from api.errors import (
+    ErrorCode,
+    error_response,
+    not_found,
+    unprocessable,
+)
 from api.household_queries import get_visible_household
 from api.routes.pagination import PathId
 from api.schemas import ContactIn, ContactOut, ContactPatch
@@ -26,7 +31,7 @@ def contact_out(c: Contact) -> ContactOut:
     "/households/{household_id}/contacts",
     response_model=ContactOut,
     status_code=status.HTTP_201_CREATED,
-    responses={404: {"description": "no such household, or not one you may see"}},
+    responses={404: error_response("no such household, or not one you may see")},
 )
 def add_contact(
     household_id: PathId,
@@ -37,7 +42,7 @@ def add_contact(
     clock: ClockDep,
 ) -> ContactOut:
     if get_visible_household(session, user, household_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="household not found")
+        raise not_found(ErrorCode.HOUSEHOLD_NOT_FOUND, "household")
     contact = Contact(household_id=household_id, **body.model_dump())
     session.add(contact)
     session.flush()
@@ -47,9 +52,7 @@ def add_contact(
     return contact_out(contact)
 
 
-@router.patch(
-    "/contacts/{contact_id}", response_model=ContactOut, responses={404: {"description": NOT_FOUND}}
-)
+@router.patch("/contacts/{contact_id}", response_model=ContactOut, responses={404: error_response(NOT_FOUND)})
 def change_contact(
     contact_id: PathId,
     body: ContactPatch,
@@ -62,7 +65,9 @@ def change_contact(
     changes = body.model_dump(exclude_unset=True)
     nulled = [name for name, value in changes.items() if value is None]
     if nulled:
-        raise unprocessable("fields cannot be set to null", "body", nulled[0])
+        raise unprocessable(
+            "fields cannot be set to null", "body", nulled[0], code=ErrorCode.FIELD_NOT_NULLABLE
+        )
     for name, value in changes.items():
         setattr(contact, name, value)
     session.add(contact)
@@ -81,7 +86,7 @@ def change_contact(
 @router.delete(
     "/contacts/{contact_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": NOT_FOUND}},
+    responses={404: error_response(NOT_FOUND)},
 )
 def remove_contact(
     contact_id: PathId, request: Request, session: SessionDep, user: ManagerUser, clock: ClockDep
@@ -99,5 +104,5 @@ def remove_contact(
 def _visible_contact(session: Session, user: User, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None or get_visible_household(session, user, contact.household_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)
+        raise not_found(ErrorCode.CONTACT_NOT_FOUND, "contact")
     return contact

@@ -12,13 +12,19 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api import audit
 from api.deps import ClockDep, ManagerUser, SessionDep, StaffUser
-from api.errors import unprocessable
+from api.errors import (
+    ErrorCode,
+    conflict,
+    error_response,
+    not_found,
+    unprocessable,
+)
 from api.household_queries import get_visible_household, household_detail, insert_household
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId
 from api.schemas import (
@@ -35,12 +41,12 @@ from api.schemas import (
 )
 from core.enums import AuditAction, AuditObject, Language, Role
 from core.models import CallAttempt, CheckinCall, CheckinSchedule, Household, Resident, Team, User
-from notifier.checkins import flags, set_schedule, summary_text
+from notifier.checkins import QuietHoursError, flags, set_schedule, summary_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["households"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such household, or not one you may see"}
+    404: error_response("no such household, or not one you may see")
 }
 DEFAULT_CHECKIN_TIME = "10:00"
 
@@ -48,7 +54,7 @@ DEFAULT_CHECKIN_TIME = "10:00"
 def _visible(session: Session, user: User, household_id: int) -> Household:
     household = get_visible_household(session, user, household_id)
     if household is None:
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="household not found")
+        raise not_found(ErrorCode.HOUSEHOLD_NOT_FOUND, "household")
     return household
 
 
@@ -57,29 +63,34 @@ def _check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise unprocessable(
-            f"unknown time zone {name!r} (use an IANA name like Asia/Seoul)", "body", "timezone"
+            f"unknown time zone {name!r} (use an IANA name like Asia/Seoul)",
+            "body",
+            "timezone",
+            code=ErrorCode.UNKNOWN_TIMEZONE,
         ) from None
     return name
 
 
 def _check_team(session: Session, user: User, team_id: int) -> None:
     if session.get(Team, team_id) is None:
-        raise unprocessable("no such team", "body", "team_id")
+        raise unprocessable("no such team", "body", "team_id", code=ErrorCode.NO_SUCH_TEAM)
     if user.role != Role.ADMIN and team_id != user.team_id:
-        raise unprocessable("you may work only in your own team", "body", "team_id")
+        raise unprocessable(
+            "you may work only in your own team", "body", "team_id", code=ErrorCode.OWN_TEAM_ONLY
+        )
 
 
 def _check_code_free(session: Session, code: str, *, except_id: int | None = None) -> None:
     existing = session.exec(select(Household.id).where(col(Household.code) == code)).first()
     if existing is not None and existing != except_id:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="a household with this code already exists")
+        raise conflict(ErrorCode.HOUSEHOLD_CODE_TAKEN, "a household with this code already exists")
 
 
 @router.post(
     "/households",
     response_model=HouseholdDetail,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "code taken"}, 422: {"description": "bad team or time zone"}},
+    responses={409: error_response("code taken"), 422: {"description": "bad team or time zone"}},
 )
 def create_household(
     body: HouseholdIn, request: Request, session: SessionDep, user: ManagerUser, clock: ClockDep
@@ -106,7 +117,7 @@ def create_household(
 @router.patch(
     "/households/{household_id}",
     response_model=HouseholdDetail,
-    responses={**NOT_FOUND, 409: {"description": "code taken"}, 422: {}},
+    responses={**NOT_FOUND, 409: error_response("code taken"), 422: {}},
 )
 def edit_household(
     household_id: PathId,
@@ -119,13 +130,18 @@ def edit_household(
     household = _visible(session, user, household_id)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise unprocessable("send at least one field to change", "body")
+        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
     for required in ("code", "team_id", "timezone", "address"):
         if required in changes and changes[required] is None:
-            raise unprocessable(f"{required} cannot be empty", "body", required)
+            raise unprocessable(f"{required} cannot be empty", "body", required, code=ErrorCode.FIELD_EMPTY)
     if "team_id" in changes and changes["team_id"] != household.team_id:
         if user.role != Role.ADMIN:
-            raise unprocessable("only an admin moves a household to another team", "body", "team_id")
+            raise unprocessable(
+                "only an admin moves a household to another team",
+                "body",
+                "team_id",
+                code=ErrorCode.ADMIN_MOVES_TEAMS,
+            )
         _check_team(session, user, changes["team_id"])
     if "timezone" in changes:
         _check_timezone(changes["timezone"])
@@ -175,7 +191,7 @@ def add_resident(
 @router.patch(
     "/residents/{resident_id}",
     response_model=ResidentOut,
-    responses={404: {"description": "no such resident, or not one you may see"}, 422: {}},
+    responses={404: error_response("no such resident, or not one you may see"), 422: {}},
 )
 def edit_resident(
     resident_id: PathId,
@@ -187,13 +203,13 @@ def edit_resident(
 ) -> ResidentOut:
     resident = session.get(Resident, resident_id)
     if resident is None or get_visible_household(session, user, resident.household_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="resident not found")
+        raise not_found(ErrorCode.RESIDENT_NOT_FOUND, "resident")
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise unprocessable("send at least one field to change", "body")
+        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
     for required in ("name", "language"):
         if required in changes and changes[required] is None:
-            raise unprocessable(f"{required} cannot be empty", "body", required)
+            raise unprocessable(f"{required} cannot be empty", "body", required, code=ErrorCode.FIELD_EMPTY)
     for name, value in changes.items():
         setattr(resident, name, value)
     session.add(resident)
@@ -258,10 +274,25 @@ def put_checkin_schedule(
     _visible(session, user, household_id)
     now = clock.now()
     # notifier.checkins validates again and computes the next call; the schema has already
-    # turned bad input into a precise 422, so a ScheduleError here would be a bug (500).
-    schedule = set_schedule(
-        session, household_id, weekdays=body.weekdays, local_time=body.local_time, now=now, active=body.active
-    )
+    # turned bad input into a precise 422, so a ScheduleError here would be a bug (500), except
+    # a time inside the organisation's quiet hours (a check-in call is never made at night).
+    try:
+        schedule = set_schedule(
+            session,
+            household_id,
+            weekdays=body.weekdays,
+            local_time=body.local_time,
+            now=now,
+            active=body.active,
+        )
+    except QuietHoursError as exc:
+        raise unprocessable(
+            str(exc),
+            "body",
+            "local_time",
+            code=ErrorCode.CHECKIN_IN_QUIET_HOURS,
+            ctx={"start": exc.start, "end": exc.end},
+        ) from None
     audit.record(session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, household_id, now=now)
     return _schedule_out(household_id, schedule)
 

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlmodel import Session
 
 from api import audit
+from api.activity_day import activity_day, local_today
 from api.deps import ClockDep, ManagerUser, SessionDep, SettingsDep, StaffUser
-from api.errors import unprocessable
+from api.errors import (
+    ErrorCode,
+    error_response,
+    not_found,
+    unprocessable,
+)
 from api.household_queries import activity_heatmap, get_visible_household, household_detail
 from api.queries import list_households
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
 from api.routes.status_page import STATUS_PATH
-from api.schemas import ActivityHeatmap, HouseholdDetail, HouseholdPage, PauseIn, StatusLinkIn, StatusLinkOut
+from api.schemas import (
+    NO_NUL,
+    ActivityDay,
+    ActivityHeatmap,
+    HouseholdDetail,
+    HouseholdPage,
+    PauseIn,
+    StatusLinkIn,
+    StatusLinkOut,
+)
 from api.status_links import make_status_token
 from core.enums import AuditAction, AuditObject, MonitoringState
 from core.models import Contact, Household, User
@@ -24,9 +39,10 @@ router = APIRouter(prefix="/households", tags=["households"])
 
 MAX_PAUSE = timedelta(days=180)  # a longer absence is a different conversation (and a re-check)
 MAX_ACTIVITY_DAYS = 90
+MAX_DAY_VIEW_DAYS = 400  # the day view looks back at most this far (and 4 weeks before it)
 HouseholdId = PathId
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such household, or not one you may see"}
+    404: error_response("no such household, or not one you may see")
 }
 
 
@@ -36,7 +52,7 @@ def households(
     user: StaffUser,
     team_id: QueryId = None,
     code: Annotated[
-        str | None, Query(max_length=40, description="households whose code starts with this")
+        str | None, Query(max_length=40, pattern=NO_NUL, description="households whose code starts with this")
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
@@ -73,6 +89,40 @@ def household_activity(
     return activity_heatmap(session, household, days=days, now=now)
 
 
+@router.get(
+    "/{household_id}/activity/day",
+    response_model=ActivityDay,
+    responses={**NOT_FOUND, 422: {"description": "a date in the future or too far back"}},
+)
+def household_activity_day(
+    household_id: HouseholdId,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    clock: ClockDep,
+    day: Annotated[
+        date | None,
+        Query(alias="date", description="local date YYYY-MM-DD in the household's time zone; default today"),
+    ] = None,
+) -> ActivityDay:
+    """The day view: switch-ons per local hour against the usual for that weekday."""
+    household = _visible(session, user, household_id)
+    now = clock.now()
+    today = local_today(now, household.timezone)
+    chosen = day or today
+    if chosen > today:
+        raise unprocessable("date is in the future", "query", "date", code=ErrorCode.DATE_IN_FUTURE)
+    if chosen < today - timedelta(days=MAX_DAY_VIEW_DAYS):
+        raise unprocessable(
+            f"date is more than {MAX_DAY_VIEW_DAYS} days ago",
+            "query",
+            "date",
+            code=ErrorCode.DATE_OUT_OF_RANGE,
+        )
+    audit.record(session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=now)
+    return activity_day(session, household, day=chosen, now=now)
+
+
 @router.post(
     "/{household_id}/pause",
     response_model=HouseholdDetail,
@@ -90,9 +140,15 @@ def pause(
     household = _visible(session, user, household_id)
     now = clock.now()
     if body.until <= now:
-        raise unprocessable("until must be in the future", "body", "until")
+        raise unprocessable("until must be in the future", "body", "until", code=ErrorCode.PAUSE_IN_PAST)
     if body.until - now > MAX_PAUSE:
-        raise unprocessable(f"a pause may last at most {MAX_PAUSE.days} days", "body", "until")
+        raise unprocessable(
+            f"a pause may last at most {MAX_PAUSE.days} days",
+            "body",
+            "until",
+            code=ErrorCode.PAUSE_TOO_LONG,
+            ctx={"max_days": MAX_PAUSE.days},
+        )
     household.monitoring = MonitoringState.PAUSED
     household.paused_until = body.until
     session.add(household)
@@ -135,9 +191,13 @@ def create_status_link(
     _visible(session, user, household_id)
     contact = session.get(Contact, body.contact_id)
     if contact is None or contact.household_id != household_id:
-        raise unprocessable("no such contact in this household", "body", "contact_id")
+        raise unprocessable(
+            "no such contact in this household", "body", "contact_id", code=ErrorCode.NO_SUCH_CONTACT
+        )
     if contact.opted_out:
-        raise unprocessable("this contact has opted out", "body", "contact_id")
+        raise unprocessable(
+            "this contact has opted out", "body", "contact_id", code=ErrorCode.CONTACT_OPTED_OUT
+        )
     now = clock.now()
     expires_at = now + timedelta(days=body.days)
     token = make_status_token(
@@ -154,5 +214,5 @@ def create_status_link(
 def _visible(session: Session, user: User, household_id: int) -> Household:
     household = get_visible_household(session, user, household_id)
     if household is None:  # missing and not-yours look the same: ids are not an oracle
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="household not found")
+        raise not_found(ErrorCode.HOUSEHOLD_NOT_FOUND, "household")
     return household

@@ -7,14 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
 from api import audit
 from api.csv_import import HouseholdRow, RowError, parse_contacts, parse_households
 from api.deps import ClockDep, ManagerUser, SessionDep
-from api.errors import unprocessable, validation_item
+from api.errors import (
+    ApiError,
+    ErrorCode,
+    error_response,
+    not_found,
+    unprocessable,
+    validation_item,
+)
 from api.household_queries import get_visible_household, insert_household
 from api.queries import visible_households
 from api.routes.pagination import PathId
@@ -50,7 +57,7 @@ def list_pending_devices(session: SessionDep, user: ManagerUser) -> DeviceList:
 @router.post(
     "/devices/{device_id}/assign",
     response_model=DeviceOut,
-    responses={404: {"description": "no such device, or a household you may not see"}, 422: {}},
+    responses={404: error_response("no such device, or a household you may not see"), 422: {}},
 )
 def assign(
     device_id: PathId,
@@ -61,13 +68,13 @@ def assign(
     clock: ClockDep,
 ) -> DeviceOut:
     if session.get(Device, device_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="device not found")
+        raise not_found(ErrorCode.DEVICE_NOT_FOUND, "device")
     if get_visible_household(session, user, body.household_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="household not found")
+        raise not_found(ErrorCode.HOUSEHOLD_NOT_FOUND, "household")
     try:
         device = assign_device(session, device_id, body.household_id, body.appliance)
     except DeviceAssignmentError as exc:
-        raise unprocessable(str(exc), "body") from None
+        raise unprocessable(str(exc), "body", code=ErrorCode.DEVICE_UNASSIGNABLE) from None
     audit.record(
         session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, body.household_id, now=clock.now()
     )
@@ -78,13 +85,15 @@ def assign(
 def _read_csv(upload: UploadFile) -> str:
     data = upload.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="file larger than 2 MB")
+        raise ApiError(status.HTTP_413_CONTENT_TOO_LARGE, ErrorCode.FILE_TOO_LARGE, "file larger than 2 MB")
     for encoding in ("utf-8-sig", "cp949"):  # Korean Excel saves CSV as CP949 unless told otherwise
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="file is neither UTF-8 nor CP949 text")
+    raise ApiError(
+        status.HTTP_400_BAD_REQUEST, ErrorCode.FILE_NOT_TEXT, "file is neither UTF-8 nor CP949 text"
+    )
 
 
 def _report(
@@ -94,10 +103,16 @@ def _report(
         dry_run=dry_run,
         rows=rows,
         created=created,
-        errors=[ImportErrorOut(row=e.row, column=e.column, message=e.message) for e in errors],
+        errors=[
+            ImportErrorOut(row=e.row, column=e.column, message=e.message, code=e.code, params=e.params)
+            for e in errors
+        ],
     )
     if errors:
-        detail = [validation_item(("body", "file", e.row, e.column or ""), e.message) for e in errors]
+        detail = [
+            validation_item(("body", "file", e.row, e.column or ""), e.message, e.code, e.params or None)
+            for e in errors
+        ]
         content = {"detail": detail, **report.model_dump()}
         return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=content)
     return report
@@ -124,11 +139,19 @@ def import_households(
     teams = set(session.exec(select(Team.id)).all())
     for line, row in parsed.rows:
         if row.code in taken:
-            errors.append(RowError(line, "code", "a household with this code already exists"))
+            errors.append(
+                RowError(
+                    line, "code", "a household with this code already exists", ErrorCode.CSV_CODE_EXISTS.value
+                )
+            )
         if row.team_id not in teams:
-            errors.append(RowError(line, "team_id", "no such team"))
+            errors.append(RowError(line, "team_id", "no such team", ErrorCode.NO_SUCH_TEAM.value))
         elif user.role == Role.CASEWORKER and row.team_id != user.team_id:
-            errors.append(RowError(line, "team_id", "you may import only into your own team"))
+            errors.append(
+                RowError(
+                    line, "team_id", "you may import only into your own team", ErrorCode.OWN_TEAM_ONLY.value
+                )
+            )
     errors.sort(key=lambda e: e.row)
     if errors or dry_run:
         return _report(dry_run, len(parsed.rows), 0, errors)
@@ -179,7 +202,14 @@ def import_contacts(
     )
     for line, row in parsed.rows:
         if row.household_code not in households:
-            errors.append(RowError(line, "household_code", "no such household (or not one of yours)"))
+            errors.append(
+                RowError(
+                    line,
+                    "household_code",
+                    "no such household (or not one of yours)",
+                    ErrorCode.CSV_NO_SUCH_HOUSEHOLD.value,
+                )
+            )
     errors.sort(key=lambda e: e.row)
     if errors or dry_run:
         return _report(dry_run, len(parsed.rows), 0, errors)

@@ -16,7 +16,14 @@ from sqlmodel import Session, col, select
 
 from api import audit
 from api.deps import AdminUser, ClockDep, SessionDep, StaffUser
-from api.errors import unprocessable, validation_item
+from api.errors import (
+    ErrorCode,
+    conflict,
+    error_response,
+    not_found,
+    unprocessable,
+    validation_item,
+)
 from api.queries import SEE_ALL_ROLES
 from api.routes.cases import ASSIGNABLE_ROLES
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
@@ -43,7 +50,7 @@ from notifier.policy import DEFAULT_POLICY, EscalationPolicy
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["people"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such object"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: error_response("no such object")}
 
 
 def user_out(u: User) -> UserOut:
@@ -96,7 +103,7 @@ def list_users(
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
     responses={
-        409: {"description": "username taken"},
+        409: error_response("username taken"),
         422: {"description": "e.g. a caseworker without a team"},
     },
 )
@@ -118,9 +125,9 @@ def add_user(
     except ValueError as exc:
         message = str(exc)
         if "already taken" in message:
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=message) from None
-        where = ("team_id",) if "team" in message else ()
-        raise unprocessable(message, "body", *where) from None
+            raise conflict(ErrorCode.USERNAME_TAKEN, message) from None
+        code, field = _user_problem(message)
+        raise unprocessable(message, "body", field, code=code) from None
     created.language = body.language
     session.add(created)
     session.flush()
@@ -129,35 +136,62 @@ def add_user(
     return user_out(created)
 
 
+def _user_problem(message: str) -> tuple[ErrorCode, str]:
+    """Which field a ``create_user`` refusal is about, and its code (the body model catches most
+    of these first; this covers what only create_user knows, like team rules)."""
+    if "needs a team" in message:
+        return ErrorCode.TEAM_REQUIRED, "team_id"
+    if "no team" in message:
+        return ErrorCode.NO_SUCH_TEAM, "team_id"
+    if message.startswith("password must be at least"):
+        return ErrorCode.PASSWORD_TOO_SHORT, "password"
+    if message.startswith("password"):
+        return ErrorCode.PASSWORD_TOO_LONG, "password"
+    if message.startswith("phone"):
+        return ErrorCode.PHONE_FORMAT, "phone"
+    if message.startswith("display name"):
+        return ErrorCode.FIELD_EMPTY, "display_name"
+    return ErrorCode.USERNAME_FORMAT, "username"
+
+
 @router.patch(
     "/users/{user_id}",
     response_model=UserOut,
-    responses={**NOT_FOUND, 409: {"description": "you cannot demote or deactivate yourself"}, 422: {}},
+    responses={**NOT_FOUND, 409: error_response("you cannot demote or deactivate yourself"), 422: {}},
 )
 def change_user(
     user_id: PathId, body: UserPatch, request: Request, session: SessionDep, user: AdminUser, clock: ClockDep
 ) -> UserOut:
     target = session.get(User, user_id)
     if target is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="user not found")
+        raise not_found(ErrorCode.USER_NOT_FOUND, "user")
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise unprocessable("send at least one field to change", "body")
+        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
+    # Only team_id and phone may be cleared; a null elsewhere would reach a NOT NULL column (500,
+    # found by schemathesis).
+    nulled = sorted(k for k, v in changes.items() if v is None and k not in {"team_id", "phone"})
+    if nulled:
+        raise unprocessable(
+            "this field cannot be set to null", "body", nulled[0], code=ErrorCode.FIELD_NOT_NULLABLE
+        )
     if target.id == user.id and (
         changes.get("is_active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
     ):
         # The last admin locking themselves out needs a database console to undo.
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="you cannot demote or deactivate yourself")
+        raise conflict(ErrorCode.CANNOT_CHANGE_SELF, "you cannot demote or deactivate yourself")
     if (
         "team_id" in changes
         and changes["team_id"] is not None
         and session.get(Team, changes["team_id"]) is None
     ):
-        raise unprocessable("no such team", "body", "team_id")
+        raise unprocessable("no such team", "body", "team_id", code=ErrorCode.NO_SUCH_TEAM)
     role = changes.get("role", target.role)
     team_id = changes.get("team_id", target.team_id)
     if role in TEAM_ROLES and team_id is None:
-        raise unprocessable(f"a {Role(role).value} user needs a team", "body", "team_id")
+        raise unprocessable(
+            f"a {Role(role).value} user needs a team", "body", "team_id", code=ErrorCode.TEAM_REQUIRED
+        )
     password = changes.pop("password", None)
     if password is not None:
         target.password_hash = hash_password(password)
@@ -176,15 +210,19 @@ def change_user(
 
 
 @router.get("/teams/{team_id}/members", response_model=MemberList, responses=NOT_FOUND, tags=["teams"])
-def team_members(team_id: PathId, session: SessionDep, user: StaffUser) -> MemberList:
+def team_members(
+    team_id: PathId, request: Request, session: SessionDep, user: StaffUser, clock: ClockDep
+) -> MemberList:
     """Active users of a team, for the assignment picker (caseworkers: their own team only)."""
     if session.get(Team, team_id) is None or (user.role not in SEE_ALL_ROLES and user.team_id != team_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="team not found")
+        raise not_found(ErrorCode.TEAM_NOT_FOUND, "team")
     rows = session.exec(
         select(User)
         .where(col(User.team_id) == team_id, col(User.is_active), col(User.role).in_(ASSIGNABLE_ROLES))
         .order_by(col(User.username))
     ).all()
+    # Staff names are personal data, as on the user list: who looked at a team's members is on record.
+    audit.record(session, request, user, AuditAction.VIEW, AuditObject.TEAM, team_id, now=clock.now())
     return MemberList(
         items=[
             MemberOut(id=u.id, username=u.username, display_name=u.display_name, role=u.role)
@@ -205,7 +243,9 @@ def add_team(
     body: TeamIn, request: Request, session: SessionDep, user: AdminUser, clock: ClockDep
 ) -> TeamDetail:
     if session.get(Organisation, body.organisation_id) is None:
-        raise unprocessable("no such organisation", "body", "organisation_id")
+        raise unprocessable(
+            "no such organisation", "body", "organisation_id", code=ErrorCode.NO_SUCH_ORGANISATION
+        )
     team = Team(name=body.name.strip(), organisation_id=body.organisation_id)
     session.add(team)
     session.flush()
@@ -220,7 +260,7 @@ def rename_team(
 ) -> TeamDetail:
     team = session.get(Team, team_id)
     if team is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="team not found")
+        raise not_found(ErrorCode.TEAM_NOT_FOUND, "team")
     team.name = body.name.strip()
     session.add(team)
     session.flush()
@@ -257,7 +297,7 @@ def _policy_out(org: Organisation) -> PolicyOut:
 def _organisation(session: Session, organisation_id: int) -> Organisation:
     org = session.get(Organisation, organisation_id)
     if org is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="organisation not found")
+        raise not_found(ErrorCode.ORGANISATION_NOT_FOUND, "organisation")
     return org
 
 
@@ -269,6 +309,43 @@ def _organisation(session: Session, organisation_id: int) -> Organisation:
 )
 def get_policy(organisation_id: PathId, session: SessionDep, user: AdminUser) -> PolicyOut:
     return _policy_out(_organisation(session, organisation_id))
+
+
+def _plain_ctx(ctx: Any) -> dict[str, Any] | None:
+    """pydantic's ctx, minus what is not JSON (a value_error carries the exception itself)."""
+    if not isinstance(ctx, dict):
+        return None
+    plain = {k: v for k, v in ctx.items() if isinstance(v, str | int | float | bool)}
+    return plain or None
+
+
+def _policy_problem(err: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """One 422 item for a policy problem, at the field it is about and with a code.
+
+    Field-level problems keep pydantic's type and ctx. The rules that span fields are model
+    validators in notifier/policy.py, which pydantic reports as a plain ``value_error`` on the
+    whole object; which rule it was is decided here from the document itself (not from the
+    English message), so the dashboard can put it next to the right field in the user's language.
+    """
+    loc: tuple[str | int, ...] = ("body", "policy", *err["loc"])
+    code, ctx = err["type"], _plain_ctx(err.get("ctx"))
+    if err["type"] == "value_error":
+        ctx = None
+        if err["loc"] and err["loc"][-1] == "quiet_hours":
+            code = ErrorCode.POLICY_QUIET_HOURS_EMPTY
+        elif not err["loc"]:
+            steps = data.get("steps")
+            repeat_from = data.get("repeat_from")
+            max_repeats = data.get("max_repeats")
+            if isinstance(repeat_from, int) and isinstance(steps, list) and repeat_from >= len(steps):
+                code, ctx = ErrorCode.POLICY_REPEAT_FROM_RANGE, {"steps": len(steps)}
+                loc = (*loc, "repeat_from")
+            elif repeat_from is None and isinstance(max_repeats, int) and max_repeats > 0:
+                code = ErrorCode.POLICY_REPEAT_FROM_MISSING
+                loc = (*loc, "repeat_from")
+            # else: a rule this function does not know yet stays a plain value_error on the whole
+            # policy (shown as "invalid value" in the summary), rather than being mislabelled.
+    return validation_item(loc, err["msg"], str(code), ctx)
 
 
 @router.put(
@@ -293,10 +370,7 @@ def put_policy(
         try:
             policy = EscalationPolicy.model_validate(body.policy)
         except ValidationError as exc:
-            detail = [
-                validation_item(("body", "policy", *(err["loc"])), err["msg"])
-                for err in exc.errors(include_url=False)
-            ]
+            detail = [_policy_problem(err, body.policy) for err in exc.errors(include_url=False)]
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from None
         org.escalation_policy = policy.snapshot()
     session.add(org)

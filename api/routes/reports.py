@@ -12,7 +12,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.deps import ClockDep, SessionDep, StaffUser
-from api.errors import unprocessable
+from api.errors import (
+    ErrorCode,
+    unprocessable,
+)
 from api.queries import SEE_ALL_ROLES, visible_households
 from api.reports import team_report, to_csv
 from api.routes.pagination import QueryId
@@ -39,13 +42,25 @@ def _report(
 ) -> ReportOut:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:
-            raise unprocessable(f"{name} must include a timezone offset", "query", name)
+            raise unprocessable(
+                f"{name} must include a timezone offset",
+                "query",
+                name,
+                code=ErrorCode.TIMEZONE_OFFSET_REQUIRED,
+            )
     end = until or now
-    start = since or end - DEFAULT_PERIOD
+    try:
+        start = since or end - DEFAULT_PERIOD
+    except OverflowError:  # until near year 1 (found by schemathesis): no 30 days before it
+        raise unprocessable(
+            "until is out of range", "query", "until", code=ErrorCode.DATE_OUT_OF_RANGE
+        ) from None
     if start >= end:
-        raise unprocessable("since must be before until", "query", "since")
+        raise unprocessable("since must be before until", "query", "since", code=ErrorCode.PERIOD_ORDER)
     if end - start > MAX_PERIOD:
-        raise unprocessable("a report covers at most 366 days", "query", "since")
+        raise unprocessable(
+            "a report covers at most 366 days", "query", "since", code=ErrorCode.PERIOD_TOO_LONG
+        )
     stmt = (
         select(Case, Household.team_id)
         .join(Household, col(Household.id) == col(Case.household_id))

@@ -27,10 +27,12 @@
   // Management, reports, assignment and check-ins live in manage.js (loaded first).
   const extra = () => window.AnbuManage;
 
+  // message: the problem in the user's language (errors.js translates the API's codes).
   class ApiError extends Error {
-    constructor(status, detail) {
-      super(detail || String(status));
+    constructor(status, message, body) {
+      super(message || String(status));
       this.status = status;
+      this.body = body || null;
     }
   }
 
@@ -46,14 +48,13 @@
       throw new ApiError(401, t("session.expired"));
     }
     if (!response.ok) {
-      let detail = "";
+      let body = null;
       try {
-        const body = await response.json();
-        detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+        body = await response.json();
       } catch (_) {
-        detail = response.statusText;
+        body = null;
       }
-      throw new ApiError(response.status, detail);
+      throw new ApiError(response.status, window.AnbuErrors.describe(response.status, body), body);
     }
     return response.status === 204 ? null : response.json();
   }
@@ -529,6 +530,7 @@
       ),
     );
     await loadHeatmap();
+    await loadDay(null);
     if (extra()) await extra().householdLoaded(item, me);
   }
 
@@ -580,6 +582,63 @@
       tableEl.appendChild(tr);
     });
     return tableEl;
+  }
+
+  // ------------------------------------------------------------------ day view
+
+  let dayShown = null; // YYYY-MM-DD of the day on screen
+  let dayMax = null; // the household's today, as the server sees it (never ahead of its clock)
+
+  function shiftDate(iso, days) {
+    const d = new Date(iso + "T12:00:00Z"); // noon UTC: no DST edge can move the calendar day
+    d.setUTCDate(d.getUTCDate() + days);
+    return d.toISOString().slice(0, 10);
+  }
+
+  async function loadDay(date) {
+    if (!currentHousehold) return;
+    const query = date ? "?date=" + encodeURIComponent(date) : "";
+    let data;
+    try {
+      data = await api("/households/" + currentHousehold.id + "/activity/day" + query);
+    } catch (error) {
+      if (error.status !== 401) showError($("household-error"), error.message);
+      return;
+    }
+    if (!date) dayMax = data.date;
+    dayShown = data.date;
+    $("household-day-date").value = data.date;
+    $("household-day-date").max = dayMax;
+    $("household-day-next").disabled = data.date >= dayMax;
+    const max = Math.max(0, ...data.hours, ...data.usual);
+    const tableEl = element("table", null, "heatmap day-view");
+    tableEl.appendChild(element("caption", t("day.caption").replace("%date%", data.date)));
+    const head = element("tr");
+    head.appendChild(element("th", ""));
+    for (let h = 0; h < 24; h++) head.appendChild(element("th", String(h)));
+    tableEl.appendChild(head);
+    for (const [label, values] of [
+      [data.date === dayMax ? t("day.today_so_far") : t("day.this_day"), data.hours],
+      [t("day.usual"), data.usual],
+    ]) {
+      const tr = element("tr");
+      tr.appendChild(element("th", label));
+      values.forEach((value, hour) => {
+        const shown = value ? String(Math.round(value * 10) / 10) : "";
+        const td = element("td", shown, "heat-" + heatLevel(value, max));
+        td.title = label + " " + hour + ":00 — " + value;
+        tr.appendChild(td);
+      });
+      tableEl.appendChild(tr);
+    }
+    const times = data.switch_ons.map((s) => {
+      const at = new Intl.DateTimeFormat(LOCALE, { timeZone: data.timezone, hour: "2-digit", minute: "2-digit" }).format(new Date(s.at));
+      return at + (s.appliance ? " " + s.appliance : "");
+    });
+    $("household-day").replaceChildren(
+      tableEl,
+      element("p", t("day.switch_ons") + ": " + (times.length ? times.join(" · ") : t("day.none")), times.length ? "" : "muted"),
+    );
   }
 
   async function loadHeatmap() {
@@ -730,6 +789,13 @@
   $("logout").addEventListener("click", () => signOut());
   $("resolve-form").addEventListener("submit", submitResolve);
   window.addEventListener("hashchange", route);
+  // The language switch keeps the current view (a bare "?lang=en" link would drop the hash).
+  const keepViewOnLanguageSwitch = () => {
+    const link = document.querySelector(".lang-switch");
+    link.href = link.getAttribute("href").split("#")[0] + location.hash;
+  };
+  window.addEventListener("hashchange", keepViewOnLanguageSwitch);
+  keepViewOnLanguageSwitch();
   for (const id of ["filter-team", "filter-severity", "filter-kind", "filter-mine"]) {
     $(id).addEventListener("change", () => {
       lastRendered = "";
@@ -744,6 +810,12 @@
   $("case-note-form").addEventListener("submit", submitNote);
   $("household-pause-form").addEventListener("submit", submitPause);
   $("household-resume").addEventListener("click", () => householdAction("/resume"));
+  $("household-day-prev").addEventListener("click", () => dayShown && loadDay(shiftDate(dayShown, -1)));
+  $("household-day-next").addEventListener("click", () => dayShown && dayShown < dayMax && loadDay(shiftDate(dayShown, 1)));
+  $("household-day-date").addEventListener("change", (event) => {
+    const value = event.target.value;
+    if (value && value <= dayMax) loadDay(value);
+  });
   $("household-days-7").addEventListener("click", () => {
     heatmapDays = 7;
     loadHeatmap();

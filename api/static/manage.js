@@ -52,17 +52,8 @@
     ).json();
 
   function describe(status, body) {
-    if (status === 403) return t("action.forbidden");
-    if (status === 404) return t("not_found");
     if (status === 401) return t("session.expired");
-    const detail = body && body.detail;
-    if (Array.isArray(detail)) {
-      // "where: what" for each problem, the field path without the leading "body".
-      return detail
-        .map((d) => (Array.isArray(d.loc) ? d.loc.filter((p) => p !== "body").join(".") + ": " : "") + d.msg)
-        .join(" · ");
-    }
-    return typeof detail === "string" ? detail : String(status);
+    return window.AnbuErrors.describe(status, body); // codes → this page's language (errors.js)
   }
 
   function el(tag, text, className) {
@@ -110,6 +101,60 @@
     return wrap;
   }
 
+  // Which API field (a 422 problem's path without "body") each form control edits, by control
+  // name, so a server-side problem is shown next to its control as well as in the summary.
+  const FORM_FIELDS = {
+    code: "code",
+    team_id: "team_id",
+    timezone: "timezone",
+    address: "address",
+    quiet_hours: "quiet_hours",
+    resident_name: "resident.name",
+    resident_phone: "resident.phone",
+    team_name: "name",
+    organisation_id: "organisation_id",
+    new_username: "username",
+    new_password: "password",
+    display_name: "display_name",
+    role: "role",
+    user_team_id: "team_id",
+    user_phone: "phone",
+    visited_at: "visited_at",
+    checkin_time: "local_time",
+    contact_name: "name",
+    contact_relation: "relation",
+    contact_phone: "phone",
+    contact_tier: "tier",
+    contact_channel: "preferred_channel",
+    resident_add_name: "name",
+    resident_add_phone: "phone",
+  };
+
+  function clearFieldProblems(node) {
+    for (const slot of node.querySelectorAll(".field-error")) slot.remove();
+    for (const control of node.querySelectorAll("[aria-invalid]")) {
+      control.removeAttribute("aria-invalid");
+      control.removeAttribute("aria-describedby");
+    }
+  }
+
+  // Puts each 422 problem after the control it is about; returns the first such control.
+  function placeFieldProblems(node, body) {
+    let first = null;
+    for (const problem of window.AnbuErrors.problems(body)) {
+      const key = problem.path.join(".");
+      const control = [...node.elements].find((c) => c.name && FORM_FIELDS[c.name] === key);
+      if (!control) continue;
+      const slot = el("span", problem.text, "field-error");
+      slot.id = control.id + "-problem";
+      control.insertAdjacentElement("afterend", slot);
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", slot.id);
+      first = first || control;
+    }
+    return first;
+  }
+
   function form(id, fields, submitLabel, onSubmit) {
     const node = el("form", null, "manage-form");
     node.id = id;
@@ -121,11 +166,14 @@
     node.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.hidden = true;
+      clearFieldProblems(node);
       try {
         await onSubmit(node);
       } catch (e) {
         error.textContent = t("action.failed") + ": " + e.message;
         error.hidden = false;
+        const first = e.status === 422 ? placeFieldProblems(node, e.body) : null;
+        if (first) first.focus();
       }
     });
     return node;
@@ -230,6 +278,7 @@
     if (householdSearch) query.set("code", householdSearch);
     const page = await getJson("/households?" + query.toString());
     const search = input("search", "search", householdSearch, { placeholder: t("manage.code"), maxLength: 40 });
+    search.setAttribute("aria-label", t("manage.search") + ": " + t("manage.code"));
     const searchForm = el("form", null, "inline-form");
     searchForm.append(search, button(t("manage.search"), "button-secondary", null, "submit"));
     searchForm.addEventListener("submit", (event) => {
@@ -332,6 +381,8 @@
       const holder = el("div", null, "inline-form");
       const pick = select("household_" + d.id, options);
       const appliance = input("appliance_" + d.id, "text", "", { placeholder: t("col.appliance"), maxLength: 60 });
+      pick.setAttribute("aria-label", t("field.household_id") + " — " + d.external_id);
+      appliance.setAttribute("aria-label", t("col.appliance") + " — " + d.external_id);
       holder.append(
         pick,
         appliance,
@@ -362,24 +413,29 @@
   async function teamsTab(body) {
     const list = await teams();
     const isAdmin = me.role === "admin";
-    const rows = [];
-    for (const team of list) {
-      const members = await getJson("/teams/" + team.id + "/members");
-      const rename = isAdmin
-        ? button(t("action.rename"), "button-quiet", async () => {
-            const name = prompt(t("manage.team_name"), team.name);
-            if (!name) return;
-            try {
-              await sendJson("PATCH", "/teams/" + team.id, { name });
-              await loadManage("#/manage/teams", me);
-            } catch (error) {
-              fail("manage-error", error);
-            }
-          })
-        : "";
-      rows.push([team.name, members.items.map((m) => m.display_name || m.username).join(", "), rename]);
-    }
-    body.append(el("h2", t("manage.teams")), table([t("manage.team_name"), t("manage.members"), ""], rows));
+    // Members are staff personal data: loaded (and recorded in the audit log) only when asked for.
+    const rows = list.map((team) => {
+      const nameCell = el("div", null, "team-name");
+      nameCell.id = "team-name-" + team.id;
+      showTeamName(nameCell, team, isAdmin);
+      const membersCell = el("div");
+      const region = el("div", null, "team-members");
+      region.id = "team-members-" + team.id;
+      region.hidden = true;
+      const toggle = button(t("manage.show_members"), "button-quiet", async () => {
+        const open = toggle.getAttribute("aria-expanded") === "true";
+        toggle.setAttribute("aria-expanded", String(!open));
+        toggle.textContent = open ? t("manage.show_members") : t("manage.hide_members");
+        region.hidden = open;
+        if (!open) await showMembers(region, team, isAdmin);
+      });
+      toggle.id = "team-members-toggle-" + team.id;
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.setAttribute("aria-controls", region.id);
+      membersCell.append(toggle, region);
+      return [nameCell, membersCell];
+    });
+    body.append(el("h2", t("manage.teams")), table([t("manage.team_name"), t("manage.members")], rows));
     if (!isAdmin) return;
     const orgs = (await getJson("/organisations")).items;
     body.append(
@@ -398,6 +454,97 @@
         },
       ),
     );
+  }
+
+  function showTeamName(cell, team, isAdmin) {
+    cell.replaceChildren(el("span", team.name));
+    if (!isAdmin) return;
+    const rename = button(t("action.rename"), "button-quiet", () => renameForm(cell, team));
+    rename.id = "team-rename-" + team.id;
+    rename.setAttribute("aria-label", t("manage.rename_team").replace("%name%", team.name));
+    cell.append(" ", rename);
+  }
+
+  // Rename in place: Enter saves, Escape or Cancel puts the name back; focus returns to the button.
+  function renameForm(cell, team) {
+    const node = el("form", null, "inline-form");
+    node.id = "team-rename-form-" + team.id;
+    const name = input("team_rename_" + team.id, "text", team.name, { required: true, maxLength: 200 });
+    const label = el("label", t("manage.team_name"), "visually-hidden");
+    label.htmlFor = name.id;
+    const problem = el("span", null, "field-error");
+    problem.id = name.id + "-problem";
+    problem.setAttribute("role", "alert");
+    problem.hidden = true;
+    const back = () => {
+      showTeamName(cell, team, true);
+      $("team-rename-" + team.id).focus();
+    };
+    const cancel = button(t("action.cancel"), "button-quiet", back);
+    node.append(label, name, button(t("action.save"), "button-primary", null, "submit"), cancel, problem);
+    node.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") back();
+    });
+    node.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      problem.hidden = true;
+      name.removeAttribute("aria-invalid");
+      try {
+        const saved = await sendJson("PATCH", "/teams/" + team.id, { name: name.value.trim() });
+        team.name = saved.name;
+        teamsCache = null;
+        notice(t("manage.saved") + ": " + saved.name);
+        back();
+      } catch (error) {
+        problem.textContent = error.message;
+        problem.hidden = false;
+        name.setAttribute("aria-invalid", "true");
+        name.setAttribute("aria-describedby", problem.id);
+        name.focus();
+      }
+    });
+    cell.replaceChildren(node);
+    name.focus();
+    name.select();
+  }
+
+  async function showMembers(region, team, isAdmin) {
+    region.replaceChildren(el("p", t("queue.loading"), "muted"));
+    let members;
+    try {
+      members = (await getJson("/teams/" + team.id + "/members")).items;
+    } catch (error) {
+      region.replaceChildren(el("p", t("action.failed") + ": " + error.message, "error"));
+      return;
+    }
+    const listEl = el("ul", null, "members");
+    for (const m of members) {
+      listEl.append(el("li", (m.display_name ? m.display_name + " (" + m.username + ")" : m.username) + " · " + t("role." + m.role, m.role)));
+    }
+    region.replaceChildren(members.length ? listEl : el("p", t("none"), "muted"));
+    if (!isAdmin) return;
+    // Admins move a staff member into this team (a caseworker belongs to exactly one team).
+    const staff = (await getJson("/users?active=true&limit=200")).items.filter(
+      (u) => u.team_id !== team.id && (u.role === "caseworker" || u.role === "admin"),
+    );
+    if (staff.length === 0) return;
+    const pick = select(
+      "team_add_" + team.id,
+      staff.map((u) => [u.id, (u.display_name || u.username) + " (" + u.username + ", " + t("role." + u.role, u.role) + ")"]),
+    );
+    const node = form(
+      "team-add-form-" + team.id,
+      [labelled(t("manage.move_into_team"), pick)],
+      t("manage.move_member"),
+      async () => {
+        await sendJson("PATCH", "/users/" + pick.value, { team_id: team.id });
+        notice(t("manage.saved"));
+        await showMembers(region, team, isAdmin);
+        $("team-members-toggle-" + team.id).focus();
+      },
+    );
+    node.className = "manage-form compact";
+    region.append(node);
   }
 
   // ------------------------------------------------------------------ users (admin)
@@ -498,12 +645,20 @@
       el("p", summary, result.errors.length ? "error" : "ok"),
       table(
         [t("manage.row"), t("manage.column"), t("manage.problem")],
-        result.errors.map((e) => [String(e.row), e.column, e.message]),
+        result.errors.map((e) => [String(e.row), e.column, window.AnbuErrors.rowProblem(e)]),
       ),
     );
   }
 
   // ------------------------------------------------------------------ escalation policy (admin)
+  // A form over the policy model (notifier/policy.py): ordered steps, repeating, emergency
+  // messages, quiet hours, daily limits, reminders and the pre-call text. The server validates
+  // with the engine's own model; each 422 problem is shown next to the control it is about
+  // (controls carry data-path = the problem's path, e.g. "steps.1.wait_minutes").
+
+  const STEP_KINDS = ["call_resident", "notify_family", "notify_caseworker"];
+  const EMERGENCY_KINDS = ["notify_caseworker", "notify_family"];
+  const POLICY_LIMITS = { wait: [1, 1440], tier: [1, 9], repeats: [0, 20], ack: [15, 10080], calls: [1, 100], sms: [1, 500] };
 
   async function policy(body) {
     const orgs = (await getJson("/organisations")).items;
@@ -514,44 +669,334 @@
     const pick = select("policy_org", orgs.map((o) => [o.id, o.name]));
     const view = el("div");
     body.append(el("h2", t("manage.policy")), el("p", t("manage.policy_help"), "muted"), labelled(t("manage.organisation"), pick), view);
-    const show = async () => {
+    const show = async (focusStatus) => {
       const current = await getJson("/organisations/" + pick.value + "/escalation-policy");
-      const steps = current.policy.steps.map((s, i) => [
-        String(i + 1),
-        t("policy.action." + s.action, s.action) + (s.tier ? " " + s.tier : ""),
-        s.wait_minutes + " " + t("manage.minutes"),
-      ]);
-      const text = el("textarea", JSON.stringify(current.policy, null, 2), "policy-json");
-      text.id = "m-policy-json";
-      text.rows = 16;
-      text.spellcheck = false;
-      view.replaceChildren(
-        el("p", current.is_default ? t("manage.policy_default") : t("manage.policy_custom"), "muted"),
-        table(["#", t("manage.step"), t("manage.wait")], steps),
-        form("policy-form", [labelled(t("manage.policy_json"), text)], t("action.save"), async () => {
-          let parsed;
-          try {
-            parsed = JSON.parse(text.value);
-          } catch (e) {
-            throw new Error(t("manage.policy_not_json") + " (" + e.message + ")");
-          }
-          await sendJson("PUT", "/organisations/" + pick.value + "/escalation-policy", { policy: parsed });
-          await show();
-          notice(t("manage.policy_saved"));
-        }),
-        button(t("manage.policy_reset"), "button-quiet", async () => {
-          try {
-            await sendJson("PUT", "/organisations/" + pick.value + "/escalation-policy", { policy: null });
-            await show();
-            notice(t("manage.policy_saved"));
-          } catch (error) {
-            fail("manage-error", error);
-          }
+      policyEditor(view, pick.value, current, show);
+      if (focusStatus) document.getElementById("policy-status").focus(); // created by policyEditor
+    };
+    pick.addEventListener("change", () => show(false).catch((error) => fail("manage-error", error)));
+    await show(false);
+  }
+
+  const numberOrNull = (value) => (String(value).trim() === "" ? null : Number(value));
+
+  function numberInput(id, value, [min, max], path) {
+    const node = input(id, "number", value, { min, max, step: 1 });
+    node.dataset.path = path;
+    return node;
+  }
+
+  // A labelled control with a slot for its server-side problem (linked by aria-describedby).
+  function policyField(labelText, control, className) {
+    const wrap = labelled(labelText, control);
+    if (className) wrap.className += " " + className;
+    const problem = el("span", null, "field-error");
+    problem.id = control.id + "-problem";
+    problem.hidden = true;
+    wrap.appendChild(problem);
+    return wrap;
+  }
+
+  function policyEditor(view, orgId, current, reload) {
+    // The draft is the policy being edited; structural changes (add/move/remove) re-render from it.
+    const draft = JSON.parse(JSON.stringify(current.policy));
+    const formEl = el("form", null, "manage-form policy-form");
+    formEl.id = "policy-form";
+    formEl.noValidate = true; // the engine's model on the server is the one judge; its answers are shown per field
+    const stepsBox = el("ol", null, "policy-steps");
+    stepsBox.id = "policy-steps";
+    const emergencyBox = el("ul", null, "policy-steps");
+    emergencyBox.id = "policy-emergency";
+    const summary = el("p", null, "error");
+    summary.id = "policy-problems";
+    summary.setAttribute("role", "alert");
+    summary.hidden = true;
+
+    const repeatFrom = select("policy_repeat_from", []);
+    repeatFrom.dataset.path = "repeat_from";
+    const maxRepeats = numberInput("policy_max_repeats", draft.max_repeats, POLICY_LIMITS.repeats, "max_repeats");
+
+    function readSteps() {
+      draft.steps = [...stepsBox.querySelectorAll("li")].map((li, i) => {
+        const step = { action: $("m-policy_step_" + i + "_action").value, wait_minutes: numberOrNull($("m-policy_step_" + i + "_wait").value) };
+        if (step.action === "notify_family") step.tier = numberOrNull($("m-policy_step_" + i + "_tier").value);
+        return step;
+      });
+      draft.emergency = [...emergencyBox.querySelectorAll("li")].map((li, i) => {
+        const item = { action: $("m-policy_emergency_" + i + "_action").value };
+        if (item.action === "notify_family") item.tier = numberOrNull($("m-policy_emergency_" + i + "_tier").value);
+        return item;
+      });
+      draft.repeat_from = repeatFrom.value === "" ? null : Number(repeatFrom.value);
+    }
+
+    // A structural button; afterwards focus goes to focusId (the moved step's same button) or,
+    // when that is gone or disabled, to the "add" button, so keyboard users keep their place.
+    function stepButton(label, id, focusId, onClick, disabled) {
+      const b = button(label, "button-quiet", () => {
+        readSteps();
+        onClick();
+        renderSteps();
+        const again = $(focusId);
+        (again && !again.disabled ? again : $(id.startsWith("policy-emergency") ? "policy-add-emergency" : "policy-add-step")).focus();
+      });
+      b.id = id;
+      b.disabled = Boolean(disabled);
+      return b;
+    }
+
+    function kindRow(prefix, i, item, kinds, path) {
+      const kind = select(prefix + i + "_action", kinds.map((k) => [k, t("policy.action." + k)]), item.action);
+      kind.dataset.path = path + "." + i + ".action";
+      const tier = numberInput(prefix + i + "_tier", item.tier || 1, POLICY_LIMITS.tier, path + "." + i + ".tier");
+      const tierField = policyField(t("policy.tier"), tier, "policy-tier");
+      tierField.hidden = kind.value !== "notify_family";
+      kind.addEventListener("change", () => (tierField.hidden = kind.value !== "notify_family"));
+      return [policyField(t("field.action"), kind), tierField];
+    }
+
+    function renderSteps() {
+      const n = draft.steps.length;
+      stepsBox.replaceChildren(
+        ...draft.steps.map((step, i) => {
+          const li = el("li", null, "policy-step");
+          li.dataset.path = "steps." + i;
+          li.setAttribute("aria-label", t("policy.step_n").replace("N", String(i + 1)));
+          const wait = numberInput("policy_step_" + i + "_wait", step.wait_minutes, POLICY_LIMITS.wait, "steps." + i + ".wait_minutes");
+          const moves = el("div", null, "policy-step-buttons");
+          const named = (key) => t(key).replace("N", String(i + 1));
+          const move = (to) => () => {
+            draft.steps.splice(to, 0, draft.steps.splice(i, 1)[0]);
+            follow(i, to);
+          };
+          const up = stepButton(t("policy.move_up"), "policy-step-up-" + i, "policy-step-up-" + (i - 1), move(i - 1), i === 0);
+          const down = stepButton(t("policy.move_down"), "policy-step-down-" + i, "policy-step-down-" + (i + 1), move(i + 1), i === n - 1);
+          const remove = stepButton(t("policy.remove"), "policy-step-remove-" + i, "policy-step-remove-" + i, () => removeStep(i), n === 1);
+          up.setAttribute("aria-label", named("policy.move_up_n"));
+          down.setAttribute("aria-label", named("policy.move_down_n"));
+          remove.setAttribute("aria-label", named("policy.remove_n"));
+          moves.append(up, down, remove);
+          li.append(
+            el("span", String(i + 1), "policy-step-number"),
+            ...kindRow("policy_step_", i, step, STEP_KINDS, "steps"),
+            policyField(t("policy.wait"), wait),
+            moves,
+          );
+          return li;
         }),
       );
+      const keep = draft.repeat_from;
+      repeatFrom.replaceChildren(
+        ...[["", t("policy.repeat_none")], ...draft.steps.map((_, i) => [i, t("policy.step_n").replace("N", String(i + 1))])].map(([value, label]) => {
+          const option = el("option", label);
+          option.value = String(value);
+          return option;
+        }),
+      );
+      repeatFrom.value = keep === null || keep === undefined || keep >= n ? "" : String(keep);
+      emergencyBox.replaceChildren(
+        ...draft.emergency.map((item, i) => {
+          const li = el("li", null, "policy-step");
+          li.dataset.path = "emergency." + i;
+          const remove = stepButton(
+            t("policy.remove"),
+            "policy-emergency-remove-" + i,
+            "policy-emergency-remove-" + i,
+            () => draft.emergency.splice(i, 1),
+            draft.emergency.length === 1,
+          );
+          remove.setAttribute("aria-label", t("policy.remove_emergency_n").replace("N", String(i + 1)));
+          li.append(el("span", String(i + 1), "policy-step-number"), ...kindRow("policy_emergency_", i, item, EMERGENCY_KINDS, "emergency"), remove);
+          return li;
+        }),
+      );
+    }
+
+    // repeat_from points at a step: it follows that step when steps move or go.
+    function follow(from, to) {
+      if (draft.repeat_from === from) draft.repeat_from = to;
+      else if (draft.repeat_from === to) draft.repeat_from = from;
+    }
+
+    function removeStep(i) {
+      draft.steps.splice(i, 1);
+      if (draft.repeat_from !== null && draft.repeat_from !== undefined) {
+        if (draft.repeat_from > i) draft.repeat_from -= 1;
+        else if (draft.repeat_from === i) draft.repeat_from = null;
+      }
+    }
+
+    const addStep = button(t("policy.add_step"), "button-secondary", () => {
+      readSteps();
+      draft.steps.push({ action: "notify_caseworker", wait_minutes: 15 });
+      renderSteps();
+      $("m-policy_step_" + (draft.steps.length - 1) + "_action").focus();
+    });
+    addStep.id = "policy-add-step";
+    const addEmergency = button(t("policy.add_emergency"), "button-secondary", () => {
+      readSteps();
+      draft.emergency.push({ action: "notify_family", tier: 1 });
+      renderSteps();
+      $("m-policy_emergency_" + (draft.emergency.length - 1) + "_action").focus();
+    });
+    addEmergency.id = "policy-add-emergency";
+
+    const quiet = draft.quiet_hours;
+    const quietOn = input("policy_quiet_on", "checkbox", null, { checked: Boolean(quiet) });
+    quietOn.dataset.path = "quiet_hours";
+    const quietStart = input("policy_quiet_start", "time", quiet ? quiet.start : "21:00");
+    quietStart.dataset.path = "quiet_hours.start";
+    const quietEnd = input("policy_quiet_end", "time", quiet ? quiet.end : "08:00");
+    quietEnd.dataset.path = "quiet_hours.end";
+    const quietMode = select("policy_quiet_mode", ["skip", "defer"].map((m) => [m, t("policy.quiet_mode." + m)]), quiet ? quiet.mode : "skip");
+    quietMode.dataset.path = "quiet_hours.mode";
+    const quietFields = el("div", null, "policy-quiet");
+    quietFields.append(policyField(t("field.start"), quietStart), policyField(t("field.end"), quietEnd), policyField(t("field.mode"), quietMode));
+    const syncQuiet = () => {
+      for (const control of [quietStart, quietEnd, quietMode]) control.disabled = !quietOn.checked;
     };
-    pick.addEventListener("change", show);
-    await show();
+    quietOn.addEventListener("change", syncQuiet);
+    syncQuiet();
+
+    const calls = numberInput("policy_calls_per_day", draft.limits.calls_per_household_per_day, POLICY_LIMITS.calls, "limits.calls_per_household_per_day");
+    const sms = numberInput("policy_sms_per_day", draft.limits.family_sms_per_household_per_day, POLICY_LIMITS.sms, "limits.family_sms_per_household_per_day");
+    const ack = numberInput("policy_ack_reminder", draft.ack_reminder_minutes, POLICY_LIMITS.ack, "ack_reminder_minutes");
+    const preCall = input("policy_pre_call_sms", "checkbox", null, { checked: Boolean(draft.pre_call_sms) });
+    preCall.dataset.path = "pre_call_sms";
+
+    const fieldset = (legend, help, ...children) => {
+      const node = el("fieldset", null, "policy-section");
+      node.append(el("legend", legend));
+      if (help) node.append(el("p", help, "muted"));
+      node.append(...children);
+      return node;
+    };
+    const checkField = (text, control) => {
+      const label = el("label", null, "check");
+      label.htmlFor = control.id;
+      label.append(control, document.createTextNode(" " + text));
+      const wrap = el("div", null, "field check-field");
+      const problem = el("span", null, "field-error");
+      problem.id = control.id + "-problem";
+      problem.hidden = true;
+      wrap.append(label, problem);
+      return wrap;
+    };
+
+    const save = button(t("action.save"), "button-primary", null, "submit");
+    save.id = "policy-save";
+    const reset = button(t("manage.policy_reset"), "button-quiet", async () => {
+      try {
+        await sendJson("PUT", "/organisations/" + orgId + "/escalation-policy", { policy: null });
+        notice(t("manage.policy_saved"));
+        await reload(true);
+      } catch (error) {
+        fail("manage-error", error);
+      }
+    });
+    reset.id = "policy-reset";
+    const buttons = el("div", null, "inline-form");
+    buttons.append(save, reset);
+
+    formEl.append(
+      fieldset(t("policy.steps_heading"), t("policy.steps_help"), stepsBox, addStep),
+      fieldset(
+        t("policy.repeat_heading"),
+        t("policy.repeat_help"),
+        policyField(t("field.repeat_from"), repeatFrom),
+        policyField(t("field.max_repeats"), maxRepeats),
+      ),
+      fieldset(t("policy.emergency_heading"), t("policy.emergency_help"), emergencyBox, addEmergency),
+      fieldset(t("policy.quiet_heading"), t("policy.quiet_help"), checkField(t("policy.quiet_on"), quietOn), quietFields),
+      fieldset(t("policy.limits_heading"), t("policy.limits_help"), policyField(t("field.calls_per_household_per_day"), calls), policyField(t("field.family_sms_per_household_per_day"), sms)),
+      fieldset(
+        t("policy.reminders_heading"),
+        null,
+        policyField(t("field.ack_reminder_minutes"), ack),
+        checkField(t("policy.pre_call_sms"), preCall),
+      ),
+      summary,
+      buttons,
+    );
+
+    function clearProblems() {
+      summary.hidden = true;
+      summary.replaceChildren();
+      for (const node of formEl.querySelectorAll(".field-error")) {
+        node.hidden = true;
+        node.textContent = "";
+      }
+      for (const node of formEl.querySelectorAll("[aria-invalid]")) {
+        node.removeAttribute("aria-invalid");
+        node.removeAttribute("aria-describedby");
+      }
+    }
+
+    // Put each problem next to its control: the longest data-path that prefixes the problem's path.
+    function showProblems(list) {
+      const unplaced = [];
+      let first = null;
+      for (const problem of list) {
+        const path = problem.path[0] === "policy" ? problem.path.slice(1) : problem.path;
+        let target = null;
+        for (let n = path.length; n > 0 && !target; n--) {
+          const key = path.slice(0, n).join(".");
+          target = formEl.querySelector('[data-path="' + CSS.escape(key) + '"]');
+        }
+        const slot = target && target.id ? $(target.id + "-problem") : null;
+        if (!slot) {
+          unplaced.push((problem.field ? problem.field + ": " : "") + problem.text);
+          continue;
+        }
+        slot.textContent = (slot.textContent ? slot.textContent + " · " : "") + problem.text;
+        slot.hidden = false;
+        target.setAttribute("aria-invalid", "true");
+        target.setAttribute("aria-describedby", slot.id);
+        first = first || target;
+      }
+      summary.append(el("span", t("policy.not_saved")));
+      for (const text of unplaced) summary.append(el("br"), el("span", text));
+      summary.hidden = false;
+      (first || summary).focus();
+    }
+
+    formEl.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearProblems();
+      readSteps();
+      const document_ = {
+        steps: draft.steps,
+        repeat_from: draft.repeat_from,
+        max_repeats: numberOrNull(maxRepeats.value),
+        emergency: draft.emergency,
+        ack_reminder_minutes: numberOrNull(ack.value),
+        quiet_hours: quietOn.checked ? { start: quietStart.value, end: quietEnd.value, mode: quietMode.value } : null,
+        limits: { calls_per_household_per_day: numberOrNull(calls.value), family_sms_per_household_per_day: numberOrNull(sms.value) },
+        pre_call_sms: preCall.checked,
+      };
+      try {
+        await sendJson("PUT", "/organisations/" + orgId + "/escalation-policy", { policy: document_ });
+      } catch (error) {
+        const list = window.AnbuErrors.problems(error.body);
+        if (error.status !== 422 || list.length === 0) {
+          summary.textContent = t("action.failed") + ": " + error.message;
+          summary.hidden = false;
+          return;
+        }
+        showProblems(list);
+        return;
+      }
+      notice(t("manage.policy_saved"));
+      await reload(true);
+    });
+
+    const status = el("p", current.is_default ? t("manage.policy_default") : t("manage.policy_custom"), "muted");
+    status.id = "policy-status";
+    status.tabIndex = -1;
+    const json = el("details", null, "policy-json-view");
+    json.append(el("summary", t("policy.json_view")), el("pre", JSON.stringify(current.policy, null, 2), "policy-json"));
+    view.replaceChildren(status, formEl, json);
+    renderSteps();
   }
 
   // ------------------------------------------------------------------ reports
@@ -748,20 +1193,12 @@
       table(
         [t("col.role"), t("col.name"), t("col.phone"), ""],
         [
-          ...item.residents.map((r) => [t("recipient.resident"), residentEditor(r), document.createTextNode(""), document.createTextNode("")]),
+          ...item.residents.map((r) => [t("recipient.resident"), ...residentEditor(r)]),
           ...item.contacts.map((c) => [
             t("recipient.contact") + " " + c.tier,
             c.name,
             c.phone,
-            button(t("action.delete"), "button-quiet", async () => {
-              if (!confirm(t("manage.confirm_delete_contact"))) return;
-              try {
-                await api("/contacts/" + c.id, { method: "DELETE" });
-                window.dispatchEvent(new HashChangeEvent("hashchange"));
-              } catch (error) {
-                box.prepend(el("p", t("action.failed") + ": " + error.message, "error"));
-              }
-            }),
+            deleteContact(c, box),
           ]),
         ],
       ),
@@ -806,12 +1243,53 @@
     );
   }
 
-  // A resident's name and phone, changed in place (PATCH sends only these two fields).
+  // Delete with an inline confirmation (not confirm(): it is modal, unstyled and in the
+  // browser's language); Cancel or Escape returns focus to the delete button.
+  function deleteContact(contact, box) {
+    const holder = el("div", null, "inline-form");
+    const ask = () => {
+      const question = el("span", t("manage.confirm_delete_contact"));
+      question.id = "contact-delete-question-" + contact.id;
+      const yes = button(t("action.delete"), "button-primary", async () => {
+        try {
+          await api("/contacts/" + contact.id, { method: "DELETE" });
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        } catch (error) {
+          box.prepend(el("p", t("action.failed") + ": " + error.message, "error"));
+        }
+      });
+      yes.id = "contact-delete-confirm-" + contact.id;
+      yes.setAttribute("aria-describedby", question.id);
+      const no = button(t("action.cancel"), "button-quiet", idle);
+      holder.replaceChildren(question, yes, no);
+      holder.onkeydown = (event) => event.key === "Escape" && idle();
+      no.focus();
+    };
+    const idle = () => {
+      const start = button(t("action.delete"), "button-quiet", ask);
+      start.id = "contact-delete-" + contact.id;
+      start.setAttribute("aria-label", t("action.delete") + " — " + contact.name);
+      holder.replaceChildren(start);
+      holder.onkeydown = null;
+      if (holder.isConnected) start.focus();
+    };
+    idle();
+    return holder;
+  }
+
+  // A resident's name and phone, changed in place (PATCH sends only these two fields). Three
+  // table cells — name, phone, save — joined into one form by the inputs' form attribute, so the
+  // phone sits under the phone heading.
   function residentEditor(resident) {
     const holder = el("form", null, "inline-form");
+    holder.id = "resident-form-" + resident.id;
     const name = input("resident_name_" + resident.id, "text", resident.name, { required: true, maxLength: 200 });
     const phone = input("resident_phone_" + resident.id, "tel", resident.phone || "", { placeholder: "+8210…" });
-    holder.append(name, phone, button(t("action.save"), "button-quiet", null, "submit"));
+    const save = button(t("action.save"), "button-quiet", null, "submit");
+    name.setAttribute("aria-label", t("col.name") + " — " + t("recipient.resident"));
+    phone.setAttribute("aria-label", t("col.phone") + " — " + t("recipient.resident"));
+    for (const control of [phone, save]) control.setAttribute("form", holder.id);
+    holder.append(name);
     holder.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
@@ -821,7 +1299,7 @@
         holder.append(el("span", t("action.failed") + ": " + error.message, "error"));
       }
     });
-    return holder;
+    return [holder, phone, save];
   }
 
   $("report-form").addEventListener("submit", (event) => {

@@ -25,6 +25,8 @@ from api.users import create_user
 from core.clock import ManualClock
 from core.db import make_engine, session_scope
 from core.enums import (
+    AuditAction,
+    AuditObject,
     CallOutcome,
     CallStatus,
     CaseEventType,
@@ -49,6 +51,8 @@ from core.models import (
     CheckinCall,
     Device,
     Household,
+    Organisation,
+    Team,
     User,
 )
 from core.settings import Settings
@@ -229,6 +233,71 @@ def _sign_in(page: Any, base_url: str, username: str, query: str = "") -> None:
     page.wait_for_selector("#views-nav", state="visible")
 
 
+def _teams_inline_forms(page: Any, expect: Any) -> None:
+    """Rename a team in place (no prompt()), and open its members on demand."""
+    page.locator("button[id^=team-rename-]").first.click()
+    name = page.locator("input[id^=m-team_rename_]")
+    expect(name).to_be_focused()
+    name.fill("행복동 복지팀")
+    name.press("Enter")
+    expect(page.locator("#manage-body table")).to_contain_text("행복동 복지팀")
+    expect(page.locator("button[id^=team-rename-]").first).to_be_focused()  # focus back where it was
+    toggle = page.locator("[id^=team-members-toggle-]").first
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("[id^=team-members-]").filter(has=page.locator("ul.members"))).to_contain_text(
+        "worker"
+    )
+    expect(page.locator("form[id^=team-add-form-]")).to_be_visible()  # admins move staff in here
+    _shot(page, "manage-teams")
+
+
+def _policy_form(page: Any, expect: Any) -> None:
+    """The escalation policy as a form: reorder, remove and add steps, quiet hours; the server's
+    422 problems appear in Korean next to the field they are about; then a valid save."""
+    expect(page.locator("#policy-steps > li")).to_have_count(4)  # the default policy
+    # Move step 3 (family SMS) above step 2; repeat_from follows the step it pointed at.
+    page.click("#policy-step-up-2")
+    expect(page.locator("#m-policy_step_1_action")).to_have_value("notify_family")
+    expect(page.locator("#policy-step-up-1")).to_be_focused()
+    expect(page.locator("#m-policy_repeat_from")).to_have_value("1")
+    page.click("#policy-step-remove-3")  # the last step (caseworker SMS)
+    expect(page.locator("#policy-steps > li")).to_have_count(3)
+    page.click("#policy-add-step")
+    expect(page.locator("#policy-steps > li")).to_have_count(4)
+    expect(page.locator("#m-policy_step_3_action")).to_be_focused()
+    page.select_option("#m-policy_step_3_action", "notify_caseworker")
+    page.check("#m-policy_quiet_on")
+    page.fill("#m-policy_quiet_start", "22:00")
+    page.fill("#m-policy_quiet_end", "07:00")
+    page.select_option("#m-policy_quiet_mode", "defer")
+    page.check("#m-policy_pre_call_sms")
+    # Two mistakes: the server names them in Korean, each next to its own field.
+    page.fill("#m-policy_step_0_wait", "0")
+    page.fill("#m-policy_step_1_tier", "12")
+    page.click("#policy-save")
+    expect(page.locator("#m-policy_step_0_wait-problem")).to_have_text("1 이상이어야 합니다.")
+    expect(page.locator("#m-policy_step_1_tier-problem")).to_have_text("9 이하여야 합니다.")
+    expect(page.locator("#m-policy_step_0_wait")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#m-policy_step_0_wait")).to_be_focused()
+    expect(page.locator("#policy-problems")).to_contain_text("저장하지 못했습니다")
+    _shot(page, "manage-policy-errors")
+    page.fill("#m-policy_step_0_wait", "5")
+    page.fill("#m-policy_step_1_tier", "2")
+    page.click("#policy-save")
+    expect(page.locator("#policy-status")).to_have_text("이 기관의 정책입니다.")
+    expect(page.locator("#manage-notice")).to_be_visible()
+    expect(page.locator("#m-policy_step_0_wait-problem")).to_be_hidden()
+
+
+def _saved_policy(engine: Any) -> dict[str, Any]:
+    with Session(engine) as session:
+        org = session.exec(select(Organisation)).one()
+        assert org.escalation_policy is not None
+        return dict(org.escalation_policy)
+
+
 def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(running_app: Seeded) -> None:
     expect = sync_api.expect
     with sync_api.sync_playwright() as p:
@@ -258,7 +327,16 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             # Scheduled check-in calls: the summary with the worrying answer flagged.
             expect(page.locator("#household-extra")).to_contain_text("식사 걱정")
             expect(page.locator("#household-extra")).to_contain_text("월, 목 10:00")
+            # The day view: today so far (nothing) against a usual Monday (kettle at 7, TV at 19).
+            day = page.locator("#household-day")
+            expect(day).to_contain_text("오늘 (지금까지)")
+            expect(day).to_contain_text("켜진 시각: 없음")
+            expect(page.locator("#household-day-next")).to_be_disabled()
             _shot(page, "household")
+            page.click("#household-day-prev")
+            expect(page.locator("#household-day-date")).to_have_value("2026-03-01")
+            expect(day).to_contain_text("오전 07:15 kettle")  # yesterday morning, in Seoul time
+            expect(page.locator("#household-day-next")).to_be_enabled()
 
             # A family link for the contact: the status page says only what family should see.
             page.locator("#household-people button").first.click()
@@ -272,6 +350,12 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             assert "Kim Test" not in family.content() and running_app.household_code not in family.content()
             _shot(family, "family-status")
             family.close()
+            # Deleting a contact asks first, inline; Escape keeps the contact and the focus.
+            page.locator("button[id^=contact-delete-]").first.click()
+            expect(page.locator("[id^=contact-delete-question-]")).to_contain_text("삭제할까요")
+            page.keyboard.press("Escape")
+            expect(page.locator("button[id^=contact-delete-]").first).to_be_focused()
+            expect(page.locator("#household-people")).to_contain_text("Family 1")
 
             # The case page: take ownership, add a note, resolve with an outcome.
             page.locator("#household-cases a").first.click()
@@ -323,10 +407,23 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             _shot(page, "manage-households")
             page.click("#household-form button[type=submit]")
             expect(page.locator("#household-heading")).to_contain_text("BR-0001")
+            # A taken code: the API's 409 is shown in Korean, not as the server's English text.
+            page.click("#nav-manage")
+            page.fill("#m-code", "BR-0001")
+            page.click("#household-form button[type=submit]")
+            expect(page.locator("#household-form .error")).to_contain_text("같은 가구 코드가 이미 있습니다")
             page.goto(running_app.base_url + "/#/manage/users")
             page.fill("#m-new_username", "night.desk")
             page.fill("#m-new_password", "a long password")
             page.select_option("#m-role", "control_room")
+            # A phone the server refuses: its 422 is shown in Korean next to the phone field.
+            page.fill("#m-user_phone", "12345")
+            page.click("#user-form button[type=submit]")
+            expect(page.locator("#m-user_phone-problem")).to_have_text(
+                "전화번호는 국제 형식이어야 합니다 (예: +821012345678)."
+            )
+            expect(page.locator("#m-user_phone")).to_be_focused()
+            page.fill("#m-user_phone", "")
             page.click("#user-form button[type=submit]")
             expect(page.locator("#manage-body table")).to_contain_text("night.desk")
             _shot(page, "manage-users")
@@ -339,15 +436,18 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             page.click("#import-form-households button[type=submit]")
             report = page.locator("#import-report-households")
             expect(report).to_contain_text("team_id")
+            expect(report).to_contain_text("없는 팀입니다")  # the row problem in Korean
             expect(report.locator("td").first).to_have_text("2")
             _shot(page, "manage-import")
             for tab in ("devices", "teams"):
                 page.click(f"#manage-tab-{tab}")
                 expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
                 expect(page.locator("#manage-error")).to_be_hidden()
+            _teams_inline_forms(page, expect)
             page.click("#manage-tab-policy")
             expect(page.locator("#manage-body")).to_contain_text("대상자에게 AI 안부 전화")
             _shot(page, "manage-policy")
+            _policy_form(page, expect)
 
             # Reports: the team's figures, field visits included.
             page.click("#nav-reports")
@@ -360,6 +460,11 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(page.locator("#queue-heading")).to_have_text("Cases that need attention")
             expect(page.locator("#queue-body")).to_contain_text("No active cases.")  # resolved above
             _shot(page, "queue-en")
+            # Errors follow the language too.
+            page.goto(running_app.base_url + "/?lang=en#/manage/policy")
+            page.fill("#m-policy_step_0_wait", "0")
+            page.click("#policy-save")
+            expect(page.locator("#m-policy_step_0_wait-problem")).to_have_text("Must be at least 1.")
         finally:
             browser.close()
 
@@ -392,3 +497,21 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
         assert len(visits) == 1
         assert session.exec(select(Household).where(Household.code == "BR-0001")).one()
         assert session.exec(select(User).where(User.username == "night.desk")).one().role == Role.CONTROL_ROOM
+        assert session.exec(select(Team)).one().name == "행복동 복지팀"
+        team_views = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.object_type == AuditObject.TEAM, AuditEntry.action == AuditAction.VIEW
+            )
+        ).all()
+        assert team_views, "viewing a team's members is recorded"
+    # What the policy form saved: the reordered ladder, quiet hours and the pre-call text.
+    policy = _saved_policy(running_app.engine)
+    assert [(s["action"], s.get("tier"), s["wait_minutes"]) for s in policy["steps"]] == [
+        ("call_resident", None, 5),
+        ("notify_family", 2, 15),
+        ("call_resident", None, 10),
+        ("notify_caseworker", None, 15),
+    ]
+    assert policy["repeat_from"] == 1 and policy["max_repeats"] == 3
+    assert policy["quiet_hours"] == {"start": "22:00", "end": "07:00", "mode": "defer"}
+    assert policy["pre_call_sms"] is True

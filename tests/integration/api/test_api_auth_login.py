@@ -69,7 +69,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(app_client: TestClient
     unknown = _login(app_client, "nobody", PASSWORD)
     for status, body, headers in (wrong, unknown):
         assert status == 401
-        assert body == {"detail": "incorrect username or password"}
+        assert body == {"detail": "incorrect username or password", "code": "bad_login"}
         assert headers["www-authenticate"] == "Bearer"
 
 
@@ -89,7 +89,7 @@ def test_five_failures_in_five_minutes_lock_out_that_username_and_client(
     # Even the right password is refused while limited: the limiter is checked first.
     status, body, headers = _login(app_client, "admin", PASSWORD)
     assert status == 429
-    assert "too many" in str(body["detail"])
+    assert "too many" in str(body["detail"]) and body["code"] == "too_many_logins"
     # First failure at t0, now t0+50s: allowed again at t0+300s.
     assert headers["retry-after"] == "250"
     # Another username from the same client is not affected.

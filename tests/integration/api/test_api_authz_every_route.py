@@ -101,6 +101,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/households/{household_id}/activity"): Rule(
         STAFF_READ, audited=True, params={"days": 30}
     ),
+    ("GET", "/api/v1/households/{household_id}/activity/day"): Rule(STAFF_READ, audited=True),
     ("POST", "/api/v1/households/{household_id}/pause"): Rule(
         MANAGE, mutating=True, audited=True, fixture="fresh_household", json={"until": PAUSE_UNTIL}
     ),
@@ -181,7 +182,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/users/{user_id}"): Rule(
         ADMIN_ONLY, mutating=True, audited=True, json={"display_name": "{label}"}
     ),
-    ("GET", "/api/v1/teams/{team_id}/members"): Rule(STAFF_READ),
+    ("GET", "/api/v1/teams/{team_id}/members"): Rule(STAFF_READ, audited=True),
     ("POST", "/api/v1/teams"): Rule(
         _statuses(201, 403, 403, 403, 403),
         mutating=True,

@@ -61,7 +61,10 @@ def test_acknowledge_twice_is_409_with_the_reason(
     version = _case(engine, world.case_a).version
     second = app_client.post(url, headers=auth("caseworker_own"))
     assert second.status_code == 409
-    assert second.json() == {"detail": "cannot acknowledge a case that is acknowledged"}
+    assert second.json() == {
+        "detail": "cannot acknowledge a case that is acknowledged",
+        "code": "case_state_conflict",
+    }
     after = _case(engine, world.case_a)
     assert after.version == version
     assert after.acknowledged_by == "user:admin"
@@ -145,7 +148,7 @@ def test_concurrent_change_is_409_retry_and_rolls_back(
     events_before = len(_events(engine, world.case_a))
     response = app_client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("admin"))
     assert response.status_code == 409
-    assert response.json() == {"detail": "changed concurrently, retry"}
+    assert response.json() == {"detail": "changed concurrently, retry", "code": "case_changed_retry"}
     # The half-done unit of work was rolled back, not committed.
     assert len(_events(engine, world.case_a)) == events_before
     assert _case(engine, world.case_a).status == CaseStatus.OPEN

@@ -116,7 +116,8 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
     _, page = _page(app_client)
     assert page.inline_handlers == []
     srcs = [s.get("src") for s in page.scripts if s.get("src")]
-    assert srcs == ["/static/manage.js", "/static/dashboard.js"]  # manage.js first: dashboard.js calls it
+    # errors.js first (both others translate errors with it), then manage.js: dashboard.js calls it
+    assert srcs == ["/static/errors.js", "/static/manage.js", "/static/dashboard.js"]
     # Every non-JSON script is external (CSP forbids inline scripts).
     assert all(s.get("src") or s.get("type") == "application/json" for s in page.scripts)
     hrefs = [link.get("href") for link in page.links]
@@ -132,7 +133,9 @@ def test_every_element_the_script_uses_exists_in_the_page(app_client: TestClient
 
 
 def test_every_message_key_the_script_uses_exists(app_client: TestClient) -> None:
-    script = "".join((STATIC / name).read_text(encoding="utf-8") for name in ("dashboard.js", "manage.js"))
+    script = "".join(
+        (STATIC / name).read_text(encoding="utf-8") for name in ("dashboard.js", "manage.js", "errors.js")
+    )
     literal_keys = set(re.findall(r'\bt\("([a-z_.]+)"\)', script))
     for lang in ("", "?lang=en"):
         _, page = _page(app_client, lang)

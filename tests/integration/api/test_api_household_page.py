@@ -132,3 +132,39 @@ def test_team_filters_narrow_lists_but_never_widen_them(
     assert ids("/api/v1/households", "control_room", a) == {world.household_a, world.household_a2}
     assert ids("/api/v1/cases", "caseworker_own", b) == set()  # another team: filter cannot widen
     assert ids("/api/v1/households", "caseworker_own", b) == set()
+
+
+def _seoul(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
+    """A Seoul wall-clock time in 2026 as aware UTC (Seoul is UTC+9, no DST)."""
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC) - timedelta(hours=9)
+
+
+def test_day_view_counts_one_local_day_against_the_same_weekday(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    assert clock.now() == _seoul(2, 9)  # Monday 2 March 2026, 09:00 in Seoul
+    today = [_seoul(2, 7, 30), _seoul(2, 8, 45)]
+    yesterday = [_seoul(1, 7, 0)]  # Sunday: neither today nor a Monday
+    mondays = [_seoul(23, 7, 10, month=2), _seoul(16, 7, 5, month=2), _seoul(9, 7, 0, month=2)]
+    mondays += [_seoul(2, 7, 20, month=2), _seoul(23, 19, 0, month=2)]
+    too_old = [_seoul(26, 7, 0, month=1)]  # five Mondays back: not in the usual
+    _add_edges(engine, world.household_a, too_old + mondays + yesterday + today)
+    url = f"/api/v1/households/{world.household_a}/activity/day"
+
+    body = app_client.get(url, headers=auth("caseworker_own")).json()
+    assert body["date"] == "2026-03-02" and body["timezone"] == "Asia/Seoul" and body["usual_weeks"] == 4
+    assert [(h, n) for h, n in enumerate(body["hours"]) if n] == [(7, 1), (8, 1)]
+    assert [(h, u) for h, u in enumerate(body["usual"]) if u] == [(7, 1.0), (19, 0.25)]
+    assert [(s["appliance"], s["at"]) for s in body["switch_ons"]] == [
+        ("kettle", "2026-03-01T22:30:00Z"),
+        ("kettle", "2026-03-01T23:45:00Z"),
+    ]
+    sunday = app_client.get(url, params={"date": "2026-03-01"}, headers=auth("admin")).json()
+    assert [(h, n) for h, n in enumerate(sunday["hours"]) if n] == [(7, 1)]
+
+    future = app_client.get(url, params={"date": "2026-03-03"}, headers=auth("admin"))
+    assert future.status_code == 422 and future.json()["detail"][0]["type"] == "date_in_future"
+    ancient = app_client.get(url, params={"date": "0001-01-01"}, headers=auth("admin"))
+    assert ancient.status_code == 422 and ancient.json()["detail"][0]["type"] == "date_out_of_range"
+    other_team = app_client.get(url, headers=auth("caseworker_other"))
+    assert other_team.status_code == 404 and other_team.json()["code"] == "household_not_found"

@@ -48,13 +48,19 @@ def test_households_import_writes_every_row_or_none(
     report = response.json()
     assert report["created"] == 0 and report["rows"] == 1
     assert report["errors"] == [
-        {"row": 3, "column": "resident_phone", "message": "must be E.164, e.g. +821012345678"}
+        {
+            "row": 3,
+            "column": "resident_phone",
+            "message": "must be E.164, e.g. +821012345678",
+            "code": "phone_format",
+            "params": {},
+        }
     ]
     assert report["detail"] == [  # the same problem in FastAPI's usual 422 shape
         {
             "loc": ["body", "file", 3, "resident_phone"],
             "msg": "must be E.164, e.g. +821012345678",
-            "type": "value_error",
+            "type": "phone_format",
         }
     ]
     assert _count(engine, Household) == before  # the good row was not written either

@@ -247,7 +247,10 @@ def test_missing_or_bad_ids_are_400_after_a_valid_signature(
     before = _event_count(engine)
     for path, query, detail in MISSING_IDS:
         response = signed_post(app_client, path, CALL_PARAMS, query=query)
-        assert (response.status_code, response.json()) == (400, {"detail": detail}), (path, query)
+        assert (response.status_code, response.json()) == (400, {"detail": detail, "code": "http_400"}), (
+            path,
+            query,
+        )
     assert recorder.calls == []
     assert _event_count(engine) == before
 
@@ -294,5 +297,5 @@ def test_body_that_is_not_utf8_is_400(app_client: TestClient, recorder: Recorder
         headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"},
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "form body is not UTF-8"}
+    assert response.json() == {"detail": "form body is not UTF-8", "code": "http_400"}
     assert recorder.calls == []

@@ -1,0 +1,84 @@
+// Anbu dashboard: API errors in the user's language. The API answers every 4xx with a stable
+// code next to its English text (api/errors.py): {"detail": "...", "code": "household_not_found"},
+// or for 422 {"detail": [{"loc": [...], "msg": "...", "type": "<code>", "ctx": {...}}]}.
+// Codes are translated here through the page's message catalogue (error.<code>,
+// validation.<type>, field.<name>); the English text is never shown to the user.
+(() => {
+  "use strict";
+
+  const M = JSON.parse(document.getElementById("messages").textContent);
+  const t = (key, fallback) => (key in M ? M[key] : fallback !== undefined ? fallback : key);
+  // The policy's step kinds appear in 422 paths as discriminator tags: not a field to name.
+  const TAGS = new Set(["call_resident", "notify_family", "notify_caseworker"]);
+  const ROOTS = new Set(["body", "query", "path", "header"]);
+  const NUL_PATTERN = "^[^\\x00]*$";
+
+  // Catalogue texts hold %name% placeholders (plain {…} would clash with the server's formatting).
+  function fill(text, params) {
+    return text.replace(/%([a-z_]+)%/g, (whole, name) =>
+      params && params[name] !== undefined && params[name] !== null ? String(params[name]) : whole,
+    );
+  }
+
+  // The path of a 422 item without the "body"/"query" root and discriminator tags.
+  function fieldPath(loc) {
+    if (!Array.isArray(loc)) return [];
+    return loc.filter((part, i) => !(i === 0 && ROOTS.has(part)) && !TAGS.has(part) && part !== "");
+  }
+
+  // "단계 2 › 대기 시간(분)": array indexes are shown counting from 1, next to what they index.
+  function fieldLabel(loc) {
+    const parts = [];
+    for (const part of fieldPath(loc)) {
+      if (typeof part === "number") {
+        if (parts.length) parts[parts.length - 1] += " " + (part + 1);
+        else parts.push("#" + (part + 1));
+      } else {
+        parts.push(t("field." + part, part));
+      }
+    }
+    return parts.join(" › ");
+  }
+
+  function problemText(item) {
+    const type = item.type || "value_error";
+    const ctx = item.ctx || {};
+    const path = fieldPath(item.loc);
+    const last = String(path.length ? path[path.length - 1] : "");
+    if (type === "string_pattern_mismatch") {
+      if (ctx.pattern === NUL_PATTERN) return t("validation.nul_char");
+      if (/phone/.test(last)) return t("validation.phone_format");
+      if (["local_time", "start", "end"].includes(last)) return t("validation.time_format");
+      if (last === "code") return t("validation.code_format");
+    }
+    if ("validation." + type in M) return fill(t("validation." + type), ctx);
+    if ("error." + type in M) return fill(t("error." + type), ctx);
+    return t("validation.invalid");
+  }
+
+  // One translated line per problem: {path, field, text} (path without the "body" root).
+  function problems(body) {
+    const detail = body && body.detail;
+    if (!Array.isArray(detail)) return [];
+    return detail.map((item) => ({ path: fieldPath(item.loc), field: fieldLabel(item.loc), text: problemText(item) }));
+  }
+
+  // The whole error as one sentence for a status line.
+  function describe(status, body) {
+    const list = problems(body);
+    if (list.length) return list.map((p) => (p.field ? p.field + ": " : "") + p.text).join(" · ");
+    const code = body && typeof body.code === "string" ? body.code : "";
+    if (code && "error." + code in M) return t("error." + code);
+    if ("error.http_" + status in M) return t("error.http_" + status);
+    if (status >= 500) return t("error.http_500");
+    return fill(t("error.unknown"), { status });
+  }
+
+  // A CSV import row problem ({row, column, message, code, params}).
+  function rowProblem(problem) {
+    if (problem.code && "error." + problem.code in M) return fill(t("error." + problem.code), problem.params || {});
+    return t("validation.invalid");
+  }
+
+  window.AnbuErrors = { describe, problems, fieldLabel, fieldPath, rowProblem, fill };
+})();
