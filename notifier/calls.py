@@ -743,8 +743,20 @@ def _new_inbound(
         created_at=now,
         updated_at=now,
     )
-    session.add(attempt)
-    session.flush()
+    try:
+        # Two API processes may get the same call's webhook at once (Twilio retried it): the
+        # unique idempotency key lets one insert win; the other answers with the winner's row.
+        with session.begin_nested():
+            session.add(attempt)
+            session.flush()
+    except IntegrityError:
+        winner = session.exec(
+            select(CallAttempt).where(CallAttempt.idempotency_key == attempt.idempotency_key)
+        ).first()
+        if winner is None:  # not a duplicate after all: let the API answer with an error
+            raise
+        log.info("inbound call %s recorded by a concurrent delivery; answering with it", winner.id)
+        return winner
     if case is not None:
         lifecycle.record_event(
             session,

@@ -9,6 +9,20 @@ health), and a summary with flags for the household page.
   is read by :func:`interpret_answer` and stored with :func:`record_answer`.
 * :func:`recent_checkins` is what the household page shows.
 
+A check-in call is never urgent, so the organisation's escalation policy holds it like any
+routine call:
+
+* **quiet hours** (household local time): a check-in that comes due inside them is *held* until
+  they end (``next_due_at`` moves to the end of the quiet hours), whatever the policy's ``mode``:
+  the weekly call is the resident's regular contact and is not lost, it only moves out of the
+  night. :func:`set_schedule` refuses a time inside the quiet hours in the first place; the hold
+  covers a policy that changed after the schedule was set.
+* **the daily call limit** (:func:`notifier.engine.calls_today`, the household's local calendar
+  day): a check-in that would go over it is *skipped* to the next slot. The resident has already
+  been called that many times today (the check-in call itself counts towards the limit), so the
+  purpose of the weekly call, a voice checking on them, is served; holding it to tomorrow would
+  shift the weekly rhythm the resident expects.
+
 A check-in that is due while the household is paused or already has an active case is skipped
 (they are being looked after already); one found more than :data:`LATE_LIMIT` late (workers were
 down) is skipped rather than ringing at an unexpected hour.
@@ -39,6 +53,14 @@ from core.enums import (
 )
 from core.models import CallAttempt, Case, CheckinCall, CheckinSchedule, Household, Resident
 from notifier.classifier import classify
+from notifier.engine import calls_today
+from notifier.policy import (
+    EscalationPolicy,
+    in_quiet_hours,
+    policy_from_snapshot,
+    quiet_until,
+    snapshot_for_household,
+)
 from notifier.script import CATALOGUE
 
 log = logging.getLogger(__name__)
@@ -56,6 +78,17 @@ _NO = re.compile(r"(못|안 |않|아니|별로|no\b|not|n't|never|bad|poor)", re
 
 class ScheduleError(ValueError):
     """A schedule that makes no sense; the message says what is wrong."""
+
+
+class QuietHoursError(ScheduleError):
+    """The schedule's time is inside the organisation's quiet hours (``start``/``end``, HH:MM)."""
+
+    def __init__(self, local_time: str, start: str, end: str) -> None:
+        super().__init__(
+            f"local_time {local_time} is inside the organisation's quiet hours "
+            f"({start}-{end}, household time): choose a time outside them"
+        )
+        self.start, self.end = start, end
 
 
 # ---------------------------------------------------------------- pure
@@ -171,6 +204,9 @@ def set_schedule(
     household = session.get(Household, household_id)
     if household is None:
         raise ScheduleError(f"no household {household_id}")
+    quiet = household_policy(session, household_id).quiet_hours
+    if active and quiet is not None and in_quiet_hours(time.fromisoformat(local_time), quiet):
+        raise QuietHoursError(local_time, quiet.start, quiet.end)
     schedule = session.get(CheckinSchedule, household_id) or CheckinSchedule(
         household_id=household_id, updated_at=now
     )
@@ -203,14 +239,25 @@ def tick(engine: Engine, now: datetime, *, limit: int = 100) -> int:
     return placed
 
 
+def household_policy(session: Session, household_id: int) -> EscalationPolicy:
+    """The escalation policy of the household's organisation now (a check-in has no case, so
+    there is no snapshot: the current policy's quiet hours and limits apply)."""
+    return policy_from_snapshot(snapshot_for_household(session, household_id))
+
+
 def place_due(session: Session, household_id: int, now: datetime) -> int:
-    """Claim the due check-in (conditional UPDATE of ``next_due_at``) and queue its calls."""
+    """Claim the due check-in (conditional UPDATE of ``next_due_at``) and queue its calls.
+
+    Inside the quiet hours the claim moves ``next_due_at`` to their end instead of the next
+    scheduled slot (the call is held, see the module docstring)."""
     schedule = session.get(CheckinSchedule, household_id, populate_existing=True)
     household = session.get(Household, household_id)
     if schedule is None or household is None or schedule.next_due_at is None or schedule.next_due_at > now:
         return 0
     due = schedule.next_due_at
-    following = next_occurrence(now, household.timezone, schedule.weekdays, schedule.local_time)
+    policy = household_policy(session, household_id)
+    held_until = quiet_until(now, household.timezone, policy.quiet_hours) if policy.quiet_hours else None
+    following = held_until or next_occurrence(now, household.timezone, schedule.weekdays, schedule.local_time)
     claimed = session.execute(
         update(CheckinSchedule)
         .where(col(CheckinSchedule.household_id) == household_id, col(CheckinSchedule.next_due_at) == due)
@@ -219,6 +266,9 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return 0  # another worker took it
+    if held_until is not None:
+        log.info("check-in for household %s held until the quiet hours end", household.code)
+        return 0
     reason = _skip_reason(session, household, due, now)
     if reason is not None:
         log.info("check-in for household %s skipped: %s", household.code, reason)
@@ -229,6 +279,13 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
     ).all()
     for resident in residents:
         if not resident.phone or resident.id is None:
+            continue
+        if calls_today(session, household, now) >= policy.limits.calls_per_household_per_day:
+            log.warning(
+                "check-in for household %s: daily call limit reached, resident %s skipped to the next slot",
+                household.code,
+                resident.id,
+            )
             continue
         attempt = CallAttempt(
             case_id=None,

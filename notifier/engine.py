@@ -60,6 +60,7 @@ from notifier.policy import (
     Limits,
     NotifyCaseworker,
     NotifyFamily,
+    local_day_start,
     policy_from_snapshot,
     quiet_until,
     snapshot_for_household,
@@ -363,7 +364,7 @@ def queue_for(
     limits = policy_from_snapshot(case.policy_snapshot).limits
     queued = 0
     for rec in recipients:
-        if _over_limit(session, household.id, rec, purpose, limits, now):
+        if _over_limit(session, household, rec, purpose, limits, now):
             lifecycle.record_event(
                 session,
                 case,
@@ -467,26 +468,33 @@ def limit_applies(rec: Recipient, purpose: Purpose) -> bool:
 
 
 def _over_limit(
-    session: Session, household_id: int, rec: Recipient, purpose: Purpose, limits: Limits, now: datetime
+    session: Session, household: Household, rec: Recipient, purpose: Purpose, limits: Limits, now: datetime
 ) -> bool:
     if not limit_applies(rec, purpose):
         return False
-    since = now - timedelta(days=1)
+    assert household.id is not None
     if rec.channel == Channel.CALL:
-        count_calls = select(func.count()).where(
-            CallAttempt.household_id == household_id,
-            col(CallAttempt.created_at) >= since,
-            CallAttempt.status != CallStatus.CANCELED,
-            col(CallAttempt.idempotency_key).not_like("inbound:%"),
-        )
-        return session.exec(count_calls).one() >= limits.calls_per_household_per_day
+        return calls_today(session, household, now) >= limits.calls_per_household_per_day
     count_sms = select(func.count()).where(
-        Notification.household_id == household_id,
+        Notification.household_id == household.id,
         Notification.recipient_kind == RecipientKind.CONTACT,
-        col(Notification.created_at) >= since,
+        col(Notification.created_at) >= local_day_start(now, household.timezone),
         Notification.status != OutboxStatus.CANCELLED,
     )
     return session.exec(count_sms).one() >= limits.family_sms_per_household_per_day
+
+
+def calls_today(session: Session, household: Household, now: datetime) -> int:
+    """Calls queued for the household since its local midnight, as the daily limit counts them:
+    ladder calls, calls to family who prefer calls and scheduled check-in calls; not cancelled
+    rows, and not calls to our number (the resident or family rang us)."""
+    count_calls = select(func.count()).where(
+        CallAttempt.household_id == household.id,
+        col(CallAttempt.created_at) >= local_day_start(now, household.timezone),
+        CallAttempt.status != CallStatus.CANCELED,
+        col(CallAttempt.idempotency_key).not_like("inbound:%"),
+    )
+    return int(session.exec(count_calls).one())
 
 
 def sms_body(template: str, language: Language, *, household_code: str, case: Case) -> str:

@@ -28,22 +28,21 @@ never sent again.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, case, or_, update
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
 from core.db import session_scope
-from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, OutboxStatus
+from core.enums import CallOutcome, CallStatus, CaseEventType, CaseKind, CaseStatus, OutboxStatus, Severity
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import lifecycle, webhook_urls
 from notifier.engine import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
+from notifier.pacing import DEFAULT_ACCOUNT, CallPacer
 from notifier.transports.base import ReconcilingTransport, Transport, TransportError, mask_phone
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,6 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=15)
-CALLS_PER_SECOND = 1.0  # Twilio's default outbound CPS per account
 CONSOLE_FROM = "anbu"  # sender shown by the console transport when no Twilio number is set
 # Errors after which we cannot know whether the provider acted on the request.
 UNCERTAIN_CODES = frozenset({"network", "unexpected", "lookup"})
@@ -78,30 +76,6 @@ def should_cancel(*, row_token: str, template: str | None, case_token: str, case
     if row_token == case_token or template in CLOSURE_TEMPLATES:
         return False
     return not (template in SURVIVES_ACKNOWLEDGEMENT and case_status == CaseStatus.ACKNOWLEDGED)
-
-
-class CallPacer:
-    """Keeps outbound calls of one tick at most ``per_second`` apart (Twilio queues the excess,
-    and a burst of calls from one number looks like spam to carriers)."""
-
-    def __init__(
-        self,
-        per_second: float = CALLS_PER_SECOND,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._last: float | None = None
-
-    def wait_turn(self) -> None:
-        if self._last is not None:
-            gap = self.interval - (self._monotonic() - self._last)
-            if gap > 0:
-                self._sleep(gap)
-        self._last = self._monotonic()
 
 
 @dataclass(frozen=True)
@@ -162,18 +136,75 @@ def tick(
     limit: int = 50,
     pacer: CallPacer | None = None,
 ) -> int:
-    """Send what is due; returns how many rows were handled (sent, retried, failed or cancelled)."""
-    pacer = pacer or CallPacer()
-    handled = 0
-    # Messages first: a queue of paced calls must not hold back an emergency SMS.
-    for table in (_SMS, _CALLS):
-        for row_id in _due_ids(engine, table, clock.now(), limit - handled):
-            try:
-                if _handle(engine, clock, settings, transport, pacer, table, row_id):
-                    handled += 1
-            except Exception:  # one bad row must never stop the rest of the outbox
-                log.exception("outbox: failed to handle %s %s", table.model.__name__, row_id)
+    """Send what is due; returns how many rows were handled (sent, retried, failed or cancelled).
+
+    Messages go first, and again after every call: a call waits for its pacing slot
+    (:mod:`notifier.pacing`), and a queue of paced calls must not hold back an emergency SMS.
+    Calls are taken one at a time, most urgent first (:func:`_next_due_call`), so an emergency
+    call queued during a long tick goes before the routine calls still waiting.
+    """
+    pacer = pacer or CallPacer(account=settings.twilio_account_sid or DEFAULT_ACCOUNT)
+    handled = _send_due_messages(engine, clock, settings, transport, pacer, limit)
+    tried: set[int] = set()
+    while handled < limit:
+        call_id = _next_due_call(engine, clock.now(), exclude=tried)
+        if call_id is None:
+            break
+        tried.add(call_id)  # a row that keeps failing to be handled is not picked again this tick
+        if _handle_logged(engine, clock, settings, transport, pacer, _CALLS, call_id):
+            handled += 1
+        handled += _send_due_messages(engine, clock, settings, transport, pacer, limit - handled)
     return handled
+
+
+def _send_due_messages(
+    engine: Engine, clock: Clock, settings: Settings, transport: Transport, pacer: CallPacer, limit: int
+) -> int:
+    handled = 0
+    for row_id in _due_ids(engine, _SMS, clock.now(), limit):
+        if _handle_logged(engine, clock, settings, transport, pacer, _SMS, row_id):
+            handled += 1
+    return handled
+
+
+def _handle_logged(
+    engine: Engine,
+    clock: Clock,
+    settings: Settings,
+    transport: Transport,
+    pacer: CallPacer,
+    table: _Table,
+    row_id: int,
+) -> bool:
+    try:
+        return _handle(engine, clock, settings, transport, pacer, table, row_id)
+    except Exception:  # one bad row must never stop the rest of the outbox
+        log.exception("outbox: failed to handle %s %s", table.model.__name__, row_id)
+        return False
+
+
+def call_priority() -> ColumnElement[int]:
+    """0: the case is critical or the resident asked for help; 1: another case's call;
+    2: a call without a case (a scheduled check-in, never urgent)."""
+    return case(
+        (or_(col(Case.severity) == Severity.CRITICAL, col(Case.kind) == CaseKind.HELP_REQUESTED), 0),
+        (col(CallAttempt.case_id).is_not(None), 1),
+        else_=2,
+    )
+
+
+def _next_due_call(engine: Engine, now: datetime, *, exclude: set[int]) -> int | None:
+    with session_scope(engine) as session:
+        stmt = (
+            select(CallAttempt.id)
+            .outerjoin(Case, col(Case.id) == col(CallAttempt.case_id))
+            .where(_due(_CALLS, now))
+            .order_by(call_priority(), col(CallAttempt.id))
+        )
+        if exclude:
+            stmt = stmt.where(col(CallAttempt.id).not_in(exclude))
+        found = session.exec(stmt.limit(1)).first()
+        return int(found) if found is not None else None
 
 
 def _due(table: _Table, now: datetime) -> ColumnElement[bool]:
@@ -233,7 +264,7 @@ def _handle(
             return True
     try:
         if table.is_call:
-            pacer.wait_turn()
+            pacer.wait_turn(engine)
             sid = transport.place_call(
                 to=claim.to,
                 from_=from_,

@@ -109,9 +109,11 @@ class QuietHours(_Strict):
 
 
 class Limits(_Strict):
-    """Caps per household over the last 24 hours, against runaway loops and phone bills. They
-    never hold back an emergency message, a caseworker SMS or an "all clear"; a held-back call or
-    message is recorded as a ``limit_reached`` case event."""
+    """Caps per household per **calendar day in the household's time zone** (what "3 calls a
+    day" means to people; the count starts again at local midnight, see :func:`local_day_start`),
+    against runaway loops and phone bills. They never hold back an emergency message, a
+    caseworker SMS or an "all clear"; a held-back call or message is recorded as a
+    ``limit_reached`` case event."""
 
     calls_per_household_per_day: int = Field(8, ge=1, le=100)
     family_sms_per_household_per_day: int = Field(20, ge=1, le=500)
@@ -214,23 +216,50 @@ def snapshot_for_household(session: Session, household_id: int) -> dict[str, Any
         return DEFAULT_POLICY.snapshot()
 
 
+def household_zone(timezone: str) -> ZoneInfo:
+    """The household's zone; an unknown zone is taken as UTC rather than failing a step."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_day_start(now: datetime, timezone: str) -> datetime:
+    """Pure: the first instant (UTC) of the household's local calendar day that ``now`` is in.
+
+    DST-safe: the day may be 23 or 25 hours long, and where a change skips local midnight the day
+    starts at the first local time that exists (zoneinfo maps the missing 00:00 to that instant).
+    """
+    zone = household_zone(timezone)
+    day = now.astimezone(zone).date()
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    # fold=0: a repeated midnight counts from its first occurrence. Guard for exotic zone data:
+    # the start must lie on ``day`` itself, never on the day before.
+    while start.astimezone(zone).date() < day:
+        start += timedelta(minutes=15)
+    return start
+
+
+def in_quiet_hours(local: time, quiet: QuietHours) -> bool:
+    """Pure: is the local wall-clock time ``local`` inside the quiet hours?"""
+    start, end = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
 def quiet_until(now: datetime, timezone: str, quiet: QuietHours) -> datetime | None:
     """Pure: when the quiet hours that ``now`` falls in end (UTC), or None outside them.
 
-    ``timezone`` is the household's; an unknown zone is taken as UTC rather than failing a step.
+    ``timezone`` is the household's (:func:`household_zone`).
     """
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = household_zone(timezone)
     local = now.astimezone(zone)
     start, end, t = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end), local.time()
+    if not in_quiet_hours(t, quiet):
+        return None
     if start < end:  # inside one day, e.g. 12:00-14:00
-        if not start <= t < end:
-            return None
         end_day = local.date()
     else:  # across midnight, e.g. 21:00-08:00
-        if not (t >= start or t < end):
-            return None
         end_day = local.date() + timedelta(days=1) if t >= start else local.date()
     return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)

@@ -10,6 +10,11 @@ Inbound texts:
 * from a resident, the text is classified like a reply on the call (``ok`` is a check-in and
   clears the open inactivity case; ``unwell``/``emergency`` escalate at once);
 * anything else gets a short reply saying what we understand.
+
+Each inbound text is acted on once: Twilio may deliver the same message (``MessageSid``) twice,
+and the second delivery, in this or another API process, finds the first one's
+``InboundMessage`` row (a unique key) and gets an empty ``<Response/>``: no second action and no
+second reply text.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -28,7 +34,7 @@ from core.enums import (
     Language,
     OutboxStatus,
 )
-from core.models import Case, Contact, Household, Notification, Resident
+from core.models import Case, Contact, Household, InboundMessage, Notification, Resident
 from notifier import family, lifecycle, outbox
 from notifier.calls import apply_reply, normalise_phone
 from notifier.classifier import classify
@@ -144,6 +150,10 @@ def _delivery_retry_at(notification: Notification, raw: str, now: datetime) -> d
 
 def inbound_sms(session: Session, *, params: Mapping[str, str], now: datetime) -> str:
     """A text to our number. Returns TwiML (``<Response><Message>…``) with the reply."""
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()[:64]
+    if sid and not first_delivery(session, sid, now):
+        log.info("inbound sms %s delivered again; not acted on", sid)
+        return str(MessagingResponse())
     sender = normalise_phone(params.get("From"))
     body = (params.get("Body") or "").strip()
     if not sender:
@@ -160,6 +170,26 @@ def inbound_sms(session: Session, *, params: Mapping[str, str], now: datetime) -
         return _reply("reply.help_contact", contacts[0].language)
     log.info("sms from unknown number %s", mask_phone(sender))
     return _reply("reply.help_unknown", Language.KO)
+
+
+def first_delivery(session: Session, message_sid: str, now: datetime) -> bool:
+    """Record an inbound message id; False if it was seen before (a repeated webhook).
+
+    The unique key decides between concurrent deliveries: on PostgreSQL the second insert waits
+    for the first transaction and fails once it commits; on SQLite the transactions are
+    serialised and the second sees the row. The row is part of the caller's transaction, so a
+    delivery whose handling failed (rolled back) is handled again when Twilio retries it.
+    """
+    seen = session.exec(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid)).first()
+    if seen is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(InboundMessage(message_sid=message_sid, received_at=now))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 _ACK_REPLIES: dict[family.AckResult, str] = {

@@ -214,12 +214,15 @@ class TwilioEmulator:
 
     # -- inbound SMS ------------------------------------------------------------------------
 
-    def send_inbound_sms(self, *, from_: str, to: str, body: str, url: str) -> int:
+    def send_inbound_sms(
+        self, *, from_: str, to: str, body: str, url: str, message_sid: str | None = None
+    ) -> int:
         """POSTs Twilio's incoming-message webhook to ``url`` (signed); returns the HTTP status.
 
-        Raises ConnectionError when no HTTP response arrives at all.
+        ``message_sid``: deliver an earlier message again (Twilio's retried webhook) instead of
+        a new one. Raises ConnectionError when no HTTP response arrives at all.
         """
-        sid = new_sid("SM")
+        sid = message_sid or new_sid("SM")
         params = [
             ("AccountSid", self.account_sid),
             ("ApiVersion", API_VERSION),

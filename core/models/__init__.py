@@ -7,7 +7,7 @@ from core.models.cases import Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
 from core.models.households import Contact, Household, Resident
-from core.models.outbox import CallAttempt, Notification
+from core.models.outbox import CallAttempt, CallPacing, InboundMessage, Notification
 from core.models.people import Organisation, Team, User
 from core.models.routines import RoutineModel
 from core.models.watches import Watch
@@ -18,6 +18,7 @@ __all__ = [
     "ActivityEdge",
     "AuditEntry",
     "CallAttempt",
+    "CallPacing",
     "Case",
     "CaseAssignment",
     "CaseEvent",
@@ -27,6 +28,7 @@ __all__ = [
     "Contact",
     "Device",
     "Household",
+    "InboundMessage",
     "Notification",
     "Organisation",
     "Reading",

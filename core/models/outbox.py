@@ -70,3 +70,26 @@ class Notification(SQLModel, table=True):
     permanent_failure: bool = False
     created_at: datetime = utc()
     sent_at: datetime | None = utc(nullable=True)
+
+
+class CallPacing(SQLModel, table=True):
+    """The next free outbound-call slot of one Twilio account (one row per account), shared by
+    every worker process: Twilio allows one call per second per account (``notifier.pacing``)."""
+
+    __tablename__ = "call_pacing"
+
+    account: str = Field(primary_key=True, max_length=64)
+    next_slot_at: datetime = utc()
+    # Bumped by every claim: the conditional UPDATE compares it, not a timestamp.
+    version: int = 0
+
+
+class InboundMessage(SQLModel, table=True):
+    """A text Twilio delivered to our number, by ``MessageSid``: a second delivery of the same
+    message finds its row (unique key) and is not acted on again (``notifier.sms``)."""
+
+    __tablename__ = "inbound_message"
+
+    id: int | None = pk()
+    message_sid: str = Field(max_length=64, unique=True)
+    received_at: datetime = utc()

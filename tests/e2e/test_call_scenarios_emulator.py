@@ -533,6 +533,31 @@ def test_the_resident_texts_for_help_and_caseworker_and_family_are_told(phones: 
     assert set(_sent_sms(phones, home)) == {home.caseworker, home.family}
 
 
+def test_a_help_text_twilio_delivers_twice_is_acted_on_once(phones: Phones) -> None:
+    home = _quiet_home(phones)
+    url = f"{phones.settings.effective_public_base_url}{webhook_urls.SMS_INBOUND}"
+    body = "넘어졌어요 도와주세요"
+    assert phones.emulator.send_inbound_sms(from_=home.resident, to=OUR_NUMBER, body=body, url=url) == 200
+    (first,) = [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.resident]
+    again = phones.emulator.send_inbound_sms(
+        from_=home.resident, to=OUR_NUMBER, body=body, url=url, message_sid=first.params["MessageSid"]
+    )
+    assert again == 200
+    replies = [
+        ex.response_body or "" for ex in phones.emulator.inbound() if ex.params.get("From") == home.resident
+    ]
+    assert len(replies) == 2 and "<Message>" in replies[0] and "<Message>" not in replies[1]
+    assert phones.drive(lambda: len(_sent_sms(phones, home)) == 2)
+    assert set(_sent_sms(phones, home)) == {home.caseworker, home.family}
+    with Session(phones.engine) as s:
+        notes = s.exec(
+            select(CaseEvent).where(CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.NOTE)
+        ).all()
+        sent = s.exec(select(Notification).where(Notification.case_id == home.case_id)).all()
+    assert len(notes) == 1  # the resident's words are noted once
+    assert len(sent) == 2  # caseworker and family told once each
+
+
 # ---------------------------------------------------------------- a worker dies mid-send
 
 

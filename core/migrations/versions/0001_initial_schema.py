@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 08:04:47.943942
+Create Date: 2026-12-03 08:45:53.435241
 """
 
 from __future__ import annotations
@@ -41,6 +41,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_entry_object', ['object_type', 'object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entry_user_id'), ['user_id'], unique=False)
 
+    op.create_table('call_pacing',
+    sa.Column('account', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('next_slot_at', core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('account')
+    )
+    op.create_table('inbound_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('message_sid', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('received_at', core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('message_sid')
+    )
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -461,6 +474,8 @@ def downgrade() -> None:
 
     op.drop_table('team')
     op.drop_table('organisation')
+    op.drop_table('inbound_message')
+    op.drop_table('call_pacing')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entry_user_id'))
         batch_op.drop_index('ix_audit_entry_object')

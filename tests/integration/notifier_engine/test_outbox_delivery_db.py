@@ -349,14 +349,22 @@ def test_calls_are_paced_within_a_tick(engine: Engine, clock: ManualClock, setti
         _case(engine, clock)
     escalation.tick(engine, clock, settings)
     slept: list[float] = []
-    fake_now = [0.0]
+    placed_at: list[timedelta] = []
+    start = clock.now()
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
-        fake_now[0] += seconds
+        clock.advance(timedelta(seconds=seconds))
 
-    pacer = CallPacer(1.0, monotonic=lambda: fake_now[0], sleep=sleep)
-    transport = RecordingTransport()
+    pacer = CallPacer(1.0, clock=clock, sleep=sleep)
+    transport = RecordingTransport(on_send=lambda _sent: placed_at.append(clock.now() - start))
     assert outbox.tick(engine, clock, settings, transport, pacer=pacer) == 3
     assert slept == [pytest.approx(1.0), pytest.approx(1.0)]
-    assert len(transport.sent) == 3
+    assert placed_at == [timedelta(0), timedelta(seconds=1), timedelta(seconds=2)]
+    # The next free slot is kept in the database, so the next tick (or another worker) waits too.
+    _case(engine, clock)
+    escalation.tick(engine, clock, settings)
+    assert (
+        outbox.tick(engine, clock, settings, transport, pacer=CallPacer(1.0, clock=clock, sleep=sleep)) == 1
+    )
+    assert slept[2:] == [pytest.approx(1.0)]

@@ -173,3 +173,35 @@ def test_the_pre_call_text_goes_before_the_first_call_only(engine: Engine, setti
         assert (notice.recipient_kind, notice.template) == (RecipientKind.RESIDENT, "sms.resident.pre_call")
         assert len(calls(s, case_id)) == 2
         assert notice.id is not None and notice.to_address == calls(s, case_id)[0].to_number
+
+
+THREE_CALLS_20_MIN_APART: dict[str, object] = {
+    "steps": [{"action": "call_resident", "wait_minutes": 20}] * 3,
+    "limits": {"calls_per_household_per_day": 1},
+}
+
+
+@pytest.mark.parametrize(
+    ("tz", "placed", "held"),
+    [
+        # 23:30 and 23:50 in Seoul are one day, 00:10 the next: the count starts again.
+        ("Asia/Seoul", 2, 1),
+        # The same instants are 14:30-15:10 in London: one local day, so the limit still holds.
+        ("Europe/London", 1, 2),
+    ],
+)
+def test_the_daily_call_limit_is_the_households_local_calendar_day(
+    engine: Engine, settings: Settings, tz: str, placed: int, held: int
+) -> None:
+    clock = ManualClock(datetime(2026, 3, 2, 14, 30, tzinfo=UTC))  # 23:30 in Seoul
+    with session_scope(engine) as s:
+        team = make_team(s, policy=THREE_CALLS_20_MIN_APART)
+        case = make_open_case(s, make_household(s, team=team, tz=tz, contacts=0), now=clock.now())
+        case_id = case.id
+    assert case_id is not None
+    for _ in range(3):
+        escalation.tick(engine, clock, settings)
+        clock.advance(timedelta(minutes=20))
+    with Session(engine) as s:
+        assert len(calls(s, case_id)) == placed
+        assert len(events(s, case_id, CaseEventType.LIMIT_REACHED)) == held

@@ -1,10 +1,12 @@
 """A worker process for the multi-process test: engine and outbox ticks on a shared database.
 
-Run as ``python -m tests.integration.notifier_workers.worker_process DB_URL LOG GO_FILE ROUNDS ISO_NOW``.
-It waits until GO_FILE exists (so both workers start together), then runs ROUNDS rounds of
-``engine.tick`` + ``outbox.tick`` at the fixed time ISO_NOW. Every provider request is appended
-to LOG as one line (the row's callback URL identifies the row), with O_APPEND so lines from two
-processes never interleave.
+Run as ``python -m tests.integration.notifier_workers.worker_process DB_URL LOG GO_FILE ROUNDS ISO_NOW
+[PACING_ACCOUNT]``. It waits until GO_FILE exists (so both workers start together), then runs
+ROUNDS rounds of ``engine.tick`` + ``outbox.tick`` at the fixed time ISO_NOW. Every provider
+request is appended to LOG as one line (the row's callback URL identifies the row; ``at=`` is
+when the request reached the provider, real time), with O_APPEND so lines from two processes
+never interleave. With PACING_ACCOUNT the outbox paces calls for real (1 per second per account,
+shared through the database); without it, pacing is off.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from core.clock import ManualClock
+from core.clock import SYSTEM_CLOCK, ManualClock
 from core.db import make_engine
 from core.settings import Settings
 from notifier import engine as escalation
@@ -36,17 +38,19 @@ class FileTransport:
 
     def _write(self, kind: str, url: str, prefix: str) -> str:
         time.sleep(0.01)  # a provider request takes a while: the other worker gets to run meanwhile
-        os.write(self._fd, f"{kind} {url} pid={os.getpid()}\n".encode())
+        at = SYSTEM_CLOCK.now().isoformat()
+        os.write(self._fd, f"{kind} {url} pid={os.getpid()} at={at}\n".encode())
         return prefix + uuid.uuid4().hex
 
 
-def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str) -> int:
+def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str, account: str | None = None) -> int:
     engine = make_engine(db_url)
     clock = ManualClock(datetime.fromisoformat(iso_now))
     settings = Settings(
         _env_file=None, public_base_url="https://care.example.org", twilio_from_number="+15005550006"
     )
     transport = FileTransport(Path(log))
+    pacer = CallPacer(1.0, account=account) if account else CallPacer(0)
     deadline = time.monotonic() + 30
     while not Path(go_file).exists():
         if time.monotonic() > deadline:
@@ -54,10 +58,10 @@ def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str) -> int:
         time.sleep(0.01)
     for _ in range(rounds):
         escalation.tick(engine, clock, settings)
-        outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0))
+        outbox.tick(engine, clock, settings, transport, pacer=pacer)
     engine.dispose()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))
+    sys.exit(main(*sys.argv[1:4], int(sys.argv[4]), *sys.argv[5:7]))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.enums import CaseStatus
-from notifier.outbox import BACKOFF_CAP, MAX_ATTEMPTS, CallPacer, backoff, should_cancel
+from notifier.outbox import BACKOFF_CAP, MAX_ATTEMPTS, backoff, should_cancel
+from notifier.pacing import take_slot
 
 
 def test_backoff_doubles_from_30_seconds_and_is_capped_at_15_minutes() -> None:
@@ -46,33 +47,19 @@ def test_help_and_unwell_messages_survive_an_acknowledgement_but_not_a_clear_or_
     assert should_cancel(**kw, case_status=CaseStatus.RESOLVED)
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 100.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
+T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
-def test_pacer_keeps_calls_at_least_a_second_apart() -> None:
-    ft = FakeTime()
-    pacer = CallPacer(1.0, monotonic=ft.monotonic, sleep=ft.sleep)
-    pacer.wait_turn()  # first call: no wait
-    ft.t += 0.25  # the request took 250 ms
-    pacer.wait_turn()
-    ft.t += 2.0  # a slow request: already more than a second
-    pacer.wait_turn()
-    assert ft.slept == [pytest.approx(0.75)]
+def test_an_idle_account_calls_at_once_and_books_the_next_slot_a_second_later() -> None:
+    assert take_slot(T0, None, SECOND) == (T0, T0 + SECOND)
+    # The last call was long ago: that old slot is not owed to anyone.
+    assert take_slot(T0, T0 - timedelta(minutes=5), SECOND) == (T0, T0 + SECOND)
 
 
-def test_pacer_with_no_rate_never_sleeps() -> None:
-    ft = FakeTime()
-    pacer = CallPacer(0, monotonic=ft.monotonic, sleep=ft.sleep)
-    for _ in range(3):
-        pacer.wait_turn()
-    assert ft.slept == []
+def test_a_busy_account_queues_calls_one_second_apart() -> None:
+    free = T0 + timedelta(milliseconds=300)  # the previous call was placed 700 ms ago
+    slot, following = take_slot(T0, free, SECOND)
+    assert (slot, following) == (free, free + SECOND)
+    slot2, _ = take_slot(T0, following, SECOND)
+    assert slot2 - slot == SECOND
