@@ -78,6 +78,7 @@ def compute_deadline(
             stages.usual_gap_h,
             timezone,
             language,
+            morning=stages.morning_alert,
         ),
     )
 
@@ -89,8 +90,13 @@ def explain_routine(
     usual_gap_h: float,
     timezone: str,
     language: Language = Language.KO,
+    *,
+    morning: bool = False,
 ) -> str:
-    """ "usually uses the kettle by 08:30; nothing since 03-01 21:10 (last: TV); quietest usual gap ..."."""
+    """ "usually uses the kettle by 08:30; nothing since 03-01 21:10 (last: TV); quietest usual gap ...".
+
+    ``morning``: the alert is the morning check's, so say by when every usual day had started.
+    """
     since_local = format_local(datetime.fromtimestamp(last, UTC), timezone)
     if routine is None:
         sign = SignOfLife(datetime.fromtimestamp(last, UTC), "appliance", appliance)
@@ -102,6 +108,11 @@ def explain_routine(
             language,
             appliance=appliance_name(routine.first_activity_channel, language),
             usual_time=f"{routine.first_activity_min // 60:02d}:{routine.first_activity_min % 60:02d}",
+        )
+    latest = routine.first_activity_latest_min
+    if morning and latest is not None:
+        usual += MESSAGES.text(
+            "explain.routine_morning", language, latest_time=f"{latest // 60:02d}:{latest % 60:02d}"
         )
     return MESSAGES.text(
         "explain.routine",

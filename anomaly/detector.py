@@ -235,6 +235,7 @@ class HouseholdDetector:
             self.current.usual_gap_h,
             self.timezone,
             self.language,
+            morning=self.current.morning_alert,
         )
 
     def _emit(self, at: int, kind: CaseKind, severity: Severity, explanation: str) -> None:

@@ -6,14 +6,20 @@ usual activity*: the routine's probability of activity for each hour that passed
 Night hours add almost nothing, a usual busy morning adds a lot. A stage is reached when
 
 * the quiet has lasted longer than the usual quiet gap after activity at that hour
-  (× ``gap_margin``), and
+  (for the *alert*: × ``gap_margin`` + ``grace_hours``), and
 * the missed activity has reached the stage's amount (``watch_mass`` … ``alert_mass``).
+
+The alert's allowance over the usual gap is mostly a fixed ``grace_hours`` (6 h) and only
+a little a multiple of the gap (``gap_margin`` 1.1): the usual gap after a morning activity
+in a working household is the 10–12 h day out, and 1.5 × that pushed those alerts past the
+next night, while the false alarms come from absences far longer than any margin
+(docs/detection.md, section 5, compares the rules on the tuning households).
 
 The **morning check**: when the quiet started before a local day began (04:00), the resident
 has not shown the day's first sign of life by the latest time any usual day of the routine
 started (``Routine.first_activity_latest_min``) plus ``morning_warning_h``, staff get the
 *warning* stage then, even if the gap rule would wait longer; with ``morning_alert_h`` set,
-the same check (with that grace; 2 h by default, chosen on the tuning households) also
+the same check (with that grace; 1.5 h by default, chosen on the tuning households) also
 brings the *alert* forward.
 
 ``alert`` is never later than ``max_hours`` (households with little routine still alert)
@@ -36,17 +42,18 @@ ESCALATING = frozenset({Severity.ALERT, Severity.CRITICAL})
 
 @dataclass(frozen=True)
 class LadderParams:
-    # Chosen on the tuning households (docs/detection.md): meet the false-alarm target first.
+    # Chosen on the tuning households (docs/detection.md, `benchmarks/detection_frontier.py`):
+    # at most 0.02 false alarms per household-day there, then the lowest median delay.
     watch_mass: float = 0.75
     warning_mass: float = 1.5
-    alert_mass: float = 3.0
-    gap_margin: float = 1.5
-    grace_hours: float = 2.0
+    alert_mass: float = 1.5
+    gap_margin: float = 1.1
+    grace_hours: float = 6.0
     min_hours: float = 2.0
     max_hours: float = 24.0
     critical_after_h: float = 6.0
     morning_warning_h: float | None = 1.0  # morning check → warning (None = off)
-    morning_alert_h: float | None = 2.0  # morning check → alert (None = off)
+    morning_alert_h: float | None = 1.5  # morning check → alert (None = off)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ class Ladder:
     alert: int
     critical: int
     usual_gap_h: float  # usual longest quiet after activity at the last activity's hour
+    # The alert is the morning check's (the day had not started by the latest usual start +
+    # grace), so the explanation can say so.
+    morning_alert: bool = False
 
     def stage_at(self, ts: int) -> Severity | None:
         for severity, at in (
@@ -90,10 +100,13 @@ def ladder(last: int, routine: Routine, params: LadderParams | None = None) -> L
             if name not in stages and mass >= needed and t >= earliest:
                 stages[name] = t
     alert = min(stages.get("alert", cap), cap)
+    by_morning = False
     if p.morning_alert_h is not None:
         morning = morning_check(last, routine, p.morning_alert_h)
         if morning is not None:
-            alert = min(alert, max(morning, last + int(p.min_hours * 3600)))
+            due = max(morning, last + int(p.min_hours * 3600))
+            by_morning = due <= alert
+            alert = min(alert, due)
     warning = min(stages.get("warning", alert), alert)
     if p.morning_warning_h is not None:
         morning = morning_check(last, routine, p.morning_warning_h)
@@ -106,6 +119,7 @@ def ladder(last: int, routine: Routine, params: LadderParams | None = None) -> L
         alert=alert,
         critical=alert + int(p.critical_after_h * 3600),
         usual_gap_h=usual_gap_h,
+        morning_alert=by_morning,
     )
 
 

@@ -11,8 +11,13 @@ from anomaly.evaluation import (
     evaluate_household,
     fixed_rule,
     incapacitated,
+    injection_times,
+    markdown_report,
+    next_activity_h,
+    normal_days,
     routine_method,
 )
+from anomaly.ladder import LadderParams
 
 ZONE = "Europe/London"
 START = datetime(2026, 1, 5, tzinfo=ZoneInfo(ZONE))  # Monday 00:00 local
@@ -60,3 +65,34 @@ def test_fixed_rule_on_the_raw_aggregate_is_kept_alive_by_the_heater() -> None:
     # as someone switching on, so a fixed 36 h window never runs out.
     result = evaluate_household("sim_eval", household(20), ZONE, fixed_rule(36))
     assert result.events > 0 and result.missed == result.events
+
+
+def test_next_activity_is_the_first_human_event_after_each_injection_capped_at_48_h() -> None:
+    humans = [50, 200, 3_800, 400_000]
+    assert next_activity_h([100, 200, 500, 10_000, 500_000], humans) == [
+        100 / 3600,
+        0.0,  # activity at the very moment of the event: nothing to detect
+        3_300 / 3600,
+        48.0,  # the next activity came 108 h later: beyond the horizon
+        48.0,  # none followed within the recording
+    ]
+    assert next_activity_h([100], []) == [48.0]
+
+
+def test_floor_is_when_the_simulated_resident_really_used_the_kettle_next() -> None:
+    minutes = household(20)
+    result = evaluate_household("sim_eval", minutes, ZONE, routine_method())
+    # independent of the detector: the kettle switch-ons straight from the readings
+    kettle = [
+        ts
+        for (ts, r), (_, prev) in zip(minutes[1:], minutes, strict=False)
+        if r["kettle"] and not prev["kettle"]
+    ]
+    injections = injection_times("sim_eval", minutes, normal_days("sim_eval", minutes))
+    expected = [(min(k for k in kettle if k >= t) - t) / 3600 for t in injections]
+    assert len(result.floor_h) == result.events == len(expected)
+    assert result.floor_h == expected
+    # kettle every 3 h by day, 9 h over the night: some events fall in each
+    assert max(expected) > 3.0 and min(expected) < 3.0 and max(expected) <= 9.0
+    report = markdown_report([result], LadderParams(), "anbu eval --data sim")
+    assert "## Floor: when the resident was really next active" in report

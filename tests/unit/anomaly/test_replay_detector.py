@@ -68,11 +68,22 @@ def test_resident_stopping_opens_one_inactivity_case_explained(tmp_path: Path) -
     alert = alerts[0]
     last_use = START + timedelta(days=10, hours=7, minutes=30)
     assert alert.severity == "alert"
-    # The usual longest quiet after a 07:30 kettle is 2 h; the ladder waits 1.5 x 2 h + 2 h = 5 h
-    # and for 3 usual-activity hours missed: the same morning, long before a fixed 12 or 24 h rule.
+    # The usual longest quiet after a 07:30 kettle is 2 h; the ladder waits 1.1 x 2 h + 6 h = 8.2 h
+    # (and 1.5 usual-activity hours missed, long since): the same day, before a fixed 12 or 24 h rule.
     delay_h = (alert.at - last_use.timestamp()) / 3600
-    assert 5 <= delay_h < 8
+    assert 8.2 <= delay_h < 8.5
     assert "kettle" in alert.explanation and "01-15 07:30" in alert.explanation
+
+
+def test_resident_not_up_by_the_latest_usual_morning_is_a_morning_alert(tmp_path: Path) -> None:
+    stop = START + timedelta(days=10, hours=22)  # after the 21:30 kettle on day 10
+    alerts, _ = replay(write(tmp_path / "r.csv", simulate(12, stop_at=stop)), timezone=ZONE)
+    assert [a.kind for a in alerts] == ["inactivity"]
+    # every usual day started with the 07:30 kettle: overdue at 07:30 + 1.5 h the next morning,
+    # long before the gap rule (1.1 x the 10 h usual night + 6 h = 14:30)
+    assert alerts[0].at == int((START + timedelta(days=11, hours=9)).timestamp())
+    assert "every usual day had started by 07:30" in alerts[0].explanation
+    assert "01-15 21:30" in alerts[0].explanation
 
 
 def test_data_gap_is_an_offline_case_and_not_inactivity(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from anomaly.deadlines import SignOfLife, compute_deadline
@@ -152,3 +152,77 @@ def test_morning_check_is_local_wall_time_across_dst_and_off_without_a_learned_m
     assert due - before == 10.5 * 3600
     assert morning_check(before, routine(zone), 1.0) is None  # no first_activity_latest_min
     assert morning_check(before, morning_routine(zone), 17.0) is None  # past the day's end
+
+
+def working_routine(zone: str = "Asia/Seoul") -> Routine:
+    """Like ``routine()``, but out all day: the usual quiet after morning activity is 11 h."""
+    r = routine(zone)
+    r.quiet_gap_h = [11.0 if 7 <= h % 24 < 10 else g for h, g in enumerate(r.quiet_gap_h)]
+    return r
+
+
+def test_default_alert_allowance_is_mostly_additive_not_a_multiple_of_a_long_gap() -> None:
+    # The chosen defaults (docs/detection.md, section 5): 1.1 × usual gap + 6 h. After an 08:00
+    # activity with an 11 h usual day out that is 18.1 h; the previous 1.5 × gap + 2 h rule
+    # waited 18.5 h, and any multiple of the long gap grows with it.
+    last = ts("Asia/Seoul", 2026, 3, 2, 8, 0)
+    stages = ladder(last, working_routine())
+    assert stages.usual_gap_h == 11.0
+    # the first 10-min step after 1.1 × 11 h + 6 h = 18.1 h (usual activity was missed long before)
+    assert stages.alert - last == 109 * 600
+    short = ladder(last, routine())  # a 3 h usual gap: 1.1 × 3 h + 6 h = 9.3 h, the grace dominates
+    assert short.alert - last == 56 * 600
+
+
+def test_default_morning_check_is_the_same_local_time_on_both_dst_nights() -> None:
+    # Defaults: the morning check alerts at the latest usual first activity (08:00) + 1.5 h,
+    # long before the gap rule (13 h usual night × 1.1 + 6 h). London's clocks go forward on
+    # 29 March and back on 25 October 2026: the same 09:30 is 1 h closer / further in UTC.
+    zone = "Europe/London"
+    hours = {}
+    for day in ((3, 21), (3, 28), (10, 24)):
+        last = ts(zone, 2026, *day, 21, 30)
+        alert = ladder(last, morning_routine(zone)).alert
+        assert local_hm(alert, zone) == (9, 30), day
+        hours[day] = (alert - last) / 3600
+    assert hours == {(3, 21): 12.0, (3, 28): 11.0, (10, 24): 13.0}
+
+
+def test_compute_deadline_with_default_ladder_matches_the_ladder_across_dst() -> None:
+    zone = "Europe/London"
+    last = datetime.fromtimestamp(ts(zone, 2026, 3, 28, 21, 30), UTC)
+    d = compute_deadline(
+        SignOfLife(last, "appliance", "kettle"),
+        quiet_hours=12,
+        timezone=zone,
+        language=Language.EN,
+        routine=morning_routine(zone),
+    )
+    assert local_hm(int(d.alert_after.timestamp()), zone) == (9, 30)
+    assert d.critical_after is not None and d.critical_after - d.alert_after == timedelta(hours=6)
+    assert "nothing since 03-28 21:30" in d.explanation
+
+
+def test_morning_alert_is_flagged_and_explained_but_a_daytime_alert_is_not() -> None:
+    zone = "Asia/Seoul"
+    night = ts(zone, 2026, 3, 2, 21, 30)
+    stages = ladder(night, morning_routine(zone))
+    assert stages.morning_alert and local_hm(stages.alert, zone) == (9, 30)
+    sign = SignOfLife(datetime.fromtimestamp(night, UTC), "appliance", "tv")
+    d = compute_deadline(
+        sign, quiet_hours=12, timezone=zone, language=Language.EN, routine=morning_routine(zone)
+    )
+    assert d.explanation == (
+        "usually uses the kettle by 08:30; every usual day had started by 08:00; "
+        "nothing since 03-02 21:30 (last: TV); quietest usual gap at this hour: 13 h."
+    )
+    ko = compute_deadline(sign, quiet_hours=12, timezone=zone, routine=morning_routine(zone))
+    assert "늦어도 08:00까지" in ko.explanation
+    # After a morning activity the next day's check is later than the gap rule: not a morning alert.
+    day = ts(zone, 2026, 3, 3, 10, 0)
+    assert not ladder(day, morning_routine(zone)).morning_alert
+    day_sign = SignOfLife(datetime.fromtimestamp(day, UTC), "appliance", "tv")
+    explained = compute_deadline(
+        day_sign, quiet_hours=12, timezone=zone, language=Language.EN, routine=morning_routine(zone)
+    ).explanation
+    assert "every usual day" not in explained
