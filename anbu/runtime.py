@@ -69,6 +69,8 @@ def start_gateway(settings: Settings, engine: Engine, clock: Clock, running: Run
 ROUTINE_TICK_S = 900.0
 # Unusual-pattern findings are about last night and yesterday: hourly is soon enough.
 PATTERNS_TICK_S = 3600.0
+# Old inbound-text ids are only pruned (days-long retention): hourly is plenty.
+RETENTION_TICK_S = 3600.0
 
 
 def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> BackgroundScheduler:
@@ -76,7 +78,7 @@ def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Runni
     from anomaly import patterns, sweeper, training
     from gateway import connectivity
     from notifier import engine as escalation
-    from notifier import outbox
+    from notifier import outbox, retention
     from notifier.transports.factory import make_transport
 
     transport = make_transport(settings)
@@ -95,6 +97,7 @@ def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Runni
         ("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),
         # ``evaluated`` only saves work between ticks; findings are kept unique by the database.
         ("patterns", PATTERNS_TICK_S, lambda: patterns.tick(engine, clock, settings, done=evaluated)),
+        ("retention", RETENTION_TICK_S, lambda: retention.tick(engine, clock, settings)),
     ]
     for name, seconds, fn in jobs:
         scheduler.add_job(

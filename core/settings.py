@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     )
     twilio_from_number: str | None = Field(None, description="caller id / SMS sender, E.164")
     twilio_api_base: str | None = Field(None, description="point the twilio library elsewhere (the emulator)")
+    twilio_calls_per_second: float = Field(
+        1.0, gt=0, le=1000, description="outbound calls per second per Twilio account, all workers together"
+    )
+    inbound_message_retention_days: int = Field(
+        30, ge=1, description="days an inbound text's MessageSid is kept to spot Twilio's repeated deliveries"
+    )
 
     sweep_interval_s: float = Field(5.0, gt=0, description="inactivity sweeper tick")
     escalation_interval_s: float = Field(2.0, gt=0, description="escalation engine tick")

@@ -193,7 +193,7 @@ def answer(session: Session, *, code: str, params: Mapping[str, str], base_url: 
         return voicemail_twiml(attempt.language)
     if is_contact:
         return _contact_opening(session, attempt, base_url)
-    gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=code)
+    gather_url = gather_url_for(base_url, code, 1)
     if checkins.is_checkin(attempt):
         return checkin_question_twiml(
             language=attempt.language, gather_url=gather_url, topic=checkins.QUESTIONS[0], greeting=True
@@ -201,22 +201,39 @@ def answer(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     return greeting_twiml(language=attempt.language, gather_url=gather_url)
 
 
-def gather(session: Session, *, code: str, params: Mapping[str, str], base_url: str, now: datetime) -> str:
-    """The resident's reply: classify it, ask once more if unclear, else act on it and say goodbye."""
+def gather(
+    session: Session,
+    *,
+    code: str,
+    params: Mapping[str, str],
+    base_url: str,
+    now: datetime,
+    gather_no: int | None = None,
+) -> str:
+    """The resident's reply: classify it, ask once more if unclear, else act on it and say goodbye.
+
+    ``gather_no`` is the ``n`` of the action URL: which question attempt this reply answers
+    (1 = the first question, 2 = the re-ask; check-ins: the question number). Twilio may deliver
+    a callback twice, or an old one late; only the reply to the next unanswered attempt is acted
+    on, any other gets the TwiML its first delivery got (:func:`_replay`). ``None`` (an action
+    URL handed out before ``n`` existed) is taken as the next attempt.
+    """
     attempt = _locked_attempt(session, code)
     if attempt is None:
         log.warning("voice gather for an unknown call code; hanging up")
         return hangup_twiml()
     if attempt.recipient_kind == RecipientKind.CONTACT:
         # Never classify a family member's "1" as the resident's "I'm fine" (that would clear the case).
-        return _contact_reply(session, attempt, params, base_url=base_url, now=now)
+        return _contact_reply(session, attempt, params, base_url=base_url, now=now, gather_no=gather_no)
     if attempt.recipient_kind != RecipientKind.RESIDENT:
         log.warning(
             "voice gather for call attempt %s to a %s; hanging up", attempt.id, attempt.recipient_kind
         )
         return hangup_twiml(attempt.language)
     if checkins.is_checkin(attempt):
-        return _checkin_reply(session, attempt, params, base_url=base_url, now=now)
+        return _checkin_reply(session, attempt, params, base_url=base_url, now=now, gather_no=gather_no)
+    if not is_next_gather(attempt, gather_no):
+        return _replay(attempt, gather_no, base_url)
     if reply_decided(attempt):
         # A retried request: the decision was made and acted on once; just say goodbye again.
         assert attempt.outcome is not None
@@ -256,20 +273,60 @@ def gather(session: Session, *, code: str, params: Mapping[str, str], base_url: 
         outcome.value if outcome else "re-ask",
     )
     if outcome is None:
-        gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=code)
+        gather_url = gather_url_for(base_url, code, attempt.gather_count + 1)
         return reask_twiml(language=attempt.language, gather_url=gather_url)
     return closing_twiml(outcome, attempt.language)
 
 
+def gather_url_for(base_url: str, code: str, gather_no: int, *, contact: bool = False) -> str:
+    """The ``<Gather>`` action URL of question attempt ``gather_no`` of a call. ``n`` is part of
+    the signed URL, so a callback says which attempt it answers and cannot be forged to another."""
+    path = webhook_urls.VOICE_CONTACT_GATHER if contact else webhook_urls.VOICE_GATHER
+    return webhook_urls.url(base_url, path, code=code, n=gather_no)
+
+
+def is_next_gather(attempt: CallAttempt, gather_no: int | None) -> bool:
+    """Whether a gather callback answers the next unanswered question attempt of the call (the
+    only one acted on); a repeated or late-delivered callback for an attempt already handled
+    is not."""
+    return gather_no is None or gather_no == attempt.gather_count + 1
+
+
+def _replay(attempt: CallAttempt, gather_no: int | None, base_url: str) -> str:
+    """A resident-call gather callback for an attempt already handled: act on nothing, and
+    answer with what its first delivery got. Attempt n was followed by attempt n + 1 only if it
+    was re-asked, so an earlier attempt, or the last one while no outcome is set, got the re-ask;
+    otherwise it got the goodbye of the outcome."""
+    assert gather_no is not None
+    log.info(
+        "call attempt %s: gather %s delivered again (%s handled); not acted on",
+        attempt.id,
+        gather_no,
+        attempt.gather_count,
+    )
+    if gather_no > attempt.gather_count:  # never handed out (a signed URL cannot be made up)
+        return closing_twiml(attempt.outcome or CallOutcome.UNCLEAR, attempt.language)
+    if gather_no < attempt.gather_count or attempt.outcome is None:
+        gather_url = gather_url_for(base_url, attempt.code, gather_no + 1)
+        return reask_twiml(language=attempt.language, gather_url=gather_url)
+    return closing_twiml(attempt.outcome, attempt.language)
+
+
 def contact_gather(
-    session: Session, *, code: str, params: Mapping[str, str], base_url: str, now: datetime
+    session: Session,
+    *,
+    code: str,
+    params: Mapping[str, str],
+    base_url: str,
+    now: datetime,
+    gather_no: int | None = None,
 ) -> str:
     """A family member's key press on a notification call or an inbound call: 1 acknowledges."""
     attempt = _locked_attempt(session, code)
     if attempt is None or attempt.recipient_kind != RecipientKind.CONTACT:
         log.warning("contact gather for an unknown call code or a non-contact call; hanging up")
         return hangup_twiml(attempt.language if attempt else Language.KO)
-    return _contact_reply(session, attempt, params, base_url=base_url, now=now)
+    return _contact_reply(session, attempt, params, base_url=base_url, now=now, gather_no=gather_no)
 
 
 def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, now: datetime) -> str:
@@ -499,7 +556,13 @@ def _clear_resident_ok(session: Session, case: Case, *, now: datetime, actor: st
 
 
 def _checkin_reply(
-    session: Session, attempt: CallAttempt, params: Mapping[str, str], *, base_url: str, now: datetime
+    session: Session,
+    attempt: CallAttempt,
+    params: Mapping[str, str],
+    *,
+    base_url: str,
+    now: datetime,
+    gather_no: int | None = None,
 ) -> str:
     """One answer of a scheduled check-in: store it, then the next question or goodbye.
 
@@ -508,6 +571,9 @@ def _checkin_reply(
     """
     language = attempt.language
     asked = len(checkins.QUESTIONS)
+    if not is_next_gather(attempt, gather_no):
+        # Without this, a repeated answer to one question would be stored as the next one's.
+        return _checkin_replay(attempt, gather_no, base_url)
     if attempt.gather_count >= asked or attempt.outcome == CallOutcome.EMERGENCY:
         return say_and_hang_up_twiml("checkin.closing", language)
     reply = Reply.from_params(params)
@@ -534,7 +600,7 @@ def _checkin_reply(
         return closing_twiml(CallOutcome.EMERGENCY, language)
     call_over = attempt.status in TERMINAL_CALL_STATUSES
     if attempt.gather_count < asked and not call_over:
-        gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=attempt.code)
+        gather_url = gather_url_for(base_url, attempt.code, attempt.gather_count + 1)
         return checkin_question_twiml(
             language=language,
             gather_url=gather_url,
@@ -546,6 +612,31 @@ def _checkin_reply(
         record_checkin(session, attempt.household_id, now)
     log.info("check-in call %s finished: %s", attempt.id, attempt.outcome.value)
     return say_and_hang_up_twiml("checkin.closing", language)
+
+
+def _checkin_replay(attempt: CallAttempt, gather_no: int | None, base_url: str) -> str:
+    """A check-in answer already handled (see :func:`_replay`): its first delivery got the next
+    question, or the emergency closing, or the check-in goodbye."""
+    assert gather_no is not None
+    log.info(
+        "check-in call %s: answer %s delivered again (%s handled); not acted on",
+        attempt.id,
+        gather_no,
+        attempt.gather_count,
+    )
+    asked = len(checkins.QUESTIONS)
+    if gather_no < attempt.gather_count or (
+        gather_no == attempt.gather_count and gather_no < asked and attempt.outcome is None
+    ):
+        return checkin_question_twiml(
+            language=attempt.language,
+            gather_url=gather_url_for(base_url, attempt.code, gather_no + 1),
+            topic=checkins.QUESTIONS[gather_no],
+            greeting=False,
+        )
+    if gather_no == attempt.gather_count and attempt.outcome == CallOutcome.EMERGENCY:
+        return closing_twiml(CallOutcome.EMERGENCY, attempt.language)
+    return say_and_hang_up_twiml("checkin.closing", attempt.language)
 
 
 def _checkin_answers(session: Session, attempt: CallAttempt) -> dict[str, Any]:
@@ -578,9 +669,7 @@ def _contact_opening(session: Session, attempt: CallAttempt, base_url: str) -> s
     )
     if is_inbound(attempt) and attempt.case_id is None:
         has_open = False  # open cases in several households: we cannot tell which "1" is meant
-    gather_url = (
-        webhook_urls.url(base_url, webhook_urls.VOICE_CONTACT_GATHER, code=attempt.code) if has_open else None
-    )
+    gather_url = gather_url_for(base_url, attempt.code, 1, contact=True) if has_open else None
     return contact_call_twiml(language=language, lines=lines, gather_url=gather_url)
 
 
@@ -605,9 +694,28 @@ _CONTACT_CLOSINGS: dict[family.AckResult, str] = {
 
 
 def _contact_reply(
-    session: Session, attempt: CallAttempt, params: Mapping[str, str], *, base_url: str, now: datetime
+    session: Session,
+    attempt: CallAttempt,
+    params: Mapping[str, str],
+    *,
+    base_url: str,
+    now: datetime,
+    gather_no: int | None = None,
 ) -> str:
     language = attempt.language
+    if not is_next_gather(attempt, gather_no):
+        assert gather_no is not None
+        log.info("contact call %s: key press %s delivered again; not acted on", attempt.id, gather_no)
+        if gather_no < attempt.gather_count or (
+            gather_no == attempt.gather_count and attempt.outcome is None
+        ):
+            # Its first delivery got the re-ask (only a re-ask leads to a further attempt).
+            gather_url = gather_url_for(base_url, attempt.code, gather_no + 1, contact=True)
+            return contact_reask_twiml(language=language, gather_url=gather_url)
+        acknowledged = attempt.outcome == CallOutcome.ACKNOWLEDGED
+        return say_and_hang_up_twiml(
+            "call.contact.acknowledged" if acknowledged else "call.contact.not_acknowledged", language
+        )
     if attempt.outcome is not None and attempt.outcome != CallOutcome.VOICEMAIL:
         # A retried request: the decision was made and acted on once.
         key = (
@@ -627,7 +735,7 @@ def _contact_reply(
             f"{attempt.transcript}\n{line} -> re-ask" if attempt.transcript else f"{line} -> re-ask"
         )
         _record_contact_event(session, attempt, now, digits=digits, outcome=None, result=None)
-        gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_CONTACT_GATHER, code=attempt.code)
+        gather_url = gather_url_for(base_url, attempt.code, attempt.gather_count + 1, contact=True)
         return contact_reask_twiml(language=language, gather_url=gather_url)
     if digits != "1":
         attempt.outcome = CallOutcome.UNCLEAR
@@ -684,7 +792,7 @@ def _record_contact_event(
 def _inbound_opening(session: Session, attempt: CallAttempt, base_url: str) -> str:
     if attempt.recipient_kind == RecipientKind.CONTACT:
         return _contact_opening(session, attempt, base_url)
-    gather_url = webhook_urls.url(base_url, webhook_urls.VOICE_GATHER, code=attempt.code)
+    gather_url = gather_url_for(base_url, attempt.code, 1)
     return greeting_twiml(language=attempt.language, gather_url=gather_url, inbound=True)
 
 

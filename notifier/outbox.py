@@ -42,7 +42,7 @@ from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import lifecycle, webhook_urls
 from notifier.engine import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
-from notifier.pacing import DEFAULT_ACCOUNT, CallPacer
+from notifier.pacing import CallPacer
 from notifier.transports.base import ReconcilingTransport, Transport, TransportError, mask_phone
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def tick(
     Calls are taken one at a time, most urgent first (:func:`_next_due_call`), so an emergency
     call queued during a long tick goes before the routine calls still waiting.
     """
-    pacer = pacer or CallPacer(account=settings.twilio_account_sid or DEFAULT_ACCOUNT)
+    pacer = pacer or CallPacer.for_settings(settings)
     handled = _send_due_messages(engine, clock, settings, transport, pacer, limit)
     tried: set[int] = set()
     while handled < limit:

@@ -1,4 +1,5 @@
-"""One outbound call per second per Twilio account, across every worker process.
+"""One outbound call per second per Twilio account (``ANBU_TWILIO_CALLS_PER_SECOND``), across
+every worker process.
 
 Twilio queues calls above an account's rate (1 call per second by default), and a burst of
 calls from one number looks like spam to carriers. With ``anbu worker`` × K the pace must hold
@@ -33,10 +34,11 @@ from sqlmodel import col
 from core.clock import SYSTEM_CLOCK, Clock
 from core.db import session_scope
 from core.models import CallPacing
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CALLS_PER_SECOND = 1.0  # Twilio's default outbound CPS per account
+CALLS_PER_SECOND = 1.0  # Twilio's default outbound CPS per account (ANBU_TWILIO_CALLS_PER_SECOND)
 DEFAULT_ACCOUNT = "default"  # the console transport / an account without a SID
 MAX_CLAIM_TRIES = 100  # lost races in a row before giving up (would need 100 workers racing)
 
@@ -98,6 +100,19 @@ class CallPacer:
         self.account = account[:64]
         self._clock = clock
         self._sleep = sleep
+
+    @classmethod
+    def for_settings(
+        cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, sleep: Callable[[float], None] = time.sleep
+    ) -> CallPacer:
+        """The pacer of the configured account at its configured rate (Twilio can raise an
+        account's calls per second above the default of 1)."""
+        return cls(
+            settings.twilio_calls_per_second,
+            account=settings.twilio_account_sid or DEFAULT_ACCOUNT,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def wait_turn(self, engine: Engine) -> datetime | None:
         """Block until this process may place its next call; returns the slot (None: no pacing)."""

@@ -90,6 +90,19 @@ def _query_int(request: Request, name: str) -> int:
     return int(value)
 
 
+def _gather_no(request: Request) -> int | None:
+    """The question attempt a ``<Gather>`` callback answers (``n``); None for an action URL
+    handed out before ``n`` existed."""
+    value = request.query_params.get("n", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1 or len(value) > 3:
+        raise HTTPException(
+            status_code=status.HTTP_400_BAD_REQUEST, detail="query parameter 'n' must be a small number"
+        )
+    return int(value)
+
+
 async def _in_transaction(engine: Engine, handler: Callable[[Session], T]) -> T:
     """Run a (blocking) handler in one unit of work, off the event loop."""
 
@@ -127,6 +140,7 @@ async def voice_gather(
 ) -> Response:
     params = await _verified_params(request, settings)
     code = _query(request, "code")
+    gather_no = _gather_no(request)
 
     def handle(session: Session) -> str:
         from notifier import calls
@@ -137,6 +151,7 @@ async def voice_gather(
             params=params.single(),
             base_url=settings.effective_public_base_url,
             now=clock.now(),
+            gather_no=gather_no,
         )
 
     return Response(await _in_transaction(engine, handle), media_type=XML)
@@ -192,6 +207,7 @@ async def voice_contact_gather(
 ) -> Response:
     params = await _verified_params(request, settings)
     code = _query(request, "code")
+    gather_no = _gather_no(request)
 
     def handle(session: Session) -> str:
         from notifier import calls
@@ -202,6 +218,7 @@ async def voice_contact_gather(
             params=params.single(),
             base_url=settings.effective_public_base_url,
             now=clock.now(),
+            gather_no=gather_no,
         )
 
     return Response(await _in_transaction(engine, handle), media_type=XML)

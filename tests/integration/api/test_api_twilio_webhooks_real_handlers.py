@@ -117,6 +117,23 @@ def test_gather_ok_reply_clears_the_case_and_records_a_checkin(
         assert watch.last_checkin_at == clock.now()
 
 
+def test_the_gather_attempt_number_reaches_the_handler_and_a_repeat_is_not_a_second_reply(
+    app_client: TestClient, engine: Engine, call_code: str
+) -> None:
+    first = signed_post(app_client, paths.VOICE_GATHER, {"CallSid": CALL_SID}, {"code": call_code, "n": 1})
+    assert first.status_code == 200 and "&amp;n=2" in first.text  # silence: asked once more
+    repeat = signed_post(app_client, paths.VOICE_GATHER, {"CallSid": CALL_SID}, {"code": call_code, "n": 1})
+    assert repeat.text == first.text
+    call = _call(engine, call_code)
+    assert (call.gather_count, call.outcome) == (1, None)
+    for bad in ("x", "0", "-1", "99999"):
+        response = signed_post(
+            app_client, paths.VOICE_GATHER, {"CallSid": CALL_SID}, {"code": call_code, "n": bad}
+        )
+        assert response.status_code == 400, bad
+    assert _call(engine, call_code).gather_count == 1
+
+
 def test_call_status_is_204_and_records_the_outcome(
     app_client: TestClient, engine: Engine, world: World, call_code: str
 ) -> None:

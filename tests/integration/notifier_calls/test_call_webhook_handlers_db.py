@@ -130,7 +130,7 @@ def test_a_person_answering_hears_the_greeting_with_our_gather_url(
 ) -> None:
     world = setup(sqlite_engine, clock, language=language)
     twiml = answer(sqlite_engine, clock, world.code, CallSid="CA1", AnsweredBy="human")
-    assert gather_action(twiml) == f"{BASE}/api/v1/twilio/voice/gather?code={world.code}"
+    assert gather_action(twiml) == f"{BASE}/api/v1/twilio/voice/gather?code={world.code}&n=1"
     assert ET.fromstring(twiml.encode()).find("Gather").attrib["language"] == (  # type: ignore[union-attr]
         "ko-KR" if language == Language.KO else "en-US"
     )
@@ -373,7 +373,7 @@ def test_unclear_is_asked_once_more_then_left_to_the_ladder(
 ) -> None:
     world = setup(engine, clock, language=Language.EN)
     first = gather(engine, clock, world.code)  # silence: actionOnEmptyResult
-    assert gather_action(first) == f"{BASE}/api/v1/twilio/voice/gather?code={world.code}"
+    assert gather_action(first) == f"{BASE}/api/v1/twilio/voice/gather?code={world.code}&n=2"
     assert spoken(first)[0].startswith("Sorry")
     attempt = attempt_of(engine, world)
     assert (attempt.outcome, attempt.intent, attempt.gather_count) == (None, Intent.UNCLEAR, 1)

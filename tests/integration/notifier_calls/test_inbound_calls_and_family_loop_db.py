@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Engine
@@ -87,13 +88,28 @@ def gather_url(root: ET.Element) -> str | None:
 
 
 def code_of(url: str) -> str:
-    return url.split("code=", 1)[1]
+    return parse_qs(urlsplit(url).query)["code"][0]
+
+
+def gather_no_of(url: str) -> int | None:
+    """The question attempt the action URL answers (``n``), as the API route passes it."""
+    values = parse_qs(urlsplit(url).query).get("n")
+    return int(values[0]) if values else None
 
 
 def press(engine: Engine, clock: ManualClock, url: str, digits: str) -> ET.Element:
     handler = calls.contact_gather if webhook_urls.VOICE_CONTACT_GATHER in url else calls.gather
     with session_scope(engine) as s:
-        return twiml(handler(s, code=code_of(url), params={"Digits": digits}, base_url=BASE, now=clock.now()))
+        return twiml(
+            handler(
+                s,
+                code=code_of(url),
+                params={"Digits": digits},
+                base_url=BASE,
+                now=clock.now(),
+                gather_no=gather_no_of(url),
+            )
+        )
 
 
 def load_case(engine: Engine, case_id: int | None) -> Case:
@@ -219,11 +235,44 @@ def test_other_keys_are_asked_once_more_then_nothing_is_acknowledged(
     url = gather_url(ring(sqlite_engine, clock, home.contact_phone))
     assert url is not None
     reask = press(sqlite_engine, clock, url, "2")
-    assert gather_url(reask) == url
-    final = press(sqlite_engine, clock, url, "")
+    reask_url = gather_url(reask)
+    assert reask_url == url.replace("&n=1", "&n=2")
+    # Twilio delivering the first key press again is not the second one: the same re-ask again.
+    assert ET.tostring(press(sqlite_engine, clock, url, "2")) == ET.tostring(reask)
+    assert attempts(sqlite_engine)[0].outcome is None
+    final = press(sqlite_engine, clock, reask_url, "")
     assert "알림은 계속됩니다" in said(final) and final.find("Hangup") is not None
     assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
     assert attempts(sqlite_engine)[0].outcome == CallOutcome.UNCLEAR
+
+
+def test_repeated_and_late_key_presses_of_a_family_member_act_once(
+    engine: Engine, clock: ManualClock
+) -> None:
+    home = make_home(engine, clock)
+    first_url = gather_url(ring(engine, clock, home.contact_phone))
+    assert first_url is not None and first_url.endswith("&n=1")
+    reask = press(engine, clock, first_url, "")  # silence
+    assert ET.tostring(press(engine, clock, first_url, "")) == ET.tostring(reask)  # delivered twice
+    second_url = gather_url(reask)
+    assert second_url is not None and second_url.endswith("&n=2")
+    done = press(engine, clock, second_url, "1")
+    assert "확인으로 기록했고" in said(done)
+    case = load_case(engine, home.case_id)
+    assert case.status == CaseStatus.ACKNOWLEDGED
+    assert said(press(engine, clock, second_url, "1")) == said(done)  # the acknowledging press again
+    late = press(engine, clock, first_url, "")  # the first press, delivered after the second
+    assert gather_url(late) == second_url  # what it got the first time; Twilio has moved on
+    (attempt,) = attempts(engine)
+    assert (attempt.gather_count, attempt.outcome) == (2, CallOutcome.ACKNOWLEDGED)
+    assert load_case(engine, home.case_id).version == case.version
+    with Session(engine) as s:
+        outcomes = s.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME
+            )
+        ).all()
+    assert len(outcomes) == 2  # the re-ask and the acknowledgement, once each
 
 
 def test_a_family_member_with_nothing_open_hears_the_state_and_goodbye(
@@ -286,7 +335,7 @@ def test_a_notification_call_to_family_tells_the_alert_and_1_acknowledges(
     root = answer(engine, clock, code, AnsweredBy="human")
     assert home.code in said(root) and "1번을 눌러" in said(root)
     url = gather_url(root)
-    assert url == f"{BASE}{webhook_urls.VOICE_CONTACT_GATHER}?code={code}"
+    assert url == f"{BASE}{webhook_urls.VOICE_CONTACT_GATHER}?code={code}&n=1"
     # Even through the resident's gather path, a family member's 1 acknowledges (never "resident ok").
     resident_path = f"{BASE}{webhook_urls.VOICE_GATHER}?code={code}"
     press(engine, clock, resident_path, "1")

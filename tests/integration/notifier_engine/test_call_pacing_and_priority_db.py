@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -16,7 +18,7 @@ from notifier import engine as escalation
 from notifier import outbox
 from notifier.pacing import CallPacer
 from tests.factories import make_household, make_open_case, make_team
-from tests.integration.notifier_engine.support import RecordingTransport, Sent
+from tests.integration.notifier_engine.support import FROM_NUMBER, PUBLIC_BASE, RecordingTransport, Sent
 
 CALL_FIRST: dict[str, object] = {"steps": [{"action": "call_resident", "wait_minutes": 60}]}
 
@@ -100,3 +102,45 @@ def test_two_pacers_share_the_accounts_slots_through_the_database(engine: Engine
     with Session(engine) as s:
         row = s.get(CallPacing, "AC1")
         assert row is not None and row.next_slot_at == start + timedelta(seconds=3)
+
+
+def test_the_outbox_spaces_calls_by_the_configured_calls_per_second(
+    engine: Engine, clock: ManualClock
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        public_base_url=PUBLIC_BASE,
+        twilio_from_number=FROM_NUMBER,
+        twilio_account_sid="AC" + "7" * 32,
+        twilio_calls_per_second=4,
+    )
+    for i in range(4):
+        _case(engine, clock, f"+82100000020{i}")
+    escalation.tick(engine, clock, settings)
+    transport = RecordingTransport()
+    placed_at: list[float] = []
+    start = clock.now()
+    transport.on_send = lambda sent: placed_at.append((clock.now() - start).total_seconds())
+
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    pacer = CallPacer.for_settings(settings, clock=clock, sleep=sleep)
+    assert outbox.tick(engine, clock, settings, transport, pacer=pacer) == 4
+    assert placed_at == [0.0, 0.25, 0.5, 0.75]
+    with Session(engine) as s:  # the account's own pace row, shared with its other workers
+        row = s.get(CallPacing, "AC" + "7" * 32)
+        assert row is not None and row.next_slot_at == start + timedelta(seconds=1)
+
+
+def test_calls_per_second_is_a_validated_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).twilio_calls_per_second == 1.0  # Twilio's default
+    monkeypatch.setenv("ANBU_TWILIO_CALLS_PER_SECOND", "2.5")
+    settings = Settings(_env_file=None)
+    assert settings.twilio_calls_per_second == 2.5
+    pacer = CallPacer.for_settings(settings)
+    assert (pacer.interval, pacer.account) == (timedelta(seconds=0.4), "default")
+    for bad in ("0", "-1", "abc"):
+        monkeypatch.setenv("ANBU_TWILIO_CALLS_PER_SECOND", bad)
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)
