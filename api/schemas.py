@@ -18,6 +18,7 @@ from core.enums import (
     CaseKind,
     CaseStatus,
     Channel,
+    CheckinSkip,
     DeviceStatus,
     DeviceVendor,
     Intent,
@@ -496,6 +497,17 @@ class AssignIn(BaseModel):
     )
 
 
+class AssigneeOut(BaseModel):
+    """Someone who may take a case, as the assignment picker needs them: nothing more."""
+
+    id: int
+    display_name: str  # the user's display name, or their username when they have none
+
+
+class AssigneeList(BaseModel):
+    items: list[AssigneeOut]
+
+
 class FieldVisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -679,6 +691,15 @@ class HouseholdPatch(BaseModel):
 # ------------------------------------------------------------------ scheduled check-ins
 
 
+class CheckinSkipOut(BaseModel):
+    """The latest scheduled check-in that was skipped, or held (``reason: quiet_hours``)."""
+
+    at: datetime  # when the notifier decided
+    slot: datetime  # the scheduled moment it concerned
+    reason: CheckinSkip
+    until: datetime | None  # a held call: when it will be placed
+
+
 class CheckinScheduleOut(BaseModel):
     household_id: int
     configured: bool  # False: no schedule yet (the fields show the defaults)
@@ -686,6 +707,7 @@ class CheckinScheduleOut(BaseModel):
     local_time: str  # HH:MM
     active: bool
     next_due_at: datetime | None
+    last_skip: CheckinSkipOut | None = None
 
 
 class CheckinScheduleIn(BaseModel):

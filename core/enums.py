@@ -172,6 +172,16 @@ class CallOutcome(StrEnum):
     ACKNOWLEDGED = "acknowledged"  # a contact keyed 1 on a notification or inbound call
 
 
+class CheckinSkip(StrEnum):
+    """Why a scheduled check-in call was not placed when due (shown on the household page)."""
+
+    QUIET_HOURS = "quiet_hours"  # held, not lost: placed when the quiet hours end
+    PAUSED = "paused"
+    ACTIVE_CASE = "active_case"
+    CALL_LIMIT = "call_limit"
+    TOO_LATE = "too_late"
+
+
 class Intent(StrEnum):
     OK = "ok"
     UNWELL = "unwell"

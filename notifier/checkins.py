@@ -26,6 +26,10 @@ routine call:
 A check-in that is due while the household is paused or already has an active case is skipped
 (they are being looked after already); one found more than :data:`LATE_LIMIT` late (workers were
 down) is skipped rather than ringing at an unexpected hour.
+
+Every skip or hold is recorded on the schedule (``last_skip_*``: when, which slot, a
+:class:`~core.enums.CheckinSkip` reason, and for a hold until when) so the household page can say
+why an expected call did not happen; only the latest is kept.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from core.enums import (
     ACTIVE_CASE_STATUSES,
     CallOutcome,
     CallStatus,
+    CheckinSkip,
     Language,
     MonitoringState,
     RecipientKind,
@@ -268,10 +273,12 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
         return 0  # another worker took it
     if held_until is not None:
         log.info("check-in for household %s held until the quiet hours end", household.code)
+        _record_skip(session, household_id, CheckinSkip.QUIET_HOURS, due, now, until=held_until)
         return 0
     reason = _skip_reason(session, household, due, now)
     if reason is not None:
-        log.info("check-in for household %s skipped: %s", household.code, reason)
+        log.info("check-in for household %s skipped: %s", household.code, reason.value)
+        _record_skip(session, household_id, reason, due, now)
         return 0
     placed = 0
     residents = session.exec(
@@ -286,6 +293,7 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
                 household.code,
                 resident.id,
             )
+            _record_skip(session, household_id, CheckinSkip.CALL_LIMIT, due, now)
             continue
         attempt = CallAttempt(
             case_id=None,
@@ -313,15 +321,34 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
     return placed
 
 
-def _skip_reason(session: Session, household: Household, due: datetime, now: datetime) -> str | None:
+def _skip_reason(session: Session, household: Household, due: datetime, now: datetime) -> CheckinSkip | None:
     if now - due > LATE_LIMIT:
-        return "found too late"
+        return CheckinSkip.TOO_LATE
     if household.monitoring == MonitoringState.PAUSED:
-        return "household paused"
+        return CheckinSkip.PAUSED
     active = session.exec(
         select(Case.id).where(Case.household_id == household.id, col(Case.status).in_(ACTIVE_CASE_STATUSES))
     ).first()
-    return "an active case" if active is not None else None
+    return CheckinSkip.ACTIVE_CASE if active is not None else None
+
+
+def _record_skip(
+    session: Session,
+    household_id: int,
+    reason: CheckinSkip,
+    slot: datetime,
+    now: datetime,
+    *,
+    until: datetime | None = None,
+) -> None:
+    """Keep the latest skip or hold on the schedule for the household page. A plain UPDATE in the
+    claiming transaction: the ORM object is stale after the claim, and only these columns change."""
+    session.execute(
+        update(CheckinSchedule)
+        .where(col(CheckinSchedule.household_id) == household_id)
+        .values(last_skip_at=now, last_skip_slot=slot, last_skip_reason=reason, last_skip_until=until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # ---------------------------------------------------------------- answers and summaries

@@ -6,7 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api import audit
 from api.deps import ClockDep, ManagerUser, ResolverUser, SessionDep, StaffUser
@@ -20,6 +20,8 @@ from api.errors import (
 from api.queries import CaseFilters, case_detail, case_item, get_visible_case, list_cases
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
 from api.schemas import (
+    AssigneeList,
+    AssigneeOut,
     AssignIn,
     CaseDetail,
     CaseEventOut,
@@ -155,6 +157,32 @@ def add_note(
     session.flush()  # for the event id; the request boundary commits
     assert event.id is not None
     return CaseEventOut(id=event.id, at=event.at, type=event.type, actor=event.actor, data=dict(event.data))
+
+
+@router.get(
+    "/{case_id}/assignees",
+    response_model=AssigneeList,
+    responses={404: error_response("no such case, or not one you may see")},
+)
+def assignees(case_id: CaseId, session: SessionDep, user: ManagerUser) -> AssigneeList:
+    """Who may take the case (active admins and caseworkers of the household's team): id and
+    display name only, for the assignment picker. Not audited, unlike ``/teams/{id}/members``:
+    it shows no more than the case page itself names (who is assigned), and no contact data."""
+    _, household = _visible_case(session, user, case_id)
+    rows = session.exec(
+        select(User)
+        .where(
+            col(User.team_id) == household.team_id,
+            col(User.is_active),
+            col(User.role).in_(ASSIGNABLE_ROLES),
+        )
+        .order_by(col(User.display_name), col(User.username))
+    ).all()
+    return AssigneeList(
+        items=[
+            AssigneeOut(id=u.id, display_name=u.display_name or u.username) for u in rows if u.id is not None
+        ]
+    )
 
 
 @router.post(

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from core.enums import AuditAction, AuditObject, CaseKind, Language, ResolutionCode, Severity
 from core.i18n import DEFAULT_LANGUAGE, Catalogue
 
 MESSAGES = Catalogue(Path(__file__).parent.parent / "messages")
+FAVICON = Path(__file__).parent.parent / "static" / "favicon.svg"
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
@@ -50,4 +51,13 @@ def dashboard(request: Request, lang: Annotated[str | None, Query(max_length=8)]
                 (code.value, messages[f"resolution.{code.value}"]) for code in ResolutionCode
             ],
         },
+    )
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The pages link ``/static/favicon.svg``; browsers and tools that ask for the traditional path
+    anyway get the same icon instead of a 404 in every log (modern browsers accept an SVG there)."""
+    return FileResponse(
+        FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
     )

@@ -32,6 +32,7 @@ from api.schemas import (
     CheckinPage,
     CheckinScheduleIn,
     CheckinScheduleOut,
+    CheckinSkipOut,
     HouseholdDetail,
     HouseholdIn,
     HouseholdPatch,
@@ -246,6 +247,18 @@ def _schedule_out(household_id: int, schedule: CheckinSchedule | None) -> Checki
         local_time=schedule.local_time,
         active=schedule.active,
         next_due_at=schedule.next_due_at,
+        last_skip=_last_skip(schedule),
+    )
+
+
+def _last_skip(schedule: CheckinSchedule) -> CheckinSkipOut | None:
+    if schedule.last_skip_reason is None or schedule.last_skip_at is None or schedule.last_skip_slot is None:
+        return None
+    return CheckinSkipOut(
+        at=schedule.last_skip_at,
+        slot=schedule.last_skip_slot,
+        reason=schedule.last_skip_reason,
+        until=schedule.last_skip_until,
     )
 
 

@@ -80,5 +80,57 @@
     return t("validation.invalid");
   }
 
-  window.AnbuErrors = { describe, problems, fieldLabel, fieldPath, rowProblem, fill };
+  // ---------------------------------------------------------------- the browser's own checks
+
+  // required / minlength / min / max / pattern / type are checked by the browser before a form is
+  // submitted, and it words its bubble in *its* UI language, not the page's. So every control's
+  // message comes from the catalogue instead: set on "invalid" (fired by the browser's check, before
+  // it shows the bubble) and cleared on "input"/"change" so the browser checks afresh. The texts are
+  // the ones the server's 422s use for the same rules (validation.<pydantic type>).
+  function controlName(control) {
+    return String(control.name || control.id || "");
+  }
+
+  function nativeProblem(control) {
+    const v = control.validity;
+    if (v.valueMissing) return t("validation.missing");
+    if (v.badInput) return t(control.type === "number" ? "validation.float_parsing" : "validation.invalid");
+    if (v.typeMismatch) return t("validation.type_mismatch");
+    if (v.patternMismatch) {
+      const name = controlName(control);
+      if (control.type === "tel" || /phone/.test(name)) return t("validation.phone_format");
+      if (/time/.test(name)) return t("validation.time_format");
+      if (/code|username/.test(name)) return t("validation.code_format");
+      return t("validation.string_pattern_mismatch");
+    }
+    if (v.tooShort) return fill(t("validation.string_too_short"), { min_length: control.minLength });
+    if (v.tooLong) return fill(t("validation.string_too_long"), { max_length: control.maxLength });
+    if (v.rangeUnderflow) return fill(t("validation.greater_than_equal"), { ge: control.min });
+    if (v.rangeOverflow) return fill(t("validation.less_than_equal"), { le: control.max });
+    if (v.stepMismatch) return fill(t("validation.multiple_of"), { multiple_of: control.step });
+    return t("validation.invalid");
+  }
+
+  function isControl(node) {
+    return node instanceof HTMLInputElement || node instanceof HTMLSelectElement || node instanceof HTMLTextAreaElement;
+  }
+
+  function onInvalid(event) {
+    const control = event.target;
+    if (!isControl(control)) return;
+    control.setCustomValidity(""); // judge the value itself, not our previous message
+    if (control.validity.valid) return;
+    control.setCustomValidity(nativeProblem(control));
+  }
+
+  function onEdit(event) {
+    if (isControl(event.target)) event.target.setCustomValidity("");
+  }
+
+  // "invalid" does not bubble: listen in the capture phase, for every form now and later.
+  document.addEventListener("invalid", onInvalid, true);
+  document.addEventListener("input", onEdit, true);
+  document.addEventListener("change", onEdit, true);
+
+  window.AnbuErrors = { describe, problems, fieldLabel, fieldPath, rowProblem, fill, nativeProblem };
 })();

@@ -1089,15 +1089,16 @@
     if (!canManage()) return;
     const active = item.status === "open" || item.status === "acknowledged";
     if (active && item.household_team_id) {
+      // Ids and names only (not /teams/{id}/members, which is a personal-data view and audited).
       let members = [];
       try {
-        members = (await getJson("/teams/" + item.household_team_id + "/members")).items;
+        members = (await getJson("/cases/" + item.id + "/assignees")).items;
       } catch (_) {
         members = [];
       }
       const pick = select(
         "assignee",
-        [["", t("case.unassigned")], ...members.map((m) => [m.id, m.display_name ? m.display_name + " (" + m.username + ")" : m.username])],
+        [["", t("case.unassigned")], ...members.map((m) => [m.id, m.display_name])],
         item.assigned_user_id || "",
       );
       box.append(
@@ -1130,6 +1131,24 @@
 
   // ------------------------------------------------------------------ household page: check-ins, people
 
+  // The latest check-in that was skipped or held (notifier/checkins.py), or nothing.
+  function lastSkip(skip, timezone) {
+    const line = el("p", null, "checkin-skip");
+    line.id = "checkin-last-skip";
+    if (!skip) {
+      line.hidden = true;
+      return line;
+    }
+    const held = skip.reason === "quiet_hours";
+    line.append(
+      el("strong", t(held ? "checkin.last_held" : "checkin.last_skipped") + ": "),
+      when(skip.slot, timezone) + " — " + t("checkin.skip." + skip.reason, skip.reason),
+    );
+    if (held && skip.until) line.append(" (" + t("checkin.held_until") + " " + when(skip.until, timezone) + ")");
+    line.append(el("span", " · " + t("checkin.decided_at") + " " + when(skip.at, timezone), "muted"));
+    return line;
+  }
+
   async function householdLoaded(item, user) {
     me = user;
     const box = $("household-extra");
@@ -1160,6 +1179,7 @@
           : t("checkin.no_schedule"),
         "muted",
       ),
+      lastSkip(schedule.last_skip, item.timezone),
       table(
         [t("col.when"), t("checkin.meals"), t("checkin.sleep"), t("checkin.health"), t("checkin.flags")],
         checkins.items.map((c) => [

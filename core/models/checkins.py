@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
-from core.models._base import json_field, pk, utc
+from core.enums import CheckinSkip
+from core.models._base import enum_field, json_field, pk, utc
 
 
 class CheckinSchedule(SQLModel, table=True):
@@ -21,6 +22,13 @@ class CheckinSchedule(SQLModel, table=True):
     active: bool = True
     next_due_at: datetime | None = utc(nullable=True, index=True)
     updated_at: datetime = utc()
+    # The latest check-in that was skipped or held instead of placed, for staff (issue 5's review):
+    # only the latest, on the schedule itself. Staff ask "why was there no call on Tuesday?";
+    # a history table would grow without bound for little more, and the log keeps every one.
+    last_skip_at: datetime | None = utc(nullable=True)  # when the notifier decided
+    last_skip_slot: datetime | None = utc(nullable=True)  # the scheduled moment it concerned
+    last_skip_reason: CheckinSkip | None = enum_field(CheckinSkip, nullable=True)
+    last_skip_until: datetime | None = utc(nullable=True)  # held calls: when they will be placed
 
 
 class CheckinCall(SQLModel, table=True):

@@ -57,7 +57,7 @@ from core.models import (
 )
 from core.settings import Settings
 from notifier import lifecycle
-from notifier.checkins import set_schedule
+from notifier.checkins import place_due, set_schedule
 from tests.factories import make_household, make_team, make_watch
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -150,8 +150,12 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
             now=clock.now() - timedelta(minutes=20),
         )
         assert case.id is not None
-        # Weekly check-in calls: last Thursday's answers (a worrying one about meals).
-        set_schedule(session, household.id, weekdays=[1, 4], local_time="10:00", now=clock.now())
+        # Weekly check-in calls: last Thursday's answers (a worrying one about meals), and this
+        # morning's call skipped by the notifier itself because the case is open.
+        set_schedule(
+            session, household.id, weekdays=[1, 4], local_time="10:00", now=clock.now() - timedelta(hours=1)
+        )
+        assert place_due(session, household.id, clock.now()) == 0
         called = clock.now() - timedelta(days=4)
         attempt = CallAttempt(
             household_id=household.id,
@@ -327,6 +331,11 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             # Scheduled check-in calls: the summary with the worrying answer flagged.
             expect(page.locator("#household-extra")).to_contain_text("식사 걱정")
             expect(page.locator("#household-extra")).to_contain_text("월, 목 10:00")
+            # ...and why this morning's check-in call did not happen.
+            skipped = page.locator("#checkin-last-skip")
+            expect(skipped).to_contain_text("마지막으로 건너뛴 안부 전화")
+            expect(skipped).to_contain_text("처리 중인 사례가 있어 건너뜀")
+            expect(skipped).to_contain_text("오전 10:00")
             # The day view: today so far (nothing) against a usual Monday (kettle at 7, TV at 19).
             day = page.locator("#household-day")
             expect(day).to_contain_text("오늘 (지금까지)")
@@ -401,7 +410,19 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             # Management: create a household with its resident, then a user; view the policy.
             page.click("#nav-manage")
             expect(page.locator("#manage-body")).to_contain_text(running_app.household_code)
+            # The browser's own checks speak the page's language (the catalogue), whatever the
+            # browser's: a required code, then quiet hours above the control's maximum.
+            page.click("#household-form button[type=submit]")
+            expect(page.locator("#m-code")).to_have_js_property("validationMessage", "필수 항목입니다.")
             page.fill("#m-code", "BR-0001")
+            page.fill("#m-quiet_hours", "100")
+            page.click("#household-form button[type=submit]")
+            expect(page.locator("#m-quiet_hours")).to_have_js_property(
+                "validationMessage", "72 이하여야 합니다."
+            )
+            expect(page.locator("#household-heading")).to_be_hidden()  # nothing was sent
+            page.fill("#m-quiet_hours", "")
+            expect(page.locator("#m-quiet_hours")).to_have_js_property("validationMessage", "")
             page.fill("#m-resident_name", "Lee Test")
             page.fill("#m-resident_phone", "+821011112222")
             _shot(page, "manage-households")
@@ -465,6 +486,10 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             page.fill("#m-policy_step_0_wait", "0")
             page.click("#policy-save")
             expect(page.locator("#m-policy_step_0_wait-problem")).to_have_text("Must be at least 1.")
+            # The browser's checks too, although this browser runs in Korean (locale ko-KR).
+            page.goto(running_app.base_url + "/?lang=en#/manage/households")
+            page.click("#household-form button[type=submit]")
+            expect(page.locator("#m-code")).to_have_js_property("validationMessage", "Required.")
         finally:
             browser.close()
 
@@ -504,6 +529,8 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             )
         ).all()
         assert team_views, "viewing a team's members is recorded"
+        # ...by the admin who opened them; the case page's assignment picker writes no team view.
+        assert {e.role for e in team_views} == {Role.ADMIN}
     # What the policy form saved: the reordered ladder, quiet hours and the pre-call text.
     policy = _saved_policy(running_app.engine)
     assert [(s["action"], s.get("tier"), s["wait_minutes"]) for s in policy["steps"]] == [

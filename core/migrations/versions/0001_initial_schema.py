@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 08:45:53.435241
+Create Date: 2026-12-03 09:00:20.811066
 """
 
 from __future__ import annotations
@@ -144,6 +144,10 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('next_due_at', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_skip_at', core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_skip_slot', core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_skip_reason', sa.Enum('quiet_hours', 'paused', 'active_case', 'call_limit', 'too_late', name='checkinskip', native_enum=False, length=40), nullable=True),
+    sa.Column('last_skip_until', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
     sa.PrimaryKeyConstraint('household_id')
     )

@@ -148,3 +148,42 @@ def test_team_members_lists_active_users_without_phones(
     members = app_client.get(f"/api/v1/teams/{team_a}/members", headers=auth("caseworker_own")).json()
     assert [m["id"] for m in members["items"]] == [world.people["caseworker_own"].id]
     assert "phone" not in members["items"][0]
+
+
+def test_the_assignment_picker_gets_ids_and_names_only_and_writes_no_audit_entry(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        team_a = session.get(Team, _team_a(engine, world))
+        assert team_a is not None
+        named = make_user(session, team=team_a, role=Role.ADMIN, username="picker-admin", password_hash="x")
+        named.display_name = "김복지"
+        named.phone = "+821099990001"
+        gone = make_user(
+            session, team=team_a, role=Role.CASEWORKER, username="picker-gone", password_hash="x"
+        )
+        gone.is_active = False
+        unnamed = make_user(session, team=team_a, username="picker-unnamed", password_hash="x")
+        unnamed.display_name = ""
+        session.add_all([named, gone, unnamed])
+        session.flush()
+        named_id, unnamed_id = named.id, unnamed.id
+    with Session(engine) as session:
+        audits_before = len(session.exec(select(AuditEntry)).all())
+    response = app_client.get(f"/api/v1/cases/{world.case_a}/assignees", headers=auth("caseworker_own"))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    # Active admins and caseworkers of the household's team; not the inactive one, not the family
+    # account, not the other team's caseworker. A user without a display name shows their username.
+    assert {(i["id"], i["display_name"]) for i in items} == {
+        (named_id, "김복지"),
+        (unnamed_id, "picker-unnamed"),
+        (world.people["caseworker_own"].id, "Test Worker"),
+    }
+    assert world.people["family"].id not in {i["id"] for i in items}
+    assert world.people["caseworker_other"].id not in {i["id"] for i in items}
+    assert all(set(i) == {"id", "display_name"} for i in items)  # no phone, no username, no role
+    with Session(engine) as session:
+        assert len(session.exec(select(AuditEntry)).all()) == audits_before
+    other = app_client.get(f"/api/v1/cases/{world.case_b}/assignees", headers=auth("caseworker_own"))
+    assert other.status_code == 404

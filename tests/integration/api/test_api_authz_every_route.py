@@ -164,6 +164,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/{case_id}/assign"): Rule(
         MANAGE, mutating=True, audited=True, fixture="fresh_case", json={"user_id": "{member_id}"}
     ),
+    # The assignment picker: id and display name only, so not a personal-data view (no audit entry).
+    ("GET", "/api/v1/cases/{case_id}/assignees"): Rule(MANAGE),
     ("POST", "/api/v1/cases/{case_id}/field-visits"): Rule(
         _statuses(201, 201, 404, 403, 403),
         mutating=True,
@@ -236,6 +238,7 @@ PUBLIC: dict[tuple[str, str], str] = {
         "/",
     ): "the dashboard shell; it holds no data until the API answers (test_api_dashboard_and_health)",
     ("GET", "/healthz"): "liveness for load balancers; says only ok/error",
+    ("GET", "/favicon.ico"): "the site icon, a static file (test_api_dashboard_and_health)",
     ("GET", "/metrics"): "Prometheus scrape: counts only, no personal data or device ids (test_api_metrics)",
     (
         "GET",

@@ -121,7 +121,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
     # Every non-JSON script is external (CSP forbids inline scripts).
     assert all(s.get("src") or s.get("type") == "application/json" for s in page.scripts)
     hrefs = [link.get("href") for link in page.links]
-    assert hrefs == ["/static/dashboard.css"]
+    assert hrefs == ["/static/favicon.svg", "/static/dashboard.css"]
 
 
 def test_every_element_the_script_uses_exists_in_the_page(app_client: TestClient) -> None:
@@ -148,6 +148,16 @@ def test_static_assets_are_served(app_client: TestClient) -> None:
     assert js.status_code == css.status_code == 200
     assert "javascript" in js.headers["content-type"]
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_the_favicon_is_served_at_both_paths(app_client: TestClient) -> None:
+    icon = (STATIC / "favicon.svg").read_bytes()
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        response = app_client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("image/svg+xml"), path
+        assert response.content == icon
+    assert b"<svg" in icon
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz", "/api/v1/cases", "/static/dashboard.js"])

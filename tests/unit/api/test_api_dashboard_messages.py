@@ -16,6 +16,7 @@ from core.enums import (
     CaseKind,
     CaseStatus,
     Channel,
+    CheckinSkip,
     Language,
     OutboxStatus,
     RecipientKind,
@@ -47,6 +48,7 @@ def test_catalogues_have_the_same_keys() -> None:
         ("role", Role),
         ("audit_action", AuditAction),
         ("audit_object", AuditObject),
+        ("checkin.skip", CheckinSkip),
     ],
 )
 def test_every_enum_value_has_a_label_in_both_languages(prefix: str, enum: type[StrEnum]) -> None:
