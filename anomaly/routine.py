@@ -18,7 +18,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,23 @@ class FitParams:
     gap_quantile: float = 1.0  # the longest usual quiet (of the window's usual days)
     min_gap_samples: int = 6
     regularisation_c: float = 1.0
+    # Learning from confirmed false alarms (docs/detection.md, "Learning from false alarms"):
+    # one confirmation may raise an hour's usual gap by at most this much over what the
+    # household's own data say (the alert there moves by at most gap_margin × this), ...
+    confirmed_gap_max_raise_h: float = 6.0
+    # ... and move the morning check's latest usual start by at most this much.
+    confirmed_morning_max_shift_min: int = 180
+
+
+@dataclass(frozen=True)
+class ConfirmedQuiet:
+    """A quiet the resident (or staff) confirmed was fine: an inactivity case's false alarm.
+
+    ``start``: the last sign of life before the case; ``end``: the confirmation (unix s).
+    """
+
+    start: int
+    end: int
 
 
 @dataclass
@@ -58,6 +75,8 @@ class Routine:
     # day of the window, the resident had shown a sign of life (the morning check).
     first_activity_latest_min: int | None = None
     automatic: dict[str, list[int]] = field(default_factory=dict)  # channel -> power bands
+    # How many confirmed false alarms of the window raised the gaps or the morning check.
+    confirmed_false_alarms: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +91,7 @@ class Routine:
             "first_activity_channel": self.first_activity_channel,
             "first_activity_latest_min": self.first_activity_latest_min,
             "automatic": {k: sorted(v) for k, v in self.automatic.items()},
+            "confirmed_false_alarms": self.confirmed_false_alarms,
         }
 
     @classmethod
@@ -94,6 +114,8 @@ class Routine:
             # absent in models stored before the morning check existed: no morning check
             first_activity_latest_min=data.get("first_activity_latest_min"),
             automatic={str(k): [int(b) for b in v] for k, v in data.get("automatic", {}).items()},
+            # absent in models stored before false alarms were learned from: none were
+            confirmed_false_alarms=int(data.get("confirmed_false_alarms", 0)),
         )
 
 
@@ -132,6 +154,7 @@ def fit_routine(
     timezone: str,
     automatic: dict[str, set[int]] | None = None,
     params: FitParams | None = None,
+    confirmed: Sequence[ConfirmedQuiet] = (),
 ) -> Routine | None:
     """Fit from human events ``(ts, channel)`` (sorted) and data coverage.
 
@@ -139,6 +162,9 @@ def fit_routine(
     data is not inactivity). Returns None until there are ``min_days`` usable days.
     Unusual days (away, holiday: far fewer events than usual) are excluded so they cannot
     teach the model that long silences are normal.
+
+    ``confirmed``: quiets confirmed fine (false alarms, live only; replay has none). Those
+    confirmed within the window make their quiet a usual one (:func:`_learn_confirmed`).
     """
     p = params or FitParams()
     zone = ZoneInfo(timezone)
@@ -164,6 +190,8 @@ def fit_routine(
 
     gaps = _quiet_gaps(recent, good, zone, p)
     first_min, latest_min, first_channel = _first_activity(recent, good, zone)
+    used = [c for c in confirmed if start <= c.start < c.end < now]  # they age out with the window
+    gaps, latest_min = _learn_confirmed(gaps, latest_min, used, zone, p)
     return Routine(
         timezone=timezone,
         fitted_at=now,
@@ -175,7 +203,49 @@ def fit_routine(
         first_activity_channel=first_channel,
         first_activity_latest_min=latest_min,
         automatic={k: sorted(v) for k, v in (automatic or {}).items()},
+        confirmed_false_alarms=len(used),
     )
+
+
+def _learn_confirmed(
+    gaps: list[float],
+    latest_min: int | None,
+    confirmed: Sequence[ConfirmedQuiet],
+    zone: ZoneInfo,
+    p: FitParams,
+) -> tuple[list[float], int | None]:
+    """Make each confirmed quiet a usual one, bounded.
+
+    * Gap: the hour-of-week the quiet started in, and its neighbours (the fit pools every
+      sample over ±1 h the same way), get a usual gap of at least the confirmed length, but at
+      most ``confirmed_gap_max_raise_h`` over the fitted value of that hour. Only that
+      hour-of-week, not the same hour on other days: one confirmation is one week's evidence.
+    * Morning: a quiet that began before a local day started (04:00) and was confirmed later
+      that day says the day's first sign of life came at the confirmation, so the morning
+      check's latest usual start moves to it, by at most ``confirmed_morning_max_shift_min``.
+      The morning check only ever brings an alert forward, so moving it later can never put an
+      alert after the gap rule's.
+
+    The bounds are relative to the fitted values, so confirmations do not compound: the
+    largest applies, never their sum.
+    """
+    fitted = list(gaps)
+    out = list(gaps)
+    latest = latest_min
+    for c in confirmed:
+        gap_h = (c.end - c.start) / 3600
+        h = hour_of_week(c.start, zone)
+        for k in (-1, 0, 1):
+            i = (h + k) % HOURS_PER_WEEK
+            out[i] = max(out[i], min(gap_h, fitted[i] + p.confirmed_gap_max_raise_h))
+        if latest_min is None:
+            continue
+        confirmed_at = datetime.fromtimestamp(c.end, UTC).astimezone(zone)
+        day_start = datetime.combine(confirmed_at.date(), time(DAY_START_HOUR), zone)
+        if confirmed_at.hour >= DAY_START_HOUR and c.start < day_start.timestamp():
+            minute = confirmed_at.hour * 60 + confirmed_at.minute
+            latest = max(latest or 0, min(minute, latest_min + p.confirmed_morning_max_shift_min))
+    return out, latest
 
 
 def _features(how: np.ndarray) -> np.ndarray:

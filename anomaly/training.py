@@ -3,12 +3,15 @@
 ``tick`` refits each watched household once per local day, *as of its last local midnight*
 (exactly when ``anbu replay`` refits), from the household's own activity edges and reading
 coverage of the last weeks; stores the model as JSON in ``routine_model``; and re-arms the
-watch's ``alert_after`` with it. The gateway asks :func:`is_human_edge` before an ON edge
+watch's ``alert_after`` with it. Inactivity cases the resident (or staff) confirmed were a false
+alarm are passed to the fit too (:func:`confirmed_quiets`), so the same quiet alerts later next
+time (docs/detection.md, "Learning from false alarms"). The gateway asks :func:`is_human_edge` before an ON edge
 counts as a sign of life.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,14 +22,21 @@ from sqlmodel import Session, col, select
 from anomaly.activity import PowerEvent, is_human, learn_automatic
 from anomaly.deadlines import compute_deadline, latest_sign_of_life
 from anomaly.detector import DetectorParams
-from anomaly.routine import Routine, add_coverage, fit_routine
+from anomaly.routine import ConfirmedQuiet, Routine, add_coverage, fit_routine
 from core.clock import Clock
 from core.db import session_scope
-from core.enums import EdgeKind, WatchStatus
-from core.models import ActivityEdge, Device, Household, Reading, RoutineModel, Watch
+from core.enums import CaseEventType, CaseKind, CaseStatus, EdgeKind, ResolutionCode, WatchStatus
+from core.models import ActivityEdge, Case, CaseEvent, Device, Household, Reading, RoutineModel, Watch
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Clear reasons meaning "the resident said they are fine" (notifier.calls' reply "ok", keyed 1 or
+# an inbound "괜찮아요"; the sweeper's check-in after the case opened). "activity_resumed" is not
+# one: the routine sees that activity itself.
+RESIDENT_CLEAR_REASONS = frozenset({"resident_ok", "resident_checked_in"})
+# Case event reasons / call outcomes that mean the resident was *not* fine during the case.
+_NOT_FINE = ("resident_unwell", "resident_emergency")
 
 
 def activity_label(device: Device, channel: str) -> str:
@@ -122,8 +132,15 @@ def retrain_household(
     days = (end - max(int(first.timestamp()), start)) / 86400
     automatic = learn_automatic(events, days=days, timezone=household.timezone, params=params.automatic)
     human = [(e.ts, e.channel) for e in events if is_human(e, automatic)]
+    confirmed = confirmed_quiets(session, household_id, [ts for ts, _ in human], start=start_dt, end=end_dt)
     routine = fit_routine(
-        human, coverage, now=end, timezone=household.timezone, automatic=automatic, params=params.fit
+        human,
+        coverage,
+        now=end,
+        timezone=household.timezone,
+        automatic=automatic,
+        params=params.fit,
+        confirmed=confirmed,
     )
     if routine is None:
         if existing is not None:
@@ -139,6 +156,77 @@ def retrain_household(
     _rearm(session, household, Routine.from_json(data), settings, params)
     log.info("routine of household %s refitted from %d usual days", household.code, routine.days_used)
     return True
+
+
+def confirmed_quiets(
+    session: Session, household_id: int, human: list[int], *, start: datetime, end: datetime
+) -> list[ConfirmedQuiet]:
+    """The household's confirmed false alarms known by ``end`` whose quiet ended in the window.
+
+    Confirmed: an inactivity case *cleared* because the resident said they were fine, or
+    *resolved* by staff as "resident fine" (staff's outcome wins over the clear reason: a case
+    the resident answered but staff closed as away, hospital or device is not one). Not one:
+    a case still acknowledged (staff have not decided yet), cleared by activity, or on which
+    the resident said they were unwell or needed help at any point.
+
+    The quiet runs from the last sign of life before the case opened (the latest human
+    switch-on of ``human``, sorted unix s, or an earlier "I'm fine") to the confirmation (the
+    clear, else the resolution). Cases whose last sign of life is before the window are left
+    out: they age out with it.
+    """
+    cases = session.exec(
+        select(Case).where(
+            Case.household_id == household_id,
+            Case.kind == CaseKind.INACTIVITY,
+            col(Case.status).in_((CaseStatus.CLEARED, CaseStatus.RESOLVED)),
+            col(Case.opened_at) < end,
+        )
+    ).all()
+    checkins = sorted(
+        c.cleared_at for c in cases if c.cleared_at is not None and c.clear_reason in RESIDENT_CLEAR_REASONS
+    )
+    watch = session.get(Watch, household_id)
+    if watch is not None and watch.last_checkin_at is not None:
+        checkins.append(watch.last_checkin_at)
+    out: list[ConfirmedQuiet] = []
+    for case in cases:
+        if case.status == CaseStatus.RESOLVED:
+            if case.resolution_code != ResolutionCode.RESIDENT_FINE or case.resolved_at is None:
+                continue
+            known_at = case.resolved_at
+            confirmed_at = min(case.resolved_at, case.cleared_at or case.resolved_at)
+        else:
+            if case.clear_reason not in RESIDENT_CLEAR_REASONS or case.cleared_at is None:
+                continue
+            known_at = confirmed_at = case.cleared_at
+        if known_at >= end or confirmed_at < start or _resident_not_fine(session, case):
+            continue
+        opened = case.opened_at.timestamp()
+        i = bisect.bisect_left(human, opened)
+        before = ([human[i - 1]] if i else []) + [
+            int(c.timestamp()) for c in checkins if c.timestamp() < opened
+        ]
+        last = max(before, default=None)
+        if last is None or last < start.timestamp():
+            continue
+        out.append(ConfirmedQuiet(start=last, end=int(confirmed_at.timestamp())))
+    return out
+
+
+def _resident_not_fine(session: Session, case: Case) -> bool:
+    events = session.exec(
+        select(CaseEvent).where(
+            CaseEvent.case_id == case.id,
+            col(CaseEvent.type).in_(
+                (CaseEventType.STEP, CaseEventType.SEVERITY_RAISED, CaseEventType.CALL_OUTCOME)
+            ),
+        )
+    ).all()
+    for event in events:
+        reason = str(event.data.get("reason") or "")
+        if reason.startswith(_NOT_FINE) or event.data.get("outcome") in ("unwell", "emergency"):
+            return True
+    return False
 
 
 def _rearm(
