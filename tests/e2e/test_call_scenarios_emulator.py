@@ -33,7 +33,7 @@ from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Wat
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
 from notifier import checkins, outbox, webhook_urls
 from notifier import engine as escalation
-from notifier.outbox import CallPacer
+from notifier.pacing import CallPacer
 from notifier.transports.factory import make_transport
 from simulator.phone_scenarios import Behaviour, Reply
 from simulator.twilio_emulator import TwilioEmulator

@@ -16,6 +16,7 @@ from core.enums import CaseEventType, CaseKind, CaseStatus, Language, OutboxStat
 from core.models import Case, CaseEvent, Contact, Notification, Resident, Watch
 from core.settings import Settings
 from notifier import lifecycle, outbox, sms
+from notifier.pacing import CallPacer
 from tests.factories import make_household, make_notification, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
 from tests.integration.notifier_engine.support import RecordingTransport
@@ -154,7 +155,7 @@ def test_a_temporarily_undelivered_text_is_sent_again_and_then_delivered(
     )
     with session_scope(sqlite_engine) as s:
         s.get_one(Notification, notification_id).status = OutboxStatus.PENDING
-    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 1
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=CallPacer(0)) == 1
     first = transport.sent[0].sid
     receipt(
         sqlite_engine,
@@ -165,14 +166,14 @@ def test_a_temporarily_undelivered_text_is_sent_again_and_then_delivered(
         ErrorCode="30003",
     )
     clock.advance(outbox.backoff(1))
-    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 1
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=CallPacer(0)) == 1
     second = transport.sent[1].sid
     assert second != first and transport.sent[1].body == transport.sent[0].body
     receipt(sqlite_engine, clock, notification_id, MessageSid=second, MessageStatus="delivered")
     row = load_notification(sqlite_engine, notification_id)
     assert (row.status, row.provider_sid, row.attempts) == (OutboxStatus.DELIVERED, second, 2)
     clock.advance(timedelta(hours=1))
-    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 0
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=CallPacer(0)) == 0
     assert len(transport.sent) == 2
 
 

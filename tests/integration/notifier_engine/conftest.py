@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.settings import Settings
-from notifier.outbox import CallPacer
+from notifier.pacing import CallPacer
 from tests.integration.notifier_engine.support import FROM_NUMBER, PUBLIC_BASE, RecordingTransport
 
 

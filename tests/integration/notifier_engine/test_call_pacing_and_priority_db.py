@@ -47,7 +47,10 @@ def _checkin_call(engine: Engine, clock: ManualClock, phone: str) -> None:
 
 
 def _paced(clock: ManualClock) -> CallPacer:
-    return CallPacer(1.0, clock=clock, sleep=lambda s: clock.advance(timedelta(seconds=s)))
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    return CallPacer(1.0, clock=clock, sleep=sleep)
 
 
 def test_help_calls_go_first_and_check_in_calls_last(

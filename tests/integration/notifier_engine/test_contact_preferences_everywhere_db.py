@@ -19,7 +19,7 @@ from core.settings import Settings
 from notifier import calls as call_handlers
 from notifier import engine as escalation
 from notifier import lifecycle, outbox
-from notifier.outbox import CallPacer
+from notifier.pacing import CallPacer
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import (
     FAMILY_FIRST,

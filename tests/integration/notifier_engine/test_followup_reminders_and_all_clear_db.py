@@ -15,7 +15,7 @@ from core.models import Case, Contact, Notification
 from core.settings import Settings
 from notifier import engine as escalation
 from notifier import lifecycle, outbox
-from notifier.outbox import CallPacer
+from notifier.pacing import CallPacer
 from notifier.policy import DEFAULT_ACK_REMINDER_MINUTES
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import FAMILY_FIRST, RecordingTransport, calls, notifications

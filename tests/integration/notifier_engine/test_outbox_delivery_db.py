@@ -22,7 +22,8 @@ from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import engine as escalation
 from notifier import lifecycle, outbox
-from notifier.outbox import MAX_ATTEMPTS, CallPacer
+from notifier.outbox import MAX_ATTEMPTS
+from notifier.pacing import CallPacer
 from notifier.transports import TransportError
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import (

@@ -23,7 +23,8 @@ from core.settings import Settings
 from notifier import calls as call_handlers
 from notifier import engine as escalation
 from notifier import outbox, sms
-from notifier.outbox import LEASE, CallPacer
+from notifier.outbox import LEASE
+from notifier.pacing import CallPacer
 from notifier.transports import TransportError
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import (

@@ -22,6 +22,7 @@ from core.enums import CallStatus
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
 from notifier import engine as escalation
 from notifier import outbox
+from notifier.pacing import CallPacer
 from notifier.transports import TransportError
 from notifier.transports.factory import make_transport
 from notifier.transports.twilio import TwilioTransport
@@ -228,7 +229,7 @@ def test_the_outbox_places_a_queued_call_through_the_twilio_library(
     with session_scope(sqlite_engine) as s:
         case_id = make_open_case(s, make_household(s, team=make_team(s)), now=clock.now()).id
     assert escalation.tick(sqlite_engine, clock, settings) == 1
-    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=outbox.CallPacer(0)) == 1
+    assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=CallPacer(0)) == 1
     with Session(sqlite_engine) as s:
         (call,) = calls(s, case_id)
     (req,) = fake_twilio.requests

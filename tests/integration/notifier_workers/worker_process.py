@@ -23,7 +23,7 @@ from core.db import make_engine
 from core.settings import Settings
 from notifier import engine as escalation
 from notifier import outbox
-from notifier.outbox import CallPacer
+from notifier.pacing import CallPacer
 
 
 class FileTransport:
@@ -64,4 +64,6 @@ def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str, account
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4], int(sys.argv[4]), *sys.argv[5:7]))
+    db_url, log, go_file, rounds, iso_now = sys.argv[1:6]
+    account = sys.argv[6] if len(sys.argv) > 6 else None
+    sys.exit(main(db_url, log, go_file, int(rounds), iso_now, account))
