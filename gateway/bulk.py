@@ -21,16 +21,77 @@ def insert_ignore_sql(table: Table, columns: Sequence[str], conflict: Sequence[s
     for name in (*columns, *conflict):
         if name not in table.c:
             raise ValueError(f"{table.name} has no column {name!r}")
-    if dialect == "sqlite":
-        marker = "?"
-    elif dialect == "postgresql":
-        marker = "%s"
-    else:
-        raise NotImplementedError(f"bulk insert supports sqlite and postgresql, not {dialect}")
+    marker = _marker(dialect)
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))}) "
         f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
     )
+
+
+def _marker(dialect: str) -> str:
+    if dialect == "sqlite":
+        return "?"
+    if dialect == "postgresql":
+        return "%s"
+    raise NotImplementedError(f"bulk statements support sqlite and postgresql, not {dialect}")
+
+
+def update_sql(table: Table, columns: Sequence[str], key: str, dialect: str) -> str:
+    """``UPDATE <table> SET c1 = ?, ... WHERE <key> = ?``: parameters are the new values, then the key."""
+    for name in (*columns, key):
+        if name not in table.c:
+            raise ValueError(f"{table.name} has no column {name!r}")
+    marker = _marker(dialect)
+    assignments = ", ".join(f"{name} = {marker}" for name in columns)
+    return f"UPDATE {table.name} SET {assignments} WHERE {key} = {marker}"
+
+
+def upsert_sql(table: Table, columns: Sequence[str], conflict: Sequence[str], dialect: str) -> str:
+    """``INSERT … ON CONFLICT (<conflict>) DO UPDATE`` setting every other column to the new row's value."""
+    for name in (*columns, *conflict):
+        if name not in table.c:
+            raise ValueError(f"{table.name} has no column {name!r}")
+    marker = _marker(dialect)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in conflict)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    )
+
+
+def select_in_sql(table: Table, columns: Sequence[str], key: str, count: int, dialect: str) -> str:
+    """``SELECT <columns> FROM <table> WHERE <key> IN (?, ... count times)``."""
+    for name in (*columns, key):
+        if name not in table.c:
+            raise ValueError(f"{table.name} has no column {name!r}")
+    if count < 1:
+        raise ValueError("an IN list needs at least one value")
+    marker = _marker(dialect)
+    return f"SELECT {', '.join(columns)} FROM {table.name} WHERE {key} IN ({', '.join([marker] * count)})"
+
+
+def fetch_all(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Raw DB-API rows (no SQLAlchemy result processing: convert with the helpers below)."""
+    return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(params)).fetchall()]
+
+
+def from_db_datetime(value: Any) -> datetime | None:
+    """What ``UTCDateTime`` returns for a raw column value: aware UTC (SQLite hands back its text form)."""
+    if value is None:
+        return None
+    parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+
+
+def from_db_bool(value: Any) -> bool | None:
+    """SQLite stores booleans as 0/1."""
+    return None if value is None else bool(value)
+
+
+def db_datetime_or_none(value: datetime | None, dialect: str) -> Any:
+    return None if value is None else db_datetime(value, dialect)
 
 
 def db_datetime(value: datetime, dialect: str) -> Any:
@@ -46,6 +107,25 @@ def db_datetime(value: datetime, dialect: str) -> Any:
     if dialect == "sqlite":
         return value.isoformat(" ", "microseconds")[:-6]  # without the "+00:00" of an aware UTC value
     return value
+
+
+def insert_ignore(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    rows: list[tuple[Any, ...]],
+) -> int:
+    """``INSERT … ON CONFLICT DO NOTHING`` of *rows* (executemany); the number inserted, -1 if unknown.
+
+    (A single ``INSERT … SELECT FROM unnest(arrays)`` on PostgreSQL was tried: no faster than
+    psycopg's pipelined executemany; the server's per-row work, foreign key check included, dominates.)
+    """
+    if not rows:
+        return 0
+    return execute_many(
+        connection, insert_ignore_sql(table, columns, conflict, connection.dialect.name), rows
+    )
 
 
 def execute_many(connection: Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:

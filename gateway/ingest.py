@@ -16,8 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Table, bindparam, case, or_, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -36,8 +35,19 @@ from core.models import (
     Watch,
 )
 from core.settings import Settings
-from gateway.adapters import decode, device_key, topic_device
-from gateway.bulk import db_datetime, execute_many, insert_ignore_sql
+from gateway.adapters import Route, decode_route, device_key, route_device, route_of, topic_device
+from gateway.bulk import (
+    db_datetime,
+    db_datetime_or_none,
+    execute_many,
+    fetch_all,
+    from_db_bool,
+    from_db_datetime,
+    insert_ignore,
+    select_in_sql,
+    update_sql,
+    upsert_sql,
+)
 from gateway.connectivity import learn_interval
 from gateway.observation import DecodeError, Observation
 
@@ -92,7 +102,7 @@ def is_on(power_w: float, threshold_w: float) -> bool:
     return power_w > threshold_w
 
 
-@dataclass
+@dataclass(slots=True)
 class _Decoded:
     index: int
     message: InboundMessage
@@ -100,7 +110,7 @@ class _Decoded:
     observations: list[Observation]
 
 
-@dataclass
+@dataclass(slots=True)  # one per reading: slots make it cheaper to build and read
 class _Row:
     """One reading row before insertion, with what edge detection needs."""
 
@@ -135,12 +145,14 @@ def ingest_batch(
     time order, and move the watches of households with a new ON edge.
     """
     result = BatchResult()
-    # A batch holds many messages per device: parse each distinct topic once.
-    topic_keys: dict[str, tuple[DeviceVendor, str] | None] = {}
+    # A batch holds many messages per device: route each distinct topic once (and the adapters
+    # remember routes across batches).
+    routes: dict[str, tuple[Route | str, tuple[DeviceVendor, str] | None]] = {}
     for m in messages:
-        if m.topic not in topic_keys:
-            topic_keys[m.topic] = topic_device(m.topic, settings)
-    keys = {key for key in topic_keys.values() if key is not None}
+        if m.topic not in routes:
+            found = route_of(m.topic, settings)
+            routes[m.topic] = (found, route_device(found))
+    keys = {key for _found, key in routes.values() if key is not None}
     devices = _load_devices(session, keys)
     households = _load_households(session, (d.household_id for d in devices.values()))
 
@@ -154,10 +166,13 @@ def ingest_batch(
                 (message, f"payload too large ({size} bytes, limit {settings.mqtt_max_payload_bytes})")
             )
             continue
-        key = topic_keys[message.topic]
+        route, key = routes[message.topic]
+        if isinstance(route, str):
+            rejections.append((message, route))
+            continue
         tz = _device_timezone(devices.get(key) if key else None, households, settings)
         try:
-            observations = decode(message.topic, message.payload, settings=settings, default_tz=tz)
+            observations = decode_route(route, message.payload, settings=settings, default_tz=tz)
         except DecodeError as exc:
             rejections.append((message, exc.reason))
             continue
@@ -230,24 +245,51 @@ def _load_devices(
 ) -> dict[tuple[DeviceVendor, str], _DeviceRow]:
     if not keys:
         return {}
-    table = _table(Device)
+    # Raw DB-API rows converted here: SQLAlchemy's result processing (enums, datetimes parsed from
+    # SQLite text) cost ~10 µs a device, and a batch of real traffic has a device per message.
     external_ids = sorted({external_id for _vendor, external_id in keys})
-    found = session.connection().execute(
-        sa_select(*(table.c[name] for name in _DEVICE_COLUMNS)).where(table.c.external_id.in_(external_ids))
+    dialect = session.get_bind().dialect.name
+    sql = select_in_sql(_table(Device), _DEVICE_COLUMNS, "external_id", len(external_ids), dialect)
+    devices = {}
+    for row in fetch_all(session.connection(), sql, external_ids):
+        device = _device_row(row)
+        key = (device.vendor, device.external_id)
+        if key in keys:
+            devices[key] = device
+    return devices
+
+
+_VENDORS = {vendor.value: vendor for vendor in DeviceVendor}
+_STATUSES = {status.value: status for status in DeviceStatus}
+
+
+def _device_row(row: tuple[Any, ...]) -> _DeviceRow:
+    """A raw ``_DEVICE_COLUMNS`` row as UTCDateTime, the enum columns and Boolean would return it."""
+    (id_, vendor, external_id, household_id, status, appliance, threshold, last_seen_at, interval) = row[:9]
+    online, last_reading_at, last_power_w = row[9:]
+    return _DeviceRow(
+        id_,
+        _VENDORS[vendor],
+        external_id,
+        household_id,
+        _STATUSES[status],
+        appliance,
+        threshold,
+        from_db_datetime(last_seen_at),
+        interval,
+        from_db_bool(online),
+        from_db_datetime(last_reading_at),
+        last_power_w,
     )
-    devices = (_DeviceRow(*row) for row in found)
-    return {(d.vendor, d.external_id): d for d in devices if (d.vendor, d.external_id) in keys}
 
 
 def _load_households(session: Session, ids: Iterable[int | None]) -> dict[int, _HouseholdRow]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    table = _table(Household)
-    found = session.connection().execute(
-        sa_select(table.c.id, table.c.timezone, table.c.quiet_hours).where(table.c.id.in_(wanted))
-    )
-    return {row.id: _HouseholdRow(row.id, row.timezone, row.quiet_hours) for row in found}
+    dialect = session.get_bind().dialect.name
+    sql = select_in_sql(_table(Household), ("id", "timezone", "quiet_hours"), "id", len(wanted), dialect)
+    return {row[0]: _HouseholdRow(*row) for row in fetch_all(session.connection(), sql, wanted)}
 
 
 def _device_timezone(
@@ -339,19 +381,16 @@ def _update_devices(
             if power is not None:
                 state.last_power_w = power
 
+    dialect = session.get_bind().dialect.name
     changed = [
-        {"device_pk": device_id, **state.values()}
+        (*state.values(dialect), device_id)
         for device_id, state in states.items()
         if state != _DeviceState.of(devices[(state.vendor, state.external_id)])
     ]
-    if changed:
-        table = _table(Device)
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("device_pk"))
-            .values({name: bindparam(f"new_{name}") for name in _DeviceState.COLUMNS})
-        )
-        session.connection().execute(stmt, changed)
+    # Plain tuples through the DB-API: SQLAlchemy's per-row parameter processing cost ~10 µs a device.
+    execute_many(
+        session.connection(), update_sql(_table(Device), _DeviceState.COLUMNS, "id", dialect), changed
+    )
 
 
 @dataclass
@@ -385,8 +424,15 @@ class _DeviceState:
             device.last_power_w,
         )
 
-    def values(self) -> dict[str, Any]:
-        return {f"new_{name}": getattr(self, name) for name in self.COLUMNS}
+    def values(self, dialect: str) -> tuple[Any, ...]:
+        """The COLUMNS' values as the driver binds them."""
+        return (
+            db_datetime_or_none(self.last_seen_at, dialect),
+            self.report_interval_s,
+            self.online,
+            db_datetime_or_none(self.last_reading_at, dialect),
+            self.last_power_w,
+        )
 
 
 def _mark_bridge_devices_offline(session: Session, *, except_ids: set[int]) -> None:
@@ -456,21 +502,26 @@ def _insert_readings(session: Session, rows: list[_Row]) -> list[_Row]:
     conflict = ["device_id", "channel", "ts"]
     table = _table(Reading)
     dialect = session.get_bind().dialect.name
-    sql = insert_ignore_sql(table, _READING_COLUMNS, conflict, dialect)
-    tuples = [
-        (
-            r.device_id,
-            r.channel,
-            db_datetime(r.ts, dialect),
-            db_datetime(r.received_at, dialect),
-            r.power_w,
-            r.energy_wh,
-            r.clock_suspect,
+    # Messages from one socket read share their received_at (gateway/service.py): convert each once.
+    received: dict[datetime, Any] = {}
+    tuples = []
+    for r in rows:
+        received_at = received.get(r.received_at)
+        if received_at is None:
+            received_at = received[r.received_at] = db_datetime(r.received_at, dialect)
+        tuples.append(
+            (
+                r.device_id,
+                r.channel,
+                db_datetime(r.ts, dialect),
+                received_at,
+                r.power_w,
+                r.energy_wh,
+                r.clock_suspect,
+            )
         )
-        for r in rows
-    ]
     savepoint = session.begin_nested()
-    if execute_many(session.connection(), sql, tuples) == len(rows):
+    if insert_ignore(session.connection(), table, _READING_COLUMNS, conflict, tuples) == len(rows):
         savepoint.commit()
         return rows
     savepoint.rollback()
@@ -544,13 +595,15 @@ def _load_channel_states(
     session: Session, device_ids: set[int]
 ) -> dict[tuple[int, str], tuple[bool, datetime]]:
     """(is_on, last_ts) per (device, channel), as plain values (Core: no ORM objects to build)."""
-    table = _table(ChannelState)
-    found = session.connection().execute(
-        sa_select(table.c.device_id, table.c.channel, table.c.is_on, table.c.last_ts).where(
-            table.c.device_id.in_(sorted(device_ids))
-        )
-    )
-    return {(row.device_id, row.channel): (row.is_on, row.last_ts) for row in found}
+    dialect = session.get_bind().dialect.name
+    wanted = sorted(device_ids)
+    sql = select_in_sql(_table(ChannelState), _CHANNEL_COLUMNS, "device_id", len(wanted), dialect)
+    states: dict[tuple[int, str], tuple[bool, datetime]] = {}
+    for device_id, channel, is_on, last_ts in fetch_all(session.connection(), sql, wanted):
+        ts = from_db_datetime(last_ts)
+        assert ts is not None  # NOT NULL
+        states[(device_id, channel)] = (bool(is_on), ts)
+    return states
 
 
 def _save_channel_states(
@@ -559,18 +612,19 @@ def _save_channel_states(
     """Upsert the channels whose state moved, in one executemany."""
     if not changed:
         return
-    stmt = _insert(session, ChannelState)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["device_id", "channel"],
-        set_={"is_on": stmt.excluded.is_on, "last_ts": stmt.excluded.last_ts},
-    )
-    session.connection().execute(
-        stmt,
+    dialect = session.get_bind().dialect.name
+    sql = upsert_sql(_table(ChannelState), _CHANNEL_COLUMNS, ("device_id", "channel"), dialect)
+    execute_many(
+        session.connection(),
+        sql,
         [
-            {"device_id": device_id, "channel": channel, "is_on": on, "last_ts": last_ts}
+            (device_id, channel, on, db_datetime(last_ts, dialect))
             for (device_id, channel), (on, last_ts) in changed
         ],
     )
+
+
+_CHANNEL_COLUMNS = ("device_id", "channel", "is_on", "last_ts")
 
 
 def _insert_edges(session: Session, edges: list[_Edge]) -> int:
@@ -579,12 +633,11 @@ def _insert_edges(session: Session, edges: list[_Edge]) -> int:
     table = _table(ActivityEdge)
     dialect = session.get_bind().dialect.name
     conflict = ["device_id", "channel", "ts", "kind"]
-    sql = insert_ignore_sql(table, _EDGE_COLUMNS, conflict, dialect)
     tuples = [
         (e.household_id, e.device_id, e.channel, db_datetime(e.ts, dialect), e.kind.value, e.power_w)
         for e in edges
     ]
-    inserted = execute_many(session.connection(), sql, tuples)
+    inserted = insert_ignore(session.connection(), table, _EDGE_COLUMNS, conflict, tuples)
     if inserted < 0:  # a driver that cannot count: the edges are stored, the metric is an upper bound
         return len(edges)
     return inserted
@@ -643,19 +696,26 @@ def _record_activities(
     """Move each household's watch to its latest human ON edge: three statements for the whole batch."""
     if not activities:
         return
+    # Raw DB-API statements with plain tuples, as for readings: per-row parameter processing in
+    # SQLAlchemy cost more than the statements (docs/benchmarks.md). Same SQL as before.
     table = _table(Watch)
+    dialect = session.get_bind().dialect.name
+    connection = session.connection()
     ids = [household.id for household, _edge, _appliance, _routine in activities]
-    session.exec(
-        _insert(session, Watch).on_conflict_do_nothing(index_elements=["household_id"]),
-        params=[
-            {"household_id": hid, "status": WatchStatus.NEW, "explanation": "", "updated_at": now}
-            for hid in ids
-        ],
+    now_db = db_datetime(now, dialect)
+    insert_ignore(
+        connection,
+        table,
+        ("household_id", "status", "explanation", "updated_at"),
+        ["household_id"],
+        [(hid, WatchStatus.NEW.value, "", now_db) for hid in ids],
     )
-    found = session.connection().execute(
-        sa_select(table.c.household_id, table.c.last_checkin_at).where(table.c.household_id.in_(ids))
+    found = fetch_all(
+        connection,
+        select_in_sql(table, ("household_id", "last_checkin_at"), "household_id", len(ids), dialect),
+        ids,
     )
-    checkins = {row.household_id: row.last_checkin_at for row in found}
+    checkins = {household_id: from_db_datetime(checkin) for household_id, checkin in found}
     params = []
     for household, edge, appliance, routine in activities:
         sign = latest_sign_of_life(edge.ts, checkins.get(household.id), appliance or None)
@@ -666,32 +726,30 @@ def _record_activities(
             timezone=household.timezone,
             routine=routine,
         )
+        edge_ts = db_datetime(edge.ts, dialect)
         params.append(
-            {
-                "hid": household.id,
-                "edge_ts": edge.ts,
-                "new_device_id": edge.device_id,
-                "new_alert_after": deadline.alert_after,
-                "new_explanation": deadline.explanation,
-            }
+            (
+                edge_ts,
+                edge.device_id,
+                db_datetime_or_none(deadline.alert_after, dialect),
+                deadline.explanation,
+                now_db,
+                household.id,
+                edge_ts,
+            )
         )
     # Conditional: last_activity_at only moves forward, even with another gateway racing us.
-    stmt = (
-        update(table)
-        .where(
-            table.c.household_id == bindparam("hid"),
-            or_(table.c.last_activity_at.is_(None), table.c.last_activity_at < bindparam("edge_ts")),
-        )
-        .values(
-            last_activity_at=bindparam("edge_ts"),
-            last_activity_device_id=bindparam("new_device_id"),
-            alert_after=bindparam("new_alert_after"),
-            explanation=bindparam("new_explanation"),
-            updated_at=now,
-            status=case((table.c.status == WatchStatus.NEW, WatchStatus.UP), else_=table.c.status),
-        )
+    execute_many(connection, _watch_update_sql(dialect), params)  # executemany: one round trip per batch
+
+
+def _watch_update_sql(dialect: str) -> str:
+    marker = "?" if dialect == "sqlite" else "%s"
+    return (
+        f"UPDATE {_table(Watch).name} SET last_activity_at = {marker}, last_activity_device_id = {marker}, "
+        f"alert_after = {marker}, explanation = {marker}, updated_at = {marker}, "
+        f"status = CASE WHEN status = '{WatchStatus.NEW.value}' THEN '{WatchStatus.UP.value}' ELSE status END "
+        f"WHERE household_id = {marker} AND (last_activity_at IS NULL OR last_activity_at < {marker})"
     )
-    session.connection().execute(stmt, params)  # executemany: one round trip per batch
 
 
 # --- rejected messages -----------------------------------------------------------------------

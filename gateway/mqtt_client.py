@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import ssl
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -108,6 +108,94 @@ class BufferedClient(mqtt.Client):
             if result == mqtt.MQTT_ERR_AGAIN:
                 break
         return rc
+
+    # Set by a consumer that takes QoS 1 messages in bulk: called with [(topic bytes, payload, packet
+    # id), ...] for each run of QoS 1 PUBLISH packets parsed from the buffer (manual_ack clients, no
+    # per-topic callbacks). Without it, each message goes to ``on_message`` as usual.
+    on_qos1_publishes: Callable[[list[tuple[bytes, bytes, int]]], None] | None = None
+
+    def _packet_read(self) -> MQTTErrorCode:
+        # Fast path: complete QoS 1 PUBLISH packets already in the buffer are parsed here in one
+        # loop (paho spends ~3 reads, two clock reads under a lock and a fresh state dict per packet).
+        # Anything else - another packet type, QoS 0/2, MQTT 5 properties, a packet not yet complete,
+        # paho mid-way through a packet - is left to paho, which then reads it from the buffer.
+        if (
+            self._manual_ack
+            and self._in_packet["command"] == 0
+            and self._rsock is self._sock
+            and self._rpos < len(self._rbuf)
+            and not self._filtered_callbacks
+        ):
+            messages = self._parse_publishes()
+            if messages:
+                self._deliver(messages)
+                with self._msgtime_mutex:
+                    self._last_bytes_received = mqtt.time_func()
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._packet_read()
+
+    def _parse_publishes(self) -> list[tuple[bytes, bytes, int, int]]:
+        """Consume the complete QoS 1 PUBLISH packets at the head of the buffer: (topic, payload, mid, flags)."""
+        buf, pos, end = self._rbuf, self._rpos, len(self._rbuf)
+        v5 = self._protocol == mqtt.MQTTv5
+        out: list[tuple[bytes, bytes, int, int]] = []
+        while pos + 2 <= end:
+            header = buf[pos]
+            if header & 0xF6 != 0x32:  # PUBLISH (0x3_) with QoS 1 (bits 1-2 = 01); dup/retain any
+                break
+            # Remaining length: 1-4 bytes, 7 bits each, the high bit saying "more follows".
+            length, shift, at, complete = 0, 0, pos + 1, False
+            while at < end and shift <= 21:
+                byte = buf[at]
+                at += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    complete = True
+                    break
+            if not complete or at + length > end or length < 4:
+                break  # not all here yet, malformed or too short: paho reads (or refuses) it
+            body_end = at + length
+            topic_len = (buf[at] << 8) | buf[at + 1]
+            mid_at = at + 2 + topic_len
+            payload_at = mid_at + 2 + (1 if v5 else 0)
+            if topic_len == 0 or payload_at > body_end or (v5 and buf[mid_at + 2] != 0):
+                break  # empty topic (alias), MQTT 5 properties or a malformed packet: paho decodes it
+            out.append(
+                (buf[at + 2 : mid_at], buf[payload_at:body_end], (buf[mid_at] << 8) | buf[mid_at + 1], header)
+            )
+            pos = body_end
+        self._rpos = pos
+        return out
+
+    def _deliver(self, messages: list[tuple[bytes, bytes, int, int]]) -> None:
+        bulk = self.on_qos1_publishes
+        with self._in_callback_mutex:
+            try:
+                if bulk is not None:
+                    bulk([(topic, payload, mid) for topic, payload, mid, _header in messages])
+                    return
+                on_message = self.on_message
+                if on_message is None:
+                    return
+                for topic, payload, mid, header in messages:
+                    message = mqtt.MQTTMessage(mid=mid, topic=topic)
+                    message.dup = bool(header & 0x08)
+                    message.qos = 1
+                    message.retain = bool(header & 0x01)
+                    message.payload = payload
+                    message.timestamp = mqtt.time_func()
+                    try:  # one failing message must not cost the others their delivery (as in paho)
+                        on_message(self, self._userdata, message)
+                    except Exception as err:
+                        self._callback_failed(err)
+            except Exception as err:
+                self._callback_failed(err)
+
+    def _callback_failed(self, err: Exception) -> None:
+        self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+        if not self.suppress_exceptions:
+            raise err
 
     def _handle_publish(self) -> MQTTErrorCode:
         # MQTT 5 fast path for the common QoS 1 PUBLISH without properties: paho builds and unpacks

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from core.enums import DeviceVendor
 
@@ -18,9 +18,9 @@ class DecodeError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One thing a device told us.
+class Observation(NamedTuple):
+    """One thing a device told us (immutable; a NamedTuple because one is built per message and a
+    frozen dataclass cost ~2 µs to construct, a tenth of the gateway's budget per message).
 
     - a *reading* has ``power_w`` and/or ``energy_wh`` (never invented: ``None`` when absent);
     - an *availability* message has ``online`` set (LWT / status topic);

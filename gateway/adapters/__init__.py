@@ -18,7 +18,17 @@ from gateway.adapters._common import fail, short_repr
 from gateway.adapters.route import Route
 from gateway.observation import DecodeError, Observation
 
-__all__ = ["Route", "decode", "device_key", "parse_topic", "subscription_filters", "topic_device"]
+__all__ = [
+    "Route",
+    "decode",
+    "decode_route",
+    "device_key",
+    "parse_topic",
+    "route_device",
+    "route_of",
+    "subscription_filters",
+    "topic_device",
+]
 
 _Matcher = Callable[[str], Route | None]
 
@@ -74,24 +84,94 @@ def subscription_filters(settings: Settings) -> list[str]:
     return [f for vendor, filters in by_vendor.items() if vendor in enabled for f in filters]
 
 
+def _route_uncached(topic: str, matchers: list[tuple[DeviceVendor, _Matcher]]) -> Route | str:
+    """The route of *topic*, or the reason it has none (a DecodeError's reason)."""
+    try:
+        for _vendor, match in matchers:
+            route = match(topic)
+            if route is not None:
+                return route
+    except DecodeError as exc:
+        return exc.reason
+    return "unknown topic"
+
+
+# Routing depends only on the topic and these settings (and Tasmota's stat prefix, a module
+# constant tests move): the key under which a router's answers stay valid.
+def _routing_key(settings: Settings) -> tuple[str, ...]:
+    return (
+        settings.mqtt_vendors,
+        settings.mqtt_native_prefix,
+        settings.mqtt_tasmota_fulltopic,
+        settings.mqtt_tasmota_prefix,
+        tasmota.STAT_PREFIX,
+        settings.mqtt_shelly_gen1_prefix,
+        settings.mqtt_zigbee2mqtt_prefix,
+        settings.mqtt_shelly_prefix,
+        settings.mqtt_esphome_prefix,
+    )
+
+
+class _Router:
+    """Topic -> route (or refusal reason) for one routing configuration, remembered per topic.
+
+    A deployment has a bounded set of topics (devices x kinds) and routing was ~6 µs per message
+    (docs/benchmarks.md); a dict lookup is ~50 ns. Hostile input can send endless distinct topics,
+    so the memory is capped: when full it is simply cleared (answers are recomputed, never wrong).
+    """
+
+    MAX_TOPICS = 50_000
+
+    def __init__(self, settings: Settings) -> None:
+        enabled = settings.enabled_vendors
+        self._matchers = [(vendor, match) for vendor, match in _matchers(settings) if vendor in enabled]
+        self._known: dict[str, Route | str] = {}
+
+    def route(self, topic: str) -> Route | str:
+        found = self._known.get(topic)
+        if found is None:
+            found = _route_uncached(topic, self._matchers)
+            if len(self._known) >= self.MAX_TOPICS:
+                self._known.clear()
+            self._known[topic] = found
+        return found
+
+
+_routers: dict[tuple[str, ...], _Router] = {}
+
+
+def _router(settings: Settings) -> _Router:
+    key = _routing_key(settings)
+    router = _routers.get(key)
+    if router is None:
+        if len(_routers) >= 16:  # only tests use many configurations
+            _routers.clear()
+        router = _routers[key] = _Router(settings)
+    return router
+
+
+def route_of(topic: str, settings: Settings) -> Route | str:
+    """The route of *topic*, or why it has none (pure; remembered per topic and configuration)."""
+    return _router(settings).route(topic)
+
+
 def parse_topic(topic: str, settings: Settings) -> Route:
-    enabled = settings.enabled_vendors
-    for vendor, match in _matchers(settings):
-        if vendor not in enabled:
-            continue
-        route = match(topic)
-        if route is not None:
-            return route
-    raise DecodeError("unknown topic")
+    found = route_of(topic, settings)
+    if isinstance(found, str):
+        raise DecodeError(found)
+    return found
 
 
 def topic_device(topic: str, settings: Settings) -> tuple[DeviceVendor, str] | None:
     """The device a topic names, or None when the topic names no (valid) device."""
-    try:
-        route = parse_topic(topic, settings)
-    except DecodeError:
+    return route_device(route_of(topic, settings))
+
+
+def route_device(found: Route | str) -> tuple[DeviceVendor, str] | None:
+    """The device a :func:`route_of` answer names, or None."""
+    if isinstance(found, str) or found.device_id is None:
         return None
-    return None if route.device_id is None else (route.vendor, route.device_id)
+    return (found.vendor, found.device_id)
 
 
 def device_key(vendor: DeviceVendor, external_id: str) -> str:
@@ -105,7 +185,11 @@ def decode(topic: str, payload: bytes, *, settings: Settings, default_tz: str) -
     (Tasmota's default); pass the household's zone when the device is assigned. An empty list
     means a topic of no interest (Zigbee2MQTT ``bridge/info``, commands to devices).
     """
-    route = parse_topic(topic, settings)
+    return decode_route(parse_topic(topic, settings), payload, settings=settings, default_tz=default_tz)
+
+
+def decode_route(route: Route, payload: bytes, *, settings: Settings, default_tz: str) -> list[Observation]:
+    """:func:`decode` for a topic already routed (ingest routes each distinct topic once)."""
     device_id = route.device_id or ""
     match route.vendor:
         case DeviceVendor.NATIVE:

@@ -183,3 +183,29 @@ def test_stop_without_confirmation_still_disconnects(caplog: pytest.LogCaptureFi
     gateway.stop(timeout=0.05)
     assert "did not confirm" in caplog.text
     assert client.disconnects == 1
+
+
+def test_bulk_delivery_queues_every_message_in_order_with_its_connection() -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    gateway._on_qos1_publishes([(b"anbu/d1/reading", b"1", 11), (b"anbu/\xff/reading", b"2", 12)])
+    _disconnect(gateway, client)
+    _connect(gateway, client)
+    gateway._on_qos1_publishes([(b"anbu/d2/reading", b"3", 13)])
+    batch = gateway._take_batch()
+    assert [(d.message.topic, d.message.payload, d.mid, d.qos) for d in batch] == [
+        ("anbu/d1/reading", b"1", 11, 1),
+        ("anbu/\\xff/reading", b"2", 12, 1),  # invalid UTF-8: kept (and rejected by ingest), not lost
+        ("anbu/d2/reading", b"3", 13, 1),
+    ]
+    assert batch[0].message.received_at == datetime(2026, 3, 2, tzinfo=UTC)  # the gateway's clock
+    gateway._ack_in_order(batch)
+    assert client.acks == [(13, 1)]  # 11 and 12 came on the earlier connection: redelivered, not acked
+    assert gateway.metrics()["received"] == 3
+
+
+def test_the_buffered_client_hands_qos1_runs_to_the_gateway_in_bulk() -> None:
+    settings = Settings(_env_file=None, mqtt_url="mqtt://127.0.0.1:1", mqtt_client_id="t")
+    gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    client = gateway._make_client(MQTTProtocolVersion.MQTTv5)
+    assert getattr(client, "on_qos1_publishes", None) == gateway._on_qos1_publishes
