@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.settings import load_settings
+
+if TYPE_CHECKING:
+    from core.models import CheckinSchedule
 
 
 def add_checkin_commands(sub: Any) -> None:
@@ -76,6 +79,7 @@ def cmd_checkins_show(args: argparse.Namespace) -> int:
                 "local_time": schedule.local_time,
                 "active": schedule.active,
                 "next_due_at": schedule.next_due_at.isoformat() if schedule.next_due_at else None,
+                "last_skip": _last_skip(schedule),
             },
             "recent": [
                 {
@@ -93,3 +97,15 @@ def cmd_checkins_show(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     return 0
+
+
+def _last_skip(schedule: CheckinSchedule) -> dict[str, Any] | None:
+    """The latest skipped or held check-in (why there was no call), as the household page shows it."""
+    if schedule.last_skip_reason is None or schedule.last_skip_slot is None:
+        return None
+    return {
+        "slot": schedule.last_skip_slot.isoformat(),
+        "reason": schedule.last_skip_reason.value,
+        "decided_at": schedule.last_skip_at.isoformat() if schedule.last_skip_at else None,
+        "held_until": schedule.last_skip_until.isoformat() if schedule.last_skip_until else None,
+    }

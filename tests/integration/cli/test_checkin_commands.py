@@ -54,3 +54,38 @@ def test_bad_days_are_refused_and_nothing_is_stored(
     assert capsys.readouterr().err.startswith("error:")
     with Session(engine) as s:
         assert s.get(CheckinSchedule, household_id) is None
+
+
+def test_show_tells_why_the_last_check_in_was_skipped(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.enums import MonitoringState
+    from core.models import Household
+    from notifier import checkins
+
+    slot = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
+    assert main(["db", "upgrade"]) == 0
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        household = make_household(s)
+        assert household.id is not None
+        household_id = household.id
+        checkins.set_schedule(
+            s, household_id, weekdays=[1], local_time="10:00", now=slot - timedelta(hours=1)
+        )
+    capsys.readouterr()
+    assert main(["checkins", "show", str(household_id), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["schedule"]["last_skip"] is None
+    with session_scope(engine) as s:
+        paused = s.get(Household, household_id)
+        assert paused is not None
+        paused.monitoring = MonitoringState.PAUSED
+        s.add(paused)
+    checkins.tick(engine, slot + timedelta(minutes=1))  # due while paused: skipped, not called
+    assert main(["checkins", "show", str(household_id), "--json"]) == 0
+    skip = json.loads(capsys.readouterr().out)["schedule"]["last_skip"]
+    assert skip["reason"] == "paused"
+    assert datetime.fromisoformat(skip["slot"]) == slot
+    assert skip["held_until"] is None
