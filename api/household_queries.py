@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from anomaly.patterns import NOTE_KINDS, looks_away_for
+from anomaly.routine import FitParams
+from anomaly.training import load_routine
 from api.activity import average_week, hour_of_week_counts
 from api.queries import visible_households
 from api.schemas import (
@@ -18,6 +20,7 @@ from api.schemas import (
     HouseholdDetail,
     LooksAwaySuggestion,
     ResidentOut,
+    RoutineSummary,
     StaffNote,
 )
 from core.enums import ACTIVE_CASE_STATUSES, EdgeKind
@@ -121,9 +124,33 @@ def household_detail(
             )
             for c in notes
         ],
+        routine=routine_summary(session, household_id),
         looks_away=(
             LooksAwaySuggestion(since=away.since, peak_w=away.peak_w, base_w=away.base_w) if away else None
         ),
+    )
+
+
+def routine_summary(session: Session, household_id: int) -> RoutineSummary:
+    needed = FitParams().min_days
+    routine = load_routine(session, household_id)
+    if routine is None:
+        return RoutineSummary(
+            learned=False,
+            days_needed=needed,
+            days_used=0,
+            fitted_at=None,
+            latest_usual_start=None,
+            confirmed_false_alarms=0,
+        )
+    latest = routine.first_activity_latest_min
+    return RoutineSummary(
+        learned=True,
+        days_needed=needed,
+        days_used=routine.days_used,
+        fitted_at=datetime.fromtimestamp(routine.fitted_at, UTC),
+        latest_usual_start=None if latest is None else f"{latest // 60 % 24:02d}:{latest % 60:02d}",
+        confirmed_false_alarms=routine.confirmed_false_alarms,
     )
 
 

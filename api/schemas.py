@@ -294,6 +294,17 @@ class LooksAwaySuggestion(BaseModel):
     base_w: float = Field(description="the household's usual base load (week before)")
 
 
+class RoutineSummary(BaseModel):
+    """What the detector has learned of this household, so staff can judge its alerts."""
+
+    learned: bool  # False: still on the fixed quiet window until enough usual days
+    days_needed: int  # usual days a routine needs
+    days_used: int  # usual days the current routine was fitted on (0 when not learned)
+    fitted_at: datetime | None
+    latest_usual_start: str | None  # local "HH:MM": every usual day had started by then
+    confirmed_false_alarms: int  # "I'm fine" answers the routine has learned from
+
+
 class HouseholdDetail(HouseholdItem):
     quiet_hours: float | None
     watch_explanation: str
@@ -303,6 +314,7 @@ class HouseholdDetail(HouseholdItem):
     cases: list[CaseHistoryItem]  # newest first, at most the last 50
     notes: list[StaffNote] = Field(default_factory=list)  # open away reminders and pattern findings
     looks_away: LooksAwaySuggestion | None = None
+    routine: RoutineSummary | None = None
 
 
 class ActivityHeatmap(BaseModel):

@@ -181,6 +181,21 @@
     return el;
   }
 
+  // What the detector has learned, in one line: staff judge an alert better knowing whether the
+  // household is still on the fixed window and whether "I'm fine" answers have been learned from.
+  function routineText(routine, tz) {
+    if (!routine) return null;
+    if (!routine.learned) return t("routine.learning").replace("%needed%", String(routine.days_needed));
+    const parts = [
+      t("routine.learned").replace("%days%", String(routine.days_used)).replace("%when%", localTime(routine.fitted_at, tz)),
+    ];
+    if (routine.latest_usual_start) parts.push(t("routine.latest_start").replace("%time%", routine.latest_usual_start));
+    if (routine.confirmed_false_alarms) {
+      parts.push(t("routine.confirmed").replace("%n%", String(routine.confirmed_false_alarms)));
+    }
+    return parts.join(" · ");
+  }
+
   function facts(dl, pairs) {
     const children = [];
     for (const [label, value] of pairs) {
@@ -483,6 +498,7 @@
       [t("household.last_activity"), item.last_activity_at ? localTime(item.last_activity_at, tz) : null],
       [t("household.alert_after"), item.alert_after ? localTime(item.alert_after, tz) : null],
       [t("household.why"), item.watch_explanation || null],
+      [t("household.routine"), routineText(item.routine, tz)],
       [t("household.timezone"), tz],
     ]);
     renderNotes(item);

@@ -168,3 +168,46 @@ def test_day_view_counts_one_local_day_against_the_same_weekday(
     assert ancient.status_code == 422 and ancient.json()["detail"][0]["type"] == "date_out_of_range"
     other_team = app_client.get(url, headers=auth("caseworker_other"))
     assert other_team.status_code == 404 and other_team.json()["code"] == "household_not_found"
+
+
+def test_detail_says_what_the_detector_has_learned(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    from anomaly.routine import HOURS_PER_WEEK, FitParams, Routine
+    from core.models import RoutineModel
+
+    url = f"/api/v1/households/{world.household_a}"
+    learning = app_client.get(url, headers=auth("caseworker_own")).json()["routine"]
+    assert learning == {
+        "learned": False,
+        "days_needed": FitParams().min_days,
+        "days_used": 0,
+        "fitted_at": None,
+        "latest_usual_start": None,
+        "confirmed_false_alarms": 0,
+    }
+    fitted = clock.now() - timedelta(hours=9)
+    routine = Routine(
+        timezone="Asia/Seoul",
+        fitted_at=int(fitted.timestamp()),
+        days_used=23,
+        days_excluded=["2026-02-14"],
+        p_active=[0.5] * HOURS_PER_WEEK,
+        quiet_gap_h=[6.0] * HOURS_PER_WEEK,
+        first_activity_latest_min=7 * 60 + 35,
+        confirmed_false_alarms=2,
+    )
+    with session_scope(engine) as session:
+        session.add(
+            RoutineModel(
+                household_id=world.household_a, fitted_at=fitted, days_used=23, model=routine.to_json()
+            )
+        )
+    learned = app_client.get(url, headers=auth("caseworker_own")).json()["routine"]
+    assert learned["learned"] is True
+    assert (learned["days_used"], learned["latest_usual_start"], learned["confirmed_false_alarms"]) == (
+        23,
+        "07:35",
+        2,
+    )
+    assert datetime.fromisoformat(learned["fitted_at"]) == fitted
