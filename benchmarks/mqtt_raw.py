@@ -76,29 +76,34 @@ class RawPublisher:
             self.acked += whole
             pending = pending[whole * 4 :]
 
-    def send(self, packets: Sequence[bytes], rate: float = 0.0, start_at: float = 0.0) -> float:
+    def send(
+        self, packets: Sequence[bytes], rate: float = 0.0, start_at: float = 0.0
+    ) -> list[tuple[int, float]]:
         """Send *packets* in order; ``rate`` msg/s paced from ``start_at`` (0 = as fast as possible).
 
-        Returns how late the publisher itself was at worst (s): the longest time a message left
-        after its scheduled instant, so a lag figure can be told apart from a slow load generator.
+        Returns one ``(index of its first packet, wall time)`` per socket write, the time read just
+        before the write: every message's *actual* publish time, so the benchmark measures lag from
+        when a message really left, and reports the publisher's own lateness against its schedule
+        separately (a slow load generator is not gateway lag).
         """
         while time.time() < start_at:
             time.sleep(0.0005)
+        writes: list[tuple[int, float]] = []
         if not rate:
             for i in range(0, len(packets), 1000):
+                writes.append((i, time.time()))
                 self._sock.sendall(b"".join(packets[i : i + 1000]))
-            return 0.0
+            return writes
         sent = 0
-        worst = 0.0
         while sent < len(packets):
             now = time.time()
             due = min(len(packets), int((now - start_at) * rate) + 1)
             if due > sent:
-                worst = max(worst, now - (start_at + sent / rate))  # the oldest message in this write
+                writes.append((sent, now))
                 self._sock.sendall(b"".join(packets[sent:due]))
                 sent = due
             time.sleep(TICK_S)
-        return worst
+        return writes
 
     def wait_acked(self, count: int, timeout: float) -> bool:
         deadline = time.time() + timeout

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 BATCH_MAX_MESSAGES = 1000
 # How long a partial batch waits for more (gateway/batching.py). Under load the queue refills while
 # a batch commits, so batches grow on their own; the wait only adds lag to a thin stream.
-BATCH_WAIT_S = 0.02
+BATCH_WAIT_S = 0.02  # counted from when the first message arrived, not from when it was taken
 # MQTT v5 flow control: the broker stops sending when this many QoS 1 messages await our ack.
 # Twice a batch, so the next batch fills while the previous one commits.
 RECEIVE_MAXIMUM = 2 * BATCH_MAX_MESSAGES
@@ -72,6 +72,9 @@ class _Delivery:
     mid: int
     qos: int
     generation: int  # the connection it arrived on
+    # time.monotonic() when the network thread queued it: the batch wait counts from here
+    # (gateway/batching.py). 0.0 = long ago, i.e. never wait for company.
+    arrived: float = 0.0
 
 
 class Gateway:
@@ -383,7 +386,7 @@ class Gateway:
             except UnicodeDecodeError:
                 topic = msg._topic.decode("utf-8", errors="backslashreplace")  # rejected later
             inbound = InboundMessage(topic=topic, payload=bytes(msg.payload), received_at=self._clock.now())
-            self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation))
+            self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation, time.monotonic()))
             # Only this thread writes the counter; a lock per message cost more than it protected.
             self._received += 1
         except Exception:
@@ -394,6 +397,7 @@ class Gateway:
         # parsed from one socket read. They arrived together, so they share one received_at.
         try:
             received_at = self._clock.now()
+            arrived = time.monotonic()
             generation = self._generation
             put = self._queue.put
             for topic_bytes, payload, mid in messages:
@@ -401,7 +405,7 @@ class Gateway:
                     topic = topic_bytes.decode("utf-8")
                 except UnicodeDecodeError:
                     topic = topic_bytes.decode("utf-8", errors="backslashreplace")  # rejected later
-                put(_Delivery(InboundMessage(topic, payload, received_at), mid, 1, generation))
+                put(_Delivery(InboundMessage(topic, payload, received_at), mid, 1, generation, arrived))
                 self._received += 1
         except Exception:
             log.exception("could not enqueue MQTT messages (they stay unacknowledged)")
@@ -452,7 +456,9 @@ class Gateway:
         self._connect(client)
 
     def _take_batch(self) -> list[_Delivery]:
-        return take_batch(self._queue, max_items=BATCH_MAX_MESSAGES, max_wait_s=BATCH_WAIT_S)
+        return take_batch(
+            self._queue, max_items=BATCH_MAX_MESSAGES, max_wait_s=BATCH_WAIT_S, arrived_at=_arrived
+        )
 
     def _process(self, batch: list[_Delivery]) -> None:
         started = time.perf_counter()
@@ -483,6 +489,10 @@ class Gateway:
         with self._metrics_lock:
             self._acked += acked
             self._stale_acks_skipped += skipped
+
+
+def _arrived(delivery: _Delivery) -> float:
+    return delivery.arrived
 
 
 def _freeze_startup_objects() -> None:

@@ -65,3 +65,31 @@ def test_a_partial_batch_is_closed_once_the_first_message_is_max_wait_old() -> N
 def test_max_items_must_be_positive() -> None:
     with pytest.raises(ValueError):
         take_batch(_queue([1]), max_items=0, max_wait_s=0.05)
+
+
+def test_the_wait_counts_from_when_the_first_message_arrived() -> None:
+    # Under load the first message has already waited in the queue (for the previous batch's
+    # commit); the batch may only wait what is left of its window, not a fresh one.
+    clock = FakeTime()
+
+    class Waits(queue.SimpleQueue[float]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.waits: list[float] = []
+
+        def get(self, block: bool = True, timeout: float | None = None) -> float:
+            if timeout is not None and self.qsize() == 0:
+                self.waits.append(timeout)
+                clock.now += timeout
+                raise queue.Empty
+            return super().get(block, timeout)
+
+    q = Waits()
+    q.put(clock.now - 0.015)  # each item is its own arrival time; this one arrived 15 ms ago
+    batch = take_batch(q, max_items=10, max_wait_s=0.02, monotonic=clock, arrived_at=lambda t: t)
+    assert batch == [pytest.approx(99.985)]
+    assert q.waits == [pytest.approx(0.005)]
+
+    q.put(clock.now - 0.5)  # older than the whole window: take it and go, no wait at all
+    assert len(take_batch(q, max_items=10, max_wait_s=0.02, monotonic=clock, arrived_at=lambda t: t)) == 1
+    assert len(q.waits) == 1

@@ -209,3 +209,28 @@ def test_the_buffered_client_hands_qos1_runs_to_the_gateway_in_bulk() -> None:
     gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
     client = gateway._make_client(MQTTProtocolVersion.MQTTv5)
     assert getattr(client, "on_qos1_publishes", None) == gateway._on_qos1_publishes
+
+
+def test_the_batch_wait_counts_from_when_a_message_arrived(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gateway/batching.py closes a partial batch once its first message is BATCH_WAIT_S old, counted
+    # from arrival: the gateway must stamp each delivery on the network thread and pass it on.
+    import time
+
+    from gateway import batching
+
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    before = time.monotonic()
+    gateway._on_qos1_publishes([(b"anbu/d1/reading", b"1", 11)])
+    after = time.monotonic()
+    seen: dict[str, Any] = {}
+    real = batching.take_batch
+
+    def spy(source: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return real(source, **kwargs)
+
+    monkeypatch.setattr("gateway.service.take_batch", spy)
+    batch = gateway._take_batch()
+    assert before <= batch[0].arrived <= after
+    assert seen["arrived_at"](batch[0]) == batch[0].arrived
