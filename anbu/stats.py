@@ -7,15 +7,20 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from core.clock import Clock, SystemClock
 from core.enums import CaseStatus, DeviceStatus, OutboxStatus
 from core.models import CallAttempt, Case, Device, Household, Notification, Reading, RejectedMessage
+from gateway.status import read_statuses
 
 REJECTED_DEVICES_SHOWN = 20
 
 
-def collect(engine: Engine) -> dict[str, Any]:
-    """Database counts. The gateway's live figures (messages/s, batch latency, queue depth,
-    duplicates, connection) live in the gateway process: see ``/metrics`` of ``anbu up``."""
+def collect(engine: Engine, clock: Clock | None = None) -> dict[str, Any]:
+    """Database counts, plus every gateway's live figures (messages/s, batch latency, queue depth,
+    duplicates, connection) from the status rows each gateway process writes (gateway/status.py)."""
+    # Read before the counts' session: on SQLite every transaction takes the write lock
+    # (core/db.py), so a second session opened inside the first would wait on it.
+    gateways = read_statuses(engine, (clock or SystemClock()).now())
     with Session(engine) as s:
 
         def count(model: Any, *where: Any) -> int:
@@ -56,4 +61,5 @@ def collect(engine: Engine) -> dict[str, Any]:
             "notifications_sent": count(
                 Notification, col(Notification.status).in_([OutboxStatus.SENT, OutboxStatus.DELIVERED])
             ),
+            "gateways": gateways,
         }

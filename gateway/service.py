@@ -34,6 +34,7 @@ from gateway.batching import take_batch
 from gateway.ingest import BatchResult, InboundMessage
 from gateway.mqtt_client import BufferedClient, ack_all, make_client
 from gateway.rate import RecentBatches
+from gateway.status import STATUS_INTERVAL_S, status_row, write_status
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,12 @@ class Gateway:
     """MQTT in, rows out. Start once, stop once; ``anbu`` owns its lifetime."""
 
     v5_connack_timeout_s = V5_CONNACK_TIMEOUT_S
+    status_interval_s = STATUS_INTERVAL_S  # how often the gateway_status row is written
 
     def __init__(self, settings: Settings, engine: Engine, clock: Clock) -> None:
         self._settings = settings
+        self._engine = engine
+        self._status_written_at: float | None = None  # time.monotonic(); None = never
         self._clock = clock
         self._endpoint = settings.mqtt_endpoint
         # amqtt (the embedded broker) speaks 3.1.1 only; elsewhere try 5, fall back if refused/unanswered.
@@ -421,6 +425,7 @@ class Gateway:
                 batch = self._take_batch()
                 if batch:
                     self._process(batch)
+                self._maybe_write_status()
             except Interrupted as exc:
                 log.warning("gateway stopping before the database came back: %s", exc)
                 break
@@ -454,6 +459,21 @@ class Gateway:
         with self._conn_lock:
             self._client = client
         self._connect(client)
+
+    def _maybe_write_status(self) -> None:
+        # Between batches, on this thread: never inside a batch transaction, and at most one
+        # statement per interval (take_batch returns at least every 0.1 s when idle).
+        now = time.monotonic()
+        if self._status_written_at is not None and now - self._status_written_at < self.status_interval_s:
+            return
+        self._status_written_at = now
+        row = status_row(
+            self._settings.mqtt_client_id, self._settings.mqtt_share_group, self.metrics(), self._clock.now()
+        )
+        try:
+            write_status(self._engine, row)
+        except Exception as exc:  # figures are best effort: ingest goes on without them
+            log.warning("could not write the gateway status row: %s", type(exc).__name__)
 
     def _take_batch(self) -> list[_Delivery]:
         return take_batch(

@@ -1,7 +1,9 @@
 """``GET /metrics``: Prometheus scrape endpoint. Counts only: no personal data, no device ids.
 
-Database figures are always there; the gateway's own (messages/s, batch latency, queue depth,
-duplicates, connection state) only when a gateway runs in this process (``anbu up``, ``anbu demo``).
+Database figures are always there. Gateway figures (messages/s, batch latency, queue depth,
+duplicates, connection state) come twice over: unlabelled from a gateway running in this process
+(``anbu up``, ``anbu demo``), and with a ``client_id`` label from the ``gateway_status`` row every
+gateway process writes (gateway/status.py), so separate ``anbu gateway`` processes show up too.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from api.prometheus import CONTENT_TYPE, Metric, render
+from core.clock import Clock
 from core.enums import DeviceStatus
 from core.models import Device, RejectedMessage
+from gateway.status import read_statuses
 
 router = APIRouter(tags=["metrics"])
 
@@ -54,12 +58,17 @@ GATEWAY_METRICS = [
     ("generation", "anbu_gateway_connection_generation", "gauge", "number of connections made so far"),
 ]
 
+# gateway_status column -> gateway metrics key, where the names differ.
+STATUS_KEYS = {"msgs_per_s": "messages_per_s"}
+
 
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
 def metrics(request: Request) -> PlainTextResponse:
     engine: Engine = request.app.state.engine
+    clock: Clock = request.app.state.clock
     source: Callable[[], dict[str, Any]] | None = getattr(request.app.state, "gateway_metrics", None)
-    body = render([*database_metrics(engine), *gateway_metrics(source() if source else None)])
+    statuses = read_statuses(engine, clock.now())
+    body = render([*database_metrics(engine), *gateway_metrics(source() if source else None, statuses)])
     return PlainTextResponse(body, media_type=CONTENT_TYPE)
 
 
@@ -90,15 +99,35 @@ def database_metrics(engine: Engine) -> list[Metric]:
     ]
 
 
-def gateway_metrics(values: dict[str, Any] | None) -> list[Metric]:
-    if values is None:
-        return []
+def gateway_metrics(
+    values: dict[str, Any] | None, statuses: list[dict[str, Any]] | None = None
+) -> list[Metric]:
+    """One family per figure: the in-process gateway unlabelled, each status row by ``client_id``."""
+    sources: list[tuple[dict[str, str], dict[str, Any]]] = []
+    if values is not None:
+        sources.append(({}, values))
+    for row in statuses or []:
+        figures = {STATUS_KEYS.get(k, k): v for k, v in row.items()}
+        sources.append(({"client_id": str(row["client_id"])}, figures))
     result = []
     for key, name, kind, help_text in GATEWAY_METRICS:
-        if key not in values:
-            continue
-        value = float(values[key])
-        if name.endswith("_seconds"):
-            value /= 1000.0  # the gateway keeps milliseconds
-        result.append(Metric(name, kind, help_text, [({}, value)]))
+        samples: list[tuple[dict[str, str], float]] = []
+        for labels, figures in sources:
+            if key not in figures:
+                continue
+            value = float(figures[key])
+            if name.endswith("_seconds"):
+                value /= 1000.0  # the gateway keeps milliseconds
+            samples.append((labels, value))
+        if samples:
+            result.append(Metric(name, kind, help_text, list(samples)))
+    if statuses:
+        result.append(
+            Metric(
+                "anbu_gateway_status_stale",
+                "gauge",
+                "1 when the gateway's status row was not refreshed for 3 intervals",
+                [({"client_id": str(row["client_id"])}, float(row["stale"])) for row in statuses],
+            )
+        )
     return result

@@ -6,6 +6,7 @@ from core.models.audit import AuditEntry
 from core.models.cases import Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
+from core.models.gateway_status import GatewayStatus
 from core.models.households import Contact, Household, Resident
 from core.models.outbox import CallAttempt, CallPacing, InboundMessage, Notification
 from core.models.people import Organisation, Team, User
@@ -27,6 +28,7 @@ __all__ = [
     "CheckinSchedule",
     "Contact",
     "Device",
+    "GatewayStatus",
     "Household",
     "InboundMessage",
     "Notification",

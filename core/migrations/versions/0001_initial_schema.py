@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 09:00:20.811066
+Create Date: 2026-12-03 10:07:25.300557
 """
 
 from __future__ import annotations
@@ -46,6 +46,23 @@ def upgrade() -> None:
     sa.Column('next_slot_at', core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('account')
+    )
+    op.create_table('gateway_status',
+    sa.Column('client_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('share_group', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('updated_at', core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('connected', sa.Boolean(), nullable=False),
+    sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('msgs_per_s', sa.Float(), nullable=False),
+    sa.Column('batch_ms_p50', sa.Float(), nullable=False),
+    sa.Column('batch_ms_p99', sa.Float(), nullable=False),
+    sa.Column('queue_depth', sa.Integer(), nullable=False),
+    sa.Column('received', sa.BigInteger(), nullable=False),
+    sa.Column('stored', sa.BigInteger(), nullable=False),
+    sa.Column('duplicates', sa.BigInteger(), nullable=False),
+    sa.Column('rejected', sa.BigInteger(), nullable=False),
+    sa.Column('batches', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('client_id')
     )
     op.create_table('inbound_message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -479,6 +496,7 @@ def downgrade() -> None:
     op.drop_table('team')
     op.drop_table('organisation')
     op.drop_table('inbound_message')
+    op.drop_table('gateway_status')
     op.drop_table('call_pacing')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entry_user_id'))

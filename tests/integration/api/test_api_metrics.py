@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from api.app import create_app
 from core.clock import ManualClock
 from core.db import session_scope
-from core.models import RejectedMessage
+from core.models import GatewayStatus, RejectedMessage
 from core.settings import Settings
 from tests.factories import make_device, make_household
 
@@ -79,3 +79,40 @@ def test_metrics_include_the_in_process_gateway(
     assert samples["anbu_gateway_connected"] == 1
     assert samples["anbu_gateway_messages_per_second"] == 12.5
     assert samples["anbu_gateway_batch_latency_p99_seconds"] == 0.04
+
+
+def test_metrics_label_every_gateway_status_row_by_client_id(
+    settings: Settings, engine: Engine, clock: ManualClock
+) -> None:
+    with session_scope(engine) as s:
+        s.add(
+            GatewayStatus(
+                client_id="gw-a",
+                updated_at=clock.now(),
+                connected=True,
+                generation=2,
+                msgs_per_s=30.0,
+                batch_ms_p99=50.0,
+                queue_depth=3,
+                stored=900,
+                duplicates=11,
+                rejected=2,
+            )
+        )
+        s.add(GatewayStatus(client_id="gw-b", updated_at=clock.now() - timedelta(minutes=5), stored=1))
+    live: dict[str, Any] = {"stored": 100, "connected": True}
+    with TestClient(create_app(settings, engine, clock, gateway_metrics=lambda: live)) as client:
+        text = client.get("/metrics").text
+    samples = _samples(text)
+    assert samples["anbu_gateway_readings_stored_total"] == 100  # the in-process gateway, unlabelled
+    assert samples['anbu_gateway_readings_stored_total{client_id="gw-a"}'] == 900
+    assert samples['anbu_gateway_readings_stored_total{client_id="gw-b"}'] == 1
+    assert samples['anbu_gateway_duplicates_total{client_id="gw-a"}'] == 11
+    assert samples['anbu_gateway_messages_per_second{client_id="gw-a"}'] == 30
+    assert samples['anbu_gateway_batch_latency_p99_seconds{client_id="gw-a"}'] == 0.05
+    assert samples['anbu_gateway_queue_depth{client_id="gw-a"}'] == 3
+    assert samples['anbu_gateway_connected{client_id="gw-a"}'] == 1
+    assert samples['anbu_gateway_connected{client_id="gw-b"}'] == 0
+    assert samples['anbu_gateway_status_stale{client_id="gw-a"}'] == 0
+    assert samples['anbu_gateway_status_stale{client_id="gw-b"}'] == 1
+    assert text.count("# TYPE anbu_gateway_readings_stored_total ") == 1  # one family, not one per source

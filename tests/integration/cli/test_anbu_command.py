@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from anbu.cli import main
+from core.clock import SystemClock
 from core.db import make_engine, session_scope
 from core.enums import DeviceStatus, Role
 from core.models import Device, RejectedMessage, User
+from gateway.status import STATUS_INTERVAL_S, status_row
 from tests.factories import make_device, make_household
 
 
@@ -273,3 +275,45 @@ def test_decode_of_a_missing_file_is_a_clear_error(
     code, out, err = _run(capsys, "decode", "--jsonl", str(tmp_path / "nope.jsonl"))
     assert code == 1 and out == ""
     assert "cannot read" in err and "nope.jsonl" in err
+
+
+def test_stats_json_lists_every_gateway_and_marks_the_silent_one_stale(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "db", "upgrade")
+    now = SystemClock().now()  # `anbu stats` reads the system clock
+    with session_scope(make_engine(db_url)) as s:
+        for client_id, age_s, stored in (("gw-fresh", 1, 500), ("gw-silent", 3 * STATUS_INTERVAL_S + 60, 7)):
+            s.add(
+                status_row(
+                    client_id,
+                    None,
+                    {
+                        "connected": True,
+                        "generation": 2,
+                        "messages_per_s": 12.5,
+                        "batch_ms_p50": 3.0,
+                        "batch_ms_p99": 9.0,
+                        "queue_depth": 1,
+                        "received": stored + 10,
+                        "stored": stored,
+                        "duplicates": 4,
+                        "rejected": 6,
+                        "batches": 3,
+                    },
+                    now - timedelta(seconds=age_s),
+                )
+            )
+    code, out, _ = _run(capsys, "stats", "--json")
+    assert code == 0
+    gateways = {g["client_id"]: g for g in json.loads(out)["gateways"]}
+    assert set(gateways) == {"gw-fresh", "gw-silent"}
+    assert gateways["gw-fresh"]["stale"] is False and gateways["gw-silent"]["stale"] is True
+    fresh = gateways["gw-fresh"]
+    assert (fresh["connected"], fresh["msgs_per_s"], fresh["stored"], fresh["duplicates"]) == (
+        True,
+        12.5,
+        500,
+        4,
+    )
+    assert datetime.fromisoformat(fresh["updated_at"]).tzinfo is not None

@@ -1,0 +1,93 @@
+"""A running gateway (real Mosquitto) writes its gateway_status row; `anbu stats` reads it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from anbu.stats import collect
+from core.clock import ManualClock
+from core.models import GatewayStatus
+from core.settings import Settings
+from gateway.adapters import tasmota
+from gateway.service import Gateway
+from gateway.status import STALE_AFTER_INTERVALS, STATUS_INTERVAL_S
+from tests.conftest import TEST_MQTT_URL, needs_mqtt
+from tests.integration.gateway.mqtt_helpers import (
+    Publisher,
+    isolated_prefixes,
+    reading_payload,
+    unique,
+    wait_until,
+)
+from tests.integration.gateway.test_mosquitto_e2e import _forget_session
+
+pytestmark = needs_mqtt
+
+
+@pytest.fixture
+def gateway_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    assert TEST_MQTT_URL
+    tag = unique("st")
+    monkeypatch.setattr(tasmota, "STAT_PREFIX", f"stat-{tag}")
+    settings = Settings(
+        _env_file=None,
+        mqtt_url=TEST_MQTT_URL,
+        mqtt_client_id=f"anbu-test-gw-{tag}",
+        **isolated_prefixes(tag),  # type: ignore[arg-type]
+        mqtt_session_expiry_s=60,
+    )
+    yield settings
+    _forget_session(TEST_MQTT_URL, settings.mqtt_client_id)
+
+
+def _row(engine: Engine, client_id: str) -> GatewayStatus | None:
+    with Session(engine) as s:
+        return s.get(GatewayStatus, client_id)
+
+
+def test_running_gateway_writes_its_row_and_stats_shows_it_then_stale(
+    gateway_settings: Settings, engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert TEST_MQTT_URL
+    monkeypatch.setattr(Gateway, "status_interval_s", 0.2)  # the test should not wait 5 s per row
+    client_id = gateway_settings.mqtt_client_id
+    gateway = Gateway(gateway_settings, engine, clock)
+    gateway.start()
+    try:
+        assert gateway.wait_connected(10)
+        publisher = Publisher(TEST_MQTT_URL)
+        device = unique("plug")
+        for i in range(5):
+            publisher.publish(
+                f"{gateway_settings.mqtt_native_prefix}/{device}/reading",
+                reading_payload(clock.now() - timedelta(seconds=i), 3.0),
+            )
+        publisher.publish(f"{gateway_settings.mqtt_native_prefix}/{device}/reading", b"{not json")
+        publisher.close()
+
+        def row_caught_up() -> bool:
+            row = _row(engine, client_id)
+            return row is not None and row.connected and row.stored == 5 and row.rejected == 1
+
+        wait_until(row_caught_up, what="gateway_status row with the batch's totals")
+    finally:
+        gateway.stop()
+
+    row = _row(engine, client_id)
+    assert row is not None
+    assert row.updated_at.tzinfo is not None and row.updated_at == clock.now()  # core's clock
+    assert row.generation >= 1 and row.received >= 6 and row.batches >= 1
+
+    mine = [g for g in collect(engine, clock)["gateways"] if g["client_id"] == client_id]
+    assert len(mine) == 1
+    assert mine[0]["stale"] is False and mine[0]["connected"] is True
+    assert (mine[0]["stored"], mine[0]["rejected"]) == (5, 1)
+
+    clock.advance(timedelta(seconds=STALE_AFTER_INTERVALS * STATUS_INTERVAL_S + 1))
+    mine = [g for g in collect(engine, clock)["gateways"] if g["client_id"] == client_id]
+    assert mine[0]["stale"] is True
