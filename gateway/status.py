@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from core.db import session_scope
 from core.models import GatewayStatus
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,8 @@ def status_row(
 
 def write_status(engine: Engine, row: GatewayStatus) -> None:
     """Upsert by client id (merge = SELECT by key then INSERT or UPDATE; one gateway per key)."""
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         s.merge(row)
-        s.commit()
 
 
 def is_stale(updated_at: datetime, now: datetime, interval_s: float = STATUS_INTERVAL_S) -> bool:
