@@ -383,15 +383,21 @@ class CheckinSummary:
 
 
 def recent_checkins(
-    session: Session, household_id: int, *, language: Language = Language.KO, limit: int = 5
+    session: Session,
+    household_id: int,
+    *,
+    language: Language = Language.KO,
+    limit: int = 5,
+    offset: int = 0,
 ) -> list[CheckinSummary]:
-    """The household's latest check-in calls, newest first (for the household page)."""
+    """The household's latest check-in calls, newest first (for the household page and its API)."""
     rows = session.exec(
         select(CheckinCall, CallAttempt)
         .join(CallAttempt, col(CallAttempt.id) == col(CheckinCall.call_attempt_id))
         .where(CheckinCall.household_id == household_id)
         .order_by(col(CheckinCall.scheduled_for).desc(), col(CheckinCall.id).desc())
         .limit(limit)
+        .offset(offset)
     ).all()
     found = []
     for checkin, attempt in rows:
@@ -403,7 +409,7 @@ def recent_checkins(
                 scheduled_for=checkin.scheduled_for,
                 call_status=attempt.status,
                 outcome=attempt.outcome,
-                answers={topic: str(a.get("answer")) for topic, a in answers.items()},
+                answers={topic: str(a.get("answer")) for topic, a in answers.items() if isinstance(a, dict)},
                 flags=flags(answers),
                 summary=summary_text(answers, attempt.outcome, language),
             )

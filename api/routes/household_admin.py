@@ -9,6 +9,7 @@ household between teams.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,8 +42,8 @@ from api.schemas import (
     ResidentPatch,
 )
 from core.enums import AuditAction, AuditObject, Language, Role
-from core.models import CallAttempt, CheckinCall, CheckinSchedule, Household, Resident, Team, User
-from notifier.checkins import QuietHoursError, flags, set_schedule, summary_text
+from core.models import CheckinCall, CheckinSchedule, Household, Resident, Team, User
+from notifier.checkins import QuietHoursError, recent_checkins, set_schedule
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["households"])
@@ -327,29 +328,10 @@ def list_checkins(
     total = session.exec(
         select(func.count()).select_from(CheckinCall).where(col(CheckinCall.household_id) == household_id)
     ).one()
-    rows = session.exec(
-        select(CheckinCall, CallAttempt)
-        .join(CallAttempt, col(CallAttempt.id) == col(CheckinCall.call_attempt_id))
-        .where(col(CheckinCall.household_id) == household_id)
-        .order_by(col(CheckinCall.scheduled_for).desc(), col(CheckinCall.id).desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    items = []
-    for checkin, attempt in rows:
-        assert checkin.id is not None
-        answers = checkin.answers or {}
-        items.append(
-            CheckinOut(
-                id=checkin.id,
-                scheduled_for=checkin.scheduled_for,
-                call_status=attempt.status,
-                outcome=attempt.outcome,
-                answers={topic: str(a.get("answer")) for topic, a in answers.items() if isinstance(a, dict)},
-                flags=flags(answers),
-                summary=summary_text(answers, attempt.outcome, lang),
-            )
-        )
+    items = [
+        CheckinOut.model_validate(asdict(c))
+        for c in recent_checkins(session, household_id, language=lang, limit=limit, offset=offset)
+    ]
     audit.record(
         session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=clock.now()
     )
