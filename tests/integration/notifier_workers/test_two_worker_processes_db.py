@@ -7,8 +7,6 @@ the two workers and a duplicate call.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +18,9 @@ from sqlmodel import Session, col, select
 from core.db import session_scope
 from core.models import CallAttempt, Notification
 from tests.factories import make_household, make_open_case, make_team
+from tests.integration.notifier_workers.worker_process import run_workers
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[3]
 # Half the cases ring the resident first, half text two family members first.
 CALL_FIRST: dict[str, object] = {"steps": [{"action": "call_resident", "wait_minutes": 60}]}
 FAMILY_FIRST: dict[str, object] = {"steps": [{"action": "notify_family", "tier": 1, "wait_minutes": 60}]}
@@ -46,19 +44,7 @@ def test_two_worker_processes_send_each_row_exactly_once(engine: Engine, tmp_pat
     _seed(engine)
     log, go = tmp_path / "sent.log", tmp_path / "go"
     args = [_database_url(engine), str(log), str(go), "4", NOW.isoformat()]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.notifier_workers.worker_process", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    go.touch()
-    for worker in workers:
-        _, err = worker.communicate(timeout=60)
-        assert worker.returncode == 0, err.decode()[-2000:]
+    run_workers(args, timeout=60)
 
     lines = log.read_text().splitlines()
     urls = Counter(line.split()[1] for line in lines)

@@ -8,8 +8,6 @@ request, not on how fast anything ran.
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +16,9 @@ from sqlalchemy import Engine
 
 from core.db import session_scope
 from tests.factories import make_household, make_open_case, make_team
+from tests.integration.notifier_workers.worker_process import run_workers
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[3]
 CALL_FIRST: dict[str, object] = {"steps": [{"action": "call_resident", "wait_minutes": 60}]}
 FAMILY_FIRST: dict[str, object] = {"steps": [{"action": "notify_family", "tier": 1, "wait_minutes": 60}]}
 CALLS = 8
@@ -46,19 +44,7 @@ def test_two_worker_processes_place_calls_at_least_a_second_apart(engine: Engine
     log, go = tmp_path / "sent.log", tmp_path / "go"
     url = engine.url.render_as_string(hide_password=False)
     args = [url, str(log), str(go), "2", NOW.isoformat(), "AC-shared-account"]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.notifier_workers.worker_process", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    go.touch()
-    for worker in workers:
-        _, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err.decode()[-2000:]
+    run_workers(args, timeout=120)
 
     records = [line.split() for line in log.read_text().splitlines()]  # kind url pid=… at=…
     fields = [(kind, dict(f.split("=", 1) for f in rest)) for kind, _url, *rest in records]

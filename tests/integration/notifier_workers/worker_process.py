@@ -12,6 +12,7 @@ shared through the database); without it, pacing is off.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -61,6 +62,27 @@ def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str, account
         outbox.tick(engine, clock, settings, transport, pacer=pacer)
     engine.dispose()
     return 0
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run_workers(args: list[str], *, count: int = 2, timeout: float) -> None:
+    """Start ``count`` copies of this script with ``args`` (the 3rd is the go-file), release them
+    together by creating the go-file, and wait: each must exit 0 (its stderr tail otherwise)."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.notifier_workers.worker_process", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    Path(args[2]).touch()
+    for worker in workers:
+        _, err = worker.communicate(timeout=timeout)
+        assert worker.returncode == 0, err.decode()[-2000:]
 
 
 if __name__ == "__main__":
