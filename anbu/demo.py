@@ -129,6 +129,11 @@ def seed_district(
             (plug.reading(stopper.stop_at, 0.5, periodic=False), stopper.stop_at),
         ]
         _ingest(engine, settings, ((m.topic, m.payload.encode(), at) for m, at in final))
+        # Then only standby, but the plugs keep reporting: a silence would be a data gap, which
+        # holds the quiet clock (no data is not inactivity), not the case the demo shows.
+        stopper_plugs = {d.external_id: plugs[d.external_id] for d in stopper.devices}
+        after = stopper.stop_at + timedelta(seconds=1)
+        _ingest(engine, settings, _history_messages(stopper, stopper_plugs, after, now))
     energy = {external_id: plug.meter.total_wh for external_id, plug in plugs.items()}
     return SeededDistrict(households=households, stopper=stopper, energy_wh=energy)
 

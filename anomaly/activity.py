@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -44,19 +44,51 @@ class StepParams:
     aggregate_refractory_s: int = 5 * 60  # one step event per ramp
     max_gap_s: int = 5 * 60  # readings further apart: do not compare across the gap
 
+    def with_threshold(self, on_w: float) -> StepParams:
+        """A plug's own "in use" threshold (``Device.on_threshold_w``); off again below half of it."""
+        if on_w == self.on_w:
+            return self
+        return replace(self, on_w=on_w, off_w=on_w / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    """What a :class:`StepDetector` remembers between readings (unix s; the live gateway stores it
+    per channel in ``channel_state``, so edges continue across batches and restarts)."""
+
+    last_ts: int | None = None
+    last_w: float | None = None  # the last power fed (for an aggregate: what was left after sub-meters)
+    on: bool = False
+    off_since: int | None = None
+    last_event_ts: int | None = None
+
 
 class StepDetector:
     """Switch-on events of one channel, fed in time order."""
 
-    def __init__(self, channel: str, params: StepParams | None = None) -> None:
+    def __init__(
+        self, channel: str, params: StepParams | None = None, state: StepState | None = None
+    ) -> None:
         self.channel = channel
         self.params = params or StepParams()
         self.is_aggregate = channel == AGGREGATE
-        self._last_ts: int | None = None
-        self._last_w: float | None = None
-        self._on = False
-        self._off_since: int | None = None
-        self._last_event_ts: int | None = None
+        s = state or StepState()
+        self._last_ts, self._last_w, self._on = s.last_ts, s.last_w, s.on
+        self._off_since, self._last_event_ts = s.off_since, s.last_event_ts
+
+    @property
+    def state(self) -> StepState:
+        return StepState(self._last_ts, self._last_w, self._on, self._off_since, self._last_event_ts)
+
+    @property
+    def is_on(self) -> bool:
+        return self._on
+
+    def latest(self, ts: int) -> float | None:
+        """The last power fed, if it is at most ``max_gap_s`` older than ``ts`` (else unknown)."""
+        if self._last_ts is None or not 0 <= ts - self._last_ts <= self.params.max_gap_s:
+            return None
+        return self._last_w
 
     def feed(self, ts: int, power_w: float) -> PowerEvent | None:
         p = self.params
@@ -89,6 +121,18 @@ class StepDetector:
             return None
         self._last_event_ts = ts
         return PowerEvent(ts, self.channel, power_w)
+
+
+def residual_w(aggregate_w: float, sub_meters_w: Iterable[float | None]) -> float:
+    """The whole-house reading minus the sub-metered channels' current readings (never below 0 W).
+
+    The aggregate includes every sub-metered appliance; a step there that one of them explains
+    is that appliance's switch-on, which its own channel already reports (and whose
+    automatic-ness is learned there). What is left is the unmetered rest of the house. A
+    sub-meter without a recent reading (``None``) is not subtracted: unknown is not 0 W, but
+    guessing would be worse.
+    """
+    return max(0.0, aggregate_w - sum(w for w in sub_meters_w if w is not None))
 
 
 def power_band(level_w: float) -> int:

@@ -50,6 +50,16 @@ def latest_sign_of_life(
     return SignOfLife(at=last_activity_at, source="appliance", appliance=appliance)
 
 
+def data_gap_pause(sign: SignOfLife, gap_after: datetime | None, gap_s: float) -> timedelta:
+    """How long the quiet clock stood still for data gaps since ``sign`` (``Watch.data_gap_*``).
+
+    The gaps were counted after one sign of life; a different (newer) one starts afresh.
+    """
+    if gap_after is None or gap_after != sign.at:
+        return timedelta(0)
+    return timedelta(seconds=gap_s)
+
+
 def quiet_allowance(quiet_hours: float) -> timedelta:
     return timedelta(hours=quiet_hours)
 
@@ -62,12 +72,18 @@ def compute_deadline(
     language: Language = Language.KO,
     routine: Routine | None = None,
     ladder_params: LadderParams | None = None,
+    paused: timedelta = timedelta(0),
 ) -> Deadline:
-    """``alert_after`` = the routine ladder's *alert* stage, or the fixed window without a routine."""
+    """``alert_after`` = the routine ladder's *alert* stage, or the fixed window without a routine.
+
+    ``paused``: data gaps since the sign of life (:func:`data_gap_pause`); the clock runs from
+    ``sign.at + paused`` (replay's shifted anchor), the explanation still names ``sign.at``.
+    """
+    anchor = sign.at + paused
     if routine is None:
-        alert_after = sign.at + quiet_allowance(quiet_hours)
+        alert_after = anchor + quiet_allowance(quiet_hours)
         return Deadline(alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language))
-    stages = ladder(int(sign.at.timestamp()), routine, ladder_params)
+    stages = ladder(int(anchor.timestamp()), routine, ladder_params)
     return Deadline(
         alert_after=datetime.fromtimestamp(stages.alert, UTC),
         critical_after=datetime.fromtimestamp(stages.critical, UTC),

@@ -6,7 +6,7 @@ from the last weeks of its own history; until the routine has enough usable days
 conservative fixed rule (``fallback_hours``) applies.
 
 Whole-house steps are detected on the aggregate minus the sub-metered channels
-(:func:`aggregate_residual`), so a metered appliance's cycle is judged on its own channel.
+(:func:`anomaly.activity.residual_w`), so a metered appliance's cycle is judged on its own channel.
 
 Data gaps are not inactivity: a gap longer than ``offline_after_s`` opens a device/data
 case (kind ``device_offline``, for staff) and pauses the inactivity clock for the gap.
@@ -14,6 +14,7 @@ case (kind ``device_offline``, for staff) and pauses the inactivity clock for th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from anomaly.activity import (
     StepParams,
     is_human,
     learn_automatic,
+    residual_w,
 )
 from anomaly.deadlines import explain_offline, explain_routine
 from anomaly.ladder import Ladder, LadderParams, ladder
@@ -69,17 +71,17 @@ class Alert:
         }
 
 
-def aggregate_residual(readings: dict[str, float]) -> dict[str, float]:
-    """The whole-house reading minus the channels metered on their own (never below 0 W).
-
-    The aggregate includes every sub-metered appliance; a step there that one of them
-    explains is that appliance's switch-on, which its own channel already reports (and whose
-    automatic-ness is learned there). What is left is the unmetered rest of the house.
-    """
-    if AGGREGATE not in readings or len(readings) == 1:
-        return readings
-    metered = sum(w for channel, w in readings.items() if channel != AGGREGATE)
-    return {**readings, AGGREGATE: max(0.0, readings[AGGREGATE] - metered)}
+def minute_residual(ts: int, readings: Mapping[str, float], detectors: Mapping[str, StepDetector]) -> float:
+    """This minute's aggregate minus each sub-meter's reading of the minute, or its last one within
+    ``max_gap_s`` (a plug that skipped a minute is still on). The live gateway subtracts each
+    channel's latest reading the same way (:func:`anomaly.activity.residual_w`)."""
+    sub_meters = [
+        readings[channel] if channel in readings else detector.latest(ts)
+        for channel, detector in detectors.items()
+        if channel != AGGREGATE
+    ]
+    sub_meters += [w for channel, w in readings.items() if channel != AGGREGATE and channel not in detectors]
+    return residual_w(readings[AGGREGATE], sub_meters)
 
 
 class HouseholdDetector:
@@ -125,15 +127,24 @@ class HouseholdDetector:
             self.first_ts = ts
         add_coverage(self.coverage, self.last_data_ts, ts, self.params.coverage_gap_s)
         self.last_data_ts = ts
-        if self.params.aggregate_residual:
-            readings = aggregate_residual(readings)
+        if AGGREGATE in readings:
+            # The whole house first: when it and a plug step in the same minute, the plug (the
+            # more telling name) is the "last activity", as in the live gateway.
+            aggregate = readings[AGGREGATE]
+            if self.params.aggregate_residual:
+                aggregate = minute_residual(ts, readings, self.detectors)
+            self._feed_channel(AGGREGATE, ts, aggregate)
         for channel, power in readings.items():
-            detector = self.detectors.get(channel)
-            if detector is None:
-                detector = self.detectors[channel] = StepDetector(channel, self.params.step)
-            event = detector.feed(ts, power)
-            if event is not None:
-                self._on_event(event)
+            if channel != AGGREGATE:
+                self._feed_channel(channel, ts, power)
+
+    def _feed_channel(self, channel: str, ts: int, power_w: float) -> None:
+        detector = self.detectors.get(channel)
+        if detector is None:
+            detector = self.detectors[channel] = StepDetector(channel, self.params.step)
+        event = detector.feed(ts, power_w)
+        if event is not None:
+            self._on_event(event)
 
     def finish(self, end: int) -> None:
         """Run the clock to ``end`` without new data (end of a recording)."""

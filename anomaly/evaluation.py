@@ -510,7 +510,7 @@ def _injection_plot(path: Path, target: Path, plt: Any) -> None:
     """The first injected event of a household, 24 h before and 48 h after: what the whole-house
     meter shows, what is left after the sub-meters, and the steps each would count as a person."""
     from anomaly.activity import StepDetector
-    from anomaly.detector import aggregate_residual
+    from anomaly.detector import minute_residual
 
     household_id, minutes = load_minutes(path)
     normal = normal_days(household_id, minutes)
@@ -531,20 +531,27 @@ def _injection_plot(path: Path, target: Path, plt: Any) -> None:
         if ts >= event - 86400:
             rows.append((ts, readings))
     raw, residual = StepDetector(AGGREGATE), StepDetector(AGGREGATE)
+    sub_meters: dict[str, StepDetector] = {}  # only for their latest readings
     raw_steps: list[int] = []
     residual_steps: list[int] = []
+    residuals: list[float] = []
     for ts, readings in rows:
         if AGGREGATE in readings:
+            left = minute_residual(ts, readings, sub_meters)
             if raw.feed(ts, readings[AGGREGATE]) is not None:
                 raw_steps.append(ts)
-            if residual.feed(ts, aggregate_residual(readings)[AGGREGATE]) is not None:
+            if residual.feed(ts, left) is not None:
                 residual_steps.append(ts)
+        residuals.append(left if AGGREGATE in readings else math.nan)
+        for channel, power in readings.items():
+            if channel != AGGREGATE:
+                sub_meters.setdefault(channel, StepDetector(channel)).feed(ts, power)
     times = [datetime.fromtimestamp(ts, UTC) for ts, _ in rows]
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(times, [r.get(AGGREGATE, math.nan) for _, r in rows], lw=0.6, label="whole house (aggregate)")
     ax.plot(
         times,
-        [aggregate_residual(r).get(AGGREGATE, math.nan) for _, r in rows],
+        residuals,
         lw=0.6,
         label="aggregate − sub-meters",
     )

@@ -18,10 +18,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from anomaly.deadlines import Deadline, SignOfLife, compute_deadline, format_local, latest_sign_of_life
+from anomaly.deadlines import (
+    Deadline,
+    SignOfLife,
+    compute_deadline,
+    data_gap_pause,
+    format_local,
+    latest_sign_of_life,
+)
+from anomaly.detector import DetectorParams
 from anomaly.training import load_routine
 from core.clock import Clock
 from core.db import session_scope
@@ -47,6 +55,8 @@ MESSAGES = Catalogue(Path(__file__).with_name("messages"))
 # A sign of life this close before the end of an away period means the resident is back
 # (home the evening before): no reminder. Longer ago, they may not be back yet.
 AWAY_LOOKBACK = timedelta(hours=24)
+# No reading from any device for longer than this is a data gap, not inactivity (replay's rule).
+DATA_GAP = timedelta(seconds=DetectorParams().offline_after_s)
 # Explanations are stored once, in the default (Korean) language, like the inactivity ones.
 EXPLANATION_LANGUAGE = Language.KO
 
@@ -61,6 +71,7 @@ class SweepResult:
     pauses_ended: int = 0
     away_reminders: int = 0
     away_cleared: int = 0
+    held_data_gap: int = 0  # due, but every device of the household has been silent since before
 
 
 def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) -> SweepResult:
@@ -118,6 +129,7 @@ def current_deadline(
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
         routine=load_routine(session, household.id) if household.id is not None else None,
+        paused=data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s),
     )
     if sign is last:
         return deadline
@@ -147,6 +159,13 @@ def explain_away_ended(ended: datetime, last: SignOfLife | None, timezone: str) 
         ended_local=format_local(ended, timezone),
         last_local=last_text,
     )
+
+
+def household_last_reading(session: Session, household_id: int) -> datetime | None:
+    """The latest reading of any of the household's devices."""
+    return session.exec(
+        select(func.max(Device.last_reading_at)).where(Device.household_id == household_id)
+    ).one()
 
 
 def is_paused(household: Household, now: datetime) -> bool:
@@ -277,6 +296,13 @@ def _check_due(
         # A check-in (or a newer rule) moved the deadline: re-arm instead of alerting.
         _update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
         result.rearmed += 1
+        return
+    last_data = household_last_reading(session, household_id)
+    if last_data is not None and deadline.alert_after > last_data + DATA_GAP:
+        # The household's devices went silent before the deadline: no data is not inactivity.
+        # The quiet clock stands still (the gateway adds the gap when readings resume); staff
+        # hear of the silence from the device_offline case.
+        result.held_data_gap += 1
         return
     flipped = _update_watch(
         session,

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from anomaly.activity import PowerEvent, is_human, learn_automatic
-from anomaly.deadlines import compute_deadline, latest_sign_of_life
+from anomaly.deadlines import compute_deadline, data_gap_pause, latest_sign_of_life
 from anomaly.detector import DetectorParams
 from anomaly.routine import ConfirmedQuiet, Routine, add_coverage, fit_routine
 from core.clock import Clock
@@ -248,6 +248,7 @@ def _rearm(
         timezone=household.timezone,
         routine=routine,
         ladder_params=params.ladder,
+        paused=data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s),
     )
     watch.alert_after, watch.explanation = deadline.alert_after, deadline.explanation
     session.add(watch)

@@ -56,6 +56,7 @@ from core.migrate import upgrade  # noqa: E402
 from core.models import ActivityEdge, Device, Household, Organisation, Team  # noqa: E402
 
 DEVICES_PER_VENDOR = 100
+READING_INTERVAL_S = 30  # a plug's report period (distinct device timestamps)
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -66,14 +67,16 @@ def messages(
 ) -> list[tuple[str, bytes]]:
     """Alternating real payload shapes: Tasmota SENSOR and Shelly Gen2 NotifyStatus, distinct timestamps.
 
-    Each plug switches on/off every ``edge_every`` of its readings (1: every reading is an edge,
-    the worst case; 120 at one reading per 30 s: an edge an hour).
+    Each plug reports every ``READING_INTERVAL_S`` and switches on/off every ``edge_every`` of
+    its readings (120: on for an hour, off for an hour; 1: every reading is an edge, the most
+    edge rows, though a plug back on within 30 min of stopping is the same programme, so then
+    only its first switch-on moves the watch).
     """
     out = []
     for k in range(start_index, start_index + count):
         device, step = k % DEVICES_PER_VENDOR, k // DEVICES_PER_VENDOR  # one (device, ts) per message
         power = 1520.4 if (step // edge_every) % 2 else 0.0
-        ts = base + timedelta(seconds=step)
+        ts = base + timedelta(seconds=READING_INTERVAL_S * step)
         if k % 2 == 0:
             local = ts.astimezone(UTC) + timedelta(hours=9)
             body: dict[str, Any] = {

@@ -20,13 +20,12 @@ from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from anomaly.deadlines import compute_deadline, latest_sign_of_life
+from anomaly.deadlines import compute_deadline, data_gap_pause, latest_sign_of_life
 from anomaly.routine import Routine
 from anomaly.training import activity_label, is_human_edge, load_routine
 from core.enums import DeviceStatus, DeviceVendor, EdgeKind, WatchStatus
 from core.models import (
     ActivityEdge,
-    ChannelState,
     Device,
     Household,
     Reading,
@@ -46,9 +45,10 @@ from gateway.bulk import (
     insert_ignore,
     select_in_sql,
     update_sql,
-    upsert_sql,
 )
 from gateway.connectivity import learn_interval
+from gateway.data_gaps import add_gaps, find_gaps, resumed_households
+from gateway.edges import DeviceRule, Edge, PowerReading, detect_edges
 from gateway.observation import DecodeError, Observation
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,6 @@ def sanitise_ts(device_ts: datetime | None, received_at: datetime) -> tuple[date
     ):
         return received_at, True
     return device_ts, False
-
-
-def is_on(power_w: float, threshold_w: float) -> bool:
-    return power_w > threshold_w
 
 
 @dataclass(slots=True)
@@ -194,6 +190,15 @@ def ingest_batch(
     result.duplicates = len(rows) - len(new_rows)
 
     by_id = {d.id: d for d in devices.values() if d.id is not None}
+    # Before the devices' last_reading_at moves: did a household's readings resume after a gap?
+    gaps = find_gaps(
+        session,
+        resumed_households(
+            (d.household_id, r.ts, d.last_reading_at)
+            for r in new_rows
+            if (d := by_id[r.device_id]).household_id is not None and d.status is DeviceStatus.ASSIGNED
+        ),
+    )
     _update_devices(session, decoded, rows, devices, settings)
     if bridge_offline_at is not None:
         heard_after = {
@@ -204,6 +209,7 @@ def ingest_batch(
         _mark_bridge_devices_offline(session, except_ids=heard_after)
     edges = _detect_edges(session, new_rows, by_id)
     result.edges = _insert_edges(session, edges)
+    add_gaps(session, gaps, settings)  # first: a sign of life in this batch starts afresh anyway
     _update_watches(session, edges, by_id, households, now, settings)
     session.flush()
     return result
@@ -541,93 +547,24 @@ def _insert_readings(session: Session, rows: list[_Row]) -> list[_Row]:
     return new_rows
 
 
-# --- activity edges --------------------------------------------------------------------------
+# --- activity edges (gateway/edges.py) -------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Edge:
-    household_id: int
-    device_id: int
-    channel: str
-    ts: datetime
-    kind: EdgeKind
-    power_w: float
-
-
-def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, _DeviceRow]) -> list[_Edge]:
-    """Walk new power readings in time order against each channel's last known on/off state."""
-    powered = sorted((r for r in rows if r.power_w is not None), key=lambda r: (r.ts, r.index))
+def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, _DeviceRow]) -> list[Edge]:
+    powered = [
+        PowerReading(r.index, r.device_id, r.channel, r.ts, r.power_w) for r in rows if r.power_w is not None
+    ]
     if not powered:
         return []
-    stored = _load_channel_states(session, {r.device_id for r in powered})
-    states = dict(stored)
-    # Per device once, not per reading: ORM attribute access is not free.
-    rule = {
-        device_id: (d.on_threshold_w, d.household_id if d.status == DeviceStatus.ASSIGNED else None)
-        for device_id, d in ((i, devices[i]) for i in {r.device_id for r in powered})
-    }
-    edges: list[_Edge] = []
-    for row in powered:
-        assert row.power_w is not None
-        threshold_w, household_id = rule[row.device_id]
-        key = (row.device_id, row.channel)
-        state = states.get(key)
-        if state is None:
-            # First reading of this channel: start from "off", so a plug first seen in use is activity.
-            was_on = False
-        elif row.ts <= state[1]:
-            continue  # older than what we already know (late delivery): no edge from the past
-        else:
-            was_on = state[0]
-        on = is_on(row.power_w, threshold_w)
-        if on != was_on and household_id is not None:
-            kind = EdgeKind.ON if on else EdgeKind.OFF
-            edges.append(_Edge(household_id, row.device_id, row.channel, row.ts, kind, row.power_w))
-        states[key] = (on, row.ts)
-    _save_channel_states(
-        session,
-        [(key, state) for key, state in states.items() if stored.get(key) != state],
-    )
-    return edges
+    rules = {}
+    for device_id in {r.device_id for r in powered}:  # per device once: attribute access is not free
+        d = devices[device_id]
+        assigned = d.household_id if d.status == DeviceStatus.ASSIGNED else None
+        rules[device_id] = DeviceRule(d.appliance, d.on_threshold_w, assigned)
+    return detect_edges(session, powered, rules)
 
 
-def _load_channel_states(
-    session: Session, device_ids: set[int]
-) -> dict[tuple[int, str], tuple[bool, datetime]]:
-    """(is_on, last_ts) per (device, channel), as plain values (Core: no ORM objects to build)."""
-    dialect = session.get_bind().dialect.name
-    wanted = sorted(device_ids)
-    sql = select_in_sql(_table(ChannelState), _CHANNEL_COLUMNS, "device_id", len(wanted), dialect)
-    states: dict[tuple[int, str], tuple[bool, datetime]] = {}
-    for device_id, channel, is_on, last_ts in fetch_all(session.connection(), sql, wanted):
-        ts = from_db_datetime(last_ts)
-        assert ts is not None  # NOT NULL
-        states[(device_id, channel)] = (bool(is_on), ts)
-    return states
-
-
-def _save_channel_states(
-    session: Session, changed: list[tuple[tuple[int, str], tuple[bool, datetime]]]
-) -> None:
-    """Upsert the channels whose state moved, in one executemany."""
-    if not changed:
-        return
-    dialect = session.get_bind().dialect.name
-    sql = upsert_sql(_table(ChannelState), _CHANNEL_COLUMNS, ("device_id", "channel"), dialect)
-    execute_many(
-        session.connection(),
-        sql,
-        [
-            (device_id, channel, on, db_datetime(last_ts, dialect))
-            for (device_id, channel), (on, last_ts) in changed
-        ],
-    )
-
-
-_CHANNEL_COLUMNS = ("device_id", "channel", "is_on", "last_ts")
-
-
-def _insert_edges(session: Session, edges: list[_Edge]) -> int:
+def _insert_edges(session: Session, edges: list[Edge]) -> int:
     if not edges:
         return 0
     table = _table(ActivityEdge)
@@ -648,7 +585,7 @@ def _insert_edges(session: Session, edges: list[_Edge]) -> int:
 
 def _update_watches(
     session: Session,
-    edges: list[_Edge],
+    edges: list[Edge],
     devices: dict[int, _DeviceRow],
     households: dict[int, _HouseholdRow],
     now: datetime,
@@ -666,7 +603,7 @@ def _update_watches(
         session.exec(select(RoutineModel).where(col(RoutineModel.household_id).in_(fitted))).all()
     # Automatic loads the household's routine model learned (fridge cycles, timers) are not signs of life.
     routines = {h: load_routine(session, h) for h in fitted}
-    latest: dict[int, _Edge] = {}
+    latest: dict[int, Edge] = {}
     for edge in edges:
         # activity_label reads only ``appliance``, which the plain device row has too.
         label = activity_label(cast(Device, devices[edge.device_id]), edge.channel)
@@ -689,7 +626,7 @@ def _update_watches(
 
 def _record_activities(
     session: Session,
-    activities: list[tuple[_HouseholdRow, _Edge, str, Routine | None]],
+    activities: list[tuple[_HouseholdRow, Edge, str, Routine | None]],
     now: datetime,
     settings: Settings,
 ) -> None:
@@ -710,21 +647,23 @@ def _record_activities(
         ["household_id"],
         [(hid, WatchStatus.NEW.value, "", now_db) for hid in ids],
     )
-    found = fetch_all(
-        connection,
-        select_in_sql(table, ("household_id", "last_checkin_at"), "household_id", len(ids), dialect),
-        ids,
-    )
-    checkins = {household_id: from_db_datetime(checkin) for household_id, checkin in found}
+    columns = ("household_id", "last_checkin_at", "data_gap_after", "data_gap_s")
+    found = fetch_all(connection, select_in_sql(table, columns, "household_id", len(ids), dialect), ids)
+    watches = {
+        household_id: (from_db_datetime(checkin), from_db_datetime(gap_after), gap_s)
+        for household_id, checkin, gap_after, gap_s in found
+    }
     params = []
     for household, edge, appliance, routine in activities:
-        sign = latest_sign_of_life(edge.ts, checkins.get(household.id), appliance or None)
+        checkin, gap_after, gap_s = watches.get(household.id, (None, None, 0.0))
+        sign = latest_sign_of_life(edge.ts, checkin, appliance or None)
         assert sign is not None
         deadline = compute_deadline(
             sign,
             quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
             timezone=household.timezone,
             routine=routine,
+            paused=data_gap_pause(sign, gap_after, gap_s),  # a newer check-in's gaps still count
         )
         edge_ts = db_datetime(edge.ts, dialect)
         params.append(

@@ -21,13 +21,15 @@ class Device(SQLModel, table=True):
     household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
     status: DeviceStatus = enum_field(DeviceStatus, DeviceStatus.PENDING)
     appliance: str = Field(default="", max_length=60)
-    on_threshold_w: float = Field(default=8.0, ge=0)
+    # "In use" above this; off again below half of it. The default is the replay's and the
+    # evaluation's (anomaly.activity.StepParams.on_w): standby of TVs and chargers stays below.
+    on_threshold_w: float = Field(default=20.0, ge=0)
     # Connectivity, kept apart from activity (principle 6).
     online: bool | None = None
     last_seen_at: datetime | None = utc(nullable=True)
     # Usual gap between the device's messages (s), learned from its traffic: silence is measured in it.
     report_interval_s: float | None = None
-    # Per-channel on/off state lives in ActivityEdge; this is the latest power seen.
+    # Per-channel on/off state lives in ChannelState; this is the latest power seen.
     last_power_w: float | None = None
     last_reading_at: datetime | None = utc(nullable=True)
     created_at: datetime = utc()
@@ -65,12 +67,18 @@ class ActivityEdge(SQLModel, table=True):
 
 
 class ChannelState(SQLModel, table=True):
-    """Last known on/off state per device channel, so edges survive a gateway restart."""
+    """Each channel's switch-on detector state (``anomaly.activity.StepState``), so edges continue
+    across batches and gateway restarts exactly as in one uninterrupted run."""
 
     device_id: int = Field(foreign_key="device.id", primary_key=True)
     channel: str = Field(default="0", max_length=40, primary_key=True)
     is_on: bool = False
-    last_ts: datetime = utc()
+    last_ts: datetime = utc()  # the last reading fed (whole seconds)
+    last_w: float | None = None  # its power (whole-house meters: what the sub-meters left)
+    off_since: datetime | None = utc(nullable=True)  # when a plug last went off (same programme if back soon)
+    last_event_ts: datetime | None = utc(
+        nullable=True
+    )  # the last switch-on (a whole-house step's refractory)
 
 
 class RejectedMessage(SQLModel, table=True):

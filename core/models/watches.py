@@ -19,6 +19,12 @@ class Watch(SQLModel, table=True):
     last_checkin_at: datetime | None = utc(nullable=True)
     # When the sweeper should consider the household overdue; None = nothing to watch yet.
     alert_after: datetime | None = utc(nullable=True, index=True)
+    # Data gaps (no reading from any of the household's devices for > 2 h) since the sign of life
+    # at ``data_gap_after``: no data is not inactivity, so the quiet clock stops for them, as in
+    # ``anbu replay`` (anomaly.deadlines.data_gap_pause). A newer sign of life makes them moot.
+    # (A server default too: the gateway creates watch rows with a raw INSERT of a few columns.)
+    data_gap_s: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    data_gap_after: datetime | None = utc(nullable=True)
     # Why alert_after is what it is, in words a caseworker understands.
     explanation: str = Field(default="", max_length=1000)
     updated_at: datetime = utc()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 10:07:25.300557
+Create Date: 2026-12-03 13:09:12.460636
 """
 
 from __future__ import annotations
@@ -313,6 +313,9 @@ def upgrade() -> None:
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('is_on', sa.Boolean(), nullable=False),
     sa.Column('last_ts', core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_w', sa.Float(), nullable=True),
+    sa.Column('off_since', core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_event_ts', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
     sa.PrimaryKeyConstraint('device_id', 'channel')
     )
@@ -386,6 +389,8 @@ def upgrade() -> None:
     sa.Column('last_activity_device_id', sa.Integer(), nullable=True),
     sa.Column('last_checkin_at', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('alert_after', core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('data_gap_s', sa.Float(), server_default='0', nullable=False),
+    sa.Column('data_gap_after', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('explanation', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('updated_at', core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),

@@ -278,7 +278,7 @@ def test_watch_only_moves_forward_and_keeps_its_status(engine: Engine, clock: Ma
             s, h, status=WatchStatus.OVERDUE, last_activity_at=now - timedelta(minutes=1), explanation="x"
         )
         hid = h.id
-    run(engine, [native("tv1", now - timedelta(minutes=30), 90.0, received=now)], now)
+    run(engine, [native("tv1", now - timedelta(minutes=60), 90.0, received=now)], now)
     with Session(engine) as s:
         watch = s.get(Watch, hid)
     assert watch is not None
@@ -289,7 +289,7 @@ def test_watch_only_moves_forward_and_keeps_its_status(engine: Engine, clock: Ma
     run(
         engine,
         [
-            native("tv1", now, 0.0, received=now),
+            native("tv1", now - timedelta(minutes=45), 0.0, received=now),
             native("tv1", now + timedelta(seconds=1), 95.0, received=now),
         ],
         now,
@@ -321,7 +321,7 @@ def test_recent_checkin_sets_the_deadline_when_newer_than_the_activity(
 
 def test_pending_device_becomes_a_sign_of_life_after_assignment(engine: Engine, clock: ManualClock) -> None:
     now = clock.now()
-    run(engine, [native("plug9", now - timedelta(minutes=9), 1200.0, received=now)], now)
+    run(engine, [native("plug9", now - timedelta(minutes=90), 1200.0, received=now)], now)
     pending_id = device(engine, DeviceVendor.NATIVE, "plug9").id
     assert pending_id is not None
     with session_scope(engine) as s:
@@ -330,12 +330,12 @@ def test_pending_device_becomes_a_sign_of_life_after_assignment(engine: Engine, 
         assign_device(s, pending_id, h.id, "rice_cooker")
         hid = h.id
     # Still on after assignment: no edge (the state was tracked while pending) ...
-    assert run(engine, [native("plug9", now - timedelta(minutes=8), 1100.0, received=now)], now).edges == 0
-    # ... the next off -> on is the first sign of life.
+    assert run(engine, [native("plug9", now - timedelta(minutes=89), 1100.0, received=now)], now).edges == 0
+    # ... the next off -> on (a new use, not the same programme) is the first sign of life.
     run(
         engine,
         [
-            native("plug9", now - timedelta(minutes=7), 0.0, received=now),
+            native("plug9", now - timedelta(minutes=80), 0.0, received=now),
             native("plug9", now - timedelta(minutes=6), 1000.0, received=now),
         ],
         now,

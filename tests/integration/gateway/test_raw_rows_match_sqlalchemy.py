@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from anomaly.activity import StepState
 from core.db import session_scope
 from core.enums import DeviceStatus, DeviceVendor
 from core.models import ChannelState, Device
-from gateway import ingest
+from gateway import edges, ingest
 from tests.factories import make_device, make_household
 
 T0 = datetime(2026, 3, 2, 1, 2, 3, 456789, tzinfo=UTC)
@@ -64,13 +65,36 @@ def test_channel_states_round_trip(engine: Engine) -> None:
     with Session(engine) as s:
         device_id = s.exec(select(Device.id).where(Device.vendor == DeviceVendor.TASMOTA)).one()
     assert device_id is not None
+    t0 = int(T0.timestamp())  # detector state is kept in whole seconds
     with session_scope(engine) as s:
-        states = ingest._load_channel_states(s, {device_id})
-        assert states == {(device_id, "0"): (True, T0), (device_id, "2"): (False, T0 + timedelta(hours=1))}
-        later = T0 + timedelta(days=1, microseconds=1)
-        ingest._save_channel_states(
-            s, [((device_id, "0"), (False, later)), ((device_id, "5"), (True, later))]
+        states = edges.load_states(s, {device_id})
+        assert states == {
+            (device_id, "0"): StepState(last_ts=t0, on=True),
+            (device_id, "2"): StepState(last_ts=t0 + 3600),
+        }
+        later = t0 + 86400
+        edges.save_states(
+            s,
+            [
+                ((device_id, "0"), StepState(later, 3.5, False, later - 60, t0)),
+                ((device_id, "5"), StepState(later, 1200.0, True, None, later)),
+            ],
         )
     with Session(engine) as s:
-        rows = {(c.channel, c.is_on, c.last_ts) for c in s.exec(select(ChannelState)).all()}
-    assert rows == {("0", False, later), ("2", False, T0 + timedelta(hours=1)), ("5", True, later)}
+        rows = {
+            (c.channel, c.is_on, c.last_ts, c.last_w, c.off_since, c.last_event_ts)
+            for c in s.exec(select(ChannelState)).all()
+        }
+
+    def at(ts: int) -> datetime:
+        return datetime.fromtimestamp(ts, UTC)
+
+    assert rows == {
+        ("0", False, at(later), 3.5, at(later - 60), at(t0)),
+        ("2", False, T0 + timedelta(hours=1), None, None, None),
+        ("5", True, at(later), 1200.0, None, at(later)),
+    }
+    with Session(engine) as s:  # and what was written loads back as the same state
+        assert edges.load_states(s, {device_id})[(device_id, "0")] == StepState(
+            later, 3.5, False, later - 60, t0
+        )

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from anomaly.activity import PowerEvent, StepDetector, is_human, learn_automatic, power_band
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anomaly.activity import (
+    PowerEvent,
+    StepDetector,
+    StepParams,
+    is_human,
+    learn_automatic,
+    power_band,
+)
 
 T0 = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp())  # a Monday, 00:00 UTC
 
@@ -96,3 +106,57 @@ def test_timer_slot_is_in_local_time() -> None:
 
 def test_nothing_is_learned_from_too_little_history() -> None:
     assert learn_automatic(fridge_and_kettle(2), days=2, timezone="UTC") == {}
+
+
+# --- state kept between batches (the live gateway stores it per channel) -----------------------
+
+readings_strategy = st.lists(
+    st.tuples(st.integers(1, 600), st.sampled_from([0.0, 5.0, 15.0, 25.0, 300.0, 2000.0])),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    channel=st.sampled_from(["kettle", "aggregate"]),
+    steps=readings_strategy,
+    cuts=st.sets(st.integers(0, 60)),
+)
+def test_a_detector_restored_from_its_state_continues_exactly(
+    channel: str, steps: list[tuple[int, float]], cuts: set[int]
+) -> None:
+    """Feeding in one go, or in batches with the state stored and restored between them
+    (a gateway restart at any reading), gives the same events and the same final state."""
+    series, ts = [], T0
+    for gap, watts in steps:
+        ts += gap
+        series.append((ts, watts))
+    whole = StepDetector(channel)
+    expected = [e for t, w in series if (e := whole.feed(t, w)) is not None]
+    detector, got = StepDetector(channel), []
+    for i, (t, w) in enumerate(series):
+        if i in cuts:  # stored and restored, as between two gateway batches
+            detector = StepDetector(channel, state=detector.state)
+        if (event := detector.feed(t, w)) is not None:
+            got.append(event)
+    assert got == expected
+    assert detector.state == whole.state
+
+
+def test_with_threshold_keeps_the_hysteresis_ratio() -> None:
+    params = StepParams().with_threshold(8.0)
+    assert (params.on_w, params.off_w) == (8.0, 4.0)
+    assert StepParams().with_threshold(StepParams().on_w) == StepParams()
+    lamp = StepDetector("lamp", params)
+    feed(lamp, [0, 9, 6])
+    assert lamp.is_on  # 6 W: below on (8 W) but above off (4 W)
+    feed(lamp, [3], start=T0 + 180)
+    assert not lamp.is_on
+
+
+def test_on_means_strictly_above_the_threshold() -> None:
+    assert feed(StepDetector("lamp", StepParams().with_threshold(8.0)), [0, 8.0]) == []
+    assert len(feed(StepDetector("lamp", StepParams().with_threshold(8.0)), [0, 8.01])) == 1
+    assert feed(StepDetector("lamp", StepParams().with_threshold(0.0)), [0.0]) == []
+    assert len(feed(StepDetector("lamp", StepParams().with_threshold(0.0)), [0.1])) == 1

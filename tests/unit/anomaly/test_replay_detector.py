@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from anbu.cli import main
-from anomaly.detector import DetectorParams, HouseholdDetector, aggregate_residual
+from anomaly.activity import StepDetector, residual_w
+from anomaly.detector import DetectorParams, HouseholdDetector, minute_residual
 from anomaly.ladder import LadderParams
 from anomaly.replay import ReadingsError, replay
 
@@ -140,11 +141,35 @@ def test_replay_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.Ca
 
 def test_aggregate_residual_removes_the_sub_metered_channels() -> None:
     reading = {"aggregate": 1500.0, "water_heater": 1200.0, "kettle": 0.5}
-    assert aggregate_residual(reading) == {"aggregate": 299.5, "water_heater": 1200.0, "kettle": 0.5}
+    assert minute_residual(0, reading, {}) == 299.5
     # never below zero (meters are not perfectly in step), and nothing to do without sub-meters
-    assert aggregate_residual({"aggregate": 100.0, "tv": 130.0})["aggregate"] == 0.0
-    assert aggregate_residual({"aggregate": 640.0}) == {"aggregate": 640.0}
-    assert aggregate_residual({"kettle": 3.0}) == {"kettle": 3.0}
+    assert minute_residual(0, {"aggregate": 100.0, "tv": 130.0}, {}) == 0.0
+    assert minute_residual(0, {"aggregate": 640.0}, {}) == 640.0
+    assert residual_w(640.0, [None, 40.0]) == 600.0
+
+
+def test_a_sub_meter_that_skipped_a_minute_is_still_subtracted() -> None:
+    heater = StepDetector("water_heater")
+    heater.feed(1000, 1200.0)
+    detectors = {"water_heater": heater}
+    # Its reading of this minute is missing: the last one (60 s old) still counts ...
+    assert minute_residual(1060, {"aggregate": 1500.0}, detectors) == 300.0
+    # ... up to max_gap_s; older than that it is unknown, and nothing is subtracted.
+    assert minute_residual(1000 + 301, {"aggregate": 1500.0}, detectors) == 1500.0
+    # This minute's own reading wins over the last one.
+    assert minute_residual(1060, {"aggregate": 1500.0, "water_heater": 60.0}, detectors) == 1440.0
+
+
+def test_a_missing_sub_meter_minute_is_not_a_step_on_the_aggregate() -> None:
+    detector = HouseholdDetector("h", ZONE)
+    t0 = int(START.timestamp())
+    for minute in range(10):
+        readings = {"aggregate": 1500.0, "water_heater": 1200.0}
+        if minute == 5:
+            del readings["water_heater"]  # the heater's plug missed a report; it is still heating
+        detector.feed(t0 + 60 * minute, readings)
+    # Only the first minute's heater switch-on; no 1.2 kW "step" on the aggregate at minute 5.
+    assert [(e.ts - t0, e.channel) for e in detector.events] == [(0, "water_heater")]
 
 
 def heater_household(days: int, stop_at: datetime) -> list[tuple[int, dict[str, float]]]:

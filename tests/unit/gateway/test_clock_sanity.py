@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.ingest import BatchResult, is_on, sanitise_ts
+from gateway.ingest import BatchResult, sanitise_ts
 
 RECEIVED = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -31,13 +31,6 @@ def test_sanitise_ts(device_ts: datetime | None, expected_ts: datetime, suspect:
 def test_before_2020_is_suspect_even_when_received_then() -> None:
     received = datetime(2019, 6, 1, tzinfo=UTC)
     assert sanitise_ts(received, received) == (received, True)
-
-
-def test_on_means_strictly_above_the_threshold() -> None:
-    assert not is_on(8.0, 8.0)
-    assert is_on(8.01, 8.0)
-    assert not is_on(0.0, 0.0)
-    assert is_on(0.1, 0.0)
 
 
 def test_batch_results_add_up() -> None:

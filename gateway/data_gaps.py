@@ -1,0 +1,102 @@
+"""Data gaps stop the quiet clock: when a household's readings resume after > 2 h of none.
+
+No data is not inactivity (the real-household set's rule, and ``anbu replay``'s): while none of
+a household's devices reports, the sweeper holds an inactivity case that falls due
+(``anomaly.sweeper``), and when readings resume the gap is added to the watch
+(``Watch.data_gap_s`` since the sign of life ``data_gap_after``), so the deadline is the one
+replay computes from its shifted anchor. Staff hear of the silence itself from the
+``device_offline`` case (``gateway/connectivity.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from anomaly.deadlines import latest_sign_of_life
+from anomaly.sweeper import DATA_GAP, current_deadline
+from core.enums import WatchStatus
+from core.models import Device, Household, Watch
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def resumed_households(readings: Iterable[tuple[int, datetime, datetime | None]]) -> dict[int, datetime]:
+    """Households that may be resuming after a gap, with their earliest new reading.
+
+    ``readings``: (household id, new reading's time, its device's latest reading before this
+    batch). A household one of whose devices had a reading within ``DATA_GAP`` of a new one has
+    no gap (its latest reading is at least as recent); the rest need a look at all its devices.
+    """
+    first: dict[int, datetime] = {}
+    recent: set[int] = set()
+    for household_id, ts, device_last in readings:
+        if device_last is not None and ts - device_last <= DATA_GAP:
+            recent.add(household_id)
+        if household_id not in first or ts < first[household_id]:
+            first[household_id] = ts
+    return {h: ts for h, ts in first.items() if h not in recent}
+
+
+def find_gaps(session: Session, candidates: dict[int, datetime]) -> dict[int, tuple[datetime, datetime]]:
+    """``{household: (last reading before, first reading after)}`` for gaps over ``DATA_GAP``.
+
+    Call before this batch's readings move ``Device.last_reading_at``.
+    """
+    if not candidates:
+        return {}
+    rows = session.exec(
+        select(Device.household_id, func.max(Device.last_reading_at))
+        .where(col(Device.household_id).in_(sorted(candidates)))
+        .group_by(col(Device.household_id))
+    ).all()
+    gaps = {}
+    for household_id, last in rows:
+        if household_id is None or last is None:
+            continue  # never had data: nothing to resume
+        if candidates[household_id] - last > DATA_GAP:
+            gaps[household_id] = (last, candidates[household_id])
+    return gaps
+
+
+def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], settings: Settings) -> int:
+    """Add each gap to its household's watch and re-arm it; return how many watches moved.
+
+    Only a watch that is counting (UP): an overdue one already has its case, and a new one no
+    sign of life to count from. Only the part of a gap after the sign of life counts (a check-in
+    can come during a gap).
+    """
+    moved = 0
+    for household_id, (last, resumed) in sorted(gaps.items()):
+        watch = session.get(Watch, household_id)
+        household = session.get(Household, household_id)
+        if watch is None or household is None or watch.status != WatchStatus.UP:
+            continue
+        sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None)
+        if sign is None:
+            continue
+        gap = resumed - max(last, sign.at)
+        if gap <= DATA_GAP:
+            continue
+        if watch.data_gap_after == sign.at:
+            watch.data_gap_s += gap.total_seconds()
+        else:
+            watch.data_gap_after, watch.data_gap_s = sign.at, gap.total_seconds()
+        deadline = current_deadline(session, watch, household, settings)
+        if deadline is not None:
+            watch.alert_after, watch.explanation = deadline.alert_after, deadline.explanation
+        session.add(watch)
+        moved += 1
+        log.info(
+            "household %s: readings resumed after %s without any; quiet clock held for it",
+            household.code,
+            timedelta(seconds=round(gap.total_seconds())),
+        )
+    if moved:
+        session.flush()  # before the batch's raw watch UPDATEs, which the ORM would not see
+    return moved

@@ -1,0 +1,121 @@
+"""No data is not inactivity: live, the quiet clock stands still while a household sends nothing.
+
+The gateway adds a gap of more than 2 h (no reading from any of the household's devices) to the
+watch when readings resume; the sweeper holds a deadline that falls inside such a silence.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from anomaly import sweeper
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseKind
+from core.models import Case, Watch
+from core.settings import Settings
+from gateway.ingest import InboundMessage, ingest_batch
+from tests.factories import make_device, make_household
+
+SETTINGS = Settings(_env_file=None, inactivity_default_hours=12)
+H = timedelta(hours=1)
+
+
+def send(engine: Engine, device: str, at: datetime, power_w: float) -> None:
+    body = {"v": 1, "ts": at.isoformat(), "power_w": power_w}
+    with session_scope(engine) as s:
+        ingest_batch(
+            s,
+            [InboundMessage(f"anbu/{device}/reading", json.dumps(body).encode(), at)],
+            now=at,
+            settings=SETTINGS,
+        )
+
+
+def setup(engine: Engine, devices: tuple[str, ...] = ("kettle",)) -> int:
+    """A household on the fixed 6 h rule (no routine yet)."""
+    with session_scope(engine) as s:
+        h = make_household(s, quiet_hours=6)
+        for name in devices:
+            make_device(s, household=h, external_id=name, appliance=name, on_threshold_w=20.0)
+        assert h.id is not None
+        return h.id
+
+
+def reports(engine: Engine, device: str, start: datetime, end: datetime, power_w: float = 0.0) -> None:
+    """A plug's periodic reports (every 30 min) from ``start`` until before ``end``."""
+    at = start
+    while at < end:
+        send(engine, device, at, power_w)
+        at += timedelta(minutes=30)
+
+
+def sweep(engine: Engine, at: datetime) -> sweeper.SweepResult:
+    return sweeper.tick(engine, ManualClock(at), SETTINGS)
+
+
+def watch(engine: Engine, household_id: int) -> Watch:
+    with Session(engine) as s:
+        found = s.get(Watch, household_id)
+        assert found is not None
+        return found
+
+
+def cases(engine: Engine) -> list[Case]:
+    with Session(engine) as s:
+        return list(s.exec(select(Case).where(Case.kind == CaseKind.INACTIVITY)).all())
+
+
+def test_the_quiet_clock_stands_still_while_no_device_reports(engine: Engine, clock: ManualClock) -> None:
+    hid = setup(engine)
+    t0 = clock.now()
+    send(engine, "kettle", t0, 2000.0)  # the last sign of life: due at t0 + 6 h
+    reports(engine, "kettle", t0 + timedelta(minutes=10), t0 + timedelta(minutes=41))  # 00:10, 00:40; silence
+    assert watch(engine, hid).alert_after == t0 + 6 * H
+
+    held = sweep(engine, t0 + 6 * H)  # due, but nothing has reported since t0 + 40 min
+    assert (held.held_data_gap, held.opened, cases(engine)) == (1, 0, [])
+
+    last = t0 + timedelta(minutes=40)
+    resumed = t0 + 9 * H
+    send(engine, "kettle", resumed, 0.0)  # back, still unused: 8 h 20 min of no data
+    w = watch(engine, hid)
+    assert w.data_gap_after == t0 and w.data_gap_s == (resumed - last).total_seconds()
+    assert w.alert_after == t0 + 6 * H + (resumed - last)  # the fixed window counts without the gap
+    assert w.last_activity_at == t0  # ... and the explanation still names the real last use
+
+    reports(engine, "kettle", resumed + timedelta(minutes=30), t0 + 15 * H)
+    assert sweep(engine, w.alert_after - timedelta(minutes=1)).opened == 0
+    assert sweep(engine, w.alert_after).opened == 1
+
+
+def test_a_second_gap_adds_up_and_a_new_sign_of_life_starts_afresh(
+    engine: Engine, clock: ManualClock
+) -> None:
+    hid = setup(engine)
+    t0 = clock.now()
+    send(engine, "kettle", t0, 2000.0)
+    send(engine, "kettle", t0 + 3 * H, 0.0)  # 3 h of silence
+    send(engine, "kettle", t0 + 7 * H, 0.0)  # and 4 h more
+    w = watch(engine, hid)
+    assert w.data_gap_s == 7 * 3600 and w.alert_after == t0 + 13 * H
+    send(engine, "kettle", t0 + 8 * H, 1500.0)  # the resident: the earlier gaps no longer matter
+    assert watch(engine, hid).alert_after == t0 + 14 * H
+
+
+def test_short_silences_and_one_device_still_reporting_are_not_gaps(
+    engine: Engine, clock: ManualClock
+) -> None:
+    hid = setup(engine, ("kettle", "tv"))
+    t0 = clock.now()
+    send(engine, "kettle", t0, 2000.0)
+    send(engine, "kettle", t0 + 2 * H, 0.0)  # exactly 2 h: not more than the limit
+    reports(engine, "tv", t0 + 2 * H, t0 + 7 * H)  # the TV plug keeps reporting (idle) ...
+    send(engine, "kettle", t0 + 7 * H, 0.0)  # ... so the kettle's own 5 h silence is no data gap
+    w = watch(engine, hid)
+    assert (w.data_gap_s, w.alert_after) == (0.0, t0 + 6 * H)
+    assert sweep(engine, t0 + 7 * H).opened == 1  # the deadline was not held either
