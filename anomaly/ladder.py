@@ -70,15 +70,18 @@ class Ladder:
     morning_alert: bool = False
 
     def stage_at(self, ts: int) -> Severity | None:
-        for severity, at in (
-            (Severity.CRITICAL, self.critical),
-            (Severity.ALERT, self.alert),
-            (Severity.WARNING, self.warning),
-            (Severity.WATCH, self.watch),
-        ):
-            if ts >= at:
+        for severity in (Severity.CRITICAL, Severity.ALERT, Severity.WARNING, Severity.WATCH):
+            if ts >= self.time_of(severity):
                 return severity
         return None
+
+    def time_of(self, stage: Severity) -> int:
+        return {
+            Severity.WATCH: self.watch,
+            Severity.WARNING: self.warning,
+            Severity.ALERT: self.alert,
+            Severity.CRITICAL: self.critical,
+        }[stage]
 
 
 def ladder(last: int, routine: Routine, params: LadderParams | None = None) -> Ladder:

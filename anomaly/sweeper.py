@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, update
@@ -30,6 +30,7 @@ from anomaly.deadlines import (
     latest_sign_of_life,
 )
 from anomaly.detector import DetectorParams
+from anomaly.ladder import ladder
 from anomaly.training import load_routine
 from core.clock import Clock
 from core.db import session_scope
@@ -105,10 +106,10 @@ def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) 
     return result
 
 
-def current_deadline(
-    session: Session, watch: Watch, household: Household, settings: Settings, *, from_away_end: bool = True
-) -> Deadline | None:
-    """Recompute the deadline from the latest sign of life (activity or check-in).
+def quiet_start(
+    session: Session, watch: Watch, household: Household, *, from_away_end: bool = True
+) -> tuple[SignOfLife | None, SignOfLife | None, timedelta]:
+    """Where the quiet clock counts from: (start, the latest real sign of life, data-gap pause).
 
     After an away period, its end counts as the start of the quiet clock when nothing newer
     happened: the resident is presumed home then, and is watched (not called at once) from then.
@@ -117,11 +118,20 @@ def current_deadline(
     if watch.last_activity_device_id is not None:
         device = session.get(Device, watch.last_activity_device_id)
         appliance = device.appliance if device else None
-    sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, appliance)
-    last = sign
+    last = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, appliance)
+    sign = last
     ended = away_ended_at(household) if from_away_end else None
     if ended is not None and (sign is None or sign.at < ended):
         sign = SignOfLife(at=ended, source="away_ended")
+    paused = data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s) if sign else timedelta(0)
+    return sign, last, paused
+
+
+def current_deadline(
+    session: Session, watch: Watch, household: Household, settings: Settings, *, from_away_end: bool = True
+) -> Deadline | None:
+    """Recompute the deadline from the latest sign of life (activity or check-in; see :func:`quiet_start`)."""
+    sign, last, paused = quiet_start(session, watch, household, from_away_end=from_away_end)
     if sign is None:
         return None
     deadline = compute_deadline(
@@ -129,11 +139,34 @@ def current_deadline(
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
         routine=load_routine(session, household.id) if household.id is not None else None,
-        paused=data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s),
+        paused=paused,
     )
     if sign is last:
         return deadline
     return replace(deadline, explanation=explain_away_ended(sign.at, last, household.timezone))
+
+
+def current_stage(
+    session: Session, watch: Watch | None, household: Household, now: datetime
+) -> tuple[Severity, datetime] | None:
+    """The severity ladder's stage now, and since when (for staff; nothing is sent for it).
+
+    Watch (관찰) and warning (주의) exist only with a learned routine; an overdue watch is at
+    alert (its case says whether it was raised to critical). None while away or within the routine.
+    """
+    if watch is None or household.id is None or is_paused(household, now):
+        return None
+    if watch.status == WatchStatus.OVERDUE:
+        return (Severity.ALERT, watch.alert_after) if watch.alert_after is not None else None
+    routine = load_routine(session, household.id)
+    sign, _last, paused = quiet_start(session, watch, household)
+    if routine is None or sign is None:
+        return None
+    stages = ladder(int((sign.at + paused).timestamp()), routine)
+    stage = stages.stage_at(int(now.timestamp()))
+    if stage is None:
+        return None
+    return stage, datetime.fromtimestamp(stages.time_of(stage), UTC)
 
 
 def away_ended_at(household: Household) -> datetime | None:

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from anomaly.patterns import NOTE_KINDS, looks_away_for
 from anomaly.routine import FitParams
+from anomaly.sweeper import current_stage
 from anomaly.training import load_routine
 from api.activity import average_week, hour_of_week_counts
 from api.queries import visible_households
@@ -67,7 +68,8 @@ def insert_household(
 def household_detail(
     session: Session, household: Household, *, now: datetime | None = None
 ) -> HouseholdDetail:
-    """With ``now``, also the "looks away" suggestion (computed from the last day's readings)."""
+    """With ``now``, also the "looks away" suggestion (computed from the last day's readings) and
+    the severity ladder's stage now."""
     household_id = _id(household.id)
     watch = session.get(Watch, household_id)
     residents = session.exec(
@@ -96,6 +98,7 @@ def household_detail(
         .order_by(col(Case.opened_at).desc(), col(Case.id).desc())
     ).all()
     away = looks_away_for(session, household, now) if now is not None else None
+    stage = current_stage(session, watch, household, now) if now is not None else None
     return HouseholdDetail(
         id=household_id,
         code=household.code,
@@ -108,6 +111,8 @@ def household_detail(
         last_activity_at=watch.last_activity_at if watch else None,
         alert_after=watch.alert_after if watch else None,
         watch_explanation=watch.explanation if watch else "",
+        stage=stage[0] if stage else None,
+        stage_since=stage[1] if stage else None,
         open_cases=open_cases,
         residents=[ResidentOut.model_validate(r) for r in residents],
         contacts=[ContactOut.model_validate(c) for c in contacts],

@@ -308,6 +308,10 @@ class RoutineSummary(BaseModel):
 class HouseholdDetail(HouseholdItem):
     quiet_hours: float | None
     watch_explanation: str
+    # The severity ladder's stage now (anomaly.sweeper.current_stage): watch / warning are for
+    # staff only (nothing is sent), alert / critical mean an inactivity case; None = usual quiet.
+    stage: Severity | None = None
+    stage_since: datetime | None = None
     residents: list[ResidentOut]
     contacts: list[ContactOut]
     devices: list[DeviceOut]

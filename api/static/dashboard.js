@@ -183,6 +183,15 @@
 
   // What the detector has learned, in one line: staff judge an alert better knowing whether the
   // household is still on the fixed window and whether "I'm fine" answers have been learned from.
+  // The severity ladder's stage now: watch/warning are for staff (no one is called for them).
+  function stageText(item, tz) {
+    if (item.monitoring === "paused") return null;
+    if (!item.stage) return t("household.stage_none");
+    return t("household.stage_since")
+      .replace("%stage%", t("severity." + item.stage))
+      .replace("%since%", localTime(item.stage_since, tz));
+  }
+
   function routineText(routine, tz) {
     if (!routine) return null;
     if (!routine.learned) return t("routine.learning").replace("%needed%", String(routine.days_needed));
@@ -497,6 +506,7 @@
       [t("household.watch"), item.watch_status ? t("watch." + item.watch_status, item.watch_status) : null],
       [t("household.last_activity"), item.last_activity_at ? localTime(item.last_activity_at, tz) : null],
       [t("household.alert_after"), item.alert_after ? localTime(item.alert_after, tz) : null],
+      [t("household.stage"), stageText(item, tz)],
       [t("household.why"), item.watch_explanation || null],
       [t("household.routine"), routineText(item.routine, tz)],
       [t("household.timezone"), tz],

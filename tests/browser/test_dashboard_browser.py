@@ -326,6 +326,9 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             row.locator("td.code a").click()
             expect(page.locator("#household-heading")).to_contain_text(running_app.household_code)
             expect(page.locator("#household-devices")).to_contain_text("plug-kettle-01")
+            # The ladder's stage: overdue since its deadline, in Korean, in the household's time.
+            expect(page.locator("#household-summary")).to_contain_text("단계")
+            expect(page.locator("#household-summary")).to_contain_text("경보 (")
             expect(page.locator("#household-heatmap table.heatmap")).to_have_count(2)
             assert page.locator("#household-heatmap td.heat-5").count() > 0
             # Scheduled check-in calls: the summary with the worrying answer flagged.

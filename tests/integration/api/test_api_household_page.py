@@ -12,11 +12,12 @@ from sqlmodel import Session
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseKind, EdgeKind, MonitoringState
-from core.models import ActivityEdge, Household
+from core.models import ActivityEdge, Household, Watch
 from tests.factories import make_device
 from tests.integration.api.conftest import World, open_case
 
 Auth = Callable[[str], dict[str, str]]
+H = timedelta(hours=1)
 
 
 def _add_edges(
@@ -211,3 +212,54 @@ def test_detail_says_what_the_detector_has_learned(
         2,
     )
     assert datetime.fromisoformat(learned["fitted_at"]) == fitted
+
+
+def test_detail_shows_the_ladder_stage_now(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    """Watch and warning (staff only) come from the learned routine; none without one or while away."""
+    from anomaly.routine import HOURS_PER_WEEK, Routine
+    from core.enums import WatchStatus
+    from core.models import RoutineModel
+    from tests.factories import make_watch
+
+    url = f"/api/v1/households/{world.household_a}"
+    now = clock.now()
+    last = now - timedelta(hours=7)
+    with session_scope(engine) as session:
+        household = session.get_one(Household, world.household_a)
+        make_watch(session, household, status=WatchStatus.UP, last_activity_at=last, alert_after=now + 5 * H)
+
+    def stage() -> tuple[str | None, datetime | None]:
+        body = app_client.get(url, headers=auth("caseworker_own")).json()
+        since = body["stage_since"]
+        return body["stage"], datetime.fromisoformat(since) if since else None
+
+    assert stage() == (None, None)  # no routine: the fixed rule has no early stages
+    routine = Routine(
+        timezone="Asia/Seoul",
+        fitted_at=int(now.timestamp()),
+        days_used=20,
+        days_excluded=[],
+        p_active=[0.5] * HOURS_PER_WEEK,  # half an hour of missed activity per quiet hour
+        quiet_gap_h=[6.0] * HOURS_PER_WEEK,
+    )
+    with session_scope(engine) as session:
+        session.add(
+            RoutineModel(household_id=world.household_a, fitted_at=now, days_used=20, model=routine.to_json())
+        )
+    # Past the usual 6 h gap with 3 h of missed activity: warning, reached at the 6 h mark.
+    assert stage() == ("warning", last + 6 * H)
+    with session_scope(engine) as session:
+        watch = session.get_one(Watch, world.household_a)
+        watch.last_activity_at = now - timedelta(hours=2)  # within the usual gap
+        session.add(watch)
+    assert stage() == (None, None)
+    with session_scope(engine) as session:
+        household = session.get_one(Household, world.household_a)
+        household.monitoring, household.paused_until = MonitoringState.PAUSED, now + 24 * H
+        session.add(household)
+        watch = session.get_one(Watch, world.household_a)
+        watch.last_activity_at = last
+        session.add(watch)
+    assert stage() == (None, None)  # away: no stage at all
