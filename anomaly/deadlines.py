@@ -80,9 +80,12 @@ def compute_deadline(
     ``sign.at + paused`` (replay's shifted anchor), the explanation still names ``sign.at``.
     """
     anchor = sign.at + paused
+    held = explain_data_gap(paused.total_seconds(), language)
     if routine is None:
         alert_after = anchor + quiet_allowance(quiet_hours)
-        return Deadline(alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language))
+        return Deadline(
+            alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language) + held
+        )
     stages = ladder(int(anchor.timestamp()), routine, ladder_params)
     return Deadline(
         alert_after=datetime.fromtimestamp(stages.alert, UTC),
@@ -95,8 +98,17 @@ def compute_deadline(
             timezone,
             language,
             morning=stages.morning_alert,
-        ),
+        )
+        + held,
     )
+
+
+def explain_data_gap(paused_s: float, language: Language = Language.KO) -> str:
+    """The clause saying how long the quiet clock stood still for missing data ("" if not at all),
+    so a deadline later than "last use + usual gap" explains itself."""
+    if paused_s < 60:
+        return ""
+    return MESSAGES.text("explain.data_gap", language, gap_h=f"{paused_s / 3600:.1f}".removesuffix(".0"))
 
 
 def explain_routine(

@@ -29,7 +29,7 @@ from anomaly.activity import (
     learn_automatic,
     residual_w,
 )
-from anomaly.deadlines import explain_offline, explain_routine
+from anomaly.deadlines import explain_data_gap, explain_offline, explain_routine
 from anomaly.ladder import Ladder, LadderParams, ladder
 from anomaly.routine import FitParams, Routine, add_coverage, fit_routine
 from core.enums import CaseKind, Language, Severity
@@ -238,7 +238,7 @@ class HouseholdDetector:
         return int(midnight.timestamp())
 
     def _explain(self) -> str:
-        assert self.last_human is not None and self.current is not None
+        assert self.last_human is not None and self.current is not None and self.anchor is not None
         return explain_routine(
             self.last_human,
             self.last_channel,
@@ -247,7 +247,7 @@ class HouseholdDetector:
             self.timezone,
             self.language,
             morning=self.current.morning_alert,
-        )
+        ) + explain_data_gap(self.anchor - self.last_human, self.language)
 
     def _emit(self, at: int, kind: CaseKind, severity: Severity, explanation: str) -> None:
         self.alerts.append(Alert(self.household_id, at, kind.value, severity.value, explanation))

@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from anomaly import sweeper
+from anomaly.deadlines import explain_data_gap
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CaseKind
+from core.enums import CaseKind, Language
 from core.models import Case, Watch
 from core.settings import Settings
 from gateway.ingest import InboundMessage, ingest_batch
@@ -86,7 +87,8 @@ def test_the_quiet_clock_stands_still_while_no_device_reports(engine: Engine, cl
     w = watch(engine, hid)
     assert w.data_gap_after == t0 and w.data_gap_s == (resumed - last).total_seconds()
     assert w.alert_after == t0 + 6 * H + (resumed - last)  # the fixed window counts without the gap
-    assert w.last_activity_at == t0  # ... and the explanation still names the real last use
+    assert w.last_activity_at == t0  # ... and the explanation still names the real last use,
+    assert explain_data_gap(w.data_gap_s, Language.KO) in w.explanation  # saying what was not counted
 
     reports(engine, "kettle", resumed + timedelta(minutes=30), t0 + 15 * H)
     assert sweep(engine, w.alert_after - timedelta(minutes=1)).opened == 0
@@ -104,7 +106,9 @@ def test_a_second_gap_adds_up_and_a_new_sign_of_life_starts_afresh(
     w = watch(engine, hid)
     assert w.data_gap_s == 7 * 3600 and w.alert_after == t0 + 13 * H
     send(engine, "kettle", t0 + 8 * H, 1500.0)  # the resident: the earlier gaps no longer matter
-    assert watch(engine, hid).alert_after == t0 + 14 * H
+    w = watch(engine, hid)
+    assert w.alert_after == t0 + 14 * H
+    assert explain_data_gap(7 * 3600, Language.KO) not in w.explanation
 
 
 def test_short_silences_and_one_device_still_reporting_are_not_gaps(

@@ -19,12 +19,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from anomaly import sweeper, training
+from anomaly.deadlines import explain_data_gap
 from anomaly.detector import DetectorParams
 from anomaly.replay import replay
 from anomaly.routine import FitParams
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CaseKind, Severity, WatchStatus
+from core.enums import CaseKind, Language, Severity, WatchStatus
 from core.models import Case, RoutineModel, Watch
 from core.settings import Settings
 from gateway.ingest import InboundMessage, ingest_batch
@@ -221,14 +222,21 @@ def test_live_path_and_replay_agree_on_a_whole_house_meter(
     # Replay's channel names are the appliances, as the live path labels each device's events.
     label = {"mains": "aggregate", "kettle": "kettle", "heater": "water_heater"}
     write_csv(path, [(ts, label[device], w) for ts, device, w in data])
-    alerts, stats = replay(path, timezone=ZONE, params=HOUSE_PARAMS)
-    replayed = [a.at for a in alerts if a.kind == CaseKind.INACTIVITY.value]
+    alerts, stats = replay(path, timezone=ZONE, params=HOUSE_PARAMS, language=Language.KO)
+    replayed = [(a.at, a.explanation) for a in alerts if a.kind == CaseKind.INACTIVITY.value]
     assert stats.bad_rows == 0
 
     cases, models = run_live(sqlite_engine, data, label, HOUSE_PARAMS)
     live = [int(c.opened_at.timestamp()) for c in cases]
     assert models == 1
-    assert live == replayed
+    # The same instants and the same explanation (Korean, the stored language), which with the
+    # gap says how long the clock stood still.
+    assert [(at, c.explanation) for at, c in zip(live, cases, strict=True)] == replayed
+    if gap_hours is not None:
+        assert (
+            explain_data_gap((gap_hours[1] - gap_hours[0]) * 3600 + 5 * 60, Language.KO)
+            in cases[0].explanation
+        )
     # One case on the stop day: the heater (its own plug, and its steps on the whole-house meter)
     # kept running and did not count as life; the oven before the stop was seen on the meter alone.
     stop = START + timedelta(days=STOP_DAY, hours=7, minutes=10)
