@@ -150,15 +150,15 @@ def test_live_path_and_replay_open_the_same_inactivity_cases(sqlite_engine: Engi
     data = readings()
     path = tmp_path / "sim.csv"
     write_csv(path, data)
-    alerts, stats = replay(path, timezone=ZONE, params=PARAMS)
-    replayed = [a.at for a in alerts if a.kind == CaseKind.INACTIVITY.value]
+    alerts, stats = replay(path, timezone=ZONE, params=PARAMS, language=Language.KO)
+    replayed = [(a.at, a.explanation) for a in alerts if a.kind == CaseKind.INACTIVITY.value]
     assert stats.bad_rows == 0
     assert [a for a in alerts if a.kind != CaseKind.INACTIVITY.value] == []  # hourly reports: never offline
 
     cases, models = run_live(sqlite_engine, data)
     live = [int(c.opened_at.timestamp()) for c in cases]
     assert models == 1  # the routine was learned and stored
-    assert live == replayed
+    assert [(at, c.explanation) for at, c in zip(live, cases, strict=True)] == replayed  # and the same words
     # Exactly one case, on the stop day, well within a day of the last kettle use (07:10 local):
     # the fridge kept cycling and did not count as life in either path.
     stop = START + timedelta(days=STOP_DAY, hours=7, minutes=10)
