@@ -171,6 +171,16 @@ def explain(sign: SignOfLife, quiet_hours: float, timezone: str, language: Langu
     )
 
 
+def known_appliances(language: Language = Language.KO) -> dict[str, str]:
+    """Appliance labels the catalogue names, with their names (``aggregate``: the whole-house meter)."""
+    prefix = "appliance."
+    return {
+        key.removeprefix(prefix): MESSAGES.text(key, language)
+        for key in sorted(MESSAGES.keys(language))
+        if key.startswith(prefix) and key != "appliance.unknown"
+    }
+
+
 def appliance_name(label: str | None, language: Language = Language.KO) -> str:
     key = f"appliance.{label}" if label else "appliance.unknown"
     if key not in MESSAGES.keys(language):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from anomaly.deadlines import known_appliances
 from core.enums import AuditAction, AuditObject, CaseKind, Language, ResolutionCode, Severity
 from core.i18n import DEFAULT_LANGUAGE, Catalogue
 
@@ -27,7 +28,11 @@ def page_language(lang: str | None) -> Language:
 
 
 def page_messages(language: Language) -> dict[str, str]:
-    return {key: MESSAGES.text(key, language) for key in sorted(MESSAGES.keys(language))}
+    """The dashboard catalogue, plus the appliance names the detector's explanations use (one
+    catalogue for them: anomaly/messages), as ``appliance.<label>``."""
+    messages = {key: MESSAGES.text(key, language) for key in sorted(MESSAGES.keys(language))}
+    messages.update({f"appliance.{label}": name for label, name in known_appliances(language).items()})
+    return messages
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -45,6 +50,7 @@ def dashboard(request: Request, lang: Annotated[str | None, Query(max_length=8)]
             "t": messages,
             "severities": [s.value for s in Severity],
             "kinds": [k.value for k in CaseKind],
+            "appliances": known_appliances(language),
             "audit_actions": [a.value for a in AuditAction],
             "audit_objects": [o.value for o in AuditObject],
             "resolution_codes": [

@@ -519,7 +519,7 @@
       table(
         [t("col.appliance"), t("col.device"), t("col.connectivity"), t("col.last_reading")],
         item.devices.map((d) => [
-          d.appliance || "–",
+          d.appliance ? t("appliance." + d.appliance, d.appliance) : "–",
           d.vendor + ":" + d.external_id,
           d.online === null ? t("device.unknown") : d.online ? t("device.online") : t("device.offline"),
           d.last_reading_at
@@ -659,7 +659,7 @@
     }
     const times = data.switch_ons.map((s) => {
       const at = new Intl.DateTimeFormat(LOCALE, { timeZone: data.timezone, hour: "2-digit", minute: "2-digit" }).format(new Date(s.at));
-      return at + (s.appliance ? " " + s.appliance : "");
+      return at + (s.appliance ? " " + t("appliance." + s.appliance, s.appliance) : "");
     });
     $("household-day").replaceChildren(
       tableEl,

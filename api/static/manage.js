@@ -381,6 +381,7 @@
       const holder = el("div", null, "inline-form");
       const pick = select("household_" + d.id, options);
       const appliance = input("appliance_" + d.id, "text", "", { placeholder: t("col.appliance"), maxLength: 60 });
+      appliance.setAttribute("list", "appliance-options"); // known names; "aggregate" = whole-house meter
       pick.setAttribute("aria-label", t("field.household_id") + " — " + d.external_id);
       appliance.setAttribute("aria-label", t("col.appliance") + " — " + d.external_id);
       holder.append(

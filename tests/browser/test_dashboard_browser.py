@@ -326,6 +326,11 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             row.locator("td.code a").click()
             expect(page.locator("#household-heading")).to_contain_text(running_app.household_code)
             expect(page.locator("#household-devices")).to_contain_text("plug-kettle-01")
+            expect(page.locator("#household-devices")).to_contain_text("전기포트")  # the catalogue's name
+            # Device assignment suggests the known names, the whole-house meter among them.
+            expect(page.locator("#appliance-options option[value=aggregate]")).to_have_attribute(
+                "label", "전체 전력"
+            )
             # The ladder's stage: overdue since its deadline, in Korean, in the household's time.
             expect(page.locator("#household-summary")).to_contain_text("단계")
             expect(page.locator("#household-summary")).to_contain_text("경보 (")
@@ -347,7 +352,7 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             _shot(page, "household")
             page.click("#household-day-prev")
             expect(page.locator("#household-day-date")).to_have_value("2026-03-01")
-            expect(day).to_contain_text("오전 07:15 kettle")  # yesterday morning, in Seoul time
+            expect(day).to_contain_text("오전 07:15 전기포트")  # yesterday morning, in Seoul time
             expect(page.locator("#household-day-next")).to_be_enabled()
 
             # A family link for the contact: the status page says only what family should see.

@@ -81,3 +81,20 @@ def test_every_next_step_the_queue_can_show_has_a_label() -> None:
     for language in Language:
         keys = MESSAGES.keys(language)
         assert {f"next.{a}" for a in actions} <= keys
+
+
+def test_page_messages_carry_the_detectors_appliance_names() -> None:
+    """One catalogue for appliance names (anomaly/messages): the page gets them as appliance.<label>,
+    including the whole-house meter's label that device assignment offers."""
+    from anomaly.deadlines import appliance_name, known_appliances
+
+    for language in Language:
+        messages = page_messages(language)
+        names = known_appliances(language)
+        assert {"aggregate", "kettle"} <= names.keys()
+        assert "unknown" not in names
+        for label, name in names.items():
+            assert messages[f"appliance.{label}"] == name == appliance_name(label, language)
+    assert (
+        page_messages(Language.KO)["appliance.aggregate"] != page_messages(Language.EN)["appliance.aggregate"]
+    )
