@@ -45,7 +45,7 @@ class _Collector(HTMLParser):
             self._in_json = a.get("type") == "application/json"
         if tag == "link":
             self.links.append(a)
-        if tag == "select":
+        if tag in ("select", "datalist"):  # options belong to the list they are in
             self._select = str(a.get("id") or "")
         if tag == "option" and a.get("value"):
             self.options_by_select.setdefault(self._select, []).append(str(a["value"]))
@@ -53,6 +53,8 @@ class _Collector(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
             self._in_json = False
+        if tag in ("select", "datalist"):
+            self._select = ""
 
     def handle_data(self, data: str) -> None:
         if self._in_json:
@@ -101,6 +103,14 @@ def test_page_offers_every_resolution_code(app_client: TestClient) -> None:
 
     _, page = _page(app_client)
     assert page.options_by_select["resolve-code"] == [code.value for code in ResolutionCode]
+
+
+def test_page_suggests_the_known_appliance_names_for_devices(app_client: TestClient) -> None:
+    from anomaly.deadlines import known_appliances
+
+    _, page = _page(app_client)
+    assert page.options_by_select["appliance-options"] == list(known_appliances())
+    assert "aggregate" in page.options_by_select["appliance-options"]
 
 
 def test_queue_filters_offer_every_severity_and_kind(app_client: TestClient) -> None:
