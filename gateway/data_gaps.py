@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import latest_sign_of_life
@@ -70,6 +70,11 @@ def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], setti
     Only a watch that is counting (UP): an overdue one already has its case, and a new one no
     sign of life to count from. Only the part of a gap after the sign of life counts (a check-in
     can come during a gap).
+
+    Claimed with a conditional UPDATE (``data_gap_until`` = where the last counted gap ended):
+    when a power cut ends, every plug of a household comes back at once, and with several
+    gateways two of them can see the same gap; the second one's UPDATE (re-checked after the
+    first commits) finds the gap already counted and changes nothing, so it is added once.
     """
     moved = 0
     for household_id, (last, resumed) in sorted(gaps.items()):
@@ -80,13 +85,28 @@ def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], setti
         sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None)
         if sign is None:
             continue
-        gap = resumed - max(last, sign.at)
-        if gap <= DATA_GAP:
+        start = max(last, sign.at)
+        gap = (resumed - start).total_seconds()
+        if gap <= DATA_GAP.total_seconds():
             continue
-        if watch.data_gap_after == sign.at:
-            watch.data_gap_s += gap.total_seconds()
-        else:
-            watch.data_gap_after, watch.data_gap_s = sign.at, gap.total_seconds()
+        claimed = session.execute(
+            update(Watch)
+            .where(
+                col(Watch.household_id) == household_id,
+                or_(col(Watch.data_gap_until).is_(None), col(Watch.data_gap_until) <= start),
+            )
+            .values(
+                data_gap_s=case(
+                    (col(Watch.data_gap_after) == sign.at, col(Watch.data_gap_s) + gap), else_=gap
+                ),
+                data_gap_after=sign.at,
+                data_gap_until=resumed,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another gateway counted this gap
+        session.refresh(watch)
         deadline = current_deadline(session, watch, household, settings)
         if deadline is not None:
             watch.alert_after, watch.explanation = deadline.alert_after, deadline.explanation
@@ -95,7 +115,7 @@ def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], setti
         log.info(
             "household %s: readings resumed after %s without any; quiet clock held for it",
             household.code,
-            timedelta(seconds=round(gap.total_seconds())),
+            timedelta(seconds=round(gap)),
         )
     if moved:
         session.flush()  # before the batch's raw watch UPDATEs, which the ORM would not see

@@ -25,6 +25,7 @@ class Watch(SQLModel, table=True):
     # (A server default too: the gateway creates watch rows with a raw INSERT of a few columns.)
     data_gap_s: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
     data_gap_after: datetime | None = utc(nullable=True)
+    data_gap_until: datetime | None = utc(nullable=True)  # where the last counted gap ended
     # Why alert_after is what it is, in words a caseworker understands.
     explanation: str = Field(default="", max_length=1000)
     updated_at: datetime = utc()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-03 13:09:12.460636
+Create Date: 2026-12-03 14:17:45.176868
 """
 
 from __future__ import annotations
@@ -391,6 +391,7 @@ def upgrade() -> None:
     sa.Column('alert_after', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('data_gap_s', sa.Float(), server_default='0', nullable=False),
     sa.Column('data_gap_after', core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('data_gap_until', core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('explanation', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('updated_at', core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),

@@ -19,6 +19,7 @@ from core.db import session_scope
 from core.enums import CaseKind, Language
 from core.models import Case, Watch
 from core.settings import Settings
+from gateway.data_gaps import add_gaps
 from gateway.ingest import InboundMessage, ingest_batch
 from tests.factories import make_device, make_household
 
@@ -123,3 +124,18 @@ def test_short_silences_and_one_device_still_reporting_are_not_gaps(
     w = watch(engine, hid)
     assert (w.data_gap_s, w.alert_after) == (0.0, t0 + 6 * H)
     assert sweep(engine, t0 + 7 * H).opened == 1  # the deadline was not held either
+
+
+def test_a_gap_seen_by_two_gateways_is_counted_once(engine: Engine, clock: ManualClock) -> None:
+    """After a power cut every plug comes back at once; a second gateway that saw the same gap
+    (its view of the household's last reading taken before the first one committed) adds nothing."""
+    hid = setup(engine, ("kettle", "tv"))
+    t0 = clock.now()
+    send(engine, "kettle", t0, 2000.0)
+    send(engine, "kettle", t0 + 5 * H, 0.0)  # the first gateway: a 5 h gap
+    first = watch(engine, hid)
+    assert first.data_gap_s == 5 * 3600
+    with session_scope(engine) as s:  # the second gateway, with its stale view of the gap
+        assert add_gaps(s, {hid: (t0, t0 + 5 * H + timedelta(seconds=2))}, SETTINGS) == 0
+    again = watch(engine, hid)
+    assert (again.data_gap_s, again.alert_after) == (first.data_gap_s, first.alert_after)
