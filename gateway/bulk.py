@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table
+
+
+def table_of(model: type[Any]) -> Table:
+    """A SQLModel table class's Core ``Table`` (typed: SQLModel declares ``__table__`` loosely)."""
+    return cast(Table, model.__table__)
 
 
 def insert_ignore_sql(table: Table, columns: Sequence[str], conflict: Sequence[str], dialect: str) -> str:

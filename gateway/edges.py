@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
 from sqlmodel import Session, col, select
 
 from anomaly.activity import AGGREGATE, StepDetector, StepParams, StepState, residual_w
@@ -31,6 +30,7 @@ from gateway.bulk import (
     fetch_all,
     from_db_datetime,
     select_in_sql,
+    table_of,
     upsert_sql,
 )
 
@@ -190,7 +190,7 @@ def load_states(session: Session, device_ids: set[int]) -> dict[ChannelKey, Step
     """Each channel's detector state (Core rows: no ORM objects to build on the hot path)."""
     dialect = session.get_bind().dialect.name
     wanted = sorted(device_ids)
-    sql = select_in_sql(_table(ChannelState), _COLUMNS, "device_id", len(wanted), dialect)
+    sql = select_in_sql(table_of(ChannelState), _COLUMNS, "device_id", len(wanted), dialect)
     return {
         (device_id, channel): _step_state(*values)
         for device_id, channel, *values in fetch_all(session.connection(), sql, wanted)
@@ -202,7 +202,7 @@ def save_states(session: Session, changed: list[tuple[ChannelKey, StepState]]) -
     if not changed:
         return
     dialect = session.get_bind().dialect.name
-    sql = upsert_sql(_table(ChannelState), _COLUMNS, ("device_id", "channel"), dialect)
+    sql = upsert_sql(table_of(ChannelState), _COLUMNS, ("device_id", "channel"), dialect)
     rows = []
     for (device_id, channel), s in changed:
         last_ts = _datetime(s.last_ts)
@@ -219,7 +219,3 @@ def save_states(session: Session, changed: list[tuple[ChannelKey, StepState]]) -
             )
         )
     execute_many(session.connection(), sql, rows)
-
-
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)

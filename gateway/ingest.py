@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -44,6 +44,7 @@ from gateway.bulk import (
     from_db_datetime,
     insert_ignore,
     select_in_sql,
+    table_of,
     update_sql,
 )
 from gateway.connectivity import learn_interval
@@ -255,7 +256,7 @@ def _load_devices(
     # SQLite text) cost ~10 µs a device, and a batch of real traffic has a device per message.
     external_ids = sorted({external_id for _vendor, external_id in keys})
     dialect = session.get_bind().dialect.name
-    sql = select_in_sql(_table(Device), _DEVICE_COLUMNS, "external_id", len(external_ids), dialect)
+    sql = select_in_sql(table_of(Device), _DEVICE_COLUMNS, "external_id", len(external_ids), dialect)
     devices = {}
     for row in fetch_all(session.connection(), sql, external_ids):
         device = _device_row(row)
@@ -294,7 +295,7 @@ def _load_households(session: Session, ids: Iterable[int | None]) -> dict[int, _
     if not wanted:
         return {}
     dialect = session.get_bind().dialect.name
-    sql = select_in_sql(_table(Household), ("id", "timezone", "quiet_hours"), "id", len(wanted), dialect)
+    sql = select_in_sql(table_of(Household), ("id", "timezone", "quiet_hours"), "id", len(wanted), dialect)
     return {row[0]: _HouseholdRow(*row) for row in fetch_all(session.connection(), sql, wanted)}
 
 
@@ -330,7 +331,7 @@ def _create_pending_devices(
         for vendor, external_id in missing
     ]
     stmt = _insert(session, Device).on_conflict_do_nothing(index_elements=["vendor", "external_id"])
-    created = session.exec(stmt.returning(_table(Device).c.id), params=rows).all()
+    created = session.exec(stmt.returning(table_of(Device).c.id), params=rows).all()
     devices.update(_load_devices(session, set(missing)))
     for vendor, external_id in missing:
         log.info("new pending device %s", device_key(vendor, external_id))
@@ -395,7 +396,7 @@ def _update_devices(
     ]
     # Plain tuples through the DB-API: SQLAlchemy's per-row parameter processing cost ~10 µs a device.
     execute_many(
-        session.connection(), update_sql(_table(Device), _DeviceState.COLUMNS, "id", dialect), changed
+        session.connection(), update_sql(table_of(Device), _DeviceState.COLUMNS, "id", dialect), changed
     )
 
 
@@ -506,7 +507,7 @@ def _insert_readings(session: Session, rows: list[_Row]) -> list[_Row]:
     if not rows:
         return []
     conflict = ["device_id", "channel", "ts"]
-    table = _table(Reading)
+    table = table_of(Reading)
     dialect = session.get_bind().dialect.name
     # Messages from one socket read share their received_at (gateway/service.py): convert each once.
     received: dict[datetime, Any] = {}
@@ -567,7 +568,7 @@ def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, _Device
 def _insert_edges(session: Session, edges: list[Edge]) -> int:
     if not edges:
         return 0
-    table = _table(ActivityEdge)
+    table = table_of(ActivityEdge)
     dialect = session.get_bind().dialect.name
     conflict = ["device_id", "channel", "ts", "kind"]
     tuples = [
@@ -635,7 +636,7 @@ def _record_activities(
         return
     # Raw DB-API statements with plain tuples, as for readings: per-row parameter processing in
     # SQLAlchemy cost more than the statements (docs/benchmarks.md). Same SQL as before.
-    table = _table(Watch)
+    table = table_of(Watch)
     dialect = session.get_bind().dialect.name
     connection = session.connection()
     ids = [household.id for household, _edge, _appliance, _routine in activities]
@@ -684,7 +685,7 @@ def _record_activities(
 def _watch_update_sql(dialect: str) -> str:
     marker = "?" if dialect == "sqlite" else "%s"
     return (
-        f"UPDATE {_table(Watch).name} SET last_activity_at = {marker}, last_activity_device_id = {marker}, "
+        f"UPDATE {table_of(Watch).name} SET last_activity_at = {marker}, last_activity_device_id = {marker}, "
         f"alert_after = {marker}, explanation = {marker}, updated_at = {marker}, "
         f"status = CASE WHEN status = '{WatchStatus.NEW.value}' THEN '{WatchStatus.UP.value}' ELSE status END "
         f"WHERE household_id = {marker} AND (last_activity_at IS NULL OR last_activity_at < {marker})"
@@ -742,15 +743,11 @@ def reject_unprocessable(
 # --- dialect helpers -------------------------------------------------------------------------
 
 
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
-
-
 def _insert(session: Session, model: type[Any]) -> Any:
     """INSERT with ON CONFLICT support for the session's dialect (SQLite and PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(_table(model))
+        return postgresql.insert(table_of(model))
     if dialect == "sqlite":
-        return sqlite.insert(_table(model))
+        return sqlite.insert(table_of(model))
     raise NotImplementedError(f"ingest supports sqlite and postgresql, not {dialect}")
