@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
-from anomaly.deadlines import latest_sign_of_life
-from anomaly.sweeper import DATA_GAP, current_deadline
+from anomaly.sweeper import DATA_GAP, current_deadline, quiet_start
 from core.enums import WatchStatus
 from core.models import Device, Household, Watch
 from core.settings import Settings
@@ -82,7 +81,7 @@ def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], setti
         household = session.get(Household, household_id)
         if watch is None or household is None or watch.status != WatchStatus.UP:
             continue
-        sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None)
+        sign, _last, _paused = quiet_start(session, watch, household)  # where the clock counts from
         if sign is None:
             continue
         start = max(last, sign.at)
