@@ -139,3 +139,26 @@ def test_a_gap_seen_by_two_gateways_is_counted_once(engine: Engine, clock: Manua
         assert add_gaps(s, {hid: (t0, t0 + 5 * H + timedelta(seconds=2))}, SETTINGS) == 0
     again = watch(engine, hid)
     assert (again.data_gap_s, again.alert_after) == (first.data_gap_s, first.alert_after)
+
+
+def test_a_gap_after_an_away_period_counts_from_its_end(engine: Engine, clock: ManualClock) -> None:
+    """Back from an away period with no activity yet, the clock counts from the period's end; a
+    data gap after it is held like any other."""
+    from core.enums import MonitoringState, WatchStatus
+    from core.models import Household
+
+    hid = setup(engine)
+    t0 = clock.now()
+    send(engine, "kettle", t0, 2000.0)
+    ended = t0 + 48 * H
+    with session_scope(engine) as s:  # an away period that ended; monitoring resumed
+        household = s.get_one(Household, hid)
+        household.monitoring, household.paused_until = MonitoringState.ACTIVE, ended
+        w = s.get_one(Watch, hid)
+        w.status = WatchStatus.UP
+        s.add_all([household, w])
+    send(engine, "kettle", ended + H, 0.0)  # plugs report after the return ...
+    send(engine, "kettle", ended + 5 * H, 0.0)  # ... then 4 h of nothing, then again
+    w = watch(engine, hid)
+    assert (w.data_gap_after, w.data_gap_s) == (ended, 4 * 3600)
+    assert w.alert_after == ended + 6 * H + 4 * H  # from the end of the away period, gap held
