@@ -14,6 +14,7 @@ flips the status first acts, everyone else sees zero rows changed and moves on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,11 +195,16 @@ def explain_away_ended(ended: datetime, last: SignOfLife | None, timezone: str) 
     )
 
 
-def household_last_reading(session: Session, household_id: int) -> datetime | None:
-    """The latest reading of any of the household's devices."""
-    return session.exec(
-        select(func.max(Device.last_reading_at)).where(Device.household_id == household_id)
-    ).one()
+def last_readings(session: Session, household_ids: Iterable[int]) -> dict[int, datetime]:
+    """Each household's latest reading from any of its devices (households without one are absent)."""
+    rows = session.exec(
+        select(Device.household_id, func.max(Device.last_reading_at))
+        .where(col(Device.household_id).in_(sorted(set(household_ids))))
+        .group_by(col(Device.household_id))
+    ).all()
+    return {
+        household_id: last for household_id, last in rows if household_id is not None and last is not None
+    }
 
 
 def is_paused(household: Household, now: datetime) -> bool:
@@ -330,7 +336,7 @@ def _check_due(
         _update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
         result.rearmed += 1
         return
-    last_data = household_last_reading(session, household_id)
+    last_data = last_readings(session, [household_id]).get(household_id)
     if last_data is not None and deadline.alert_after > last_data + DATA_GAP:
         # The household's devices went silent before the deadline: no data is not inactivity.
         # The quiet clock stands still (the gateway adds the gap when readings resume); staff

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import case, or_, update
+from sqlmodel import Session, col
 
-from anomaly.sweeper import DATA_GAP, current_deadline, quiet_start
+from anomaly.sweeper import DATA_GAP, current_deadline, last_readings, quiet_start
 from core.enums import WatchStatus
-from core.models import Device, Household, Watch
+from core.models import Household, Watch
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,8 @@ def find_gaps(session: Session, candidates: dict[int, datetime]) -> dict[int, tu
     """
     if not candidates:
         return {}
-    rows = session.exec(
-        select(Device.household_id, func.max(Device.last_reading_at))
-        .where(col(Device.household_id).in_(sorted(candidates)))
-        .group_by(col(Device.household_id))
-    ).all()
     gaps = {}
-    for household_id, last in rows:
-        if household_id is None or last is None:
-            continue  # never had data: nothing to resume
+    for household_id, last in last_readings(session, candidates).items():  # never had data: absent
         if candidates[household_id] - last > DATA_GAP:
             gaps[household_id] = (last, candidates[household_id])
     return gaps
