@@ -104,3 +104,44 @@ def test_paused_household_is_not_alerted_until_pause_ends(engine: Engine, clock:
     assert result.opened == 0 and result.away_reminders == 1
     clock.advance(timedelta(hours=12))
     assert sweeper.tick(engine, clock, SETTINGS).opened == 1
+
+
+def _silent_or_due_household(s: Session, clock: ManualClock, *, silent: bool) -> int:
+    """Quiet for 10 h on a 6 h rule; ``silent``: its plug stopped reporting 9 h ago (a data gap)."""
+    last = clock.now() - timedelta(hours=10)
+    h = make_household(s, quiet_hours=6, with_resident=not silent, contacts=0 if silent else 1)
+    d = make_device(s, household=h, appliance="kettle")
+    d.last_seen_at = d.last_reading_at = clock.now() - timedelta(hours=9 if silent else 0, minutes=1)
+    # Held households fall due first: they would be first in line by due time.
+    due_at = last + timedelta(hours=6, minutes=0 if silent else 1)
+    make_watch(
+        s, h, status=WatchStatus.UP, last_activity_at=last, last_activity_device_id=d.id, alert_after=due_at
+    )
+    assert h.id is not None
+    return h.id
+
+
+def test_households_held_for_a_data_gap_never_crowd_out_due_ones(engine: Engine, clock: ManualClock) -> None:
+    """Issue 15: 600 households whose plugs went silent (a power cut in one block) filled the
+    sweeper's 500-per-tick budget, and 10 genuinely overdue households got no case at all."""
+    with session_scope(engine) as s:
+        for _ in range(600):
+            _silent_or_due_household(s, clock, silent=True)
+        due = {_silent_or_due_household(s, clock, silent=False) for _ in range(10)}
+    result = sweeper.tick(engine, clock, SETTINGS)
+    assert result.opened == 10
+    assert {c.household_id for c in _cases(engine)} == due
+    assert result.held_data_gap == 600
+
+
+def test_households_away_never_crowd_out_due_ones(engine: Engine, clock: ManualClock) -> None:
+    """The same for paused households (away for the holidays): their deadlines pass while away."""
+    with session_scope(engine) as s:
+        for _ in range(4):
+            hid = _silent_or_due_household(s, clock, silent=True)
+            away = s.get_one(Household, hid)
+            away.monitoring, away.paused_until = MonitoringState.PAUSED, clock.now() + timedelta(days=3)
+        due = {_silent_or_due_household(s, clock, silent=False) for _ in range(2)}
+    result = sweeper.tick(engine, clock, SETTINGS, limit=2)
+    assert (result.opened, result.skipped_paused) == (2, 4)
+    assert {c.household_id for c in _cases(engine)} == due
