@@ -88,3 +88,30 @@ def test_concurrent_sqlite_writers_wait_instead_of_failing(sqlite_engine: Engine
     assert not errors
     with Session(sqlite_engine) as s:
         assert len(s.exec(select(Team)).all()) == 80
+
+
+def test_migrations_create_exactly_the_tables_the_models_declare(engine: Engine) -> None:
+    """Every schema change comes with its migration: upgrading to head leaves nothing for
+    autogenerate to add, drop or alter (columns, types, nullability, indexes, constraints)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from core.models import metadata
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_migrations_form_one_line() -> None:
+    """Migrations are one chain (NNNN_name.py, each revising the one before): two sessions that
+    both add a migration on the same head must renumber before landing, not leave two heads."""
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(scripts.get_heads()) == 1
+    for revision in scripts.walk_revisions():
+        assert revision.path is not None
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")
