@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
+from anbu.ticks import Tick, TickRunner
 from core.clock import Clock
 from core.db import make_engine
 from core.migrate import upgrade
@@ -73,8 +73,8 @@ PATTERNS_TICK_S = 3600.0
 RETENTION_TICK_S = 3600.0
 
 
-def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> BackgroundScheduler:
-    """APScheduler only ticks: every timer is a column, so no job is durable (principle 2)."""
+def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
+    """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
     from anomaly import patterns, sweeper, training
     from gateway import connectivity
     from notifier import engine as escalation
@@ -83,41 +83,33 @@ def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Runni
 
     transport = make_transport(settings)
     evaluated: dict[int, tuple[date, date]] = {}
-    scheduler = BackgroundScheduler(timezone="UTC")
-    jobs: list[tuple[str, float, Callable[[], Any]]] = [
-        ("sweeper", settings.sweep_interval_s, lambda: sweeper.tick(engine, clock, settings)),
-        ("escalation", settings.escalation_interval_s, lambda: escalation.tick(engine, clock, settings)),
-        ("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
-        (
+    return [
+        Tick("sweeper", settings.sweep_interval_s, lambda: sweeper.tick(engine, clock, settings)),
+        Tick("escalation", settings.escalation_interval_s, lambda: escalation.tick(engine, clock, settings)),
+        Tick("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
+        Tick(
             "connectivity",
             settings.connectivity_interval_s,
             lambda: connectivity.tick(engine, clock, settings),
         ),
         # Routines refit once per local day; the tick only asks "is a refit due?".
-        ("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),
+        Tick("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),
         # ``evaluated`` only saves work between ticks; findings are kept unique by the database.
-        ("patterns", PATTERNS_TICK_S, lambda: patterns.tick(engine, clock, settings, done=evaluated)),
-        ("retention", RETENTION_TICK_S, lambda: retention.tick(engine, clock, settings)),
+        Tick("patterns", PATTERNS_TICK_S, lambda: patterns.tick(engine, clock, settings, done=evaluated)),
+        Tick("retention", RETENTION_TICK_S, lambda: retention.tick(engine, clock, settings)),
     ]
-    for name, seconds, fn in jobs:
-        scheduler.add_job(
-            _logged(name, fn), "interval", seconds=seconds, id=name, max_instances=1, coalesce=True
-        )
-    scheduler.start()
-    running.add("scheduler", lambda: scheduler.shutdown(wait=True))
+
+
+def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> TickRunner:
+    """APScheduler only ticks: every timer is a column, so no job is durable (principle 2).
+
+    When each tick runs is kept on the monotonic clock (anbu/ticks.py): wall-clock steps either
+    way neither stop nor bunch them."""
+    runner = TickRunner(tick_list(settings, engine, clock), clock)
+    runner.start()
+    running.add("ticks", runner.stop)
     log.info("ticks running: transport=%s", settings.effective_transport)
-    return scheduler
-
-
-def _logged(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            fn()
-        except Exception:
-            # One failed tick must not stop the next: the work is still in the rows.
-            log.exception("%s tick failed", name)
-
-    return run
+    return runner
 
 
 def serve_api(

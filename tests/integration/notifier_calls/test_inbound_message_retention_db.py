@@ -71,9 +71,10 @@ def test_the_worker_runs_the_retention_tick(
 
     running = Running()
     settings = Settings(_env_file=None, transport="console", data_dir=tmp_path)
-    scheduler = start_ticks(settings, sqlite_engine, clock, running)
+    runner = start_ticks(settings, sqlite_engine, clock, running)
     try:
-        job = scheduler.get_job("retention")
-        assert job is not None and job.trigger.interval == timedelta(seconds=RETENTION_TICK_S)
+        intervals = {tick.name: tick.interval_s for tick in runner.ticks}
+        assert intervals["retention"] == RETENTION_TICK_S
+        assert runner.scheduler.get_job("retention") is not None
     finally:
         running.stop()
