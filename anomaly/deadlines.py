@@ -11,23 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from anomaly.ladder import LadderParams, ladder
 from anomaly.routine import Routine
 from core.enums import Language
 from core.i18n import Catalogue
 
+# Re-exported: the sign of life and local time are shared with notifier/ (core.localtime).
+from core.localtime import SignOfLife as SignOfLife
+from core.localtime import format_local as format_local
+from core.localtime import latest_sign_of_life as latest_sign_of_life
+
 MESSAGES = Catalogue(Path(__file__).with_name("messages"))
-
-
-@dataclass(frozen=True)
-class SignOfLife:
-    """The latest evidence that the resident is active."""
-
-    at: datetime
-    source: str  # "appliance" or "checkin"
-    appliance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,18 +31,6 @@ class Deadline:
     explanation: str
     # Routine ladder only: when an open inactivity case becomes critical (None = never raised).
     critical_after: datetime | None = None
-
-
-def latest_sign_of_life(
-    last_activity_at: datetime | None, last_checkin_at: datetime | None, appliance: str | None
-) -> SignOfLife | None:
-    """The later of appliance activity and an explicit check-in (a call answered "I'm fine")."""
-    if last_activity_at is None and last_checkin_at is None:
-        return None
-    if last_checkin_at is not None and (last_activity_at is None or last_checkin_at > last_activity_at):
-        return SignOfLife(at=last_checkin_at, source="checkin")
-    assert last_activity_at is not None
-    return SignOfLife(at=last_activity_at, source="appliance", appliance=appliance)
 
 
 def data_gap_pause(sign: SignOfLife, gap_after: datetime | None, gap_s: float) -> timedelta:
@@ -186,8 +169,3 @@ def appliance_name(label: str | None, language: Language = Language.KO) -> str:
     if key not in MESSAGES.keys(language):
         return label or MESSAGES.text("appliance.unknown", language)
     return MESSAGES.text(key, language)
-
-
-def format_local(at: datetime, timezone: str) -> str:
-    """``MM-DD HH:MM`` in the household's zone (DST-safe: conversion from aware UTC)."""
-    return at.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")

@@ -34,7 +34,7 @@ from anomaly.detector import DetectorParams
 from anomaly.ladder import ladder
 from anomaly.training import load_routine
 from core.clock import Clock
-from core.db import session_scope
+from core.db import claim_row, session_scope
 from core.enums import (
     ACTIVE_CASE_STATUSES,
     CaseKind,
@@ -268,17 +268,16 @@ def end_pause(
     ended = household.paused_until
     if ended > now:
         return
-    flipped = session.execute(
+    if not claim_row(
+        session,
         update(Household)
         .where(
             col(Household.id) == household_id,
             col(Household.monitoring) == MonitoringState.PAUSED,
             col(Household.paused_until) == ended,
         )
-        .values(monitoring=MonitoringState.ACTIVE)
-        .execution_options(synchronize_session=False)
-    )
-    if flipped.rowcount != 1:  # type: ignore[attr-defined]
+        .values(monitoring=MonitoringState.ACTIVE),
+    ):
         return
     session.expire(household)
     result.pauses_ended += 1
@@ -459,8 +458,7 @@ def _update_watch(
     stmt = update(Watch).where(col(Watch.household_id) == watch.household_id)
     if expect_status is not None:
         stmt = stmt.where(col(Watch.status) == expect_status)
-    res = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-    if res.rowcount != 1:  # type: ignore[attr-defined]
+    if not claim_row(session, stmt.values(**values)):
         return False
     session.expire(watch)
     return True

@@ -124,7 +124,7 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 # caseworker may touch (their own team's) is the second gate, in api.queries.visible_households.
 # Family members never use the API: they get a signed status link.
 StaffUser = Annotated[User, Depends(require_roles(Role.ADMIN, Role.CASEWORKER, Role.CONTROL_ROOM))]
-# Control room is read + acknowledge (and notes): resolving and changing a household are the caseworker's.
-ResolverUser = Annotated[User, Depends(require_roles(Role.ADMIN, Role.CASEWORKER))]
+# Control room is read + acknowledge (and notes): resolving cases, assigning them and changing a
+# household are the caseworker's (and an admin's): one role set, so one alias.
 ManagerUser = Annotated[User, Depends(require_roles(Role.ADMIN, Role.CASEWORKER))]
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]

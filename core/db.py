@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, Update, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
@@ -74,3 +74,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def claim_row(session: Session, statement: Update) -> bool:
+    """Run a conditional UPDATE meant to win exactly one row; True if it did.
+
+    The pattern behind every lock-free claim here (a case's version, an outbox row's status, a
+    schedule's due time, a pacing slot...): the WHERE clause says what we last read, so a writer
+    who got there first leaves our UPDATE matching no row, and we know we lost without holding a
+    lock. The session's loaded objects are not touched (``synchronize_session=False``): callers
+    refresh or expire what they need.
+    """
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount == 1

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from anomaly.deadlines import explain_offline
 from anomaly.sweeper import is_paused
 from core.clock import Clock
-from core.db import session_scope
+from core.db import claim_row, session_scope
 from core.enums import CaseKind, CaseStatus, DeviceStatus, Severity
 from core.models import Device, Household
 from core.settings import Settings
@@ -114,13 +114,12 @@ def mark_silent_devices(session: Session, now: datetime, settings: Settings) -> 
         if not is_silent(device, now, settings):
             continue
         # Only if nothing arrived since we looked: a message committed meanwhile wins.
-        res = session.execute(
+        if claim_row(
+            session,
             update(Device)
             .where(col(Device.id) == device.id, col(Device.last_seen_at) == device.last_seen_at)
-            .values(online=False)
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount == 1:  # type: ignore[attr-defined]
+            .values(online=False),
+        ):
             marked += 1
             log.info(
                 "device %s:%s silent since %s: offline",

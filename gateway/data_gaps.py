@@ -18,6 +18,7 @@ from sqlalchemy import case, or_, update
 from sqlmodel import Session, col
 
 from anomaly.sweeper import DATA_GAP, current_deadline, last_readings, quiet_start
+from core.db import claim_row
 from core.enums import WatchStatus
 from core.models import Household, Watch
 from core.settings import Settings
@@ -81,7 +82,8 @@ def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], setti
         gap = (resumed - start).total_seconds()
         if gap <= DATA_GAP.total_seconds():
             continue
-        claimed = session.execute(
+        if not claim_row(
+            session,
             update(Watch)
             .where(
                 col(Watch.household_id) == household_id,
@@ -93,10 +95,8 @@ def add_gaps(session: Session, gaps: dict[int, tuple[datetime, datetime]], setti
                 ),
                 data_gap_after=sign.at,
                 data_gap_until=resumed,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            ),
+        ):
             continue  # another gateway counted this gap
         session.refresh(watch)
         deadline = current_deadline(session, watch, household, settings)

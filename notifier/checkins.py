@@ -41,12 +41,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from core.db import session_scope
+from core.db import claim_row, session_scope
 from core.enums import (
     ACTIVE_CASE_STATUSES,
     CallOutcome,
@@ -56,6 +55,7 @@ from core.enums import (
     MonitoringState,
     RecipientKind,
 )
+from core.localtime import household_zone
 from core.models import CallAttempt, Case, CheckinCall, CheckinSchedule, Household, Resident
 from notifier.classifier import classify
 from notifier.engine import calls_today
@@ -105,10 +105,7 @@ def next_occurrence(
     """Pure: the first scheduled moment strictly after ``after`` (UTC), or None without weekdays."""
     if not weekdays:
         return None
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = household_zone(timezone)
     at = time.fromisoformat(local_time)
     local_day = after.astimezone(zone).date()
     for offset in range(8):
@@ -263,13 +260,12 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
     policy = household_policy(session, household_id)
     held_until = quiet_until(now, household.timezone, policy.quiet_hours) if policy.quiet_hours else None
     following = held_until or next_occurrence(now, household.timezone, schedule.weekdays, schedule.local_time)
-    claimed = session.execute(
+    if not claim_row(
+        session,
         update(CheckinSchedule)
         .where(col(CheckinSchedule.household_id) == household_id, col(CheckinSchedule.next_due_at) == due)
-        .values(next_due_at=following, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        .values(next_due_at=following, updated_at=now),
+    ):
         return 0  # another worker took it
     if held_until is not None:
         log.info("check-in for household %s held until the quiet hours end", household.code)

@@ -18,11 +18,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
 from core.enums import ACTIVE_CASE_STATUSES, CaseStatus, Language
+from core.localtime import format_local, latest_sign_of_life
 from core.models import Case, Contact, Household, Watch
 from notifier import lifecycle
 from notifier.lifecycle import CaseConflict
@@ -31,19 +31,12 @@ from notifier.transports.base import mask_phone
 
 log = logging.getLogger(__name__)
 
-STATUS_WORDS = frozenset({"status", "상태", "상태확인", "상태 확인"})
-_TRAILING_PUNCTUATION = ".!?。 "
-
 
 class AckResult(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ALREADY = "already"  # nothing open, but something is already acknowledged
     NOTHING_OPEN = "nothing_open"
     AMBIGUOUS = "ambiguous"  # open cases in more than one of the contact's households
-
-
-def is_status_request(body: str) -> bool:
-    return body.strip().strip(_TRAILING_PUNCTUATION).casefold() in STATUS_WORDS
 
 
 def active_cases(session: Session, household_id: int) -> list[Case]:
@@ -124,30 +117,10 @@ def status_lines(
     if not cases:
         lines.append(CATALOGUE.text("status.no_cases", language))
     watch = session.get(Watch, household.id)
-    last = last_sign_of_life(watch)
+    last = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None) if watch else None
     if last is None:
         lines.append(CATALOGUE.text("status.no_sign", language))
     else:
-        when = format_local(last, household.timezone, language)
+        when = format_local(last.at, household.timezone, language)
         lines.append(CATALOGUE.text("status.last_sign", language, when=when))
     return lines
-
-
-def last_sign_of_life(watch: Watch | None) -> datetime | None:
-    """Pure: the later of appliance activity and a spoken/texted check-in."""
-    if watch is None:
-        return None
-    signs = [t for t in (watch.last_activity_at, watch.last_checkin_at) if t is not None]
-    return max(signs) if signs else None
-
-
-def format_local(at: datetime, timezone: str, language: Language) -> str:
-    """Pure: ``at`` in the household's time zone, e.g. ``11월 22일 08:05`` / ``Nov 22, 08:05``."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = at.astimezone(zone)
-    if language == Language.KO:
-        return f"{local.month}월 {local.day}일 {local:%H:%M}"
-    return f"{local:%b} {local.day}, {local:%H:%M}"

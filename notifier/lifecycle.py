@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from core.db import claim_row
 from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
 from core.models import Case, CaseEvent
 
@@ -305,9 +306,7 @@ def _write(session: Session, case: Case, values: dict[str, Any], *, expect_token
     stmt = update(Case).where(col(Case.id) == case.id, col(Case.version) == case.version)
     if expect_token is not None:
         stmt = stmt.where(col(Case.escalation_token) == expect_token)
-    stmt = stmt.values(version=case.version + 1, **values).execution_options(synchronize_session=False)
-    result = session.execute(stmt)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claim_row(session, stmt.values(version=case.version + 1, **values)):
         raise CaseConflict(f"case {case.id} changed concurrently (version {case.version})")
     # Mirror the write on the loaded object without marking it dirty (no second UPDATE).
     for key, value in values.items():

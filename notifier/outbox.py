@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, or_, update
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
-from core.db import session_scope
+from core.db import claim_row, session_scope
 from core.enums import CallOutcome, CallStatus, CaseEventType, CaseKind, CaseStatus, OutboxStatus, Severity
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
@@ -325,13 +325,7 @@ def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim 
         }
         if table.is_call:
             values["updated_at"] = now
-        result = session.execute(
-            update(m)
-            .where(col(m.id) == row_id, _due(table, now))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not claim_row(session, update(m).where(col(m.id) == row_id, _due(table, now)).values(**values)):
             return None
         row = session.get(m, row_id)
         assert row is not None
@@ -370,17 +364,16 @@ def _record_sent(engine: Engine, claim: _Claim, sid: str, now: datetime, *, reco
     table, m = claim.table, claim.table.model
     with session_scope(engine) as session:
         stamp = {"updated_at": now} if table.is_call else {"sent_at": now}
-        result = session.execute(
+        if not claim_row(
+            session,
             update(m)
             .where(
                 col(m.id) == claim.id,
                 col(m.attempts) == claim.attempts,
                 or_(col(m.provider_sid).is_(None), col(m.provider_sid) == sid),
             )
-            .values(provider_sid=sid, claim_expires_at=None, error=None, **stamp)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+            .values(provider_sid=sid, claim_expires_at=None, error=None, **stamp),
+        ):
             # Our lease ran out during the request and another worker took the row over.
             log.warning(
                 "outbox: %s %s was taken over while sending; possible duplicate", m.__name__, claim.id

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from core.clock import SYSTEM_CLOCK, Clock
-from core.db import session_scope
+from core.db import claim_row, session_scope
 from core.models import CallPacing
 from core.settings import Settings
 
@@ -69,13 +69,12 @@ def claim_slot(engine: Engine, account: str, now: Callable[[], datetime], interv
                     continue  # another worker created the row first: read it and race again
                 return current
             slot, following = take_slot(current, row.next_slot_at, interval)
-            won = session.execute(
+            if claim_row(
+                session,
                 update(CallPacing)
                 .where(col(CallPacing.account) == account, col(CallPacing.version) == row.version)
-                .values(next_slot_at=following, version=row.version + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if won.rowcount == 1:  # type: ignore[attr-defined]
+                .values(next_slot_at=following, version=row.version + 1),
+            ):
                 return slot
     raise PacingError(f"no call slot after {MAX_CLAIM_TRIES} tries")
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, select
 
+from core.localtime import household_zone
 from core.models import Household, Organisation, Team
 
 log = logging.getLogger(__name__)
@@ -216,14 +216,6 @@ def snapshot_for_household(session: Session, household_id: int) -> dict[str, Any
         return DEFAULT_POLICY.snapshot()
 
 
-def household_zone(timezone: str) -> ZoneInfo:
-    """The household's zone; an unknown zone is taken as UTC rather than failing a step."""
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def local_day_start(now: datetime, timezone: str) -> datetime:
     """Pure: the first instant (UTC) of the household's local calendar day that ``now`` is in.
 
@@ -251,7 +243,7 @@ def in_quiet_hours(local: time, quiet: QuietHours) -> bool:
 def quiet_until(now: datetime, timezone: str, quiet: QuietHours) -> datetime | None:
     """Pure: when the quiet hours that ``now`` falls in end (UTC), or None outside them.
 
-    ``timezone`` is the household's (:func:`household_zone`).
+    ``timezone`` is the household's (:func:`core.localtime.household_zone`).
     """
     zone = household_zone(timezone)
     local = now.astimezone(zone)

@@ -38,12 +38,11 @@ from core.models import Case, Contact, Household, InboundMessage, Notification, 
 from notifier import family, lifecycle, outbox
 from notifier.calls import apply_reply, normalise_phone
 from notifier.classifier import classify
+from notifier.replies import is_ack, is_status_request
 from notifier.script import CATALOGUE
 from notifier.transports.base import is_permanent_code, mask_phone
 
 log = logging.getLogger(__name__)
-
-ACK_WORDS = frozenset({"1", "확인", "ok"})
 
 # Twilio MessageStatus -> ours. queued/accepted/sending/scheduled say nothing new and are ignored.
 _MESSAGE_STATUS: dict[str, OutboxStatus] = {
@@ -63,13 +62,6 @@ _RANK: dict[OutboxStatus, int] = {
     OutboxStatus.FAILED: 3,
     OutboxStatus.CANCELLED: 3,
 }
-
-_TRAILING_PUNCTUATION = ".!。 "
-
-
-def is_ack(body: str) -> bool:
-    return body.strip().strip(_TRAILING_PUNCTUATION).casefold() in ACK_WORDS
-
 
 # ---------------------------------------------------------------- delivery receipts
 
@@ -161,7 +153,7 @@ def inbound_sms(session: Session, *, params: Mapping[str, str], now: datetime) -
     contacts = session.exec(select(Contact).where(Contact.phone == sender).order_by(col(Contact.id))).all()
     if contacts and is_ack(body):
         return _acknowledge(session, contacts, now)
-    if contacts and family.is_status_request(body):
+    if contacts and is_status_request(body):
         return _status(session, contacts)
     resident = session.exec(select(Resident).where(Resident.phone == sender)).first()
     if resident is not None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlmodel import Session, col, select
 
 from api import audit
-from api.deps import ClockDep, ManagerUser, ResolverUser, SessionDep, StaffUser
+from api.deps import ClockDep, ManagerUser, SessionDep, StaffUser
 from api.errors import (
     ErrorCode,
     conflict,
@@ -120,7 +120,7 @@ def resolve(
     body: ResolveIn,
     request: Request,
     session: SessionDep,
-    user: ResolverUser,
+    user: ManagerUser,
     clock: ClockDep,
 ) -> CaseItem:
     found, household = _visible_case(session, user, case_id)

@@ -24,6 +24,7 @@ from core.enums import (
 )
 from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Resident, Watch
 from notifier import calls, lifecycle, sms, webhook_urls
+from notifier.script import CATALOGUE
 from tests.factories import make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
 
@@ -372,6 +373,18 @@ def test_status_by_text_tells_a_family_member_the_state(
         "마지막 생활 반응: 3월 2일 04:00.",
     ]
     assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN  # asking changes nothing
+
+
+def test_ok_with_a_question_mark_is_a_question_not_an_acknowledgement(
+    sqlite_engine: Engine, clock: ManualClock
+) -> None:
+    home = make_home(sqlite_engine, clock)
+    reply = text_in(sqlite_engine, clock, home.contact_phone, "ok?")
+    assert reply == CATALOGUE.text("reply.help_contact", Language.KO)  # says what to send instead
+    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert "[안부]" in text_in(sqlite_engine, clock, home.contact_phone, "status?")
+    text_in(sqlite_engine, clock, home.contact_phone, "ok")
+    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
 
 
 def test_status_after_acknowledgement_and_in_english(engine: Engine, clock: ManualClock) -> None:

@@ -14,7 +14,7 @@ from notifier.calls import (
     transcript_line,
 )
 from notifier.classifier import Classification
-from notifier.sms import is_ack
+from notifier.replies import is_ack
 
 
 @pytest.mark.parametrize(

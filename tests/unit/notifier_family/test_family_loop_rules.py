@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.enums import CaseKind, CaseStatus, Channel, Language, RecipientKind, ResolutionCode
-from core.models import Case, Watch
+from core.localtime import format_local, latest_sign_of_life
+from core.models import Case
 from notifier.engine import (
     CLOSURE_TEMPLATES,
     PRE_CALL_TEMPLATE,
@@ -19,10 +20,10 @@ from notifier.engine import (
     limit_applies,
     template_for,
 )
-from notifier.family import format_local, is_status_request, last_sign_of_life
 from notifier.followup import closure_purpose, reminder_number
 from notifier.outbox import should_cancel
 from notifier.policy import PolicyError, QuietHours, parse_policy, quiet_until
+from notifier.replies import is_ack, is_status_request
 from notifier.script import CATALOGUE, contact_call_twiml, contact_reask_twiml
 
 AT = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
@@ -50,15 +51,33 @@ def test_local_time_in_each_language_and_an_unknown_zone_falls_back_to_utc() -> 
     assert format_local(AT, "Not/AZone", Language.EN) == "Mar 2, 09:05"
 
 
+def test_staff_explanations_use_the_compact_local_time() -> None:
+    assert format_local(AT, "Asia/Seoul") == "03-02 18:05"
+    assert format_local(AT, "Not/AZone") == "03-02 09:05"
+
+
 def test_last_sign_of_life_is_the_later_of_activity_and_check_in() -> None:
-    assert last_sign_of_life(None) is None
-    watch = Watch(household_id=1, updated_at=AT)
-    assert last_sign_of_life(watch) is None
-    watch.last_activity_at = AT
-    watch.last_checkin_at = AT - timedelta(hours=1)
-    assert last_sign_of_life(watch) == AT
-    watch.last_checkin_at = AT + timedelta(hours=1)
-    assert last_sign_of_life(watch) == AT + timedelta(hours=1)
+    assert latest_sign_of_life(None, None, None) is None
+    later = latest_sign_of_life(AT, AT - timedelta(hours=1), "kettle")
+    assert later is not None and (later.at, later.source, later.appliance) == (AT, "appliance", "kettle")
+    checkin = latest_sign_of_life(AT, AT + timedelta(hours=1), "kettle")
+    assert checkin is not None and (checkin.at, checkin.source) == (AT + timedelta(hours=1), "checkin")
+
+
+@pytest.mark.parametrize(
+    ("body", "ack", "status"),
+    [
+        ("ok", True, False),
+        ("ok?", False, False),  # a question is not a promise to look after the resident
+        ("확인?", False, False),
+        ("1?", False, False),
+        ("status?", False, True),  # asking how they are may well end in a question mark
+        ("상태?", False, True),
+        ("확인!", True, False),
+    ],
+)
+def test_a_question_mark_asks_for_status_but_never_acknowledges(body: str, ack: bool, status: bool) -> None:
+    assert (is_ack(body), is_status_request(body)) == (ack, status)
 
 
 @pytest.mark.parametrize("language", [Language.KO, Language.EN])
