@@ -116,21 +116,25 @@ def _due_households(session: Session, now: datetime, limit: int, result: SweepRe
         .where(col(Watch.status) != WatchStatus.OVERDUE, col(Watch.alert_after) <= now)
         .order_by(col(Watch.alert_after))
     ).all()
-    last_data = last_readings(session, [household_id for household_id, _, _ in rows])
+    heard = last_heard(session, [household_id for household_id, _, _ in rows])
     due: list[int] = []
     for household_id, alert_after, household in rows:
         if is_paused(household, now):
             result.skipped_paused += 1
-        elif alert_after is not None and held_for_data_gap(alert_after, last_data.get(household_id)):
+        elif alert_after is not None and held_for_data_gap(alert_after, heard.get(household_id)):
             result.held_data_gap += 1
         elif len(due) < limit:
             due.append(household_id)
     return due
 
 
-def held_for_data_gap(alert_after: datetime, last_data: datetime | None) -> bool:
-    """The household's devices all went silent well before the deadline: no data is not inactivity."""
-    return last_data is not None and alert_after > last_data + DATA_GAP
+def held_for_data_gap(alert_after: datetime, last_heard_at: datetime | None) -> bool:
+    """The household's devices all went silent well before the deadline: no data is not inactivity.
+
+    Silence is judged by when Anbu last heard a device (:func:`last_heard`), never by the time a
+    device put on its readings: a plug whose clock fell back a day still reports.
+    """
+    return last_heard_at is not None and alert_after > last_heard_at + DATA_GAP
 
 
 def quiet_start(
@@ -221,10 +225,28 @@ def explain_away_ended(ended: datetime, last: SignOfLife | None, timezone: str) 
     )
 
 
+def last_heard(session: Session, household_ids: Iterable[int]) -> dict[int, datetime]:
+    """When Anbu last heard any of each household's devices, by arrival (``Device.last_seen_at``).
+
+    Households whose devices were never heard are absent.
+    """
+    return _latest_per_household(session, Device.last_seen_at, household_ids)
+
+
 def last_readings(session: Session, household_ids: Iterable[int]) -> dict[int, datetime]:
-    """Each household's latest reading from any of its devices (households without one are absent)."""
+    """Each household's latest reading from any of its devices, by the readings' own times.
+
+    For counting a data gap once readings resume (``gateway/data_gaps.py``), as replay does; whether
+    the household is silent *now* is :func:`last_heard`'s question.
+    """
+    return _latest_per_household(session, Device.last_reading_at, household_ids)
+
+
+def _latest_per_household(
+    session: Session, column: datetime | None, household_ids: Iterable[int]
+) -> dict[int, datetime]:
     rows = session.exec(
-        select(Device.household_id, func.max(Device.last_reading_at))
+        select(Device.household_id, func.max(column))
         .where(col(Device.household_id).in_(sorted(set(household_ids))))
         .group_by(col(Device.household_id))
     ).all()
@@ -361,7 +383,7 @@ def _check_due(
         _update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
         result.rearmed += 1
         return
-    if held_for_data_gap(deadline.alert_after, last_readings(session, [household_id]).get(household_id)):
+    if held_for_data_gap(deadline.alert_after, last_heard(session, [household_id]).get(household_id)):
         # The household's devices went silent before the deadline: no data is not inactivity.
         # The quiet clock stands still (the gateway adds the gap when readings resume); staff
         # hear of the silence from the device_offline case.

@@ -162,3 +162,25 @@ def test_a_gap_after_an_away_period_counts_from_its_end(engine: Engine, clock: M
     w = watch(engine, hid)
     assert (w.data_gap_after, w.data_gap_s) == (ended, 4 * 3600)
     assert w.alert_after == ended + 6 * H + 4 * H  # from the end of the away period, gap held
+
+
+def test_a_plug_whose_clock_fell_back_still_reports_so_the_alarm_is_not_held(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Issue 14.2: silence is judged by when Anbu heard the plugs, not by the times they put on
+    their readings. The kettle plug's clock falls back a day 30 minutes after the last use; it
+    keeps reporting every 5 minutes, so the 6 h deadline is an alarm, on time."""
+    hid = setup(engine)
+    t0 = clock.now()
+    send(engine, "kettle", t0, 2000.0)
+    at = t0 + timedelta(minutes=5)
+    while at <= t0 + 6 * H:
+        device_ts = at if at < t0 + timedelta(minutes=30) else at - timedelta(days=1)
+        body = {"v": 1, "ts": device_ts.isoformat(), "power_w": 0.0}
+        with session_scope(engine) as s:
+            message = InboundMessage("anbu/kettle/reading", json.dumps(body).encode(), at)
+            ingest_batch(s, [message], now=at, settings=SETTINGS)
+        at += timedelta(minutes=5)
+    result = sweep(engine, t0 + 6 * H)
+    assert (result.held_data_gap, result.opened) == (0, 1)
+    assert [c.household_id for c in cases(engine)] == [hid]
