@@ -198,6 +198,8 @@ def test_commit_without_ack_is_redelivered_and_deduplicated(
         # A sentinel published now arrives after any redelivery; nothing more is pending.
         publisher.publish(topic, reading_payload(clock.now() + timedelta(seconds=1), 1.0))
         wait_until(lambda: readings_for(sqlite_engine, device)[0] == 51, what="sentinel stored")
+        # The batch's figures are added just after its commit: wait for them, then pin them.
+        wait_until(lambda: recovered.metrics()["stored"] >= 1, what="sentinel batch counted")
         metrics: dict[str, Any] = recovered.metrics()
         assert metrics["received"] == 51 and metrics["stored"] == 1
     finally:
