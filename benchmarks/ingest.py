@@ -54,9 +54,15 @@ from core.db import make_engine, session_scope  # noqa: E402
 from core.enums import DeviceStatus, DeviceVendor  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.models import ActivityEdge, Device, Household, Organisation, Team  # noqa: E402
+from gateway.ingest import MAX_CLOCK_BEHIND  # noqa: E402
 
 DEVICES_PER_VENDOR = 100
 READING_INTERVAL_S = 30  # a plug's report period (distinct device timestamps)
+TOTAL_FROM = datetime(2024, 1, 5, 10, 0, tzinfo=UTC).timestamp()  # Tasmota's TotalStartTime below
+# The newest device time of a run stays this far before the run's start: never "in the future".
+NEWEST_MARGIN = timedelta(minutes=1)
+# The oldest readings are received this long after the plan is made, at most (the whole benchmark).
+RUN_TIME_SLACK = timedelta(hours=1)
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -83,7 +89,8 @@ def messages(
                 "Time": local.strftime("%Y-%m-%dT%H:%M:%S") + "+09:00",
                 "ENERGY": {
                     "TotalStartTime": "2024-01-05T10:00:00",
-                    "Total": 6.294 + step / 1000,
+                    # Rising with device time across runs, never repeating (a counter a plug keeps).
+                    "Total": round(6.294 + (ts.timestamp() - TOTAL_FROM) / READING_INTERVAL_S / 1000, 3),
                     "Yesterday": 5.34,
                     "Today": 0.954,
                     "Period": 0,
@@ -108,6 +115,40 @@ def messages(
             }
             out.append((f"shelly-{tag}/{dev}/events/rpc", json.dumps(body).encode()))
     return out
+
+
+def run_span(count: int) -> timedelta:
+    """Device time a run of *count* messages covers: one step of ``READING_INTERVAL_S`` per
+    ``DEVICES_PER_VENDOR`` messages (see :func:`messages`), the last step included."""
+    steps = -(-count // DEVICES_PER_VENDOR)
+    return timedelta(seconds=READING_INTERVAL_S * steps)
+
+
+def run_bases(counts: list[int], now: datetime) -> list[datetime]:
+    """The first device time of each run, back to back, oldest first, the newest reading
+    ``NEWEST_MARGIN`` before *now*.
+
+    Every run's readings are distinct from every other run's: a (device, time) seen twice is a
+    duplicate the gateway stores once, and the run waiting for it times out (issue 15.6: three
+    lag rates two hours apart, each spanning up to 8 h, stored 49,000 of 50,000 and then timed
+    out; the last run reached into the future, where device times are not believed). All of
+    them must also lie within the window the gateway believes a device clock (``MAX_CLOCK_BEHIND``).
+    """
+    spans = [run_span(c) for c in counts]
+    oldest = now - NEWEST_MARGIN - sum(spans, timedelta(0))
+    if now - oldest > MAX_CLOCK_BEHIND - RUN_TIME_SLACK:
+        hours = (now - oldest).total_seconds() / 3600
+        raise SystemExit(
+            f"the runs need {hours:.1f} h of distinct device time, more than the "
+            f"{(MAX_CLOCK_BEHIND - RUN_TIME_SLACK).total_seconds() / 3600:.0f} h the gateway believes "
+            "a device clock (less an hour for the benchmark itself): "
+            "use fewer --messages, lower --lag-rates or a shorter --lag-seconds"
+        )
+    bases, at = [], oldest
+    for span in spans:
+        bases.append(at)
+        at += span
+    return bases
 
 
 def _publish_process(
@@ -420,6 +461,7 @@ def lag_run(
         print(f"  only {figures['stored']} of {len(msgs)} stored within the time limit")
     return {
         "offered_msgs_per_s": rate,
+        "messages": len(msgs),
         **figures,
         "gateway_cpu_us_per_msg": round(cpu / len(msgs) * 1e6, 1),
     }
@@ -504,7 +546,11 @@ def main() -> int:
     monitor: StoredMonitor | None = None
     try:
         prepare_database(url, tag)
-        now = datetime.now(UTC)
+        rates = [float(r) for r in args.lag_rates.split(",")]
+        lag_counts = [int(rate * args.lag_seconds) for rate in rates]
+        # The drain, then each lag run: distinct device times, oldest first (run_bases).
+        drain_base, *lag_bases = run_bases([args.messages, *lag_counts], datetime.now(UTC))
+        drain_msgs = messages(tag, 0, args.messages, drain_base, args.edge_every)
         report: dict[str, Any] = {
             "database": url.split(":")[0],
             "messages": args.messages,
@@ -513,9 +559,8 @@ def main() -> int:
         }
         if not args.skip_reference:
             print(f"reference: stock paho QoS 1 subscriber draining {args.messages} messages ...", flush=True)
-            ref_rate, ref_cpu = reference_drain(
-                broker, tag, messages(tag, 0, args.messages, now - timedelta(hours=30), args.edge_every)
-            )
+            # The same messages the gateway drains (a bare subscriber stores nothing).
+            ref_rate, ref_cpu = reference_drain(broker, tag, drain_msgs)
             report["reference_msgs_per_s"] = round(ref_rate)
             report["reference_cpu_us_per_msg"] = round(ref_cpu, 1)
 
@@ -535,22 +580,15 @@ def main() -> int:
         monitor = StoredMonitor(url)
         gateway.start()  # creates the persistent session the backlog is queued for
         print(f"gateway: draining {args.messages} messages ...", flush=True)
-        gw_rate, gw_cpu, gw_threads = gateway_drain(
-            gateway,
-            monitor,
-            broker,
-            messages(tag, 0, args.messages, now - timedelta(hours=20), args.edge_every),
-        )
+        gw_rate, gw_cpu, gw_threads = gateway_drain(gateway, monitor, broker, drain_msgs)
         report["gateway_msgs_per_s"] = round(gw_rate)
         report["gateway_cpu_us_per_msg"] = round(gw_cpu, 1)
         report["gateway_thread_cpu_us_per_msg"] = gw_threads
         if "reference_msgs_per_s" in report:
             report["ratio"] = round(gw_rate / report["reference_msgs_per_s"], 3)
         report["lag"] = []
-        for i, rate in enumerate(float(r) for r in args.lag_rates.split(",")):
-            count = int(rate * args.lag_seconds)
+        for rate, count, base in zip(rates, lag_counts, lag_bases, strict=True):
             print(f"lag: {rate:.0f} msg/s offered for {args.lag_seconds} s ...", flush=True)
-            base = now - timedelta(hours=10 - 2 * i)
             report["lag"].append(
                 lag_run(gateway, monitor, broker, messages(tag, 0, count, base, args.edge_every), rate)
             )

@@ -32,3 +32,61 @@ def test_messages_never_stored_are_counted_not_hidden() -> None:
     fig = lag_figures(samples, writes, 3, 10.0, 100.0)
     assert fig["stored"] == 1
     assert fig["lag_max_ms"] == approx(20.0)
+
+
+def _device_times(msgs: list[tuple[str, bytes]]) -> list[tuple[str, float]]:
+    """(device topic, device time in unix s) of each benchmark message, Tasmota or Shelly."""
+    import json
+    from datetime import datetime
+
+    out = []
+    for topic, payload in msgs:
+        body = json.loads(payload)
+        if "Time" in body:
+            out.append((topic, datetime.fromisoformat(body["Time"]).timestamp()))
+        else:
+            out.append((topic, float(body["params"]["ts"])))
+    return out
+
+
+def test_runs_at_several_lag_rates_never_reuse_a_device_time_and_stay_in_the_past() -> None:
+    """Issue 15.6: the documented three-rate run reused device times across runs (49,000 of
+    50,000 stored, then a timeout) and its last run reached into the future."""
+    from datetime import UTC, datetime
+
+    from benchmarks.ingest import messages, run_bases
+    from gateway.ingest import MAX_CLOCK_BEHIND
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    # The drain and three lag rates, a tenth of the documented size (same layout, faster test).
+    counts = [10_000, 2_500, 5_050, 10_000]
+    seen: set[tuple[str, float]] = set()
+    for count, base in zip(counts, run_bases(counts, now), strict=True):
+        times = _device_times(messages("t", 0, count, base, 1))
+        assert all(now - MAX_CLOCK_BEHIND < datetime.fromtimestamp(t, UTC) < now for _, t in times)
+        seen.update(times)
+    assert len(seen) == sum(counts)
+
+
+def test_the_documented_runs_fit_back_to_back_before_now() -> None:
+    from datetime import UTC, datetime
+
+    from benchmarks.ingest import run_bases, run_span
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    counts = [100_000, 25_000, 50_000, 100_000]  # --messages 100000 --lag-rates 5000,10000,20000
+    bases = run_bases(counts, now)
+    ends = [base + run_span(count) for base, count in zip(bases, counts, strict=True)]
+    assert all(end <= following for end, following in zip(ends, bases[1:], strict=False))
+    assert ends[-1] < now
+
+
+def test_runs_that_cannot_fit_the_believed_clock_window_are_refused() -> None:
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from benchmarks.ingest import run_bases
+
+    with pytest.raises(SystemExit, match="fewer --messages"):
+        run_bases([100_000, 1_000_000], datetime(2026, 3, 2, tzinfo=UTC))
