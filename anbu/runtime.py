@@ -77,8 +77,7 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
     from anomaly import patterns, sweeper, training
     from gateway import connectivity
-    from notifier import engine as escalation
-    from notifier import outbox, retention
+    from notifier import checkins, escalation, followup, outbox, retention
     from notifier.transports.factory import make_transport
 
     transport = make_transport(settings)
@@ -86,6 +85,9 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     return [
         Tick("sweeper", settings.sweep_interval_s, lambda: sweeper.tick(engine, clock, settings)),
         Tick("escalation", settings.escalation_interval_s, lambda: escalation.tick(engine, clock, settings)),
+        # Reminders and "all clear" after the ladder, and weekly check-in calls: as often as it.
+        Tick("followup", settings.escalation_interval_s, lambda: followup.tick(engine, clock, settings)),
+        Tick("checkins", settings.escalation_interval_s, lambda: checkins.tick(engine, clock, settings)),
         Tick("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
         Tick(
             "connectivity",

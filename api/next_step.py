@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.enums import CaseStatus
 from core.models import Case
-from notifier.engine import STAFF_ONLY_KINDS, plan_staff_only_step, plan_step
+from notifier.ladder import STAFF_ONLY_KINDS, plan_staff_only_step, plan_step
 
 FOLLOW_UP = "follow_up"  # an acknowledged case: a reminder to the person who took it
 

@@ -9,8 +9,8 @@ What a reply does to the case (``apply_reply``, shared with resident SMS):
 
 =========  ===========================================================================
 ok         Watch.last_checkin_at = now; an OPEN inactivity case is cleared
-unwell     engine.escalate_now(target="caseworker")
-emergency  engine.escalate_now(target="emergency")
+unwell     escalation.escalate_now(target="caseworker")
+emergency  escalation.escalate_now(target="emergency")
 unclear    nothing now: asked once more on the call, then the escalation ladder goes on
 =========  ===========================================================================
 """
@@ -42,9 +42,10 @@ from core.enums import (
     Severity,
 )
 from core.models import CallAttempt, Case, CheckinCall, Contact, Household, Resident, Watch
-from notifier import checkins, engine, family, lifecycle, webhook_urls
+from notifier import checkins, escalation, family, lifecycle, webhook_urls
 from notifier.classifier import Classification, classify, classify_digits
 from notifier.lifecycle import CaseConflict
+from notifier.policy import snapshot_for_household
 from notifier.script import (
     CATALOGUE,
     checkin_question_twiml,
@@ -510,8 +511,6 @@ def _case_for_help(session: Session, household_id: int, intent: Intent, *, now: 
         existing = lifecycle.active_case(session, household_id, kind)
         if existing is not None:
             return existing
-    from notifier.policy import snapshot_for_household
-
     case, _ = lifecycle.open_or_redetect(
         session,
         household_id=household_id,
@@ -528,11 +527,11 @@ def _case_for_help(session: Session, household_id: int, intent: Intent, *, now: 
 def _escalate(
     session: Session, case: Case, *, target: Literal["caseworker", "emergency"], now: datetime, reason: str
 ) -> None:
-    """``engine.escalate_now``; should it fail, the request is still not lost: the case is raised
-    and made due now, so the next engine tick acts on it, and the failure is logged."""
+    """``escalation.escalate_now``; should it fail, the request is still not lost: the case is raised
+    and made due now, so the next escalation tick acts on it, and the failure is logged."""
     try:
         with session.begin_nested():
-            engine.escalate_now(session, case, target=target, now=now, reason=reason)
+            escalation.escalate_now(session, case, target=target, now=now, reason=reason)
     except Exception:
         log.exception("case %s: escalate_now(%s) failed; raising the case instead", case.id, target)
         session.refresh(case)

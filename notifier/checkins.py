@@ -1,8 +1,8 @@
 """Scheduled check-in calls: a weekly schedule per household, three short questions (meals, sleep,
 health), and a summary with flags for the household page.
 
-* :func:`set_schedule` (for the API) validates and stores a schedule; :func:`tick` (run by
-  :func:`notifier.engine.tick`) turns a due schedule into a ``CallAttempt`` (no case) and a
+* :func:`set_schedule` (for the API) validates and stores a schedule; :func:`tick` (a worker
+  tick of its own) turns a due schedule into a ``CallAttempt`` (no case) and a
   ``CheckinCall`` row, then moves the schedule on. The move is a conditional UPDATE on the due
   time it read, so two workers never place the same check-in twice.
 * The call itself is handled by :mod:`notifier.calls` (one question per ``<Gather>``); each reply
@@ -17,7 +17,7 @@ routine call:
   the weekly call is the resident's regular contact and is not lost, it only moves out of the
   night. :func:`set_schedule` refuses a time inside the quiet hours in the first place; the hold
   covers a policy that changed after the schedule was set.
-* **the daily call limit** (:func:`notifier.engine.calls_today`, the household's local calendar
+* **the daily call limit** (:func:`notifier.queueing.calls_today`, the household's local calendar
   day): a check-in that would go over it is *skipped* to the next slot. The resident has already
   been called that many times today (the check-in call itself counts towards the limit), so the
   purpose of the weekly call, a voice checking on them, is served; holding it to tomorrow would
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -45,6 +44,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from core.clock import Clock
 from core.db import claim_row, session_scope
 from core.enums import (
     ACTIVE_CASE_STATUSES,
@@ -57,8 +57,8 @@ from core.enums import (
 )
 from core.localtime import household_zone
 from core.models import CallAttempt, Case, CheckinCall, CheckinSchedule, Household, Resident
+from core.settings import Settings
 from notifier.classifier import classify
-from notifier.engine import calls_today
 from notifier.policy import (
     EscalationPolicy,
     in_quiet_hours,
@@ -66,6 +66,7 @@ from notifier.policy import (
     quiet_until,
     snapshot_for_household,
 )
+from notifier.queueing import calls_today, new_call
 from notifier.script import CATALOGUE
 
 log = logging.getLogger(__name__)
@@ -222,8 +223,10 @@ def set_schedule(
     return schedule
 
 
-def tick(engine: Engine, now: datetime, *, limit: int = 100) -> int:
-    """Place the check-in calls that are due; returns how many were placed."""
+def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 100) -> int:
+    """Place the check-in calls that are due; returns how many were placed.
+    (``settings``: the signature every tick shares; the organisation's policy rules here.)"""
+    now = clock.now()
     with session_scope(engine) as session:
         due = session.exec(
             select(CheckinSchedule.household_id)
@@ -291,18 +294,15 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
             )
             _record_skip(session, household_id, CheckinSkip.CALL_LIMIT, due, now)
             continue
-        attempt = CallAttempt(
-            case_id=None,
+        attempt = new_call(
             household_id=household_id,
-            recipient_kind=RecipientKind.RESIDENT,
+            kind=RecipientKind.RESIDENT,
             recipient_id=resident.id,
-            to_number=resident.phone,
+            number=resident.phone,
             language=resident.language,
-            code=uuid.uuid4().hex,
-            idempotency_key=f"{KEY_PREFIX}{household_id}:{due.isoformat()}:{resident.id}",
-            status=CallStatus.PENDING,
-            created_at=now,
-            updated_at=now,
+            key=f"{KEY_PREFIX}{household_id}:{due.isoformat()}:{resident.id}",
+            case=None,
+            now=now,
         )
         session.add(attempt)
         session.flush()

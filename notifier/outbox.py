@@ -41,8 +41,8 @@ from core.enums import CallOutcome, CallStatus, CaseEventType, CaseKind, CaseSta
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import lifecycle, webhook_urls
-from notifier.engine import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
 from notifier.pacing import CallPacer
+from notifier.templates import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
 from notifier.transports.base import ReconcilingTransport, Transport, TransportError, mask_phone
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def should_cancel(*, row_token: str, template: str | None, case_token: str, case
 
     A row is stale when the case's token changed since it was queued. Exception: messages whose
     news stays true after an acknowledgement (the resident asked for help or said they are
-    unwell, :data:`notifier.engine.SURVIVES_ACKNOWLEDGEMENT`) still go out while the case is
+    unwell, :data:`notifier.templates.SURVIVES_ACKNOWLEDGEMENT`) still go out while the case is
     acknowledged; a clear or resolve cancels them too. "All clear" / "closed" messages
-    (:data:`notifier.engine.CLOSURE_TEMPLATES`) are written after the case closed and never stale.
+    (:data:`notifier.templates.CLOSURE_TEMPLATES`) are written after the case closed and never stale.
     """
     if row_token == case_token or template in CLOSURE_TEMPLATES:
         return False

@@ -17,7 +17,7 @@ described on their models below and in ``docs/calls.md``.
 
 ``wait_minutes`` is the pause *after* a step before the next one. When the last step has run,
 the ladder starts again at ``repeat_from`` until it has been repeated ``max_repeats`` times;
-then it is exhausted (see :mod:`notifier.engine`).
+then it is exhausted (see :mod:`notifier.ladder`).
 """
 
 from __future__ import annotations

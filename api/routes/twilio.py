@@ -2,8 +2,7 @@
 
 No bearer auth here (Twilio cannot log in); the ``X-Twilio-Signature`` check is the gate,
 and nothing touches the database before it passes. The handlers live in
-``notifier.calls`` / ``notifier.sms`` and are imported when a request arrives, so this
-module does not pin their import order.
+``notifier.calls`` / ``notifier.sms``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClockDep, EngineDep, SettingsDep
 from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
 from core.db import session_scope
+from notifier import calls, sms
 from notifier import webhook_urls as paths
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,6 @@ async def voice_answer(
     code = _query(request, "code")
 
     def handle(session: Session) -> str:
-        from notifier import calls
-
         return calls.answer(
             session,
             code=code,
@@ -143,8 +141,6 @@ async def voice_gather(
     gather_no = _gather_no(request)
 
     def handle(session: Session) -> str:
-        from notifier import calls
-
         return calls.gather(
             session,
             code=code,
@@ -165,8 +161,6 @@ async def voice_status(
     code = _query(request, "code")
 
     def handle(session: Session) -> None:
-        from notifier import calls
-
         calls.call_status(session, code=code, params=params.single(), now=clock.now())
 
     await _in_transaction(engine, handle)
@@ -179,8 +173,6 @@ async def sms_status(request: Request, settings: SettingsDep, engine: EngineDep,
     notification_id = _query_int(request, "id")
 
     def handle(session: Session) -> None:
-        from notifier import sms
-
         sms.sms_status(session, notification_id=notification_id, params=params.single(), now=clock.now())
 
     await _in_transaction(engine, handle)
@@ -194,8 +186,6 @@ async def sms_inbound(
     params = await _verified_params(request, settings)
 
     def handle(session: Session) -> str:
-        from notifier import sms
-
         return sms.inbound_sms(session, params=params.single(), now=clock.now())
 
     return Response(await _in_transaction(engine, handle), media_type=XML)
@@ -210,8 +200,6 @@ async def voice_contact_gather(
     gather_no = _gather_no(request)
 
     def handle(session: Session) -> str:
-        from notifier import calls
-
         return calls.contact_gather(
             session,
             code=code,
@@ -231,8 +219,6 @@ async def voice_inbound(
     params = await _verified_params(request, settings)
 
     def handle(session: Session) -> str:
-        from notifier import calls
-
         return calls.inbound_call(
             session, params=params.single(), base_url=settings.effective_public_base_url, now=clock.now()
         )

@@ -19,10 +19,10 @@ from api.app import create_app
 from core.clock import SYSTEM_CLOCK
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
 from gateway.service import Gateway
-from notifier import engine as escalation
 from notifier import outbox
 from notifier.transports.factory import make_transport
 from simulator.twilio_emulator import TwilioEmulator
+from tests.ticks import run_notifier_ticks
 
 # The emulator signs webhooks with this token and our API checks them with it.
 E2E_TWILIO_TOKEN = "e2e-twilio-token-0123456789"
@@ -44,7 +44,7 @@ class System:
     def tick(self) -> None:
         """One round of every periodic job, as the scheduler would run them."""
         sweeper.tick(self.engine, SYSTEM_CLOCK, self.settings)
-        escalation.tick(self.engine, SYSTEM_CLOCK, self.settings)
+        run_notifier_ticks(self.engine, SYSTEM_CLOCK, self.settings)
         outbox.tick(self.engine, SYSTEM_CLOCK, self.settings, make_transport(self.settings))
 
     def run_until(self, done: Callable[[], bool], timeout: float, every: float = 0.3) -> bool:

@@ -32,13 +32,13 @@ from core.migrate import upgrade
 from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
 from notifier import checkins, outbox, webhook_urls
-from notifier import engine as escalation
 from notifier.pacing import CallPacer
 from notifier.transports.factory import make_transport
 from simulator.phone_scenarios import Behaviour, Reply
 from simulator.twilio_emulator import TwilioEmulator
 from tests.e2e.harness import E2E_TWILIO_TOKEN, free_port
 from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.ticks import run_notifier_ticks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -60,7 +60,7 @@ class Phones:
         transport = make_transport(self.settings)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            escalation.tick(self.engine, SYSTEM_CLOCK, self.settings)
+            run_notifier_ticks(self.engine, SYSTEM_CLOCK, self.settings)
             outbox.tick(self.engine, SYSTEM_CLOCK, self.settings, transport, pacer=CallPacer(0))
             if done():
                 return True

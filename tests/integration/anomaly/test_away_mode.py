@@ -13,8 +13,8 @@ from core.db import session_scope
 from core.enums import CaseKind, CaseStatus, MonitoringState, RecipientKind, Role, Severity, WatchStatus
 from core.models import CallAttempt, Case, Household, Notification, Team, Watch
 from core.settings import Settings
-from notifier import engine as escalation
 from tests.factories import make_device, make_household, make_user, make_watch
+from tests.ticks import run_notifier_ticks
 
 SETTINGS = Settings(inactivity_default_hours=12)
 
@@ -93,7 +93,7 @@ def test_pause_ending_without_activity_reminds_staff_once_and_never_calls(
 
     # The escalation engine tells the caseworker; the resident is never rung or texted.
     for _ in range(5):
-        escalation.tick(engine, clock, SETTINGS)
+        run_notifier_ticks(engine, clock, SETTINGS)
         clock.advance(timedelta(minutes=30))
     with Session(engine) as s:
         assert s.exec(select(CallAttempt)).all() == []

@@ -15,9 +15,9 @@ from core.db import session_scope
 from core.enums import CaseKind, CaseStatus, EdgeKind, MonitoringState, ResolutionCode, Role, Severity
 from core.models import ActivityEdge, CallAttempt, Case, Household, Notification, Reading, Team
 from core.settings import Settings
-from notifier import engine as escalation
 from notifier import lifecycle
 from tests.factories import make_device, make_household, make_user, make_watch
+from tests.ticks import run_notifier_ticks
 from tests.unit.anomaly.test_patterns import simulate
 
 SETTINGS = Settings()
@@ -97,7 +97,7 @@ def test_restless_night_opens_one_staff_only_finding_and_never_calls(
     # Nobody is called or texted about a finding, however long it stays open.
     for _ in range(4):
         clock.advance(timedelta(hours=1))
-        escalation.tick(engine, clock, SETTINGS)
+        run_notifier_ticks(engine, clock, SETTINGS)
     with Session(engine) as s:
         assert s.exec(select(CallAttempt)).all() == []
         assert s.exec(select(Notification)).all() == []

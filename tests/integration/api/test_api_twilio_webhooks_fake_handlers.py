@@ -5,7 +5,6 @@ The real notifier handlers are exercised in test_api_twilio_webhooks_real_handle
 
 from __future__ import annotations
 
-import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-import notifier
+from api.routes import twilio as twilio_routes
 from core.clock import ManualClock
 from core.enums import CaseEventType
 from core.models import Case, CaseEvent
@@ -88,10 +87,8 @@ def recorder(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder
         setattr(calls, name, getattr(rec, name))
     for name in ("sms_status", "inbound_sms"):
         setattr(sms, name, getattr(rec, name))
-    monkeypatch.setitem(sys.modules, "notifier.calls", calls)
-    monkeypatch.setitem(sys.modules, "notifier.sms", sms)
-    monkeypatch.setattr(notifier, "calls", calls, raising=False)
-    monkeypatch.setattr(notifier, "sms", sms, raising=False)
+    monkeypatch.setattr(twilio_routes, "calls", calls)
+    monkeypatch.setattr(twilio_routes, "sms", sms)
     yield rec
 
 

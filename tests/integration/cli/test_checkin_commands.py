@@ -13,6 +13,7 @@ from anbu.cli import main
 from core.db import make_engine, session_scope
 from core.models import CheckinSchedule
 from tests.factories import make_household
+from tests.ticks import checkins_at
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_show_tells_why_the_last_check_in_was_skipped(
         assert paused is not None
         paused.monitoring = MonitoringState.PAUSED
         s.add(paused)
-    checkins.tick(engine, slot + timedelta(minutes=1))  # due while paused: skipped, not called
+    checkins_at(engine, slot + timedelta(minutes=1))  # due while paused: skipped, not called
     assert main(["checkins", "show", str(household_id), "--json"]) == 0
     skip = json.loads(capsys.readouterr().out)["schedule"]["last_skip"]
     assert skip["reason"] == "paused"

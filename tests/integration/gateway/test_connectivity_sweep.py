@@ -16,8 +16,8 @@ from core.models import CallAttempt, Case, Device, Household, Notification
 from core.settings import Settings
 from gateway import connectivity
 from gateway.ingest import InboundMessage, ingest_batch
-from notifier import engine as escalation
 from tests.factories import make_device, make_household, make_team, make_user
+from tests.ticks import run_notifier_ticks
 
 SETTINGS = Settings(
     _env_file=None, offline_silence_factor=3.0, offline_min_silence_s=600, offline_default_interval_s=300
@@ -118,7 +118,7 @@ def test_all_plugs_offline_opens_a_staff_only_case_cleared_when_one_is_back(
 
     # The escalation engine tells staff; it never calls the resident or messages family.
     for _ in range(3):
-        escalation.tick(engine, clock, SETTINGS)
+        run_notifier_ticks(engine, clock, SETTINGS)
         clock.advance(timedelta(minutes=30))
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(CallAttempt)).one() == 0

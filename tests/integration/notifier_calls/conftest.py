@@ -13,7 +13,7 @@ from core.models import Case
 
 @dataclass
 class EscalationRecorder:
-    """Stands in for notifier.engine.escalate_now and remembers what it was asked."""
+    """Stands in for notifier.escalation.escalate_now and remembers what it was asked."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     fail: bool = False
@@ -27,5 +27,5 @@ class EscalationRecorder:
 @pytest.fixture
 def escalations(monkeypatch: pytest.MonkeyPatch) -> EscalationRecorder:
     recorder = EscalationRecorder()
-    monkeypatch.setattr("notifier.engine.escalate_now", recorder)
+    monkeypatch.setattr("notifier.escalation.escalate_now", recorder)
     return recorder

@@ -13,8 +13,8 @@ from core.enums import CallOutcome, CaseEventType, CaseStatus, RecipientKind, Se
 from core.models import CallAttempt, Case, CaseEvent, Notification
 from core.settings import Settings
 from notifier import calls
-from notifier import engine as escalation
 from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.ticks import run_notifier_ticks
 
 BASE = "https://care.example.org"
 
@@ -27,7 +27,7 @@ def _case_with_a_queued_call(engine: Engine, clock: ManualClock) -> tuple[int, s
         make_user(s, team=team)
         case_id = make_open_case(s, household, now=clock.now()).id
         assert case_id is not None
-    assert escalation.tick(engine, clock, settings) == 1  # the default ladder starts with a call
+    assert run_notifier_ticks(engine, clock, settings) == 1  # the default ladder starts with a call
     with Session(engine) as s:
         (attempt,) = s.exec(select(CallAttempt).where(CallAttempt.case_id == case_id)).all()
     return case_id, attempt.code
@@ -87,7 +87,7 @@ def test_saying_fine_clears_the_case_and_the_engine_stops(sqlite_engine: Engine,
     _reply(sqlite_engine, clock, code, SpeechResult="네 괜찮아요", Confidence="0.93")
     settings = Settings(_env_file=None, public_base_url=BASE, twilio_from_number="+15005550006")
     clock.advance(timedelta(hours=1))
-    assert escalation.tick(sqlite_engine, clock, settings) == 0
+    assert run_notifier_ticks(sqlite_engine, clock, settings) == 0
     with Session(sqlite_engine) as s:
         case = s.get(Case, case_id)
         assert case is not None and case.status == CaseStatus.CLEARED

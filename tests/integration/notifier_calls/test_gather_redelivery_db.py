@@ -23,6 +23,7 @@ from core.models import CallAttempt, Case, CaseEvent, CheckinCall
 from notifier import calls, checkins
 from tests.factories import make_call_attempt, make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
+from tests.ticks import checkins_at
 
 BASE = "https://care.example.org"
 
@@ -199,7 +200,7 @@ def _checkin_call(engine: Engine, clock: ManualClock) -> tuple[int, str]:
         assert hh.id is not None
         checkins.set_schedule(s, hh.id, weekdays=[1], local_time="10:00", now=clock.now())
     clock.set(TEN_SEOUL)
-    assert checkins.tick(engine, clock.now()) == 1
+    assert checkins_at(engine, clock.now()) == 1
     with session_scope(engine) as s:
         (attempt,) = s.exec(select(CallAttempt)).all()
         attempt.status = CallStatus.QUEUED  # the outbox placed it

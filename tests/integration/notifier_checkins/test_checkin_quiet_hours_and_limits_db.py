@@ -15,9 +15,9 @@ from core.enums import CaseEventType
 from core.models import CallAttempt, CaseEvent, CheckinSchedule, Household, Organisation, Team
 from core.settings import Settings
 from notifier import checkins
-from notifier import engine as escalation
 from notifier.checkins import ScheduleError
 from tests.factories import make_call_attempt, make_household, make_open_case, make_team
+from tests.ticks import checkins_at, run_notifier_ticks
 
 TEN_SEOUL = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
 NOON_SEOUL = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -83,11 +83,11 @@ def test_a_check_in_due_in_quiet_hours_set_later_is_held_until_they_end(engine: 
     _set_policy(
         engine, household_id, {**CALL_FIRST, "quiet_hours": {"start": "09:00", "end": "12:00", "mode": mode}}
     )
-    assert checkins.tick(engine, TEN_SEOUL) == 0
+    assert checkins_at(engine, TEN_SEOUL) == 0
     assert _calls(engine) == []
     assert _next_due(engine, household_id) == NOON_SEOUL  # held, not lost
-    assert checkins.tick(engine, NOON_SEOUL - timedelta(seconds=1)) == 0
-    assert checkins.tick(engine, NOON_SEOUL) == 1
+    assert checkins_at(engine, NOON_SEOUL - timedelta(seconds=1)) == 0
+    assert checkins_at(engine, NOON_SEOUL) == 1
     assert [c.case_id for c in _calls(engine)] == [None]
     assert _next_due(engine, household_id) == THURSDAY_TEN_SEOUL  # the weekly rhythm goes on
 
@@ -109,20 +109,20 @@ def test_the_daily_call_limit_skips_a_check_in_to_the_next_slot(
         hh = s.get(Household, household_id)
         assert hh is not None
         make_call_attempt(s, hh, now=earlier_call)
-    assert checkins.tick(engine, TEN_SEOUL) == placed
+    assert checkins_at(engine, TEN_SEOUL) == placed
     assert len(_calls(engine)) == 1 + placed
     assert _next_due(engine, household_id) == THURSDAY_TEN_SEOUL
 
 
 def test_a_check_in_call_counts_towards_the_daily_limit(engine: Engine, settings: Settings) -> None:
     household_id = _household(engine, {**CALL_FIRST, "limits": {"calls_per_household_per_day": 1}})
-    assert checkins.tick(engine, TEN_SEOUL) == 1
+    assert checkins_at(engine, TEN_SEOUL) == 1
     clock = ManualClock(NOON_SEOUL)  # later the same day an inactivity case wants to call
     with session_scope(engine) as s:
         hh = s.get(Household, household_id)
         assert hh is not None
         case = make_open_case(s, hh, now=clock.now())
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert len(_calls(engine)) == 1
     with Session(engine) as s:
         limited = s.exec(

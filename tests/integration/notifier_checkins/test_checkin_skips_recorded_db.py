@@ -14,6 +14,7 @@ from core.enums import CheckinSkip, MonitoringState
 from core.models import CheckinSchedule, Household, Organisation, Team
 from notifier import checkins
 from tests.factories import make_call_attempt, make_household, make_open_case, make_team
+from tests.ticks import checkins_at
 
 TEN_SEOUL = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul, the schedule's slot
 NOON_SEOUL = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -78,7 +79,7 @@ def test_each_skip_reason_is_recorded_with_its_slot(
     assert _schedule(engine, household_id).last_skip_reason is None
     if callable(prepare):
         prepare(engine, household_id)
-    assert checkins.tick(engine, now) == 0
+    assert checkins_at(engine, now) == 0
     schedule = _schedule(engine, household_id)
     assert (schedule.last_skip_reason, schedule.last_skip_slot, schedule.last_skip_at) == (
         reason,
@@ -101,7 +102,7 @@ def test_a_hold_in_quiet_hours_is_recorded_with_when_it_will_be_placed(engine: E
         assert org is not None
         org.escalation_policy = {**CALL_FIRST, "quiet_hours": {"start": "09:00", "end": "12:00"}}
         s.add(org)
-    assert checkins.tick(engine, TEN_SEOUL) == 0
+    assert checkins_at(engine, TEN_SEOUL) == 0
     schedule = _schedule(engine, household_id)
     assert (schedule.last_skip_reason, schedule.last_skip_slot, schedule.last_skip_until) == (
         CheckinSkip.QUIET_HOURS,
@@ -113,5 +114,5 @@ def test_a_hold_in_quiet_hours_is_recorded_with_when_it_will_be_placed(engine: E
 
 def test_a_placed_check_in_records_no_skip(engine: Engine) -> None:
     household_id = _household(engine, CALL_FIRST)
-    assert checkins.tick(engine, TEN_SEOUL) == 1
+    assert checkins_at(engine, TEN_SEOUL) == 1
     assert _schedule(engine, household_id).last_skip_reason is None

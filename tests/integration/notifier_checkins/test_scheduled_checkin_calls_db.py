@@ -16,6 +16,7 @@ from core.models import CallAttempt, Case, CheckinCall, CheckinSchedule, Househo
 from notifier import calls, checkins
 from notifier.checkins import ScheduleError
 from tests.factories import make_household, make_open_case
+from tests.ticks import checkins_at
 
 BASE = "https://care.example.org"
 # Monday 2 March 2026, 00:30 UTC = 09:30 in Seoul.
@@ -52,7 +53,7 @@ def _reply(engine: Engine, clock: ManualClock, code: str, **params: str) -> str:
 
 def _placed_call(engine: Engine, clock: ManualClock) -> CallAttempt:
     clock.set(TEN_SEOUL)
-    assert checkins.tick(engine, clock.now()) == 1
+    assert checkins_at(engine, clock.now()) == 1
     (attempt,) = _attempts(engine)
     with session_scope(engine) as s:  # the outbox placed it and the resident picked up
         row = s.get(CallAttempt, attempt.id)
@@ -85,10 +86,10 @@ def test_a_schedule_is_validated_and_knows_its_next_call(engine: Engine, clock: 
 
 def test_a_due_check_in_is_placed_once_and_the_schedule_moves_on(engine: Engine, clock: ManualClock) -> None:
     household_id = _household(engine, clock)
-    assert checkins.tick(engine, clock.now()) == 0  # 09:30: not yet
+    assert checkins_at(engine, clock.now()) == 0  # 09:30: not yet
     clock.set(TEN_SEOUL)
-    assert checkins.tick(engine, clock.now()) == 1
-    assert checkins.tick(engine, clock.now()) == 0
+    assert checkins_at(engine, clock.now()) == 1
+    assert checkins_at(engine, clock.now()) == 0
     (attempt,) = _attempts(engine)
     assert (attempt.case_id, attempt.status, attempt.to_number) == (None, CallStatus.PENDING, "+821012345678")
     with Session(engine) as s:
@@ -111,7 +112,7 @@ def test_a_household_with_an_active_case_or_found_too_late_is_skipped(
         assert first is not None
         make_open_case(s, first, now=clock.now())
     clock.set(TEN_SEOUL + timedelta(hours=3))  # the other household's call is 3 h late
-    assert checkins.tick(sqlite_engine, clock.now()) == 0
+    assert checkins_at(sqlite_engine, clock.now()) == 0
     assert _attempts(sqlite_engine) == []
     with Session(sqlite_engine) as s:
         assert all(

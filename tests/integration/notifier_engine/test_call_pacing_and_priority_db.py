@@ -14,11 +14,11 @@ from core.db import session_scope
 from core.enums import CallStatus, CaseKind
 from core.models import CallAttempt, CallPacing
 from core.settings import Settings
-from notifier import engine as escalation
 from notifier import outbox
 from notifier.pacing import CallPacer
 from tests.factories import make_household, make_open_case, make_team
 from tests.integration.notifier_engine.support import FROM_NUMBER, PUBLIC_BASE, RecordingTransport, Sent
+from tests.ticks import run_notifier_ticks
 
 CALL_FIRST: dict[str, object] = {"steps": [{"action": "call_resident", "wait_minutes": 60}]}
 
@@ -60,7 +60,7 @@ def test_help_calls_go_first_and_check_in_calls_last(
     _case(engine, clock, "+821000000001")
     _case(engine, clock, "+821000000002")
     _case(engine, clock, "+821000000003", kind=CaseKind.HELP_REQUESTED)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     transport = RecordingTransport()
     assert outbox.tick(engine, clock, settings, transport, pacer=_paced(clock)) == 4
     assert [t.to for t in transport.sent] == [
@@ -76,13 +76,13 @@ def test_an_emergency_call_queued_during_a_paced_tick_goes_before_the_routine_ca
 ) -> None:
     for i in range(4):
         _case(engine, clock, f"+82100000010{i}")
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     transport = RecordingTransport()
 
     def help_arrives(sent: Sent) -> None:
         if len(transport.sent) == 1:  # while the first routine call is being placed
             _case(engine, clock, "+821000000911", kind=CaseKind.HELP_REQUESTED)
-            escalation.tick(engine, clock, settings)
+            run_notifier_ticks(engine, clock, settings)
 
     transport.on_send = help_arrives
     assert outbox.tick(engine, clock, settings, transport, pacer=_paced(clock)) == 5
@@ -119,7 +119,7 @@ def test_the_outbox_spaces_calls_by_the_configured_calls_per_second(
     )
     for i in range(4):
         _case(engine, clock, f"+82100000020{i}")
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     transport = RecordingTransport()
     placed_at: list[float] = []
     start = clock.now()

@@ -17,8 +17,7 @@ from core.enums import Channel, Language, RecipientKind
 from core.models import Case, Contact
 from core.settings import Settings
 from notifier import calls as call_handlers
-from notifier import engine as escalation
-from notifier import lifecycle, outbox
+from notifier import escalation, lifecycle, outbox
 from notifier.pacing import CallPacer
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import (
@@ -28,6 +27,7 @@ from tests.integration.notifier_engine.support import (
     calls,
     notifications,
 )
+from tests.ticks import run_notifier_ticks
 
 
 @dataclass
@@ -88,7 +88,7 @@ def test_the_ladders_family_step_uses_each_contacts_channels_and_language(
     engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
     fam = _family(engine, clock, FAMILY_FIRST)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     sms, phoned = _contact_rows(engine, fam.case_id)
     assert sms == {fam.korean_sms: {"ko:sms.family.ladder"}, fam.english_call: {"en:sms.family.ladder"}}
     assert phoned == {fam.english_call: {"en"}}
@@ -121,11 +121,11 @@ def test_all_clear_goes_to_everyone_told_in_their_language_and_never_to_opted_ou
     engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
     fam = _family(engine, clock, FAMILY_FIRST)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     outbox.tick(engine, clock, settings, RecordingTransport(), pacer=CallPacer(0))
     with session_scope(engine) as s:
         lifecycle.clear(s, s.get_one(Case, fam.case_id), reason="activity", now=clock.now())
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     sms, _ = _contact_rows(engine, fam.case_id)
     assert {k: {t for t in v if "all_clear" in t} for k, v in sms.items()} == {
         fam.korean_sms: {"ko:sms.family.all_clear"},

@@ -25,11 +25,11 @@ from core.enums import (
 )
 from core.models import Case, Contact, Organisation, User
 from core.settings import Settings
-from notifier import engine as escalation
-from notifier import lifecycle
+from notifier import escalation, lifecycle
 from notifier.policy import DEFAULT_POLICY, snapshot_for_household
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import FAMILY_FIRST, calls, events, load_case, notifications
+from tests.ticks import run_notifier_ticks
 
 
 def _setup_household(
@@ -61,7 +61,7 @@ def test_a_case_walks_the_default_ladder_as_the_clock_advances(
 
     def tick_at(minutes: float) -> int:
         clock.set(start + timedelta(minutes=minutes))
-        return escalation.tick(engine, clock, settings)
+        return run_notifier_ticks(engine, clock, settings)
 
     assert tick_at(0) == 1
     assert tick_at(0) == 0  # the next step is not due yet
@@ -143,7 +143,7 @@ def test_two_concurrent_ticks_run_each_step_once(
 
         def worker(barrier: threading.Barrier = barrier, results: list[int] = results) -> None:
             barrier.wait(timeout=10)
-            results.append(escalation.tick(engine, clock, settings))
+            results.append(run_notifier_ticks(engine, clock, settings))
 
         threads = [threading.Thread(target=worker) for _ in range(2)]
         for t in threads:
@@ -182,16 +182,16 @@ def test_a_stale_worker_cannot_run_a_step_after_an_acknowledgement(
     with Session(engine) as s:
         assert calls(s, case_id) == []
         assert events(s, case_id, CaseEventType.STEP) == []
-    assert escalation.tick(engine, clock, settings) == 0  # acknowledged cases are not escalated
+    assert run_notifier_ticks(engine, clock, settings) == 0  # acknowledged cases are not escalated
 
 
 def test_a_step_that_reaches_nobody_does_not_make_the_next_one_wait(
     engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
     case_id, _, _ = _setup_household(engine, clock, with_resident=False)
-    assert escalation.tick(engine, clock, settings) == 1  # call step: nobody to call
-    assert escalation.tick(engine, clock, settings) == 1  # second call step: nobody either
-    assert escalation.tick(engine, clock, settings) == 1  # family, at once
+    assert run_notifier_ticks(engine, clock, settings) == 1  # call step: nobody to call
+    assert run_notifier_ticks(engine, clock, settings) == 1  # second call step: nobody either
+    assert run_notifier_ticks(engine, clock, settings) == 1  # family, at once
     with Session(engine) as s:
         assert calls(s, case_id) == []
         assert len(notifications(s, case_id)) == 2
@@ -211,9 +211,9 @@ def test_a_device_offline_case_tells_the_caseworker_once_and_never_rings_anyone(
         case = make_open_case(s, hh, now=clock.now(), kind=CaseKind.DEVICE_OFFLINE)
         case_id = case.id
         assert case_id is not None
-    assert escalation.tick(engine, clock, settings) == 1
+    assert run_notifier_ticks(engine, clock, settings) == 1
     clock.advance(timedelta(days=1))
-    assert escalation.tick(engine, clock, settings) == 0
+    assert run_notifier_ticks(engine, clock, settings) == 0
     with Session(engine) as s:
         assert calls(s, case_id) == []
         sent = notifications(s, case_id)
@@ -236,7 +236,7 @@ def test_contacts_get_their_own_language_and_opted_out_contacts_get_nothing(
         s.flush()
         case_id = make_open_case(s, hh, now=clock.now()).id
         assert case_id is not None
-    assert escalation.tick(engine, clock, settings) == 1
+    assert run_notifier_ticks(engine, clock, settings) == 1
     with Session(engine) as s:
         (only,) = notifications(s, case_id)
         assert only.to_address == "+447700900001" and only.language == Language.EN
@@ -275,7 +275,7 @@ def test_closed_cases_are_never_escalated(
             lifecycle.resolve(
                 s, case, actor="user:1", code=ResolutionCode.RESIDENT_FINE, note=None, now=clock.now()
             )
-    assert escalation.tick(engine, clock, settings) == 0
+    assert run_notifier_ticks(engine, clock, settings) == 0
     with Session(engine) as s:
         assert calls(s, case_id) == [] and notifications(s, case_id) == []
 
@@ -293,7 +293,7 @@ def test_a_broken_case_does_not_stop_the_others(
         return real(session, case_id, now)  # type: ignore[arg-type]
 
     monkeypatch.setattr(escalation, "run_due_step", flaky)
-    assert escalation.tick(engine, clock, settings) == 1
+    assert run_notifier_ticks(engine, clock, settings) == 1
     with Session(engine) as s:
         assert calls(s, first) == [] and len(calls(s, second)) == 1
         assert s.exec(select(User)).first() is not None

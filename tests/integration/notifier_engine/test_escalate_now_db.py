@@ -12,10 +12,10 @@ from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, RecipientKind, Severity
 from core.models import Case
 from core.settings import Settings
-from notifier import engine as escalation
-from notifier import lifecycle
+from notifier import escalation, lifecycle
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import calls, events, load_case, notifications
+from tests.ticks import run_notifier_ticks
 
 
 def _open_case_after_first_call(engine: Engine, clock: ManualClock, settings: Settings) -> int:
@@ -25,7 +25,7 @@ def _open_case_after_first_call(engine: Engine, clock: ManualClock, settings: Se
         make_user(s, team=team)
         case_id = make_open_case(s, hh, now=clock.now()).id
         assert case_id is not None
-    assert escalation.tick(engine, clock, settings) == 1  # the first wellness call is queued
+    assert run_notifier_ticks(engine, clock, settings) == 1  # the first wellness call is queued
     clock.advance(timedelta(minutes=2))  # ... and the resident answers
     return case_id
 
@@ -70,7 +70,7 @@ def test_unwell_tells_the_caseworker_now_and_the_ladder_continues_after_that_ste
     assert load_case(engine, case_id).version == case.version
 
     clock.advance(timedelta(minutes=15))
-    assert escalation.tick(engine, clock, settings) == 1
+    assert run_notifier_ticks(engine, clock, settings) == 1
     with Session(engine) as s:
         templates = [n.template for n in notifications(s, case_id)]
         assert templates == ["sms.caseworker.unwell", "sms.family.ladder", "sms.family.ladder"]
@@ -104,7 +104,7 @@ def test_emergency_makes_the_case_critical_and_tells_caseworker_and_family_at_on
     assert _event_count(engine, case_id) == before
     with Session(engine) as s:
         assert len(notifications(s, case_id)) == 3
-    assert escalation.tick(engine, clock, settings) == 0  # nothing due right after the emergency
+    assert run_notifier_ticks(engine, clock, settings) == 0  # nothing due right after the emergency
 
 
 def test_emergency_on_an_acknowledged_case_still_goes_out_with_the_current_token(

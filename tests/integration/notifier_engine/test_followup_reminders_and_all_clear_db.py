@@ -13,12 +13,12 @@ from core.db import session_scope
 from core.enums import CallStatus, CaseKind, Channel, OutboxStatus, RecipientKind, ResolutionCode
 from core.models import Case, Contact, Notification
 from core.settings import Settings
-from notifier import engine as escalation
 from notifier import lifecycle, outbox
 from notifier.pacing import CallPacer
 from notifier.policy import DEFAULT_ACK_REMINDER_MINUTES
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import FAMILY_FIRST, RecordingTransport, calls, notifications
+from tests.ticks import run_notifier_ticks
 
 
 @dataclass
@@ -67,17 +67,17 @@ def test_an_acknowledged_case_reminds_the_caseworker_until_resolved(
     setup = _setup(engine, clock)
     _ack(engine, clock, setup.case_id)
     acked_at = clock.now()
-    escalation.tick(engine, clock, settings)  # arms the first reminder
+    run_notifier_ticks(engine, clock, settings)  # arms the first reminder
     with Session(engine) as s:
         case = s.get(Case, setup.case_id)
         assert case is not None
         assert case.next_action_at == acked_at + timedelta(minutes=DEFAULT_ACK_REMINDER_MINUTES)
     clock.advance(timedelta(minutes=DEFAULT_ACK_REMINDER_MINUTES - 1))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert _reminders(engine, setup.case_id) == []
     clock.advance(timedelta(minutes=1))
-    escalation.tick(engine, clock, settings)
-    escalation.tick(engine, clock, settings)  # a second tick at the same moment adds nothing
+    run_notifier_ticks(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)  # a second tick at the same moment adds nothing
     (first,) = _reminders(engine, setup.case_id)
     assert (first.recipient_kind, first.recipient_id) == (RecipientKind.USER, setup.caseworker_id)
     assert ":step:ack_reminder:rep:1:" in first.idempotency_key
@@ -85,7 +85,7 @@ def test_an_acknowledged_case_reminds_the_caseworker_until_resolved(
     _send_all(engine, clock, settings, transport)
     assert [m.to for m in transport.sent] == ["+821055501111"]  # not cancelled: the token is current
     clock.advance(timedelta(minutes=DEFAULT_ACK_REMINDER_MINUTES))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert [":rep:2:" in n.idempotency_key for n in _reminders(engine, setup.case_id)] == [False, True]
     # Resolving stops the reminders.
     with session_scope(engine) as s:
@@ -95,7 +95,7 @@ def test_an_acknowledged_case_reminds_the_caseworker_until_resolved(
             s, case, actor="user:1", code=ResolutionCode.RESIDENT_FINE, note=None, now=clock.now()
         )
     clock.advance(timedelta(days=2))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert len(_reminders(engine, setup.case_id)) == 2
 
 
@@ -104,9 +104,9 @@ def test_the_reminder_interval_comes_from_the_policy(
 ) -> None:
     setup = _setup(sqlite_engine, clock, policy={**FAMILY_FIRST, "ack_reminder_minutes": 30})
     _ack(sqlite_engine, clock, setup.case_id)
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     clock.advance(timedelta(minutes=30))
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     assert len(_reminders(sqlite_engine, setup.case_id)) == 1
 
 
@@ -117,10 +117,10 @@ def _walk_to_family_and_caseworker(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport, setup: Setup
 ) -> None:
     """FAMILY_FIRST: family SMS, then caseworker SMS, each sent by the outbox."""
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     _send_all(engine, clock, settings, transport)
     clock.advance(timedelta(minutes=10))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     _send_all(engine, clock, settings, transport)
 
 
@@ -135,8 +135,8 @@ def test_everyone_told_gets_one_all_clear_when_the_case_clears(
         case = s.get(Case, setup.case_id)
         assert case is not None
         lifecycle.clear(s, case, reason="activity", now=clock.now())
-    escalation.tick(engine, clock, settings)
-    escalation.tick(engine, clock, settings)  # once only
+    run_notifier_ticks(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)  # once only
     with Session(engine) as s:
         closing = [n for n in notifications(s, setup.case_id) if "all_clear" in n.template]
     assert sorted(n.to_address for n in closing) == told
@@ -151,12 +151,12 @@ def test_nobody_told_means_no_all_clear(
     sqlite_engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
     setup = _setup(sqlite_engine, clock, policy=FAMILY_FIRST)
-    escalation.tick(sqlite_engine, clock, settings)  # family SMS queued, never sent
+    run_notifier_ticks(sqlite_engine, clock, settings)  # family SMS queued, never sent
     with session_scope(sqlite_engine) as s:
         case = s.get(Case, setup.case_id)
         assert case is not None
         lifecycle.clear(s, case, reason="activity", now=clock.now())
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     with Session(sqlite_engine) as s:
         assert [n.template for n in notifications(s, setup.case_id)] == ["sms.family.ladder"] * 2
 
@@ -165,7 +165,7 @@ def test_a_worrying_resolution_sends_closed_not_all_clear_and_skips_opted_out_co
     sqlite_engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     setup = _setup(sqlite_engine, clock, policy=FAMILY_FIRST)
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     _send_all(sqlite_engine, clock, settings, transport)
     with session_scope(sqlite_engine) as s:
         opted = s.get(Contact, setup.contact_ids[0])
@@ -176,7 +176,7 @@ def test_a_worrying_resolution_sends_closed_not_all_clear_and_skips_opted_out_co
         lifecycle.resolve(
             s, case, actor="user:1", code=ResolutionCode.HOSPITAL, note="admitted", now=clock.now()
         )
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     with Session(sqlite_engine) as s:
         closing = [n for n in notifications(s, setup.case_id) if n.template.endswith(".closed")]
     assert [(n.recipient_id, n.template) for n in closing] == [(setup.contact_ids[1], "sms.family.closed")]
@@ -191,7 +191,7 @@ def test_contacts_who_prefer_calls_get_the_sms_and_a_call(
         contact = s.get(Contact, setup.contact_ids[0])
         assert contact is not None
         contact.preferred_channel = Channel.CALL
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (sms,) = notifications(s, setup.case_id)
         (call,) = calls(s, setup.case_id)
@@ -214,7 +214,7 @@ def test_an_acknowledged_pattern_finding_sends_no_reminders(
         finding_id = finding.id
     _ack(engine, clock, finding_id)
     for _ in range(3):
-        escalation.tick(engine, clock, settings)
+        run_notifier_ticks(engine, clock, settings)
         clock.advance(timedelta(minutes=DEFAULT_ACK_REMINDER_MINUTES + 1))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert _reminders(engine, finding_id) == []

@@ -20,8 +20,7 @@ from core.enums import (
 )
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
-from notifier import engine as escalation
-from notifier import lifecycle, outbox
+from notifier import escalation, lifecycle, outbox
 from notifier.outbox import MAX_ATTEMPTS
 from notifier.pacing import CallPacer
 from notifier.transports import TransportError
@@ -36,6 +35,7 @@ from tests.integration.notifier_engine.support import (
     events,
     notifications,
 )
+from tests.ticks import run_notifier_ticks
 
 
 def _case(
@@ -59,7 +59,7 @@ def test_calls_and_messages_are_sent_once_with_our_webhook_urls(
 ) -> None:
     call_case = _case(engine, clock)
     sms_case = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    assert escalation.tick(engine, clock, settings) == 2
+    assert run_notifier_ticks(engine, clock, settings) == 2
     assert _send(engine, clock, settings, transport) == 2
     assert _send(engine, clock, settings, transport) == 0  # nothing is sent twice
     with Session(engine) as s:
@@ -101,7 +101,7 @@ def test_an_acknowledgement_between_queue_and_send_cancels_the_rows(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST)
-    assert escalation.tick(engine, clock, settings) == 1
+    assert run_notifier_ticks(engine, clock, settings) == 1
     with session_scope(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
@@ -120,7 +120,7 @@ def test_a_queued_call_is_cancelled_when_the_case_clears(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock)
-    assert escalation.tick(engine, clock, settings) == 1
+    assert run_notifier_ticks(engine, clock, settings) == 1
     with session_scope(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
@@ -159,7 +159,7 @@ def test_temporary_errors_back_off_and_give_up_after_eight_attempts(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     waits = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
         transport.failures.append(TransportError("HTTP 503", permanent=False, code="http-503"))
@@ -192,7 +192,7 @@ def test_a_temporary_error_then_success_sends_the_message(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     transport.failures.append(TransportError("throttled", permanent=False, code="20429"))
     _send(engine, clock, settings, transport)
     clock.advance(timedelta(seconds=30))
@@ -208,7 +208,7 @@ def test_a_permanent_error_fails_the_row_at_once(
 ) -> None:
     sms_case = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     call_case = _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     transport.failures.append(TransportError("HTTP 400: invalid To", permanent=True, code="21211"))
     transport.failures.append(TransportError("HTTP 400: not reachable", permanent=True, code="21214"))
     assert _send(engine, clock, settings, transport) == 2
@@ -228,7 +228,7 @@ def test_an_unexpected_transport_exception_is_retried_not_lost(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     transport.failures.append(KeyError("bug in a transport"))
     assert _send(engine, clock, settings, transport) == 1
     with Session(engine) as s:
@@ -251,7 +251,7 @@ def test_an_expired_lease_without_a_provider_id_is_sent_again(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (call,) = calls(s, case_id)
     assert call.id is not None
@@ -270,7 +270,7 @@ def test_an_expired_lease_with_a_provider_id_is_never_sent_again(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
     assert note.id is not None
@@ -286,7 +286,7 @@ def test_a_row_interrupted_too_often_is_given_up(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with session_scope(engine) as s:
         (note,) = notifications(s, case_id)
         note.status, note.attempts, note.claim_expires_at = OutboxStatus.SENDING, MAX_ATTEMPTS, clock.now()
@@ -303,7 +303,7 @@ def test_a_status_callback_that_arrives_before_we_record_the_send_is_not_overwri
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
 
     def delivered_at_once(record: Sent) -> None:
         # The provider's "delivered" callback wins the race against our own bookkeeping.
@@ -322,7 +322,7 @@ def test_two_concurrent_senders_never_send_the_same_row(
 ) -> None:
     case_ids = [_case(engine, clock, policy=FAMILY_FIRST, contacts=3) for _ in range(4)]
     case_ids += [_case(engine, clock) for _ in range(3)]
-    assert escalation.tick(engine, clock, settings) == 7
+    assert run_notifier_ticks(engine, clock, settings) == 7
     transport = RecordingTransport()
     barrier = threading.Barrier(2)
     handled: list[int] = []
@@ -348,7 +348,7 @@ def test_two_concurrent_senders_never_send_the_same_row(
 def test_calls_are_paced_within_a_tick(engine: Engine, clock: ManualClock, settings: Settings) -> None:
     for _ in range(3):
         _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     slept: list[float] = []
     placed_at: list[timedelta] = []
     start = clock.now()
@@ -364,7 +364,7 @@ def test_calls_are_paced_within_a_tick(engine: Engine, clock: ManualClock, setti
     assert placed_at == [timedelta(0), timedelta(seconds=1), timedelta(seconds=2)]
     # The next free slot is kept in the database, so the next tick (or another worker) waits too.
     _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert (
         outbox.tick(engine, clock, settings, transport, pacer=CallPacer(1.0, clock=clock, sleep=sleep)) == 1
     )

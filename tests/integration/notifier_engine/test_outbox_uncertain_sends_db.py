@@ -21,7 +21,6 @@ from core.enums import CallStatus, CaseEventType, OutboxStatus
 from core.models import CallAttempt
 from core.settings import Settings
 from notifier import calls as call_handlers
-from notifier import engine as escalation
 from notifier import outbox, sms
 from notifier.outbox import LEASE
 from notifier.pacing import CallPacer
@@ -36,6 +35,7 @@ from tests.integration.notifier_engine.support import (
     events,
     notifications,
 )
+from tests.ticks import run_notifier_ticks
 
 
 def _case(engine: Engine, clock: ManualClock, *, policy: dict[str, object] | None = None) -> int:
@@ -79,7 +79,7 @@ def test_a_worker_that_dies_after_placing_a_call_never_places_it_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_id = _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     _die_after_sending_once(monkeypatch)
     _send(engine, clock, settings, provider)
     assert len(provider.sent) == 1
@@ -109,7 +109,7 @@ def test_a_worker_that_dies_after_sending_an_sms_never_sends_it_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
     # An earlier, different text to the same number is not this row's send.
@@ -139,7 +139,7 @@ def test_a_lost_response_is_looked_up_before_trying_again(
     engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport
 ) -> None:
     case_id = _case(engine, clock, policy=FAMILY_FIRST)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
 
     def response_lost(record: Sent) -> None:
         provider.on_send = None
@@ -163,7 +163,7 @@ def test_an_uncertain_row_the_provider_never_got_is_sent_once(
     engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport
 ) -> None:
     case_id = _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     provider.failures.append(TransportError("network error: ConnectTimeout", permanent=False, code="network"))
     assert _send(engine, clock, settings, provider) == 1
     assert provider.sent == []
@@ -183,7 +183,7 @@ def test_a_failed_lookup_sends_nothing_and_asks_again_later(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_id = _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     _die_after_sending_once(monkeypatch)
     _send(engine, clock, settings, provider)
     provider.lookup_failures.append(TransportError("HTTP 503", permanent=False, code="http-503"))
@@ -211,7 +211,7 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     case_id = _case(engine, clock)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with session_scope(engine) as s:
         (call,) = calls(s, case_id)
         # A call to the same resident already recorded on another row (say, a check-in call).
@@ -254,7 +254,7 @@ def test_a_status_callback_records_the_provider_id_so_the_dead_workers_send_is_n
     # A transport that cannot be asked (like the console): only the callback can save us here.
     transport = RecordingTransport()
     case_id = _case(engine, clock, policy=None if kind == "call" else FAMILY_FIRST)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     _die_after_sending_once(monkeypatch)
     _send(engine, clock, settings, transport)
     (sent,) = transport.sent

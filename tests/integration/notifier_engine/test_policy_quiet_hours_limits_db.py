@@ -14,10 +14,10 @@ from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, Channel, RecipientKind, Severity
 from core.models import Case
 from core.settings import Settings
-from notifier import engine as escalation
-from notifier import lifecycle
+from notifier import escalation, lifecycle
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import calls, events, notifications
+from tests.ticks import run_notifier_ticks
 
 # 02:00 in Seoul (17:00 UTC the day before): inside 21:00-08:00.
 NIGHT = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
@@ -56,9 +56,9 @@ def test_skip_mode_passes_over_the_night_call_and_tells_family_at_once(
     clock = ManualClock(NIGHT)
     policy = {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00"}}
     case_id = _case(engine, clock, policy)
-    escalation.tick(engine, clock, settings)  # the call step: skipped
+    run_notifier_ticks(engine, clock, settings)  # the call step: skipped
     assert _kinds(engine, case_id) == []
-    escalation.tick(engine, clock, settings)  # due at once: family
+    run_notifier_ticks(engine, clock, settings)  # due at once: family
     assert _kinds(engine, case_id) == [("sms", RecipientKind.CONTACT)]
     with Session(engine) as s:
         (first, _) = events(s, case_id, CaseEventType.STEP)
@@ -69,16 +69,16 @@ def test_defer_mode_waits_for_the_morning_then_calls(engine: Engine, settings: S
     clock = ManualClock(NIGHT)
     policy = {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00", "mode": "defer"}}
     case_id = _case(engine, clock, policy)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
         assert (case.step_index, case.next_action_at) == (0, MORNING_END)
     clock.set(MORNING_END - timedelta(seconds=1))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert _kinds(engine, case_id) == []
     clock.set(MORNING_END)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     assert _kinds(engine, case_id) == [("call", RecipientKind.RESIDENT)]
 
 
@@ -94,7 +94,7 @@ def test_emergencies_are_called_even_in_quiet_hours(
             case = s.get(Case, case_id)
             assert case is not None
             lifecycle.raise_severity(s, case, severity=Severity.CRITICAL, reason="test", now=clock.now())
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     assert _kinds(sqlite_engine, case_id) == [("call", RecipientKind.RESIDENT)]
 
 
@@ -103,7 +103,7 @@ def test_outside_quiet_hours_nothing_changes(sqlite_engine: Engine, settings: Se
     case_id = _case(
         sqlite_engine, clock, {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00"}}
     )
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     assert _kinds(sqlite_engine, case_id) == [("call", RecipientKind.RESIDENT)]
 
 
@@ -121,7 +121,7 @@ def test_the_call_limit_holds_back_calls_with_a_visible_event_but_not_the_casewo
     }
     case_id = _case(engine, clock, policy)
     for _ in range(3):
-        escalation.tick(engine, clock, settings)
+        run_notifier_ticks(engine, clock, settings)
         clock.advance(timedelta(minutes=10))
     assert _kinds(engine, case_id) == [("call", RecipientKind.RESIDENT), ("sms", RecipientKind.USER)]
     with Session(engine) as s:
@@ -140,9 +140,9 @@ def test_the_family_sms_limit_never_holds_back_an_emergency(
         "limits": {"family_sms_per_household_per_day": 1},
     }
     case_id = _case(sqlite_engine, clock, policy)
-    escalation.tick(sqlite_engine, clock, settings)
+    run_notifier_ticks(sqlite_engine, clock, settings)
     clock.advance(timedelta(minutes=10))
-    escalation.tick(sqlite_engine, clock, settings)  # the repeat: over the limit
+    run_notifier_ticks(sqlite_engine, clock, settings)  # the repeat: over the limit
     with session_scope(sqlite_engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
@@ -165,9 +165,9 @@ def test_the_pre_call_text_goes_before_the_first_call_only(engine: Engine, setti
         "pre_call_sms": True,
     }
     case_id = _case(engine, clock, policy)
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     clock.advance(timedelta(minutes=10))
-    escalation.tick(engine, clock, settings)
+    run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (notice,) = notifications(s, case_id)
         assert (notice.recipient_kind, notice.template) == (RecipientKind.RESIDENT, "sms.resident.pre_call")
@@ -200,7 +200,7 @@ def test_the_daily_call_limit_is_the_households_local_calendar_day(
         case_id = case.id
     assert case_id is not None
     for _ in range(3):
-        escalation.tick(engine, clock, settings)
+        run_notifier_ticks(engine, clock, settings)
         clock.advance(timedelta(minutes=20))
     with Session(engine) as s:
         assert len(calls(s, case_id)) == placed

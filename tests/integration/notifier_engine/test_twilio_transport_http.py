@@ -20,7 +20,6 @@ from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallStatus
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
-from notifier import engine as escalation
 from notifier import outbox
 from notifier.pacing import CallPacer
 from notifier.transports import TransportError
@@ -28,6 +27,7 @@ from notifier.transports.factory import make_transport
 from notifier.transports.twilio import TwilioTransport
 from tests.factories import make_household, make_open_case, make_team
 from tests.integration.notifier_engine.support import PUBLIC_BASE, calls
+from tests.ticks import run_notifier_ticks
 
 SID = DEV_TWILIO_ACCOUNT_SID
 TOKEN = "test-auth-token"
@@ -228,7 +228,7 @@ def test_the_outbox_places_a_queued_call_through_the_twilio_library(
     assert isinstance(transport, TwilioTransport)
     with session_scope(sqlite_engine) as s:
         case_id = make_open_case(s, make_household(s, team=make_team(s)), now=clock.now()).id
-    assert escalation.tick(sqlite_engine, clock, settings) == 1
+    assert run_notifier_ticks(sqlite_engine, clock, settings) == 1
     assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=CallPacer(0)) == 1
     with Session(sqlite_engine) as s:
         (call,) = calls(s, case_id)

@@ -2,7 +2,7 @@
 
 Run as ``python -m tests.integration.notifier_workers.worker_process DB_URL LOG GO_FILE ROUNDS ISO_NOW
 [PACING_ACCOUNT]``. It waits until GO_FILE exists (so both workers start together), then runs
-ROUNDS rounds of ``engine.tick`` + ``outbox.tick`` at the fixed time ISO_NOW. Every provider
+ROUNDS rounds of the notifier ticks + ``outbox.tick`` at the fixed time ISO_NOW. Every provider
 request is appended to LOG as one line (the row's callback URL identifies the row; ``at=`` is
 when the request reached the provider, real time), with O_APPEND so lines from two processes
 never interleave. With PACING_ACCOUNT the outbox paces calls for real (1 per second per account,
@@ -22,9 +22,9 @@ from pathlib import Path
 from core.clock import SYSTEM_CLOCK, ManualClock
 from core.db import make_engine
 from core.settings import Settings
-from notifier import engine as escalation
 from notifier import outbox
 from notifier.pacing import CallPacer
+from tests.ticks import run_notifier_ticks
 
 
 class FileTransport:
@@ -58,7 +58,7 @@ def main(db_url: str, log: str, go_file: str, rounds: int, iso_now: str, account
             return 2
         time.sleep(0.01)
     for _ in range(rounds):
-        escalation.tick(engine, clock, settings)
+        run_notifier_ticks(engine, clock, settings)
         outbox.tick(engine, clock, settings, transport, pacer=pacer)
     engine.dispose()
     return 0

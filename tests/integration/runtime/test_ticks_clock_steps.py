@@ -59,8 +59,7 @@ class Runs:
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> Runs:
     from anomaly import sweeper
-    from notifier import engine as escalation
-    from notifier import outbox
+    from notifier import escalation, outbox
 
     recorded = Runs()
     monkeypatch.setattr(sweeper, "tick", recorded.recorder("sweeper"))

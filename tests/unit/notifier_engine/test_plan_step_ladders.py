@@ -9,18 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.enums import Channel, RecipientKind
-from notifier.engine import (
-    Purpose,
+from notifier.ladder import (
     StepPlan,
     contact_channels,
-    idempotency_key,
     plan_staff_only_step,
     plan_step,
     resume_after_caseworker,
     select_family_tier,
-    template_for,
 )
 from notifier.policy import DEFAULT_POLICY, parse_policy
+from notifier.queueing import idempotency_key
+from notifier.templates import Purpose, template_for
 
 
 def walk(snapshot: dict[str, Any], runs: int) -> list[tuple[StepPlan, int, int]]:

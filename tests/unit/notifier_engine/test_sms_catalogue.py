@@ -6,7 +6,7 @@ import pytest
 
 from core.enums import CaseKind, Language, Severity
 from core.models import Case
-from notifier.engine import MESSAGES, SMS_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT, sms_body
+from notifier.templates import MESSAGES, SMS_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT, sms_body
 
 
 def _case(kind: CaseKind, severity: Severity) -> Case:

@@ -10,21 +10,16 @@ import pytest
 from core.enums import CaseKind, CaseStatus, Channel, Language, RecipientKind, ResolutionCode
 from core.localtime import format_local, latest_sign_of_life
 from core.models import Case
-from notifier.engine import (
-    CLOSURE_TEMPLATES,
-    PRE_CALL_TEMPLATE,
-    SMS_TEMPLATES,
-    Purpose,
-    Recipient,
-    contact_channels,
-    limit_applies,
-    template_for,
-)
-from notifier.followup import closure_purpose, reminder_number
+from notifier.closures import closure_purpose
+from notifier.followup import reminder_number
+from notifier.ladder import contact_channels
 from notifier.outbox import should_cancel
 from notifier.policy import PolicyError, QuietHours, parse_policy, quiet_until
+from notifier.queueing import limit_applies
+from notifier.recipients import Recipient
 from notifier.replies import is_ack, is_status_request
 from notifier.script import CATALOGUE, contact_call_twiml, contact_reask_twiml
+from notifier.templates import CLOSURE_TEMPLATES, PRE_CALL_TEMPLATE, SMS_TEMPLATES, Purpose, template_for
 
 AT = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
 URL = "https://care.example.org/api/v1/twilio/voice/contact-gather?code=abc"
@@ -205,7 +200,7 @@ def test_bad_quiet_hours_are_refused(doc: dict[str, str]) -> None:
 
 
 def _rec(kind: RecipientKind, channel: Channel) -> Recipient:
-    return Recipient(kind, 1, "+821000000000", Language.KO, channel, None)
+    return Recipient(kind, 1, "+821000000000", Language.KO, channel)
 
 
 def test_limits_hold_back_calls_and_family_texts_but_never_emergencies_staff_or_closures() -> None:

@@ -1,0 +1,81 @@
+"""What outbox messages say: why a message is sent (:class:`Purpose`), which catalogue template
+an (audience, purpose) pair gets, and which templates the outbox treats specially (closures are
+never stale; some news survives an acknowledgement). Pure; the texts are in ``messages/``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from core.enums import Language
+from core.i18n import Catalogue
+from core.models import Case
+
+MESSAGES = Catalogue(Path(__file__).with_name("messages"))
+
+
+class Purpose(StrEnum):
+    """Why a message is sent; with the audience it picks the SMS template."""
+
+    LADDER = "ladder"
+    EXHAUSTED = "exhausted"
+    UNWELL = "unwell"
+    EMERGENCY = "emergency"
+    ACK_REMINDER = "ack_reminder"  # acknowledged, still not resolved (notifier.followup)
+    ALL_CLEAR = "all_clear"  # the case cleared, or was resolved as fine/false alarm (notifier.followup)
+    CLOSED = "closed"  # resolved with another outcome: no "all clear", the caseworker explains
+    PRE_CALL = "pre_call"  # "we are about to call you" text to the resident (policy pre_call_sms)
+
+
+Audience = Literal["family", "caseworker", "resident"]
+
+# Templates that exist for an (audience, purpose) pair; anything else uses the ladder text.
+SMS_TEMPLATES = frozenset(
+    {
+        "sms.family.ladder",
+        "sms.family.emergency",
+        "sms.caseworker.ladder",
+        "sms.caseworker.exhausted",
+        "sms.caseworker.unwell",
+        "sms.caseworker.emergency",
+        "sms.caseworker.ack_reminder",
+        "sms.family.all_clear",
+        "sms.caseworker.all_clear",
+        "sms.family.closed",
+        "sms.caseworker.closed",
+    }
+)
+# To the resident themself: names no household code (they do not know it) and no case detail.
+PRE_CALL_TEMPLATE = "sms.resident.pre_call"
+
+# "The case is over" messages: sent after the case left the active states, so the fencing token
+# says nothing about them; the outbox never cancels them as stale.
+CLOSURE_TEMPLATES = frozenset(
+    {"sms.family.all_clear", "sms.caseworker.all_clear", "sms.family.closed", "sms.caseworker.closed"}
+)
+
+# Messages whose news stays true after someone acknowledges the case: the resident asked for
+# help or said they are unwell. The outbox still sends these when only an acknowledgement
+# (not a clear or resolve) replaced the token. Everything else is cancelled when stale.
+SURVIVES_ACKNOWLEDGEMENT = frozenset(
+    {"sms.caseworker.unwell", "sms.caseworker.emergency", "sms.family.emergency"}
+)
+
+
+def template_for(audience: Audience, purpose: Purpose) -> str:
+    key = f"sms.{audience}.{purpose.value}"
+    if key in SMS_TEMPLATES:
+        return key
+    return PRE_CALL_TEMPLATE if audience == "resident" else f"sms.{audience}.ladder"
+
+
+def sms_body(template: str, language: Language, *, household_code: str, case: Case) -> str:
+    """The SMS text: household code and what kind of alert it is, never the resident's name."""
+    return MESSAGES.text(
+        template,
+        language,
+        code=household_code,
+        kind=MESSAGES.text(f"notify.kind.{case.kind.value}", language),
+        severity=MESSAGES.text(f"notify.severity.{case.severity.value}", language),
+    )
