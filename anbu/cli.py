@@ -13,26 +13,22 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from anbu import logs
 from core.clock import SYSTEM_CLOCK
-from core.settings import Settings, load_settings
+from core.settings import LogSettings, Settings, load_settings
 
 log = logging.getLogger("anbu")
-
-# Libraries that narrate every connection, job run or HTTP request at INFO.
-NOISY_LOGGERS = ("amqtt", "transitions", "apscheduler", "alembic", "twilio.http_client", "httpx")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # A tick that overlaps the next is skipped by design (max_instances=1); not worth a warning.
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    try:
+        log_settings = LogSettings()
+    except ValueError as exc:
+        print(f"anbu: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(log_settings.log_format, verbose=getattr(args, "verbose", False))
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -125,9 +121,9 @@ def cmd_up(_args: argparse.Namespace) -> int:
     try:
         runtime.start_broker(settings, running)
         gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
-        runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
+        ticks = runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
         print(f"Anbu is up: {settings.effective_public_base_url}/")
-        runtime.serve_api(settings, engine, SYSTEM_CLOCK, gateway=gateway)
+        runtime.serve_api(settings, engine, SYSTEM_CLOCK, gateway=gateway, ticks=ticks, role="up")
     finally:
         running.stop()
     return 0
@@ -141,7 +137,9 @@ def cmd_gateway(_args: argparse.Namespace) -> int:
     running = runtime.Running()
     try:
         runtime.start_broker(settings, running)
-        runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        health = runtime.role_health("gateway", engine, gateway=gateway)
+        runtime.start_health_server(settings, health, running, default_port=runtime.GATEWAY_HEALTH_PORT)
         _wait_for_signal()
     finally:
         running.stop()
@@ -152,7 +150,7 @@ def cmd_api(_args: argparse.Namespace) -> int:
     from anbu import runtime
 
     settings = load_settings()
-    engine = runtime.open_database(settings, migrate=False)
+    engine = runtime.open_database(settings)
     runtime.serve_api(settings, engine, SYSTEM_CLOCK)
     return 0
 
@@ -161,10 +159,12 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from anbu import runtime
 
     settings = load_settings()
-    engine = runtime.open_database(settings, migrate=False)
+    engine = runtime.open_database(settings)
     running = runtime.Running()
     try:
-        runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
+        ticks = runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
+        health = runtime.role_health("worker", engine, ticks=ticks)
+        runtime.start_health_server(settings, health, running, default_port=runtime.WORKER_HEALTH_PORT)
         _wait_for_signal()
     finally:
         running.stop()

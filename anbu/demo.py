@@ -267,7 +267,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
         emulator.set_behaviours(phone_behaviours(specs))
         runtime.start_broker(settings, running)
         gateway = runtime.start_gateway(settings, engine, clock, running)
-        runtime.start_ticks(settings, engine, clock, running)
+        ticks = runtime.start_ticks(settings, engine, clock, running)
         if specs:
             ep = settings.mqtt_endpoint
             sim = Simulator(
@@ -283,7 +283,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             sim.start()
             running.add("simulator", sim.stop)
         print(_banner(settings, emulator.base_url), flush=True)
-        runtime.serve_api(settings, engine, clock, gateway=gateway)
+        runtime.serve_api(settings, engine, clock, gateway=gateway, ticks=ticks, role="demo")
     finally:
         running.stop()
     return 0

@@ -8,22 +8,28 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from anbu.ticks import Tick, TickRunner
 from core.clock import Clock
 from core.db import make_engine
+from core.health import Health, database_probe
 from core.migrate import upgrade
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from anbu.health_server import HealthServer
 
 log = logging.getLogger("anbu")
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Engine:
+    """The role's engine; with ``migrate`` (roles starting), pending migrations first, behind the
+    database's migration lock (core/migrate.py), unless ``ANBU_MIGRATE_ON_START=false``."""
     url = settings.effective_database_url
-    if migrate:
+    if migrate and settings.migrate_on_start:
         upgrade(url)
     return make_engine(url)
 
@@ -114,6 +120,40 @@ def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Runni
     return runner
 
 
+# /healthz and /readyz of a gateway or worker running alone (no API port to answer them on).
+GATEWAY_HEALTH_PORT = 8001
+WORKER_HEALTH_PORT = 8002
+
+
+def role_health(role: str, engine: Engine, *, gateway: Any = None, ticks: TickRunner | None = None) -> Health:
+    """The probes of a role: the database always; the gateway's thread and broker connection and
+    the ticks' threads and lag where they run in this process."""
+    from gateway import health as gateway_health
+
+    health = Health(role, ready={"database": database_probe(engine)})
+    if gateway is not None:
+        health.live["gateway"] = gateway.alive
+        health.ready["broker"] = lambda: gateway_health.readiness(gateway.metrics())
+    if ticks is not None:
+        health.live["ticks"] = ticks.alive
+        health.ready["ticks"] = ticks.readiness
+    return health
+
+
+def start_health_server(
+    settings: Settings, health: Health, running: Running, *, default_port: int
+) -> HealthServer | None:
+    from anbu.health_server import HealthServer
+
+    port = settings.health_port if settings.health_port is not None else default_port
+    if port == 0:
+        return None
+    server = HealthServer(health, settings.health_host, port)
+    server.start()
+    running.add("health server", server.stop)
+    return server
+
+
 def serve_api(
     settings: Settings,
     engine: Engine,
@@ -121,17 +161,24 @@ def serve_api(
     *,
     stop_event: threading.Event | None = None,
     gateway: Any = None,
+    ticks: TickRunner | None = None,
+    role: str = "api",
 ) -> None:
     """Run uvicorn in the calling thread until interrupted (or ``stop_event`` is set).
 
-    With ``gateway`` (one running in this process), ``/metrics`` includes its live figures.
+    With ``gateway`` (one running in this process), ``/metrics`` includes its live figures; with
+    ``gateway`` and ``ticks``, ``/healthz`` and ``/readyz`` check them too.
     """
     import uvicorn
 
     from api.app import create_app
 
     app = create_app(
-        settings, engine, clock, gateway_metrics=gateway.metrics if gateway is not None else None
+        settings,
+        engine,
+        clock,
+        gateway_metrics=gateway.metrics if gateway is not None else None,
+        health=role_health(role, engine, gateway=gateway, ticks=ticks),
     )
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False

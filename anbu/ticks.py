@@ -204,6 +204,12 @@ class TickRunner:
 
     # ---------------------------------------------------------------- for /readyz
 
+    def readiness(self) -> dict[str, Any]:
+        """Ready while no tick is late (:meth:`status`) and the loop and APScheduler run."""
+        ticks = self.status()
+        late = [t["name"] for t in ticks if t["late"]]
+        return {"ok": not late and self.alive(), "late": late, "ticks": ticks}
+
     def status(self) -> list[dict[str, Any]]:
         """Each tick's last run and how far its next run is behind its interval.
 

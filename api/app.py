@@ -21,7 +21,6 @@ from api.routes import (
     cases,
     contacts,
     dashboard,
-    health,
     household_admin,
     households,
     management,
@@ -32,8 +31,10 @@ from api.routes import (
     teams,
     twilio,
 )
+from api.routes import health as health_routes
 from api.security_headers import SecurityHeadersMiddleware
 from core.clock import Clock
+from core.health import Health, database_probe
 from core.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -53,6 +54,7 @@ def create_app(
     clock: Clock,
     *,
     gateway_metrics: Callable[[], dict[str, Any]] | None = None,
+    health: Health | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Anbu",
@@ -67,6 +69,8 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock
     app.state.gateway_metrics = gateway_metrics  # set when a gateway runs in this process (/metrics)
+    # /healthz and /readyz: the role's probes; the API alone depends on the database only.
+    app.state.health = health or Health("api", ready={"database": database_probe(engine)})
     app.state.login_limiter = LoginLimiter()
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
@@ -90,7 +94,7 @@ def create_app(
     v1.include_router(audit_log.router)
     app.include_router(v1)
     app.include_router(twilio.router)  # full paths from notifier.webhook_urls
-    app.include_router(health.router)
+    app.include_router(health_routes.router)
     app.include_router(metrics.router)
     app.include_router(dashboard.router)
     app.include_router(status_page.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date as date_type
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -51,9 +51,18 @@ class MeOut(BaseModel):
     display_name: str
 
 
-class HealthOut(BaseModel):
-    status: str
-    database: str
+class LiveOut(BaseModel):
+    status: Literal["ok", "error"]
+    role: str
+    failing: list[str] | None = Field(None, description="the liveness probes that failed")
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ok", "error"]
+    role: str
+    checks: dict[str, dict[str, Any]] = Field(
+        description="per dependency: ok plus its figures (database ms, broker connection, ticks' lag)"
+    )
 
 
 # ------------------------------------------------------------------ households

@@ -90,17 +90,30 @@ def parse_mqtt_url(url: str) -> MqttEndpoint:
     )
 
 
-class Settings(BaseSettings):
+class LogSettings(BaseSettings):
+    """What logging needs, read before any command runs (and before the checks of :class:`Settings`)."""
+
     model_config = SettingsConfigDict(
         env_prefix="ANBU_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text = one readable line per record; json = one JSON object per line"
+    )
+
+
+class Settings(LogSettings):
     env: Literal["dev", "test", "prod"] = Field(
         "dev", description="dev allows demo secrets and the demo login"
     )
     data_dir: Path = Field(Path("var"), description="where the default SQLite file and logs live")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/anbu.db (WAL mode)"
+    )
+    migrate_on_start: bool = Field(
+        True,
+        description="every role applies pending migrations at start (behind a database lock); "
+        "false = only `anbu db upgrade` does",
     )
     secret_key: str = Field(DEV_SECRET_KEY, description="signs access tokens and status links")
     access_token_minutes: int = Field(60, ge=1, le=24 * 60, description="API token lifetime")
@@ -110,6 +123,16 @@ class Settings(BaseSettings):
     http_port: int = Field(8000, ge=1, le=65535, description="API/dashboard port")
     public_base_url: str | None = Field(
         None, description="URL Twilio uses to reach our webhooks; default http://<http_host>:<http_port>"
+    )
+
+    health_host: str = Field(
+        "127.0.0.1", description="bind address of /healthz and /readyz when the gateway or worker runs alone"
+    )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="their port; default 8001 for anbu gateway, 8002 for anbu worker; 0 = no health server",
     )
 
     mqtt_url: str | None = Field(None, description="external broker; unset = embedded broker")

@@ -194,6 +194,10 @@ class Gateway:
             self._connected_event.wait(min(remaining, 0.05))
         return True
 
+    def alive(self) -> bool:
+        """Liveness: the processing thread still runs (it ends only on stop)."""
+        return self._thread is not None and self._thread.is_alive()
+
     @property
     def fatal_error(self) -> str | None:
         """Why the gateway gave up connecting (bad credentials, not authorised), if it did."""

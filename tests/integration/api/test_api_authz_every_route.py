@@ -237,7 +237,11 @@ PUBLIC: dict[tuple[str, str], str] = {
         "GET",
         "/",
     ): "the dashboard shell; it holds no data until the API answers (test_api_dashboard_and_health)",
-    ("GET", "/healthz"): "liveness for load balancers; says only ok/error",
+    ("GET", "/healthz"): "liveness for supervisors; says only ok/error and the role",
+    (
+        "GET",
+        "/readyz",
+    ): "readiness: ok/error per dependency, tick lags; no personal data (test_health_endpoints)",
     ("GET", "/favicon.ico"): "the site icon, a static file (test_api_dashboard_and_health)",
     ("GET", "/metrics"): "Prometheus scrape: counts only, no personal data or device ids (test_api_metrics)",
     (

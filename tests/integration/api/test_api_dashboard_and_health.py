@@ -201,6 +201,7 @@ def test_openapi_operation_ids_are_stable(app_client: TestClient) -> None:
         "cases-resolve",
         "cases-add_note",
         "health-healthz",
+        "health-readyz",
     } <= ids
     # Webhooks and the page are not part of the public API description.
     assert not any(p.startswith("/api/v1/twilio") for p in spec["paths"])
@@ -210,19 +211,34 @@ def test_openapi_operation_ids_are_stable(app_client: TestClient) -> None:
 def test_healthz_ok(app_client: TestClient) -> None:
     response = app_client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "role": "api"}
 
 
-def test_healthz_503_when_the_database_is_unreachable(
+def test_readyz_ok_with_the_database(app_client: TestClient) -> None:
+    response = app_client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["role"] == "api"
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_readyz_503_when_the_database_is_unreachable_while_healthz_stays_live(
     settings: Settings, clock: ManualClock, tmp_path: Path
 ) -> None:
     # A SQLite file "inside" a regular file cannot be opened.
     (tmp_path / "blocker").write_text("a file where a directory should be")
     broken = create_engine(f"sqlite:///{tmp_path / 'blocker' / 'anbu.db'}")
     with TestClient(create_app(settings, broken, clock)) as client:
-        response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "error"}
+        ready = client.get("/readyz")
+        live = client.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "error",
+        "role": "api",
+        "checks": {"database": {"ok": False, "error": "OperationalError"}},
+    }
+    # Liveness does not depend on the database: restarting the API would not bring it back.
+    assert live.status_code == 200
 
 
 def test_app_factory_keeps_state_per_app(settings: Settings, engine: Engine, clock: ManualClock) -> None:
