@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("upgrade", help="apply Alembic migrations to ANBU_DATABASE_URL")
     p.set_defaults(handler=cmd_db_upgrade)
 
+    p = command(
+        "backup", "copy the whole database to one file (online: the roles may keep running)", cmd_backup
+    )
+    p.add_argument("out", type=Path, help="the backup file to write")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p = command("restore", "load a backup made by `anbu backup` into ANBU_DATABASE_URL", cmd_restore)
+    p.add_argument("src", type=Path, metavar="IN", help="the backup file to read")
+    p.add_argument(
+        "--force", action="store_true", help="replace a non-empty database (stop every role first)"
+    )
+
     user = sub.add_parser("user", help="manage dashboard users").add_subparsers(title="user commands")
     p = user.add_parser("add", help="create a user (password from --password-stdin or a prompt)")
     p.add_argument("username")
@@ -210,6 +221,31 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     settings = load_settings()
     upgrade(settings.effective_database_url)
     print("database is at the latest migration")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from anbu.backup import BackupError, backup
+
+    try:
+        done = backup(load_settings().effective_database_url, args.out, force=args.force)
+    except BackupError as exc:
+        print(f"anbu backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up to {done.path} ({done.bytes:,} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from anbu.backup import BackupError, restore
+
+    settings = load_settings()
+    try:
+        restore(settings.effective_database_url, args.src, force=args.force)
+    except BackupError as exc:
+        print(f"anbu restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.src}; the roles bring the schema up to date when they start (or: anbu db upgrade)")
     return 0
 
 
