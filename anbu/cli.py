@@ -13,9 +13,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from anbu import logs
 from core.clock import SYSTEM_CLOCK
-from core.settings import LogSettings, Settings, load_settings
+from core.settings import InsecureSettingsError, LogSettings, Settings, load_settings
 
 log = logging.getLogger("anbu")
 
@@ -36,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except (InsecureSettingsError, ValidationError) as exc:
+        # A refusal is the message, not a traceback: it names the setting to fix.
+        print(f"anbu: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +133,7 @@ def cmd_up(_args: argparse.Namespace) -> int:
     from anbu import runtime
 
     settings = load_settings()
+    settings.refuse_unsafe_phone()
     engine = runtime.open_database(settings)
     running = runtime.Running()
     try:
@@ -161,6 +168,7 @@ def cmd_api(_args: argparse.Namespace) -> int:
     from anbu import runtime
 
     settings = load_settings()
+    settings.refuse_unsafe_phone()
     engine = runtime.open_database(settings)
     runtime.serve_api(settings, engine, SYSTEM_CLOCK)
     return 0
@@ -170,11 +178,13 @@ def cmd_worker(_args: argparse.Namespace) -> int:
     from anbu import runtime
 
     settings = load_settings()
+    settings.refuse_unsafe_phone()
     engine = runtime.open_database(settings)
     running = runtime.Running()
     try:
         ticks = runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
         health = runtime.role_health("worker", engine, ticks=ticks)
+        health.facts.update(settings.phone_status())
         runtime.start_health_server(settings, health, running, default_port=runtime.WORKER_HEALTH_PORT)
         _wait_for_signal()
     finally:

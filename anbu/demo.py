@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.db import session_scope
 from core.enums import Channel, DeviceStatus, DeviceVendor, Language, Role
 from core.models import Contact, Device, Household, Organisation, Resident, Team
-from core.settings import DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN, Settings, load_settings
+from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings, load_settings
 from simulator.households import HouseholdSpec, activity_events, demo_district, phone_behaviours
 from simulator.plugs import SimulatedPlug
 
@@ -239,12 +240,15 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
     if not os.environ.get("ANBU_DATABASE_URL"):
         # The default demo database is rebuilt on every run, so the story starts fresh.
         shutil.rmtree(base.data_dir, ignore_errors=True)
-    emulator = TwilioEmulator(DEV_TWILIO_ACCOUNT_SID, DEV_TWILIO_AUTH_TOKEN)
+    # A fresh token each run, shared only with the emulator: a token in the source would let
+    # anyone who can reach the demo sign a webhook ("괜찮아요" from the resident's number).
+    twilio_token = secrets.token_hex(16)
+    emulator = TwilioEmulator(DEV_TWILIO_ACCOUNT_SID, twilio_token)
     emulator.start()
     settings = base.model_copy(
         update={
             "twilio_account_sid": DEV_TWILIO_ACCOUNT_SID,
-            "twilio_auth_token": DEV_TWILIO_AUTH_TOKEN,
+            "twilio_auth_token": twilio_token,
             "twilio_from_number": DEMO_FROM_NUMBER,
             "twilio_api_base": emulator.base_url,
             "transport": "twilio",

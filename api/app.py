@@ -71,6 +71,7 @@ def create_app(
     app.state.gateway_metrics = gateway_metrics  # set when a gateway runs in this process (/metrics)
     # /healthz and /readyz: the role's probes; the API alone depends on the database only.
     app.state.health = health or Health("api", ready={"database": database_probe(engine)})
+    app.state.health.facts.update(settings.phone_status())
     app.state.login_limiter = LoginLimiter()
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
 

@@ -51,13 +51,21 @@ class MeOut(BaseModel):
     display_name: str
 
 
-class LiveOut(BaseModel):
+class PhoneFacts(BaseModel):
+    """Said by the roles that call people (API, worker, ``anbu up``); absent on a lone gateway."""
+
+    phone: Literal["twilio", "console"] | None = Field(None, description="the transport calls go through")
+    can_call: bool | None = Field(None, description="false on the console transport: nobody is called")
+    warnings: list[str] | None = Field(None, description="what an operator must know now")
+
+
+class LiveOut(PhoneFacts):
     status: Literal["ok", "error"]
     role: str
     failing: list[str] | None = Field(None, description="the liveness probes that failed")
 
 
-class ReadyOut(BaseModel):
+class ReadyOut(PhoneFacts):
     status: Literal["ok", "error"]
     role: str
     checks: dict[str, dict[str, Any]] = Field(

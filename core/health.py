@@ -31,10 +31,12 @@ class Health:
     role: str
     live: dict[str, LiveProbe] = field(default_factory=dict)
     ready: dict[str, ReadyProbe] = field(default_factory=dict)
+    # Fixed facts an operator must see on both paths (e.g. that nobody can be called).
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         failing = [name for name, probe in self.live.items() if not _safe_live(name, probe)]
-        body: dict[str, Any] = {"status": "error" if failing else "ok", "role": self.role}
+        body: dict[str, Any] = {"status": "error" if failing else "ok", "role": self.role, **self.facts}
         if failing:
             body["failing"] = failing
         return not failing, body
@@ -42,7 +44,7 @@ class Health:
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks = {name: _safe_ready(name, probe) for name, probe in self.ready.items()}
         ok = all(check["ok"] for check in checks.values())
-        return ok, {"status": "ok" if ok else "error", "role": self.role, "checks": checks}
+        return ok, {"status": "ok" if ok else "error", "role": self.role, **self.facts, "checks": checks}
 
 
 def _safe_live(name: str, probe: LiveProbe) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,11 +18,16 @@ from core.enums import DeviceVendor
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 DEV_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+# Published in this repository (older versions checked webhook signatures against it when no token
+# was set): refused outside dev, and never used to check anything.
 DEV_TWILIO_AUTH_TOKEN = "dev-insecure-twilio-token"
+NOBODY_CALLED = "nobody can be called: ANBU_TRANSPORT=console logs calls and texts instead of sending them"
+TWILIO_CREDENTIALS = ("ANBU_TWILIO_ACCOUNT_SID", "ANBU_TWILIO_AUTH_TOKEN", "ANBU_TWILIO_FROM_NUMBER")
 
 
 class InsecureSettingsError(RuntimeError):
-    """Raised when a non-dev deployment still uses a development secret."""
+    """Raised when a non-dev deployment still uses a development secret, or a role would start
+    in a state that silently fails the people it watches (e.g. nobody can be called)."""
 
 
 # Units an ESPHome sensor may be configured with (W/kW = power, Wh/kWh = cumulative energy).
@@ -166,7 +171,9 @@ class Settings(LogSettings):
     )
 
     transport: Literal["auto", "console", "twilio"] = Field(
-        "auto", description="auto = twilio when credentials are set, else console"
+        "auto",
+        description="auto = twilio when credentials are set, else console (dev only); "
+        "console outside dev must be chosen explicitly",
     )
     twilio_account_sid: str | None = Field(None, description="Twilio account SID")
     twilio_auth_token: str | None = Field(
@@ -300,9 +307,48 @@ class Settings(LogSettings):
         return "twilio" if self.twilio_account_sid and self.twilio_auth_token else "console"
 
     @property
-    def webhook_auth_token(self) -> str:
-        """Token that signs Twilio webhooks; the dev token when Twilio is not configured."""
-        return self.twilio_auth_token or DEV_TWILIO_AUTH_TOKEN
+    def webhook_auth_token(self) -> str | None:
+        """Token that signs Twilio webhooks; None (every webhook refused) when Twilio is not set up."""
+        return self.twilio_auth_token or None
+
+    def _missing_twilio_credentials(self) -> list[str]:
+        values = (self.twilio_account_sid, self.twilio_auth_token, self.twilio_from_number)
+        return [name for name, value in zip(TWILIO_CREDENTIALS, values, strict=True) if not value]
+
+    def phone_problems(self) -> list[str]:
+        """Why a role that calls people (``up``, ``api``, ``worker``) must not start; empty if fine.
+
+        Outside dev, "no Twilio credentials" is never taken to mean "use the console": that would
+        leave nobody called or texted, with a log line as the only trace. The console transport
+        must then be chosen explicitly (``ANBU_TRANSPORT=console``).
+        """
+        missing = self._missing_twilio_credentials()
+        if self.transport == "twilio" and missing:
+            return [f"ANBU_TRANSPORT=twilio needs {', '.join(missing)}"]
+        if self.transport == "auto" and missing and len(missing) < len(TWILIO_CREDENTIALS):
+            return [f"Twilio credentials are only partly set: {', '.join(missing)} missing"]
+        if self.env != "dev" and self.transport == "auto" and missing:
+            return [
+                f"no Twilio credentials ({', '.join(missing)}): set them, or choose "
+                "ANBU_TRANSPORT=console explicitly (then nobody is called or texted and every "
+                "Twilio webhook is refused)"
+            ]
+        return []
+
+    def phone_status(self) -> dict[str, Any]:
+        """What ``/healthz`` and ``/readyz`` say about the phone (calls and texts)."""
+        can_call = self.effective_transport == "twilio"
+        return {
+            "phone": self.effective_transport,
+            "can_call": can_call,
+            "warnings": [] if can_call else [NOBODY_CALLED],
+        }
+
+    def refuse_unsafe_phone(self) -> None:
+        """Raise :class:`InsecureSettingsError` when :meth:`phone_problems` finds anything."""
+        problems = self.phone_problems()
+        if problems:
+            raise InsecureSettingsError(f"refusing to start with ANBU_ENV={self.env}: " + "; ".join(problems))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -58,11 +58,21 @@ def _form_params(request: Request, body: bytes) -> FormParams:
 
 
 async def _verified_params(request: Request, settings: SettingsDep) -> FormParams:
-    """The form parameters of a genuinely Twilio-signed request, or 403."""
+    """The form parameters of a genuinely Twilio-signed request, or 403.
+
+    Without a Twilio auth token (the console transport) nothing can be genuine: every request is
+    refused before its body is read. There is no fallback token to check against.
+    """
+    auth_token = settings.webhook_auth_token
+    if auth_token is None:
+        log.warning("twilio webhook refused: no Twilio auth token is configured path=%s", request.url.path)
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN, detail="phone webhooks are off (no Twilio auth token)"
+        )
     params = _form_params(request, await _read_body(request))
     url = signed_url(settings.effective_public_base_url, request.url.path, request.url.query)
     if not is_valid(
-        auth_token=settings.webhook_auth_token,
+        auth_token=auth_token,
         url=url,
         params=params,
         signature=request.headers.get(SIGNATURE_HEADER),

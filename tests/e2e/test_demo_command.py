@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from twilio.request_validator import RequestValidator
 
+from notifier import webhook_urls
 from tests.e2e.harness import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -55,6 +58,7 @@ def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
         assert stats["call_attempts"] >= 1, stats  # type: ignore[operator]
         assert stats["notifications"] >= 1, stats  # type: ignore[operator]
         assert stats["readings"] > 1000, stats  # type: ignore[operator]  # weeks of seeded history
+        _forged_checkin_is_refused(base, tmp_path / "demo.db")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -62,6 +66,28 @@ def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _forged_checkin_is_refused(base: str, db: Path) -> None:
+    """Issue 13.1: the demo once signed its webhooks with a token published in the source, so a
+    forged "괜찮아요" from a resident's number recorded a check-in. Each run now has its own."""
+    with sqlite3.connect(db) as con:
+        (phone,) = con.execute(
+            "SELECT phone FROM resident WHERE phone IS NOT NULL ORDER BY id LIMIT 1"
+        ).fetchone()
+    params = {"From": phone, "Body": "괜찮아요", "MessageSid": "SMforged0001"}
+    signature = RequestValidator("dev-insecure-twilio-token").compute_signature(
+        base + webhook_urls.SMS_INBOUND, params
+    )
+    response = httpx.post(
+        base + webhook_urls.SMS_INBOUND, data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 403, response.text
+    with sqlite3.connect(db) as con:  # the handler never ran: the message id was not even recorded
+        seen = con.execute(
+            "SELECT count(*) FROM inbound_message WHERE message_sid = 'SMforged0001'"
+        ).fetchone()
+    assert seen == (0,)
 
 
 def _login(base: str, proc: subprocess.Popen[bytes], *, deadline: float) -> str:

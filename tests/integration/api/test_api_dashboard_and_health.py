@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine
 
 from api.app import create_app
 from core.clock import ManualClock
-from core.settings import Settings
+from core.settings import NOBODY_CALLED, Settings
 
 STATIC = Path(__file__).resolve().parents[3] / "api" / "static"
 
@@ -211,7 +211,14 @@ def test_openapi_operation_ids_are_stable(app_client: TestClient) -> None:
 def test_healthz_ok(app_client: TestClient) -> None:
     response = app_client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "role": "api"}
+    # The test settings have no Twilio account: nobody can be called, and healthz says so.
+    assert response.json() == {
+        "status": "ok",
+        "role": "api",
+        "phone": "console",
+        "can_call": False,
+        "warnings": [NOBODY_CALLED],
+    }
 
 
 def test_readyz_ok_with_the_database(app_client: TestClient) -> None:
@@ -235,6 +242,9 @@ def test_readyz_503_when_the_database_is_unreachable_while_healthz_stays_live(
     assert ready.json() == {
         "status": "error",
         "role": "api",
+        "phone": "console",
+        "can_call": False,
+        "warnings": [NOBODY_CALLED],
         "checks": {"database": {"ok": False, "error": "OperationalError"}},
     }
     # Liveness does not depend on the database: restarting the API would not bring it back.

@@ -92,3 +92,50 @@ def test_production_refuses_development_twilio_token() -> None:
 def test_production_starts_with_real_secrets() -> None:
     s = Settings(env="prod", secret_key="a-real-random-secret-value")
     assert s.env == "prod"
+
+
+TWILIO = {
+    "twilio_account_sid": "AC" + "7" * 32,
+    "twilio_auth_token": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "twilio_from_number": "+15005550006",
+}
+STRONG = "kV3q9xP0tL7mZr2wYb8nC4dF6hJ1sA5gUeQoTiRy"
+
+
+def test_outside_dev_no_twilio_means_refusal_not_a_silent_console() -> None:
+    s = Settings(env="prod", secret_key=STRONG)
+    [problem] = s.phone_problems()
+    assert "ANBU_TWILIO_ACCOUNT_SID" in problem and "ANBU_TRANSPORT=console" in problem
+    with pytest.raises(InsecureSettingsError, match="ANBU_TRANSPORT=console"):
+        s.refuse_unsafe_phone()
+
+
+def test_an_explicit_console_or_full_credentials_are_accepted_outside_dev() -> None:
+    assert Settings(env="prod", secret_key=STRONG, transport="console").phone_problems() == []
+    full = Settings(env="prod", secret_key=STRONG, **TWILIO)  # type: ignore[arg-type]
+    assert full.phone_problems() == [] and full.effective_transport == "twilio"
+
+
+def test_dev_without_twilio_runs_on_the_console() -> None:
+    assert Settings().phone_problems() == []
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_twilio_transport_without_credentials_is_refused_everywhere(env: str) -> None:
+    s = Settings(env=env, secret_key=STRONG, transport="twilio")
+    assert s.phone_problems() == [
+        "ANBU_TRANSPORT=twilio needs ANBU_TWILIO_ACCOUNT_SID, ANBU_TWILIO_AUTH_TOKEN, ANBU_TWILIO_FROM_NUMBER"
+    ]
+
+
+def test_partly_set_credentials_are_refused_even_in_dev() -> None:
+    s = Settings(twilio_account_sid=TWILIO["twilio_account_sid"])
+    assert s.phone_problems() == [
+        "Twilio credentials are only partly set: ANBU_TWILIO_AUTH_TOKEN, ANBU_TWILIO_FROM_NUMBER missing"
+    ]
+
+
+def test_webhooks_have_no_fallback_token() -> None:
+    assert Settings().webhook_auth_token is None
+    assert Settings(env="prod", secret_key=STRONG, transport="console").webhook_auth_token is None
+    assert Settings(twilio_auth_token="tok").webhook_auth_token == "tok"
