@@ -181,7 +181,13 @@ def serve_api(
         health=role_health(role, engine, gateway=gateway, ticks=ticks),
     )
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+        # uvicorn's own handlers would print its lines in its format, unmasked: ours (anbu/logs.py) do.
+        log_config=None,
     )
     server = uvicorn.Server(config)
     if stop_event is not None:
