@@ -118,6 +118,12 @@ def test_the_example_env_file_names_only_real_settings_and_parses(monkeypatch: p
     settings = Settings(_env_file=None)
     assert settings.env == "prod" and settings.log_format == "json"
     assert settings.mqtt_endpoint.username == "anbu-gateway"
+    # Copied as is, the roles refuse to start and say which Twilio settings to fill in.
+    assert "ANBU_TWILIO_ACCOUNT_SID" in " ".join(settings.phone_problems())
+    monkeypatch.setenv("ANBU_TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("ANBU_TWILIO_AUTH_TOKEN", "a-real-twilio-token")
+    monkeypatch.setenv("ANBU_TWILIO_FROM_NUMBER", "+8215880000")
+    assert Settings(_env_file=None).phone_problems() == []
 
 
 # ------------------------------------------------------------------------------------ compose
