@@ -35,6 +35,9 @@ from tests.factories import (
     make_watch,
 )
 
+# Databases created and dropped per test, pg_dump/pg_restore subprocesses: seconds each.
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 

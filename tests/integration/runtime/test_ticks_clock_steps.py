@@ -108,6 +108,7 @@ def test_ticks_keep_their_intervals_when_the_wall_clock_steps(
             running.stop()
 
 
+@pytest.mark.slow  # a real refit, several times over
 def test_the_daily_refit_runs_once_per_local_day_across_wall_clock_steps(
     runs: Runs, sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
