@@ -122,6 +122,15 @@ class Channel(StrEnum):
     CALL = "call"
 
 
+class CallPurpose(StrEnum):
+    """Why a call exists; it decides what the call says and what a key press on it means."""
+
+    WELLNESS = "wellness"  # the escalation ladder rings the resident: "are you all right?"
+    CHECKIN = "checkin"  # the weekly scheduled check-in: three short questions
+    CONTACT_ALERT = "contact_alert"  # a family member who prefers calls hears the alert, "press 1"
+    INBOUND = "inbound"  # the resident or a family member rang our number
+
+
 class RecipientKind(StrEnum):
     RESIDENT = "resident"
     CONTACT = "contact"

@@ -49,6 +49,7 @@ from core.db import claim_row, session_scope
 from core.enums import (
     ACTIVE_CASE_STATUSES,
     CallOutcome,
+    CallPurpose,
     CallStatus,
     CheckinSkip,
     Language,
@@ -181,10 +182,6 @@ def summary_text(answers: dict[str, Any], outcome: CallOutcome | None, language:
     return " · ".join(parts)
 
 
-def is_checkin(attempt: CallAttempt) -> bool:
-    return attempt.case_id is None and attempt.idempotency_key.startswith(KEY_PREFIX)
-
-
 # ---------------------------------------------------------------- the schedule
 
 
@@ -295,6 +292,7 @@ def place_due(session: Session, household_id: int, now: datetime) -> int:
             _record_skip(session, household_id, CheckinSkip.CALL_LIMIT, due, now)
             continue
         attempt = new_call(
+            purpose=CallPurpose.CHECKIN,
             household_id=household_id,
             kind=RecipientKind.RESIDENT,
             recipient_id=resident.id,

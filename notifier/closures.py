@@ -17,7 +17,15 @@ from sqlalchemy import Engine, exists, func, or_
 from sqlmodel import Session, col, select
 
 from core.db import session_scope
-from core.enums import CallStatus, CaseStatus, Channel, OutboxStatus, RecipientKind, ResolutionCode
+from core.enums import (
+    CallPurpose,
+    CallStatus,
+    CaseStatus,
+    Channel,
+    OutboxStatus,
+    RecipientKind,
+    ResolutionCode,
+)
 from core.models import CallAttempt, Case, Contact, Household, Notification
 from notifier.queueing import queue_for
 from notifier.recipients import Recipient
@@ -56,9 +64,8 @@ def closed_without_closure(engine: Engine, now: datetime, limit: int) -> list[in
     )
     called_family = exists().where(
         col(CallAttempt.case_id) == col(Case.id),
-        col(CallAttempt.recipient_kind) == RecipientKind.CONTACT,
+        col(CallAttempt.purpose) == CallPurpose.CONTACT_ALERT,
         col(CallAttempt.status).not_in(_NOT_REACHED_CALLS),
-        col(CallAttempt.idempotency_key).not_like("inbound:%"),
     )
     closure_sent = exists().where(
         col(Notification.case_id) == col(Case.id), col(Notification.template).in_(CLOSURE_TEMPLATES)
@@ -102,9 +109,8 @@ def already_told(session: Session, case_id: int) -> list[Recipient]:
         select(CallAttempt)
         .where(
             CallAttempt.case_id == case_id,
-            CallAttempt.recipient_kind == RecipientKind.CONTACT,
+            CallAttempt.purpose == CallPurpose.CONTACT_ALERT,
             col(CallAttempt.status).not_in(_NOT_REACHED_CALLS),
-            col(CallAttempt.idempotency_key).not_like("inbound:%"),
         )
         .order_by(col(CallAttempt.id))
     ).all()

@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.enums import CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
+from core.enums import CallPurpose, CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
 from core.models import CallAttempt, Case, Household, Notification
 from notifier import lifecycle
 from notifier.policy import Limits, local_day_start
@@ -103,6 +103,10 @@ def queue_for(
         )
         if rec.channel == Channel.CALL:
             call = new_call(
+                # A family member who prefers calls hears the alert; a resident, "are you all right?"
+                purpose=CallPurpose.CONTACT_ALERT
+                if rec.kind == RecipientKind.CONTACT
+                else CallPurpose.WELLNESS,
                 household_id=household.id,
                 kind=rec.kind,
                 recipient_id=rec.id,
@@ -194,7 +198,7 @@ def calls_today(session: Session, household: Household, now: datetime) -> int:
         CallAttempt.household_id == household.id,
         col(CallAttempt.created_at) >= local_day_start(now, household.timezone),
         CallAttempt.status != CallStatus.CANCELED,
-        col(CallAttempt.idempotency_key).not_like("inbound:%"),
+        CallAttempt.purpose != CallPurpose.INBOUND,
     )
     return int(session.exec(count_calls).one())
 
@@ -216,6 +220,7 @@ def _insert_once(session: Session, row: CallAttempt | Notification, model: type[
 
 def new_call(
     *,
+    purpose: CallPurpose,
     household_id: int,
     kind: RecipientKind,
     recipient_id: int,
@@ -231,6 +236,7 @@ def new_call(
     to us (already ``in_progress``, with its CallSid). ``code`` is the unguessable id in its
     webhook URLs."""
     return CallAttempt(
+        purpose=purpose,
         case_id=case.id if case is not None else None,
         household_id=household_id,
         recipient_kind=kind,

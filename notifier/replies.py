@@ -1,6 +1,17 @@
 """What a reply does: the one home for reading a text or key press from a resident or family
 member and acting on it, shared by :mod:`notifier.calls` and :mod:`notifier.sms`.
 
+What a resident's classified reply does to the case (:func:`apply_reply`), on a call or by SMS:
+
+=========  ===========================================================================
+ok         Watch.last_checkin_at = now; an OPEN inactivity case is cleared
+unwell     escalation.escalate_now(target="caseworker")
+emergency  escalation.escalate_now(target="emergency")
+unclear    nothing now: asked once more on a call, then the escalation ladder goes on
+=========  ===========================================================================
+
+A help request with no case to land on opens a ``help_requested`` case.
+
 Words a family member may text (the resident's free text goes through the classifier):
 
 * an acknowledgement, "1" / "확인" / "OK": a person takes responsibility and escalation stops;
@@ -14,6 +25,22 @@ a text gets the contact help reply, which says what to send.
 """
 
 from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Intent, Severity
+from core.models import Case, Watch
+from notifier import escalation, lifecycle
+from notifier.lifecycle import CaseConflict
+from notifier.policy import snapshot_for_household
+from notifier.script import CATALOGUE
+
+log = logging.getLogger(__name__)
 
 ACK_WORDS = frozenset({"1", "확인", "ok"})
 STATUS_WORDS = frozenset({"status", "상태", "상태확인", "상태 확인"})
@@ -34,3 +61,100 @@ def is_ack(body: str) -> bool:
 def is_status_request(body: str) -> bool:
     """Pure: a contact's text asks how the household is (a question mark is fine)."""
     return _bare(body, _STATEMENT_END + _QUESTION_END) in STATUS_WORDS
+
+
+def apply_reply(
+    session: Session,
+    *,
+    household_id: int,
+    case: Case | None,
+    intent: Intent,
+    now: datetime,
+    actor: str,
+    channel: Literal["call", "sms"],
+) -> Case | None:
+    """Act on a classified reply from the resident (see the table at the top of this module).
+
+    ``case`` is the case the call or message was about, if any. Returns the case the effect
+    landed on (a help case may be opened when there was none). ``unclear`` does nothing.
+    """
+    if intent == Intent.OK:
+        record_checkin(session, household_id, now)
+        if case is not None and case.status == CaseStatus.OPEN and case.kind == CaseKind.INACTIVITY:
+            _clear_resident_ok(session, case, now=now, actor=actor)
+        # Acknowledged (a person owns it), help and device cases: the reply is recorded, not acted on.
+        return case
+    if intent in (Intent.UNWELL, Intent.EMERGENCY):
+        target: Literal["caseworker", "emergency"] = (
+            "emergency" if intent == Intent.EMERGENCY else "caseworker"
+        )
+        if case is None:
+            case = _case_for_help(session, household_id, intent, now=now, actor=actor)
+        _escalate(session, case, target=target, now=now, reason=f"resident_{intent.value}_{channel}")
+        return case
+    return case
+
+
+def record_checkin(session: Session, household_id: int, now: datetime) -> None:
+    """The resident said they are fine: a sign of life the sweeper counts (it re-arms the watch)."""
+    watch = session.get(Watch, household_id, with_for_update=True, populate_existing=True)
+    if watch is None:
+        try:
+            with session.begin_nested():
+                session.add(Watch(household_id=household_id, last_checkin_at=now, updated_at=now))
+                session.flush()
+            return
+        except IntegrityError:  # created concurrently (by ingest); update that row instead
+            watch = session.get(Watch, household_id, with_for_update=True, populate_existing=True)
+            if watch is None:
+                raise
+    if watch.last_checkin_at is None or watch.last_checkin_at < now:
+        watch.last_checkin_at = now
+        watch.updated_at = now
+
+
+def _case_for_help(session: Session, household_id: int, intent: Intent, *, now: datetime, actor: str) -> Case:
+    """The case a help request without one lands on: the household's active help or inactivity
+    case, else a new ``help_requested`` case (with the household's escalation policy)."""
+    for kind in (CaseKind.HELP_REQUESTED, CaseKind.INACTIVITY):
+        existing = lifecycle.active_case(session, household_id, kind)
+        if existing is not None:
+            return existing
+    case, _ = lifecycle.open_or_redetect(
+        session,
+        household_id=household_id,
+        kind=CaseKind.HELP_REQUESTED,
+        severity=Severity.CRITICAL if intent == Intent.EMERGENCY else Severity.ALERT,
+        explanation=CATALOGUE.text(f"call.case_explanation.{intent.value}"),
+        policy_snapshot=snapshot_for_household(session, household_id),
+        now=now,
+        actor=actor,
+    )
+    return case
+
+
+def _escalate(
+    session: Session, case: Case, *, target: Literal["caseworker", "emergency"], now: datetime, reason: str
+) -> None:
+    """``escalation.escalate_now``; should it fail, the request is still not lost: the case is raised
+    and made due now, so the next escalation tick acts on it, and the failure is logged."""
+    try:
+        with session.begin_nested():
+            escalation.escalate_now(session, case, target=target, now=now, reason=reason)
+    except Exception:
+        log.exception("case %s: escalate_now(%s) failed; raising the case instead", case.id, target)
+        session.refresh(case)
+        if case.status not in ACTIVE_CASE_STATUSES:
+            raise
+        severity = Severity.CRITICAL if target == "emergency" else Severity.ALERT
+        lifecycle.raise_severity(session, case, severity=severity, reason=reason, now=now)
+
+
+def _clear_resident_ok(session: Session, case: Case, *, now: datetime, actor: str) -> None:
+    """Clear an open case; if another worker changed it first, reload and clear if still open."""
+    try:
+        lifecycle.clear(session, case, reason="resident_ok", now=now, actor=actor)
+    except CaseConflict:
+        session.refresh(case)
+        if case.status == CaseStatus.OPEN:
+            lifecycle.clear(session, case, reason="resident_ok", now=now, actor=actor)

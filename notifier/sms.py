@@ -36,11 +36,10 @@ from core.enums import (
 )
 from core.models import Case, Contact, Household, InboundMessage, Notification, Resident
 from notifier import family, lifecycle, outbox
-from notifier.calls import apply_reply, normalise_phone
 from notifier.classifier import classify
-from notifier.replies import is_ack, is_status_request
+from notifier.replies import apply_reply, is_ack, is_status_request
 from notifier.script import CATALOGUE
-from notifier.transports.base import is_permanent_code, mask_phone
+from notifier.transports.base import is_permanent_code, mask_phone, normalise_phone
 
 log = logging.getLogger(__name__)
 

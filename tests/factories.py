@@ -171,11 +171,12 @@ def make_call_attempt(
     provider_sid: str | None = None,
 ) -> CallAttempt:
     """A wellness call the outbox has handed to the provider (status ``queued`` by default)."""
-    from core.enums import CallStatus
+    from core.enums import CallPurpose, CallStatus
 
     assert household.id is not None
     n = next(_seq)
     attempt = CallAttempt(
+        purpose=CallPurpose.WELLNESS,
         case_id=case.id if case else None,
         household_id=household.id,
         to_number="+821012345678",

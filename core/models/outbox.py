@@ -7,18 +7,28 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from core.enums import CallOutcome, CallStatus, Channel, Intent, Language, OutboxStatus, RecipientKind
+from core.enums import (
+    CallOutcome,
+    CallPurpose,
+    CallStatus,
+    Channel,
+    Intent,
+    Language,
+    OutboxStatus,
+    RecipientKind,
+)
 from core.models._base import enum_field, pk, utc
 
 
 class CallAttempt(SQLModel, table=True):
-    """An AI wellness call to a resident (or a contact), from queued to classified outcome."""
+    """A call to or from a resident or contact (see :class:`CallPurpose`), from queued to outcome."""
 
     __table_args__ = (Index("ix_call_attempt_due", "status", "next_attempt_at"),)
 
     id: int | None = pk()
     case_id: int | None = Field(default=None, foreign_key="alert_case.id", index=True)
     household_id: int = Field(foreign_key="household.id", index=True)
+    purpose: CallPurpose = enum_field(CallPurpose)
     recipient_kind: RecipientKind = enum_field(RecipientKind, RecipientKind.RESIDENT)
     recipient_id: int | None = None
     to_number: str = Field(max_length=32)

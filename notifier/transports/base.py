@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
@@ -83,3 +84,11 @@ def mask_phone(number: str | None) -> str:
     if len(number) <= 8:
         return number[:2] + "*" * max(len(number) - 2, 0)
     return number[:5] + "****" + number[-4:]
+
+
+_PHONE_NOISE = re.compile(r"[^\d+]")
+
+
+def normalise_phone(number: str | None) -> str:
+    """Keep digits and "+": numbers are stored and matched as E.164."""
+    return _PHONE_NOISE.sub("", number or "")

@@ -28,6 +28,7 @@ from core.enums import (
     AuditAction,
     AuditObject,
     CallOutcome,
+    CallPurpose,
     CallStatus,
     CaseEventType,
     CaseKind,
@@ -158,6 +159,7 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
         assert place_due(session, household.id, clock.now()) == 0
         called = clock.now() - timedelta(days=4)
         attempt = CallAttempt(
+            purpose=CallPurpose.CHECKIN,
             household_id=household.id,
             to_number="+821012345678",
             code="checkin-browser-1",

@@ -24,7 +24,7 @@ from core.db import session_scope
 from core.enums import CaseKind, CaseStatus, EdgeKind, Intent, ResolutionCode, WatchStatus
 from core.models import ActivityEdge, Case, CaseEvent, RoutineModel, Watch
 from notifier import lifecycle
-from notifier.calls import apply_reply
+from notifier.replies import apply_reply
 from tests.factories import make_household, make_open_case
 from tests.integration.anomaly.test_routine_training_db import DAY0, SETTINGS, ZONE, _seed_history
 

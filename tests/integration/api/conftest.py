@@ -23,6 +23,7 @@ from core.clock import ManualClock
 from core.db import make_engine, session_scope
 from core.enums import (
     CallOutcome,
+    CallPurpose,
     CallStatus,
     CaseKind,
     Channel,
@@ -177,6 +178,7 @@ def open_case(
 def add_call(session: Session, case: Case, clock: ManualClock, **values: object) -> CallAttempt:
     n = next(_seq)
     fields: dict[str, object] = {
+        "purpose": CallPurpose.WELLNESS,
         "case_id": case.id,
         "household_id": case.household_id,
         "recipient_kind": RecipientKind.RESIDENT,

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CallOutcome, CallStatus, CaseKind, Role, Severity
+from core.enums import CallOutcome, CallPurpose, CallStatus, CaseKind, Role, Severity
 from core.models import CallAttempt, Case, CheckinCall, Household, Team, User
 from notifier import lifecycle
 from notifier.policy import snapshot_for_household
@@ -237,6 +237,7 @@ def test_checkin_schedule_and_summaries(
         ):
             at = clock.now() + timedelta(days=n)
             attempt = CallAttempt(
+                purpose=CallPurpose.CHECKIN,
                 household_id=world.household_a,
                 to_number="+821012345678",
                 code=f"ck-{n}",

@@ -15,6 +15,7 @@ from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import (
     CallOutcome,
+    CallPurpose,
     CallStatus,
     CaseEventType,
     CaseKind,
@@ -307,6 +308,7 @@ def _contact_call(engine: Engine, home: Home, clock: ManualClock) -> str:
         case = s.get(Case, home.case_id)
         assert case is not None
         attempt = CallAttempt(
+            purpose=CallPurpose.CONTACT_ALERT,
             case_id=case.id,
             household_id=home.household_id,
             recipient_kind=RecipientKind.CONTACT,

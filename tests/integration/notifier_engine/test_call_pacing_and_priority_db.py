@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CallStatus, CaseKind
+from core.enums import CallPurpose, CallStatus, CaseKind
 from core.models import CallAttempt, CallPacing
 from core.settings import Settings
 from notifier import outbox
@@ -35,6 +35,7 @@ def _checkin_call(engine: Engine, clock: ManualClock, phone: str) -> None:
         assert hh.id is not None
         s.add(
             CallAttempt(
+                purpose=CallPurpose.CHECKIN,
                 household_id=hh.id,
                 to_number=phone,
                 code=f"checkin-code-{phone}",

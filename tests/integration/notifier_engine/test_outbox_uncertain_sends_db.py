@@ -216,6 +216,7 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
         (call,) = calls(s, case_id)
         # A call to the same resident already recorded on another row (say, a check-in call).
         other = CallAttempt(
+            purpose=call.purpose,
             household_id=call.household_id,
             recipient_kind=call.recipient_kind,
             recipient_id=call.recipient_id,

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from core.enums import CallOutcome, CallStatus, Intent
-from notifier.calls import (
+from notifier.calls.common import (
     Reply,
     is_machine,
-    normalise_phone,
     parse_call_status,
     terminal_outcome,
     transcript_line,
 )
 from notifier.classifier import Classification
 from notifier.replies import is_ack
+from notifier.transports.base import normalise_phone
 
 
 @pytest.mark.parametrize(

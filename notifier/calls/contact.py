@@ -1,0 +1,180 @@
+"""Calls with a family member: the alert on our call (or the household's state on theirs), then
+"press 1" to acknowledge (:func:`notifier.family.acknowledge_for_contacts`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from core.enums import (
+    ACTIVE_CASE_STATUSES,
+    TERMINAL_CALL_STATUSES,
+    CallOutcome,
+    CallStatus,
+    CaseEventType,
+    CaseStatus,
+    RecipientKind,
+)
+from core.models import CallAttempt, Contact, Household
+from notifier import family, lifecycle
+from notifier.calls.common import (
+    MAX_GATHERS,
+    advance_status,
+    case_of,
+    gather_url_for,
+    is_inbound,
+    is_next_gather,
+)
+from notifier.script import (
+    CATALOGUE,
+    contact_call_twiml,
+    contact_reask_twiml,
+    say_and_hang_up_twiml,
+)
+
+log = logging.getLogger(__name__)
+
+
+def contact_opening(session: Session, attempt: CallAttempt, base_url: str) -> str:
+    """What a family member hears first: on our notification call, the alert; on their own call,
+    the household's state. Both end in "press 1" while something is open to acknowledge."""
+    language = attempt.language
+    contact = session.get(Contact, attempt.recipient_id) if attempt.recipient_id is not None else None
+    lines = [CATALOGUE.text("call.contact.greeting", language)]
+    if is_inbound(attempt):
+        for each in _contact_households(session, attempt):
+            lines.extend(family.status_lines(session, each, language, spoken=True))
+    else:
+        household = session.get(Household, attempt.household_id)
+        case = case_of(session, attempt)
+        if household is not None and case is not None and case.status in ACTIVE_CASE_STATUSES:
+            kind = CATALOGUE.text(f"notify.kind.{case.kind.value}", language)
+            lines.append(CATALOGUE.text("call.contact.alert", language, code=household.code, kind=kind))
+        elif household is not None:  # cleared or resolved while the phone rang: say how things are now
+            lines.extend(family.status_lines(session, household, language, spoken=True))
+    has_open = contact is not None and any(
+        c.status == CaseStatus.OPEN for c in family.active_cases(session, contact.household_id)
+    )
+    if is_inbound(attempt) and attempt.case_id is None:
+        has_open = False  # open cases in several households: we cannot tell which "1" is meant
+    gather_url = gather_url_for(base_url, attempt.code, 1, contact=True) if has_open else None
+    return contact_call_twiml(language=language, lines=lines, gather_url=gather_url)
+
+
+def _contact_households(session: Session, attempt: CallAttempt) -> list[Household]:
+    """The households a calling family member is a contact of (same number), in id order."""
+    rows = session.exec(
+        select(Household)
+        .join(Contact, Contact.household_id == Household.id)  # type: ignore[arg-type]
+        .where(Contact.phone == attempt.to_number)
+        .order_by(col(Household.id))
+    ).all()
+    unique = {h.id: h for h in rows}
+    return list(unique.values())
+
+
+_CONTACT_CLOSINGS: dict[family.AckResult, str] = {
+    family.AckResult.ACKNOWLEDGED: "call.contact.acknowledged",
+    family.AckResult.ALREADY: "call.contact.ack_already",
+    family.AckResult.NOTHING_OPEN: "reply.ack_nothing_open",
+    family.AckResult.AMBIGUOUS: "call.contact.ack_ambiguous",
+}
+
+
+def contact_reply(
+    session: Session,
+    attempt: CallAttempt,
+    params: Mapping[str, str],
+    *,
+    base_url: str,
+    now: datetime,
+    gather_no: int | None = None,
+) -> str:
+    language = attempt.language
+    if not is_next_gather(attempt, gather_no):
+        assert gather_no is not None
+        log.info("contact call %s: key press %s delivered again; not acted on", attempt.id, gather_no)
+        if gather_no < attempt.gather_count or (
+            gather_no == attempt.gather_count and attempt.outcome is None
+        ):
+            # Its first delivery got the re-ask (only a re-ask leads to a further attempt).
+            gather_url = gather_url_for(base_url, attempt.code, gather_no + 1, contact=True)
+            return contact_reask_twiml(language=language, gather_url=gather_url)
+        acknowledged = attempt.outcome == CallOutcome.ACKNOWLEDGED
+        return say_and_hang_up_twiml(
+            "call.contact.acknowledged" if acknowledged else "call.contact.not_acknowledged", language
+        )
+    if attempt.outcome is not None and attempt.outcome != CallOutcome.VOICEMAIL:
+        # A retried request: the decision was made and acted on once.
+        key = (
+            "call.contact.acknowledged"
+            if attempt.outcome == CallOutcome.ACKNOWLEDGED
+            else "call.contact.not_acknowledged"
+        )
+        return say_and_hang_up_twiml(key, language)
+    digits = (params.get("Digits") or "").strip()[:20]
+    attempt.gather_count += 1
+    line = f"#{attempt.gather_count} " + (f"dtmf {digits}" if digits else "no response")
+    attempt.updated_at = now
+    advance_status(attempt, CallStatus.IN_PROGRESS)
+    call_over = attempt.status in TERMINAL_CALL_STATUSES
+    if digits != "1" and attempt.gather_count < MAX_GATHERS and not call_over:
+        attempt.transcript = (
+            f"{attempt.transcript}\n{line} -> re-ask" if attempt.transcript else f"{line} -> re-ask"
+        )
+        _record_contact_event(session, attempt, now, digits=digits, outcome=None, result=None)
+        gather_url = gather_url_for(base_url, attempt.code, attempt.gather_count + 1, contact=True)
+        return contact_reask_twiml(language=language, gather_url=gather_url)
+    if digits != "1":
+        attempt.outcome = CallOutcome.UNCLEAR
+        attempt.transcript = (
+            f"{attempt.transcript}\n{line} -> unclear" if attempt.transcript else f"{line} -> unclear"
+        )
+        _record_contact_event(session, attempt, now, digits=digits, outcome=attempt.outcome, result=None)
+        return say_and_hang_up_twiml("call.contact.not_acknowledged", language)
+    contact = session.get(Contact, attempt.recipient_id) if attempt.recipient_id is not None else None
+    if contact is None:
+        result = family.AckResult.NOTHING_OPEN
+    else:
+        result = family.acknowledge_for_contacts(session, [contact], now, channel="call")
+    attempt.outcome = CallOutcome.ACKNOWLEDGED
+    attempt.transcript = (
+        f"{attempt.transcript}\n{line} -> {result.value}"
+        if attempt.transcript
+        else f"{line} -> {result.value}"
+    )
+    _record_contact_event(session, attempt, now, digits=digits, outcome=attempt.outcome, result=result)
+    return say_and_hang_up_twiml(_CONTACT_CLOSINGS[result], language)
+
+
+def _record_contact_event(
+    session: Session,
+    attempt: CallAttempt,
+    now: datetime,
+    *,
+    digits: str,
+    outcome: CallOutcome | None,
+    result: family.AckResult | None,
+) -> None:
+    case = case_of(session, attempt)
+    if case is None:
+        return
+    lifecycle.record_event(
+        session,
+        case,
+        CaseEventType.CALL_OUTCOME,
+        now,
+        actor=f"contact:{attempt.recipient_id}",
+        call_attempt_id=attempt.id,
+        recipient_kind=RecipientKind.CONTACT.value,
+        outcome=outcome.value if outcome else None,
+        reask=outcome is None,
+        gather=attempt.gather_count,
+        input="dtmf" if digits else "none",
+        digits=digits or None,
+        ack=result.value if result else None,
+        inbound=is_inbound(attempt),
+    )
