@@ -60,6 +60,21 @@ class CaseKind(StrEnum):
     FADING_ROUTINE = "fading_routine"
 
 
+class SystemIncidentKind(StrEnum):
+    """Something wrong with Anbu itself (core/models/incidents.py), never a household's case."""
+
+    GATEWAY_DEAF = "gateway_deaf"  # connected or not, it hears no plug for longer than they report
+    GATEWAY_FLAPPING = "gateway_flapping"  # the connection keeps dropping (session taken over?)
+    GATEWAY_SESSION_LOST = "gateway_session_lost"  # the broker lost the session and what it queued
+    GATEWAY_DOWN = "gateway_down"  # its status row stopped being refreshed without a clean stop
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"  # a person has seen it; still active until it clears
+    CLEARED = "cleared"
+
+
 class CaseStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"

@@ -203,6 +203,11 @@ class Settings(LogSettings):
         gt=0,
         description="assumed reporting interval until one is learned (Tasmota TelePeriod default)",
     )
+    gateway_deaf_min_s: float = Field(
+        60.0,
+        gt=0,
+        description="never call the gateway deaf (hearing no plug at all) sooner than this (gateway/hearing.py)",
+    )
     inactivity_default_hours: float = Field(
         12.0, gt=0, description="first-cut rule: quiet hours before an inactivity case"
     )

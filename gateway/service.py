@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
+import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -25,16 +29,26 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from core.clock import Clock
 from core.settings import Settings
 from gateway.adapters import subscription_filters
 from gateway.batches import BatchProcessor, Interrupted
 from gateway.batching import take_batch
+from gateway.hearing import Hearing, deaf_limit, device_bound, live_intervals
 from gateway.ingest import BatchResult, InboundMessage
+from gateway.link import FLAP_WINDOW_S, PROBE_IDLE_S, PROBE_TIMEOUT_S, Action, LinkWatch, probe_topic
 from gateway.mqtt_client import BufferedClient, ack_all, make_client
 from gateway.rate import RecentBatches
-from gateway.status import STATUS_INTERVAL_S, status_row, write_status
+from gateway.status import (
+    STATUS_INTERVAL_S,
+    expects_session,
+    live_gateways,
+    read_status,
+    status_row,
+    write_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +60,14 @@ BATCH_WAIT_S = 0.02  # counted from when the first message arrived, not from whe
 # Twice a batch, so the next batch fills while the previous one commits.
 RECEIVE_MAXIMUM = 2 * BATCH_MAX_MESSAGES
 KEEPALIVE_S = 60
+# Reconnect fast while the broker is merely away (a restart after a crash takes a second or two, and
+# every second without a session is a second of plug messages nobody is queueing for us); back off
+# further only when a broker that answers refuses us (busy, unavailable, quota).
 RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 30
+RECONNECT_MAX_S = 2
+REFUSED_RECONNECT_MAX_S = 30
+# How often the deaf rule re-reads the plugs' reporting intervals (gateway/hearing.py).
+EXPECTATION_REFRESH_S = 60.0
 # Some 3.1.1-only brokers (amqtt among them) neither accept nor refuse a v5 CONNECT that carries
 # properties: they just wait. No CONNACK this long after a first v5 attempt means "speak 3.1.1".
 V5_CONNACK_TIMEOUT_S = 5.0
@@ -82,6 +102,10 @@ class Gateway:
     """MQTT in, rows out. Start once, stop once; ``anbu`` owns its lifetime."""
 
     v5_connack_timeout_s = V5_CONNACK_TIMEOUT_S
+    # Delivery probes and flapping (gateway/link.py); class attributes so tests can shorten them.
+    probe_idle_s = PROBE_IDLE_S
+    probe_timeout_s = PROBE_TIMEOUT_S
+    flap_window_s = FLAP_WINDOW_S
     status_interval_s = STATUS_INTERVAL_S  # how often the gateway_status row is written
 
     def __init__(self, settings: Settings, engine: Engine, clock: Clock) -> None:
@@ -122,6 +146,19 @@ class Gateway:
         self._stale_acks_skipped = 0
         self._last_batch_ms = 0.0
         self._recent = RecentBatches()
+        # Is the session delivering (gateway/link.py), and is the gateway hearing plugs (gateway/hearing.py)?
+        self._probe_topic = probe_topic(settings.mqtt_client_id)
+        self._link = self._new_link(expect_session=False)
+        self._hearing = Hearing(settings.offline_silence_factor)
+        self._last_heard = time.monotonic()  # the latest arrival of anything but a probe (network thread)
+        self._device_bound: float | None = None
+        self._expectation_at: float | None = None  # time.monotonic() of the last refresh
+        self._deaf_limit_s: float | None = None
+        self._deaf = False
+        self._dropping = False  # we are dropping the connection ourselves (a failed probe)
+        self._probe_warned = False
+        self._session_lost_at: datetime | None = None  # wall clock, the latest lost session
+        self._refused_backoff = False
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -130,6 +167,8 @@ class Gateway:
         if self._thread is not None:
             raise RuntimeError("gateway already started")
         _freeze_startup_objects()
+        self._last_heard = time.monotonic()
+        self._link = self._new_link(expect_session=self._previous_session_expected())
         self._client = self._make_client(self._protocol)
         self._connect(self._client)
         self._thread = threading.Thread(target=self._run, name="anbu-gateway-ingest", daemon=True)
@@ -157,6 +196,8 @@ class Gateway:
                 self._thread.join(timeout)
             if self._thread.is_alive():
                 log.error("gateway processing thread did not stop")
+        if self._thread is not None:
+            self._write_status(stopped=True)  # a clean stop: a silent status row is then no incident
         client = self._client
         if client is not None:
             self._confirm_acks_delivered(client, timeout)
@@ -184,6 +225,34 @@ class Gateway:
         if not confirmed:
             log.warning("broker did not confirm our last acknowledgements; some messages may be redelivered")
 
+    def _new_link(self, *, expect_session: bool) -> LinkWatch:
+        return LinkWatch(
+            expect_session=expect_session,
+            session_expiry_s=self._session_expiry_s(),
+            probe_idle_s=self.probe_idle_s,
+            probe_timeout_s=self.probe_timeout_s,
+            flap_window_s=self.flap_window_s,
+        )
+
+    def _session_expiry_s(self) -> float | None:
+        """How long the broker keeps our session while we are away (None: until it is restarted)."""
+        if self._settings.uses_embedded_broker:
+            return None  # kept while the broker runs; it lives and dies with this process
+        return float(self._settings.mqtt_session_expiry_s)
+
+    def _previous_session_expected(self) -> bool:
+        """Did a gateway with our client id leave a session the broker should still hold?"""
+        try:
+            row = read_status(self._engine, self._settings.mqtt_client_id)
+        except Exception as exc:  # best effort: without it, a lost session at startup goes unnoticed
+            log.warning("could not read the previous gateway status: %s", type(exc).__name__)
+            return False
+        if row is not None:
+            self._session_lost_at = row.session_lost_at  # the incidents tick compares against it
+        if self._settings.uses_embedded_broker:
+            return False  # the embedded broker lives in this process: no session survives it
+        return expects_session(row, self._clock.now(), self._settings.mqtt_session_expiry_s)
+
     def wait_connected(self, timeout: float) -> bool:
         """True once connected *and* subscribed (messages published from now on reach us)."""
         deadline = time.monotonic() + timeout
@@ -204,6 +273,8 @@ class Gateway:
         return self._fatal_error
 
     def metrics(self) -> dict[str, float | int | bool]:
+        now = time.monotonic()
+        link = self._link.figures(now)
         with self._metrics_lock:
             return {
                 "received": self._received,
@@ -227,7 +298,25 @@ class Gateway:
                 "batch_ms_p99": self._recent.latency_ms(0.99),
                 "messages_per_s": self._recent.messages_per_s(time.monotonic()),
                 "auth_failed": self._fatal_error is not None,
+                "sessions_lost": link.sessions_lost,
+                "session_takeovers": link.session_takeovers,
+                "disconnects": link.disconnects,
+                "flapping": link.flapping,
+                "probes_sent": link.probes_sent,
+                "probe_failures": link.probe_failures,
+                "delivery_reconnects": link.delivery_reconnects,
+                "delivery_verified": link.delivery_verified,
+                "seconds_since_heard": now - self._last_heard,
+                "deaf_limit_s": math.inf
+                if self._deaf_limit_s is None
+                else self._deaf_limit_s,  # inf: none expected
+                "deaf": self._deaf,
             }
+
+    @property
+    def probe_topic(self) -> str:
+        """The gateway-only topic of its delivery probes (the broker ACL must let it publish and read it)."""
+        return self._probe_topic
 
     def topic_filters(self) -> list[str]:
         filters = subscription_filters(self._settings)
@@ -251,6 +340,7 @@ class Gateway:
         )
         client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+        self._refused_backoff = False
         if self._endpoint.username:
             client.username_pw_set(self._endpoint.username, self._endpoint.password)
         if self._endpoint.tls:
@@ -303,21 +393,42 @@ class Gateway:
             self._connected = True
             generation = self._generation
         self._ever_connected = True
-        log.info(
-            "connected to MQTT %s:%d (MQTT %s, session_present=%s, generation=%d)",
+        self._dropping = False
+        if self._refused_backoff:  # the broker takes us again: back to fast reconnects
+            client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
+            self._refused_backoff = False
+        v5 = client.protocol == mqtt.MQTTv5
+        persistent = not v5 or self._settings.mqtt_session_expiry_s > 0
+        lost = self._link.connected(
+            time.monotonic(), session_present=flags.session_present, persistent=persistent
+        )
+        if lost:
+            self._session_lost_at = self._clock.now()
+        log.log(
+            logging.WARNING if lost else logging.INFO,
+            "connected to MQTT %s:%d (MQTT %s, session_present=%s, generation=%d)%s",
             self._endpoint.host,
             self._endpoint.port,
-            "5" if client.protocol == mqtt.MQTTv5 else "3.1.1",
+            "5" if v5 else "3.1.1",
             flags.session_present,
             generation,
+            " - the broker LOST OUR SESSION: messages queued for the gateway while it was away are gone "
+            "(broker restarted without saving sessions, or another client took our client id; "
+            "see docs/reliability.md)"
+            if lost
+            else "",
         )
-        # Always (re)subscribe: cheap, and correct even when the broker lost our session.
+        self._subscribe(client)
+
+    def _subscribe(self, client: mqtt.Client) -> None:
+        """Subscribe to every device filter and to our own probe topic (always; cheap, idempotent)."""
+        topics = [*self.topic_filters(), self._probe_topic]
         if client.protocol == mqtt.MQTTv5:
             # retainHandling=1: retained messages only for a new subscription, not on every reconnect.
             options = SubscribeOptions(qos=1, retainHandling=1)
-            result, mid = client.subscribe([(t, options) for t in self.topic_filters()])
+            result, mid = client.subscribe([(t, options) for t in topics])
         else:
-            result, mid = client.subscribe([(t, 1) for t in self.topic_filters()])
+            result, mid = client.subscribe([(t, 1) for t in topics])
         if result != mqtt.MQTT_ERR_SUCCESS:
             log.error("subscribe failed: %s", mqtt.error_string(result))
         self._subscribe_mid = mid
@@ -332,12 +443,13 @@ class Gateway:
     ) -> None:
         if mid != self._subscribe_mid:
             return
-        for topic, code in zip(self.topic_filters(), reason_codes, strict=False):
+        for topic, code in zip([*self.topic_filters(), self._probe_topic], reason_codes, strict=False):
             if code.is_failure:
                 log.error(
                     "broker refused the subscription to %s (%s): those messages will not arrive", topic, code
                 )
         log.info("subscribed to %d topic filters", len(reason_codes))
+        self._link.subscribed(time.monotonic())
         self._connected_event.set()
 
     def _on_unsubscribe(
@@ -367,7 +479,10 @@ class Gateway:
             )
             client.disconnect()
         else:
-            log.warning("MQTT connection refused (%s); retrying", reason_code)
+            if not self._refused_backoff:  # it answers but will not have us now: do not hammer it
+                client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=REFUSED_RECONNECT_MAX_S)
+                self._refused_backoff = True
+            log.warning("MQTT connection refused (%s); retrying with backoff", reason_code)
 
     def _on_disconnect(
         self,
@@ -383,7 +498,17 @@ class Gateway:
             self._generation += 1
             self._connected = False
         self._connected_event.clear()
-        if was_connected and not self._stop.is_set():
+        requested = self._stop.is_set() or self._dropping or self._fallback_requested
+        taken = self._link.disconnected(
+            time.monotonic(), reason=_reason_value(reason_code), requested=requested
+        )
+        if taken:
+            log.warning(
+                "another client connected with our client id %s and took the gateway's session "
+                "(MQTT 5 reason 'session taken over'); reconnecting. Reserve the id in the broker ACL.",
+                self._settings.mqtt_client_id,
+            )
+        elif was_connected and not self._stop.is_set():
             log.warning("disconnected from MQTT broker (%s); reconnecting", reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -393,8 +518,13 @@ class Gateway:
                 topic = msg.topic
             except UnicodeDecodeError:
                 topic = msg._topic.decode("utf-8", errors="backslashreplace")  # rejected later
+            arrived = time.monotonic()
+            if topic == self._probe_topic:  # our own delivery probe (QoS 0): not device data
+                self._link.probe_echoed(arrived, bytes(msg.payload))
+                return
+            self._last_heard = arrived
             inbound = InboundMessage(topic=topic, payload=bytes(msg.payload), received_at=self._clock.now())
-            self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation, time.monotonic()))
+            self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation, arrived))
             # Only this thread writes the counter; a lock per message cost more than it protected.
             self._received += 1
         except Exception:
@@ -405,7 +535,7 @@ class Gateway:
         # parsed from one socket read. They arrived together, so they share one received_at.
         try:
             received_at = self._clock.now()
-            arrived = time.monotonic()
+            arrived = self._last_heard = time.monotonic()
             generation = self._generation
             put = self._queue.put
             for topic_bytes, payload, mid in messages:
@@ -440,6 +570,7 @@ class Gateway:
     def _supervise(self) -> None:
         if self._stop.is_set():
             return
+        self._watch_link()
         waiting_since = self._awaiting_connack_since
         if (
             self._protocol == MQTTProtocolVersion.MQTTv5
@@ -464,6 +595,108 @@ class Gateway:
             self._client = client
         self._connect(client)
 
+    def _watch_link(self) -> None:
+        """Probe delivery when quiet, reconnect when it fails, and judge deafness (gateway/hearing.py)."""
+        now = time.monotonic()
+        heard = self._last_heard
+        action = self._link.supervise(now, heard)
+        if action is Action.PROBE:
+            self._send_probe(now)
+        elif action is Action.RECONNECT:
+            log.warning(
+                "our delivery probe did not come back within %.0f s: the session does not deliver "
+                "(taken over by another client?); reconnecting",
+                self._link.probe_timeout_s,
+            )
+            self._drop_connection()
+        elif not self._link.probe_supported() and not self._probe_warned:
+            self._probe_warned = True
+            log.error(
+                "delivery probes on %s never come back: allow client id %s to publish and subscribe "
+                "to it in the broker ACL; until then a session taken over is noticed only by deafness",
+                self._probe_topic,
+                self._settings.mqtt_client_id,
+            )
+        flapping = self._link.flapping_changed(now)
+        if flapping:
+            log.error(
+                "the MQTT connection keeps dropping (%d times within %.0f s): another client may be "
+                "using client id %s, or the broker or network is failing",
+                self._link.flap_count,
+                self._link.flap_window_s,
+                self._settings.mqtt_client_id,
+            )
+        elif flapping is False:
+            log.warning("the MQTT connection is stable again")
+        self._judge_hearing(now, heard)
+
+    def _judge_hearing(self, now: float, heard: float) -> None:
+        self._hearing.observe(now, heard, self._deaf_limit_s)
+        if self._expectation_at is None or now - self._expectation_at >= EXPECTATION_REFRESH_S:
+            self._expectation_at = now
+            self._device_bound = self._expected_bound(now, heard)
+        limit = deaf_limit(
+            self._device_bound, self._hearing.traffic_bound(now), self._settings.gateway_deaf_min_s
+        )
+        self._deaf_limit_s = limit
+        deaf = limit is not None and now - heard > limit
+        if deaf == self._deaf:
+            return
+        self._deaf = deaf
+        if deaf:
+            assert limit is not None
+            log.error(
+                "the gateway has heard no plug for %.0f s, longer than their reporting allows (%.0f s): "
+                "it is deaf (connected=%s); resubscribing and probing delivery",
+                now - heard,
+                limit,
+                self._connected,
+            )
+            with self._conn_lock:
+                client, connected = self._client, self._connected
+            if client is not None and connected:
+                self._subscribe(client)  # lost subscriptions come back; the SUBACK triggers a probe
+        else:
+            log.warning("the gateway hears plugs again")
+
+    def _expected_bound(self, now: float, heard: float) -> float | None:
+        """The device bound of the deaf rule, from the plugs live when we last heard anything."""
+        heard_at = self._clock.now() - timedelta(seconds=max(0.0, now - heard))
+        try:
+            with Session(self._engine) as session:
+                intervals = live_intervals(session, heard_at, self._settings)
+                group = self._settings.mqtt_share_group
+                gateways = 1
+                if group and not self._settings.uses_embedded_broker:
+                    gateways = live_gateways(session, group, self._clock.now())
+        except Exception as exc:  # keep the last bound: a database hiccup must not make us deaf
+            log.warning("could not read the plugs' reporting intervals: %s", type(exc).__name__)
+            return self._device_bound
+        return device_bound(intervals, self._settings.offline_silence_factor, gateways)
+
+    def _send_probe(self, now: float) -> None:
+        with self._conn_lock:
+            client = self._client if self._connected else None
+        if client is None:
+            return
+        token = os.urandom(8).hex().encode()
+        self._link.probe_sent(now, token)
+        client.publish(self._probe_topic, token, qos=0)
+
+    def _drop_connection(self) -> None:
+        """Close the socket under paho: its loop sees the connection lost and reconnects as usual."""
+        with self._conn_lock:
+            client = self._client if self._connected else None
+        if client is None:
+            return
+        self._dropping = True
+        sock = client.socket()
+        try:
+            if isinstance(sock, socket.socket):
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: paho is reconnecting anyway
+
     def _maybe_write_status(self) -> None:
         # Between batches, on this thread: never inside a batch transaction, and at most one
         # statement per interval (take_batch returns at least every 0.1 s when idle).
@@ -471,8 +704,16 @@ class Gateway:
         if self._status_written_at is not None and now - self._status_written_at < self.status_interval_s:
             return
         self._status_written_at = now
+        self._write_status()
+
+    def _write_status(self, *, stopped: bool = False) -> None:
         row = status_row(
-            self._settings.mqtt_client_id, self._settings.mqtt_share_group, self.metrics(), self._clock.now()
+            self._settings.mqtt_client_id,
+            self._settings.mqtt_share_group,
+            self.metrics(),
+            self._clock.now(),
+            session_lost_at=self._session_lost_at,
+            stopped=stopped,
         )
         try:
             write_status(self._engine, row)
@@ -513,6 +754,12 @@ class Gateway:
         with self._metrics_lock:
             self._acked += acked
             self._stale_acks_skipped += skipped
+
+
+def _reason_value(reason_code: ReasonCode | int | None) -> int | None:
+    if reason_code is None:
+        return None
+    return reason_code if isinstance(reason_code, int) else reason_code.value
 
 
 def _arrived(delivery: _Delivery) -> float:

@@ -56,6 +56,46 @@ GATEWAY_METRICS = [
     ("queue_depth", "anbu_gateway_queue_depth", "gauge", "messages received, not yet committed"),
     ("connected", "anbu_gateway_connected", "gauge", "1 when connected and subscribed to the broker"),
     ("generation", "anbu_gateway_connection_generation", "gauge", "number of connections made so far"),
+    # Is it really hearing? (gateway/link.py, gateway/hearing.py)
+    ("deaf", "anbu_gateway_deaf", "gauge", "1 when the gateway heard no plug for longer than they report"),
+    (
+        "deaf_limit_s",
+        "anbu_gateway_deaf_limit_seconds",
+        "gauge",
+        "silence after which the gateway counts as deaf (+Inf or absent: no plug expected to speak)",
+    ),
+    (
+        "seconds_since_heard",
+        "anbu_gateway_seconds_since_heard",
+        "gauge",
+        "seconds since the last message from a plug",
+    ),
+    ("delivery_verified", "anbu_gateway_delivery_verified", "gauge", "1 when a delivery probe came back"),
+    ("flapping", "anbu_gateway_flapping", "gauge", "1 when the connection keeps dropping"),
+    (
+        "sessions_lost",
+        "anbu_gateway_sessions_lost_total",
+        "counter",
+        "reconnects where the broker had lost the gateway's session (and what it queued)",
+    ),
+    (
+        "session_takeovers",
+        "anbu_gateway_session_takeovers_total",
+        "counter",
+        "disconnects because another client took the session (MQTT 5 reason 0x8E)",
+    ),
+    (
+        "disconnects",
+        "anbu_gateway_disconnects_total",
+        "counter",
+        "connection losses the gateway did not ask for",
+    ),
+    (
+        "probe_failures",
+        "anbu_gateway_probe_failures_total",
+        "counter",
+        "delivery probes that did not come back",
+    ),
 ]
 
 # gateway_status column -> gateway metrics key, where the names differ.
@@ -113,7 +153,7 @@ def gateway_metrics(
     for key, name, kind, help_text in GATEWAY_METRICS:
         samples: list[tuple[dict[str, str], float]] = []
         for labels, figures in sources:
-            if key not in figures:
+            if figures.get(key) is None:
                 continue
             value = float(figures[key])
             if name.endswith("_seconds"):

@@ -8,6 +8,7 @@ from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
 from core.models.gateway_status import GatewayStatus
 from core.models.households import Contact, Household, Resident
+from core.models.incidents import SystemIncident
 from core.models.outbox import CallAttempt, CallPacing, InboundMessage, Notification
 from core.models.people import Organisation, Team, User
 from core.models.routines import RoutineModel
@@ -37,6 +38,7 @@ __all__ = [
     "RejectedMessage",
     "Resident",
     "RoutineModel",
+    "SystemIncident",
     "Team",
     "User",
     "Watch",

@@ -34,3 +34,20 @@ class GatewayStatus(SQLModel, table=True):
     duplicates: int = Field(default=0, sa_type=BigInteger)
     rejected: int = Field(default=0, sa_type=BigInteger)
     batches: int = Field(default=0, sa_type=BigInteger)
+    # Is it really hearing (gateway/link.py, gateway/hearing.py)? The incidents tick reads these.
+    last_heard_at: datetime | None = utc(nullable=True)  # the latest message from a plug
+    deaf: bool = False
+    deaf_limit_s: float | None = None  # None: no assigned plug is expected to speak
+    delivery_verified: bool = False  # a delivery probe came back on the current connection
+    flapping: bool = False
+    sessions_lost: int = Field(default=0, sa_type=BigInteger)
+    session_lost_at: datetime | None = utc(nullable=True)  # the latest, kept across restarts
+    session_takeovers: int = Field(default=0, sa_type=BigInteger)
+    disconnects: int = Field(default=0, sa_type=BigInteger)
+    probe_failures: int = Field(default=0, sa_type=BigInteger)
+    # Floods (ingest and the bounded queue).
+    rate_limited: int = Field(default=0, sa_type=BigInteger)
+    pending_refused: int = Field(default=0, sa_type=BigInteger)
+    read_pauses: int = Field(default=0, sa_type=BigInteger)
+    queue_bytes: int = Field(default=0, sa_type=BigInteger)
+    stopped_at: datetime | None = utc(nullable=True)  # a clean stop: a silent row is then not an incident

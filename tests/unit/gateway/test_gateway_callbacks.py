@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ class FakeClient:
         self.disconnects = 0
         self.unsubscribed: list[str] = []
         self.answer_unsubscribe: Any = None  # set to the gateway's callback to answer at once
+        self.reconnect_delays: list[tuple[int, int]] = []
+        self.published: list[tuple[str, bytes, int]] = []
 
     def subscribe(self, topics: Any) -> tuple[int, int]:
         self.subscriptions.append(topics)
@@ -48,6 +51,15 @@ class FakeClient:
 
     def loop_stop(self) -> int:
         return mqtt.MQTT_ERR_SUCCESS
+
+    def reconnect_delay_set(self, min_delay: int = 1, max_delay: int = 120) -> None:
+        self.reconnect_delays.append((min_delay, max_delay))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        self.published.append((topic, payload, qos))
+
+    def socket(self) -> None:
+        return None
 
 
 def _gateway(**overrides: Any) -> tuple[Gateway, FakeClient]:
@@ -117,7 +129,10 @@ def test_subscribes_on_every_connect_and_is_ready_after_suback() -> None:
     assert not gateway.wait_connected(0)  # connected, but SUBACK not seen yet
     topics = [t for t, _opts in client.subscriptions[0]]
     assert topics[0] == "$share/anbu/anbu/+/reading"
-    assert topics == [f"$share/anbu/{f}" for f in subscription_filters(gateway._settings)]
+    # Device filters shared; the delivery probe's topic is the gateway's own, never shared.
+    assert topics == [f"$share/anbu/{f}" for f in subscription_filters(gateway._settings)] + [
+        "anbu-gateway/probe/t"
+    ]
     granted = [ReasonCode(PacketTypes.SUBACK, identifier=1)] * 7
     gateway._on_subscribe(client, None, 1, granted, None)  # type: ignore[arg-type]
     assert gateway.wait_connected(0)
@@ -150,6 +165,20 @@ def test_a_temporary_refusal_is_left_to_paho_to_retry() -> None:
     flags = mqtt.ConnectFlags(session_present=False)
     gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=136), None)  # type: ignore[arg-type]
     assert client.disconnects == 0 and gateway.fatal_error is None and not gateway._fallback_requested
+    # The broker answers but refuses: paho backs off up to 30 s, not the 2 s used while it is away...
+    assert client.reconnect_delays == [(1, 30)]
+    gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=136), None)  # type: ignore[arg-type]
+    assert client.reconnect_delays == [(1, 30)]  # (set once: paho's doubling is not reset each time)
+    _connect(gateway, client)
+    assert client.reconnect_delays == [(1, 30), (1, 2)]  # ...and once it takes us, fast again
+
+
+def test_reconnect_backoff_is_capped_low_while_the_broker_is_away() -> None:
+    # Issue 14 item 7: a broker restarted after a crash must find the gateway back within ~2 s.
+    settings = Settings(_env_file=None, mqtt_url="mqtt://127.0.0.1:1", mqtt_client_id="t")
+    gateway = Gateway(settings, make_engine("sqlite://"), ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    client = gateway._make_client(gateway._protocol)
+    assert (client._reconnect_min_delay, client._reconnect_max_delay) == (1, 2)
 
 
 def test_embedded_broker_means_mqtt_311() -> None:
@@ -234,3 +263,42 @@ def test_the_batch_wait_counts_from_when_a_message_arrived(monkeypatch: pytest.M
     batch = gateway._take_batch()
     assert before <= batch[0].arrived <= after
     assert seen["arrived_at"](batch[0]) == batch[0].arrived
+
+
+def test_a_lost_session_is_logged_at_warning_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    _disconnect(gateway, client)
+    flags = mqtt.ConnectFlags(session_present=False)  # the broker restarted without our session
+    with caplog.at_level(logging.INFO, logger="gateway.service"):
+        gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=0), None)  # type: ignore[arg-type]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "LOST OUR SESSION" in r.message]
+    assert len(warnings) == 1
+    assert gateway.metrics()["sessions_lost"] == 1
+    assert gateway._session_lost_at == gateway._clock.now()
+    assert len(client.subscriptions) == 2  # resubscribed all the same
+
+
+def test_session_taken_over_reason_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    flags = mqtt.DisconnectFlags(is_disconnect_packet_from_server=True)
+    with caplog.at_level(logging.WARNING, logger="gateway.service"):
+        gateway._on_disconnect(client, None, flags, ReasonCode(PacketTypes.DISCONNECT, identifier=0x8E), None)  # type: ignore[arg-type]
+    assert gateway.metrics()["session_takeovers"] == 1
+    assert any("took the gateway's session" in r.message for r in caplog.records)
+
+
+def test_probe_echo_is_not_device_data_and_is_never_queued() -> None:
+    gateway, client = _gateway()
+    _connect(gateway, client)
+    gateway._on_subscribe(client, None, 1, [ReasonCode(PacketTypes.SUBACK, identifier=1)], None)  # type: ignore[arg-type]
+    gateway._watch_link()  # after every SUBACK: a probe goes out
+    assert [(t, q) for t, _p, q in client.published] == [("anbu-gateway/probe/t", 0)]
+    heard = gateway._last_heard
+    msg = mqtt.MQTTMessage(mid=0, topic=b"anbu-gateway/probe/t")
+    msg.payload = client.published[0][1]
+    gateway._on_message(client, None, msg)  # type: ignore[arg-type]
+    assert gateway.metrics()["delivery_verified"] is True
+    assert gateway._queue.qsize() == 0 and gateway.metrics()["received"] == 0
+    assert gateway._last_heard == heard  # a probe proves delivery, not that plugs are heard
