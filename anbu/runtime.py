@@ -82,7 +82,7 @@ RETENTION_TICK_S = 3600.0
 def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
     from anomaly import patterns, sweeper, training
-    from gateway import connectivity
+    from gateway import connectivity, incidents
     from notifier import checkins, escalation, followup, outbox, retention
     from notifier.transports.factory import make_transport
 
@@ -99,6 +99,12 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
             "connectivity",
             settings.connectivity_interval_s,
             lambda: connectivity.tick(engine, clock, settings),
+        ),
+        # Deaf, flapping or vanished gateways and lost broker sessions, from gateway_status rows.
+        Tick(
+            "gateway_incidents",
+            settings.connectivity_interval_s,
+            lambda: incidents.tick(engine, clock, settings),
         ),
         # Routines refit once per local day; the tick only asks "is a refit due?".
         Tick("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),

@@ -23,6 +23,7 @@ from api.routes import (
     dashboard,
     household_admin,
     households,
+    incidents,
     management,
     metrics,
     people,
@@ -93,6 +94,7 @@ def create_app(
     v1.include_router(management.router)
     v1.include_router(reports.router)
     v1.include_router(audit_log.router)
+    v1.include_router(incidents.router)
     app.include_router(v1)
     app.include_router(twilio.router)  # full paths from notifier.webhook_urls
     app.include_router(health_routes.router)

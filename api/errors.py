@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     USER_NOT_FOUND = "user_not_found"
     TEAM_NOT_FOUND = "team_not_found"
     ORGANISATION_NOT_FOUND = "organisation_not_found"
+    INCIDENT_NOT_FOUND = "incident_not_found"
     # 409
     CASE_STATE_CONFLICT = "case_state_conflict"
     CASE_CHANGED_RETRY = "case_changed_retry"

@@ -21,6 +21,7 @@ from core.enums import (
     CheckinSkip,
     DeviceStatus,
     DeviceVendor,
+    IncidentStatus,
     Intent,
     Language,
     MonitoringState,
@@ -29,6 +30,7 @@ from core.enums import (
     ResolutionCode,
     Role,
     Severity,
+    SystemIncidentKind,
     WatchStatus,
 )
 
@@ -432,6 +434,38 @@ class StatusLinkOut(BaseModel):
 
 class DeviceList(BaseModel):
     items: list[DeviceOut]
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class IncidentOut(BaseModel):
+    """A system incident (gateway/incidents.py): about Anbu itself, never a household."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: SystemIncidentKind
+    source: str  # the gateway's MQTT client id
+    status: IncidentStatus
+    opened_at: datetime
+    last_seen_at: datetime
+    detections: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    cleared_at: datetime | None
+    detail: dict[str, Any]  # figures for the explanation: silent_s, limit_s, disconnects, lost_at, ...
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class AssignDeviceIn(BaseModel):

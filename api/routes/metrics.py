@@ -18,8 +18,9 @@ from sqlmodel import Session, col, select
 
 from api.prometheus import CONTENT_TYPE, Metric, render
 from core.clock import Clock
-from core.enums import DeviceStatus
-from core.models import Device, RejectedMessage
+from core.enums import DeviceStatus, SystemIncidentKind
+from core.models import Device, RejectedMessage, SystemIncident
+from gateway.incidents import ACTIVE as ACTIVE_INCIDENT
 from gateway.status import read_statuses
 
 router = APIRouter(tags=["metrics"])
@@ -115,6 +116,13 @@ def metrics(request: Request) -> PlainTextResponse:
 def database_metrics(engine: Engine) -> list[Metric]:
     with Session(engine) as s:
         rejected = s.exec(select(func.count()).select_from(RejectedMessage)).one()
+        active = dict(
+            s.exec(
+                select(SystemIncident.kind, func.count())
+                .where(col(SystemIncident.status).in_(ACTIVE_INCIDENT))
+                .group_by(col(SystemIncident.kind))
+            ).all()
+        )
         rows = s.exec(
             select(Device.status, Device.online, func.count())
             .where(col(Device.status) != DeviceStatus.RETIRED)
@@ -127,6 +135,12 @@ def database_metrics(engine: Engine) -> list[Metric]:
         by_state[key] = by_state.get(key, 0) + count
     return [
         Metric("anbu_rejected_messages", "gauge", "rows in rejected_message", [({}, float(rejected))]),
+        Metric(
+            "anbu_system_incidents",
+            "gauge",
+            "active system incidents by kind (a deaf, flapping or down gateway, a lost broker session)",
+            [({"kind": kind.value}, float(active.get(kind, 0))) for kind in SystemIncidentKind],
+        ),
         Metric(
             "anbu_devices",
             "gauge",

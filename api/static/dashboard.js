@@ -270,12 +270,73 @@
       return;
     }
     showError($("queue-error"), "");
+    refreshIncidents();
     $("queue-updated").textContent = new Date().toLocaleTimeString(LOCALE);
     $("queue-count").textContent = String(page.total);
     const snapshot = JSON.stringify(page.items);
     if (snapshot === lastRendered) return; // nothing changed: keep focus and scroll where they are
     lastRendered = snapshot;
     render(page.items);
+  }
+
+  // System incidents (a deaf gateway, a lost broker session): above the queue, for every staff role.
+  let lastIncidents = "";
+
+  async function refreshIncidents() {
+    let page;
+    try {
+      page = await api("/incidents?limit=20");
+    } catch (_) {
+      return; // the queue's own error line already says when the server cannot be reached
+    }
+    const snapshot = JSON.stringify(page.items);
+    if (snapshot === lastIncidents) return;
+    lastIncidents = snapshot;
+    const items = page.items.map((incident) => {
+      const li = element("li", null, "incident incident-" + incident.status);
+      li.appendChild(element("p", incidentText(incident)));
+      const meta = [t("incident.since") + ": " + localTime(incident.opened_at), t("incident.status." + incident.status)];
+      if (incident.acknowledged_by) meta.push(t("incident.acknowledged_by").replace("%who%", incident.acknowledged_by));
+      li.appendChild(element("p", meta.join(" · "), "muted"));
+      if (incident.status === "open") {
+        li.appendChild(
+          button(t("incident.acknowledge"), "button-quiet", async (event) => {
+            event.currentTarget.disabled = true;
+            try {
+              await api("/incidents/" + incident.id + "/acknowledge", { method: "POST" });
+            } catch (_) {
+              // shown again as it is on the next refresh
+            }
+            lastIncidents = "";
+            refreshIncidents();
+          }),
+        );
+      }
+      return li;
+    });
+    $("incidents-list").replaceChildren(...items);
+    show($("incidents"), items.length > 0);
+  }
+
+  function span(seconds) {
+    if (seconds === null || seconds === undefined) return t("incident.unknown");
+    const [value, unit] =
+      seconds >= 5400 ? [seconds / 3600, "hour"] : seconds >= 90 ? [seconds / 60, "minute"] : [seconds, "second"];
+    return new Intl.NumberFormat(LOCALE, { style: "unit", unit, unitDisplay: "long", maximumFractionDigits: 0 }).format(value);
+  }
+
+  function incidentText(incident) {
+    const d = incident.detail || {};
+    const when = d.lost_at || d.last_update;
+    let text = t("incident." + incident.kind, incident.kind)
+      .replace("%source%", incident.source)
+      .replace("%silent%", span(d.silent_s))
+      .replace("%limit%", span(d.limit_s))
+      .replace("%disconnects%", String(d.disconnects ?? "–"))
+      .replace("%takeovers%", String(d.takeovers ?? "–"))
+      .replace("%when%", when ? localTime(when) : t("incident.unknown"));
+    if (incident.kind === "gateway_deaf" && d.connected === false) text += " (" + t("incident.disconnected") + ")";
+    return text;
   }
 
   function cell(row, text, className) {

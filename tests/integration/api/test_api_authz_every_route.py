@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import MonitoringState
+from core.enums import MonitoringState, SystemIncidentKind
 from core.models import (
     AuditEntry,
     Case,
@@ -37,6 +37,7 @@ from core.models import (
     Household,
     Organisation,
     Resident,
+    SystemIncident,
     Team,
     User,
 )
@@ -143,6 +144,10 @@ RULES: dict[tuple[str, str], Rule] = {
         json={"text": "n"},
     ),
     ("GET", "/api/v1/audit"): Rule(ADMIN_ONLY, audited=True),
+    ("GET", "/api/v1/incidents"): Rule(STAFF_LIST),
+    ("POST", "/api/v1/incidents/{incident_id}/acknowledge"): Rule(
+        _statuses(200, 200, 200, 200, 403), mutating=True, fixture="fresh_incident"
+    ),
     ("GET", "/api/v1/reports"): Rule(STAFF_LIST),
     ("GET", "/api/v1/reports/export.csv"): Rule(STAFF_LIST),
     ("GET", "/api/v1/devices/pending"): Rule(_statuses(200, 200, 200, 403, 403)),
@@ -321,6 +326,17 @@ def _ids(rule: Rule, engine: Engine, world: World, clock: ManualClock) -> Ids:
                 "member_id": world.people["caseworker_own"].id,
                 "now": clock.now().isoformat(),
             }
+    if rule.fixture == "fresh_incident":
+        with session_scope(engine) as session:
+            incident = SystemIncident(
+                kind=SystemIncidentKind.GATEWAY_DEAF,
+                source=f"gw-{next(_counter)}",
+                opened_at=clock.now(),
+                last_seen_at=clock.now(),
+            )
+            session.add(incident)
+            session.flush()
+            return {"incident_id": incident.id}
     if rule.fixture in ("fresh_household", "paused_household"):
         household_id = _fresh_household(engine, world, paused=rule.fixture == "paused_household")
         return {"case_id": world.case_a, "household_id": household_id}
@@ -397,6 +413,9 @@ def _state(engine: Engine) -> tuple[Any, ...]:
             select(Household.id, Household.address, Household.code).order_by(col(Household.id))
         ).all()
         events = session.exec(select(func.count()).select_from(CaseEvent)).one()
+        incidents = session.exec(
+            select(SystemIncident.id, SystemIncident.status).order_by(col(SystemIncident.id))
+        ).all()
         audits = session.exec(select(func.count()).select_from(AuditEntry)).one()
         people = (
             tuple(
@@ -415,6 +434,7 @@ def _state(engine: Engine) -> tuple[Any, ...]:
             events,
             tuple(devices),
             tuple(contacts),
+            tuple(incidents),
         )
         return (data, people), audits
 

@@ -53,6 +53,7 @@ def test_metrics_without_a_gateway_has_database_figures_only(
     assert samples["anbu_rejected_messages"] == 1
     assert samples['anbu_devices{state="online",status="assigned"}'] == 1
     assert samples['anbu_devices{state="unknown",status="pending"}'] == 1
+    assert samples['anbu_system_incidents{kind="gateway_deaf"}'] == 0
     assert not any(name.startswith("anbu_gateway_") for name in samples)
 
 

@@ -36,6 +36,7 @@ from tests.integration.gateway.mqtt_helpers import (
     unique,
     wait_until,
 )
+from tests.integration.gateway.test_mosquitto_e2e import _forget_session
 
 
 @pytest.fixture
@@ -183,6 +184,7 @@ def test_mosquitto_takeover_loses_the_session_and_says_so_at_warning(
     finally:
         publisher.close()
         gateway.stop()
+        _forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)
 
 
 @needs_mqtt
@@ -216,3 +218,4 @@ def test_mosquitto_persistent_intruder_makes_the_gateway_flap_and_it_is_flagged(
     finally:
         publisher.close()
         gateway.stop()
+        _forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)

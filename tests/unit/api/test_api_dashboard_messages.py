@@ -17,12 +17,14 @@ from core.enums import (
     CaseStatus,
     Channel,
     CheckinSkip,
+    IncidentStatus,
     Language,
     OutboxStatus,
     RecipientKind,
     ResolutionCode,
     Role,
     Severity,
+    SystemIncidentKind,
     WatchStatus,
 )
 
@@ -49,6 +51,8 @@ def test_catalogues_have_the_same_keys() -> None:
         ("audit_action", AuditAction),
         ("audit_object", AuditObject),
         ("checkin.skip", CheckinSkip),
+        ("incident", SystemIncidentKind),
+        ("incident.status", IncidentStatus),
     ],
 )
 def test_every_enum_value_has_a_label_in_both_languages(prefix: str, enum: type[StrEnum]) -> None:
