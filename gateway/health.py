@@ -1,21 +1,43 @@
 """The gateway's readiness, from its live figures (``Gateway.metrics()``), for ``/readyz``.
 
-Pure: one place that says which figures make a gateway not ready, so a new state (e.g. a gateway
-that is connected but hears nothing) is one more condition here, and every role that runs a
-gateway reports it the same way.
+Pure: one place that says which figures make a gateway not ready (disconnected, refused, deaf),
+so every role that runs a gateway reports it the same way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 # The figures /readyz shows next to the verdict (counts and states only: no device ids, no topics).
-SHOWN = ("connected", "generation", "queue_depth", "messages_per_s", "db_retries", "auth_failed")
+SHOWN = (
+    "connected",
+    "generation",
+    "queue_depth",
+    "messages_per_s",
+    "db_retries",
+    "auth_failed",
+    # Is it really hearing (gateway/link.py, gateway/hearing.py)?
+    "deaf",
+    "seconds_since_heard",
+    "deaf_limit_s",
+    "delivery_verified",
+    "flapping",
+    "sessions_lost",
+)
 
 
 def readiness(figures: Mapping[str, Any]) -> dict[str, Any]:
-    """Ready while connected to the broker and not given up on it (refused credentials or
-    authorisation: ``auth_failed``)."""
-    ok = bool(figures.get("connected")) and not figures.get("auth_failed")
-    return {"ok": ok, **{key: figures[key] for key in SHOWN if key in figures}}
+    """Ready while connected to the broker, not given up on it (refused credentials or
+    authorisation: ``auth_failed``) and not deaf: connected but hearing no plug for longer than
+    their reporting allows is a gateway not doing its job (gateway/hearing.py). Not a liveness
+    failure: restarting would not help more than the gateway's own reconnect and probes."""
+    ok = bool(figures.get("connected")) and not figures.get("auth_failed") and not figures.get("deaf")
+    shown = {key: _json_number(figures[key]) for key in SHOWN if key in figures}
+    return {"ok": ok, **shown}
+
+
+def _json_number(value: Any) -> Any:
+    """JSON has no infinity: an unbounded deaf limit (no plug expected to speak) is null."""
+    return None if isinstance(value, float) and math.isinf(value) else value

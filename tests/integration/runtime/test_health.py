@@ -72,6 +72,24 @@ def test_gateway_is_ready_only_while_connected_and_live_only_while_its_thread_ru
     assert not ok and body == {"status": "error", "role": "gateway", "failing": ["gateway"]}
 
 
+def test_a_deaf_gateway_is_not_ready_and_says_why(sqlite_engine: Engine) -> None:
+    # Issue 12: connected, subscribed, and hearing nothing for longer than the plugs' reporting allows.
+    gateway = FakeGateway()
+    gateway.figures |= {"deaf": False, "seconds_since_heard": 2.0, "deaf_limit_s": float("inf")}
+    health = role_health("gateway", sqlite_engine, gateway=gateway)
+    ok, body = health.readiness()
+    assert ok and body["checks"]["broker"]["deaf_limit_s"] is None  # no plug expected: JSON null
+    json.dumps(body, allow_nan=False)
+    gateway.figures |= {"deaf": True, "seconds_since_heard": 660.0, "deaf_limit_s": 90.0}
+    ok, body = health.readiness()
+    assert not ok and body["checks"]["broker"]["ok"] is False and body["checks"]["broker"]["deaf"] is True
+    assert (body["checks"]["broker"]["seconds_since_heard"], body["checks"]["broker"]["deaf_limit_s"]) == (
+        660.0,
+        90.0,
+    )
+    assert health.liveness()[0]  # its own reconnects and probes do what a restart would
+
+
 def test_worker_is_not_ready_when_a_tick_is_late_and_says_which(sqlite_engine: Engine) -> None:
     now = [100.0]
     runner = TickRunner(
