@@ -150,7 +150,7 @@ class Gateway:
         self._probe_topic = probe_topic(settings.mqtt_client_id)
         self._link = self._new_link(expect_session=False)
         self._hearing = Hearing(settings.offline_silence_factor)
-        self._last_heard = time.monotonic()  # the latest arrival of anything but a probe (network thread)
+        self._last_arrival = time.monotonic()  # the latest arrival of anything but a probe (network thread)
         self._device_bound: float | None = None
         self._expectation_at: float | None = None  # time.monotonic() of the last refresh
         self._deaf_limit_s: float | None = None
@@ -167,7 +167,7 @@ class Gateway:
         if self._thread is not None:
             raise RuntimeError("gateway already started")
         _freeze_startup_objects()
-        self._last_heard = time.monotonic()
+        self._last_arrival = time.monotonic()
         self._link = self._new_link(expect_session=self._previous_session_expected())
         self._client = self._make_client(self._protocol)
         self._connect(self._client)
@@ -306,7 +306,7 @@ class Gateway:
                 "probe_failures": link.probe_failures,
                 "delivery_reconnects": link.delivery_reconnects,
                 "delivery_verified": link.delivery_verified,
-                "seconds_since_heard": now - self._last_heard,
+                "seconds_since_heard": now - self._last_arrival,
                 "deaf_limit_s": math.inf
                 if self._deaf_limit_s is None
                 else self._deaf_limit_s,  # inf: none expected
@@ -522,7 +522,7 @@ class Gateway:
             if topic == self._probe_topic:  # our own delivery probe (QoS 0): not device data
                 self._link.probe_echoed(arrived, bytes(msg.payload))
                 return
-            self._last_heard = arrived
+            self._last_arrival = arrived
             inbound = InboundMessage(topic=topic, payload=bytes(msg.payload), received_at=self._clock.now())
             self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation, arrived))
             # Only this thread writes the counter; a lock per message cost more than it protected.
@@ -535,7 +535,7 @@ class Gateway:
         # parsed from one socket read. They arrived together, so they share one received_at.
         try:
             received_at = self._clock.now()
-            arrived = self._last_heard = time.monotonic()
+            arrived = self._last_arrival = time.monotonic()
             generation = self._generation
             put = self._queue.put
             for topic_bytes, payload, mid in messages:
@@ -598,7 +598,7 @@ class Gateway:
     def _watch_link(self) -> None:
         """Probe delivery when quiet, reconnect when it fails, and judge deafness (gateway/hearing.py)."""
         now = time.monotonic()
-        heard = self._last_heard
+        heard = self._last_arrival
         action = self._link.supervise(now, heard)
         if action is Action.PROBE:
             self._send_probe(now)

@@ -295,10 +295,10 @@ def test_probe_echo_is_not_device_data_and_is_never_queued() -> None:
     gateway._on_subscribe(client, None, 1, [ReasonCode(PacketTypes.SUBACK, identifier=1)], None)  # type: ignore[arg-type]
     gateway._watch_link()  # after every SUBACK: a probe goes out
     assert [(t, q) for t, _p, q in client.published] == [("anbu-gateway/probe/t", 0)]
-    heard = gateway._last_heard
+    heard = gateway._last_arrival
     msg = mqtt.MQTTMessage(mid=0, topic=b"anbu-gateway/probe/t")
     msg.payload = client.published[0][1]
     gateway._on_message(client, None, msg)  # type: ignore[arg-type]
     assert gateway.metrics()["delivery_verified"] is True
     assert gateway._queue.qsize() == 0 and gateway.metrics()["received"] == 0
-    assert gateway._last_heard == heard  # a probe proves delivery, not that plugs are heard
+    assert gateway._last_arrival == heard  # a probe proves delivery, not that plugs are heard
