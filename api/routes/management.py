@@ -67,18 +67,32 @@ def assign(
     user: ManagerUser,
     clock: ClockDep,
 ) -> DeviceOut:
-    if session.get(Device, device_id) is None:
+    """Assign a pending plug, or move one between households the caller may both manage."""
+    found = session.get(Device, device_id)
+    # A device already at work in a household the caller may not see is not theirs to move: it
+    # answers like a missing one (ids are not an oracle).
+    if found is None or (
+        found.household_id is not None and get_visible_household(session, user, found.household_id) is None
+    ):
         raise not_found(ErrorCode.DEVICE_NOT_FOUND, "device")
     if get_visible_household(session, user, body.household_id) is None:
         raise not_found(ErrorCode.HOUSEHOLD_NOT_FOUND, "household")
+    previous = found.household_id
     try:
         device = assign_device(session, device_id, body.household_id, body.appliance)
     except DeviceAssignmentError as exc:
         raise unprocessable(str(exc), "body", code=ErrorCode.DEVICE_UNASSIGNABLE) from None
-    audit.record(
-        session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, body.household_id, now=clock.now()
+    now = clock.now()
+    # A move changes two households: the one that lost its plug is on the record too.
+    for household_id in dict.fromkeys(h for h in (previous, body.household_id) if h is not None):
+        audit.record(session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, household_id, now=now)
+    log.info(
+        "device assigned device_id=%s household_id=%s from=%s user_id=%s",
+        device_id,
+        body.household_id,
+        previous,
+        user.id,
     )
-    log.info("device assigned device_id=%s household_id=%s user_id=%s", device_id, body.household_id, user.id)
     return _device_out(device)
 
 

@@ -12,6 +12,7 @@ Not-visible objects answer 404, like missing ones.
 from __future__ import annotations
 
 import itertools
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -176,7 +177,7 @@ RULES: dict[tuple[str, str], Rule] = {
         mutating=True,
         audited=True,
         fixture="fresh_case",
-        json={"visited_at": "{now}", "note": "she was at the market"},
+        json={"visited_at": "{now}", "note": "she was at the market", "visitor_user_id": "{member_id}"},
     ),
     # Users, teams, organisations and the escalation policy are the admin's.
     ("GET", "/api/v1/users"): Rule(ADMIN_ONLY, audited=True),
@@ -439,6 +440,16 @@ def _state(engine: Engine) -> tuple[Any, ...]:
         return (data, people), audits
 
 
+def _request(client: TestClient, route: tuple[str, str], ids: Ids, headers: dict[str, str]) -> Any:
+    """The route's request with this run's ids in its path, JSON body and upload."""
+    method, template = route
+    rule = RULES[route]
+    extra = rule.build(ids) if rule.build else {}
+    return client.request(
+        method, template.format(**ids), json=_body(rule, ids), params=rule.params, headers=headers, **extra
+    )
+
+
 @pytest.mark.parametrize("route", sorted(RULES), ids=lambda r: f"{r[0]} {r[1]}")
 def test_route_by_role(
     app_client: TestClient,
@@ -448,7 +459,6 @@ def test_route_by_role(
     clock: ManualClock,
     route: tuple[str, str],
 ) -> None:
-    method, template = route
     rule = RULES[route]
     actual: dict[str, int] = {}
     wrong_change: list[str] = []
@@ -458,15 +468,7 @@ def test_route_by_role(
         if rule.mutating:
             ids = _ids(rule, engine, world, clock)  # each caller acts on an untouched object
         (data_before, audits_before) = _state(engine)
-        extra = rule.build(ids) if rule.build else {}
-        response = app_client.request(
-            method,
-            template.format(**ids),
-            json=_body(rule, ids),
-            params=rule.params,
-            headers=auth(who),
-            **extra,
-        )
+        response = _request(app_client, route, ids, auth(who))
         actual[who] = response.status_code
         (data_after, audits_after) = _state(engine)
         succeeded = response.status_code < 300
@@ -477,3 +479,69 @@ def test_route_by_role(
     assert actual == rule.expected
     assert wrong_change == [], "refused/read-only requests must change nothing; successful actions must"
     assert wrong_audit == [], "each successful audited request writes one entry; refused ones none"
+
+
+# ------------------------------------------------------------------ another team's ids (OWASP API1)
+
+
+def _foreign_ids(engine: Engine, world: World) -> Ids:
+    """Team B's objects, each under the placeholder a route names it by."""
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_b)
+        assert household is not None
+        contact_id = session.exec(select(Contact.id).where(Contact.household_id == household.id)).first()
+        resident_id = session.exec(select(Resident.id).where(Resident.household_id == household.id)).first()
+        device = make_device(session, household=household)  # a plug at work in team B
+        return {
+            "household_id": household.id,
+            "household_code": household.code,
+            "case_id": world.case_b,
+            "contact_id": contact_id,
+            "resident_id": resident_id,
+            "device_id": device.id,
+            "team_id": household.team_id,
+            "team_a": household.team_id,
+            "member_id": world.people["caseworker_other"].id,
+            "user_id": world.people["caseworker_other"].id,
+        }
+
+
+def _placeholders(template: str, rule: Rule, ids: Ids) -> list[str]:
+    """The ids a route takes from its path, its JSON body or its upload."""
+    names = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    names |= {v[1:-1] for v in (rule.json or {}).values() if isinstance(v, str) and v.startswith("{")}
+    if rule.build is not None:
+        names |= {key for key in ids if rule.build(ids) != rule.build({**ids, key: "0"})}
+    return sorted(name for name in names if name.endswith("_id") or name in ("team_a", "household_code"))
+
+
+SCOPED_ROUTES = sorted(r for r, rule in RULES.items() if rule.expected["caseworker_own"] != 403)
+
+
+@pytest.mark.parametrize("route", SCOPED_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
+def test_another_teams_id_anywhere_is_refused(
+    app_client: TestClient,
+    world: World,
+    auth: Auth,
+    engine: Engine,
+    clock: ManualClock,
+    route: tuple[str, str],
+) -> None:
+    """A team-A caseworker names one of team B's objects, in the path or the body, with every
+    other id their own: 404 or 422, nothing changes, nothing is audited. (A team-2 caseworker
+    once moved a team-1 plug into their own household with ``POST /devices/{id}/assign`` → 200.)"""
+    template = route[1]
+    rule = RULES[route]
+    foreign = _foreign_ids(engine, world)
+    own = _ids(rule, engine, world, clock)
+    names = _placeholders(template, rule, own)
+    if not names:
+        pytest.skip("this route names no object")
+    refused: dict[str, int] = {}
+    for name in names:
+        ids = {**_ids(rule, engine, world, clock), name: foreign[name]}
+        before = _state(engine)
+        response = _request(app_client, route, ids, auth("caseworker_own"))
+        refused[name] = response.status_code
+        assert _state(engine) == before, f"{name}: a refused request changed something or was audited"
+    assert all(code in (404, 422) for code in refused.values()), refused

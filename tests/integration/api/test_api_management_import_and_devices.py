@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.db import session_scope
-from core.enums import DeviceStatus
-from core.models import Contact, Device, Household, Resident
+from core.enums import AuditObject, DeviceStatus
+from core.models import AuditEntry, Contact, Device, Household, Resident
 from tests.factories import make_device
 from tests.integration.api.conftest import World
 
@@ -170,3 +170,50 @@ def test_oversized_or_undecodable_files_are_refused(app_client: TestClient, worl
     assert _upload(app_client, "/api/v1/import/households", huge, "admin", auth).status_code == 413
     binary = b"\xff\xfe\x00\x81\x00\xff"
     assert _upload(app_client, "/api/v1/import/households", binary, "admin", auth).status_code == 400
+
+
+def _audited_households(engine: Engine) -> list[int | None]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(AuditEntry.object_id)
+            .where(AuditEntry.object_type == AuditObject.HOUSEHOLD)
+            .order_by(col(AuditEntry.id))
+        ).all()
+        return list(rows)
+
+
+def test_another_teams_caseworker_cannot_move_a_working_plug(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    """Issue 13.3: a team-2 caseworker moved a team-1 plug into a team-2 household (200)."""
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_a)
+        device_id = make_device(session, household=household, external_id="plug-a1").id
+    response = app_client.post(
+        f"/api/v1/devices/{device_id}/assign",
+        json={"household_id": world.household_b, "appliance": "kettle"},
+        headers=auth("caseworker_other"),
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "device_not_found"
+    with Session(engine) as session:
+        device = session.get(Device, device_id)
+        assert device is not None and device.household_id == world.household_a
+    assert _audited_households(engine) == []
+
+
+def test_a_move_within_the_team_audits_both_households(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_a)
+        device_id = make_device(session, household=household, external_id="plug-a2").id
+    response = app_client.post(
+        f"/api/v1/devices/{device_id}/assign",
+        json={"household_id": world.household_a2, "appliance": "tv"},
+        headers=auth("caseworker_own"),
+    )
+    assert response.status_code == 200
+    assert sorted(h for h in _audited_households(engine) if h is not None) == sorted(
+        [world.household_a, world.household_a2]
+    )
