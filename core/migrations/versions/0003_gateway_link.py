@@ -1,7 +1,7 @@
 """gateway link health and floods: gateway_status figures, system_incident
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import core.types
 
-revision: str = '0002'
-down_revision: str | None = '0001'
+revision: str = '0003'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
