@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stats", "print counts of households, devices, readings, cases, calls, notifications", cmd_stats
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = command("classify", 'classify resident replies: --jsonl FILE of {"text": ...} lines', cmd_classify)
-    p.add_argument("--jsonl", required=True, type=Path)
+    from anbu.classify_command import add_classify_command
+
+    add_classify_command(sub)
     p = command("decode", 'decode device messages: --jsonl FILE of {"topic", "payload"} lines', cmd_decode)
     p.add_argument("--jsonl", required=True, type=Path)
     from anbu.detection_commands import add_detection_commands
@@ -345,32 +346,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ tools
-
-
-def cmd_classify(args: argparse.Namespace) -> int:
-    from notifier.classifier import classify
-
-    try:
-        for n, obj, error in _jsonl_lines(args.jsonl):
-            text = None if obj is None else obj.get("text")
-            if obj is None or not isinstance(text, str):
-                print(
-                    json.dumps(
-                        {"error": error or f"line {n}: missing string field 'text'"}, ensure_ascii=False
-                    )
-                )
-                continue
-            result = classify(text)
-            print(
-                json.dumps(
-                    {"text": text, "intent": result.intent.value, "confidence": round(result.confidence, 4)},
-                    ensure_ascii=False,
-                )
-            )
-    except OSError as exc:
-        print(f"anbu classify: cannot read {args.jsonl}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, object] | None, str | None]]:

@@ -213,6 +213,12 @@ class Intent(StrEnum):
     UNCLEAR = "unclear"
 
 
+class Risk(StrEnum):
+    """A named danger in a resident's reply that calls for its own protocol (docs/calls.md)."""
+
+    SELF_HARM = "self_harm"
+
+
 class AuditAction(StrEnum):
     """What a dashboard/API user did, as recorded in the audit log."""
 

@@ -16,10 +16,10 @@ from notifier.classifier import (
     classify,
     classify_digits,
     classify_lines,
-    evaluate,
     load_examples,
     normalise,
 )
+from notifier.classifier_eval import evaluate
 
 # Said in the brief and by caseworkers: these must come out right on the shipped model.
 EXPECTED = [
@@ -173,6 +173,8 @@ def test_emergency_phrases_win_even_over_a_confident_ok_model(text: str) -> None
         "도와줄 필요 없어요",
         "안 도와줘도 돼요",
         "I fell asleep on the sofa",
+        "오래 살려고 운동해요",  # 살려고 = in order to live, not 살려 (save me)
+        "안 도와 줘도 돼요",
     ],
 )
 def test_negated_help_and_harmless_lookalikes_are_not_emergency_phrases(text: str) -> None:
@@ -250,7 +252,8 @@ def test_classify_lines_gives_one_json_ready_row_per_input() -> None:
     assert [r["text"] for r in rows] == ["괜찮아요", "살려줘", ""]
     assert [r["intent"] for r in rows] == ["ok", "emergency", "unclear"]
     for row in rows:
-        assert set(row) == {"text", "intent", "confidence"}
+        assert set(row) == {"text", "intent", "risk", "confidence", "source"}
+        assert row["risk"] is None
         assert isinstance(row["confidence"], float) and 0.0 <= row["confidence"] <= 1.0
 
 
