@@ -39,6 +39,9 @@ from core.health import Health, database_probe
 from core.settings import Settings
 
 API_PREFIX = "/api/v1"
+# Every request body is capped before it is read (413), authenticated or not; routes that take
+# more (the CSV import) say so with their own ``max_body_size``. JSON bodies here are a few KiB.
+API_MAX_BODY_BYTES = 256 * 1024
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -65,6 +68,7 @@ def create_app(
         docs_url=None,  # the Swagger UI loads from a CDN, which we neither allow (CSP) nor reach
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        max_body_size=API_MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -24,10 +24,9 @@ from notifier import calls, sms
 from notifier import webhook_urls as paths
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["twilio"], include_in_schema=False)
-
 XML = "application/xml"
 MAX_BODY_BYTES = 64 * 1024  # Twilio's callbacks are a few hundred bytes
+router = APIRouter(tags=["twilio"], include_in_schema=False, max_body_size=MAX_BODY_BYTES)
 T = TypeVar("T")
 
 
