@@ -303,7 +303,7 @@ def _call_out(call: CallAttempt) -> CallAttemptOut:
     return CallAttemptOut(
         id=_id(call.id),
         recipient_kind=call.recipient_kind,
-        to=mask_phone(call.to_number),
+        to=mask_phone(call.to_address),
         language=call.language.value,
         status=call.status,
         attempts=call.attempts,

@@ -176,11 +176,11 @@ class CallStatus(StrEnum):
     BUSY = "busy"
     FAILED = "failed"
     NO_ANSWER = "no-answer"
-    CANCELED = "canceled"
+    CANCELLED = "canceled"  # Twilio's spelling is the stored value; the name matches OutboxStatus
 
 
 TERMINAL_CALL_STATUSES = frozenset(
-    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.CANCELED}
+    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.CANCELLED}
 )
 
 

@@ -41,7 +41,7 @@ FINE_RESOLUTIONS = frozenset(
 )
 # Rows that mean "this person was told" (a pending row is cancelled when the case closes).
 _TOLD = (OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.DELIVERED)
-_NOT_REACHED_CALLS = (CallStatus.PENDING, CallStatus.SENDING, CallStatus.CANCELED)
+_NOT_REACHED_CALLS = (CallStatus.PENDING, CallStatus.SENDING, CallStatus.CANCELLED)
 
 
 def closure_purpose(case: Case) -> Purpose:
@@ -118,7 +118,7 @@ def already_told(session: Session, case_id: int) -> list[Recipient]:
         if c.recipient_id is not None:
             found.setdefault(
                 (RecipientKind.CONTACT, c.recipient_id),
-                Recipient(RecipientKind.CONTACT, c.recipient_id, c.to_number, c.language, Channel.SMS),
+                Recipient(RecipientKind.CONTACT, c.recipient_id, c.to_address, c.language, Channel.SMS),
             )
     opted_out = set(
         session.exec(

@@ -23,6 +23,11 @@ sent. If the lookup itself fails the row waits and asks again; only a transport 
 asked (the console) sends again. Twilio's status callbacks also record the provider id on a row
 that has none (``calls.call_status``, ``sms.sms_status``), and a row that has a provider id is
 never sent again.
+
+This module is longer than most (about 500 lines) on purpose: claim, send, record, give up and
+reconcile are one protocol over the lease, the attempt count and the fencing token of the same
+rows, and each step's failure path depends on the others; split up, those rules would be read
+in several places.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, or_, update
@@ -80,9 +86,10 @@ def should_cancel(*, row_token: str, template: str | None, case_token: str, case
 
 @dataclass(frozen=True)
 class _Table:
-    """What differs between the two outbox tables."""
+    """What differs between the two outbox tables (their shared columns have the same names:
+    status, attempts, next_attempt_at, claim_expires_at, to_address, provider_sid, error)."""
 
-    model: Any  # type[CallAttempt] | type[Notification]
+    model: type[CallAttempt] | type[Notification]
     pending: str
     sending: str
     sent: str
@@ -108,10 +115,18 @@ _CALLS = _Table(
     CallStatus.SENDING,
     CallStatus.QUEUED,
     CallStatus.FAILED,
-    CallStatus.CANCELED,
+    CallStatus.CANCELLED,
     "call_attempt_id",
     is_call=True,
 )
+
+
+class ClaimRefused(StrEnum):
+    """Why claiming a due row gave nothing to send."""
+
+    TAKEN = "taken"  # another worker won the row (or it was no longer due)
+    CANCELLED = "cancelled"  # stale (the case moved on): cancelled in the claim's transaction
+    GAVE_UP = "gave_up"  # claimed too often by workers that died mid-send: failed
 
 
 @dataclass(frozen=True)
@@ -223,13 +238,17 @@ def _due(table: _Table, now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _row(session: Session, table: _Table, row_id: int) -> CallAttempt | Notification | None:
+    return session.get(CallAttempt, row_id) if table.is_call else session.get(Notification, row_id)
+
+
 def _due_ids(engine: Engine, table: _Table, now: datetime, limit: int) -> list[int]:
     if limit <= 0:
         return []
     with session_scope(engine) as session:
         m = table.model
         stmt = select(m.id).where(_due(table, now)).order_by(col(m.id)).limit(limit)
-        return [int(i) for i in session.exec(stmt).all()]
+        return [int(i) for i in session.exec(stmt).all() if i is not None]
 
 
 def _handle(
@@ -242,9 +261,9 @@ def _handle(
     row_id: int,
 ) -> bool:
     claim = _claim(engine, table, row_id, clock.now())
-    if claim is None:
+    if claim is ClaimRefused.TAKEN:
         return False
-    if isinstance(claim, str):  # cancelled or given up inside the claim transaction
+    if isinstance(claim, ClaimRefused):  # cancelled or given up inside the claim transaction
         return True
     base = settings.effective_public_base_url
     from_ = settings.twilio_from_number or CONSOLE_FROM
@@ -311,8 +330,8 @@ def _already_sent(engine: Engine, transport: ReconcilingTransport, claim: _Claim
     return mine[0] if mine else None
 
 
-def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim | str | None:
-    """Transaction 1. None = another worker has it; a str = finished here (why); else send it."""
+def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim | ClaimRefused:
+    """Transaction 1: the row to send, or why there is nothing to send."""
     m = table.model
     with session_scope(engine) as session:
         # A lease end left on a row that is due again marks an attempt whose send is uncertain
@@ -326,11 +345,11 @@ def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim 
         if table.is_call:
             values["updated_at"] = now
         if not claim_row(session, update(m).where(col(m.id) == row_id, _due(table, now)).values(**values)):
-            return None
-        row = session.get(m, row_id)
-        assert row is not None
+            return ClaimRefused.TAKEN
+        row = _row(session, table, row_id)
+        assert row is not None and row.id is not None
         case = session.get(Case, row.case_id) if row.case_id is not None else None
-        template = None if table.is_call else row.template
+        template = row.template if isinstance(row, Notification) else None
         if case is not None and should_cancel(
             row_token=row.escalation_token,
             template=template,
@@ -340,17 +359,17 @@ def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim 
             _finish(session, table, row, now, status=table.cancelled)
             _event(session, case, table, CaseEventType.NOTIFICATION_CANCELLED, now, row.id)
             log.info("outbox: cancelled stale %s %s (case %s)", m.__name__, row.id, case.id)
-            return "cancelled"
+            return ClaimRefused.CANCELLED
         if row.attempts > MAX_ATTEMPTS:  # claimed again and again by workers that died mid-send
             _give_up(session, table, row, case, now, "gave up: too many interrupted attempts", "interrupted")
-            return "failed"
+            return ClaimRefused.GAVE_UP
         return _Claim(
             table=table,
             id=row.id,
             case_id=row.case_id,
-            to=row.to_number if table.is_call else row.to_address,
-            body="" if table.is_call else row.body,
-            code=row.code if table.is_call else "",
+            to=row.to_address,
+            body=row.body if isinstance(row, Notification) else "",
+            code=row.code if isinstance(row, CallAttempt) else "",
             attempts=row.attempts,
             claimed_at=now,
             uncertain_since=previous_lease - LEASE if previous_lease is not None else None,
@@ -403,7 +422,7 @@ def _record_failure(engine: Engine, claim: _Claim, exc: TransportError, now: dat
     table, m = claim.table, claim.table.model
     error = str(exc)[:400]
     with session_scope(engine) as session:
-        row = session.get(m, claim.id)
+        row = _row(session, table, claim.id)
         if row is None or row.status != table.sending or row.attempts != claim.attempts:
             log.warning("outbox: %s %s was taken over while sending", m.__name__, claim.id)
             return
@@ -467,7 +486,15 @@ def _give_up(
     )
 
 
-def _finish(session: Session, table: _Table, row: Any, now: datetime, *, status: str, **values: Any) -> None:
+def _finish(
+    session: Session,
+    table: _Table,
+    row: Any,
+    now: datetime,
+    *,
+    status: str,
+    **values: Any,
+) -> None:
     """Leave ``sending``: the lease is released together with the new status."""
     row.status = status
     row.claim_expires_at = None

@@ -197,7 +197,7 @@ def calls_today(session: Session, household: Household, now: datetime) -> int:
     count_calls = select(func.count()).where(
         CallAttempt.household_id == household.id,
         col(CallAttempt.created_at) >= local_day_start(now, household.timezone),
-        CallAttempt.status != CallStatus.CANCELED,
+        CallAttempt.status != CallStatus.CANCELLED,
         CallAttempt.purpose != CallPurpose.INBOUND,
     )
     return int(session.exec(count_calls).one())
@@ -241,7 +241,7 @@ def new_call(
         household_id=household_id,
         recipient_kind=kind,
         recipient_id=recipient_id,
-        to_number=number,
+        to_address=number,
         language=language,
         code=uuid.uuid4().hex,
         idempotency_key=key,

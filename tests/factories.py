@@ -179,7 +179,7 @@ def make_call_attempt(
         purpose=CallPurpose.WELLNESS,
         case_id=case.id if case else None,
         household_id=household.id,
-        to_number="+821012345678",
+        to_address="+821012345678",
         language=language,
         code=f"code{n:04d}{uuid.uuid4().hex}",
         idempotency_key=f"test:call:{n}",

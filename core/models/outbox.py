@@ -31,7 +31,7 @@ class CallAttempt(SQLModel, table=True):
     purpose: CallPurpose = enum_field(CallPurpose)
     recipient_kind: RecipientKind = enum_field(RecipientKind, RecipientKind.RESIDENT)
     recipient_id: int | None = None
-    to_number: str = Field(max_length=32)
+    to_address: str = Field(max_length=32)
     language: Language = enum_field(Language, Language.KO)
     # Unguessable id used in our webhook URLs (in addition to the signature check).
     code: str = Field(max_length=64, unique=True, index=True)

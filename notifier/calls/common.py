@@ -60,7 +60,7 @@ def terminal_outcome(status: CallStatus, answered_by: str | None) -> CallOutcome
         return CallOutcome.NO_ANSWER
     if status == CallStatus.BUSY:
         return CallOutcome.BUSY
-    if status in (CallStatus.FAILED, CallStatus.CANCELED):
+    if status in (CallStatus.FAILED, CallStatus.CANCELLED):
         return CallOutcome.FAILED
     return CallOutcome.VOICEMAIL if is_machine(answered_by) else CallOutcome.UNCLEAR
 

@@ -69,7 +69,7 @@ def _contact_households(session: Session, attempt: CallAttempt) -> list[Househol
     rows = session.exec(
         select(Household)
         .join(Contact, Contact.household_id == Household.id)  # type: ignore[arg-type]
-        .where(Contact.phone == attempt.to_number)
+        .where(Contact.phone == attempt.to_address)
         .order_by(col(Household.id))
     ).all()
     unique = {h.id: h for h in rows}

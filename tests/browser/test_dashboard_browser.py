@@ -161,7 +161,7 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
         attempt = CallAttempt(
             purpose=CallPurpose.CHECKIN,
             household_id=household.id,
-            to_number="+821012345678",
+            to_address="+821012345678",
             code="checkin-browser-1",
             idempotency_key=f"checkin:{household.id}:1",
             status=CallStatus.COMPLETED,

@@ -182,7 +182,7 @@ def add_call(session: Session, case: Case, clock: ManualClock, **values: object)
         "case_id": case.id,
         "household_id": case.household_id,
         "recipient_kind": RecipientKind.RESIDENT,
-        "to_number": "+821012345678",
+        "to_address": "+821012345678",
         "code": f"code-{n}-{case.id}",
         "idempotency_key": f"call-{n}-{case.id}",
         "escalation_token": case.escalation_token,

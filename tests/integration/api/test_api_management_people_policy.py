@@ -239,7 +239,7 @@ def test_checkin_schedule_and_summaries(
             attempt = CallAttempt(
                 purpose=CallPurpose.CHECKIN,
                 household_id=world.household_a,
-                to_number="+821012345678",
+                to_address="+821012345678",
                 code=f"ck-{n}",
                 idempotency_key=f"checkin:{world.household_a}:{n}",
                 status=CallStatus.COMPLETED,

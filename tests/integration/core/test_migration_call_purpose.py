@@ -1,5 +1,6 @@
-"""Migration 0002 gives every existing call its purpose, read from what told them apart before
-(the idempotency key's prefix and the recipient kind), on both dialects."""
+"""Migrations keep existing calls: 0002 gives each its purpose, read from what told them apart
+before (the idempotency key's prefix and the recipient kind); 0004 renames ``to_number`` to
+``to_address`` (the notification table's name) and keeps the numbers. Both dialects."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_existing_calls_get_the_purpose_their_key_and_recipient_meant(engine: En
     with session_scope(engine) as session:
         household_id = make_household(session).id
     url = engine.url.render_as_string(hide_password=False)
-    command.downgrade(alembic_config(url), "0001")  # the household stays; calls lose their purpose
+    command.downgrade(alembic_config(url), "0001")  # the household stays
     with engine.begin() as conn:
         calls = Table("callattempt", MetaData(), autoload_with=conn)
         assert "purpose" not in calls.c
@@ -54,5 +55,10 @@ def test_existing_calls_get_the_purpose_their_key_and_recipient_meant(engine: En
     upgrade(url)
     with engine.connect() as conn:
         calls = Table("callattempt", MetaData(), autoload_with=conn)
-        found = dict(conn.execute(select(calls.c.idempotency_key, calls.c.purpose)).all())
-    assert found == {key: purpose for key, _, purpose in ROWS}
+        found = {
+            key: (purpose, to)
+            for key, purpose, to in conn.execute(
+                select(calls.c.idempotency_key, calls.c.purpose, calls.c.to_address)
+            ).all()
+        }
+    assert found == {key: (purpose, "+821012345678") for key, _, purpose in ROWS}

@@ -313,7 +313,7 @@ def _contact_call(engine: Engine, home: Home, clock: ManualClock) -> str:
             household_id=home.household_id,
             recipient_kind=RecipientKind.CONTACT,
             recipient_id=home.contact_id,
-            to_number=home.contact_phone,
+            to_address=home.contact_phone,
             code="c" * 32,
             idempotency_key="test:contact-call",
             escalation_token=case.escalation_token,

@@ -91,7 +91,11 @@ def test_a_due_check_in_is_placed_once_and_the_schedule_moves_on(engine: Engine,
     assert checkins_at(engine, clock.now()) == 1
     assert checkins_at(engine, clock.now()) == 0
     (attempt,) = _attempts(engine)
-    assert (attempt.case_id, attempt.status, attempt.to_number) == (None, CallStatus.PENDING, "+821012345678")
+    assert (attempt.case_id, attempt.status, attempt.to_address) == (
+        None,
+        CallStatus.PENDING,
+        "+821012345678",
+    )
     with Session(engine) as s:
         schedule = s.get(CheckinSchedule, household_id)
         assert schedule is not None

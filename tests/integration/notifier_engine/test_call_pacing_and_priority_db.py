@@ -37,7 +37,7 @@ def _checkin_call(engine: Engine, clock: ManualClock, phone: str) -> None:
             CallAttempt(
                 purpose=CallPurpose.CHECKIN,
                 household_id=hh.id,
-                to_number=phone,
+                to_address=phone,
                 code=f"checkin-code-{phone}",
                 idempotency_key=f"checkin:{hh.id}:test:1",
                 status=CallStatus.PENDING,

@@ -72,7 +72,7 @@ def test_a_case_walks_the_default_ladder_as_the_clock_advances(
         call = first[0]
         case = s.get(Case, case_id)
         assert case is not None
-        assert call.recipient_kind == RecipientKind.RESIDENT and call.to_number == "+821012345678"
+        assert call.recipient_kind == RecipientKind.RESIDENT and call.to_address == "+821012345678"
         assert call.status == CallStatus.PENDING and call.language == Language.KO
         assert call.escalation_token == case.escalation_token and len(call.code) == 32
         assert call.idempotency_key == (

@@ -68,7 +68,7 @@ def test_calls_and_messages_are_sent_once_with_our_webhook_urls(
     by_kind = {t.kind: t for t in transport.sent}
     assert by_kind["call"] == Sent(
         "call",
-        call.to_number,
+        call.to_address,
         FROM_NUMBER,
         f"{PUBLIC_BASE}/api/v1/twilio/voice/answer?code={call.code}",
         f"{PUBLIC_BASE}/api/v1/twilio/voice/status?code={call.code}",
@@ -129,7 +129,7 @@ def test_a_queued_call_is_cancelled_when_the_case_clears(
     assert transport.sent == []
     with Session(engine) as s:
         (call,) = calls(s, case_id)
-        assert call.status == CallStatus.CANCELED
+        assert call.status == CallStatus.CANCELLED
         (cancelled,) = events(s, case_id, CaseEventType.NOTIFICATION_CANCELLED)
         assert cancelled.data == {"call_attempt_id": call.id}
 

@@ -220,7 +220,7 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
             household_id=call.household_id,
             recipient_kind=call.recipient_kind,
             recipient_id=call.recipient_id,
-            to_number=call.to_number,
+            to_address=call.to_address,
             language=call.language,
             code="other-call-code",
             idempotency_key="test:other",
@@ -232,7 +232,7 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
         )
         s.add(other)
     provider.sent.append(
-        Sent("call", call.to_number, settings.twilio_from_number or "", "", "", "", "CAother", clock.now())
+        Sent("call", call.to_address, settings.twilio_from_number or "", "", "", "", "CAother", clock.now())
     )
     provider.failures.append(TransportError("network error: ConnectTimeout", permanent=False, code="network"))
     _send(engine, clock, settings, provider)

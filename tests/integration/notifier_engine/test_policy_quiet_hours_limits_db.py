@@ -172,7 +172,7 @@ def test_the_pre_call_text_goes_before_the_first_call_only(engine: Engine, setti
         (notice,) = notifications(s, case_id)
         assert (notice.recipient_kind, notice.template) == (RecipientKind.RESIDENT, "sms.resident.pre_call")
         assert len(calls(s, case_id)) == 2
-        assert notice.id is not None and notice.to_address == calls(s, case_id)[0].to_number
+        assert notice.id is not None and notice.to_address == calls(s, case_id)[0].to_address
 
 
 THREE_CALLS_20_MIN_APART: dict[str, object] = {

@@ -235,5 +235,5 @@ def test_the_outbox_places_a_queued_call_through_the_twilio_library(
     (req,) = fake_twilio.requests
     assert req.form["Url"] == [f"{PUBLIC_BASE}/api/v1/twilio/voice/answer?code={call.code}"]
     assert req.form["StatusCallback"] == [f"{PUBLIC_BASE}/api/v1/twilio/voice/status?code={call.code}"]
-    assert req.form["To"] == [call.to_number]
+    assert req.form["To"] == [call.to_address]
     assert call.provider_sid == "CA" + "f" * 32 and call.status == CallStatus.QUEUED

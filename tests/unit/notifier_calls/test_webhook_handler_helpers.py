@@ -42,7 +42,7 @@ def test_is_machine(answered_by: str | None, machine: bool) -> None:
         (CallStatus.NO_ANSWER, None, CallOutcome.NO_ANSWER),
         (CallStatus.BUSY, None, CallOutcome.BUSY),
         (CallStatus.FAILED, None, CallOutcome.FAILED),
-        (CallStatus.CANCELED, None, CallOutcome.FAILED),
+        (CallStatus.CANCELLED, None, CallOutcome.FAILED),
         (CallStatus.COMPLETED, None, CallOutcome.UNCLEAR),
         (CallStatus.COMPLETED, "human", CallOutcome.UNCLEAR),
         (CallStatus.COMPLETED, "unknown", CallOutcome.UNCLEAR),
