@@ -3,10 +3,11 @@
 For each household the detector runs causally over the whole recording (learning as it
 goes). False alarms are inactivity cases that start on *normal days*: days with at least
 half a day of data that are not in a known away period. At regular injection points the
-run is forked: from the event on, only automatic loads continue (appliance channels fall to
-standby; the whole-house meter is capped at its recent base load plus the automatic
-channels), and we measure how long the detector takes to open an inactivity case (missed =
-none within 48 h). Fixed 12/24/36 h rules run on the same traces with the raw switch-on
+run is forked twice, once per injection model (:mod:`anomaly.injection`): *all-off* (only
+automatic loads continue: the house falls to its base load) and *frozen* (what was on stays
+on, sub-metered appliances finish their programmes, automatic loads continue), and we measure
+how long the detector takes to open an inactivity case in each (missed = none within 48 h).
+Fixed 12/24/36 h rules run on the same traces with the raw switch-on
 events of every channel (whole-house meter included, no subtraction of the sub-meters), no
 routine and no automatic-load learning, as deployed programmes do. The routine's staff-only
 warning stage is timed too (how early, how often wrongly), but never counts as an alert.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import bisect
 import copy
 import csv
+import itertools
 import math
 import random
 import statistics
@@ -32,15 +34,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from anomaly.activity import AGGREGATE
+from anomaly.activity import AGGREGATE, residual_w
 from anomaly.detector import DetectorParams, HouseholdDetector
+from anomaly.injection import ALL_OFF, AUTOMATIC_CHANNELS, INJECTIONS, Injection, all_off, frozen
 from anomaly.ladder import LadderParams
 from anomaly.replay import ReplayStats, read_minutes
 from core.enums import CaseKind
 
 HORIZON_S = 48 * 3600
-# Channels that run by themselves in the real set; they keep running after an injected event.
-AUTOMATIC_CHANNELS = frozenset({"water_heater_aircon"})
 # Apparent away periods (UTC dates, inclusive) listed in the data set's README. They are
 # not normal days: a real deployment would be in away mode, so alerts there are not counted.
 KNOWN_AWAY: dict[str, list[tuple[str, str]]] = {
@@ -83,26 +84,55 @@ def routine_method(ladder: LadderParams | None = None) -> Method:
 
 
 @dataclass
+class Detected:
+    """How one injection model's events were detected (the same events for every model)."""
+
+    delays_h: list[float] = field(default_factory=list)
+    missed: int = 0
+    # The staff-only warning stage (routine method only; never a call): how early.
+    warning_delays_h: list[float] = field(default_factory=list)
+
+    @property
+    def events(self) -> int:
+        return len(self.delays_h) + self.missed
+
+
+@dataclass
 class HouseholdResult:
     household_id: str
     method: str
     normal_days: int = 0
     false_alarms: int = 0
     offline_cases: int = 0
-    delays_h: list[float] = field(default_factory=list)
-    missed: int = 0
+    # Per injection model (``anomaly.injection.INJECTIONS``): delays, misses, warnings.
+    injected: dict[str, Detected] = field(default_factory=lambda: {name: Detected() for name in INJECTIONS})
     alert_times: list[int] = field(default_factory=list)
-    # The staff-only warning stage (routine method only; never a call): how early, how often wrong.
+    # The staff-only warning stage: how often wrongly (on the real trace, no injection).
     false_warnings: int = 0
-    warning_delays_h: list[float] = field(default_factory=list)
     # Per injected event, how long until the resident was really next active in the recording
     # (the same method's human events, no injection): no detector that stays silent on the real
     # trace can alert sooner, so this is the floor of the delay on these traces.
     floor_h: list[float] = field(default_factory=list)
+    # ... and what a threshold per start hour-of-day knowing every real gap of the recording in
+    # advance (0 false alarms by construction) would need: the floor of quiet-time-only rules.
+    hindsight_h: list[float] = field(default_factory=list)
+
+    # The all-off model's figures (the evaluation's figures before the frozen model existed).
+    @property
+    def delays_h(self) -> list[float]:
+        return self.injected[ALL_OFF].delays_h
+
+    @property
+    def missed(self) -> int:
+        return self.injected[ALL_OFF].missed
+
+    @property
+    def warning_delays_h(self) -> list[float]:
+        return self.injected[ALL_OFF].warning_delays_h
 
     @property
     def events(self) -> int:
-        return len(self.delays_h) + self.missed
+        return self.injected[ALL_OFF].events
 
 
 @dataclass
@@ -125,15 +155,15 @@ class Summary:
         return self.missed / self.events if self.events else math.nan
 
 
-def summarise(method: str, results: Sequence[HouseholdResult]) -> Summary:
-    delays = sorted(d for r in results for d in r.delays_h)
+def summarise(method: str, results: Sequence[HouseholdResult], injection: str = ALL_OFF) -> Summary:
+    delays = sorted(d for r in results for d in r.injected[injection].delays_h)
     return Summary(
         method=method,
         households=len(results),
         normal_days=sum(r.normal_days for r in results),
         false_alarms=sum(r.false_alarms for r in results),
-        events=sum(r.events for r in results),
-        missed=sum(r.missed for r in results),
+        events=sum(r.injected[injection].events for r in results),
+        missed=sum(r.injected[injection].missed for r in results),
         median_delay_h=statistics.median(delays) if delays else math.nan,
         p90_delay_h=float(np.quantile(delays, 0.9)) if delays else math.nan,
     )
@@ -212,20 +242,6 @@ def injection_times(
     return times
 
 
-def incapacitated(readings: dict[str, float], base_w: float) -> dict[str, float]:
-    """What the meters show after the resident stopped: only automatic loads go on."""
-    out: dict[str, float] = {}
-    automatic = sum(p for ch, p in readings.items() if ch in AUTOMATIC_CHANNELS)
-    for channel, power in readings.items():
-        if channel in AUTOMATIC_CHANNELS:
-            out[channel] = power
-        elif channel == AGGREGATE:
-            out[channel] = min(power, base_w + automatic)
-        else:
-            out[channel] = min(power, 1.0)  # standby
-    return out
-
-
 def _utc_date(ts: int) -> date:
     return datetime.fromtimestamp(ts, UTC).date()
 
@@ -238,20 +254,27 @@ def evaluate_household(household_id: str, minutes: Minutes, timezone: str, metho
     result = HouseholdResult(household_id, method.name, normal_days=len(normal))
     injections = injection_times(household_id, minutes, normal)
     detector = HouseholdDetector(household_id, timezone, method.params)
-    aggregate_window: list[float] = []
+    # The last 24 h of minutes with a whole-house reading: the injections' base loads.
+    aggregate_window: deque[float] = deque(maxlen=1440)
+    residual_window: deque[float] = deque(maxlen=1440)
     humans: list[int] = []
     k = 0
     for i, (ts, readings) in enumerate(minutes):
         while k < len(injections) and ts >= injections[k]:
-            _score_injection(detector, minutes, i, injections[k], aggregate_window, result)
+            base_w = _quantile(aggregate_window)
+            models = (
+                all_off(base_w),
+                frozen(minutes, i, injections[k], base_w, _quantile(residual_window)),
+            )
+            for model in models:
+                _score_injection(detector, minutes, i, injections[k], model, result.injected[model.name])
             k += 1
         detector.feed(ts, readings)
         if detector.last_human is not None and (not humans or detector.last_human > humans[-1]):
             humans.append(detector.last_human)
         if AGGREGATE in readings:
             aggregate_window.append(readings[AGGREGATE])
-            if len(aggregate_window) > 1440:
-                del aggregate_window[0]
+            residual_window.append(residual_w(readings[AGGREGATE], _sub_meters(readings)))
     for alert in detector.alerts:
         if alert.kind == CaseKind.INACTIVITY.value:
             result.alert_times.append(alert.at)
@@ -261,7 +284,56 @@ def evaluate_household(household_id: str, minutes: Minutes, timezone: str, metho
             result.offline_cases += 1
     result.false_warnings = sum(1 for at in detector.warnings if _utc_date(at) in normal)
     result.floor_h = next_activity_h(injections, humans)
+    result.hindsight_h = hindsight_floor_h(
+        injections, humans, _data_gaps(minutes, method.params.offline_after_s), normal, ZoneInfo(timezone)
+    )
     return result
+
+
+def _data_gaps(minutes: Minutes, longer_than_s: int) -> list[tuple[int, int]]:
+    return [(a, b) for (a, _), (b, _) in itertools.pairwise(minutes) if b - a > longer_than_s]
+
+
+def hindsight_floor_h(
+    injections: Sequence[int],
+    humans: Sequence[int],
+    data_gaps: Sequence[tuple[int, int]],
+    normal: set[date],
+    zone: ZoneInfo,
+) -> list[float]:
+    """Per injected event: the delay of an oracle alerting at the longest real quiet gap of the whole
+    recording that started in the same local hour-of-day as the event's last sign of life.
+
+    Gaps over a data gap or a day that is not normal are not quiet gaps (as the routine fit's).
+    No false alarm by construction; no causal rule knows these gaps in advance
+    (``benchmarks/detection_frontier.py`` has the same floor and its variants).
+    """
+    longest: dict[int, int] = {}
+    for a, b in itertools.pairwise(humans):
+        first, last = _utc_date(a), _utc_date(b)
+        span = {first + timedelta(days=k) for k in range((last - first).days + 1)}
+        if span <= normal and not any(s < b and e > a for s, e in data_gaps):
+            hour = datetime.fromtimestamp(a, UTC).astimezone(zone).hour
+            longest[hour] = max(longest.get(hour, 0), b - a)
+    out: list[float] = []
+    for event in injections:
+        j = bisect.bisect_left(humans, event)
+        if j == 0:
+            out.append(HORIZON_S / 3600)
+            continue
+        anchor = humans[j - 1]
+        threshold = longest.get(datetime.fromtimestamp(anchor, UTC).astimezone(zone).hour, 0)
+        out.append(min(HORIZON_S, max(0, anchor + threshold - event)) / 3600)
+    return out
+
+
+def _quantile(window: deque[float], q: float = 0.1) -> float:
+    """The base load of a window of whole-house readings (its 10th percentile; 0 W if empty)."""
+    return float(np.quantile(window, q)) if window else 0.0
+
+
+def _sub_meters(readings: dict[str, float]) -> list[float]:
+    return [w for channel, w in readings.items() if channel != AGGREGATE]
 
 
 def next_activity_h(injections: Sequence[int], humans: Sequence[int]) -> list[float]:
@@ -278,8 +350,8 @@ def _score_injection(
     minutes: Minutes,
     i: int,
     event_ts: int,
-    aggregate_window: list[float],
-    result: HouseholdResult,
+    injection: Injection,
+    result: Detected,
 ) -> None:
     if detector.alerted:  # a case is already open for this quiet spell: detected at once
         result.delays_h.append(0.0)
@@ -287,11 +359,10 @@ def _score_injection(
         return
     fork = copy.deepcopy(detector)
     seen, seen_warnings = len(fork.alerts), len(fork.warnings)
-    base = float(np.quantile(aggregate_window, 0.1)) if aggregate_window else 0.0
     for ts, readings in minutes[i:]:
         if ts >= event_ts + HORIZON_S:
             break
-        fork.feed(ts, incapacitated(readings, base))
+        fork.feed(ts, injection.apply(ts, readings))
     fork.finish(event_ts + HORIZON_S)
     hits = [a.at for a in fork.alerts[seen:] if a.kind == CaseKind.INACTIVITY.value and a.at >= event_ts]
     if hits and hits[0] - event_ts <= HORIZON_S:
@@ -383,15 +454,16 @@ def markdown_report(results: Sequence[HouseholdResult], ladder: LadderParams, co
     lines += [
         "## Staff-only warning stage (routine; never a call)",
         "",
-        "| split | household-days | false warnings | per household-day | events | "
+        "| split | injection | household-days | false warnings | per household-day | events | "
         "median delay h | p90 delay h | not warned ≤48 h |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for split, members in (("held-out", TEST), ("tuning", TRAIN), ("all", None)):
         chosen = [
             r for r in results if r.method == "routine" and (members is None or r.household_id in members)
         ]
-        lines.append(_warning_row(split, chosen))
+        for name in INJECTIONS:
+            lines.append(_warning_row(split, chosen, name))
     lines.append("")
     lines += [
         "## Floor: when the resident was really next active (routine's human events, no injection)",
@@ -414,14 +486,19 @@ def markdown_report(results: Sequence[HouseholdResult], ladder: LadderParams, co
         "## Per household",
         "",
         "| household | method | normal days | false alarms | FA/day | events | "
-        "median delay h | missed | offline cases |",
-        "|---|---|---|---|---|---|---|---|---|",
+        + " | ".join(f"{name}: median delay h | missed" for name in INJECTIONS)
+        + " | offline cases |",
+        "|---|---|---|---|---|---|" + "---|---|" * len(INJECTIONS) + "---|",
     ]
     for r in results:
         s = summarise(r.method, [r])
+        cells = " | ".join(
+            f"{summarise(r.method, [r], name).median_delay_h:.1f} | {r.injected[name].missed}"
+            for name in INJECTIONS
+        )
         lines.append(
             f"| {r.household_id} | {r.method} | {r.normal_days} | {r.false_alarms} | {s.fa_per_day:.3f} | "
-            f"{r.events} | {s.median_delay_h:.1f} | {r.missed} | {r.offline_cases} |"
+            f"{r.events} | {cells} | {r.offline_cases} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -436,34 +513,51 @@ def _floor_row(split: str, floors: Sequence[float]) -> str:
     )
 
 
-def _warning_row(split: str, results: Sequence[HouseholdResult]) -> str:
+def _warning_row(split: str, results: Sequence[HouseholdResult], injection: str = ALL_OFF) -> str:
     days = sum(r.normal_days for r in results)
     false = sum(r.false_warnings for r in results)
-    events = sum(r.events for r in results)
-    delays = sorted(d for r in results for d in r.warning_delays_h)
+    events = sum(r.injected[injection].events for r in results)
+    delays = sorted(d for r in results for d in r.injected[injection].warning_delays_h)
     median = statistics.median(delays) if delays else math.nan
     p90 = float(np.quantile(delays, 0.9)) if delays else math.nan
     missed = events - len(delays)
     share = 100 * missed / events if events else math.nan
     return (
-        f"| {split} | {days} | {false} | {false / days if days else math.nan:.3f} | {events} | "
+        f"| {split} | {injection} | {days} | {false} | {false / days if days else math.nan:.3f} | {events} | "
         f"{median:.1f} | {p90:.1f} | {missed} ({share:.0f} %) |"
     )
 
 
 def _table(methods: Sequence[str], results: Sequence[HouseholdResult], members: Sequence[str] | None) -> str:
+    """One row per method with both injection models side by side, then the delay floors."""
+    delay_heads = " | ".join(f"{name}: median h | p90 h | missed ≤48 h" for name in INJECTIONS)
     rows = [
-        "| method | households | household-days | false alarms | FA / household-day | events | "
-        "median delay h | p90 delay h | missed ≤48 h |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| method | households | household-days | false alarms | FA / household-day | events | {delay_heads} |",
+        "|---|---|---|---|---|---|" + "---|---|---|" * len(INJECTIONS),
     ]
     for method in methods:
         chosen = [r for r in results if r.method == method and (members is None or r.household_id in members)]
         s = summarise(method, chosen)
+        cells = []
+        for name in INJECTIONS:
+            d = summarise(method, chosen, name)
+            cells.append(
+                f"{d.median_delay_h:.1f} | {d.p90_delay_h:.1f} | {d.missed} ({100 * d.missed_share:.0f} %)"
+            )
         rows.append(
             f"| {method} | {s.households} | {s.normal_days} | {s.false_alarms} | {s.fa_per_day:.3f} | "
-            f"{s.events} | {s.median_delay_h:.1f} | {s.p90_delay_h:.1f} | {s.missed} ({100 * s.missed_share:.0f} %) |"
+            f"{s.events} | {' | '.join(cells)} |"
         )
+    routine = [r for r in results if r.method == "routine" and (members is None or r.household_id in members)]
+    for label, values in (
+        ("floor: resident's real next activity", [f for r in routine for f in r.floor_h]),
+        ("floor: hindsight longest gap per start hour-of-day", [f for r in routine for f in r.hindsight_h]),
+    ):
+        if not values:
+            continue
+        median, p90 = statistics.median(values), float(np.quantile(values, 0.9))
+        cell = f"{median:.1f} | {p90:.1f} | –"
+        rows.append(f"| {label} | – | – | – | – | {len(values)} | {' | '.join([cell] * len(INJECTIONS))} |")
     return "\n".join(rows)
 
 
@@ -524,8 +618,7 @@ def _injection_plot(path: Path, target: Path, plt: Any) -> None:
         if ts >= event + HORIZON_S:
             break
         if ts >= event:
-            base = float(np.quantile(window, 0.1)) if window else 0.0
-            readings = incapacitated(readings, base)
+            readings = all_off(_quantile(window)).apply(ts, readings)
         else:
             window.append(readings.get(AGGREGATE, 0.0))
         if ts >= event - 86400:
