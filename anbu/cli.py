@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("household_id", type=int)
     p.add_argument("--appliance", default="", help="kettle, tv, rice_cooker, microwave, ...")
     p.set_defaults(handler=cmd_devices_assign)
+    from anbu.device_commands import add_device_identity_commands
+
+    add_device_identity_commands(devices)
 
     p = command(
         "stats", "print counts of households, devices, readings, cases, calls, notifications", cmd_stats
@@ -138,8 +141,8 @@ def cmd_up(_args: argparse.Namespace) -> int:
     engine = runtime.open_database(settings)
     running = runtime.Running()
     try:
-        runtime.start_broker(settings, running)
-        gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        identity = runtime.start_broker(settings, running, engine)
+        gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running, identity)
         ticks = runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
         print(f"Anbu is up: {settings.effective_public_base_url}/")
         runtime.serve_api(settings, engine, SYSTEM_CLOCK, gateway=gateway, ticks=ticks, role="up")
@@ -155,8 +158,8 @@ def cmd_gateway(_args: argparse.Namespace) -> int:
     engine = runtime.open_database(settings)
     running = runtime.Running()
     try:
-        runtime.start_broker(settings, running)
-        gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running)
+        identity = runtime.start_broker(settings, running, engine)
+        gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running, identity)
         health = runtime.role_health("gateway", engine, gateway=gateway)
         runtime.start_health_server(settings, health, running, default_port=runtime.GATEWAY_HEALTH_PORT)
         _wait_for_signal()
@@ -205,14 +208,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     ep = settings.mqtt_endpoint
+    district = demo_district(households=args.households)
+    plug_credentials: dict[str, tuple[str, str]] = {}
+    if settings.mqtt_auth_required:
+        from anbu import runtime
+        from anbu.provisioning import provision_plugs
+
+        engine = runtime.open_database(settings, migrate=False)
+        plug_credentials = provision_plugs(engine, settings, district, now=SYSTEM_CLOCK.now())
+        print(f"issued MQTT credentials for {len(plug_credentials)} simulated plugs")
     sim = Simulator(
-        demo_district(households=args.households),
+        district,
         mqtt_host=ep.host,
         mqtt_port=ep.port,
         report_interval_s=args.interval,
         username=ep.username,
         password=ep.password,
         tls=ep.tls,
+        credentials=plug_credentials,
     )
     sim.start()
     print(f"simulating {args.households} households → {ep.host}:{ep.port} (Ctrl-C to stop)")

@@ -62,6 +62,9 @@ def demo_settings(port: int) -> Settings:
     }
     if not os.environ.get("ANBU_DATA_DIR"):
         overrides["data_dir"] = Path("var/demo")
+    if not os.environ.get("ANBU_MQTT_AUTH"):
+        # The simulated plugs get their own credentials (anbu/provisioning.py): show the real thing.
+        overrides["mqtt_auth"] = "required"
     return load_settings(**overrides)
 
 
@@ -233,6 +236,7 @@ def is_seeded(engine: Engine) -> bool:
 
 def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
     from anbu import runtime
+    from anbu.provisioning import provision_plugs
     from simulator.runner import Simulator
     from simulator.twilio_emulator import TwilioEmulator
 
@@ -269,8 +273,10 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             specs = district.households
             energy = district.energy_wh
         emulator.set_behaviours(phone_behaviours(specs))
-        runtime.start_broker(settings, running)
-        gateway = runtime.start_gateway(settings, engine, clock, running)
+        # Before the broker starts, so it knows every plug's identity from its first connection.
+        plug_credentials = provision_plugs(engine, settings, specs, now=clock.now())
+        identity = runtime.start_broker(settings, running, engine)
+        gateway = runtime.start_gateway(settings, engine, clock, running, identity)
         ticks = runtime.start_ticks(settings, engine, clock, running)
         if specs:
             ep = settings.mqtt_endpoint
@@ -283,6 +289,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
                 tls=ep.tls,
                 report_interval_s=30.0,
                 initial_energy_wh=energy,
+                credentials=plug_credentials,
             )
             sim.start()
             running.add("simulator", sim.stop)
@@ -295,12 +302,13 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
 
 def _banner(settings: Settings, emulator_url: str) -> str:
     url = settings.effective_public_base_url
-    broker = "embedded" if settings.uses_embedded_broker else settings.mqtt_url
+    broker = "embedded" if settings.uses_embedded_broker else settings.mqtt_endpoint.host
+    auth = "each plug with its own credentials" if settings.mqtt_auth_required else "no device authentication"
     return (
         "\n"
         f"  Anbu demo is running — dashboard: {url}/\n"
         f"  Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (exists only with ANBU_ENV=dev).\n"
-        f"  Database: {settings.effective_database_url}   MQTT broker: {broker}\n"
+        f"  Database: {settings.effective_database_url}   MQTT broker: {broker} ({auth})\n"
         f"  Phone-network emulator: {emulator_url}/_emulator/calls  and  /_emulator/messages\n"
         "  One resident stopped using their appliances; in about half a minute their household is\n"
         "  flagged, the AI wellness call is placed, and family and caseworker are notified.\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import threading
 from collections.abc import Callable
@@ -21,8 +22,11 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from anbu.health_server import HealthServer
+    from gateway.auth.authority import GatewayIdentity
 
 log = logging.getLogger("anbu")
+
+EMBEDDED_GATEWAY_USERNAME = "anbu-gateway"
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Engine:
@@ -52,21 +56,50 @@ class Running:
         self.stoppers.clear()
 
 
-def start_broker(settings: Settings, running: Running) -> None:
+def start_broker(settings: Settings, running: Running, engine: Engine) -> GatewayIdentity | None:
+    """The embedded broker (when no ANBU_MQTT_URL), enforcing device identities from the database.
+
+    Returns the gateway's identity on it (a password made for this process), or None for an
+    external broker, where the gateway uses ANBU_MQTT_URL's credentials.
+    """
     if not settings.uses_embedded_broker:
-        return
+        return None
+    from gateway.auth.authority import Authority, GatewayIdentity
+    from gateway.auth.directory import CredentialDirectory
     from gateway.broker import EmbeddedBroker
 
-    broker = EmbeddedBroker(port=settings.mqtt_embedded_port, session_expiry_s=settings.mqtt_session_expiry_s)
+    directory = CredentialDirectory(engine, settings)
+    directory.start()
+    running.add("MQTT identities", directory.stop)
+    gateway = GatewayIdentity(EMBEDDED_GATEWAY_USERNAME, secrets.token_urlsafe(24), settings.mqtt_client_id)
+    broker = EmbeddedBroker(
+        port=settings.mqtt_embedded_port,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+        authority=Authority(settings, directory, gateway),
+    )
     broker.start()
     running.add("embedded broker", broker.stop)
-    log.info("embedded MQTT broker on 127.0.0.1:%d", settings.mqtt_embedded_port)
+    directory.on_invalidated = broker.close_sessions_of
+    log.info(
+        "embedded MQTT broker on 127.0.0.1:%d (device authentication %s)",
+        settings.mqtt_embedded_port,
+        "required" if settings.mqtt_auth_required else "off",
+    )
+    return gateway
 
 
-def start_gateway(settings: Settings, engine: Engine, clock: Clock, running: Running) -> Any:
+def start_gateway(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    running: Running,
+    identity: GatewayIdentity | None = None,
+) -> Any:
+    """*identity*: the gateway's credentials on the embedded broker (from :func:`start_broker`)."""
     from gateway.service import Gateway
 
-    gateway = Gateway(settings, engine, clock)
+    credentials = (identity.username, identity.password) if identity is not None else None
+    gateway = Gateway(settings, engine, clock, credentials=credentials)
     gateway.start()
     running.add("gateway", gateway.stop)
     return gateway

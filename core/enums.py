@@ -233,6 +233,9 @@ class AuditAction(StrEnum):
     RESUME = "resume"
     ASSIGN = "assign"
     FIELD_VISIT = "field_visit"
+    ISSUE_CREDENTIALS = "issue_credentials"  # a device added (or claimed) with new MQTT credentials
+    ROTATE_CREDENTIALS = "rotate_credentials"
+    REVOKE_CREDENTIALS = "revoke_credentials"
 
 
 class AuditObject(StrEnum):
@@ -244,3 +247,4 @@ class AuditObject(StrEnum):
     USER = "user"
     TEAM = "team"
     ORGANISATION = "organisation"  # its escalation policy
+    MQTT_IDENTITY = "mqtt_identity"  # a device's (or Zigbee2MQTT bridge's) MQTT credentials

@@ -141,12 +141,22 @@ class Settings(LogSettings):
     )
 
     mqtt_url: str | None = Field(None, description="external broker; unset = embedded broker")
+    mqtt_device_url: str | None = Field(
+        None,
+        description="the broker as devices reach it (mqtt[s]://host:port), for their setup lines; "
+        "default: ANBU_MQTT_URL's host and port",
+    )
     mqtt_embedded_port: int = Field(
         11883, ge=1, le=65535, description="port of the embedded broker (loopback)"
     )
     mqtt_client_id: str = Field("anbu-gateway", description="stable client id of the gateway session")
     mqtt_share_group: str | None = Field(None, description="subscribe via $share/<group>/... for scale-out")
     mqtt_session_expiry_s: int = Field(3600, ge=0, description="broker keeps our session this long offline")
+    mqtt_auth: Literal["required", "off"] | None = Field(
+        None,
+        description="device authentication and topic ACLs on the embedded broker and the HTTP hooks; "
+        "default required, off with ANBU_ENV=dev",
+    )
     mqtt_max_payload_bytes: int = Field(65536, ge=64, description="larger payloads are rejected")
     mqtt_native_prefix: str = Field("anbu", description="topic prefix of Anbu's native JSON format")
     mqtt_tasmota_prefix: str = Field("tele", description="Tasmota telemetry prefix (%prefix%)")
@@ -266,7 +276,7 @@ class Settings(LogSettings):
                 )
         return value
 
-    @field_validator("mqtt_url")
+    @field_validator("mqtt_url", "mqtt_device_url")
     @classmethod
     def _valid_mqtt_url(cls, value: str | None) -> str | None:
         if value:
@@ -296,6 +306,16 @@ class Settings(LogSettings):
         if self.mqtt_url:
             return parse_mqtt_url(self.mqtt_url)
         return MqttEndpoint(host="127.0.0.1", port=self.mqtt_embedded_port, tls=False)
+
+    @property
+    def mqtt_device_endpoint(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_device_url) if self.mqtt_device_url else self.mqtt_endpoint
+
+    @property
+    def mqtt_auth_required(self) -> bool:
+        if self.mqtt_auth is not None:
+            return self.mqtt_auth == "required"
+        return self.env != "dev"
 
     @property
     def uses_embedded_broker(self) -> bool:

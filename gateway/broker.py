@@ -10,6 +10,18 @@ What amqtt 0.12.1 gives us, checked against its source and by tests (details in 
 - QoS 1 messages in flight (sent, not yet acknowledged) are *not* redelivered after a reconnect,
   and amqtt gives up on a PUBACK after 5 s. Everything lives in memory and dies with the process.
   Use Mosquitto or EMQX (ANBU_MQTT_URL) when that matters.
+
+Trust (docs/security.md): given an :class:`~gateway.auth.authority.Authority`, the broker admits
+only the gateway and devices with credentials (anonymous clients too with ``ANBU_MQTT_AUTH=off``),
+and fences each into its topics. amqtt 0.12.1 checks credentials only *after* it has acted on the
+CONNECT: a clean session wiped the stored session of that client id, a persistent one took it over
+(username and will included), and a connected client of that id was kicked, all before
+authentication. :class:`TrustingBroker` therefore decides at the CONNECT packet itself, before any
+session is touched. A device's client id is replaced by its username (Mosquitto's
+``use_username_as_clientid``), so nobody can take over another's session; the gateway's client id
+is reserved for the gateway. A will is refused at connect unless its topic is one the client may
+publish. Rotated and revoked identities are disconnected within about a second
+(:class:`~gateway.auth.directory.CredentialDirectory`).
 """
 
 from __future__ import annotations
@@ -19,13 +31,23 @@ import contextlib
 import ipaddress
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from amqtt.adapters import BufferReader, ReaderAdapter
 from amqtt.broker import Broker
+from amqtt.contexts import Action, ListenerConfig
+from amqtt.errors import MQTTError
+from amqtt.mqtt.connack import ConnackPacket
+from amqtt.mqtt.connect import ConnectPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session as AmqttSession
+from amqtt.utils import gen_client_id
+
+from gateway.auth.authority import Admission, Authority, Principal, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +63,149 @@ class LoopbackAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships n
         # amqtt discards persistent sessions of anonymous clients; on loopback nobody is anonymous.
         session.is_anonymous = False
         return True
+
+
+_PRINCIPAL = "anbu.principal"  # amqtt Session.attributes key
+
+
+def principal_of(session: AmqttSession) -> Principal | None:
+    found = session.attributes.get(_PRINCIPAL)
+    return found if isinstance(found, Principal) else None
+
+
+class _RecordingReader(ReaderAdapter):  # type: ignore[misc]
+    """Reads through to the connection and keeps the bytes, so amqtt can parse the CONNECT again."""
+
+    def __init__(self, inner: ReaderAdapter) -> None:
+        self._inner = inner
+        self.recorded = b""
+
+    async def read(self, n: int = -1) -> bytes:
+        data: bytes = await self._inner.read(n)
+        self.recorded += data
+        return data
+
+    def feed_eof(self) -> None:
+        self._inner.feed_eof()
+
+
+def _quiet_refusals(record: logging.LogRecord) -> bool:
+    return "refused: " not in record.getMessage()
+
+
+class TrustingBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints
+    """amqtt's Broker, deciding who connects before any session is touched (see the module docstring).
+
+    The overridden methods are amqtt 0.12.1's private ones (the dependency is pinned below 0.13);
+    ``_initialize_client_session`` repeats amqtt's own session lookup after our admission.
+    """
+
+    def __init__(self, config: dict[str, Any], authority: Authority) -> None:
+        super().__init__(config)
+        self.authority = authority
+        self.refusals: Counter[str] = Counter()  # reason -> connections refused
+        # amqtt warns about every connection we refuse; a flood of them must not flood the log.
+        logging.getLogger("amqtt.broker").addFilter(_quiet_refusals)
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: Any, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, AmqttSession]:
+        # Decide on the bare CONNECT packet: amqtt's own parsing builds a Session (a `transitions`
+        # state machine, ~2 ms) first, which a flood of refused clients would pay for.
+        recorder = _RecordingReader(reader)
+        connect = await ConnectPacket.from_stream(recorder)
+        admission = self._admit(connect)
+        if admission.principal is None:
+            assert admission.refusal is not None
+            self.refusals[admission.reason] += 1
+            log.debug("MQTT connection refused from %s: %s", remote_address, admission.reason)
+            await ConnackPacket.build(0, int(admission.refusal)).to_stream(writer)
+            await writer.close()
+            raise MQTTError(f"refused: {admission.reason}")
+        handler, session = await BrokerProtocolHandler.init_from_connect(
+            BufferReader(recorder.recorded), writer, self.plugins_manager
+        )
+        principal = admission.principal
+        if principal.device is not None:
+            session.client_id = principal.device.username  # use_username_as_clientid
+        session.attributes[_PRINCIPAL] = principal
+        return handler, await self._resume(session)
+
+    def _admit(self, connect: ConnectPacket) -> Admission:
+        payload = connect.payload
+        client_id = (payload.client_id if payload is not None else None) or ""
+        admission = self.authority.admit(connect.username, connect.password, client_id)
+        if admission.principal is not None and connect.will_flag:
+            will_topic = connect.will_topic or ""
+            if not self.authority.may_publish(admission.principal, will_topic):
+                return Admission(None, Refusal.NOT_AUTHORISED, "will on a topic it may not publish")
+        return admission
+
+    async def _resume(self, session: AmqttSession) -> AmqttSession:
+        """amqtt 0.12.1's session lookup (Broker._initialize_client_session after CONNECT), unchanged."""
+        if session.clean_session:
+            if session.client_id:
+                await self._delete_session(session.client_id)
+            else:
+                session.client_id = gen_client_id()
+            session.parent = 0
+        elif session.client_id in self._sessions:
+            existing, _ = self._sessions[session.client_id]
+            for name in (
+                "will_flag",
+                "will_message",
+                "will_topic",
+                "will_qos",
+                "keep_alive",
+                "username",
+                "password",
+            ):
+                setattr(existing, name, getattr(session, name))
+            existing.attributes[_PRINCIPAL] = session.attributes[_PRINCIPAL]
+            session = existing
+            session.parent = 1
+        else:
+            session.parent = 0
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if session.keep_alive > 0 and isinstance(delay, int):
+            session.keep_alive += delay
+        return session
+
+    async def _authenticate(self, session: AmqttSession, _listener: ListenerConfig) -> bool:
+        # Decided at CONNECT; admitted clients are never anonymous (amqtt drops anonymous sessions).
+        session.is_anonymous = False
+        return principal_of(session) is not None
+
+    async def _topic_filtering(self, session: AmqttSession, topic: str, action: Action) -> bool:
+        principal = principal_of(session)
+        if principal is None:
+            return False
+        if action == Action.PUBLISH:
+            allowed = self.authority.may_publish(principal, topic)
+        elif action == Action.SUBSCRIBE:
+            allowed = self.authority.may_subscribe(principal, topic)
+        elif principal.kind == "gateway":
+            return True  # it only ever subscribed to device topics; skip a check per message
+        else:
+            allowed = self.authority.may_receive(principal, topic)
+        if not allowed:
+            log.info("MQTT %s refused for %s on %r", action.value, principal.name, topic[:200])
+        return allowed
+
+    async def close_sessions_of(self, usernames: set[str]) -> int:
+        """Disconnect every connected client authenticated as one of *usernames* (no will is sent)."""
+        closed = 0
+        for session, handler in list(self._sessions.values()):
+            principal = principal_of(session)
+            if principal is None or principal.device is None or principal.device.username not in usernames:
+                continue
+            if session.transitions.is_connected() and handler is not None:
+                session.will_flag = False
+                await handler.handle_connection_closed()
+                closed += 1
+        if closed:
+            log.info("closed %d MQTT session(s) of rotated or revoked identities", closed)
+        return closed
 
 
 def _require_loopback(host: str) -> None:
@@ -60,7 +225,15 @@ class EmbeddedBroker:
     ``port=0`` picks a free port; read it back from :attr:`port` after :meth:`start`.
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1", *, session_expiry_s: int | None = 3600) -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        session_expiry_s: int | None = 3600,
+        authority: Authority | None = None,
+    ) -> None:
+        """Without an *authority* the broker admits everyone (tests of the gateway alone)."""
         _require_loopback(host)
         if not 0 <= port <= 65535:
             raise ValueError(f"port out of range: {port}")
@@ -71,6 +244,7 @@ class EmbeddedBroker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker: Broker | None = None
+        self._authority = authority
 
     @property
     def port(self) -> int:
@@ -85,12 +259,25 @@ class EmbeddedBroker:
         return self._thread is not None and self._thread.is_alive()
 
     def config(self) -> dict[str, Any]:
+        # No $SYS publisher, no packet logger on the hot path; with an authority, no plugin at all
+        # (TrustingBroker decides itself), without one only the admit-everyone plugin.
+        plugins: dict[str, object] = (
+            {} if self._authority is not None else {f"{__name__}.{LoopbackAuthPlugin.__name__}": {}}
+        )
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self._requested_port}"}},
-            # Only our auth plugin: no $SYS publisher, no packet logger on the hot path.
-            "plugins": {f"{__name__}.{LoopbackAuthPlugin.__name__}": {}},
+            "plugins": plugins,
             "session_expiry_interval": self._session_expiry_s,
         }
+
+    def close_sessions_of(self, usernames: set[str], timeout: float = 5.0) -> int:
+        """From any thread: disconnect the clients of rotated or revoked identities."""
+        loop, broker = self._loop, self._broker
+        if loop is None or not isinstance(broker, TrustingBroker) or not self.running:
+            return 0
+        return int(
+            asyncio.run_coroutine_threadsafe(broker.close_sessions_of(usernames), loop).result(timeout)
+        )
 
     def start(self, timeout: float = 10.0) -> None:
         """Return once the broker accepts connections; raise if it could not start."""
@@ -127,7 +314,8 @@ class EmbeddedBroker:
         log.info("embedded MQTT broker listening on %s", self.url)
 
     async def _start_broker(self) -> None:
-        broker = Broker(self.config())
+        config = self.config()
+        broker = Broker(config) if self._authority is None else TrustingBroker(config, self._authority)
         await broker.start()
         self._broker = broker
         # amqtt does not expose the bound port; read it from the listener to support port=0.

@@ -108,8 +108,17 @@ class Gateway:
     flap_window_s = FLAP_WINDOW_S
     status_interval_s = STATUS_INTERVAL_S  # how often the gateway_status row is written
 
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock,
+        *,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
+        """*credentials*: (username, password) instead of ANBU_MQTT_URL's (the embedded broker's gateway)."""
         self._settings = settings
+        self._credentials = credentials
         self._engine = engine
         self._status_written_at: float | None = None  # time.monotonic(); None = never
         self._clock = clock
@@ -341,7 +350,9 @@ class Gateway:
         client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         self._refused_backoff = False
-        if self._endpoint.username:
+        if self._credentials is not None:
+            client.username_pw_set(*self._credentials)
+        elif self._endpoint.username:
             client.username_pw_set(self._endpoint.username, self._endpoint.password)
         if self._endpoint.tls:
             client.tls_set()  # system CA store, hostname checked

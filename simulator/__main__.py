@@ -6,6 +6,7 @@ The ``anbu`` command wires these up for the demo; this entry point is for manual
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import threading
 
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     district.add_argument("--seed", type=int, default=7)
     district.add_argument("--stop-after", type=float, default=None, help="seconds until the stopper stops")
     district.add_argument("--report-interval", type=float, default=10.0)
+    district.add_argument(
+        "--credentials",
+        default=None,
+        help='JSON file {"<device id>": {"username": ..., "password": ...}}: each plug\'s MQTT identity',
+    )
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,7 +62,16 @@ def main(argv: list[str] | None = None) -> None:
             mqtt_port=args.mqtt_port,
             report_interval_s=args.report_interval,
             stop_after_s=args.stop_after,
+            credentials=_credentials(args.credentials),
         ).run_forever()
+
+
+def _credentials(path: str | None) -> dict[str, tuple[str, str]]:
+    if path is None:
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    return {device: (entry["username"], entry["password"]) for device, entry in data.items()}
 
 
 if __name__ == "__main__":

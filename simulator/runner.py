@@ -67,6 +67,8 @@ class Simulator:
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
+        tls_ca_file: str | None = None,
+        credentials: Mapping[str, tuple[str, str]] | None = None,
         time_source: Callable[[], datetime] | None = None,
         stop_at: datetime | None = None,
         stop_after_s: float | None = None,
@@ -75,7 +77,10 @@ class Simulator:
         initial_energy_wh: Mapping[str, float] | None = None,
     ) -> None:
         """``initial_energy_wh``: meter readings to continue from, by device external id (e.g.
-        where seeded history ended, so counters do not jump); others get a stable made-up value."""
+        where seeded history ended, so counters do not jump); others get a stable made-up value.
+        ``credentials``: each plug's own MQTT (username, password) by external id, as a real plug is
+        configured with its own (plugs not listed use ``username``/``password``). ``tls_ca_file``:
+        the CA that signed the broker's certificate (default: the system's)."""
         if report_interval_s <= 0 or tick_s <= 0:
             raise ValueError("report_interval_s and tick_s must be positive")
         if stop_at is not None and stop_at.tzinfo is None:
@@ -84,7 +89,9 @@ class Simulator:
         self._host, self._port = mqtt_host, mqtt_port
         self._interval = timedelta(seconds=report_interval_s)
         self._credentials = (username, password)
+        self._plug_credentials = dict(credentials or {})
         self._tls = tls
+        self._tls_ca_file = tls_ca_file
         self._now = time_source or (lambda: datetime.now(UTC))
         self._stop_at, self._stop_after_s = stop_at, stop_after_s
         self._tick_s = tick_s
@@ -241,11 +248,11 @@ class Simulator:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        username, password = self._credentials
+        username, password = self._plug_credentials.get(device.external_id, self._credentials)
         if username is not None:
             client.username_pw_set(username, password)
         if self._tls:
-            client.tls_set()
+            client.tls_set(ca_certs=self._tls_ca_file)
         will = plug.offline()
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.max_queued_messages_set(MAX_QUEUED_PER_PLUG)

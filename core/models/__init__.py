@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from core.models.audit import AuditEntry
 from core.models.cases import Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
+from core.models.credentials import MqttCredential, MqttCredentialRevision
 from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
 from core.models.gateway_status import GatewayStatus
 from core.models.households import Contact, Household, Resident
@@ -32,6 +33,8 @@ __all__ = [
     "GatewayStatus",
     "Household",
     "InboundMessage",
+    "MqttCredential",
+    "MqttCredentialRevision",
     "Notification",
     "Organisation",
     "Reading",

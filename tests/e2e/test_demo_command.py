@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -59,6 +60,14 @@ def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
         assert stats["notifications"] >= 1, stats  # type: ignore[operator]
         assert stats["readings"] > 1000, stats  # type: ignore[operator]  # weeks of seeded history
         _forged_checkin_is_refused(base, tmp_path / "demo.db")
+        # The live plugs publish through the broker with device authentication on, each with its
+        # own credentials (anbu/provisioning.py): the gateway hears them, none is refused.
+        gateways = cast(list[dict[str, Any]], stats["gateways"])
+        received = sum(int(g["received"]) for g in gateways)
+        assert received > 0, f"no live message reached the gateway; log:\n{_tail(tmp_path)}"
+        log_text = (tmp_path / "demo.log").read_text(errors="replace")
+        assert "each plug with its own credentials" in log_text
+        assert "connection refused" not in log_text, _tail(tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -11,29 +11,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from anbu.cli import main
 from core.clock import SystemClock
 from core.db import make_engine, session_scope
 from core.enums import DeviceStatus, Role
 from core.models import Device, RejectedMessage, User
 from gateway.status import STATUS_INTERVAL_S, status_row
 from tests.factories import make_device, make_household
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    for key in [k for k in __import__("os").environ if k.startswith("ANBU_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("ANBU_DATABASE_URL", url)
-    return url
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.integration.cli.conftest import run as _run
 
 
 def test_db_upgrade_then_stats_json_counts_everything(

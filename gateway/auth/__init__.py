@@ -1,0 +1,1 @@
+"""Device trust: who may connect to the MQTT broker and which topics each may use (docs/security.md)."""

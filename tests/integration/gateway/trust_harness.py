@@ -1,0 +1,209 @@
+"""A broker that enforces device identities, a gateway behind it, and an attacker's tools.
+
+``TrustedBroker`` is implemented for the embedded broker here and for a private Mosquitto with the
+dynamic-security plugin in ``mosquitto_harness``; the attack tests run against both.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine
+
+from benchmarks.mqtt_raw import remaining_length
+from core.clock import Clock
+from core.db import session_scope
+from core.enums import DeviceVendor
+from core.settings import Settings
+from gateway.auth import credentials
+from gateway.auth.authority import Authority, GatewayIdentity
+from gateway.auth.directory import CredentialDirectory
+from gateway.broker import EmbeddedBroker
+from gateway.service import Gateway
+from tests.integration.gateway.mqtt_helpers import unique, wait_until
+
+
+class TrustedBroker(Protocol):
+    host: str
+    port: int
+    settings: Settings
+    gateway: Gateway
+
+    def add(
+        self, vendor: DeviceVendor, external_id: str, household_id: int | None = None, appliance: str = ""
+    ) -> tuple[str, str]: ...
+    def rotate(self, username: str) -> str: ...
+    def revoke(self, username: str) -> None: ...
+
+
+@dataclass
+class EmbeddedTrustedBroker:
+    """`anbu up`'s embedded broker with device authentication required."""
+
+    engine: Engine
+    clock: Clock
+    settings: Settings
+    host: str = "127.0.0.1"
+    port: int = 0
+    gateway: Gateway = field(init=False)
+    _stoppers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.directory = CredentialDirectory(self.engine, self.settings, poll_s=0.05)
+        self.directory.start()
+        self._stoppers.append(self.directory.stop)
+        identity = GatewayIdentity("anbu-gateway", uuid.uuid4().hex, self.settings.mqtt_client_id)
+        self.broker = EmbeddedBroker(0, authority=Authority(self.settings, self.directory, identity))
+        self.broker.start()
+        self._stoppers.append(self.broker.stop)
+        self.directory.on_invalidated = self.broker.close_sessions_of
+        self.port = self.broker.port
+        self.settings = self.settings.model_copy(update={"mqtt_embedded_port": self.port})
+        self.gateway = Gateway(
+            self.settings, self.engine, self.clock, credentials=(identity.username, identity.password)
+        )
+        self.gateway.start()
+        self._stoppers.append(self.gateway.stop)
+        assert self.gateway.wait_connected(10)
+
+    def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            stop()
+
+    def add(
+        self, vendor: DeviceVendor, external_id: str, household_id: int | None = None, appliance: str = ""
+    ) -> tuple[str, str]:
+        with session_scope(self.engine) as session:
+            issued = credentials.add(
+                session,
+                vendor,
+                external_id,
+                settings=self.settings,
+                now=self.clock.now(),
+                household_id=household_id,
+                appliance=appliance,
+            )
+        self._caught_up()
+        return issued.username, issued.password
+
+    def rotate(self, username: str) -> str:
+        with session_scope(self.engine) as session:
+            issued = credentials.rotate(session, credentials.find(session, username), now=self.clock.now())
+        self._caught_up()
+        return issued.password
+
+    def revoke(self, username: str) -> None:
+        with session_scope(self.engine) as session:
+            credentials.revoke(session, credentials.find(session, username), now=self.clock.now())
+        self._caught_up()
+
+    def _caught_up(self) -> None:
+        with session_scope(self.engine) as session:
+            target = credentials.current_revision(session)
+        wait_until(lambda: self.directory.revision >= target, timeout=5, what="the broker to see the change")
+
+
+# --- an attacker's (and a device's) tools ----------------------------------------------------------
+
+
+@dataclass
+class Client:
+    """A paho client that records what happened to it."""
+
+    client: mqtt.Client
+    connack: int | None = None
+    heard: list[tuple[str, bytes]] = field(default_factory=list)
+    suback: list[int] = field(default_factory=list)
+    disconnected: threading.Event = field(default_factory=threading.Event)
+
+    def subscribe(self, topic_filter: str) -> list[int]:
+        done = threading.Event()
+
+        def on_subscribe(_c: object, _u: object, _m: object, codes: list[Any], _p: object) -> None:
+            self.suback.extend(int(c.value) for c in codes)
+            done.set()
+
+        self.client.on_subscribe = on_subscribe
+        self.client.subscribe(topic_filter, qos=1)
+        assert done.wait(5), "no SUBACK"
+        return self.suback
+
+    def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(5)  # a refused publish is still acknowledged (MQTT 3.1.1), never stored
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def connect(
+    host: str,
+    port: int,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    client_id: str | None = None,
+    clean_session: bool = True,
+    will: tuple[str, str] | None = None,
+) -> Client:
+    """Connect and wait for the broker's answer (``connack`` 0 = accepted; None = no answer)."""
+    paho = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id or unique("anbu-test-dev"),
+        protocol=mqtt.MQTTv311,
+        clean_session=clean_session,
+    )
+    paho.reconnect_delay_set(60, 120)  # a refused client must not retry during the test
+    result = Client(paho)
+    answered = threading.Event()
+
+    def on_connect(_c: object, _u: object, _f: object, rc: Any, _p: object) -> None:
+        result.connack = int(rc.value)
+        answered.set()
+
+    def on_disconnect(*_args: object) -> None:
+        result.disconnected.set()
+        answered.set()
+
+    paho.on_connect = on_connect
+    paho.on_disconnect = on_disconnect
+    paho.on_message = lambda _c, _u, msg: result.heard.append((msg.topic, bytes(msg.payload)))
+    if username is not None:
+        paho.username_pw_set(username, password)
+    if will is not None:
+        paho.will_set(will[0], will[1], qos=1, retain=True)
+    paho.connect(host, port, keepalive=30)
+    paho.loop_start()
+    answered.wait(10)
+    return result
+
+
+def raw_connect(
+    host: str, port: int, client_id: str, username: str, password: str, then: bytes = b""
+) -> int | None:
+    """A bare MQTT 3.1.1 CONNECT (and whatever *then* pipelines behind it); the CONNACK code."""
+
+    def text(value: str) -> bytes:
+        data = value.encode()
+        return struct.pack("!H", len(data)) + data
+
+    body = b"\x00\x04MQTT\x04\xc2" + struct.pack("!H", 30) + text(client_id) + text(username) + text(password)
+    packet = b"\x10" + remaining_length(len(body)) + body
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(packet + then)
+        answer = b""
+        while len(answer) < 4:
+            chunk = sock.recv(4 - len(answer))
+            if not chunk:
+                return None
+            answer += chunk
+    return answer[3]
