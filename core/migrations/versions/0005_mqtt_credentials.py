@@ -1,7 +1,7 @@
 """mqtt credentials: one MQTT identity per device, and the revision counter brokers poll
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 01:08:22.326411
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import core.types
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
