@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -37,6 +39,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from core.clock import Clock
 from core.health import Health, database_probe
 from core.settings import Settings
+from notifier import classifier
 
 API_PREFIX = "/api/v1"
 # Every request body is capped before it is read (413), authenticated or not; routes that take
@@ -50,6 +53,14 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"
 def operation_id(route: APIRoute) -> str:
     """Stable OpenAPI ids (``cases-acknowledge``), so generated clients keep their names."""
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # The reply classifier trains on first use (seconds of CPU, more on a busy host). Twilio waits
+    # 15 s for a gather webhook and does not retry it: train before serving, never on a reply.
+    await to_thread.run_sync(classifier.warm_up)
+    yield
 
 
 def create_app(
@@ -69,6 +80,7 @@ def create_app(
         redoc_url=None,
         generate_unique_id_function=operation_id,
         max_body_size=API_MAX_BODY_BYTES,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine

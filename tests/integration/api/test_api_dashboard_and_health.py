@@ -256,3 +256,15 @@ def test_app_factory_keeps_state_per_app(settings: Settings, engine: Engine, clo
     second = create_app(settings, engine, clock)
     assert first.state.engine is engine
     assert first.state.login_limiter is not second.state.login_limiter
+
+
+def test_the_reply_classifier_is_trained_before_the_api_serves(
+    settings: Settings, engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training takes seconds of CPU; on the first gather webhook it could outlast Twilio's 15 s
+    wait (which is never retried) and lose what the resident said. Start-up trains it instead."""
+    from notifier import classifier
+
+    monkeypatch.setattr(classifier, "_model", None)
+    with TestClient(create_app(settings, engine, clock)):
+        assert classifier._model is not None
