@@ -324,7 +324,7 @@ _model_lock = threading.Lock()
 
 
 def default_model() -> ReplyModel:
-    """The process-wide model, trained on all shipped examples at first use (about a second)."""
+    """The process-wide model, trained on all shipped examples at first use (a few seconds)."""
     global _model
     with _model_lock:
         if _model is None:

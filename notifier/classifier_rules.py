@@ -62,10 +62,11 @@ EMERGENCY_PATTERNS = _any(
     r"머리가\s*(깨질|터질|쪼개질)\s*(것|거)\s*같|정신이\s*(가물가물|흐려|흐릿|희미)",
     r"마비|말이\s*(잘\s*)?안\s*나와|앞이\s*안\s*보|한쪽\s*(팔|다리|손|얼굴|몸|이)|입이\s*돌아|힘이\s*안\s*들어가",
     r"발작|경련|쇼크|사람\s*(좀\s*)?불러|누구\s*(좀\s*)?불러",
-    r"(?<!\S)피(가|를)?\s*(많이\s*)?(나|멈추지|토)",
+    r"(?<!\S)피(가|를)?\s*(많이\s*)?(나|멈추지|토)|(?<!\S)피(가)?\s*(계속|자꾸|영)?\s*(안|못)\s*(멈|멎)",
     r"의식(을|이)?\s*(잃|없|흐|희미)|정신을\s*잃|기절",
     r"죽을\s*(것|거)\s*같|아파(서)?\s*죽(겠|겄)|나\s*죽(네|는다|겠)",
-    r"약을\s*너무\s*많이|목에\s*(뭐가\s*)?걸렸",
+    # a medicine taken wrongly is a poisoning until a person has checked
+    r"약을\s*너무\s*많이|약을?\s*잘못\s*먹|목에\s*(뭐가\s*)?걸렸",
     r"불이\s*(났|나요)|가스\s*냄새|연기가|도둑|누가\s*(집에\s*)?들어왔",
     # spoken key 2 ("이번" / "2번" / "둘" as the whole reply)
     r"^(2|이|둘)\s*번\s*(이요|요|입니다|이에요|누를게요|눌렀어요)?$|^둘$|헬프",
@@ -105,8 +106,13 @@ EMERGENCY_JOINED = _any(
 )
 
 
+# A lone Latin letter other than "a" or "i" is never a word: speech-to-text split it off its
+# neighbour ("hel p", "fel l"), so it is joined back before the English rules read the reply.
+_STRAY_LETTER = re.compile(r"(?<=[a-z]) ([b-hj-z])\b")
+
+
 def has_emergency_phrase(text: str) -> bool:
-    norm = normalise(text)
+    norm = _STRAY_LETTER.sub(r"\1", normalise(text))
     if EMERGENCY_PATTERNS.search(norm) or EMERGENCY_JOINED.search(norm.replace(" ", "")):
         return True
     return _HELP.search(_NEGATED_HELP.sub(" ", norm)) is not None
@@ -180,8 +186,9 @@ SELF_HARM_KO: tuple[Rule, ...] = (
     ),
     _rule(
         "not_wake",
-        r"(?:자다가|잠든채로?|자는듯이?|잠자듯이?|자는채로|잠결에)(?:그냥|조용히|편하게|편히|확)?"
-        rf"(?:안깨|못깨|깨지않|깨지말|안일어나|눈감|죽|가|갔|떠나|떠났)\w{{0,3}}?(?:으면|면|고{_WISH}|길|기를|는게|버리)",
+        r"(?:자다가|잠든채로?|자는듯이?|잠자듯이?|자는채로|잠결에)(?:그냥|조용히|편하게|편히|확|그대로|이대로)?"
+        # (깼 is 깨었, contracted: 안 깼으면)
+        rf"(?:안깨|안깼|못깨|못깼|깨지않|깨지말|안일어나|눈감|죽|가|갔|떠나|떠났)\w{{0,3}}?(?:으면|면|고{_WISH}|길|기를|는게|버리)",
         r"눈(?:을)?(?:안|못)(?:떴으면|뜨면|떠졌으면|뜨게)|눈(?:을)?뜨지(?:않|말|못)았?으면|(?:영영|영원히)(?:눈(?:을)?감|잠들|자고)",
         r"(?:빨리|얼른|어서|하루빨리|차라리|그만|제발)(?:나(?:를|좀|도)?)?(?:좀)?데려(?:가|갔)\w{0,2}?"
         r"(?:으면|면|줬으면|주면|주지|주세요|주소|가라|가소|가이소|주시|셨으면|갔음)",
@@ -368,6 +375,8 @@ NOT_SELF_HARM_KO = _any(
     r"(?:빨래|설거지|청소|방|옷|옷장|냉장고|부엌|서랍|이불|마당|밭|집안|책상|짐|통장|서류|사진|창고|신발장|그릇|장롱|베란다)"
     r"(?:을|를|도|은|는)?(?:다|좀|싹)?정리",
     r"죽기(?:는|가)?싫|죽고(?:싶|시)(?:지|진)(?:는|도)?(?:않|안)|살고싶(?:어|다|습니다|어요|네)",
+    # fear of dying is the wish to live
+    r"죽는(?:게|건|것이|것은|거)(?:무서|겁나|두려|무섭)|죽을까(?:봐)?(?:무서|겁나|두려)",
     r"죽(?:을|이|도|만|좀)?(?:먹|끓|쒀|쑤|드|데워|데웠|사왔)|(?:호박|전복|흰|팥|야채|깨)죽",
 )
 # Someone other than the speaker, in English.
@@ -397,7 +406,8 @@ LIFE_OR_DEATH_KO = re.compile(
     r"마지막|고마웠|감사했|신세|정리|먼저간|짐만|짐이"
 )
 LIFE_OR_DEATH_EN = re.compile(
-    r"\b(?:die|died|dead|death|dying|kill|killing|suicid\w*|end|ending|gone|life|live|living|alive|wake|disappear|"
+    r"\b(?:die|died|dead|death|dying|kill|killing|suicid\w*|end|ending|life|live|living|alive|wake|disappear|"
+    r"(?:was|were|am|be|i'?m|being) gone|"
     r"goodbye|goodbyes|farewell|affairs|heaven|god|lord|maker|burden|better off|point|anymore|any more|longer|"
     r"join|be with|exist|over)\b"
 )

@@ -137,6 +137,55 @@ def test_classify_prints_one_line_per_input_in_order(
     assert len(rows) == 7
 
 
+def test_classify_reports_self_harm_risk_and_the_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "replies.jsonl"
+    src.write_text('{"text": "죽고 싶어요"}\n{"text": "응"}\n', encoding="utf-8")
+    code, out, _ = _run(capsys, "classify", "--jsonl", str(src))
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert code == 0
+    assert (first["intent"], first["risk"], first["source"]) == ("emergency", "self_harm", "self_harm_phrase")
+    assert second["intent"] != "emergency" and second["risk"] is None and second["source"] == "short_answer"
+
+
+def test_classify_eval_reports_per_intent_language_and_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ko = tmp_path / "set_ko.csv"
+    ko.write_text(
+        "text,intent,risk,tags\n괜찮아요,ok,,plain\n살려주세요,emergency,,plain\n"
+        "죽고 싶어요,emergency,self_harm,self-harm\n여보세요?,unclear,,plain\n",
+        encoding="utf-8",
+    )
+    en = tmp_path / "set_en.csv"
+    en.write_text("text,intent,risk,tags\nI'm fine,ok,,plain\nhelp,emergency,,short\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "classify", "--eval", str(ko), str(en), "--split", "all", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["n"] == 6 and report["accuracy"] == 1.0
+    assert report["per_language"]["ko"]["self_harm"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "support": 1,
+        "emergency_recall": 1.0,
+    }
+    assert report["per_tag"]["short"] == {"n": 1, "correct": 1}
+    assert "mistakes" not in report  # only with --mistakes
+    code, out, _ = _run(capsys, "classify", "--eval", str(ko), "--split", "all")
+    assert code == 0 and "self_harm" in out and out.startswith("split all: 4 replies")
+
+
+def test_classify_eval_refuses_a_missing_file_or_an_empty_part(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "classify", "--eval", str(tmp_path / "nope_ko.csv"))
+    assert code == 1 and "cannot read" in err
+    empty = tmp_path / "empty_ko.csv"
+    empty.write_text("text,intent,risk,tags\n", encoding="utf-8")
+    code, _, err = _run(capsys, "classify", "--eval", str(empty))
+    assert code == 1 and "no rows" in err
+
+
 def test_decode_prints_observations_or_errors_in_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
