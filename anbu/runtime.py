@@ -193,6 +193,27 @@ def start_health_server(
     return server
 
 
+def api_server_config(settings: Settings, app: Any) -> Any:
+    """uvicorn's configuration for the API (a ``uvicorn.Config``)."""
+    import uvicorn
+
+    proxies = settings.trusted_proxy_list
+    return uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+        # uvicorn's own handlers would print its lines in its format, unmasked: ours (anbu/logs.py) do.
+        log_config=None,
+        # uvicorn believes X-Forwarded-For from loopback unless told otherwise: anyone on the host
+        # (or a proxy passing the header through) could then pick their address for the login
+        # limiter and the audit log. Only the proxies the operator names are believed.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
+
+
 def serve_api(
     settings: Settings,
     engine: Engine,
@@ -219,16 +240,7 @@ def serve_api(
         gateway_metrics=gateway.metrics if gateway is not None else None,
         health=role_health(role, engine, gateway=gateway, ticks=ticks),
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="warning",
-        access_log=False,
-        # uvicorn's own handlers would print its lines in its format, unmasked: ours (anbu/logs.py) do.
-        log_config=None,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(api_server_config(settings, app))
     if stop_event is not None:
 
         def watch() -> None:

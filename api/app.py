@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import error_response, http_exception_handler
-from api.login_limiter import LoginLimiter
+from api.login_limiter import AccountThrottle, LoginLimiter
 from api.routes import (
     audit_log,
     auth,
@@ -90,6 +90,7 @@ def create_app(
     app.state.health = health or Health("api", ready={"database": database_probe(engine)})
     app.state.health.facts.update(settings.phone_status())
     app.state.login_limiter = LoginLimiter()
+    app.state.account_throttle = AccountThrottle()
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
     # Every /api/v1 error has a code (api/errors.py); 401 and 403 can come from any route.

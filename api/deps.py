@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from api.audit import take_pending
 from api.errors import ApiError, ErrorCode
-from api.login_limiter import LoginLimiter
+from api.login_limiter import AccountThrottle, LoginLimiter
 from api.security import InvalidToken, decode_access_token
 from core.clock import Clock
 from core.enums import Role
@@ -47,10 +47,16 @@ def get_login_limiter(request: Request) -> LoginLimiter:
     return limiter
 
 
+def get_account_throttle(request: Request) -> AccountThrottle:
+    throttle: AccountThrottle = request.app.state.account_throttle
+    return throttle
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 LoginLimiterDep = Annotated[LoginLimiter, Depends(get_login_limiter)]
+AccountThrottleDep = Annotated[AccountThrottle, Depends(get_account_throttle)]
 
 
 def get_session(request: Request, engine: EngineDep) -> Iterator[Session]:

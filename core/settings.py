@@ -5,6 +5,7 @@ Settings are built by :func:`load_settings` at a composition root, never at impo
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -126,6 +127,11 @@ class Settings(LogSettings):
 
     http_host: str = Field("127.0.0.1", description="API/dashboard bind address")
     http_port: int = Field(8000, ge=1, le=65535, description="API/dashboard port")
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; empty = none (the connecting address is the client)",
+    )
     public_base_url: str | None = Field(
         None, description="URL Twilio uses to reach our webhooks; default http://<http_host>:<http_port>"
     )
@@ -230,6 +236,24 @@ class Settings(LogSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        entries = [part.strip() for part in value.split(",") if part.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"ANBU_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    "(name each proxy; '*' would let any client forge its address)"
+                ) from None
+        return ",".join(entries)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [entry for entry in self.trusted_proxies.split(",") if entry]
 
     @field_validator("mqtt_shelly_prefix", "mqtt_esphome_prefix", "mqtt_shelly_gen1_prefix")
     @classmethod

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
-from api.deps import ClockDep, CurrentUser, LoginLimiterDep, SessionDep, SettingsDep
+from api.deps import AccountThrottleDep, ClockDep, CurrentUser, LoginLimiterDep, SessionDep, SettingsDep
 from api.errors import ApiError, ErrorCode
 from api.login_limiter import LoginLimiter
 from api.schemas import MeOut, TokenOut
@@ -32,13 +32,15 @@ def login(
     settings: SettingsDep,
     clock: ClockDep,
     limiter: LoginLimiterDep,
+    throttle: AccountThrottleDep,
 ) -> TokenOut:
     now = clock.now()
     username = normalise_username(form.username)
     client = request.client.host if request.client else "unknown"
     key = LoginLimiter.key(username, client)
     # Checked before the password: a limited client learns nothing, even with the right one.
-    wait = limiter.retry_after(key, now)
+    waits = [w for w in (limiter.retry_after(key, now), throttle.retry_after(username, now)) if w]
+    wait = max(waits) if waits else None
     if wait is not None:
         log.warning("login rate-limited user_key=%s client=%s", _user_ref(username), client)
         raise ApiError(
@@ -60,6 +62,8 @@ def login(
         ok = verify_password(form.password, user.password_hash) and user.is_active
     if not ok or user is None or user.id is None:
         limiter.record_failure(key, now)
+        if throttle.record_failure(username, now):
+            log.warning("login failures for one account from many tries user_key=%s", _user_ref(username))
         log.info("login failed client=%s", client)
         raise ApiError(
             status.HTTP_401_UNAUTHORIZED,
@@ -68,6 +72,7 @@ def login(
             headers={"WWW-Authenticate": "Bearer"},
         )
     limiter.reset(key)
+    throttle.reset(username)
     token = create_access_token(
         user_id=user.id,
         role=user.role,

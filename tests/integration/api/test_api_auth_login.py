@@ -99,6 +99,24 @@ def test_five_failures_in_five_minutes_lock_out_that_username_and_client(
     assert _login(app_client, "admin", PASSWORD)[0] == 200
 
 
+def test_guesses_from_many_addresses_are_slowed_per_account(
+    app_client: TestClient, world: World, clock: ManualClock
+) -> None:
+    """Issue 13.5: one address per guess escaped the (username, address) limit entirely."""
+    app = app_client.app
+    statuses = []
+    for n in range(12):
+        with TestClient(app, client=(f"198.51.100.{n + 1}", 40000)) as client:
+            statuses.append(_login(client, "admin", f"guess {n}")[0])
+    assert statuses == [401] * 11 + [429]  # ten free failures, then the account waits
+    with TestClient(app, client=("203.0.113.77", 40000)) as client:
+        status, _, headers = _login(client, "admin", PASSWORD)  # even the owner, even the right password
+    assert status == 429 and headers["retry-after"] == "1"
+    clock.advance(timedelta(seconds=1))
+    with TestClient(app, client=("203.0.113.77", 40000)) as client:
+        assert _login(client, "admin", PASSWORD)[0] == 200
+
+
 def test_successful_login_resets_the_failure_count(app_client: TestClient, world: World) -> None:
     for _ in range(4):
         assert _login(app_client, "admin", "bad guess")[0] == 401
