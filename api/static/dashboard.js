@@ -4,15 +4,10 @@
 (() => {
   "use strict";
 
-  const API = "/api/v1";
-  const TOKEN_KEY = "anbu.token";
+  // The catalogue, DOM helpers, time formatting and the API client are shared (common.js).
+  const { API, TOKEN_KEY, LOCALE, WEEKDAYS, $, t, link, button, table, localTime, api, sendJson } = window.Anbu;
+  const element = window.Anbu.el;
   const REFRESH_MS = 5000;
-  const M = JSON.parse(document.getElementById("messages").textContent);
-  const LANG = document.documentElement.lang || "ko";
-  const LOCALE = LANG === "ko" ? "ko-KR" : "en-GB";
-
-  const $ = (id) => document.getElementById(id);
-  const t = (key, fallback) => (key in M ? M[key] : fallback !== undefined ? fallback : key);
 
   let me = null;
   let lastRendered = "";
@@ -27,44 +22,7 @@
   // Management, reports, assignment and check-ins live in manage.js (loaded first).
   const extra = () => window.AnbuManage;
 
-  // message: the problem in the user's language (errors.js translates the API's codes).
-  class ApiError extends Error {
-    constructor(status, message, body) {
-      super(message || String(status));
-      this.status = status;
-      this.body = body || null;
-    }
-  }
-
-  // ------------------------------------------------------------------ HTTP
-
-  async function api(path, options = {}) {
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
-    if (token) headers.Authorization = "Bearer " + token;
-    const response = await fetch(API + path, Object.assign({}, options, { headers }));
-    if (response.status === 401) {
-      signOut(t("session.expired"));
-      throw new ApiError(401, t("session.expired"));
-    }
-    if (!response.ok) {
-      let body = null;
-      try {
-        body = await response.json();
-      } catch (_) {
-        body = null;
-      }
-      throw new ApiError(response.status, window.AnbuErrors.describe(response.status, body), body);
-    }
-    return response.status === 204 ? null : response.json();
-  }
-
-  const postJson = (path, body) =>
-    api(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body || {}),
-    });
+  const postJson = (path, body) => sendJson("POST", path, body);
 
   // ------------------------------------------------------------------ sign in / out
 
@@ -167,20 +125,6 @@
     await load();
   }
 
-  function link(href, text) {
-    const a = document.createElement("a");
-    a.href = href;
-    a.textContent = text;
-    return a;
-  }
-
-  function element(tag, text, className) {
-    const el = document.createElement(tag);
-    if (text !== undefined && text !== null) el.textContent = text;
-    if (className) el.className = className;
-    return el;
-  }
-
   // What the detector has learned, in one line: staff judge an alert better knowing whether the
   // household is still on the fixed window and whether "I'm fine" answers have been learned from.
   // The severity ladder's stage now: watch/warning are for staff (no one is called for them).
@@ -211,28 +155,6 @@
       children.push(element("dt", label), element("dd", value === null || value === undefined ? "–" : value));
     }
     dl.replaceChildren(...children);
-  }
-
-  function table(headers, rows) {
-    if (rows.length === 0) return element("p", t("none"), "muted");
-    const tableEl = element("table", null, "queue");
-    const head = element("tr");
-    for (const h of headers) head.appendChild(element("th", h));
-    const thead = element("thead");
-    thead.appendChild(head);
-    const tbody = element("tbody");
-    for (const row of rows) {
-      const tr = element("tr");
-      for (const value of row) {
-        const td = element("td");
-        if (value instanceof Node) td.appendChild(value);
-        else td.textContent = value === null || value === undefined ? "–" : String(value);
-        tr.appendChild(td);
-      }
-      tbody.appendChild(tr);
-    }
-    tableEl.append(thead, tbody);
-    return tableEl;
   }
 
   async function loadTeams() {
@@ -347,21 +269,6 @@
     return td;
   }
 
-  function localTime(iso, timeZone) {
-    try {
-      return new Intl.DateTimeFormat(LOCALE, {
-        timeZone,
-        month: "short",
-        day: "numeric",
-        weekday: "short",
-        hour: "2-digit",
-        minute: "2-digit",
-      }).format(new Date(iso));
-    } catch (_) {
-      return iso; // unknown zone: show the raw UTC time rather than nothing
-    }
-  }
-
   function doneItems(item) {
     const done = [];
     for (const call of item.calls) {
@@ -383,15 +290,6 @@
       done.push(t("done.acknowledged_by") + ": " + item.acknowledged_by.replace(/^user:/, ""));
     }
     return done;
-  }
-
-  function button(label, className, onClick) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "button " + className;
-    b.textContent = label;
-    b.addEventListener("click", onClick);
-    return b;
   }
 
   function render(items) {
@@ -643,7 +541,6 @@
     show($("household-notes"), entries.length > 0);
   }
 
-  const WEEKDAYS = ["heat.mon", "heat.tue", "heat.wed", "heat.thu", "heat.fri", "heat.sat", "heat.sun"];
 
   function heatLevel(value, max) {
     if (value <= 0 || max <= 0) return 0;
@@ -873,6 +770,7 @@
   // ------------------------------------------------------------------ wiring
 
   $("login-form").addEventListener("submit", signIn);
+  window.Anbu.onSessionExpired(signOut); // a 401 on any request, on any screen, signs out
   $("logout").addEventListener("click", () => signOut());
   $("resolve-form").addEventListener("submit", submitResolve);
   window.addEventListener("hashchange", route);

@@ -6,8 +6,7 @@
 (() => {
   "use strict";
 
-  const M = JSON.parse(document.getElementById("messages").textContent);
-  const t = (key, fallback) => (key in M ? M[key] : fallback !== undefined ? fallback : key);
+  const { t, hasText } = window.Anbu; // the page's message catalogue (common.js)
   // The policy's step kinds appear in 422 paths as discriminator tags: not a field to name.
   const TAGS = new Set(["call_resident", "notify_family", "notify_caseworker"]);
   const ROOTS = new Set(["body", "query", "path", "header"]);
@@ -51,8 +50,8 @@
       if (["local_time", "start", "end"].includes(last)) return t("validation.time_format");
       if (last === "code") return t("validation.code_format");
     }
-    if ("validation." + type in M) return fill(t("validation." + type), ctx);
-    if ("error." + type in M) return fill(t("error." + type), ctx);
+    if (hasText("validation." + type)) return fill(t("validation." + type), ctx);
+    if (hasText("error." + type)) return fill(t("error." + type), ctx);
     return t("validation.invalid");
   }
 
@@ -68,15 +67,15 @@
     const list = problems(body);
     if (list.length) return list.map((p) => (p.field ? p.field + ": " : "") + p.text).join(" · ");
     const code = body && typeof body.code === "string" ? body.code : "";
-    if (code && "error." + code in M) return t("error." + code);
-    if ("error.http_" + status in M) return t("error.http_" + status);
+    if (code && hasText("error." + code)) return t("error." + code);
+    if (hasText("error.http_" + status)) return t("error.http_" + status);
     if (status >= 500) return t("error.http_500");
     return fill(t("error.unknown"), { status });
   }
 
   // A CSV import row problem ({row, column, message, code, params}).
   function rowProblem(problem) {
-    if (problem.code && "error." + problem.code in M) return fill(t("error." + problem.code), problem.params || {});
+    if (problem.code && hasText("error." + problem.code)) return fill(t("error." + problem.code), problem.params || {});
     return t("validation.invalid");
   }
 

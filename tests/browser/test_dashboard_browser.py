@@ -552,3 +552,33 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
     assert policy["repeat_from"] == 1 and policy["max_repeats"] == 3
     assert policy["quiet_hours"] == {"start": "22:00", "end": "07:00", "mode": "defer"}
     assert policy["pre_call_sms"] is True
+
+
+def test_every_management_tab_loads_and_an_expired_session_signs_out_everywhere(running_app: Seeded) -> None:
+    """The screens live in separate scripts on one shared module: each tab draws without a
+    script error, and a 401 on a management screen signs out as it does on the queue (it used
+    to leave the user on the screen with a "session expired" line)."""
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="ko-KR", timezone_id="Asia/Seoul")
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            _sign_in(page, running_app.base_url, "admin")
+            for tab in ("households", "devices", "teams", "users", "import", "policy"):
+                page.goto(f"{running_app.base_url}/#/manage/{tab}")
+                expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
+                expect(page.locator("#manage-body")).not_to_be_empty()
+                expect(page.locator("#manage-error")).to_be_hidden()
+            page.click("#nav-reports")
+            expect(page.locator("#report-table")).to_be_visible()
+            assert errors == []
+
+            page.evaluate("sessionStorage.setItem('anbu.token', 'expired-or-forged')")
+            page.goto(f"{running_app.base_url}/#/manage/devices")
+            expect(page.locator("#login-panel")).to_be_visible()
+            expect(page.locator("#login-error")).to_have_text("로그인이 만료되었습니다. 다시 로그인하세요.")
+            expect(page.locator("#views-nav")).to_be_hidden()
+        finally:
+            browser.close()
