@@ -137,6 +137,7 @@ def test_shipped_data_is_several_hundred_clean_rows_per_language() -> None:
     assert len(labels) == len(examples), "duplicate rows (after normalisation) inflate the held-out figures"
 
 
+@pytest.mark.slow  # trains a model per seed: ~4 s each, more on a busy machine
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_held_out_split_meets_the_safety_targets(seed: int) -> None:
     report = evaluate(seed=seed)
