@@ -55,7 +55,7 @@ from notifier.policy import (
     quiet_until,
     snapshot_for_household,
 )
-from notifier.queueing import queue_for
+from notifier.queueing import queue_for, record_step
 from notifier.recipients import Recipient, resolve_recipients
 from notifier.templates import Purpose
 
@@ -180,15 +180,14 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
         limits=policy.limits,
         now=now,
     )
-    lifecycle.record_event(
+    record_step(
         session,
         case,
-        CaseEventType.STEP,
         now,
-        step=plan.label,
+        label=plan.label,
         repeat=repeat,
         actions=[a.action for a in plan.actions],
-        purpose=plan.purpose.value,
+        purpose=plan.purpose,
         recipients=len(recipients),
         queued=queued,
         next_action_at=next_at.isoformat() if next_at else None,
@@ -233,15 +232,14 @@ def _defer_for_quiet_hours(
         next_action_at=until,
     ):
         return False
-    lifecycle.record_event(
+    record_step(
         session,
         case,
-        CaseEventType.STEP,
         now,
-        step=plan.label,
+        label=plan.label,
         repeat=case.repeat_count,
         actions=[a.action for a in plan.actions],
-        purpose=plan.purpose.value,
+        purpose=plan.purpose,
         deferred="quiet_hours",
         next_action_at=until.isoformat(),
     )
@@ -315,15 +313,14 @@ def escalate_now(
         limits=policy.limits,
         now=now,
     )
-    lifecycle.record_event(
+    record_step(
         session,
         case,
-        CaseEventType.STEP,
         now,
-        step=label,
+        label=label,
         repeat=0,
         actions=[a.action for a in actions],
-        purpose=purpose.value,
+        purpose=purpose,
         reason=reason,
         recipients=len(recipients),
         queued=queued,

@@ -23,13 +23,13 @@ from sqlmodel import Session, col, select
 
 from core.clock import Clock
 from core.db import session_scope
-from core.enums import CaseEventType, CaseStatus
+from core.enums import CaseStatus
 from core.models import Case, Household
 from core.settings import Settings
 from notifier import closures, lifecycle
 from notifier.ladder import NO_REMINDER_KINDS
 from notifier.policy import NotifyCaseworker, policy_from_snapshot
-from notifier.queueing import queue_for
+from notifier.queueing import queue_for, record_step
 from notifier.recipients import resolve_recipients
 from notifier.templates import Purpose
 
@@ -113,15 +113,14 @@ def remind(session: Session, case_id: int, now: datetime) -> bool:
         limits=policy.limits,
         now=now,
     )
-    lifecycle.record_event(
+    record_step(
         session,
         case,
-        CaseEventType.STEP,
         now,
-        step=REMINDER_LABEL,
+        label=REMINDER_LABEL,
         repeat=number,
         actions=["notify_caseworker"],
-        purpose=Purpose.ACK_REMINDER.value,
+        purpose=Purpose.ACK_REMINDER,
         recipients=len(recipients),
         queued=queued,
         next_action_at=(now + interval).isoformat(),

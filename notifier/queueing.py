@@ -118,17 +118,8 @@ def queue_for(
             )
             if _insert_once(session, call, CallAttempt, key):
                 queued += 1
-                lifecycle.record_event(
-                    session,
-                    case,
-                    CaseEventType.CALL_QUEUED,
-                    now,
-                    call_attempt_id=call.id,
-                    recipient_kind=rec.kind.value,
-                    recipient_id=rec.id,
-                    to=mask_phone(rec.address),
-                    step=label,
-                    repeat=repeat,
+                _record_queued(
+                    session, case, CaseEventType.CALL_QUEUED, now, rec, label, repeat, call_attempt_id=call.id
                 )
             continue
         template = template_for(rec.audience, purpose)
@@ -149,21 +140,69 @@ def queue_for(
         )
         if _insert_once(session, note, Notification, key):
             queued += 1
-            lifecycle.record_event(
+            _record_queued(
                 session,
                 case,
                 CaseEventType.NOTIFICATION_QUEUED,
                 now,
+                rec,
+                label,
+                repeat,
                 notification_id=note.id,
-                recipient_kind=rec.kind.value,
-                recipient_id=rec.id,
                 channel=rec.channel.value,
                 template=template,
-                to=mask_phone(rec.address),
-                step=label,
-                repeat=repeat,
             )
     return queued
+
+
+def _record_queued(
+    session: Session,
+    case: Case,
+    type_: CaseEventType,
+    now: datetime,
+    rec: Recipient,
+    label: str,
+    repeat: int,
+    **row: Any,
+) -> None:
+    """The case event of a queued row: which row, for whom (number masked), at which step."""
+    lifecycle.record_event(
+        session,
+        case,
+        type_,
+        now,
+        **row,
+        recipient_kind=rec.kind.value,
+        recipient_id=rec.id,
+        to=mask_phone(rec.address),
+        step=label,
+        repeat=repeat,
+    )
+
+
+def record_step(
+    session: Session,
+    case: Case,
+    now: datetime,
+    *,
+    label: str,
+    repeat: int,
+    actions: Sequence[str],
+    purpose: Purpose,
+    **data: Any,
+) -> None:
+    """The STEP case event of a ladder step, a reminder or an out-of-turn escalation."""
+    lifecycle.record_event(
+        session,
+        case,
+        CaseEventType.STEP,
+        now,
+        step=label,
+        repeat=repeat,
+        actions=list(actions),
+        purpose=purpose.value,
+        **data,
+    )
 
 
 def limit_applies(rec: Recipient, purpose: Purpose) -> bool:

@@ -34,9 +34,11 @@ from core.enums import (
     Language,
     RecipientKind,
 )
+from core.models import CallAttempt
 from notifier import checkins, lifecycle
 from notifier.calls import checkin, contact, inbound, wellness
 from notifier.calls.common import (
+    Gathered,
     advance_status,
     case_of,
     clean_param,
@@ -96,7 +98,7 @@ def answer(session: Session, *, code: str, params: Mapping[str, str], base_url: 
     return greeting_twiml(language=attempt.language, gather_url=gather_url)
 
 
-ReplyHandler = Callable[..., str]
+ReplyHandler = Callable[[Session, CallAttempt, Gathered], str]
 
 # Who may answer each kind of call, and what handles the answer. A family member's key press is
 # never read as the resident's "I'm fine" (that would clear the case), so the recipient must match.
@@ -133,7 +135,7 @@ def gather(
             attempt.recipient_kind.value,
         )
         return hangup_twiml(attempt.language)
-    return handler(session, attempt, params, base_url=base_url, now=now, gather_no=gather_no)
+    return handler(session, attempt, Gathered(params, base_url, now, gather_no))
 
 
 def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, now: datetime) -> str:
@@ -155,7 +157,7 @@ def contact_gather(
     if attempt is None or attempt.recipient_kind != RecipientKind.CONTACT:
         log.warning("contact gather for an unknown call code or a non-contact call; hanging up")
         return hangup_twiml(attempt.language if attempt else Language.KO)
-    return contact.contact_reply(session, attempt, params, base_url=base_url, now=now, gather_no=gather_no)
+    return contact.contact_reply(session, attempt, Gathered(params, base_url, now, gather_no))
 
 
 def call_status(session: Session, *, code: str, params: Mapping[str, str], now: datetime) -> None:

@@ -4,8 +4,6 @@ by :mod:`notifier.checkins`, an emergency phrase escalates at once."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -19,6 +17,7 @@ from core.enums import (
 from core.models import CallAttempt, CheckinCall
 from notifier import checkins
 from notifier.calls.common import (
+    Gathered,
     Reply,
     advance_status,
     gather_url_for,
@@ -34,20 +33,13 @@ from notifier.script import (
 log = logging.getLogger(__name__)
 
 
-def checkin_reply(
-    session: Session,
-    attempt: CallAttempt,
-    params: Mapping[str, str],
-    *,
-    base_url: str,
-    now: datetime,
-    gather_no: int | None = None,
-) -> str:
+def checkin_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
     """One answer of a scheduled check-in: store it, then the next question or goodbye.
 
     An emergency phrase ends the call and escalates at once (a ``help_requested`` case). A reply
     that arrives after the call ended still counts (the outcome is recomputed from all answers).
     """
+    params, base_url, now, gather_no = got.params, got.base_url, got.now, got.gather_no
     language = attempt.language
     asked = len(checkins.QUESTIONS)
     if not is_next_gather(attempt, gather_no):

@@ -87,6 +87,18 @@ def reply_decided(attempt: CallAttempt) -> bool:
 
 
 @dataclass(frozen=True)
+class Gathered:
+    """One ``<Gather>`` callback as every reply handler gets it: what Twilio posted, where our
+    webhooks are, when it arrived, and which question attempt it answers (the URL's ``n``; None
+    for an action URL handed out before ``n`` existed)."""
+
+    params: Mapping[str, str]
+    base_url: str
+    now: datetime
+    gather_no: int | None = None
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the resident gave the ``<Gather>``: keys, words, or nothing."""
 

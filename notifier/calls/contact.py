@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -22,6 +21,7 @@ from core.models import CallAttempt, Contact, Household
 from notifier import family, lifecycle
 from notifier.calls.common import (
     MAX_GATHERS,
+    Gathered,
     advance_status,
     case_of,
     gather_url_for,
@@ -84,15 +84,8 @@ _CONTACT_CLOSINGS: dict[family.AckResult, str] = {
 }
 
 
-def contact_reply(
-    session: Session,
-    attempt: CallAttempt,
-    params: Mapping[str, str],
-    *,
-    base_url: str,
-    now: datetime,
-    gather_no: int | None = None,
-) -> str:
+def contact_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
+    params, base_url, now, gather_no = got.params, got.base_url, got.now, got.gather_no
     language = attempt.language
     if not is_next_gather(attempt, gather_no):
         assert gather_no is not None

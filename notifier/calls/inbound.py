@@ -59,45 +59,42 @@ def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, 
     if not caller:
         log.info("inbound call without a caller number; hanging up")
         return hangup_twiml()
+    found = _caller(session, caller)
+    if found is None:
+        log.info("inbound call from unknown number %s; hanging up", mask_phone(caller))
+        return hangup_twiml()
+    kind, person, case = found
+    assert person.id is not None
+    attempt = _new_inbound(
+        session,
+        call_sid=call_sid,
+        household_id=person.household_id,
+        kind=kind,
+        recipient_id=person.id,
+        number=caller,
+        language=person.language,
+        case=case,
+        now=now,
+    )
+    log.info("inbound call from %s %s (household %s)", kind.value, person.id, person.household_id)
+    return inbound_opening(session, attempt, base_url)
+
+
+def _caller(session: Session, number: str) -> tuple[RecipientKind, Resident | Contact, Case | None] | None:
+    """Who is calling: a resident (and the case their call is about), else a household contact
+    (and the open case their "1" would acknowledge), else nobody we know (None)."""
     resident = session.exec(
-        select(Resident).where(Resident.phone == caller).order_by(col(Resident.id))
+        select(Resident).where(Resident.phone == number).order_by(col(Resident.id))
     ).first()
     if resident is not None and resident.id is not None:
-        case = _resident_case(session, resident.household_id)
-        attempt = _new_inbound(
-            session,
-            call_sid=call_sid,
-            household_id=resident.household_id,
-            kind=RecipientKind.RESIDENT,
-            recipient_id=resident.id,
-            number=caller,
-            language=resident.language,
-            case=case,
-            now=now,
-        )
-        log.info("inbound call from resident %s (household %s)", resident.id, resident.household_id)
-        return inbound_opening(session, attempt, base_url)
+        return RecipientKind.RESIDENT, resident, _resident_case(session, resident.household_id)
     contacts = list(
-        session.exec(select(Contact).where(Contact.phone == caller).order_by(col(Contact.id))).all()
+        session.exec(select(Contact).where(Contact.phone == number).order_by(col(Contact.id))).all()
     )
     if contacts:
         contact, case = _contact_with_open_case(session, contacts)
-        assert contact.id is not None
-        attempt = _new_inbound(
-            session,
-            call_sid=call_sid,
-            household_id=contact.household_id,
-            kind=RecipientKind.CONTACT,
-            recipient_id=contact.id,
-            number=caller,
-            language=contact.language,
-            case=case,
-            now=now,
-        )
-        log.info("inbound call from contact %s (household %s)", contact.id, contact.household_id)
-        return inbound_opening(session, attempt, base_url)
-    log.info("inbound call from unknown number %s; hanging up", mask_phone(caller))
-    return hangup_twiml()
+        return RecipientKind.CONTACT, contact, case
+    return None
 
 
 def inbound_key(call_sid: str) -> str:

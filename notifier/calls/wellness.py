@@ -5,8 +5,6 @@ resident get the same question and the same handling."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime
 
 from sqlmodel import Session
 
@@ -19,6 +17,7 @@ from core.enums import (
 from core.models import CallAttempt
 from notifier.calls.common import (
     MAX_GATHERS,
+    Gathered,
     Reply,
     advance_status,
     case_of,
@@ -37,15 +36,7 @@ from notifier.script import (
 log = logging.getLogger(__name__)
 
 
-def reply(
-    session: Session,
-    attempt: CallAttempt,
-    params: Mapping[str, str],
-    *,
-    base_url: str,
-    now: datetime,
-    gather_no: int | None = None,
-) -> str:
+def reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
     """The resident's reply: classify it, ask once more if unclear, else act on it and say goodbye.
 
     ``gather_no`` is the ``n`` of the action URL: which question attempt this reply answers
@@ -54,6 +45,7 @@ def reply(
     first delivery got (:func:`_replay`). ``None`` (an action URL handed out before ``n``
     existed) is taken as the next attempt.
     """
+    params, base_url, now, gather_no = got.params, got.base_url, got.now, got.gather_no
     code = attempt.code
     if not is_next_gather(attempt, gather_no):
         return _replay(attempt, gather_no, base_url)
