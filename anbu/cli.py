@@ -143,9 +143,11 @@ def cmd_up(_args: argparse.Namespace) -> int:
     try:
         identity = runtime.start_broker(settings, running, engine)
         gateway = runtime.start_gateway(settings, engine, SYSTEM_CLOCK, running, identity)
-        ticks = runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running)
+        ticks = runtime.start_ticks(settings, engine, SYSTEM_CLOCK, running, start=False)
         print(f"Anbu is up: {settings.effective_public_base_url}/")
-        runtime.serve_api(settings, engine, SYSTEM_CLOCK, gateway=gateway, ticks=ticks, role="up")
+        runtime.serve_api(
+            settings, engine, SYSTEM_CLOCK, gateway=gateway, ticks=ticks, role="up", on_serving=ticks.start
+        )
     finally:
         running.stop()
     return 0

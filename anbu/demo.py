@@ -277,7 +277,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
         plug_credentials = provision_plugs(engine, settings, specs, now=clock.now())
         identity = runtime.start_broker(settings, running, engine)
         gateway = runtime.start_gateway(settings, engine, clock, running, identity)
-        ticks = runtime.start_ticks(settings, engine, clock, running)
+        ticks = runtime.start_ticks(settings, engine, clock, running, start=False)
         if specs:
             ep = settings.mqtt_endpoint
             sim = Simulator(
@@ -294,7 +294,9 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             sim.start()
             running.add("simulator", sim.stop)
         print(_banner(settings, emulator.base_url), flush=True)
-        runtime.serve_api(settings, engine, clock, gateway=gateway, ticks=ticks, role="demo")
+        runtime.serve_api(
+            settings, engine, clock, gateway=gateway, ticks=ticks, role="demo", on_serving=ticks.start
+        )
     finally:
         running.stop()
     return 0

@@ -147,13 +147,18 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     ]
 
 
-def start_ticks(settings: Settings, engine: Engine, clock: Clock, running: Running) -> TickRunner:
+def start_ticks(
+    settings: Settings, engine: Engine, clock: Clock, running: Running, *, start: bool = True
+) -> TickRunner:
     """APScheduler only ticks: every timer is a column, so no job is durable (principle 2).
 
     When each tick runs is kept on the monotonic clock (anbu/ticks.py): wall-clock steps either
-    way neither stop nor bunch them."""
+    way neither stop nor bunch them. ``start=False`` leaves starting to the caller: a process that
+    also serves the webhooks starts its ticks once the API answers (``serve_api(on_serving=…)``),
+    so no call is placed whose webhooks nobody would answer."""
     runner = TickRunner(tick_list(settings, engine, clock), clock)
-    runner.start()
+    if start:
+        runner.start()
     running.add("ticks", runner.stop)
     log.info("ticks running: transport=%s", settings.effective_transport)
     return runner
@@ -223,15 +228,23 @@ def serve_api(
     gateway: Any = None,
     ticks: TickRunner | None = None,
     role: str = "api",
+    on_serving: Callable[[], None] | None = None,
 ) -> None:
     """Run uvicorn in the calling thread until interrupted (or ``stop_event`` is set).
 
     With ``gateway`` (one running in this process), ``/metrics`` includes its live figures; with
-    ``gateway`` and ``ticks``, ``/healthz`` and ``/readyz`` check them too.
+    ``gateway`` and ``ticks``, ``/healthz`` and ``/readyz`` check them too. ``on_serving`` runs
+    once the API listens and its start-up (the reply classifier's training) is done.
     """
     import uvicorn
 
     from api.app import create_app
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if on_serving is not None and self.started and not self.should_exit:
+                on_serving()
 
     app = create_app(
         settings,
@@ -240,7 +253,7 @@ def serve_api(
         gateway_metrics=gateway.metrics if gateway is not None else None,
         health=role_health(role, engine, gateway=gateway, ticks=ticks),
     )
-    server = uvicorn.Server(api_server_config(settings, app))
+    server = Server(api_server_config(settings, app))
     if stop_event is not None:
 
         def watch() -> None:
