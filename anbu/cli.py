@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from anbu.device_commands import add_device_identity_commands
 
     add_device_identity_commands(devices)
+    from anbu.broker_commands import add_broker_commands
+
+    add_broker_commands(sub)
 
     p = command(
         "stats", "print counts of households, devices, readings, cases, calls, notifications", cmd_stats

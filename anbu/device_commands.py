@@ -72,7 +72,7 @@ def cmd_devices_rotate(args: argparse.Namespace) -> int:
         credential = credentials.find(session, args.device, _vendor(args))
         return credentials.rotate(session, credential, now=now)
 
-    return _issue(args, change, AuditAction.ROTATE_CREDENTIALS)
+    return _issue(args, change, AuditAction.ROTATE_CREDENTIALS, rotated=True)
 
 
 def cmd_devices_revoke(args: argparse.Namespace) -> int:
@@ -80,6 +80,7 @@ def cmd_devices_revoke(args: argparse.Namespace) -> int:
     from core.clock import SYSTEM_CLOCK
     from core.db import session_scope
     from gateway.auth import credentials
+    from gateway.auth.live import announce_revoked
 
     settings = load_settings()
     engine = runtime.open_database(settings, migrate=False)
@@ -94,18 +95,24 @@ def cmd_devices_revoke(args: argparse.Namespace) -> int:
             username = credential.username
     except credentials.CredentialError as exc:
         return _fail(str(exc))
+    # Revoked in Anbu whatever happens next; Mosquitto (if any) is told after the commit.
+    problem = announce_revoked(settings, username)
     if args.json:
-        print(json.dumps({"username": username, "revoked": True}))
+        print(json.dumps({"username": username, "revoked": True, "broker_told": problem is None}))
     else:
         print(f"{username}: revoked. It is disconnected and can no longer connect.")
+    if problem is not None:
+        print(f"warning: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
-def _issue(args: argparse.Namespace, change: Any, action: AuditAction) -> int:
+def _issue(args: argparse.Namespace, change: Any, action: AuditAction, *, rotated: bool = False) -> int:
     from anbu import runtime
     from core.clock import SYSTEM_CLOCK
     from core.db import session_scope
     from gateway.auth import credentials
+    from gateway.auth.live import announce_issued
     from gateway.auth.setup_lines import setup_guide
     from gateway.devices import DeviceAssignmentError
 
@@ -116,6 +123,7 @@ def _issue(args: argparse.Namespace, change: Any, action: AuditAction) -> int:
         with session_scope(engine) as session:
             issued = change(session, settings, now)
             record_console_action(session, action, issued.credential_id, now=now)
+            announce_issued(settings, issued, rotated=rotated)  # before the commit: refused = undone
     except (credentials.CredentialError, DeviceAssignmentError) as exc:
         return _fail(str(exc))
     guide = setup_guide(issued.vendor, issued.external_id, issued.username, issued.password, settings)

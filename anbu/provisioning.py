@@ -26,6 +26,7 @@ def provision_plugs(
     """
     from gateway.auth import credentials
     from gateway.auth.acl import username_for
+    from gateway.auth.live import announce_issued
 
     issued: dict[str, tuple[str, str]] = {}
     with session_scope(engine) as session:
@@ -36,9 +37,11 @@ def provision_plugs(
                     existing = credentials.find(session, username_for(vendor, device.external_id))
                 except credentials.CredentialError:
                     existing = None
-                if existing is not None and existing.revoked_at is None:
+                rotating = existing is not None and existing.revoked_at is None
+                if existing is not None and rotating:
                     result = credentials.rotate(session, existing, now=now)
                 else:
                     result = credentials.add(session, vendor, device.external_id, settings=settings, now=now)
+                announce_issued(settings, result, rotated=rotating)  # Mosquitto too, when configured
                 issued[device.external_id] = (result.username, result.password)
     return issued

@@ -147,6 +147,19 @@ class Settings(LogSettings):
     )
 
     mqtt_url: str | None = Field(None, description="external broker; unset = embedded broker")
+    mqtt_tls_ca_file: Path | None = Field(
+        None,
+        description="CA certificate(s) (PEM) that signed the broker's, for mqtts://; default: the system's",
+    )
+    mqtt_tls_cert_file: Path | None = Field(
+        None, description="client certificate (PEM) when the broker asks for one (require_certificate)"
+    )
+    mqtt_tls_key_file: Path | None = Field(None, description="the client certificate's private key (PEM)")
+    mqtt_dynsec_url: str | None = Field(
+        None,
+        description="Mosquitto dynamic-security admin account mqtt[s]://anbu-admin:PASS@host:port; "
+        "when set, device adds, rotations and revocations are applied to the broker at once",
+    )
     mqtt_device_url: str | None = Field(
         None,
         description="the broker as devices reach it (mqtt[s]://host:port), for their setup lines; "
@@ -300,7 +313,7 @@ class Settings(LogSettings):
                 )
         return value
 
-    @field_validator("mqtt_url", "mqtt_device_url")
+    @field_validator("mqtt_url", "mqtt_device_url", "mqtt_dynsec_url")
     @classmethod
     def _valid_mqtt_url(cls, value: str | None) -> str | None:
         if value:
@@ -330,6 +343,12 @@ class Settings(LogSettings):
         if self.mqtt_url:
             return parse_mqtt_url(self.mqtt_url)
         return MqttEndpoint(host="127.0.0.1", port=self.mqtt_embedded_port, tls=False)
+
+    @model_validator(mode="after")
+    def _tls_files_go_together(self) -> Settings:
+        if (self.mqtt_tls_cert_file is None) != (self.mqtt_tls_key_file is None):
+            raise ValueError("ANBU_MQTT_TLS_CERT_FILE and ANBU_MQTT_TLS_KEY_FILE go together")
+        return self
 
     @property
     def mqtt_device_endpoint(self) -> MqttEndpoint:

@@ -40,6 +40,7 @@ from gateway.hearing import Hearing, deaf_limit, device_bound, live_intervals
 from gateway.ingest import BatchResult, InboundMessage
 from gateway.link import FLAP_WINDOW_S, PROBE_IDLE_S, PROBE_TIMEOUT_S, Action, LinkWatch, probe_topic
 from gateway.mqtt_client import BufferedClient, ack_all, make_client
+from gateway.mqtt_tls import configure_tls
 from gateway.rate import RecentBatches
 from gateway.status import (
     STATUS_INTERVAL_S,
@@ -355,7 +356,7 @@ class Gateway:
         elif self._endpoint.username:
             client.username_pw_set(self._endpoint.username, self._endpoint.password)
         if self._endpoint.tls:
-            client.tls_set()  # system CA store, hostname checked
+            configure_tls(client, self._settings)  # ANBU_MQTT_TLS_* or the system CAs; hostname checked
         client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -11,6 +11,7 @@ import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from core.enums import DeviceVendor
 from core.models import Device, Reading, Watch
 from core.settings import Settings
 from tests.factories import make_household, make_watch
+from tests.integration.gateway.mosquitto_harness import DynsecTrustedBroker, needs_mosquitto
 from tests.integration.gateway.mqtt_helpers import reading_payload, unique, wait_until
 from tests.integration.gateway.trust_harness import (
     EmbeddedTrustedBroker,
@@ -43,9 +45,9 @@ REFUSED = (BAD_CREDENTIALS, NOT_AUTHORISED)
 RAW_REFUSED = (4, 5)  # the same on the wire
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=needs_mosquitto)])
 def broker(
-    request: pytest.FixtureRequest, sqlite_engine: Engine, clock: ManualClock
+    request: pytest.FixtureRequest, sqlite_engine: Engine, clock: ManualClock, tmp_path: Path
 ) -> Iterator[TrustedBroker]:
     settings = Settings(
         _env_file=None,
@@ -54,7 +56,11 @@ def broker(
         mqtt_auth="required",
         mqtt_client_id=unique("anbu-gateway"),
     )
-    trusted = EmbeddedTrustedBroker(sqlite_engine, clock, settings)
+    trusted: EmbeddedTrustedBroker | DynsecTrustedBroker
+    if request.param == "embedded":
+        trusted = EmbeddedTrustedBroker(sqlite_engine, clock, settings)
+    else:
+        trusted = DynsecTrustedBroker(sqlite_engine, clock, settings, tmp_path / "mosquitto")
     trusted.start()
     try:
         yield trusted
@@ -179,6 +185,7 @@ def test_nobody_takes_the_gateways_client_id(
 ) -> None:
     gateway_id = broker.settings.mqtt_client_id
     username, password = broker.add(DeviceVendor.NATIVE, unique("thief"))
+    generation = broker.gateway.metrics()["generation"]  # moves on every connect and disconnect
     stranger = connect(broker.host, broker.port, client_id=gateway_id, clean_session=False)
     insider = connect(
         broker.host,
@@ -193,7 +200,6 @@ def test_nobody_takes_the_gateways_client_id(
         # A device with valid credentials gets its own session, never the gateway's.
         assert insider.connack in (0, *REFUSED)
         assert insider.heard == []
-        assert broker.gateway.metrics()["connected"] is True
         device = username.split(":", 1)[1]
         if insider.connack == 0:
             insider.publish(f"anbu/{device}/reading", reading_payload(clock.now(), 5.0))
@@ -206,21 +212,39 @@ def test_nobody_takes_the_gateways_client_id(
             what="the gateway still storing",
         )
         assert insider.heard == []
+        metrics = broker.gateway.metrics()
+        assert metrics["connected"] is True and metrics["generation"] == generation, "the gateway was kicked"
     finally:
         stranger.close()
         insider.close()
 
 
-def test_a_will_on_another_devices_topic_is_refused(broker: TrustedBroker) -> None:
-    username, password = broker.add(DeviceVendor.TASMOTA, unique("plug"))
+def test_a_will_on_another_devices_topic_never_arrives(broker: TrustedBroker, sqlite_engine: Engine) -> None:
+    """A Last Will saying a victim plug is offline: refused at CONNECT (embedded broker) or dropped by
+    the ACL check when it falls due (Mosquitto checks a will when it sends it)."""
+    mine = unique("plug")
+    username, password = broker.add(DeviceVendor.TASMOTA, mine)
     victim = unique("victim")
-    client = connect(
-        broker.host, broker.port, username=username, password=password, will=(f"tele/{victim}/LWT", "Offline")
+    broker.add(DeviceVendor.TASMOTA, victim)
+    forged = raw_connect(
+        broker.host, broker.port, "a", username, password, will=(f"tele/{victim}/LWT", b"Offline")
     )
-    try:
-        assert client.connack in REFUSED
-    finally:
-        client.close()
+    assert forged in (0, *RAW_REFUSED)
+    # The same identity's will on its own topic is delivered: the control, and (sent after the
+    # forged one had fallen due) the moment by which the forged one would have arrived.
+    assert (
+        raw_connect(broker.host, broker.port, "a", username, password, will=(f"tele/{mine}/LWT", b"Offline"))
+        == 0
+    )
+    wait_until(lambda: _online(sqlite_engine, mine) is False, what="the plug's own will")
+    _settled(broker, 1)
+    assert broker.gateway.metrics()["received"] == 1, "the forged will reached the gateway"
+    assert _online(sqlite_engine, victim) is None
+
+
+def _online(engine: Engine, external_id: str) -> bool | None:
+    with Session(engine) as s:
+        return s.exec(select(Device).where(Device.external_id == external_id)).one().online
 
 
 def test_a_revoked_device_is_disconnected_and_cannot_reconnect(broker: TrustedBroker) -> None:

@@ -44,8 +44,55 @@ class TrustedBroker(Protocol):
     def revoke(self, username: str) -> None: ...
 
 
+class IdentityChanges:
+    """add/rotate/revoke as `anbu devices …` does them; each broker says how it learns of a change."""
+
+    engine: Engine
+    clock: Clock
+    settings: Settings
+
+    def add(
+        self, vendor: DeviceVendor, external_id: str, household_id: int | None = None, appliance: str = ""
+    ) -> tuple[str, str]:
+        with session_scope(self.engine) as session:
+            issued = credentials.add(
+                session,
+                vendor,
+                external_id,
+                settings=self.settings,
+                now=self.clock.now(),
+                household_id=household_id,
+                appliance=appliance,
+            )
+            self.issued(issued, rotated=False)
+        self.committed()
+        return issued.username, issued.password
+
+    def rotate(self, username: str) -> str:
+        with session_scope(self.engine) as session:
+            issued = credentials.rotate(session, credentials.find(session, username), now=self.clock.now())
+            self.issued(issued, rotated=True)
+        self.committed()
+        return issued.password
+
+    def revoke(self, username: str) -> None:
+        with session_scope(self.engine) as session:
+            credentials.revoke(session, credentials.find(session, username), now=self.clock.now())
+        self.revoked(username)
+        self.committed()
+
+    def issued(self, issued: credentials.Issued, *, rotated: bool) -> None:
+        """Before the commit (Mosquitto is told then)."""
+
+    def revoked(self, username: str) -> None:
+        """After the commit."""
+
+    def committed(self) -> None:
+        """After the commit (the embedded broker's directory catches up)."""
+
+
 @dataclass
-class EmbeddedTrustedBroker:
+class EmbeddedTrustedBroker(IdentityChanges):
     """`anbu up`'s embedded broker with device authentication required."""
 
     engine: Engine
@@ -78,34 +125,7 @@ class EmbeddedTrustedBroker:
         for stop in reversed(self._stoppers):
             stop()
 
-    def add(
-        self, vendor: DeviceVendor, external_id: str, household_id: int | None = None, appliance: str = ""
-    ) -> tuple[str, str]:
-        with session_scope(self.engine) as session:
-            issued = credentials.add(
-                session,
-                vendor,
-                external_id,
-                settings=self.settings,
-                now=self.clock.now(),
-                household_id=household_id,
-                appliance=appliance,
-            )
-        self._caught_up()
-        return issued.username, issued.password
-
-    def rotate(self, username: str) -> str:
-        with session_scope(self.engine) as session:
-            issued = credentials.rotate(session, credentials.find(session, username), now=self.clock.now())
-        self._caught_up()
-        return issued.password
-
-    def revoke(self, username: str) -> None:
-        with session_scope(self.engine) as session:
-            credentials.revoke(session, credentials.find(session, username), now=self.clock.now())
-        self._caught_up()
-
-    def _caught_up(self) -> None:
+    def committed(self) -> None:
         with session_scope(self.engine) as session:
             target = credentials.current_revision(session)
         wait_until(lambda: self.directory.revision >= target, timeout=5, what="the broker to see the change")
@@ -188,15 +208,29 @@ def connect(
 
 
 def raw_connect(
-    host: str, port: int, client_id: str, username: str, password: str, then: bytes = b""
+    host: str,
+    port: int,
+    client_id: str,
+    username: str,
+    password: str,
+    then: bytes = b"",
+    *,
+    will: tuple[str, bytes] | None = None,
 ) -> int | None:
-    """A bare MQTT 3.1.1 CONNECT (and whatever *then* pipelines behind it); the CONNACK code."""
+    """A bare MQTT 3.1.1 CONNECT (and whatever *then* pipelines behind it); the CONNACK code.
 
-    def text(value: str) -> bytes:
-        data = value.encode()
+    The socket is then closed without a DISCONNECT, so a *will* (QoS 1, retained) is due.
+    """
+
+    def text(value: str | bytes) -> bytes:
+        data = value.encode() if isinstance(value, str) else value
         return struct.pack("!H", len(data)) + data
 
-    body = b"\x00\x04MQTT\x04\xc2" + struct.pack("!H", 30) + text(client_id) + text(username) + text(password)
+    flags = 0xC2 | (0x2C if will else 0)  # username, password, clean session (+ will, QoS 1, retain)
+    payload = (
+        text(client_id) + (text(will[0]) + text(will[1]) if will else b"") + text(username) + text(password)
+    )
+    body = b"\x00\x04MQTT\x04" + bytes([flags]) + struct.pack("!H", 30) + payload
     packet = b"\x10" + remaining_length(len(body)) + body
     with socket.create_connection((host, port), timeout=10) as sock:
         sock.sendall(packet + then)
