@@ -94,9 +94,11 @@ class StepDetector:
         p = self.params
         prev_ts, prev_w = self._last_ts, self._last_w
         self._last_ts, self._last_w = ts, power_w
-        if prev_ts is not None and ts <= prev_ts:
+        if prev_ts is not None and ts < prev_ts:
             self._last_ts, self._last_w = prev_ts, prev_w
-            return None  # late or repeated reading: no edge from the past
+            return None  # late reading: no edge from the past
+        # The same second again is fed, in arrival order: a backlog from a plug without a clock
+        # arrives in one socket read (gateway/reading_time.py), its readings microseconds apart.
         contiguous = prev_ts is not None and ts - prev_ts <= p.max_gap_s
         if self.is_aggregate:
             if not contiguous or prev_w is None:

@@ -6,7 +6,7 @@ from datetime import date as date_type
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 from pydantic_core import PydanticCustomError
 
 from core.enums import (
@@ -33,6 +33,7 @@ from core.enums import (
     SystemIncidentKind,
     WatchStatus,
 )
+from gateway.reading_time import clock_is_wrong
 
 MAX_NOTE_LENGTH = 2000
 # PostgreSQL text cannot hold a NUL byte: refuse it at the edge (422), not in the driver (500).
@@ -279,6 +280,15 @@ class DeviceOut(BaseModel):
     last_seen_at: datetime | None
     last_power_w: float | None
     last_reading_at: datetime | None
+    # The device's clock: our time minus its time (s), learned from its traffic; None until it sent
+    # a time. ``clock_wrong``: off by more than 5 min, so its readings are placed by this offset and
+    # staff should fix the plug's clock (NTP, time zone). docs/devices.md, "Device clocks".
+    clock_offset_s: float | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def clock_wrong(self) -> bool:
+        return clock_is_wrong(self.clock_offset_s)
 
 
 class CaseHistoryItem(BaseModel):

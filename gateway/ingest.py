@@ -2,7 +2,10 @@
 
 One call handles one batch (up to ~1000 messages) with a handful of statements: readings and
 edges are inserted in bulk with ``ON CONFLICT DO NOTHING`` on their unique keys, so a broker
-redelivering a message is harmless (counted as a duplicate). The rows that carry state
+redelivering a message is harmless (counted as a duplicate). A reading's time is the device's
+own when its clock is right, else one the gateway works out (``gateway/reading_time.py``); those
+are made unique per channel and their redeliveries recognised by receipt
+(``gateway/receipts.py``), so every reading is kept exactly once. The rows that carry state
 (devices, channel states, watches) are read as plain Core rows and written with one executemany
 per table, only where they changed: ORM objects per row cost more than the database did
 (docs/benchmarks.md). Nothing here commits.
@@ -11,12 +14,12 @@ per table, only where they changed: ORM objects per row cost more than the datab
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -51,24 +54,31 @@ from gateway.connectivity import learn_interval
 from gateway.data_gaps import add_gaps, find_gaps, resumed_households
 from gateway.edges import DeviceRule, Edge, PowerReading, detect_edges
 from gateway.observation import DecodeError, Observation
+from gateway.reading_time import TIE_BREAK, ClockSample, DeviceClock, clock_is_wrong, clock_offsets, corrected
+from gateway.receipts import digest as receipt_digest
+from gateway.receipts import known as known_receipts
+from gateway.receipts import record as record_receipts
 
 log = logging.getLogger(__name__)
 
-# Device clock sanity: outside these bounds the device's own timestamp is not believed.
-MAX_CLOCK_AHEAD = timedelta(minutes=5)
-MAX_CLOCK_BEHIND = timedelta(days=2)
-EARLIEST_PLAUSIBLE = datetime(2020, 1, 1, tzinfo=UTC)
+# An estimated reading time that collides with a stored one moves 1 µs later, this many times at
+# most, then past everything stored in the second after it.
+COLLISION_STEPS = 32
 
 EXCERPT_BYTES = 500
 TOPIC_CHARS = 500
 REASON_CHARS = 400
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per message: not frozen, which costs more to build
 class InboundMessage:
     topic: str
     payload: bytes
-    received_at: datetime  # aware UTC, when the gateway got it
+    received_at: datetime  # aware UTC, when the gateway got it (messages of one socket read share it)
+    packet_id: int = 0  # MQTT packet id (QoS 1); 0 when there is none
+    redelivered: bool = False  # the broker's DUP flag: it may have sent us this message before
+    arrival: int = 0  # position within its socket read: a reading without a device time is at
+    # received_at + arrival µs (the gateway's receive clock keeps those instants unique)
 
 
 @dataclass
@@ -77,26 +87,13 @@ class BatchResult:
     duplicates: int = 0  # readings already stored (redelivery)
     rejected: int = 0  # messages kept in rejected_message
     edges: int = 0  # activity edges written
-    clock_suspect: int = 0  # readings stamped with received_at because the device clock was implausible
+    clock_suspect: int = 0  # readings of a wrong device clock, placed by its learned offset
     pending_devices_created: int = 0
     ignored: int = 0  # well-formed messages about no single device (Z2M bridge topics, Shelly announce)
 
     def add(self, other: BatchResult) -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-def sanitise_ts(device_ts: datetime | None, received_at: datetime) -> tuple[datetime, bool]:
-    """The timestamp to store and whether the device clock was suspect (pure)."""
-    if device_ts is None:
-        return received_at, False
-    if (
-        device_ts > received_at + MAX_CLOCK_AHEAD
-        or device_ts < EARLIEST_PLAUSIBLE
-        or device_ts < received_at - MAX_CLOCK_BEHIND
-    ):
-        return received_at, True
-    return device_ts, False
 
 
 @dataclass(slots=True)
@@ -119,6 +116,9 @@ class _Row:
     energy_wh: float | None
     received_at: datetime
     clock_suspect: bool
+    estimated: (
+        bool  # ts made up by the gateway (arrival, or a wrong clock corrected): moved, not dropped, on a tie
+    )
 
     def params(self) -> dict[str, Any]:
         return {
@@ -185,10 +185,14 @@ def ingest_batch(
     _store_rejections(session, rejections, devices, settings)
     result.rejected = len(rejections)
 
-    rows = _reading_rows(decoded, devices, result)
+    states = {}
+    for key in {d.key for d in decoded}:
+        device = devices[key]
+        states[device.id] = _DeviceState.of(device)
+    rows = _reading_rows(session, decoded, devices, states, result, now, settings)
     new_rows = _insert_readings(session, rows)
     result.stored = len(new_rows)
-    result.duplicates = len(rows) - len(new_rows)
+    result.duplicates += len(rows) - len(new_rows)
 
     by_id = {d.id: d for d in devices.values() if d.id is not None}
     # Before the devices' last_reading_at moves: did a household's readings resume after a gap?
@@ -200,7 +204,7 @@ def ingest_batch(
             if (d := by_id[r.device_id]).household_id is not None and d.status is DeviceStatus.ASSIGNED
         ),
     )
-    _update_devices(session, decoded, rows, devices, settings)
+    _update_devices(session, decoded, rows, devices, states, settings)
     if bridge_offline_at is not None:
         heard_after = {
             devices[d.key].id
@@ -235,6 +239,9 @@ class _DeviceRow:
     online: bool | None
     last_reading_at: datetime | None
     last_power_w: float | None
+    clock_offset_s: float | None
+    clock_device_ts: datetime | None
+    clock_lag_s: float | None
 
 
 _DEVICE_COLUMNS = tuple(f.name for f in fields(_DeviceRow))
@@ -273,7 +280,7 @@ _STATUSES = {status.value: status for status in DeviceStatus}
 def _device_row(row: tuple[Any, ...]) -> _DeviceRow:
     """A raw ``_DEVICE_COLUMNS`` row as UTCDateTime, the enum columns and Boolean would return it."""
     (id_, vendor, external_id, household_id, status, appliance, threshold, last_seen_at, interval) = row[:9]
-    online, last_reading_at, last_power_w = row[9:]
+    online, last_reading_at, last_power_w, clock_offset_s, clock_device_ts, clock_lag_s = row[9:]
     return _DeviceRow(
         id_,
         _VENDORS[vendor],
@@ -287,6 +294,9 @@ def _device_row(row: tuple[Any, ...]) -> _DeviceRow:
         from_db_bool(online),
         from_db_datetime(last_reading_at),
         last_power_w,
+        clock_offset_s,
+        from_db_datetime(clock_device_ts),
+        clock_lag_s,
     )
 
 
@@ -343,9 +353,12 @@ def _update_devices(
     decoded: list[_Decoded],
     rows: list[_Row],
     devices: dict[tuple[DeviceVendor, str], _DeviceRow],
+    states: dict[int, _DeviceState],
     settings: Settings,
 ) -> None:
     """Connectivity (last_seen_at, online, usual interval) and the latest reading, keeping the later value.
+
+    ``states`` already hold the devices' clocks as this batch left them (:func:`_reading_rows`).
 
     Any message from the plug itself proves it is connected (online again after silence); an
     ``Offline`` will is published by the broker, not the plug, so it moves neither ``last_seen_at``
@@ -355,13 +368,8 @@ def _update_devices(
     flushing them cost more per batch than everything else a device needs (docs/benchmarks.md).
     The loaded device rows are left as they were read.
     """
-    states: dict[int, _DeviceState] = {}
     for item in decoded:
-        device = devices[item.key]
-        assert device.id is not None
-        state = states.get(device.id)
-        if state is None:
-            state = states[device.id] = _DeviceState.of(device)
+        state = states[devices[item.key].id]
         received = item.message.received_at
         if any(obs.online is not False for obs in item.observations):
             if state.last_seen_at is not None and received > state.last_seen_at:
@@ -410,6 +418,9 @@ class _DeviceState:
         "online",
         "last_reading_at",
         "last_power_w",
+        "clock_offset_s",
+        "clock_device_ts",
+        "clock_lag_s",
     )
     vendor: DeviceVendor
     external_id: str
@@ -418,6 +429,7 @@ class _DeviceState:
     online: bool | None
     last_reading_at: datetime | None
     last_power_w: float | None
+    clock: DeviceClock
 
     @classmethod
     def of(cls, device: _DeviceRow) -> _DeviceState:
@@ -429,6 +441,7 @@ class _DeviceState:
             device.online,
             device.last_reading_at,
             device.last_power_w,
+            DeviceClock(device.clock_offset_s, device.clock_device_ts, device.clock_lag_s),
         )
 
     def values(self, dialect: str) -> tuple[Any, ...]:
@@ -439,6 +452,9 @@ class _DeviceState:
             self.online,
             db_datetime_or_none(self.last_reading_at, dialect),
             self.last_power_w,
+            self.clock.offset_s,
+            db_datetime_or_none(self.clock.device_ts, dialect),
+            self.clock.lag_s,
         )
 
 
@@ -466,29 +482,120 @@ def _later(old: datetime | None, new: datetime) -> datetime:
 
 
 def _reading_rows(
-    decoded: list[_Decoded], devices: dict[tuple[DeviceVendor, str], _DeviceRow], result: BatchResult
+    session: Session,
+    decoded: list[_Decoded],
+    devices: dict[tuple[DeviceVendor, str], _DeviceRow],
+    states: dict[int, _DeviceState],
+    result: BatchResult,
+    now: datetime,
+    settings: Settings,
 ) -> list[_Row]:
-    rows: list[_Row] = []
+    """Each reading's row at its time (``gateway/reading_time.py``), without known redeliveries.
+
+    Device clocks are learned first, per device over the whole batch (the freshest message of a
+    backlog dates the rest), and left in ``states``. Messages whose readings get a time the
+    gateway worked out leave a receipt, and when the broker flags one as possibly sent before,
+    a matching receipt makes its readings duplicates (``gateway/receipts.py``).
+    """
+    # 1. Each message's device time, as clock samples per device.
+    times: list[datetime | None] = []
+    samples: dict[int, list[ClockSample]] = {}
     for item in decoded:
+        ts = None
+        for obs in item.observations:
+            if obs.ts is not None:
+                ts = obs.ts
+                break
+        times.append(ts)
+        if ts is not None:
+            message = item.message
+            sample = (ts, (message.received_at - ts).total_seconds(), not message.redelivered)
+            device_samples = samples.get(devices[item.key].id)
+            if device_samples is None:
+                samples[devices[item.key].id] = [sample]
+            else:
+                device_samples.append(sample)
+    # 2. Each device's clock over the batch: the offset of each of its messages, in order.
+    offsets: dict[int, Iterator[float]] = {}
+    for device_id, device_samples in samples.items():
+        state = states[device_id]
+        was_wrong = clock_is_wrong(state.clock.offset_s)
+        placed, state.clock = clock_offsets(state.clock, device_samples)
+        offsets[device_id] = iter(placed)
+        if clock_is_wrong(state.clock.offset_s) != was_wrong:
+            _log_clock(state)
+    # 3. Where each message's readings go; which of those at a made-up time were seen before.
+    # (item, device, correction: the offset of a wrong clock or None, digest: for a receipt or None)
+    plan: list[tuple[_Decoded, int, float | None, int | None]] = []
+    wanted: dict[int, int] = {}
+    for item, ts in zip(decoded, times, strict=True):
         device_id = devices[item.key].id
-        assert device_id is not None
+        correction = None
+        if ts is not None:
+            offset = next(offsets[device_id])
+            if clock_is_wrong(offset):
+                correction = offset
+        for obs in item.observations:
+            if obs.power_w is not None or obs.energy_wh is not None:
+                break
+        else:
+            continue  # no reading: a heartbeat or availability, connectivity only
+        value = None
+        message = item.message
+        if message.packet_id and (ts is None or correction is not None):
+            value = receipt_digest(message.topic, message.payload)
+            if message.redelivered:
+                wanted[message.packet_id] = value
+        plan.append((item, device_id, correction, value))
+    seen_before = known_receipts(session, settings.mqtt_client_id, wanted, now=now, settings=settings)
+    # 4. The rows: device time, a wrong clock's corrected time, or arrival; made-up times unique.
+    rows: list[_Row] = []
+    receipts: dict[int, tuple[int, int, datetime]] = {}
+    last_estimated: dict[tuple[int, str], datetime] = {}
+    for item, device_id, correction, value in plan:
+        message = item.message
+        received = message.received_at
+        if value is not None:
+            pid = message.packet_id
+            if message.redelivered and (pid in seen_before or receipts.get(pid, (0, None))[1] == value):
+                result.duplicates += sum(obs.is_reading for obs in item.observations)
+                continue  # the same message again: stored already
+            receipts[pid] = (pid, value, received)
         for obs in item.observations:
             if not obs.is_reading:
-                continue  # heartbeat or availability: connectivity only
-            ts, suspect = sanitise_ts(obs.ts, item.message.received_at)
-            result.clock_suspect += suspect
+                continue
+            if obs.ts is None:
+                ts = received + timedelta(microseconds=message.arrival) if message.arrival else received
+            elif correction is not None:
+                ts = corrected(obs.ts, correction, received)
+            else:
+                rows.append(
+                    _Row(
+                        item.index,
+                        device_id,
+                        obs.channel,
+                        obs.ts,
+                        obs.power_w,
+                        obs.energy_wh,
+                        received,
+                        False,
+                        False,
+                    )
+                )
+                continue
+            key = (device_id, obs.channel)
+            before = last_estimated.get(key)
+            if before is not None and ts <= before:
+                ts = before + TIE_BREAK  # two made-up times of one channel never tie
+            last_estimated[key] = ts
+            wrong = correction is not None
+            result.clock_suspect += wrong
             rows.append(
                 _Row(
-                    item.index,
-                    device_id,
-                    obs.channel,
-                    ts,
-                    obs.power_w,
-                    obs.energy_wh,
-                    item.message.received_at,
-                    suspect,
+                    item.index, device_id, obs.channel, ts, obs.power_w, obs.energy_wh, received, wrong, True
                 )
             )
+    record_receipts(session, settings.mqtt_client_id, list(receipts.values()))
     return rows
 
 
@@ -532,20 +639,69 @@ def _insert_readings(session: Session, rows: list[_Row]) -> list[_Row]:
         savepoint.commit()
         return rows
     savepoint.rollback()
-    params = [r.params() for r in rows]
     stmt = (
         _insert(session, Reading)
         .on_conflict_do_nothing(index_elements=conflict)
         .returning(table.c.device_id, table.c.channel, table.c.ts)
     )
-    inserted = {tuple(r) for r in session.exec(stmt, params=params)}
-    new_rows = []
-    for row in rows:
-        key = (row.device_id, row.channel, row.ts)
-        if key in inserted:
-            inserted.discard(key)  # the same key twice in one batch: only the first is new
-            new_rows.append(row)
+    new_rows: list[_Row] = []
+    pending = rows
+    for step in range(COLLISION_STEPS + 2):
+        inserted = {tuple(r) for r in session.exec(stmt, params=[r.params() for r in pending])}
+        collided = []
+        for row in pending:
+            key = (row.device_id, row.channel, row.ts)
+            if key in inserted:
+                inserted.discard(key)  # the same key twice in one batch: only the first is new
+                new_rows.append(row)
+            elif row.estimated:
+                collided.append(row)  # a time the gateway made up met a stored one: not a duplicate
+        if not collided:
+            break
+        if step < COLLISION_STEPS:
+            for row in collided:
+                row.ts += TIE_BREAK  # keeps the channel's order with its neighbours
+        else:
+            _move_past_stored(session, collided)
+        pending = collided
+    else:
+        raise RuntimeError(f"{len(pending)} estimated reading times kept colliding")
+    new_rows.sort(key=_arrival)
     return new_rows
+
+
+def _log_clock(state: _DeviceState) -> None:
+    name = device_key(state.vendor, state.external_id)
+    offset = state.clock.offset_s
+    if clock_is_wrong(offset):
+        assert offset is not None
+        log.warning(
+            "device %s: its clock is %s %s: readings are placed by that offset until it is set right",
+            name,
+            timedelta(seconds=round(abs(offset))),
+            "behind" if offset > 0 else "ahead",
+        )
+    else:
+        log.info("device %s: its clock is right again", name)
+
+
+def _arrival(row: _Row) -> int:
+    return row.index
+
+
+def _move_past_stored(session: Session, rows: list[_Row]) -> None:
+    """Place colliding estimated rows after everything their channel has stored within a second."""
+    for row in rows:
+        later = session.exec(
+            select(func.max(Reading.ts)).where(
+                Reading.device_id == row.device_id,
+                Reading.channel == row.channel,
+                col(Reading.ts) >= row.ts,
+                col(Reading.ts) < row.ts + timedelta(seconds=1),
+            )
+        ).one()
+        if later is not None:
+            row.ts = max(row.ts, later + TIE_BREAK)
 
 
 # --- activity edges (gateway/edges.py) -------------------------------------------------------

@@ -110,9 +110,10 @@ class BufferedClient(mqtt.Client):
         return rc
 
     # Set by a consumer that takes QoS 1 messages in bulk: called with [(topic bytes, payload, packet
-    # id), ...] for each run of QoS 1 PUBLISH packets parsed from the buffer (manual_ack clients, no
-    # per-topic callbacks). Without it, each message goes to ``on_message`` as usual.
-    on_qos1_publishes: Callable[[list[tuple[bytes, bytes, int]]], None] | None = None
+    # id, fixed header byte), ...] for each run of QoS 1 PUBLISH packets parsed from the buffer
+    # (manual_ack clients, no per-topic callbacks); the header's 0x08 bit is the DUP flag. Without
+    # it, each message goes to ``on_message`` as usual.
+    on_qos1_publishes: Callable[[list[tuple[bytes, bytes, int, int]]], None] | None = None
 
     def _packet_read(self) -> MQTTErrorCode:
         # Fast path: complete QoS 1 PUBLISH packets already in the buffer are parsed here in one
@@ -173,7 +174,7 @@ class BufferedClient(mqtt.Client):
         with self._in_callback_mutex:
             try:
                 if bulk is not None:
-                    bulk([(topic, payload, mid) for topic, payload, mid, _header in messages])
+                    bulk(messages)
                     return
                 on_message = self.on_message
                 if on_message is None:

@@ -28,10 +28,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, col
 
-from core.clock import Clock
+from core.clock import Clock, SteadyClock
+from core.models import Device
 from core.settings import Settings
 from gateway.adapters import subscription_filters
 from gateway.batches import BatchProcessor, Interrupted
@@ -123,6 +124,9 @@ class Gateway:
         self._engine = engine
         self._status_written_at: float | None = None  # time.monotonic(); None = never
         self._clock = clock
+        # Receive times never step back (docs/reliability.md, item 8); see _receive_time.
+        self._receive_clock = SteadyClock(clock)
+        self._next_receive_time: datetime | None = None
         self._endpoint = settings.mqtt_endpoint
         # amqtt (the embedded broker) speaks 3.1.1 only; elsewhere try 5, fall back if refused/unanswered.
         self._protocol = (
@@ -179,6 +183,7 @@ class Gateway:
         _freeze_startup_objects()
         self._last_arrival = time.monotonic()
         self._link = self._new_link(expect_session=self._previous_session_expected())
+        self._receive_clock = SteadyClock(self._clock, floor=self._last_heard())
         self._client = self._make_client(self._protocol)
         self._connect(self._client)
         self._thread = threading.Thread(target=self._run, name="anbu-gateway-ingest", daemon=True)
@@ -523,6 +528,33 @@ class Gateway:
         elif was_connected and not self._stop.is_set():
             log.warning("disconnected from MQTT broker (%s); reconnecting", reason_code)
 
+    def _last_heard(self) -> datetime | None:
+        """When any gateway last heard any device: receive times start no earlier (a host clock that
+        stepped back while the gateway was restarting must not date readings in the past)."""
+        try:
+            with self._engine.connect() as connection:
+                value = connection.execute(select(func.max(col(Device.last_seen_at)))).scalar()
+        except Exception as exc:  # the database may be down at start: ingest waits for it anyway
+            log.warning(
+                "could not read the last receive time (%s); starting from the clock", type(exc).__name__
+            )
+            return None
+        return value if isinstance(value, datetime) else None
+
+    def _receive_time(self, count: int) -> datetime:
+        """When a socket read's *count* messages arrived (network thread only).
+
+        Never earlier than before, even when the host clock steps back (``core.clock.SteadyClock``),
+        and each read gets instants of its own: its messages are ``count`` microseconds apart
+        (``InboundMessage.arrival``), so readings without a device time never tie.
+        """
+        now = self._receive_clock.now()
+        free = self._next_receive_time
+        if free is not None and now < free:
+            now = free
+        self._next_receive_time = now + timedelta(microseconds=count)
+        return now
+
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         # Network thread: enqueue and return. No parsing, no database, nothing that can block.
         try:
@@ -535,27 +567,31 @@ class Gateway:
                 self._link.probe_echoed(arrived, bytes(msg.payload))
                 return
             self._last_arrival = arrived
-            inbound = InboundMessage(topic=topic, payload=bytes(msg.payload), received_at=self._clock.now())
+            inbound = InboundMessage(
+                topic, bytes(msg.payload), self._receive_time(1), msg.mid if msg.qos else 0, bool(msg.dup)
+            )
             self._queue.put(_Delivery(inbound, msg.mid, msg.qos, self._generation, arrived))
             # Only this thread writes the counter; a lock per message cost more than it protected.
             self._received += 1
         except Exception:
             log.exception("could not enqueue an MQTT message (it stays unacknowledged)")
 
-    def _on_qos1_publishes(self, messages: list[tuple[bytes, bytes, int]]) -> None:
+    def _on_qos1_publishes(self, messages: list[tuple[bytes, bytes, int, int]]) -> None:
         # Network thread, the bulk form of _on_message for the buffered client: every QoS 1 message
-        # parsed from one socket read. They arrived together, so they share one received_at.
+        # parsed from one socket read. They arrived together, so they share one received_at (and
+        # each has its place in the read: InboundMessage.arrival).
         try:
-            received_at = self._clock.now()
+            received_at = self._receive_time(len(messages))
             arrived = self._last_arrival = time.monotonic()
             generation = self._generation
             put = self._queue.put
-            for topic_bytes, payload, mid in messages:
+            for arrival, (topic_bytes, payload, mid, header) in enumerate(messages):
                 try:
                     topic = topic_bytes.decode("utf-8")
                 except UnicodeDecodeError:
                     topic = topic_bytes.decode("utf-8", errors="backslashreplace")  # rejected later
-                put(_Delivery(InboundMessage(topic, payload, received_at), mid, 1, generation, arrived))
+                inbound = InboundMessage(topic, payload, received_at, mid, header & 0x08 != 0, arrival)
+                put(_Delivery(inbound, mid, 1, generation, arrived))
                 self._received += 1
         except Exception:
             log.exception("could not enqueue MQTT messages (they stay unacknowledged)")

@@ -125,6 +125,23 @@
     await load();
   }
 
+  // How far a plug's clock is off ("1일", "3시간", "20분"), from its learned offset in seconds.
+  function clockSpan(seconds) {
+    const s = Math.abs(seconds);
+    const [value, unit] = s >= 86400 ? [s / 86400, "day"] : s >= 3600 ? [s / 3600, "hour"] : [s / 60, "minute"];
+    return new Intl.NumberFormat(LOCALE, { style: "unit", unit, unitDisplay: "long", maximumFractionDigits: 1 }).format(value);
+  }
+
+  // A device's connectivity, and the staff-visible clock problem when its clock is wrong.
+  function connectivity(d) {
+    const state = d.online === null ? t("device.unknown") : d.online ? t("device.online") : t("device.offline");
+    if (!d.clock_wrong) return state;
+    const key = d.clock_offset_s > 0 ? "device.clock_behind" : "device.clock_ahead";
+    const problem = element("span", state + " · " + t(key).replace("%n%", clockSpan(d.clock_offset_s)), "flag");
+    problem.title = t("device.clock_help");
+    return problem;
+  }
+
   // What the detector has learned, in one line: staff judge an alert better knowing whether the
   // household is still on the fixed window and whether "I'm fine" answers have been learned from.
   // The severity ladder's stage now: watch/warning are for staff (no one is called for them).
@@ -480,7 +497,7 @@
         item.devices.map((d) => [
           d.appliance ? t("appliance." + d.appliance, d.appliance) : "–",
           d.vendor + ":" + d.external_id,
-          d.online === null ? t("device.unknown") : d.online ? t("device.online") : t("device.offline"),
+          connectivity(d),
           d.last_reading_at
             ? localTime(d.last_reading_at, tz) + (d.last_power_w !== null ? " · " + d.last_power_w + " W" : "")
             : null,

@@ -6,7 +6,14 @@ from core.models.audit import AuditEntry
 from core.models.cases import Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.credentials import MqttCredential, MqttCredentialRevision
-from core.models.devices import ActivityEdge, ChannelState, Device, Reading, RejectedMessage
+from core.models.devices import (
+    ActivityEdge,
+    ChannelState,
+    Device,
+    MessageReceipt,
+    Reading,
+    RejectedMessage,
+)
 from core.models.gateway_status import GatewayStatus
 from core.models.households import Contact, Household, Resident
 from core.models.incidents import SystemIncident
@@ -33,6 +40,7 @@ __all__ = [
     "GatewayStatus",
     "Household",
     "InboundMessage",
+    "MessageReceipt",
     "MqttCredential",
     "MqttCredentialRevision",
     "Notification",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.enums import DeviceStatus, DeviceVendor, EdgeKind
@@ -33,6 +33,14 @@ class Device(SQLModel, table=True):
     last_power_w: float | None = None
     last_reading_at: datetime | None = utc(nullable=True)
     created_at: datetime = utc()
+    # The device's clock, learned from its traffic (gateway/reading_time.py): our receive time minus
+    # its time, in seconds (None until it sent a time). Beyond +-5 min the clock is wrong: its
+    # readings are placed at their time plus this offset, and staff see "the plug's clock is wrong".
+    clock_offset_s: float | None = None
+    # The last time the device sent (live, not redelivered) and how late we heard it (s):
+    # a later message whose time goes back is a clock that stepped back.
+    clock_device_ts: datetime | None = utc(nullable=True)
+    clock_lag_s: float | None = None
 
 
 class Reading(SQLModel, table=True):
@@ -45,8 +53,26 @@ class Reading(SQLModel, table=True):
     received_at: datetime = utc()
     power_w: float | None = None
     energy_wh: float | None = None
-    # True when the device's own timestamp was implausible and the receive time was used.
+    # True when the device's clock is wrong and ``ts`` is its time corrected by the learned offset.
     clock_suspect: bool = False
+
+
+class MessageReceipt(SQLModel, table=True):
+    """The last message with each MQTT packet id whose readings carry no device time we keep.
+
+    Such readings are placed at a time the gateway works out (arrival, or a wrong clock corrected),
+    so a broker's redelivery (DUP flag, same packet id, after a crash between commit and
+    acknowledgement) cannot be told apart by its time: it is recognised here, by client id,
+    packet id and a digest of topic and payload (gateway/receipts.py). At most 65,535 rows per
+    client id: a packet id's row is replaced when the id comes again.
+    """
+
+    __tablename__ = "message_receipt"
+
+    client_id: str = Field(primary_key=True, max_length=200)
+    packet_id: int = Field(primary_key=True)
+    digest: int = Field(sa_type=BigInteger)
+    received_at: datetime = utc()
 
 
 class ActivityEdge(SQLModel, table=True):

@@ -119,6 +119,7 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
             last_power_w=0.4,
             last_reading_at=clock.now() - timedelta(minutes=1),
             created_at=clock.now() - timedelta(days=60),
+            clock_offset_s=86400.0,  # its clock is a day behind: staff see it on the household page
         )
         session.add(device)
         session.flush()
@@ -329,6 +330,7 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(page.locator("#household-heading")).to_contain_text(running_app.household_code)
             expect(page.locator("#household-devices")).to_contain_text("plug-kettle-01")
             expect(page.locator("#household-devices")).to_contain_text("전기포트")  # the catalogue's name
+            expect(page.locator("#household-devices")).to_contain_text("시계 오류: 1일 늦음")
             # Device assignment suggests the known names, the whole-house meter among them.
             expect(page.locator("#appliance-options option[value=aggregate]")).to_have_attribute(
                 "label", "전체 전력"

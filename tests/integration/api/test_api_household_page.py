@@ -54,6 +54,23 @@ def test_detail_shows_people_devices_and_case_history(
     assert body["open_cases"] == 2
 
 
+def test_a_plug_whose_clock_is_wrong_is_shown_to_staff(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    """Issue 14.2: the gateway learns each plug's clock offset; beyond 5 minutes it is a device
+    problem staff see on the household page (the dashboard says "시계 오류: 1일 늦음")."""
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_a)
+        wrong = make_device(session, household=household, external_id="fell-back", appliance="kettle")
+        wrong.clock_offset_s = 86400.0
+        right = make_device(session, household=household, external_id="right", appliance="tv")
+        right.clock_offset_s = 0.4
+        session.add_all([wrong, right])
+    body = app_client.get(f"/api/v1/households/{world.household_a}", headers=auth("caseworker_own")).json()
+    clocks = {d["external_id"]: (d["clock_offset_s"], d["clock_wrong"]) for d in body["devices"]}
+    assert clocks == {"fell-back": (86400.0, True), "right": (0.4, False)}
+
+
 def test_activity_counts_recent_switch_ons_against_the_routine_week(
     app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
 ) -> None:

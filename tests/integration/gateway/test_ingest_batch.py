@@ -158,7 +158,9 @@ def test_very_long_topics_are_truncated(engine: Engine, clock: ManualClock) -> N
 # --- device clocks ------------------------------------------------------------------------------
 
 
-def test_implausible_device_clocks_use_the_receive_time(engine: Engine, clock: ManualClock) -> None:
+def test_wrong_device_clocks_heard_first_are_placed_at_arrival(engine: Engine, clock: ManualClock) -> None:
+    """A wrong clock's one reading (its freshest) is taken as just sent; a day behind is believed
+    until the clock is seen to step (tests/integration/gateway/test_reading_time.py)."""
     now = clock.now()
     received = now - timedelta(seconds=5)
     messages = [
@@ -166,8 +168,8 @@ def test_implausible_device_clocks_use_the_receive_time(engine: Engine, clock: M
         native(
             "c2", datetime.fromisoformat("2019-06-01T00:00:00+00:00"), 1.0, received=received
         ),  # before 2020
-        native("c3", received - timedelta(days=3), 1.0, received=received),  # too old
-        native("c4", received - timedelta(days=1), 1.0, received=received),  # late but plausible
+        native("c3", received - timedelta(days=3), 1.0, received=received),  # days behind
+        native("c4", received - timedelta(days=1), 1.0, received=received),  # a backlog, or a clock: believed
         native("c5", None, 1.0, received=received),  # no device clock at all
     ]
     result = run(engine, messages, now)

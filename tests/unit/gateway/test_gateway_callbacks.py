@@ -217,10 +217,10 @@ def test_stop_without_confirmation_still_disconnects(caplog: pytest.LogCaptureFi
 def test_bulk_delivery_queues_every_message_in_order_with_its_connection() -> None:
     gateway, client = _gateway()
     _connect(gateway, client)
-    gateway._on_qos1_publishes([(b"anbu/d1/reading", b"1", 11), (b"anbu/\xff/reading", b"2", 12)])
+    gateway._on_qos1_publishes([(b"anbu/d1/reading", b"1", 11, 0x32), (b"anbu/\xff/reading", b"2", 12, 0x32)])
     _disconnect(gateway, client)
     _connect(gateway, client)
-    gateway._on_qos1_publishes([(b"anbu/d2/reading", b"3", 13)])
+    gateway._on_qos1_publishes([(b"anbu/d2/reading", b"3", 13, 0x3A)])
     batch = gateway._take_batch()
     assert [(d.message.topic, d.message.payload, d.mid, d.qos) for d in batch] == [
         ("anbu/d1/reading", b"1", 11, 1),
@@ -228,6 +228,14 @@ def test_bulk_delivery_queues_every_message_in_order_with_its_connection() -> No
         ("anbu/d2/reading", b"3", 13, 1),
     ]
     assert batch[0].message.received_at == datetime(2026, 3, 2, tzinfo=UTC)  # the gateway's clock
+    # Packet id, the broker's DUP flag, and each message's place in its socket read, for ingest's
+    # receipts; the next read's instants start after the first read's two (the clock stood still).
+    assert [(m.packet_id, m.redelivered, m.arrival) for m in (d.message for d in batch)] == [
+        (11, False, 0),
+        (12, False, 1),
+        (13, True, 0),
+    ]
+    assert batch[2].message.received_at == datetime(2026, 3, 2, 0, 0, 0, 2, tzinfo=UTC)
     gateway._ack_in_order(batch)
     assert client.acks == [(13, 1)]  # 11 and 12 came on the earlier connection: redelivered, not acked
     assert gateway.metrics()["received"] == 3
@@ -250,7 +258,7 @@ def test_the_batch_wait_counts_from_when_a_message_arrived(monkeypatch: pytest.M
     gateway, client = _gateway()
     _connect(gateway, client)
     before = time.monotonic()
-    gateway._on_qos1_publishes([(b"anbu/d1/reading", b"1", 11)])
+    gateway._on_qos1_publishes([(b"anbu/d1/reading", b"1", 11, 0x32)])
     after = time.monotonic()
     seen: dict[str, Any] = {}
     real = batching.take_batch

@@ -55,7 +55,7 @@ def _run(
     if bulk:
         assert isinstance(client, BufferedClient)
         client.on_qos1_publishes = lambda items: got.extend(
-            (t.decode(), p, mid, 1, "bulk", "bulk") for t, p, mid in items
+            (t.decode(), p, mid, 1, "bulk", "bulk", bool(header & 0x08)) for t, p, mid, header in items
         )
     client._sock = ours
     try:
@@ -132,7 +132,17 @@ def test_bulk_consumer_gets_qos1_runs_and_paho_the_rest_in_arrival_order() -> No
         ("t/6", 6),
     ]
     # The first packet of a read goes through paho; the runs after it through the bulk callback.
-    assert [g[-1] for g in got] == [False, "bulk", False, False, "bulk", "bulk"]
+    assert [g[5] for g in got] == [False, "bulk", False, False, "bulk", "bulk"]
+
+
+def test_bulk_consumer_gets_the_dup_flag_of_a_redelivery() -> None:
+    """A broker's redelivery (DUP) must reach ingest: it is how a reading without a device time is
+    recognised when it comes again (gateway/receipts.py)."""
+    stream = b"".join(
+        publish(b"t/%d" % n, b"x", qos=1, mid=n, v5=False, flags=0x08 * (n % 2)) for n in range(1, 5)
+    )
+    got = _run(BufferedClient, MQTTProtocolVersion.MQTTv311, [stream], bulk=True)
+    assert [(g[2], g[-1]) for g in got] == [(1, True), (2, False), (3, True), (4, False)]
 
 
 def test_a_packet_cut_in_the_middle_waits_for_its_rest() -> None:
