@@ -54,7 +54,7 @@ from core.db import make_engine, session_scope  # noqa: E402
 from core.enums import DeviceStatus, DeviceVendor  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.models import ActivityEdge, Device, Household, Organisation, Team  # noqa: E402
-from gateway.ingest import MAX_CLOCK_BEHIND  # noqa: E402
+from gateway.reading_time import MAX_FIRST_BEHIND as MAX_CLOCK_BEHIND  # noqa: E402
 
 DEVICES_PER_VENDOR = 100
 READING_INTERVAL_S = 30  # a plug's report period (distinct device timestamps)

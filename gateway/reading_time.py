@@ -48,6 +48,7 @@ STEP_BACK = timedelta(seconds=60)
 # A device heard for the first time with a time up to this far behind is believed: a broker keeps
 # a gateway's session (and its backlog) for hours, and a right clock must not be "corrected".
 MAX_FIRST_BEHIND_S = 2 * 86400.0
+MAX_FIRST_BEHIND = timedelta(seconds=MAX_FIRST_BEHIND_S)
 # The device's time running ahead of ours by more than this from one message to the next is a
 # clock that jumped ahead. Less is a backlog: queued messages arrive together, each later in
 # device time by the plug's reporting interval (Tasmota's TelePeriod is at most an hour).

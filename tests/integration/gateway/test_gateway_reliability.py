@@ -104,6 +104,8 @@ def _gateway_env(
             "ANBU_MQTT_URL": broker_url,
             "ANBU_MQTT_CLIENT_ID": client_id,
             "ANBU_MQTT_SESSION_EXPIRY_S": "300",
+            # No health server: two gateways (or another test's) would fight over its default port.
+            "ANBU_HEALTH_PORT": "0",
             **{f"ANBU_{key.upper()}": value for key, value in isolated_prefixes(tag).items()},
             **extra,
         }
