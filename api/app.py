@@ -28,6 +28,7 @@ from api.routes import (
     incidents,
     management,
     metrics,
+    mqtt_hooks,
     people,
     reports,
     status_page,
@@ -112,6 +113,7 @@ def create_app(
     v1.include_router(reports.router)
     v1.include_router(audit_log.router)
     v1.include_router(incidents.router)
+    v1.include_router(mqtt_hooks.router)
     app.include_router(v1)
     app.include_router(twilio.router)  # full paths from notifier.webhook_urls
     app.include_router(health_routes.router)

@@ -160,6 +160,12 @@ class Settings(LogSettings):
         description="Mosquitto dynamic-security admin account mqtt[s]://anbu-admin:PASS@host:port; "
         "when set, device adds, rotations and revocations are applied to the broker at once",
     )
+    mqtt_hook_secret: str | None = Field(
+        None,
+        min_length=16,
+        description="shared secret the broker sends (X-Anbu-Hook-Secret) to the HTTP auth hooks "
+        "/api/v1/mqtt/authn and /authz; unset = the hooks are off",
+    )
     mqtt_device_url: str | None = Field(
         None,
         description="the broker as devices reach it (mqtt[s]://host:port), for their setup lines; "

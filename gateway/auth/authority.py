@@ -75,6 +75,15 @@ class Authority:
         self._gateway_acl = gateway_acl(settings)
         self.required = settings.mqtt_auth_required
 
+    gateway_principal = GATEWAY
+
+    def is_gateway(self, username: str) -> bool:
+        return self._gateway is not None and username == self._gateway.username
+
+    def device(self, username: str) -> DeviceIdentity | None:
+        """The active identity of that username (None once revoked)."""
+        return self._directory.lookup(username)
+
     def is_reserved(self, client_id: str) -> bool:
         ours = self._gateway.client_id if self._gateway else self._settings.mqtt_client_id
         return client_id == ours or client_id.startswith(RESERVED_CLIENT_ID_PREFIX)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class CredentialDirectory:
         self._poll_s = poll_s
         self._identities: Mapping[str, DeviceIdentity] = {}
         self._revision = -1
+        self._refreshed_at = -float("inf")
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,6 +67,13 @@ class CredentialDirectory:
 
     def __len__(self) -> int:
         return len(self._identities)
+
+    def refresh_if_older(self, max_age_s: float = POLL_S) -> None:
+        """For a process without the poller (the API answering HTTP hooks): at most one query a second."""
+        now = time.monotonic()
+        if now - self._refreshed_at >= max_age_s:
+            self._refreshed_at = now
+            self.refresh()
 
     def refresh(self) -> set[str]:
         """Load what changed since the last refresh; returns usernames rotated or revoked meanwhile."""

@@ -254,6 +254,14 @@ PUBLIC: dict[tuple[str, str], str] = {
         "GET",
         "/status/{token}",
     ): "family status page: the signed link is the credential (test_api_family_status_page)",
+    (
+        "POST",
+        "/api/v1/mqtt/authn",
+    ): "the MQTT broker's auth hook: gated by X-Anbu-Hook-Secret (test_mqtt_hooks)",
+    (
+        "POST",
+        "/api/v1/mqtt/authz",
+    ): "the MQTT broker's auth hook: gated by X-Anbu-Hook-Secret (test_mqtt_hooks)",
 }
 # Twilio cannot log in: these are gated by X-Twilio-Signature (test_api_twilio_webhooks_*).
 SIGNED_PREFIX = webhook_urls.PREFIX + "/"
