@@ -23,6 +23,7 @@ from api.routes import (
     cases,
     contacts,
     dashboard,
+    device_identities,
     household_admin,
     households,
     incidents,
@@ -114,6 +115,7 @@ def create_app(
     v1.include_router(audit_log.router)
     v1.include_router(incidents.router)
     v1.include_router(mqtt_hooks.router)
+    v1.include_router(device_identities.router)
     app.include_router(v1)
     app.include_router(twilio.router)  # full paths from notifier.webhook_urls
     app.include_router(health_routes.router)

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import MonitoringState, SystemIncidentKind
+from core.enums import DeviceVendor, MonitoringState, SystemIncidentKind
 from core.models import (
     AuditEntry,
     Case,
@@ -36,12 +36,15 @@ from core.models import (
     Contact,
     Device,
     Household,
+    MqttCredential,
     Organisation,
     Resident,
     SystemIncident,
     Team,
     User,
 )
+from core.settings import Settings
+from gateway.auth import credentials
 from notifier import webhook_urls
 from tests.factories import make_device, make_household
 from tests.integration.api.conftest import WHO, World, open_case
@@ -152,6 +155,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/reports"): Rule(STAFF_LIST),
     ("GET", "/api/v1/reports/export.csv"): Rule(STAFF_LIST),
     ("GET", "/api/v1/devices/pending"): Rule(_statuses(200, 200, 200, 403, 403)),
+    ("GET", "/api/v1/devices/identities"): Rule(ADMIN_ONLY),
+    ("POST", "/api/v1/devices/identities"): Rule(
+        _statuses(201, 403, 403, 403, 403),
+        mutating=True,
+        audited=True,
+        json={"vendor": "native", "external_id": "{username}"},
+    ),
+    ("POST", "/api/v1/devices/identities/{identity_id}/rotate"): Rule(
+        ADMIN_ONLY, mutating=True, audited=True, fixture="fresh_identity"
+    ),
+    ("POST", "/api/v1/devices/identities/{identity_id}/revoke"): Rule(
+        ADMIN_ONLY, mutating=True, audited=True, fixture="fresh_identity"
+    ),
     ("POST", "/api/v1/devices/{device_id}/assign"): Rule(
         MANAGE,
         mutating=True,
@@ -346,6 +362,16 @@ def _ids(rule: Rule, engine: Engine, world: World, clock: ManualClock) -> Ids:
             session.add(incident)
             session.flush()
             return {"incident_id": incident.id}
+    if rule.fixture == "fresh_identity":
+        with session_scope(engine) as session:
+            issued = credentials.add(
+                session,
+                DeviceVendor.NATIVE,
+                f"plug{next(_counter)}",
+                settings=Settings(_env_file=None),
+                now=clock.now(),
+            )
+            return {"identity_id": issued.credential_id}
     if rule.fixture in ("fresh_household", "paused_household"):
         household_id = _fresh_household(engine, world, paused=rule.fixture == "paused_household")
         return {"case_id": world.case_a, "household_id": household_id}
@@ -426,6 +452,13 @@ def _state(engine: Engine) -> tuple[Any, ...]:
             select(SystemIncident.id, SystemIncident.status).order_by(col(SystemIncident.id))
         ).all()
         audits = session.exec(select(func.count()).select_from(AuditEntry)).one()
+        identities = tuple(
+            session.exec(
+                select(MqttCredential.id, MqttCredential.password_hash, MqttCredential.revoked_at).order_by(
+                    col(MqttCredential.id)
+                )
+            ).all()
+        )
         people = (
             tuple(
                 session.exec(select(User.id, User.display_name, User.is_active).order_by(col(User.id))).all()
@@ -444,6 +477,7 @@ def _state(engine: Engine) -> tuple[Any, ...]:
             tuple(devices),
             tuple(contacts),
             tuple(incidents),
+            identities,
         )
         return (data, people), audits
 
