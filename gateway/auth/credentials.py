@@ -150,16 +150,23 @@ def listing(session: Session, *, offset: int = 0, limit: int = 100) -> tuple[lis
 
 
 def current_revision(session: Session) -> int:
-    return int(session.exec(select(MqttCredentialRevision.value).where(MqttCredentialRevision.id == 1)).one())
+    value = session.exec(select(MqttCredentialRevision.value).where(MqttCredentialRevision.id == 1)).first()
+    return int(value or 0)
 
 
 def bump_revision(session: Session) -> int:
-    """Increment the one revision row (its row lock orders concurrent changes) and return the value."""
-    session.execute(
+    """Increment the one revision row (its row lock orders concurrent changes) and return the value.
+
+    The migration creates the row; one lost since (a table emptied by hand) is made again.
+    """
+    result = session.execute(
         update(MqttCredentialRevision)
         .where(col(MqttCredentialRevision.id) == 1)
         .values(value=MqttCredentialRevision.value + 1)
     )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(MqttCredentialRevision(id=1, value=1))
+        session.flush()
     return current_revision(session)
 
 

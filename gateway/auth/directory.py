@@ -20,9 +20,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.enums import DeviceVendor
-from core.models import MqttCredential, MqttCredentialRevision
+from core.models import MqttCredential
 from core.settings import Settings
 from gateway.auth.acl import TopicAcl, device_acl
+from gateway.auth.credentials import current_revision
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,7 @@ class CredentialDirectory:
     def refresh(self) -> set[str]:
         """Load what changed since the last refresh; returns usernames rotated or revoked meanwhile."""
         with self._refresh_lock, Session(self._engine) as session:
-            current = session.exec(
-                select(MqttCredentialRevision.value).where(MqttCredentialRevision.id == 1)
-            ).one()
+            current = current_revision(session)
             if current == self._revision:
                 return set()
             statement = select(MqttCredential)
