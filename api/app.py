@@ -77,7 +77,8 @@ def create_app(
         title="Anbu",
         summary="Welfare check-ins for older people who live alone",
         version="0.1.0",
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        # The API's map is for developers; production serves it only when asked (ANBU_OPENAPI).
+        openapi_url=f"{API_PREFIX}/openapi.json" if settings.serves_openapi else None,
         docs_url=None,  # the Swagger UI loads from a CDN, which we neither allow (CSP) nor reach
         redoc_url=None,
         generate_unique_id_function=operation_id,
@@ -123,7 +124,7 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(status_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.serves_hsts)
     # Every error body carries a stable code for clients to translate (api/errors.py).
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     return app

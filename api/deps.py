@@ -98,7 +98,8 @@ def get_current_user(
     clock: ClockDep,
 ) -> User:
     """The active user behind the bearer token. Role comes from the database, not the token,
-    so a demotion or deactivation takes effect on the next request."""
+    so a demotion or deactivation takes effect on the next request; a token issued before the
+    user's last password or role change, logout or deactivation (an older token version) is dead."""
     if not token:
         raise _unauthorised("not authenticated", invalid_token=False)
     try:
@@ -106,7 +107,7 @@ def get_current_user(
     except InvalidToken:
         raise _unauthorised("invalid or expired token", invalid_token=True) from None
     user = session.get(User, claims.user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.token_version != claims.token_version:
         raise _unauthorised("invalid or expired token", invalid_token=True)
     return user
 

@@ -68,15 +68,23 @@ class TokenClaims:
     user_id: int
     role: Role
     expires_at: datetime
+    token_version: int  # must equal the user's current one (api.deps.get_current_user)
 
 
 def create_access_token(
-    *, user_id: int, role: Role, secret_key: str, lifetime_minutes: int, now: datetime
+    *,
+    user_id: int,
+    role: Role,
+    secret_key: str,
+    lifetime_minutes: int,
+    now: datetime,
+    token_version: int = 0,
 ) -> AccessToken:
     lifetime = timedelta(minutes=lifetime_minutes)
     claims = {
         "sub": str(user_id),
         "role": role.value,
+        "ver": token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
     }
@@ -92,7 +100,7 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> TokenC
             token,
             signing_key(secret_key),
             algorithms=[ALGORITHM],
-            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "role"]},
+            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "role", "ver"]},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"invalid token: {exc}") from exc
@@ -100,8 +108,13 @@ def decode_access_token(token: str, *, secret_key: str, now: datetime) -> TokenC
         exp = int(claims["exp"])
         user_id = int(claims["sub"])
         role = Role(claims["role"])
+        version = claims["ver"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise TypeError("ver must be an integer")
     except (TypeError, ValueError) as exc:
         raise InvalidToken("invalid token claims") from exc
     if now.timestamp() >= exp:
         raise InvalidToken("token expired")
-    return TokenClaims(user_id=user_id, role=role, expires_at=datetime.fromtimestamp(exp, tz=UTC))
+    return TokenClaims(
+        user_id=user_id, role=role, expires_at=datetime.fromtimestamp(exp, tz=UTC), token_version=version
+    )

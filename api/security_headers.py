@@ -20,9 +20,14 @@ SECURITY_HEADERS = {
 }
 
 
+# Browsers that once reached us over https never try plain http again (a year; our subdomains too).
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,6 +41,8 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
                 if no_store:
                     headers["Cache-Control"] = "no-store"
             await send(message)

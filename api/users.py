@@ -94,3 +94,8 @@ def create_user(
     except IntegrityError:
         raise ValueError(f"username {name!r} is already taken") from None
     return user
+
+
+def revoke_tokens(user: User) -> None:
+    """End every session of *user*: tokens carry the version they were issued under."""
+    user.token_version = (user.token_version or 0) + 1

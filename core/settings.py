@@ -6,6 +6,7 @@ Settings are built by :func:`load_settings` at a composition root, never at impo
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,49 @@ DEV_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 DEV_TWILIO_AUTH_TOKEN = "dev-insecure-twilio-token"
 NOBODY_CALLED = "nobody can be called: ANBU_TRANSPORT=console logs calls and texts instead of sending them"
 TWILIO_CREDENTIALS = ("ANBU_TWILIO_ACCOUNT_SID", "ANBU_TWILIO_AUTH_TOKEN", "ANBU_TWILIO_FROM_NUMBER")
+
+
+# A secret must carry at least 32 bytes of entropy (the HS256 key it becomes is 32 bytes).
+MIN_SECRET_BITS = 256
+SECRET_HINT = 'e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Character classes a brute-force guesser would try, with their sizes (printable ASCII).
+_CHARACTER_CLASSES: tuple[tuple[str, int], ...] = (("lower", 26), ("upper", 26), ("digit", 10), ("other", 33))
+
+
+def _character_class(char: str) -> str:
+    if char.isascii() and char.islower():
+        return "lower"
+    if char.isascii() and char.isupper():
+        return "upper"
+    if char.isascii() and char.isdigit():
+        return "digit"
+    return "other"
+
+
+def _shortest_period(value: str) -> str:
+    """The unit a periodic string repeats ("abcabcab" → "abc"); the string itself otherwise."""
+    for period in range(1, len(value) // 2 + 1):
+        if value[period:] == value[:-period]:
+            return value[:period]
+    return value
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why *value* cannot be a secret (fewer than 256 bits as a guesser would count), or None.
+
+    The estimate is the brute-force one: length × log2(size of the character classes used), taken
+    over the string's repeating unit (a repeated letter or pattern adds nothing), and refused
+    outright when a few characters make up most of it (a low-variety key).
+    """
+    unit = _shortest_period(value)
+    if len(set(unit)) < 8 or max(unit.count(c) for c in set(unit)) > max(2, len(unit) // 4):
+        return "it repeats a few characters"
+    used = {_character_class(c) for c in unit}
+    pool = sum(size for name, size in _CHARACTER_CLASSES if name in used)
+    bits = len(unit) * math.log2(pool)
+    if bits < MIN_SECRET_BITS:
+        return f"it carries about {int(bits)} bits of entropy, fewer than {MIN_SECRET_BITS}"
+    return None
 
 
 class InsecureSettingsError(RuntimeError):
@@ -123,6 +167,13 @@ class Settings(LogSettings):
     )
     secret_key: str = Field(DEV_SECRET_KEY, description="signs access tokens and status links")
     access_token_minutes: int = Field(60, ge=1, le=24 * 60, description="API token lifetime")
+    metrics_token: str | None = Field(
+        None,
+        description="bearer token Prometheus sends for /metrics; outside dev, /metrics is off without it",
+    )
+    openapi: bool | None = Field(
+        None, description="serve /api/v1/openapi.json; default: yes, except with ANBU_ENV=prod"
+    )
     default_timezone: str = Field("Asia/Seoul", description="timezone for new households")
 
     http_host: str = Field("127.0.0.1", description="API/dashboard bind address")
@@ -331,10 +382,19 @@ class Settings(LogSettings):
         if self.env == "dev":
             return self
         problems = []
-        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 16:
-            problems.append("ANBU_SECRET_KEY must be set to a random value of 16+ characters")
+        if self.secret_key == DEV_SECRET_KEY:
+            problems.append(f"ANBU_SECRET_KEY must be set to a random value ({SECRET_HINT})")
+        elif weakness := secret_weakness(self.secret_key):
+            problems.append(f"ANBU_SECRET_KEY is too weak: {weakness} ({SECRET_HINT})")
+        if self.metrics_token is not None and (weakness := secret_weakness(self.metrics_token)):
+            problems.append(f"ANBU_METRICS_TOKEN is too weak: {weakness} ({SECRET_HINT})")
         if self.twilio_auth_token == DEV_TWILIO_AUTH_TOKEN:
             problems.append("ANBU_TWILIO_AUTH_TOKEN is the development token")
+        if self.env == "prod" and not (self.public_base_url or "").startswith("https://"):
+            problems.append(
+                "ANBU_PUBLIC_BASE_URL must be the https:// address people and Twilio reach "
+                f"(got {self.public_base_url or 'nothing'}): tokens and status links never travel in clear"
+            )
         if problems:
             raise InsecureSettingsError(f"refusing to start with ANBU_ENV={self.env}: " + "; ".join(problems))
         return self
@@ -369,6 +429,15 @@ class Settings(LogSettings):
     @property
     def uses_embedded_broker(self) -> bool:
         return not self.mqtt_url
+
+    @property
+    def serves_openapi(self) -> bool:
+        return self.openapi if self.openapi is not None else self.env != "prod"
+
+    @property
+    def serves_hsts(self) -> bool:
+        """HSTS on every response when people reach us over https (always in prod)."""
+        return self.effective_public_base_url.startswith("https://")
 
     @property
     def effective_public_base_url(self) -> str:

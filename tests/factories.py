@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -22,9 +23,26 @@ from core.models import (
     User,
     Watch,
 )
+from core.settings import Settings
 
 _seq = itertools.count(1)
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+# Secrets that pass the check outside dev (core.settings.secret_weakness): random, 256+ bits.
+TEST_SECRET_KEY = "Y1xrixyN-rHtIHWmi9bO7lTdoiycyc7o5F-3Hgo7PNN7jGcHJAlU8dENkmtGXR1y"
+OTHER_TEST_SECRET_KEY = "q8WZt3v0Lr-9dXc_Kp2sHnUe6yBaGf1JmQoVi4Ej7TwYl5RzSx0NbDkMh3cPuAgI"
+# What production requires besides the secret (https, issue 13.7).
+PROD_PUBLIC_BASE_URL = "https://care.example.org"
+
+
+def prod_settings(**overrides: Any) -> Settings:
+    """Settings that pass every production check (ANBU_ENV=prod), with *overrides* on top."""
+    values: dict[str, Any] = {
+        "env": "prod",
+        "secret_key": TEST_SECRET_KEY,
+        "public_base_url": PROD_PUBLIC_BASE_URL,
+        "transport": "console",
+    }
+    return Settings(_env_file=None, **{**values, **overrides})
 
 
 def make_team(session: Session, *, name: str = "Team A", policy: dict[str, object] | None = None) -> Team:

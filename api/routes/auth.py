@@ -6,7 +6,7 @@ import hashlib
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import select
 
@@ -15,7 +15,7 @@ from api.errors import ApiError, ErrorCode
 from api.login_limiter import LoginLimiter
 from api.schemas import MeOut, TokenOut
 from api.security import burn_verification, create_access_token, verify_password
-from api.users import USERNAME_RE, normalise_username
+from api.users import USERNAME_RE, normalise_username, revoke_tokens
 from core.models import User
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,22 @@ def login(
     token = create_access_token(
         user_id=user.id,
         role=user.role,
+        token_version=user.token_version,
         secret_key=settings.secret_key,
         lifetime_minutes=settings.access_token_minutes,
         now=now,
     )
     log.info("login ok user_id=%s", user.id)
     return TokenOut(access_token=token.token, expires_in=token.expires_in)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(user: CurrentUser, session: SessionDep) -> Response:
+    """End every session of the caller (all their tokens, on every device)."""
+    revoke_tokens(user)
+    session.add(user)
+    log.info("logout user_id=%s", user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=MeOut)

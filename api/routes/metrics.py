@@ -8,10 +8,12 @@ gateway process writes (gateway/status.py), so separate ``anbu gateway`` process
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
+from fastapi import status as http_status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -20,6 +22,7 @@ from api.prometheus import CONTENT_TYPE, Metric, render
 from core.clock import Clock
 from core.enums import DeviceStatus, SystemIncidentKind
 from core.models import Device, RejectedMessage, SystemIncident
+from core.settings import Settings
 from gateway.incidents import ACTIVE as ACTIVE_INCIDENT
 from gateway.status import read_statuses
 
@@ -103,8 +106,26 @@ GATEWAY_METRICS = [
 STATUS_KEYS = {"msgs_per_s": "messages_per_s"}
 
 
+def _scrape_allowed(request: Request, settings: Settings) -> None:
+    """Raise unless the caller may scrape: with ANBU_METRICS_TOKEN set, only a request bearing it;
+    without one, nobody outside dev (404: the figures say how big and how healthy the service is)."""
+    token = settings.metrics_token
+    if token is None:
+        if settings.env != "dev":
+            raise HTTPException(http_status.HTTP_404_NOT_FOUND, "Not Found")
+        return
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
+        raise HTTPException(
+            http_status.HTTP_401_UNAUTHORIZED,
+            "metrics need the scrape token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 @router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
 def metrics(request: Request) -> PlainTextResponse:
+    _scrape_allowed(request, request.app.state.settings)
     engine: Engine = request.app.state.engine
     clock: Clock = request.app.state.clock
     source: Callable[[], dict[str, Any]] | None = getattr(request.app.state, "gateway_metrics", None)

@@ -43,7 +43,7 @@ from api.schemas import (
     UserPatch,
 )
 from api.security import hash_password
-from api.users import TEAM_ROLES, create_user
+from api.users import TEAM_ROLES, create_user, revoke_tokens
 from core.enums import AuditAction, AuditObject, Role
 from core.models import Organisation, Team, User
 from notifier.policy import DEFAULT_POLICY, EscalationPolicy
@@ -195,6 +195,14 @@ def change_user(
     password = changes.pop("password", None)
     if password is not None:
         target.password_hash = hash_password(password)
+    # A new password, role or team, or a deactivation ends the user's sessions: whoever holds an
+    # old token (a stolen one, or the person who lost the role) must log in again.
+    if (
+        password is not None
+        or changes.get("is_active") is False
+        or any(name in changes and changes[name] != getattr(target, name) for name in ("role", "team_id"))
+    ):
+        revoke_tokens(target)
     for name, value in changes.items():
         setattr(target, name, value)
     session.add(target)

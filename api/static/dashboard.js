@@ -788,7 +788,15 @@
 
   $("login-form").addEventListener("submit", signIn);
   window.Anbu.onSessionExpired(signOut); // a 401 on any request, on any screen, signs out
-  $("logout").addEventListener("click", () => signOut());
+  // Ends the session on the server too (every token of this user); signs out here whatever happens.
+  $("logout").addEventListener("click", async () => {
+    try {
+      await api("/auth/logout", { method: "POST" });
+    } catch (_) {
+      // already signed out (401) or unreachable: the local token goes anyway
+    }
+    signOut();
+  });
   $("resolve-form").addEventListener("submit", submitResolve);
   window.addEventListener("hashchange", route);
   // The language switch keeps the current view (a bare "?lang=en" link would drop the hash).

@@ -37,4 +37,7 @@ class User(SQLModel, table=True):
     language: Language = enum_field(Language, Language.KO)
     on_duty: bool = True
     is_active: bool = True
+    # Part of every access token; bumped on password, role or team change, logout and deactivation,
+    # so every token issued before stops working at once (api.users.revoke_tokens).
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = utc()

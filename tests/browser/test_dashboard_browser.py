@@ -59,7 +59,7 @@ from core.models import (
 from core.settings import Settings
 from notifier import lifecycle
 from notifier.checkins import place_due, set_schedule
-from tests.factories import make_household, make_team, make_watch
+from tests.factories import TEST_SECRET_KEY, make_household, make_team, make_watch
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -204,7 +204,7 @@ def running_app(tmp_path: Path) -> Iterator[Seeded]:
     settings = Settings(
         _env_file=None,
         env="test",
-        secret_key="browser-test-secret-0123456789abcdef",
+        secret_key=TEST_SECRET_KEY,
         public_base_url=f"http://127.0.0.1:{port}",
     )
     app = create_app(settings, engine, clock)

@@ -22,6 +22,7 @@ from gateway.service import Gateway
 from notifier import outbox
 from notifier.transports.factory import make_transport
 from simulator.twilio_emulator import TwilioEmulator
+from tests.factories import TEST_SECRET_KEY
 from tests.ticks import run_notifier_ticks
 
 # The emulator signs webhooks with this token and our API checks them with it.
@@ -65,7 +66,7 @@ def running_system(engine: Engine, *, mqtt_url: str, embedded: bool) -> Iterator
     emulator.start()
     overrides: dict[str, Any] = {
         "env": "test",
-        "secret_key": "e2e-secret-key-0123456789",
+        "secret_key": TEST_SECRET_KEY,
         "http_port": api_port,
         "public_base_url": f"http://127.0.0.1:{api_port}",
         "mqtt_client_id": f"anbu-e2e-{uuid.uuid4().hex[:8]}",

@@ -37,7 +37,7 @@ from notifier.transports.factory import make_transport
 from simulator.phone_scenarios import Behaviour, Reply
 from simulator.twilio_emulator import TwilioEmulator
 from tests.e2e.harness import E2E_TWILIO_TOKEN, free_port
-from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.factories import TEST_SECRET_KEY, make_household, make_open_case, make_team, make_user
 from tests.ticks import run_notifier_ticks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -79,7 +79,7 @@ def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
     settings = Settings(
         _env_file=None,
         env="test",
-        secret_key="e2e-secret-key-0123456789",
+        secret_key=TEST_SECRET_KEY,
         http_port=port,
         public_base_url=f"http://127.0.0.1:{port}",
         twilio_account_sid=DEV_TWILIO_ACCOUNT_SID,

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from tests.e2e.harness import free_port
+from tests.factories import PROD_PUBLIC_BASE_URL, TEST_SECRET_KEY
 
 pytestmark = [pytest.mark.e2e]
 
 ANBU = [sys.executable, "-m", "anbu.cli"]
-STRONG_SECRET = "kV3q9xP0tL7mZr2wYb8nC4dF6hJ1sA5gUeQoTiRy"
 TWILIO = {
     "ANBU_TWILIO_ACCOUNT_SID": "AC" + "7" * 32,
     "ANBU_TWILIO_AUTH_TOKEN": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
@@ -32,7 +32,8 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("ANBU_")},
         "ANBU_ENV": "prod",
-        "ANBU_SECRET_KEY": STRONG_SECRET,
+        "ANBU_SECRET_KEY": TEST_SECRET_KEY,
+        "ANBU_PUBLIC_BASE_URL": PROD_PUBLIC_BASE_URL,
         "ANBU_DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
         "ANBU_HTTP_PORT": str(free_port()),
         "ANBU_MQTT_EMBEDDED_PORT": str(free_port()),
@@ -70,6 +71,26 @@ def test_partly_set_twilio_credentials_are_refused(tmp_path: Path) -> None:
 def test_the_published_development_twilio_token_is_refused(tmp_path: Path) -> None:
     env = _env(tmp_path, **{**TWILIO, "ANBU_TWILIO_AUTH_TOKEN": "dev-insecure-twilio-token"})
     assert "ANBU_TWILIO_AUTH_TOKEN is the development token" in _refused("up", env, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        # Issue 13.7: a 16-character secret of one repeated letter passed the production check.
+        ("ANBU_SECRET_KEY", "x" * 16, "ANBU_SECRET_KEY is too weak: it repeats a few characters"),
+        ("ANBU_SECRET_KEY", "a-real-random-secret-value", "ANBU_SECRET_KEY is too weak: it carries about"),
+        ("ANBU_PUBLIC_BASE_URL", "http://care.example.org", "ANBU_PUBLIC_BASE_URL must be the https://"),
+        ("ANBU_PUBLIC_BASE_URL", "", "ANBU_PUBLIC_BASE_URL must be the https://"),
+        ("ANBU_METRICS_TOKEN", "prometheus", "ANBU_METRICS_TOKEN is too weak"),
+        ("ANBU_TRUSTED_PROXIES", "*", "ANBU_TRUSTED_PROXIES: '*' is not an IP address or network"),
+    ],
+    ids=["repeated-letter", "low-entropy", "http-address", "no-address", "weak-metrics-token", "trust-all"],
+)
+def test_each_unsafe_production_setting_is_refused(
+    tmp_path: Path, setting: str, value: str, message: str
+) -> None:
+    env = _env(tmp_path, ANBU_TRANSPORT="console", **{setting: value})
+    assert message in _refused("up", env, tmp_path)
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from core.enums import MonitoringState, Role, WatchStatus
 from core.migrate import upgrade
 from core.models import Reading
 from core.settings import Settings
-from tests.factories import make_device, make_household, make_team, make_watch
+from tests.factories import TEST_SECRET_KEY, make_device, make_household, make_team, make_watch
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
@@ -89,7 +89,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
     settings = Settings(
         _env_file=None,
         env="test",
-        secret_key="browser-test-secret-0123456789abcdef",
+        secret_key=TEST_SECRET_KEY,
         public_base_url=f"http://127.0.0.1:{port}",
     )
     server = uvicorn.Server(

@@ -38,9 +38,10 @@ from core.models import CallAttempt, Case, Household, Notification, metadata
 from core.settings import Settings
 from notifier import lifecycle
 from tests.conftest import TEST_DATABASE_URL
-from tests.factories import make_household, make_team, make_user
+from tests.factories import OTHER_TEST_SECRET_KEY, TEST_SECRET_KEY, make_household, make_team, make_user
 
-SECRET_KEY = "test-secret-key-0123456789abcdef"
+SECRET_KEY = TEST_SECRET_KEY
+METRICS_TOKEN = OTHER_TEST_SECRET_KEY  # outside dev, /metrics answers only with it
 TWILIO_TOKEN = "test_auth_token_0123456789abcdef"
 PUBLIC_BASE_URL = "https://care.example.org"
 PASSWORD = "correct horse battery"
@@ -142,6 +143,7 @@ def settings() -> Settings:
         _env_file=None,
         env="test",
         secret_key=SECRET_KEY,
+        metrics_token=METRICS_TOKEN,
         twilio_auth_token=TWILIO_TOKEN,
         public_base_url=PUBLIC_BASE_URL,
         access_token_minutes=30,

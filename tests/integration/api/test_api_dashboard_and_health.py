@@ -277,3 +277,23 @@ def test_the_reply_classifier_is_trained_before_the_api_serves(
     monkeypatch.setattr(classifier, "_model", None)
     with TestClient(create_app(settings, engine, clock)):
         assert classifier._model is not None
+
+
+def test_production_hides_the_openapi_document_and_sends_hsts(
+    settings: Settings, engine: Engine, clock: ManualClock
+) -> None:
+    """Issue 13.7: the OpenAPI document was public in prod, and no response carried HSTS."""
+    prod = settings.model_copy(update={"env": "prod"})
+    with TestClient(create_app(prod, engine, clock)) as client:
+        assert client.get("/api/v1/openapi.json").status_code == 404
+        for path in ("/", "/healthz", "/api/v1/cases"):
+            hsts = client.get(path).headers.get("strict-transport-security")
+            assert hsts == "max-age=31536000; includeSubDomains", path
+    asked = prod.model_copy(update={"openapi": True})
+    with TestClient(create_app(asked, engine, clock)) as client:
+        assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_no_hsts_for_a_plain_http_development_address(engine: Engine, clock: ManualClock) -> None:
+    with TestClient(create_app(Settings(_env_file=None), engine, clock)) as client:
+        assert "strict-transport-security" not in client.get("/healthz").headers

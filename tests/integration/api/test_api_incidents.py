@@ -13,7 +13,7 @@ from core.db import session_scope
 from core.models import GatewayStatus
 from core.settings import Settings
 from gateway import incidents
-from tests.integration.api.conftest import World
+from tests.integration.api.conftest import METRICS_TOKEN, World
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -63,7 +63,7 @@ def test_metrics_count_active_incidents_by_kind(
     app_client: TestClient, world: World, engine: Engine, clock: ManualClock
 ) -> None:
     _deaf_gateway(engine, clock)
-    body = app_client.get("/metrics").text
+    body = app_client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert 'anbu_system_incidents{kind="gateway_deaf"} 1' in body
     assert 'anbu_system_incidents{kind="gateway_session_lost"} 0' in body
     assert 'anbu_gateway_deaf{client_id="anbu-gateway"} 1' in body

@@ -14,6 +14,9 @@ from core.db import session_scope
 from core.models import GatewayStatus, RejectedMessage
 from core.settings import Settings
 from tests.factories import make_device, make_household
+from tests.integration.api.conftest import METRICS_TOKEN
+
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def _seed(engine: Engine) -> None:
@@ -45,7 +48,7 @@ def test_metrics_without_a_gateway_has_database_figures_only(
     settings: Settings, engine: Engine, clock: ManualClock
 ) -> None:
     _seed(engine)
-    with TestClient(create_app(settings, engine, clock)) as client:
+    with TestClient(headers=SCRAPE, app=create_app(settings, engine, clock)) as client:
         response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -71,7 +74,7 @@ def test_metrics_include_the_in_process_gateway(
         "batch_ms_p99": 40.0,
     }
     app = create_app(settings, engine, clock, gateway_metrics=lambda: live)
-    with TestClient(app) as client:
+    with TestClient(app, headers=SCRAPE) as client:
         samples = _samples(client.get("/metrics").text)
     assert samples["anbu_gateway_messages_received_total"] == 120
     assert samples["anbu_gateway_duplicates_total"] == 7
@@ -102,7 +105,9 @@ def test_metrics_label_every_gateway_status_row_by_client_id(
         )
         s.add(GatewayStatus(client_id="gw-b", updated_at=clock.now() - timedelta(minutes=5), stored=1))
     live: dict[str, Any] = {"stored": 100, "connected": True}
-    with TestClient(create_app(settings, engine, clock, gateway_metrics=lambda: live)) as client:
+    with TestClient(
+        headers=SCRAPE, app=create_app(settings, engine, clock, gateway_metrics=lambda: live)
+    ) as client:
         text = client.get("/metrics").text
     samples = _samples(text)
     assert samples["anbu_gateway_readings_stored_total"] == 100  # the in-process gateway, unlabelled
@@ -117,3 +122,23 @@ def test_metrics_label_every_gateway_status_row_by_client_id(
     assert samples['anbu_gateway_status_stale{client_id="gw-a"}'] == 0
     assert samples['anbu_gateway_status_stale{client_id="gw-b"}'] == 1
     assert text.count("# TYPE anbu_gateway_readings_stored_total ") == 1  # one family, not one per source
+
+
+def test_metrics_need_the_scrape_token(settings: Settings, engine: Engine, clock: ManualClock) -> None:
+    with TestClient(create_app(settings, engine, clock)) as client:
+        assert client.get("/metrics").status_code == 401
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        assert client.get("/metrics", headers=SCRAPE).status_code == 200
+
+
+def test_outside_dev_metrics_are_off_without_a_token(
+    settings: Settings, engine: Engine, clock: ManualClock
+) -> None:
+    """Issue 13.7: /metrics was public in prod."""
+    prod = settings.model_copy(update={"metrics_token": None, "env": "prod"})
+    with TestClient(create_app(prod, engine, clock)) as client:
+        assert client.get("/metrics").status_code == 404
+    dev = settings.model_copy(update={"metrics_token": None, "env": "dev"})
+    with TestClient(create_app(dev, engine, clock)) as client:
+        assert client.get("/metrics").status_code == 200

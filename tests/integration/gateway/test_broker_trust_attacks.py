@@ -23,7 +23,7 @@ from core.db import session_scope
 from core.enums import DeviceVendor
 from core.models import Device, Reading, Watch
 from core.settings import Settings
-from tests.factories import make_household, make_watch
+from tests.factories import PROD_PUBLIC_BASE_URL, TEST_SECRET_KEY, make_household, make_watch
 from tests.integration.gateway.mosquitto_harness import DynsecTrustedBroker, needs_mosquitto
 from tests.integration.gateway.mqtt_helpers import reading_payload, unique, wait_until
 from tests.integration.gateway.trust_harness import (
@@ -52,7 +52,8 @@ def broker(
     settings = Settings(
         _env_file=None,
         env="prod",
-        secret_key="x" * 32,
+        secret_key=TEST_SECRET_KEY,
+        public_base_url=PROD_PUBLIC_BASE_URL,
         mqtt_auth="required",
         mqtt_client_id=unique("anbu-gateway"),
     )

@@ -19,7 +19,7 @@ from core.db import session_scope
 from core.models import Watch
 from core.settings import Settings
 from tests.e2e.harness import free_port
-from tests.factories import make_device, make_household, make_watch
+from tests.factories import PROD_PUBLIC_BASE_URL, TEST_SECRET_KEY, make_device, make_household, make_watch
 from tests.integration.gateway.mqtt_helpers import reading_payload, unique, wait_until
 from tests.integration.gateway.trust_harness import connect
 
@@ -37,7 +37,8 @@ def up(sqlite_engine: Engine, clock: ManualClock) -> Iterator[Up]:
     settings = Settings(
         _env_file=None,
         env="prod",
-        secret_key="x" * 32,
+        secret_key=TEST_SECRET_KEY,
+        public_base_url=PROD_PUBLIC_BASE_URL,
         mqtt_url=None,
         mqtt_embedded_port=free_port(),
         mqtt_client_id=unique("anbu-gw"),

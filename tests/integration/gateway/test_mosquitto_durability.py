@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import DeviceVendor
-from core.settings import Settings
 from gateway.auth import credentials
 from gateway.service import Gateway
+from tests.factories import prod_settings
 from tests.integration.gateway.mosquitto_harness import DynsecMosquitto, needs_mosquitto
 from tests.integration.gateway.mqtt_helpers import readings_for, unique, wait_until
 from tests.integration.gateway.trust_harness import connect
@@ -53,7 +53,7 @@ def _publish(host: str, port: int, username: str, password: str, device: str, nu
 def test_a_broker_crash_loses_nothing_queued_for_the_gateway(
     tmp_path: Path, sqlite_engine: Engine, clock: ManualClock
 ) -> None:
-    base = Settings(_env_file=None, env="prod", secret_key="x" * 32, mqtt_session_expiry_s=3600)
+    base = prod_settings(mqtt_session_expiry_s=3600)
     device = unique("kettle")
     with session_scope(sqlite_engine) as s:
         issued = credentials.add(s, DeviceVendor.NATIVE, device, settings=base, now=clock.now())

@@ -15,10 +15,10 @@ from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import DeviceVendor
 from core.models import MqttCredential
-from core.settings import Settings
 from gateway.auth import credentials, dynsec
 from gateway.auth.credentials import CredentialError
 from gateway.auth.live import announce_issued, sync
+from tests.factories import prod_settings
 from tests.integration.gateway.mosquitto_harness import (
     DynsecMosquitto,
     active_identities,
@@ -28,7 +28,7 @@ from tests.integration.gateway.mosquitto_harness import (
 from tests.integration.gateway.mqtt_helpers import unique
 from tests.integration.gateway.trust_harness import connect
 
-BASE = Settings(_env_file=None, env="prod", secret_key="x" * 32)
+BASE = prod_settings()
 
 
 def test_the_cli_writes_the_three_files_privately_and_refuses_to_overwrite(

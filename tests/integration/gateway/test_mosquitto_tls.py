@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import DeviceVendor
-from core.settings import Settings
 from gateway.auth import credentials
 from gateway.service import Gateway
+from tests.factories import prod_settings
 from tests.integration.gateway.mosquitto_harness import DynsecMosquitto, needs_mosquitto
 from tests.integration.gateway.mqtt_helpers import reading_payload, readings_for, unique, wait_until
 from tests.integration.gateway.trust_harness import connect
@@ -93,7 +93,7 @@ def test_gateway_and_plug_over_tls_with_a_private_ca(
     tmp_path: Path, sqlite_engine: Engine, clock: ManualClock
 ) -> None:
     ca, cert, key = make_ca(tmp_path / "pki")
-    base = Settings(_env_file=None, env="prod", secret_key="x" * 32)
+    base = prod_settings()
     device = unique("kettle")
     with session_scope(sqlite_engine) as s:
         issued = credentials.add(s, DeviceVendor.NATIVE, device, settings=base, now=clock.now())

@@ -38,9 +38,9 @@ def test_malformed_hash_never_verifies(bad_hash: str) -> None:
 def test_well_formed_token_signed_with_the_derived_key_is_accepted() -> None:
     # Guards the parametrised refusals below: they fail for their stated reason, not the key.
     claims = decode_access_token(
-        _encode({"sub": "1", "role": "admin", "exp": EXP}), secret_key=SECRET, now=NOW
+        _encode({"sub": "1", "role": "admin", "ver": 0, "exp": EXP}), secret_key=SECRET, now=NOW
     )
-    assert claims.user_id == 1
+    assert (claims.user_id, claims.token_version) == (1, 0)
 
 
 def test_raw_secret_is_not_the_signing_key() -> None:
@@ -51,11 +51,11 @@ def test_raw_secret_is_not_the_signing_key() -> None:
 
 def test_token_round_trip() -> None:
     token = create_access_token(
-        user_id=7, role=Role.CASEWORKER, secret_key=SECRET, lifetime_minutes=60, now=NOW
+        user_id=7, role=Role.CASEWORKER, secret_key=SECRET, lifetime_minutes=60, now=NOW, token_version=3
     )
     assert token.expires_in == 3600
     claims = decode_access_token(token.token, secret_key=SECRET, now=NOW + timedelta(minutes=59))
-    assert (claims.user_id, claims.role) == (7, Role.CASEWORKER)
+    assert (claims.user_id, claims.role, claims.token_version) == (7, Role.CASEWORKER, 3)
     assert claims.expires_at == NOW + timedelta(hours=1)
 
 
@@ -95,11 +95,15 @@ EXP = int((NOW + timedelta(hours=1)).timestamp())
         pytest.param(
             jwt.encode({"sub": "1", "role": "admin", "exp": EXP}, None, algorithm="none"), id="alg none"
         ),
-        pytest.param(_encode({"role": "admin", "exp": EXP}), id="no sub"),
-        pytest.param(_encode({"sub": "1", "exp": EXP}), id="no role"),
-        pytest.param(_encode({"sub": "1", "role": "admin"}), id="no exp"),
-        pytest.param(_encode({"sub": "abc", "role": "admin", "exp": EXP}), id="sub not an id"),
-        pytest.param(_encode({"sub": "1", "role": "root", "exp": EXP}), id="unknown role"),
+        pytest.param(_encode({"role": "admin", "ver": 0, "exp": EXP}), id="no sub"),
+        pytest.param(_encode({"sub": "1", "ver": 0, "exp": EXP}), id="no role"),
+        pytest.param(_encode({"sub": "1", "role": "admin", "ver": 0}), id="no exp"),
+        pytest.param(_encode({"sub": "1", "role": "admin", "exp": EXP}), id="no token version"),
+        pytest.param(
+            _encode({"sub": "1", "role": "admin", "ver": "0", "exp": EXP}), id="version not a number"
+        ),
+        pytest.param(_encode({"sub": "abc", "role": "admin", "ver": 0, "exp": EXP}), id="sub not an id"),
+        pytest.param(_encode({"sub": "1", "role": "root", "ver": 0, "exp": EXP}), id="unknown role"),
         pytest.param("a.b.c", id="garbage"),
     ],
 )

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from core.settings import DEV_TWILIO_AUTH_TOKEN, InsecureSettingsError, Settings, parse_mqtt_url
+from core.settings import (
+    DEV_TWILIO_AUTH_TOKEN,
+    InsecureSettingsError,
+    Settings,
+    parse_mqtt_url,
+    secret_weakness,
+)
+from tests.factories import TEST_SECRET_KEY
+
+STRONG = TEST_SECRET_KEY
+HTTPS = "https://care.example.org"
 
 
 @pytest.fixture(autouse=True)
@@ -86,12 +96,56 @@ def test_production_refuses_default_secret() -> None:
 
 def test_production_refuses_development_twilio_token() -> None:
     with pytest.raises(InsecureSettingsError, match="ANBU_TWILIO_AUTH_TOKEN"):
-        Settings(env="prod", secret_key="x" * 32, twilio_auth_token=DEV_TWILIO_AUTH_TOKEN)
+        Settings(
+            env="prod", secret_key=STRONG, public_base_url=HTTPS, twilio_auth_token=DEV_TWILIO_AUTH_TOKEN
+        )
 
 
 def test_production_starts_with_real_secrets() -> None:
-    s = Settings(env="prod", secret_key="a-real-random-secret-value")
+    s = Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS)
     assert s.env == "prod"
+    assert (s.serves_openapi, s.serves_hsts) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "x" * 16,  # issue 13.7: one repeated letter of 16 characters passed
+        "x" * 200,
+        "abc" * 40,
+        "0123456789" * 10,
+        "a-real-random-secret-value",
+        "467d4a7662bb053263cffb352bf69c32",  # 128 random bits (token_hex(16)): not 256
+    ],
+)
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_outside_dev_a_weak_secret_is_refused(secret: str, env: str) -> None:
+    with pytest.raises(InsecureSettingsError, match="ANBU_SECRET_KEY is too weak"):
+        Settings(env=env, secret_key=secret, public_base_url=HTTPS)
+
+
+def test_random_keys_from_the_suggested_command_pass() -> None:
+    import secrets
+
+    for _ in range(200):
+        assert secret_weakness(secrets.token_urlsafe(48)) is None
+        assert secret_weakness(secrets.token_hex(32)) is None
+
+
+def test_a_weak_metrics_token_is_refused() -> None:
+    with pytest.raises(InsecureSettingsError, match="ANBU_METRICS_TOKEN is too weak"):
+        Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS, metrics_token="prometheus")
+
+
+@pytest.mark.parametrize("url", [None, "http://care.example.org"])
+def test_production_needs_an_https_public_address(url: str | None) -> None:
+    with pytest.raises(InsecureSettingsError, match="ANBU_PUBLIC_BASE_URL must be the https://"):
+        Settings(env="prod", secret_key=STRONG, public_base_url=url)
+
+
+def test_openapi_is_served_outside_prod_and_in_prod_only_when_asked() -> None:
+    assert Settings().serves_openapi is True
+    assert Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS, openapi=True).serves_openapi is True
 
 
 TWILIO = {
@@ -99,11 +153,10 @@ TWILIO = {
     "twilio_auth_token": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     "twilio_from_number": "+15005550006",
 }
-STRONG = "kV3q9xP0tL7mZr2wYb8nC4dF6hJ1sA5gUeQoTiRy"
 
 
 def test_outside_dev_no_twilio_means_refusal_not_a_silent_console() -> None:
-    s = Settings(env="prod", secret_key=STRONG)
+    s = Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS)
     [problem] = s.phone_problems()
     assert "ANBU_TWILIO_ACCOUNT_SID" in problem and "ANBU_TRANSPORT=console" in problem
     with pytest.raises(InsecureSettingsError, match="ANBU_TRANSPORT=console"):
@@ -111,8 +164,11 @@ def test_outside_dev_no_twilio_means_refusal_not_a_silent_console() -> None:
 
 
 def test_an_explicit_console_or_full_credentials_are_accepted_outside_dev() -> None:
-    assert Settings(env="prod", secret_key=STRONG, transport="console").phone_problems() == []
-    full = Settings(env="prod", secret_key=STRONG, **TWILIO)  # type: ignore[arg-type]
+    assert (
+        Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS, transport="console").phone_problems()
+        == []
+    )
+    full = Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS, **TWILIO)  # type: ignore[arg-type]
     assert full.phone_problems() == [] and full.effective_transport == "twilio"
 
 
@@ -122,7 +178,7 @@ def test_dev_without_twilio_runs_on_the_console() -> None:
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_twilio_transport_without_credentials_is_refused_everywhere(env: str) -> None:
-    s = Settings(env=env, secret_key=STRONG, transport="twilio")
+    s = Settings(env=env, secret_key=STRONG, public_base_url=HTTPS, transport="twilio")
     assert s.phone_problems() == [
         "ANBU_TRANSPORT=twilio needs ANBU_TWILIO_ACCOUNT_SID, ANBU_TWILIO_AUTH_TOKEN, ANBU_TWILIO_FROM_NUMBER"
     ]
@@ -137,5 +193,8 @@ def test_partly_set_credentials_are_refused_even_in_dev() -> None:
 
 def test_webhooks_have_no_fallback_token() -> None:
     assert Settings().webhook_auth_token is None
-    assert Settings(env="prod", secret_key=STRONG, transport="console").webhook_auth_token is None
+    assert (
+        Settings(env="prod", secret_key=STRONG, public_base_url=HTTPS, transport="console").webhook_auth_token
+        is None
+    )
     assert Settings(twilio_auth_token="tok").webhook_auth_token == "tok"
