@@ -47,7 +47,7 @@ def api(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     proc = subprocess.Popen([*ANBU, "api"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     base = f"http://127.0.0.1:{env['ANBU_HTTP_PORT']}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: the CI machine may be busy
         while time.monotonic() < deadline:
             assert proc.poll() is None, (tmp_path / "api.log").read_text()
             try:
