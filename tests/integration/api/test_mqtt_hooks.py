@@ -22,6 +22,7 @@ from core.db import session_scope
 from core.enums import DeviceVendor
 from core.settings import Settings
 from gateway.auth import credentials
+from tests.factories import prod_settings
 
 SECRET = "hook-secret-0123456789abcdef"
 GATEWAY_URL = "mqtt://anbu-gateway:gateway-password-0123456789@emqx:1883"
@@ -29,15 +30,7 @@ EMQX_HEADERS = {"Content-Type": "application/json", "X-Anbu-Hook-Secret": SECRET
 
 
 def _settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "env": "prod",
-        "secret_key": "k" * 32,
-        "transport": "console",
-        "mqtt_url": GATEWAY_URL,
-        "mqtt_hook_secret": SECRET,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)
+    return prod_settings(**{"mqtt_url": GATEWAY_URL, "mqtt_hook_secret": SECRET, **overrides})
 
 
 @pytest.fixture
