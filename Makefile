@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format clean
+.PHONY: install demo test test-fast lint format clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
+
+# Mutation testing of one core module (docs/testing.md): `make mutation MODULE=anomaly/ladder.py`,
+# MODULE=all for every module in tools/mutation.py's map, one after another. Niced: a shared machine.
+mutation: $(STAMP)
+	nice -n 10 $(BIN)/python tools/mutation.py $(MODULE) $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

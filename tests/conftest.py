@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 
 from core.clock import ManualClock
@@ -25,21 +28,77 @@ needs_postgres = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="ANBU_TEST_DATABASE_URL is not set (no PostgreSQL configured)"
 )
 
+# Mutation testing (tools/mutation.py): the same examples for every mutant, none remembered from
+# an earlier mutant's failure, so a verdict does not depend on the order mutants ran in.
+hypothesis_settings.register_profile("mutation", database=None, derandomize=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memoised_answers() -> None:
+    """Each test starts with the gateway's memos empty (topic routes, Tasmota layouts, ESPHome units).
+
+    They only ever hold what the code computed, so production keeps them for the process; a test
+    that found an answer already memoised by an earlier test would never run the code behind it,
+    and mutation testing would credit that code to no test at all.
+    """
+    from gateway import adapters
+    from gateway.adapters import esphome, tasmota
+
+    adapters._routers.clear()
+    tasmota._layouts.cache_clear()
+    esphome.parse_units.cache_clear()
+
+
+@pytest.fixture
+def process_in_los_angeles() -> Iterator[str]:
+    """Run the test in a process whose local zone is neither UTC nor a household's (Asia/Seoul).
+
+    Code that should use the household's zone but falls back on the process's (a naive
+    ``datetime``, ``fromtimestamp`` without a zone) passes unnoticed on a UTC machine; here it
+    gets an answer several hours off. The zone is restored afterwards.
+    """
+    zone = "America/Los_Angeles"
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield zone
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
 
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 3, 2, 0, 0, tzinfo=UTC))
 
 
-def _fresh_sqlite(tmp_path: Path) -> Engine:
-    url = f"sqlite:///{tmp_path / 'anbu.db'}"
-    upgrade(url)
-    return make_engine(url)
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head per test process; each test gets a copy (~1 s saved a test)."""
+    path = tmp_path_factory.mktemp("template") / "anbu.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _fresh_sqlite(template: Path, tmp_path: Path) -> Engine:
+    path = tmp_path / "anbu.db"
+    # The backup API copies a consistent database (whatever the WAL holds), not the raw file.
+    source, target = sqlite3.connect(template), sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return make_engine(f"sqlite:///{path}")
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = _fresh_sqlite(tmp_path)
+def sqlite_engine(_migrated_sqlite: Path, tmp_path: Path) -> Iterator[Engine]:
+    engine = _fresh_sqlite(_migrated_sqlite, tmp_path)
     yield engine
     engine.dispose()
 
@@ -71,10 +130,10 @@ def _with_search_path(url: str, schema: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, _migrated_sqlite: Path, tmp_path: Path) -> Iterator[Engine]:
     """Both dialects: SQLite always, PostgreSQL when ANBU_TEST_DATABASE_URL is set."""
     if request.param == "sqlite":
-        eng = _fresh_sqlite(tmp_path)
+        eng = _fresh_sqlite(_migrated_sqlite, tmp_path)
         yield eng
         eng.dispose()
     else:
