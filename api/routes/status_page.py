@@ -1,8 +1,9 @@
 """The family status page: what a family member should see, behind a signed, expiring link.
 
-Only this: whether the household shows its usual signs of life, whether something is being
-checked and whether a person has taken it on, monitoring paused, and roughly when the last
-sign of life was (to the hour). No names, numbers, transcripts, devices or other contacts.
+Only this: the headline :mod:`api.family_status` picks (never "as usual" unless it is true),
+roughly when the last sign of life was (to the hour), when the page was made, and the
+caseworker's number when a person has to explain. No resident's name, transcripts, devices or
+other contacts.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, col, select
 
 from api.deps import ClockDep, SessionDep, SettingsDep
+from api.family_status import family_view
 from api.routes.dashboard import MESSAGES, page_language
 from api.status_links import MAX_TOKEN_LENGTH, InvalidStatusLink, read_status_token
-from core.enums import ACTIVE_CASE_STATUSES, CaseStatus, Language, MonitoringState
-from core.models import Case, Contact, Household, Watch
+from core.enums import Language, MonitoringState
+from core.localtime import format_local
+from core.models import Contact, Household
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["status"], include_in_schema=False)
@@ -36,22 +38,9 @@ def about_when(ts: datetime, timezone: str, language: Language) -> str:
     return f"{local.day} {local.strftime('%b')}, around {local.hour:02d}:00"
 
 
-def headline(session: Session, household: Household, now: datetime) -> str:
-    """The one message key that sums the household up for a family member."""
-    if household.monitoring == MonitoringState.PAUSED and (
-        household.paused_until is None or household.paused_until > now
-    ):
-        return "status.paused"
-    statuses = session.exec(
-        select(Case.status)
-        .where(col(Case.household_id) == household.id)
-        .where(col(Case.status).in_(ACTIVE_CASE_STATUSES))
-    ).all()
-    if CaseStatus.ACKNOWLEDGED in statuses:
-        return "status.taken_on"
-    if CaseStatus.OPEN in statuses:
-        return "status.checking"
-    return "status.usual"
+def about_now(ts: datetime, timezone: str, language: Language) -> str:
+    """When the page was made, to the minute: "updated at" (a page left open is not live)."""
+    return format_local(ts, timezone, language)
 
 
 @router.get(STATUS_PATH + "/{token}", response_class=HTMLResponse)
@@ -80,16 +69,17 @@ def status_page(
     if household is None:
         return templates.TemplateResponse(request, "status.html", context, status_code=404)
     t = {key: MESSAGES.text(key, language) for key in MESSAGES.keys(language) if key.startswith("status.")}
-    watch = session.get(Watch, household.id)
-    last = watch.last_activity_at if watch else None
-    if watch and watch.last_checkin_at and (last is None or watch.last_checkin_at > last):
-        last = watch.last_checkin_at
+    view = family_view(session, household, now)
     context.update(
         lang=language.value,
         t=t,
         valid=True,
-        headline=t[headline(session, household, now)],
-        last_sign=about_when(last, household.timezone, language) if last else None,
+        headline=t[view.key].replace(
+            "%when%", about_when(view.checked_at, household.timezone, language) if view.checked_at else ""
+        ),
+        call=view.call,
+        updated=about_now(now, household.timezone, language),
+        last_sign=about_when(view.last_sign, household.timezone, language) if view.last_sign else None,
         paused_until=(
             about_when(household.paused_until, household.timezone, language)
             if household.monitoring == MonitoringState.PAUSED and household.paused_until

@@ -70,6 +70,10 @@ def test_links_expire_and_forged_or_revoked_links_do_not_work(
 ) -> None:
     contact_id = _contact_id(engine, world.household_a2)
     path = _link(app_client, auth, world.household_a2, contact_id, days=1)
+    with session_scope(engine) as session:  # a recent sign of life ("as usual" needs one)
+        session.add(
+            Watch(household_id=world.household_a2, last_activity_at=clock.now(), updated_at=clock.now())
+        )
     assert "평소처럼 생활하고 계십니다" in app_client.get(path).text  # no case in household_a2
 
     forged = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
