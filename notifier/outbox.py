@@ -12,8 +12,9 @@ One row at a time, in two transactions around the provider request:
 3. **Record** the provider id and status, or the error (temporary -> back to ``pending`` with
    exponential backoff; permanent or too many attempts -> ``failed``).
 
-A worker that dies between 2 and 3 (or a request whose response is lost: a network error or
-a transport bug) leaves a row whose send is **uncertain**: the provider may have it. Such a row
+A worker that dies between 2 and 3 (or a request whose answer does not tell: a network error
+or timeout, a 5xx, which Twilio can answer after it created the call, or a transport bug)
+leaves a row whose send is **uncertain**: the provider may have it. Such a row
 keeps the end of that attempt's lease in ``claim_expires_at`` (even when it goes back to
 ``pending``), and the next claim sees it and **asks the provider first**
 (:class:`~notifier.transports.base.ReconcilingTransport`, Twilio's call and message lists): a
@@ -58,8 +59,6 @@ MAX_ATTEMPTS = 8
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=15)
 CONSOLE_FROM = "anbu"  # sender shown by the console transport when no Twilio number is set
-# Errors after which we cannot know whether the provider acted on the request.
-UNCERTAIN_CODES = frozenset({"network", "unexpected", "lookup"})
 # Provider clocks and ours differ a little: look this much before the uncertain attempt began.
 LOOKUP_SKEW = timedelta(seconds=30)
 
@@ -303,7 +302,10 @@ def _handle(
     except Exception as exc:  # a transport bug: treat as temporary so the row is not lost
         log.exception("outbox: transport raised unexpectedly for %s %s", table.model.__name__, claim.id)
         _record_failure(
-            engine, claim, TransportError(type(exc).__name__, permanent=False, code="unexpected"), clock.now()
+            engine,
+            claim,
+            TransportError(type(exc).__name__, permanent=False, code="unexpected", uncertain=True),
+            clock.now(),
         )
         return True
     _record_sent(engine, claim, sid, clock.now())
@@ -436,7 +438,7 @@ def _record_failure(engine: Engine, claim: _Claim, exc: TransportError, now: dat
         else:
             retry_at = now + backoff(claim.attempts)
             _finish(session, table, row, now, status=table.pending, error=error, next_attempt_at=retry_at)
-            if exc.code in UNCERTAIN_CODES or claim.uncertain_since is not None:
+            if exc.uncertain or claim.uncertain_since is not None:
                 # The provider may have this send: the next claim asks it before sending again.
                 row.claim_expires_at = (claim.uncertain_since or claim.claimed_at) + LEASE
             log.info(

@@ -16,6 +16,9 @@ unauthenticated control API under ``/_emulator/`` (loopback only: it is a test d
 - ``POST /_emulator/inbound_sms`` JSON ``{"from", "to", "body", "url"}`` → ``{"status": int}``
 - ``POST /_emulator/inbound_call`` JSON ``{"from", "to", "url", "behaviour"?}`` → ``{"sid"}``: the
   caller rings our number; the call plays like an outbound one (without ringing or machine detection)
+- ``POST /_emulator/faults``      JSON ``{"after_create": n, "status"?: 500}``: the next ``n`` creates
+  (calls or messages) are made as usual, then answered with that 5xx instead of the resource
+  (Twilio took the request, the response says it failed: an uncertain send)
 - ``POST /_emulator/reset``       forget recorded calls and messages
 - ``GET  /_emulator/calls``, ``/_emulator/messages``, ``/_emulator/inbound``, ``/_emulator/behaviours``
 
@@ -110,6 +113,7 @@ class TwilioEmulator:
         self._behaviours: dict[str, Behaviour] = {}
         self._default = Behaviour(kind="answer", replies=(Reply.say("네, 괜찮아요."),))
         self._invalid: set[str] = set()
+        self._faults_after_create: list[int] = []  # statuses for the next creates, in order
         self._stopping = threading.Event()
         self._workers: list[threading.Thread] = []
         self._server: ThreadingHTTPServer | None = None
@@ -177,6 +181,18 @@ class TwilioEmulator:
         """REST creates to this number fail with 400 / 21211, like a number Twilio rejects."""
         with self._lock:
             self._invalid.add(number)
+
+    def fail_after_create(self, count: int = 1, *, status: int = 500) -> None:
+        """The next ``count`` creates are made (the call plays, the message goes) but answered
+        ``status`` (a 5xx), as when Twilio acts on a request and then fails to say so."""
+        if not 500 <= status < 600 or count < 0:
+            raise ValueError("fail_after_create takes a 5xx status and a count >= 0")
+        with self._lock:
+            self._faults_after_create.extend([status] * count)
+
+    def _fault_after_create(self) -> int | None:
+        with self._lock:
+            return self._faults_after_create.pop(0) if self._faults_after_create else None
 
     def behaviour_for(self, number: str) -> Behaviour:
         with self._lock:
@@ -352,7 +368,12 @@ class TwilioEmulator:
             return self._list_resources(resource, dict(parse_qsl(query)))
         if method == "POST" and sid is None:
             form = _parse_form(headers.get("content-type", ""), body)
-            return self._create_call(form) if resource == "Calls" else self._create_message(form)
+            created = self._create_call(form) if resource == "Calls" else self._create_message(form)
+            fault = self._fault_after_create() if created.status == 201 else None
+            if fault is not None:
+                log.info("fault injected: %s created, answered %d", resource, fault)
+                return HttpReply(fault, error_body(fault, 20500, "Internal Server Error"))
+            return created
         return HttpReply(405, error_body(405, 20004, f"Method {method} not allowed on this resource"))
 
     def _fetch_resource(self, resource: str, sid: str) -> HttpReply:
@@ -561,6 +582,8 @@ class TwilioEmulator:
                     return self._post_behaviours(data)
                 case "invalid":
                     return self._post_invalid(data)
+                case "faults":
+                    return self._post_faults(data)
                 case "inbound_sms":
                     return self._post_inbound_sms(data)
                 case "inbound_call":
@@ -594,6 +617,14 @@ class TwilioEmulator:
             raise ScenarioError('expected {"numbers": ["+8210...", ...]}')
         for number in numbers:
             self.mark_invalid(number)
+        return HttpReply(200, {"ok": True})
+
+    def _post_faults(self, data: Any) -> HttpReply:
+        count = data.get("after_create") if isinstance(data, dict) else None
+        status = data.get("status", 500) if isinstance(data, dict) else None
+        if not isinstance(count, int) or not isinstance(status, int):
+            raise ScenarioError('expected {"after_create": int, "status"?: 5xx}')
+        self.fail_after_create(count, status=status)
         return HttpReply(200, {"ok": True})
 
     def _post_inbound_call(self, data: Any) -> HttpReply:

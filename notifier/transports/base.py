@@ -40,14 +40,19 @@ class TransportError(Exception):
     ``permanent`` means retrying the same request cannot succeed (bad or unsubscribed number,
     blocked destination); the outbox marks the row failed. Otherwise it retries with backoff.
     ``code`` is the provider's error code when there is one (e.g. ``"21211"``), or a short
-    word such as ``"network"``.
+    word such as ``"network"``. ``uncertain`` means the provider may have acted on the request
+    all the same (a 5xx, a timeout, a lost response): before any retry the outbox asks the
+    provider whether it has the send (:class:`ReconcilingTransport`).
     """
 
-    def __init__(self, message: str, *, permanent: bool, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool, code: str | None = None, uncertain: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.code = code
+        self.uncertain = uncertain
 
     def __str__(self) -> str:
         kind = "permanent" if self.permanent else "temporary"

@@ -149,14 +149,18 @@ def _translate_errors(send: Callable[[], _T]) -> _T:
     except (TwilioRestException, TwilioServiceException) as exc:
         code = exc.code if isinstance(exc.code, int) else None
         detail = exc.msg if isinstance(exc, TwilioRestException) else exc.title
+        status = int(exc.status)
         raise TransportError(
-            f"HTTP {exc.status}: {detail}"[:300],
-            permanent=is_permanent(int(exc.status), code),
-            code=str(code) if code is not None else f"http-{exc.status}",
+            f"HTTP {status}: {detail}"[:300],
+            permanent=is_permanent(status, code),
+            code=str(code) if code is not None else f"http-{status}",
+            # A 5xx can come after Twilio created the call (issue 14.5): ask before retrying.
+            uncertain=status >= 500,
         ) from exc
     except requests.RequestException as exc:
-        # We cannot know whether Twilio acted on the request (e.g. a read timeout): retrying
-        # may duplicate a call or SMS, which is the at-least-once trade-off we accept.
-        raise TransportError(f"network error: {type(exc).__name__}", permanent=False, code="network") from exc
+        # We cannot know whether Twilio acted on the request (e.g. a read timeout).
+        raise TransportError(
+            f"network error: {type(exc).__name__}", permanent=False, code="network", uncertain=True
+        ) from exc
     except TwilioException as exc:
         raise TransportError(f"twilio library error: {exc}"[:300], permanent=False, code="library") from exc

@@ -143,7 +143,7 @@ def test_a_lost_response_is_looked_up_before_trying_again(
 
     def response_lost(record: Sent) -> None:
         provider.on_send = None
-        raise TransportError("network error: ReadTimeout", permanent=False, code="network")
+        raise TransportError("network error: ReadTimeout", permanent=False, code="network", uncertain=True)
 
     provider.on_send = response_lost
     assert _send(engine, clock, settings, provider) == 1
@@ -164,7 +164,9 @@ def test_an_uncertain_row_the_provider_never_got_is_sent_once(
 ) -> None:
     case_id = _case(engine, clock)
     run_notifier_ticks(engine, clock, settings)
-    provider.failures.append(TransportError("network error: ConnectTimeout", permanent=False, code="network"))
+    provider.failures.append(
+        TransportError("network error: ConnectTimeout", permanent=False, code="network", uncertain=True)
+    )
     assert _send(engine, clock, settings, provider) == 1
     assert provider.sent == []
     clock.advance(timedelta(minutes=1))
@@ -234,7 +236,9 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
     provider.sent.append(
         Sent("call", call.to_address, settings.twilio_from_number or "", "", "", "", "CAother", clock.now())
     )
-    provider.failures.append(TransportError("network error: ConnectTimeout", permanent=False, code="network"))
+    provider.failures.append(
+        TransportError("network error: ConnectTimeout", permanent=False, code="network", uncertain=True)
+    )
     _send(engine, clock, settings, provider)
     clock.advance(timedelta(minutes=1))
     assert _send(engine, clock, settings, provider) == 1

@@ -226,3 +226,22 @@ def test_an_inbound_call_fetches_our_voice_url_and_plays_the_callers_replies(emu
         ]
         == 400
     )
+
+
+def test_the_fault_hook_creates_then_answers_5xx(emulator, client, webhooks):
+    # Twilio acts on a request, then its answer is an error: an uncertain send (issue 14.5).
+    from twilio.base.exceptions import TwilioRestException
+
+    emulator.set_default_behaviour(Behaviour(kind="no_answer", ring_seconds=0))
+    status, _ = _control(emulator, "/_emulator/faults", {"after_create": 1, "status": 503})
+    assert status == 200
+    with pytest.raises(TwilioRestException) as err:
+        client.calls.create(to=FAMILY, from_=OUR_NUMBER, url=webhooks.url("/voice/answer"))
+    assert err.value.status == 503
+    (made,) = emulator.calls()
+    assert [c.sid for c in client.calls.list(to=FAMILY)] == [made.sid]  # listed all the same
+    second = client.calls.create(to=FAMILY, from_=OUR_NUMBER, url=webhooks.url("/voice/answer"))
+    assert second.sid != made.sid  # one fault, one create
+    status, _ = _control(emulator, "/_emulator/faults", {"after_create": 1, "status": 200})
+    assert status == 400
+    emulator.wait_until_idle()
