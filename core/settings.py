@@ -75,6 +75,14 @@ class InsecureSettingsError(RuntimeError):
     in a state that silently fails the people it watches (e.g. nobody can be called)."""
 
 
+# The detector's longest look back is 44 days (anomaly.patterns: 42 days of daily use + 2);
+# a shorter raw-reading retention would silently starve it.
+READINGS_MIN_DAYS = 45
+# Korea's standard of safety measures for personal information (개인정보의 안전성 확보조치 기준,
+# art. 8) requires access records to be kept at least 2 years when sensitive (health) data is
+# processed: the audit log may not be pruned sooner.
+AUDIT_MIN_DAYS = 730
+
 # Units an ESPHome sensor may be configured with (W/kW = power, Wh/kWh = cumulative energy).
 ESPHOME_UNITS = ("W", "kW", "Wh", "kWh")
 
@@ -272,6 +280,47 @@ class Settings(LogSettings):
     )
     inbound_message_retention_days: int = Field(
         30, ge=1, description="days an inbound text's MessageSid is kept to spot Twilio's repeated deliveries"
+    )
+    # Retention of personal data (notifier/retention.py, docs/privacy.md says why each default).
+    retention_readings_days: int = Field(
+        90,
+        ge=READINGS_MIN_DAYS,
+        description="days raw plug readings and the switch-ons derived from them are kept "
+        "(the detector reads 44 days at most)",
+    )
+    retention_transcripts_days: int = Field(
+        90,
+        ge=1,
+        description="days after a case closes (or after a call without a case) that what the resident "
+        "said is kept: call transcripts, speech excerpts, SMS reply texts, check-in answers' words",
+    )
+    retention_messages_days: int = Field(
+        90,
+        ge=1,
+        description="days after a case closes (or after sending) that the texts we sent and the "
+        "numbers calls and texts went to are kept",
+    )
+    retention_rejected_days: int = Field(
+        30, ge=1, description="days an unusable MQTT message's topic and payload excerpt are kept"
+    )
+    retention_receipts_days: int = Field(
+        7,
+        ge=1,
+        description="days a gateway message receipt is kept (never less than twice the broker session expiry)",
+    )
+    retention_batch_rows: int = Field(
+        1000, ge=10, le=10_000, description="rows per retention batch (one short transaction each)"
+    )
+    retention_max_batches: int = Field(
+        50,
+        ge=1,
+        description="batches per kind and retention tick (every 5 min): 600,000 rows an hour, "
+        "enough for ~2,500 households' readings at 3 plugs a minute",
+    )
+    retention_audit_days: int = Field(
+        1095,
+        ge=AUDIT_MIN_DAYS,
+        description="days audit log entries are kept (PIPA: access records at least 2 years)",
     )
 
     sweep_interval_s: float = Field(5.0, gt=0, description="inactivity sweeper tick")

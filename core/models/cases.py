@@ -54,6 +54,9 @@ class Case(SQLModel, table=True):
     escalation_token: str = Field(max_length=64)
     # Optimistic concurrency: every write is "UPDATE ... WHERE version = :seen".
     version: int = 1
+    # When retention removed what the resident said on this case (notifier/retention.py);
+    # set by retention and erasure only, never by the lifecycle (so no version bump).
+    transcripts_removed_at: datetime | None = utc(nullable=True)
 
 
 class CaseEvent(SQLModel, table=True):

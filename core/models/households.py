@@ -22,6 +22,8 @@ class Household(SQLModel, table=True):
     # First-cut inactivity rule: quiet hours before a case opens (None = ANBU_INACTIVITY_DEFAULT_HOURS).
     quiet_hours: float | None = Field(default=None, gt=0, le=72)
     created_at: datetime = utc()
+    # Personal data erased (notifier/erasure.py): never watched again; statistics only.
+    erased_at: datetime | None = utc(nullable=True)
 
 
 class Resident(SQLModel, table=True):
@@ -31,6 +33,7 @@ class Resident(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     language: Language = enum_field(Language, Language.KO)
     birth_year: int | None = None
+    erased_at: datetime | None = utc(nullable=True)  # name, phone and birth year erased
 
 
 class Contact(SQLModel, table=True):

@@ -33,14 +33,19 @@ def test_the_tick_deletes_ids_older_than_the_retention_window_only(
     _add(engine, clock, 400, 31, 30.01, 29.99, 1, 0)
     settings = Settings(_env_file=None)
     assert settings.inbound_message_retention_days == 30
-    assert retention.tick(engine, clock, settings) == 3
+    assert retention.tick(engine, clock, settings)["inbound_messages"] == 3
     assert [sid.split("-")[0] for sid in _sids(engine)] == ["SM0029.990", "SM0001.000", "SM0000.000"]
-    assert retention.tick(engine, clock, settings) == 0  # nothing more to do
+    assert retention.tick(engine, clock, settings)["inbound_messages"] == 0  # nothing more to do
 
 
 def test_the_window_is_a_setting(engine: Engine, clock: ManualClock) -> None:
     _add(engine, clock, 8, 6)
-    assert retention.tick(engine, clock, Settings(_env_file=None, inbound_message_retention_days=7)) == 1
+    assert (
+        retention.tick(engine, clock, Settings(_env_file=None, inbound_message_retention_days=7))[
+            "inbound_messages"
+        ]
+        == 1
+    )
     assert len(_sids(engine)) == 1
 
 
