@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     from anbu.checkin_commands import add_checkin_commands
 
     add_checkin_commands(sub)
+    from anbu.resident_commands import add_resident_commands
+
+    add_resident_commands(sub)
     return parser
 
 

@@ -236,6 +236,7 @@ class AuditAction(StrEnum):
     ISSUE_CREDENTIALS = "issue_credentials"  # a device added (or claimed) with new MQTT credentials
     ROTATE_CREDENTIALS = "rotate_credentials"
     REVOKE_CREDENTIALS = "revoke_credentials"
+    ERASE = "erase"  # a resident's personal data erased (notifier/erasure.py)
 
 
 class AuditObject(StrEnum):
@@ -248,3 +249,4 @@ class AuditObject(StrEnum):
     TEAM = "team"
     ORGANISATION = "organisation"  # its escalation policy
     MQTT_IDENTITY = "mqtt_identity"  # a device's (or Zigbee2MQTT bridge's) MQTT credentials
+    RESIDENT = "resident"
