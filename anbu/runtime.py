@@ -117,7 +117,7 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
     from anomaly import patterns, sweeper, training
     from gateway import connectivity, incidents
-    from notifier import checkins, escalation, followup, outbox, retention
+    from notifier import checkins, escalation, followup, outbox, retention, stored_replies
     from notifier.transports.factory import make_transport
 
     transport = make_transport(settings)
@@ -128,6 +128,8 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
         # Reminders and "all clear" after the ladder, and weekly check-in calls: as often as it.
         Tick("followup", settings.escalation_interval_s, lambda: followup.tick(engine, clock, settings)),
         Tick("checkins", settings.escalation_interval_s, lambda: checkins.tick(engine, clock, settings)),
+        # Replies on calls the API stored (or spooled) but could not act on: retried until done.
+        Tick("replies", settings.escalation_interval_s, lambda: stored_replies.tick(engine, clock, settings)),
         Tick("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
         Tick(
             "connectivity",

@@ -7,12 +7,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Update, event
+from sqlalchemy import CursorResult, Engine, Update, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
 
+# How long a SQLite writer waits for the write lock before "database is locked". Ticks and the
+# dashboard can afford to wait; a Twilio webhook cannot: Twilio gives up after 15 s
+# (TWILIO_WEBHOOK_BUDGET_S) and never retries a <Gather> callback, so the resident's reply would
+# be lost with the request. The reply webhook therefore waits far less, through
+# bounded_session() (notifier.stored_replies: 2 s to store the reply, 5 s to act on it), and
+# answers Twilio itself when the database cannot take the write. 10 s stays below Twilio's
+# budget for the other webhooks (answer, status, SMS).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+TWILIO_WEBHOOK_BUDGET_S = 15.0
+PG_CONNECT_TIMEOUT_S = 5
 
 
 def normalise_url(url: str) -> str:
@@ -36,6 +45,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs["pool_pre_ping"] = True
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # libpq waits for ever by default; a server that does not answer must fail a request
+        # (and a Twilio webhook its fallback) in seconds, not hang it.
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     return create_engine(url, **kwargs)
 
 
@@ -74,6 +87,38 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def bounded_session(engine: Engine, wait_s: float) -> Iterator[Session]:
+    """Like :func:`session_scope`, but every wait for a lock gives up after about ``wait_s``
+    (raising ``OperationalError``) instead of the engine's usual patience: for work that must
+    answer someone in time (a Twilio webhook) and has somewhere else to go when it cannot.
+
+    SQLite: this connection's busy timeout, set before its ``BEGIN IMMEDIATE`` and put back
+    afterwards. PostgreSQL: ``lock_timeout`` and a ``statement_timeout`` for this transaction.
+    """
+    millis = max(1, int(wait_s * 1000))
+    with engine.connect() as conn:
+        sqlite = is_sqlite(engine)
+        if sqlite:  # on the DBAPI connection: nothing may begin the transaction before it
+            conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={millis}")  # type: ignore[union-attr]
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                try:
+                    if not sqlite:
+                        session.execute(text(f"SET LOCAL lock_timeout = {millis}"))
+                        session.execute(text(f"SET LOCAL statement_timeout = {millis * 2}"))
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
+                )
 
 
 def claim_row(session: Session, statement: Update) -> bool:

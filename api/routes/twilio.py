@@ -1,4 +1,5 @@
-"""Twilio webhooks: signature first, then one transaction around the notifier handler.
+"""Twilio webhooks: signature first, then one transaction around the notifier handler (the
+resident's reply on a call: stored first, then acted on, :mod:`notifier.stored_replies`).
 
 No bearer auth here (Twilio cannot log in); the ``X-Twilio-Signature`` check is the gate,
 and nothing touches the database before it passes. The handlers live in
@@ -20,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClockDep, EngineDep, SettingsDep
 from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
 from core.db import session_scope
-from notifier import calls, sms
+from notifier import calls, sms, stored_replies
 from notifier import webhook_urls as paths
 
 log = logging.getLogger(__name__)
@@ -149,17 +150,20 @@ async def voice_gather(
     code = _query(request, "code")
     gather_no = _gather_no(request)
 
-    def handle(session: Session) -> str:
-        return calls.gather(
-            session,
+    # Not one transaction: the reply is stored first and acted on second, and Twilio gets TwiML
+    # even when the database cannot take either (notifier.stored_replies).
+    twiml = await run_in_threadpool(
+        lambda: stored_replies.receive(
+            engine,
             code=code,
+            gather_no=gather_no,
             params=params.single(),
             base_url=settings.effective_public_base_url,
             now=clock.now(),
-            gather_no=gather_no,
+            spool=stored_replies.spool_dir(settings),
         )
-
-    return Response(await _in_transaction(engine, handle), media_type=XML)
+    )
+    return Response(twiml, media_type=XML)
 
 
 @router.post(paths.VOICE_STATUS, status_code=status.HTTP_204_NO_CONTENT)

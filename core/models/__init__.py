@@ -17,7 +17,7 @@ from core.models.devices import (
 from core.models.gateway_status import GatewayStatus
 from core.models.households import Contact, Household, Resident
 from core.models.incidents import SystemIncident
-from core.models.outbox import CallAttempt, CallPacing, InboundMessage, Notification
+from core.models.outbox import CallAttempt, CallPacing, CallReply, InboundMessage, Notification
 from core.models.people import Organisation, Team, User
 from core.models.routines import RoutineModel
 from core.models.watches import Watch
@@ -29,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "CallAttempt",
     "CallPacing",
+    "CallReply",
     "Case",
     "CaseAssignment",
     "CaseEvent",

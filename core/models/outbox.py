@@ -17,7 +17,7 @@ from core.enums import (
     OutboxStatus,
     RecipientKind,
 )
-from core.models._base import enum_field, pk, utc
+from core.models._base import enum_field, json_field, pk, utc
 
 
 class CallAttempt(SQLModel, table=True):
@@ -103,3 +103,30 @@ class InboundMessage(SQLModel, table=True):
     id: int | None = pk()
     message_sid: str = Field(max_length=64, unique=True)
     received_at: datetime = utc()
+
+
+class CallReply(SQLModel, table=True):
+    """What a person said or pressed on a call, stored before anything is decided from it, so
+    that it is acted on even if acting fails or the database was away (``notifier.stored_replies``).
+
+    One row per ``<Gather>`` callback (``key``: the call's code and question attempt ``n``), so a
+    second delivery finds the first. ``done_at`` is set in the transaction that acts on it, which
+    makes the reply count exactly once whoever (webhook or worker) gets there first.
+    """
+
+    __tablename__ = "call_reply"
+    __table_args__ = (Index("ix_call_reply_pending", "done_at", "next_attempt_at"),)
+
+    id: int | None = pk()
+    key: str = Field(max_length=160, unique=True)
+    code: str = Field(max_length=64, index=True)
+    gather_no: int | None = None
+    # The resident's words: only the Gather fields the handlers read (Digits, SpeechResult,
+    # Confidence, CallSid). Deleted a week after being acted on; the case keeps an excerpt.
+    params: dict[str, str] = json_field()
+    received_at: datetime = utc()
+    done_at: datetime | None = utc(nullable=True)
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the TwiML given
+    attempts: int = 0
+    next_attempt_at: datetime | None = utc(nullable=True)
+    error: str | None = Field(default=None, max_length=120)  # exception type only
