@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -11,6 +12,8 @@ from sqlalchemy import CursorResult, Engine, Update, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine
+
+from core.clock import ensure_utc
 
 # How long a SQLite writer waits for the write lock before "database is locked". Ticks and the
 # dashboard can afford to wait; a Twilio webhook cannot: Twilio gives up after 15 s
@@ -119,6 +122,19 @@ def bounded_session(engine: Engine, wait_s: float) -> Iterator[Session]:
                 conn.connection.driver_connection.execute(  # type: ignore[union-attr]
                     f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
                 )
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock (aware UTC): the one clock every worker host shares.
+
+    Leases written by one host and judged by another use it, since host clocks can be minutes
+    apart (issue 14.6). PostgreSQL: the server's ``statement_timestamp()``. SQLite runs inside
+    our process, so it is this host's clock, which every process on the one SQLite file shares.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        stamp = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return datetime.fromisoformat(str(stamp)).replace(tzinfo=UTC)
+    return ensure_utc(session.execute(text("SELECT statement_timestamp()")).scalar_one())
 
 
 def claim_row(session: Session, statement: Update) -> bool:

@@ -4,11 +4,16 @@ One row at a time, in two transactions around the provider request:
 
 1. **Claim** (committed before anything is sent): a conditional UPDATE moves the row to
    ``sending`` with a lease (``claim_expires_at = now + 60 s``) and ``attempts + 1``; only one
-   worker can win it. In the same transaction the case's fencing token is re-checked: a row
+   worker can win it. Leases are written and judged by the **database's clock**
+   (:func:`core.db.database_now`), never the worker's: worker hosts' clocks can be minutes apart,
+   and a lease judged by each host's own clock is taken over while its holder still sends. In the same transaction the case's fencing token is re-checked: a row
    stamped with an old token (the case was acknowledged, cleared or resolved since it was
    queued) is cancelled instead (see :func:`should_cancel` for the rows that survive an
    acknowledgement).
-2. **Send** through the transport, outside any transaction.
+2. **Send** through the transport, outside any transaction. Right before the request the
+   worker checks that the row is still its own (**fence**: same attempt count, still
+   ``sending``, no provider id) and renews the lease; a worker whose lease ran out while it
+   waited (pacing, a slow lookup) and whose row was taken over sends nothing.
 3. **Record** the provider id and status, or the error (temporary -> back to ``pending`` with
    exponential backoff; permanent or too many attempts -> ``failed``).
 
@@ -43,7 +48,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, or_, update
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
-from core.db import claim_row, session_scope
+from core.db import claim_row, database_now, session_scope
 from core.enums import CallOutcome, CallStatus, CaseEventType, CaseKind, CaseStatus, OutboxStatus, Severity
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
@@ -136,9 +141,14 @@ class _Claim:
     to: str
     body: str
     code: str
-    attempts: int
-    claimed_at: datetime
+    attempts: int  # the lease token: a row claimed again has a higher count
+    leased_at: datetime  # the database's time of the claim
     uncertain_since: datetime | None = None  # an earlier attempt may have reached the provider
+
+
+def _lease_now(session: Session, lease_clock: Clock | None) -> datetime:
+    """The time leases are written and judged by: the database's (a test may pass its clock)."""
+    return lease_clock.now() if lease_clock is not None else database_now(session)
 
 
 def tick(
@@ -149,49 +159,56 @@ def tick(
     *,
     limit: int = 50,
     pacer: CallPacer | None = None,
+    lease_clock: Clock | None = None,
 ) -> int:
     """Send what is due; returns how many rows were handled (sent, retried, failed or cancelled).
+
+    ``lease_clock``: what leases are judged by; ``None`` (production) is the database's clock.
+    A test that moves a manual clock past a lease passes that clock (it stands for the
+    database's too).
 
     Messages go first, and again after every call: a call waits for its pacing slot
     (:mod:`notifier.pacing`), and a queue of paced calls must not hold back an emergency SMS.
     Calls are taken one at a time, most urgent first (:func:`_next_due_call`), so an emergency
     call queued during a long tick goes before the routine calls still waiting.
     """
-    pacer = pacer or CallPacer.for_settings(settings)
-    handled = _send_due_messages(engine, clock, settings, transport, pacer, limit)
+    run = _Run(engine, clock, settings, transport, pacer or CallPacer.for_settings(settings), lease_clock)
+    handled = _send_due_messages(run, limit)
     tried: set[int] = set()
     while handled < limit:
-        call_id = _next_due_call(engine, clock.now(), exclude=tried)
+        call_id = _next_due_call(run, exclude=tried)
         if call_id is None:
             break
         tried.add(call_id)  # a row that keeps failing to be handled is not picked again this tick
-        if _handle_logged(engine, clock, settings, transport, pacer, _CALLS, call_id):
+        if _handle_logged(run, _CALLS, call_id):
             handled += 1
-        handled += _send_due_messages(engine, clock, settings, transport, pacer, limit - handled)
+        handled += _send_due_messages(run, limit - handled)
     return handled
 
 
-def _send_due_messages(
-    engine: Engine, clock: Clock, settings: Settings, transport: Transport, pacer: CallPacer, limit: int
-) -> int:
+@dataclass(frozen=True)
+class _Run:
+    """One tick's collaborators."""
+
+    engine: Engine
+    clock: Clock
+    settings: Settings
+    transport: Transport
+    pacer: CallPacer
+    lease_clock: Clock | None
+
+
+def _send_due_messages(run: _Run, limit: int) -> int:
     handled = 0
-    for row_id in _due_ids(engine, _SMS, clock.now(), limit):
-        if _handle_logged(engine, clock, settings, transport, pacer, _SMS, row_id):
+    for row_id in _due_ids(run, _SMS, limit):
+        if _handle_logged(run, _SMS, row_id):
             handled += 1
     return handled
 
 
-def _handle_logged(
-    engine: Engine,
-    clock: Clock,
-    settings: Settings,
-    transport: Transport,
-    pacer: CallPacer,
-    table: _Table,
-    row_id: int,
-) -> bool:
+def _handle_logged(run: _Run, table: _Table, row_id: int) -> bool:
     try:
-        return _handle(engine, clock, settings, transport, pacer, table, row_id)
+        return _handle(run, table, row_id)
     except Exception:  # one bad row must never stop the rest of the outbox
         log.exception("outbox: failed to handle %s %s", table.model.__name__, row_id)
         return False
@@ -207,12 +224,12 @@ def call_priority() -> ColumnElement[int]:
     )
 
 
-def _next_due_call(engine: Engine, now: datetime, *, exclude: set[int]) -> int | None:
-    with session_scope(engine) as session:
+def _next_due_call(run: _Run, *, exclude: set[int]) -> int | None:
+    with session_scope(run.engine) as session:
         stmt = (
             select(CallAttempt.id)
             .outerjoin(Case, col(Case.id) == col(CallAttempt.case_id))
-            .where(_due(_CALLS, now))
+            .where(_due(_CALLS, run.clock.now(), _lease_now(session, run.lease_clock)))
             .order_by(call_priority(), col(CallAttempt.id))
         )
         if exclude:
@@ -221,7 +238,9 @@ def _next_due_call(engine: Engine, now: datetime, *, exclude: set[int]) -> int |
         return int(found) if found is not None else None
 
 
-def _due(table: _Table, now: datetime) -> ColumnElement[bool]:
+def _due(table: _Table, now: datetime, lease_now: datetime) -> ColumnElement[bool]:
+    """Pending and past its retry time (``now``: the worker's clock; a skew moves a retry a
+    little), or a lease that ran out by the database's clock (``lease_now``)."""
     m = table.model
     return or_(
         and_(
@@ -231,7 +250,7 @@ def _due(table: _Table, now: datetime) -> ColumnElement[bool]:
         # A worker died mid-send. Without a provider id we do not know the provider has it: retry.
         and_(
             col(m.status) == table.sending,
-            or_(col(m.claim_expires_at).is_(None), col(m.claim_expires_at) <= now),
+            or_(col(m.claim_expires_at).is_(None), col(m.claim_expires_at) <= lease_now),
             col(m.provider_sid).is_(None),
         ),
     )
@@ -241,31 +260,24 @@ def _row(session: Session, table: _Table, row_id: int) -> CallAttempt | Notifica
     return session.get(CallAttempt, row_id) if table.is_call else session.get(Notification, row_id)
 
 
-def _due_ids(engine: Engine, table: _Table, now: datetime, limit: int) -> list[int]:
+def _due_ids(run: _Run, table: _Table, limit: int) -> list[int]:
     if limit <= 0:
         return []
-    with session_scope(engine) as session:
+    with session_scope(run.engine) as session:
         m = table.model
-        stmt = select(m.id).where(_due(table, now)).order_by(col(m.id)).limit(limit)
+        due = _due(table, run.clock.now(), _lease_now(session, run.lease_clock))
+        stmt = select(m.id).where(due).order_by(col(m.id)).limit(limit)
         return [int(i) for i in session.exec(stmt).all() if i is not None]
 
 
-def _handle(
-    engine: Engine,
-    clock: Clock,
-    settings: Settings,
-    transport: Transport,
-    pacer: CallPacer,
-    table: _Table,
-    row_id: int,
-) -> bool:
-    claim = _claim(engine, table, row_id, clock.now())
+def _handle(run: _Run, table: _Table, row_id: int) -> bool:
+    engine, clock, transport = run.engine, run.clock, run.transport
+    claim = _claim(run, table, row_id)
     if claim is ClaimRefused.TAKEN:
         return False
     if isinstance(claim, ClaimRefused):  # cancelled or given up inside the claim transaction
         return True
-    base = settings.effective_public_base_url
-    from_ = settings.twilio_from_number or CONSOLE_FROM
+    from_ = run.settings.twilio_from_number or CONSOLE_FROM
     if claim.uncertain_since is not None and isinstance(transport, ReconcilingTransport):
         try:
             found = _already_sent(engine, transport, claim, from_)
@@ -282,20 +294,13 @@ def _handle(
             return True
     try:
         if table.is_call:
-            pacer.wait_turn(engine)
-            sid = transport.place_call(
-                to=claim.to,
-                from_=from_,
-                answer_url=webhook_urls.url(base, webhook_urls.VOICE_ANSWER, code=claim.code),
-                status_callback_url=webhook_urls.url(base, webhook_urls.VOICE_STATUS, code=claim.code),
+            run.pacer.wait_turn(engine)
+        if not _still_ours(run, claim):
+            log.warning(
+                "outbox: lease on %s %s lost before sending; not sent", table.model.__name__, claim.id
             )
-        else:
-            sid = transport.send_sms(
-                to=claim.to,
-                from_=from_,
-                body=claim.body,
-                status_callback_url=webhook_urls.url(base, webhook_urls.SMS_STATUS, id=claim.id),
-            )
+            return False
+        sid = _send(run, claim, from_)
     except TransportError as exc:
         _record_failure(engine, claim, exc, clock.now())
         return True
@@ -310,6 +315,44 @@ def _handle(
         return True
     _record_sent(engine, claim, sid, clock.now())
     return True
+
+
+def _send(run: _Run, claim: _Claim, from_: str) -> str:
+    base = run.settings.effective_public_base_url
+    if claim.table.is_call:
+        return run.transport.place_call(
+            to=claim.to,
+            from_=from_,
+            answer_url=webhook_urls.url(base, webhook_urls.VOICE_ANSWER, code=claim.code),
+            status_callback_url=webhook_urls.url(base, webhook_urls.VOICE_STATUS, code=claim.code),
+        )
+    return run.transport.send_sms(
+        to=claim.to,
+        from_=from_,
+        body=claim.body,
+        status_callback_url=webhook_urls.url(base, webhook_urls.SMS_STATUS, id=claim.id),
+    )
+
+
+def _still_ours(run: _Run, claim: _Claim) -> bool:
+    """The fence right before the request: the row is still ours (same attempt count, the lease
+    token; still sending; no provider id), and the lease is renewed for the request. A worker
+    that waited past its lease and was taken over sends nothing; one that waited past it
+    untouched still holds the row. The renewed lease end also marks where a lookup starts."""
+    m = claim.table.model
+    with session_scope(run.engine) as session:
+        lease_now = _lease_now(session, run.lease_clock)
+        return claim_row(
+            session,
+            update(m)
+            .where(
+                col(m.id) == claim.id,
+                col(m.attempts) == claim.attempts,
+                col(m.status) == claim.table.sending,
+                col(m.provider_sid).is_(None),
+            )
+            .values(claim_expires_at=lease_now + LEASE),
+        )
 
 
 def _already_sent(engine: Engine, transport: ReconcilingTransport, claim: _Claim, from_: str) -> str | None:
@@ -332,21 +375,25 @@ def _already_sent(engine: Engine, transport: ReconcilingTransport, claim: _Claim
     return mine[0] if mine else None
 
 
-def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim | ClaimRefused:
+def _claim(run: _Run, table: _Table, row_id: int) -> _Claim | ClaimRefused:
     """Transaction 1: the row to send, or why there is nothing to send."""
     m = table.model
-    with session_scope(engine) as session:
+    now = run.clock.now()
+    with session_scope(run.engine) as session:
+        lease_now = _lease_now(session, run.lease_clock)
         # A lease end left on a row that is due again marks an attempt whose send is uncertain
         # (read before the UPDATE overwrites it; the UPDATE below decides who wins the row).
         previous_lease = session.exec(select(m.claim_expires_at).where(col(m.id) == row_id)).first()
         values: dict[str, Any] = {
             "status": table.sending,
-            "claim_expires_at": now + LEASE,
+            "claim_expires_at": lease_now + LEASE,
             "attempts": col(m.attempts) + 1,
         }
         if table.is_call:
             values["updated_at"] = now
-        if not claim_row(session, update(m).where(col(m.id) == row_id, _due(table, now)).values(**values)):
+        if not claim_row(
+            session, update(m).where(col(m.id) == row_id, _due(table, now, lease_now)).values(**values)
+        ):
             return ClaimRefused.TAKEN
         row = _row(session, table, row_id)
         assert row is not None and row.id is not None
@@ -373,7 +420,7 @@ def _claim(engine: Engine, table: _Table, row_id: int, now: datetime) -> _Claim 
             body=row.body if isinstance(row, Notification) else "",
             code=row.code if isinstance(row, CallAttempt) else "",
             attempts=row.attempts,
-            claimed_at=now,
+            leased_at=lease_now,
             uncertain_since=previous_lease - LEASE if previous_lease is not None else None,
         )
 
@@ -440,7 +487,7 @@ def _record_failure(engine: Engine, claim: _Claim, exc: TransportError, now: dat
             _finish(session, table, row, now, status=table.pending, error=error, next_attempt_at=retry_at)
             if exc.uncertain or claim.uncertain_since is not None:
                 # The provider may have this send: the next claim asks it before sending again.
-                row.claim_expires_at = (claim.uncertain_since or claim.claimed_at) + LEASE
+                row.claim_expires_at = (claim.uncertain_since or claim.leased_at) + LEASE
             log.info(
                 "outbox: %s %s temporary error %s (attempt %d), retry at %s",
                 m.__name__,

@@ -51,7 +51,8 @@ def _case(
 
 
 def _send(engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport) -> int:
-    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0))
+    # Leases follow the test's clock here, standing for the database's (production: database_now).
+    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0), lease_clock=clock)
 
 
 def test_calls_and_messages_are_sent_once_with_our_webhook_urls(

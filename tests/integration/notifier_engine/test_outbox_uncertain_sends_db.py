@@ -49,7 +49,8 @@ def _case(engine: Engine, clock: ManualClock, *, policy: dict[str, object] | Non
 
 
 def _send(engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport) -> int:
-    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0))
+    # Leases follow the test's clock here, standing for the database's (production: database_now).
+    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0), lease_clock=clock)
 
 
 def _die_after_sending_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,129 @@
+"""Two worker hosts whose clocks are 2 minutes apart place a call once (issue 14.6).
+
+The outbox lease is judged by the database's clock, not by each worker's, and a worker checks
+that it still holds the row (its attempt count is the lease token) right before the request.
+The workers here are two outbox ticks with their own clocks, one run from inside the other's
+request or pacing wait, so the interleaving is exact. SQLite, and PostgreSQL with
+ANBU_TEST_DATABASE_URL (the ``engine`` fixture); the database's clock is the real one.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from core.clock import SYSTEM_CLOCK, ManualClock
+from core.db import session_scope
+from core.enums import CallStatus
+from core.settings import Settings
+from notifier import outbox
+from notifier.pacing import CallPacer
+from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.integration.notifier_engine.support import ProviderTransport, Sent, calls
+from tests.ticks import run_notifier_ticks
+
+SKEW = timedelta(minutes=2)
+
+
+def _queued_call(engine: Engine, clock: ManualClock, settings: Settings) -> int:
+    with session_scope(engine) as s:
+        team = make_team(s)
+        make_user(s, team=team)
+        case_id = make_open_case(s, make_household(s, team=team, contacts=1), now=clock.now()).id
+        assert case_id is not None
+    run_notifier_ticks(engine, clock, settings)
+    return case_id
+
+
+def _clocks() -> tuple[ManualClock, ManualClock]:
+    """Worker A's clock 2 minutes behind the real time, worker B's right."""
+    now = SYSTEM_CLOCK.now()
+    return ManualClock(now - SKEW), ManualClock(now)
+
+
+class _PacerThen(CallPacer):
+    """No pacing, but runs ``then`` while the worker waits for its turn (after its claim)."""
+
+    def __init__(self, then: object) -> None:
+        super().__init__(0)
+        self.then = then
+
+    def wait_turn(self, engine: Engine) -> datetime | None:
+        if callable(self.then):
+            then, self.then = self.then, None
+            then()
+        return None
+
+
+@pytest.mark.parametrize("behind", ["first", "second"])
+def test_two_workers_with_clocks_two_minutes_apart_place_one_call(
+    engine: Engine, settings: Settings, behind: str
+) -> None:
+    clock_a, clock_b = _clocks()
+    if behind == "second":
+        clock_a, clock_b = clock_b, clock_a
+    case_id = _queued_call(engine, clock_a, settings)
+    provider = ProviderTransport(clock=SYSTEM_CLOCK)
+    during_a: list[int] = []
+
+    def worker_b_ticks(_record: Sent) -> None:
+        # Worker A's request is in flight: B's tick must see A's lease as held.
+        provider.on_send = None
+        during_a.append(outbox.tick(engine, clock_b, settings, provider, pacer=CallPacer(0)))
+
+    provider.on_send = worker_b_ticks
+    assert outbox.tick(engine, clock_a, settings, provider, pacer=CallPacer(0)) == 1
+    assert during_a == [0]
+    assert len(provider.sent) == 1, "the call was placed twice"
+    with Session(engine) as s:
+        (call,) = calls(s, case_id)
+    assert call.provider_sid == provider.sent[0].sid and call.status == CallStatus.QUEUED
+
+
+def test_a_worker_whose_lease_ran_out_while_it_waited_does_not_place_the_call_too(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A waits for its pacing turn past its lease; B (2 minutes ahead) takes the row over and
+    # places the call. A's late attempt is fenced off: its lease token is no longer the row's.
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    clock_a, clock_b = _clocks()
+    case_id = _queued_call(engine, clock_a, settings)
+    provider = ProviderTransport(clock=SYSTEM_CLOCK)
+
+    def lease_runs_out_then_b_sends() -> None:
+        time.sleep(1.2)
+        assert outbox.tick(engine, clock_b, settings, provider, pacer=CallPacer(0)) == 1
+
+    outbox.tick(engine, clock_a, settings, provider, pacer=_PacerThen(lease_runs_out_then_b_sends))
+    assert len(provider.sent) == 1, "the late first attempt placed a second call"
+    with Session(engine) as s:
+        (call,) = calls(s, case_id)
+    assert call.provider_sid == provider.sent[0].sid and call.attempts == 2
+
+
+def test_a_dead_workers_lease_is_taken_over_on_time_by_a_worker_whose_clock_is_behind(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A (clock right) dies in its pacing wait. B's clock is 2 minutes behind: judged by its own
+    # clock, A's lease would look good for 2 more minutes and the call would wait that long.
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=1))
+    clock_b, clock_a = _clocks()
+    case_id = _queued_call(engine, clock_a, settings)
+    provider = ProviderTransport(clock=SYSTEM_CLOCK)
+
+    def dies() -> None:
+        raise SystemExit("worker A killed mid-send")
+
+    with pytest.raises(SystemExit):
+        outbox.tick(engine, clock_a, settings, provider, pacer=_PacerThen(dies))
+    assert outbox.tick(engine, clock_b, settings, provider, pacer=CallPacer(0)) == 0  # lease held
+    time.sleep(1.2)
+    assert outbox.tick(engine, clock_b, settings, provider, pacer=CallPacer(0)) == 1
+    assert len(provider.sent) == 1 and provider.lookups == 1
+    with Session(engine) as s:
+        (call,) = calls(s, case_id)
+    assert call.provider_sid == provider.sent[0].sid
