@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from core.enums import CaseEventType
-from core.models import CallAttempt, Case, CaseEvent, CheckinCall
+from core.models import CallAttempt, CallReply, Case, CaseEvent, CheckinCall
 
 # Case event fields holding a resident's own words (speech excerpts, SMS replies).
 _RESIDENT_WORDS = ("excerpt",)
@@ -54,7 +54,8 @@ def scrub_checkin_answers(answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def remove_call_words(session: Session, call_ids: Sequence[int]) -> None:
-    """Blank the transcripts of these calls and the words their check-in answers kept."""
+    """Blank the transcripts of these calls and the words their check-in answers and stored
+    replies kept."""
     if not call_ids:
         return
     session.execute(
@@ -65,6 +66,11 @@ def remove_call_words(session: Session, call_ids: Sequence[int]) -> None:
     )
     for checkin in session.exec(select(CheckinCall).where(col(CheckinCall.call_attempt_id).in_(call_ids))):
         checkin.answers = scrub_checkin_answers(checkin.answers)
+    # The raw replies stored before they were acted on (notifier.stored_replies): the same words.
+    codes = select(CallAttempt.code).where(col(CallAttempt.id).in_(call_ids))
+    session.execute(
+        delete(CallReply).where(col(CallReply.code).in_(codes)).execution_options(synchronize_session=False)
+    )
 
 
 def remove_case_words(

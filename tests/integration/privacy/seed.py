@@ -20,6 +20,7 @@ from core.models import (
     ActivityEdge,
     AuditEntry,
     CallAttempt,
+    CallReply,
     Case,
     CheckinCall,
     Device,
@@ -94,6 +95,17 @@ def case_with_words(
     case = make_open_case(session, household, now=opened)
     call = make_call_attempt(session, household, now=opened, case=case, status="completed")
     call.transcript = f"1: {SAID} -> unwell"
+    # The raw reply as the gather webhook stored it before acting on it (notifier.stored_replies).
+    session.add(
+        CallReply(
+            key=f"{call.code}:1",
+            code=call.code,
+            gather_no=1,
+            params={"SpeechResult": SAID},
+            received_at=opened,
+            done_at=opened,
+        )
+    )
     notification = make_notification(session, household, now=opened, case=case)
     notification.body = SENT
     lifecycle.record_event(

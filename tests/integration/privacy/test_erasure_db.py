@@ -16,6 +16,7 @@ from core.models import (
     ActivityEdge,
     AuditEntry,
     CallAttempt,
+    CallReply,
     Case,
     Device,
     Household,
@@ -65,6 +66,7 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
     assert where_found(engine, [seed.SAID, seed.TEXTED]) <= {
         # the neighbour's case holds the same seeded words: the scan must find them only there
         "callattempt.transcript",
+        "call_reply.params",
         "caseevent.data",
         "checkin_call.answers",
     }
@@ -86,6 +88,8 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
         assert s.exec(select(func.count()).where(col(Reading.device_id).in_(device_ids))).one() == 0
         assert s.exec(select(func.count()).where(ActivityEdge.household_id == household.id)).one() == 0
         assert s.get(RoutineModel, household.id) is None
+        her_calls = select(CallAttempt.code).where(CallAttempt.household_id == household.id)
+        assert s.exec(select(func.count()).where(col(CallReply.code).in_(her_calls))).one() == 0
         home = s.get(Household, household.id)
         assert home is not None and home.erased_at == now
         assert (home.monitoring, home.paused_until) == (MonitoringState.PAUSED, None)  # never watched again
