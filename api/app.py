@@ -20,6 +20,7 @@ from api.login_limiter import AccountThrottle, LoginLimiter
 from api.routes import (
     audit_log,
     auth,
+    case_closing,
     cases,
     contacts,
     dashboard,
@@ -110,6 +111,7 @@ def create_app(
     v1.include_router(household_admin.router)
     v1.include_router(people.router)
     v1.include_router(cases.router)
+    v1.include_router(case_closing.router)
     v1.include_router(contacts.router)
     v1.include_router(management.router)
     v1.include_router(reports.router)

@@ -82,6 +82,7 @@ class ErrorCode(StrEnum):
     NOT_TEAM_STAFF = "not_team_staff"
     DEVICE_UNASSIGNABLE = "device_unassignable"
     TEXT_BLANK = "text_blank"
+    OUTCOME_REQUIRED = "outcome_required"
     WEEKDAY_RANGE = "weekday_range"
     WEEKDAY_REPEATED = "weekday_repeated"
     CHECKIN_IN_QUIET_HOURS = "checkin_in_quiet_hours"

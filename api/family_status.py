@@ -25,12 +25,11 @@ from sqlmodel import Session, col, select
 
 from core.enums import ACTIVE_CASE_STATUSES, CaseStatus, MonitoringState, ResolutionCode, WatchStatus
 from core.localtime import latest_sign_of_life
-from core.models import Case, CaseAssignment, Household, User, Watch
+from core.models import Case, Household, Watch
+from notifier.closures import FINE_RESOLUTIONS, caseworker_phone
 
 # A person confirmed the resident was fine (or that nothing was wrong) when they closed the case.
-CHECKED_OUTCOMES = frozenset(
-    {ResolutionCode.RESIDENT_FINE, ResolutionCode.FALSE_ALARM_AWAY, ResolutionCode.FALSE_ALARM_DEVICE}
-)
+CHECKED_OUTCOMES = FINE_RESOLUTIONS
 
 
 @dataclass(frozen=True)
@@ -89,21 +88,3 @@ def _overdue(watch: Watch, now: datetime) -> bool:
     """Past the household's usual quiet: the sweeper's own deadline (which already allows for
     the night, the learned routine and data gaps), whether or not it has run yet."""
     return watch.status == WatchStatus.OVERDUE or (watch.alert_after is not None and watch.alert_after <= now)
-
-
-def caseworker_phone(session: Session, case: Case) -> str | None:
-    """The number of the person working (or who closed) the case: the assignee, else whoever
-    resolved or took it on, when that person has a phone on file."""
-    assert case.id is not None
-    candidates: list[User | None] = []
-    assignment = session.get(CaseAssignment, case.id)
-    if assignment is not None:
-        candidates.append(session.get(User, assignment.user_id))
-    for actor in (case.resolved_by, case.acknowledged_by):
-        if actor and actor.startswith("user:"):
-            username = actor.removeprefix("user:")
-            candidates.append(session.exec(select(User).where(col(User.username) == username)).first())
-    for user in candidates:
-        if user is not None and user.is_active and user.phone:
-            return user.phone
-    return None

@@ -223,8 +223,24 @@ class CaseDetail(CaseBase):
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: ResolutionCode
+    # No default outcome, ever (issue 17): the outcome decides what the family is told, so a
+    # missing or empty one is refused with its own code, not taken as "fine".
+    code: ResolutionCode | None = Field(default=None, validate_default=True)
     note: str = Field(default="", max_length=MAX_NOTE_LENGTH, pattern=NO_NUL)
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _outcome_chosen(cls, value: object) -> object:
+        if value is None or value == "":
+            raise PydanticCustomError(
+                "outcome_required", "choose the outcome: it decides what the family is told"
+            )
+        return value
+
+    @property
+    def outcome(self) -> ResolutionCode:
+        assert self.code is not None  # the validator refused None
+        return self.code
 
 
 class NoteIn(BaseModel):
@@ -583,6 +599,31 @@ class AssigneeOut(BaseModel):
 
 class AssigneeList(BaseModel):
     items: list[AssigneeOut]
+
+
+class ClosurePreviewOut(BaseModel):
+    """What resolving with ``code`` would text the family already told (nothing when none was)."""
+
+    code: ResolutionCode
+    family_told: int  # how many family members would get it
+    language: Language | None  # the message's language: the first such family member's
+    message: str | None
+
+
+class QuietAfterClosingOut(BaseModel):
+    """A household overdue (quiet longer than usual) with no case open: its last closed case."""
+
+    household_id: int
+    household_code: str
+    household_timezone: str
+    last_sign_at: datetime | None
+    case_id: int | None
+    closed_at: datetime | None
+    resolution_code: ResolutionCode | None
+
+
+class QuietAfterClosingList(BaseModel):
+    items: list[QuietAfterClosingOut]
 
 
 class FieldVisitIn(BaseModel):

@@ -2,8 +2,8 @@
 
 When a case is cleared, or resolved as fine or a false alarm, everyone who was already told
 about it (SMS sent or being sent, or a family member we phoned) gets one "all clear" SMS;
-resolved with another outcome (hospital, found in need, ...) they get a neutral "closed" SMS and
-the caseworker explains. Keys ``case:{id}:closure:{kind}:{id}:sms`` make it once per recipient;
+resolved as in hospital they are told so and whom to call; with another outcome (found in need,
+...) they get a neutral "closed" SMS naming the caseworker (and their number) who explains. Keys ``case:{id}:closure:{kind}:{id}:sms`` make it once per recipient;
 only cases closed in the last :data:`CLOSURE_WINDOW` are looked at. Run by
 :func:`notifier.followup.tick`; rows are written by :func:`notifier.queueing.queue_for`.
 """
@@ -26,7 +26,7 @@ from core.enums import (
     RecipientKind,
     ResolutionCode,
 )
-from core.models import CallAttempt, Case, Contact, Household, Notification
+from core.models import CallAttempt, Case, CaseAssignment, Contact, Household, Notification, User
 from notifier.queueing import queue_for
 from notifier.recipients import Recipient
 from notifier.templates import CLOSURE_TEMPLATES, Purpose
@@ -46,9 +46,34 @@ _NOT_REACHED_CALLS = (CallStatus.PENDING, CallStatus.SENDING, CallStatus.CANCELL
 
 def closure_purpose(case: Case) -> Purpose:
     """Pure: "all clear" unless a person closed the case with a worrying outcome."""
-    if case.status == CaseStatus.RESOLVED and case.resolution_code not in FINE_RESOLUTIONS:
-        return Purpose.CLOSED
+    if case.status == CaseStatus.RESOLVED:
+        return outcome_purpose(case.resolution_code)
     return Purpose.ALL_CLEAR
+
+
+def outcome_purpose(code: ResolutionCode | None) -> Purpose:
+    """Pure: what a staff resolution with ``code`` tells everyone already told."""
+    if code in FINE_RESOLUTIONS:
+        return Purpose.ALL_CLEAR
+    return Purpose.HOSPITAL if code == ResolutionCode.HOSPITAL else Purpose.CLOSED
+
+
+def caseworker_phone(session: Session, case: Case) -> str | None:
+    """The number of the person working (or who closed) the case: the assignee, else whoever
+    resolved or took it on, when that person is active and has a phone on file."""
+    assert case.id is not None
+    candidates: list[User | None] = []
+    assignment = session.get(CaseAssignment, case.id)
+    if assignment is not None:
+        candidates.append(session.get(User, assignment.user_id))
+    for actor in (case.resolved_by, case.acknowledged_by):
+        if actor and actor.startswith("user:"):
+            username = actor.removeprefix("user:")
+            candidates.append(session.exec(select(User).where(col(User.username) == username)).first())
+    for user in candidates:
+        if user is not None and user.is_active and user.phone:
+            return user.phone
+    return None
 
 
 def closure_key(case_id: int, kind: RecipientKind, recipient_id: int) -> str:
@@ -150,6 +175,7 @@ def send_closure(session: Session, case_id: int, now: datetime) -> bool:
         limits=None,  # "it is over" is never held back by a rate limit
         now=now,
         key_for=lambda rec: closure_key(case_id, rec.kind, rec.id),
+        ring=caseworker_phone(session, case),
     )
     if queued:
         log.info(

@@ -58,11 +58,13 @@ def queue_for(
     limits: Limits | None,
     now: datetime,
     key_for: Callable[[Recipient], str] | None = None,
+    ring: str | None = None,
 ) -> int:
     """Write one outbox row per recipient (skipping keys that exist); returns how many were new.
 
     ``limits``: the case policy's rate limits (None: none apply, e.g. closures). ``key_for``:
     the idempotency key of each row, by default the ladder's (:func:`idempotency_key`).
+    ``ring``: the caseworker's number, for texts that say whom to ring.
     """
     assert case.id is not None and household.id is not None
     queued = 0
@@ -132,7 +134,7 @@ def queue_for(
             channel=rec.channel,
             language=rec.language,
             template=template,
-            body=sms_body(template, rec.language, household_code=household.code, case=case),
+            body=sms_body(template, rec.language, household_code=household.code, case=case, call=ring),
             idempotency_key=key,
             escalation_token=case.escalation_token,
             status=OutboxStatus.PENDING,

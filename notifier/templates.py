@@ -25,35 +25,31 @@ class Purpose(StrEnum):
     ACK_REMINDER = "ack_reminder"  # acknowledged, still not resolved (notifier.followup)
     ALL_CLEAR = "all_clear"  # the case cleared, or was resolved as fine/false alarm (notifier.followup)
     CLOSED = "closed"  # resolved with another outcome: no "all clear", the caseworker explains
+    HOSPITAL = "hospital"  # resolved as in hospital: say so, and whom to call
     PRE_CALL = "pre_call"  # "we are about to call you" text to the resident (policy pre_call_sms)
 
 
 Audience = Literal["family", "caseworker", "resident"]
 
-# Templates that exist for an (audience, purpose) pair; anything else uses the ladder text.
-SMS_TEMPLATES = frozenset(
-    {
-        "sms.family.ladder",
-        "sms.family.emergency",
-        "sms.caseworker.ladder",
-        "sms.caseworker.exhausted",
-        "sms.caseworker.unwell",
-        "sms.caseworker.emergency",
-        "sms.caseworker.ack_reminder",
-        "sms.family.all_clear",
-        "sms.caseworker.all_clear",
-        "sms.family.closed",
-        "sms.caseworker.closed",
-    }
-)
-# To the resident themself: names no household code (they do not know it) and no case detail.
-PRE_CALL_TEMPLATE = "sms.resident.pre_call"
-
 # "The case is over" messages: sent after the case left the active states, so the fencing token
 # says nothing about them; the outbox never cancels them as stale.
 CLOSURE_TEMPLATES = frozenset(
-    {"sms.family.all_clear", "sms.caseworker.all_clear", "sms.family.closed", "sms.caseworker.closed"}
+    f"sms.{audience}.{purpose.value}"
+    for audience in ("family", "caseworker")
+    for purpose in (Purpose.ALL_CLEAR, Purpose.CLOSED, Purpose.HOSPITAL)
 )
+# Templates that exist for an (audience, purpose) pair; anything else uses the ladder text.
+SMS_TEMPLATES = CLOSURE_TEMPLATES | {
+    "sms.family.ladder",
+    "sms.family.emergency",
+    "sms.caseworker.ladder",
+    "sms.caseworker.exhausted",
+    "sms.caseworker.unwell",
+    "sms.caseworker.emergency",
+    "sms.caseworker.ack_reminder",
+}
+# To the resident themself: names no household code (they do not know it) and no case detail.
+PRE_CALL_TEMPLATE = "sms.resident.pre_call"
 
 # Messages whose news stays true after someone acknowledges the case: the resident asked for
 # help or said they are unwell. The outbox still sends these when only an acknowledgement
@@ -70,12 +66,23 @@ def template_for(audience: Audience, purpose: Purpose) -> str:
     return PRE_CALL_TEMPLATE if audience == "resident" else f"sms.{audience}.ladder"
 
 
-def sms_body(template: str, language: Language, *, household_code: str, case: Case) -> str:
-    """The SMS text: household code and what kind of alert it is, never the resident's name."""
+def sms_body(
+    template: str, language: Language, *, household_code: str, case: Case, call: str | None = None
+) -> str:
+    """The SMS text: household code and what kind of alert it is, never the resident's name.
+
+    ``call``: the caseworker's number, for the texts that say whom to ring ("담당 복지사(…)");
+    without one they name the caseworker without a number."""
+    who = (
+        MESSAGES.text("notify.call_number", language, phone=call)
+        if call
+        else MESSAGES.text("notify.call_plain", language)
+    )
     return MESSAGES.text(
         template,
         language,
         code=household_code,
         kind=MESSAGES.text(f"notify.kind.{case.kind.value}", language),
         severity=MESSAGES.text(f"notify.severity.{case.severity.value}", language),
+        call=who,
     )

@@ -129,7 +129,7 @@ def resolve(
             session,
             found,
             actor=_actor(user),
-            code=body.code,
+            code=body.outcome,
             note=body.note.strip() or None,
             now=clock.now(),
         )
@@ -138,7 +138,7 @@ def resolve(
     except lifecycle.CaseConflict:
         raise conflict(ErrorCode.CASE_CHANGED_RETRY, CONFLICT_RETRY) from None
     audit.record(session, request, user, AuditAction.RESOLVE, AuditObject.CASE, case_id, now=clock.now())
-    log.info("case resolved case_id=%s code=%s user_id=%s", case_id, body.code.value, user.id)
+    log.info("case resolved case_id=%s code=%s user_id=%s", case_id, body.outcome.value, user.id)
     return case_item(session, found, household)
 
 

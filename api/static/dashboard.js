@@ -210,6 +210,7 @@
     }
     showError($("queue-error"), "");
     refreshIncidents();
+    window.AnbuClosing.refreshQuiet();
     $("queue-updated").textContent = new Date().toLocaleTimeString(LOCALE);
     $("queue-count").textContent = String(page.total);
     const snapshot = JSON.stringify(page.items);
@@ -760,6 +761,7 @@
     $("resolve-household").textContent = "— " + item.household_code;
     $("resolve-note").value = "";
     showError($("resolve-error"), "");
+    window.AnbuClosing.reset(item); // no outcome chosen; what the family is told appears on choosing
     $("resolve-dialog").showModal();
   }
 
@@ -778,10 +780,12 @@
       }
       return;
     }
+    const paused = await window.AnbuClosing.afterResolve(resolvingCase.household_id);
     resolvingCase = null;
     $("resolve-dialog").close();
     lastRendered = "";
     await route();
+    if (paused) showError($(location.hash.startsWith("#/cases/") ? "case-error" : "queue-error"), paused);
   }
 
   // ------------------------------------------------------------------ wiring

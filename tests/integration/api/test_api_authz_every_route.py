@@ -190,6 +190,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     # The assignment picker: id and display name only, so not a personal-data view (no audit entry).
     ("GET", "/api/v1/cases/{case_id}/assignees"): Rule(MANAGE),
+    ("GET", "/api/v1/cases/{case_id}/closure-preview"): Rule(MANAGE, params={"code": "hospital"}),
+    ("GET", "/api/v1/quiet-after-closing"): Rule(STAFF_LIST),
     ("POST", "/api/v1/cases/{case_id}/field-visits"): Rule(
         _statuses(201, 201, 404, 403, 403),
         mutating=True,

@@ -105,6 +105,17 @@ def test_page_offers_every_resolution_code(app_client: TestClient) -> None:
     assert page.options_by_select["resolve-code"] == [code.value for code in ResolutionCode]
 
 
+def test_the_outcome_has_no_default(app_client: TestClient) -> None:
+    # Issue 17: "어르신 안전 확인" was preselected and a first resolve texted the family she was fine.
+    html, _ = _page(app_client)
+    block = html[
+        html.index('<select id="resolve-code"') : html.index("</select>", html.index('id="resolve-code"'))
+    ]
+    options = re.findall(r"<option[^>]*>", block)
+    assert options[0] == '<option value="" selected disabled>'
+    assert not any("selected" in option for option in options[1:])
+
+
 def test_page_suggests_the_known_appliance_names_for_devices(app_client: TestClient) -> None:
     from anomaly.deadlines import known_appliances
 
@@ -136,6 +147,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/manage-policy.js",
         "/static/manage-reports.js",
         "/static/case-extras.js",
+        "/static/case-closing.js",
         "/static/household-extras.js",
         "/static/dashboard.js",
     ]

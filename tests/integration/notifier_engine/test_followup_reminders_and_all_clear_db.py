@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -16,6 +17,7 @@ from core.settings import Settings
 from notifier import lifecycle, outbox
 from notifier.pacing import CallPacer
 from notifier.policy import DEFAULT_ACK_REMINDER_MINUTES
+from notifier.templates import CLOSURE_TEMPLATES
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import FAMILY_FIRST, RecordingTransport, calls, notifications
 from tests.ticks import run_notifier_ticks
@@ -161,26 +163,42 @@ def test_nobody_told_means_no_all_clear(
         assert [n.template for n in notifications(s, setup.case_id)] == ["sms.family.ladder"] * 2
 
 
-def test_a_worrying_resolution_sends_closed_not_all_clear_and_skips_opted_out_contacts(
-    sqlite_engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
+@pytest.mark.parametrize(
+    ("code", "template", "says"),
+    [
+        (ResolutionCode.HOSPITAL, "sms.family.hospital", "병원에 계신 것으로 확인되어"),
+        (ResolutionCode.FOUND_IN_NEED, "sms.family.closed", "종결되었습니다"),
+    ],
+)
+def test_a_worrying_resolution_sends_its_own_text_not_all_clear_and_skips_opted_out_contacts(
+    sqlite_engine: Engine,
+    clock: ManualClock,
+    settings: Settings,
+    transport: RecordingTransport,
+    code: ResolutionCode,
+    template: str,
+    says: str,
 ) -> None:
     setup = _setup(sqlite_engine, clock, policy=FAMILY_FIRST)
     run_notifier_ticks(sqlite_engine, clock, settings)
     _send_all(sqlite_engine, clock, settings, transport)
     with session_scope(sqlite_engine) as s:
+        worker = make_user(s, username="closer", phone="+821055512345")
         opted = s.get(Contact, setup.contact_ids[0])
         assert opted is not None
         opted.opted_out = True
         case = s.get(Case, setup.case_id)
         assert case is not None
         lifecycle.resolve(
-            s, case, actor="user:1", code=ResolutionCode.HOSPITAL, note="admitted", now=clock.now()
+            s, case, actor=f"user:{worker.username}", code=code, note="admitted", now=clock.now()
         )
     run_notifier_ticks(sqlite_engine, clock, settings)
     with Session(sqlite_engine) as s:
-        closing = [n for n in notifications(s, setup.case_id) if n.template.endswith(".closed")]
-    assert [(n.recipient_id, n.template) for n in closing] == [(setup.contact_ids[1], "sms.family.closed")]
+        closing = [n for n in notifications(s, setup.case_id) if n.template in CLOSURE_TEMPLATES]
+    assert [(n.recipient_id, n.template) for n in closing] == [(setup.contact_ids[1], template)]
     assert "admitted" not in closing[0].body and "해제" not in closing[0].body
+    # Whom to ask, with the number of the caseworker who closed it (issue 17).
+    assert says in closing[0].body and "담당 복지사(+821055512345)" in closing[0].body
 
 
 def test_contacts_who_prefer_calls_get_the_sms_and_a_call(

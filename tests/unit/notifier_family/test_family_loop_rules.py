@@ -114,7 +114,7 @@ def test_closure_templates_exist_and_are_never_stale() -> None:
         (CaseStatus.CLEARED, None, Purpose.ALL_CLEAR),
         (CaseStatus.RESOLVED, ResolutionCode.RESIDENT_FINE, Purpose.ALL_CLEAR),
         (CaseStatus.RESOLVED, ResolutionCode.FALSE_ALARM_AWAY, Purpose.ALL_CLEAR),
-        (CaseStatus.RESOLVED, ResolutionCode.HOSPITAL, Purpose.CLOSED),
+        (CaseStatus.RESOLVED, ResolutionCode.HOSPITAL, Purpose.HOSPITAL),
         (CaseStatus.RESOLVED, ResolutionCode.DECEASED, Purpose.CLOSED),
         (CaseStatus.RESOLVED, ResolutionCode.OTHER, Purpose.CLOSED),
     ],
