@@ -120,6 +120,9 @@ class CaseEventType(StrEnum):
     LIMIT_REACHED = "limit_reached"  # a rate limit held back a call or message
     ASSIGNED = "assigned"  # a staff member assigned (or unassigned) the case to a team member
     FIELD_VISIT = "field_visit"  # someone went to the home; data: visitor, visited_at, note
+    # A reply that would have acknowledged the case or checked the resident in, but proved only a
+    # caller ID (no code, a wrong code): recorded for staff, never acted on (notifier.ack_codes).
+    REPLY_UNVERIFIED = "reply_unverified"
 
 
 class ResolutionCode(StrEnum):

@@ -24,10 +24,10 @@ from sqlmodel import Session, col, select
 
 from core.enums import CallPurpose, CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
 from core.models import CallAttempt, Case, Household, Notification
-from notifier import lifecycle
+from notifier import ack_codes, lifecycle
 from notifier.policy import Limits, local_day_start
 from notifier.recipients import Recipient
-from notifier.templates import Purpose, sms_body, template_for
+from notifier.templates import ACK_CODE_TEMPLATES, Purpose, sms_body, template_for
 from notifier.transports.base import mask_phone
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,11 @@ def queue_for(
                 )
             continue
         template = template_for(rec.audience, purpose)
+        ack_code = (
+            ack_codes.code_for(session, case, rec.id, now)
+            if rec.kind == RecipientKind.CONTACT and template in ACK_CODE_TEMPLATES
+            else None
+        )
         note = Notification(
             case_id=case.id,
             household_id=household.id,
@@ -134,7 +139,14 @@ def queue_for(
             channel=rec.channel,
             language=rec.language,
             template=template,
-            body=sms_body(template, rec.language, household_code=household.code, case=case, call=ring),
+            body=sms_body(
+                template,
+                rec.language,
+                household_code=household.code,
+                case=case,
+                call=ring,
+                ack_code=ack_code,
+            ),
             idempotency_key=key,
             escalation_token=case.escalation_token,
             status=OutboxStatus.PENDING,

@@ -14,7 +14,8 @@ A help request with no case to land on opens a ``help_requested`` case.
 
 Words a family member may text (the resident's free text goes through the classifier):
 
-* an acknowledgement, "1" / "확인" / "OK": a person takes responsibility and escalation stops;
+* an acknowledgement, "1 4821" with the code from our alert text: a person takes responsibility
+  and escalation stops (:mod:`notifier.ack_codes`; "1" / "확인" / "OK" alone are only recorded);
 * a status request, "STATUS" / "상태": the household's state (:func:`notifier.family.status_lines`).
 
 Trailing marks that do not change what a person means are ignored: spaces and ``. ! 。`` for
@@ -42,7 +43,6 @@ from notifier.script import CATALOGUE
 
 log = logging.getLogger(__name__)
 
-ACK_WORDS = frozenset({"1", "확인", "ok"})
 STATUS_WORDS = frozenset({"status", "상태", "상태확인", "상태 확인"})
 
 _STATEMENT_END = ".!。 "
@@ -51,11 +51,6 @@ _QUESTION_END = "?"
 
 def _bare(body: str, trailing: str) -> str:
     return body.strip().strip(trailing).casefold()
-
-
-def is_ack(body: str) -> bool:
-    """Pure: a contact's text acknowledges (never a question, see the module docstring)."""
-    return _bare(body, _STATEMENT_END) in ACK_WORDS
 
 
 def is_status_request(body: str) -> bool:

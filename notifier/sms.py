@@ -5,8 +5,10 @@ transaction (never commit) and never raise on unknown input. Phone numbers are m
 
 Inbound texts:
 
-* from a household contact, "1" / "확인" / "OK" (trimmed, any case) acknowledges the household's
-  open cases: a person has taken responsibility, so escalation stops;
+* from a household contact, "1 4821" (the code from our alert text, :mod:`notifier.ack_codes`)
+  acknowledges that case: a person has taken responsibility, so escalation stops. A bare "1" /
+  "확인" / "OK" proves only a caller ID: it is recorded for staff and answered with a request for
+  the code, never acted on;
 * from a resident, the text is classified like a reply on the call (``ok`` is a check-in and
   clears the open inactivity case; ``unwell``/``emergency`` escalate at once);
 * anything else gets a short reply saying what we understand.
@@ -35,9 +37,9 @@ from core.enums import (
     OutboxStatus,
 )
 from core.models import Case, Contact, Household, InboundMessage, Notification, Resident
-from notifier import family, lifecycle, outbox
+from notifier import ack_codes, family, lifecycle, outbox
 from notifier.classifier import classify
-from notifier.replies import apply_reply, is_ack, is_status_request
+from notifier.replies import apply_reply, is_status_request
 from notifier.script import CATALOGUE
 from notifier.transports.base import is_permanent_code, mask_phone, normalise_phone
 
@@ -150,8 +152,9 @@ def inbound_sms(session: Session, *, params: Mapping[str, str], now: datetime) -
     if not sender:
         return _reply("reply.help_unknown", Language.KO)
     contacts = session.exec(select(Contact).where(Contact.phone == sender).order_by(col(Contact.id))).all()
-    if contacts and is_ack(body):
-        return _acknowledge(session, contacts, now)
+    ack = ack_codes.parse_ack(body) if contacts else None
+    if ack is not None:
+        return _acknowledge(session, contacts, ack.code, now)
     if contacts and is_status_request(body):
         return _status(session, contacts)
     resident = session.exec(select(Resident).where(Resident.phone == sender)).first()
@@ -183,19 +186,22 @@ def first_delivery(session: Session, message_sid: str, now: datetime) -> bool:
     return True
 
 
-_ACK_REPLIES: dict[family.AckResult, str] = {
-    family.AckResult.ACKNOWLEDGED: "reply.ack",
-    family.AckResult.ALREADY: "reply.ack_already",
-    family.AckResult.NOTHING_OPEN: "reply.ack_nothing_open",
-    family.AckResult.AMBIGUOUS: "reply.ack_ambiguous",
+_ACK_REPLIES: dict[ack_codes.Verdict, str] = {
+    ack_codes.Verdict.ACKNOWLEDGED: "reply.ack",
+    ack_codes.Verdict.ALREADY: "reply.ack_already",
+    ack_codes.Verdict.NOTHING_OPEN: "reply.ack_nothing_open",
+    ack_codes.Verdict.AMBIGUOUS: "reply.ack_needs_code",
+    ack_codes.Verdict.NEEDS_CODE: "reply.ack_needs_code",
+    ack_codes.Verdict.WRONG_CODE: "reply.ack_wrong_code",
+    ack_codes.Verdict.LOCKED: "reply.ack_locked",
 }
 
 
-def _acknowledge(session: Session, contacts: Sequence[Contact], now: datetime) -> str:
-    """ "1"/"확인"/"OK" from a contact: acknowledge the open cases of their household (see
-    :func:`notifier.family.acknowledge_for_contacts`, which refuses when it is ambiguous)."""
-    result = family.acknowledge_for_contacts(session, contacts, now, channel="sms")
-    return _reply(_ACK_REPLIES[result], contacts[0].language)
+def _acknowledge(session: Session, contacts: Sequence[Contact], code: str | None, now: datetime) -> str:
+    """ "1 4821" from a contact acknowledges the case of that code; "1" alone is recorded and
+    answered with a request for the code (:func:`notifier.ack_codes.acknowledge`)."""
+    verdict = ack_codes.acknowledge(session, contacts, code, now, channel="sms")
+    return _reply(_ACK_REPLIES[verdict], contacts[0].language)
 
 
 def _status(session: Session, contacts: Sequence[Contact]) -> str:

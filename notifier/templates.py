@@ -59,6 +59,11 @@ SURVIVES_ACKNOWLEDGEMENT = frozenset(
 )
 
 
+# Family texts that ask for an acknowledgement: each carries the recipient's code for the case
+# ({ack_code}, notifier.ack_codes), without which a reply is only recorded.
+ACK_CODE_TEMPLATES = frozenset({"sms.family.ladder", "sms.family.emergency", "sms.family.self_harm"})
+
+
 def template_for(audience: Audience, purpose: Purpose) -> str:
     key = f"sms.{audience}.{purpose.value}"
     if key in SMS_TEMPLATES:
@@ -67,12 +72,21 @@ def template_for(audience: Audience, purpose: Purpose) -> str:
 
 
 def sms_body(
-    template: str, language: Language, *, household_code: str, case: Case, call: str | None = None
+    template: str,
+    language: Language,
+    *,
+    household_code: str,
+    case: Case,
+    call: str | None = None,
+    ack_code: str | None = None,
 ) -> str:
     """The SMS text: household code and what kind of alert it is, never the resident's name.
 
     ``call``: the caseworker's number, for the texts that say whom to ring ("담당 복지사(…)");
-    without one they name the caseworker without a number."""
+    without one they name the caseworker without a number. ``ack_code`` is required for
+    :data:`ACK_CODE_TEMPLATES` (a missing one raises)."""
+    if template in ACK_CODE_TEMPLATES and ack_code is None:
+        raise ValueError(f"{template} needs the recipient's acknowledgement code")
     who = (
         MESSAGES.text("notify.call_number", language, phone=call)
         if call
@@ -85,4 +99,5 @@ def sms_body(
         kind=MESSAGES.text(f"notify.kind.{case.kind.value}", language),
         severity=MESSAGES.text(f"notify.severity.{case.severity.value}", language),
         call=who,
+        ack_code=ack_code,
     )

@@ -406,6 +406,10 @@
         element("span", e.actor.replace(/^user:/, ""), "muted"),
       );
       if (e.type === "note" && e.data.text) li.append(element("p", e.data.text, "note-text"));
+      if (e.type === "reply_unverified") {
+        const who = e.data.relation ? e.data.relation + ": " : "";
+        li.append(element("p", who + t("reply_unverified." + e.data.reason, e.data.reason) + " (" + e.data.channel + ")", "note-text"));
+      }
       if (e.type === "field_visit") {
         const visit = (e.data.visitor || "") + " · " + localTime(e.data.visited_at, tz) + " — " + (e.data.note || "");
         li.append(element("p", visit, "note-text"));

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from core.models.audit import AuditEntry
-from core.models.cases import Case, CaseAssignment, CaseEvent
+from core.models.cases import AckCode, Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
 from core.models.credentials import MqttCredential, MqttCredentialRevision
 from core.models.devices import (
@@ -25,6 +25,7 @@ from core.models.watches import Watch
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AckCode",
     "ActivityEdge",
     "AuditEntry",
     "CallAttempt",

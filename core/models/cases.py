@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from core.enums import CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
@@ -81,3 +81,24 @@ class CaseAssignment(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     assigned_at: datetime = utc()
     assigned_by: str = Field(max_length=120)
+
+
+class AckCode(SQLModel, table=True):
+    """The code a family member's reply must carry to acknowledge a case (notifier.ack_codes):
+    one per case and contact, the same in every alert text of that case to them.
+
+    The code is random (``secrets``), not derived from anything guessable. It is kept as it is
+    rather than hashed: every later text of the case repeats it, and the text itself
+    (``Notification.body``) holds it anyway. It is worth nothing once the case is no longer open.
+    """
+
+    __tablename__ = "ack_code"
+    __table_args__ = (UniqueConstraint("case_id", "contact_id", name="uq_ack_code_case_contact"),)
+
+    id: int | None = pk()
+    case_id: int = Field(foreign_key="alert_case.id", index=True)
+    # Like Notification.recipient_id: no foreign key, so removing a contact is never blocked.
+    contact_id: int = Field(index=True)
+    code: str = Field(max_length=8)
+    wrong_attempts: int = 0  # wrong codes sent from this contact's number for this case
+    created_at: datetime = utc()

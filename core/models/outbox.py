@@ -43,6 +43,8 @@ class CallAttempt(SQLModel, table=True):
     claim_expires_at: datetime | None = utc(nullable=True)
     provider_sid: str | None = Field(default=None, max_length=64, unique=True)
     answered_by: str | None = Field(default=None, max_length=40)
+    # A call to our number: Twilio's STIR/SHAKEN verdict on the caller ID (StirVerstat), if any.
+    caller_verstat: str | None = Field(default=None, max_length=40)
     outcome: CallOutcome | None = enum_field(CallOutcome, nullable=True)
     intent: Intent | None = enum_field(Intent, nullable=True)
     confidence: float | None = None

@@ -20,6 +20,7 @@ from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Intent, OutboxStatus
 from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
+from notifier import ack_codes
 from notifier import webhook_urls as paths
 from tests.integration.api.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, World, add_call, add_notification
 
@@ -177,15 +178,26 @@ def test_sms_status_marks_the_notification_delivered(
         assert notification.status == OutboxStatus.DELIVERED
 
 
-def test_inbound_sms_from_family_acknowledges_the_case(
-    app_client: TestClient, engine: Engine, world: World
+def test_inbound_sms_from_family_acknowledges_the_case_only_with_the_code(
+    app_client: TestClient, engine: Engine, world: World, clock: ManualClock
 ) -> None:
-    with Session(engine) as session:
+    """Issue 13.2: Twilio signs a text whose caller ID was spoofed like any other, so a signed
+    "1" from the daughter's number once acknowledged the case and stopped its escalation."""
+    with session_scope(engine) as session:
         contact = session.exec(select(Contact).where(Contact.household_id == world.household_a)).first()
-        assert contact is not None
+        assert contact is not None and contact.id is not None
         phone = contact.phone
+        code = ack_codes.code_for(session, session.get_one(Case, world.case_a), contact.id, clock.now())
     response = signed_post(
         app_client, paths.SMS_INBOUND, {"From": phone, "Body": "1", "MessageSid": MESSAGE_SID}
+    )
+    assert response.status_code == 200 and "<Message>" in response.text
+    assert _case(engine, world.case_a).status == CaseStatus.OPEN  # recorded, not acted on
+    assert CaseEventType.REPLY_UNVERIFIED in _event_types(engine, world.case_a)
+    response = signed_post(
+        app_client,
+        paths.SMS_INBOUND,
+        {"From": phone, "Body": f"1 {code}", "MessageSid": MESSAGE_SID[:-1] + "4"},
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")

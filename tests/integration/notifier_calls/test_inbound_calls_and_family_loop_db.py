@@ -24,7 +24,7 @@ from core.enums import (
     RecipientKind,
 )
 from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Resident, Watch
-from notifier import calls, lifecycle, sms, webhook_urls
+from notifier import ack_codes, calls, lifecycle, sms, webhook_urls
 from notifier.script import CATALOGUE
 from tests.factories import make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
@@ -385,7 +385,9 @@ def test_ok_with_a_question_mark_is_a_question_not_an_acknowledgement(
     assert reply == CATALOGUE.text("reply.help_contact", Language.KO)  # says what to send instead
     assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
     assert "[안부]" in text_in(sqlite_engine, clock, home.contact_phone, "status?")
-    text_in(sqlite_engine, clock, home.contact_phone, "ok")
+    with session_scope(sqlite_engine) as s:
+        code = ack_codes.code_for(s, s.get_one(Case, home.case_id), home.contact_id, clock.now())
+    text_in(sqlite_engine, clock, home.contact_phone, f"ok {code}")
     assert load_case(sqlite_engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from core.db import session_scope
 from core.enums import CaseEventType, CaseStatus
 from core.models import CallAttempt, Case, CaseEvent, Contact, InboundMessage, Resident
-from notifier import calls, sms
+from notifier import ack_codes, calls, sms
 from tests.factories import make_household, make_open_case, make_watch
 
 BASE = "https://care.example.org"
@@ -35,6 +35,15 @@ def _home(engine: Engine) -> tuple[int, str, str]:
         contact = s.exec(select(Contact).where(Contact.household_id == hh.id)).one()
         assert case.id is not None and resident.phone
         return case.id, resident.phone, contact.phone
+
+
+def _code(engine: Engine, case_id: int) -> str:
+    """The code our alert text gave the household's contact (a bare "1" acknowledges nothing)."""
+    with session_scope(engine) as s:
+        case = s.get_one(Case, case_id)
+        contact = s.exec(select(Contact).where(Contact.household_id == case.household_id)).one()
+        assert contact.id is not None
+        return ack_codes.code_for(s, case, contact.id, NOW)
 
 
 def _text(session: Session, from_: str, body: str, sid: str = SID) -> str:
@@ -121,13 +130,14 @@ def test_a_new_message_with_the_same_words_is_a_new_message(engine: Engine) -> N
 
 def test_a_delivery_that_failed_is_handled_when_twilio_retries(engine: Engine) -> None:
     case_id, _, contact = _home(engine)
+    code = _code(engine, case_id)
     try:
         with session_scope(engine) as s:
-            _text(s, contact, "1")
+            _text(s, contact, f"1 {code}")
             raise RuntimeError("the API process died before committing")
     except RuntimeError:
         pass
-    assert _messages(_deliver(engine, lambda s: _text(s, contact, "1"))) != []
+    assert _messages(_deliver(engine, lambda s: _text(s, contact, f"1 {code}"))) != []
     with Session(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None and case.status == CaseStatus.ACKNOWLEDGED
@@ -135,7 +145,8 @@ def test_a_delivery_that_failed_is_handled_when_twilio_retries(engine: Engine) -
 
 def test_two_api_processes_getting_the_same_text_at_once_act_once(engine: Engine) -> None:
     case_id, _, contact = _home(engine)
-    first, second = _at_once(engine, lambda s: _text(s, contact, "확인"))
+    code = _code(engine, case_id)
+    first, second = _at_once(engine, lambda s: _text(s, contact, f"확인 {code}"))
     assert [len(_messages(first)), len(_messages(second))] == [1, 0]
     assert len(_events(engine, case_id, CaseEventType.ACKNOWLEDGED)) == 1
 

@@ -15,7 +15,7 @@ from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, Language, OutboxStatus
 from core.models import Case, CaseEvent, Contact, Notification, Resident, Watch
 from core.settings import Settings
-from notifier import lifecycle, outbox, sms
+from notifier import ack_codes, lifecycle, outbox, sms
 from notifier.pacing import CallPacer
 from tests.factories import make_household, make_notification, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
@@ -191,33 +191,60 @@ def test_receipts_for_unknown_rows_or_other_messages_change_nothing(
 # ---------------------------------------------------------------- contacts acknowledging
 
 
-def test_confirm_from_a_contact_acknowledges_the_open_case(engine: Engine, clock: ManualClock) -> None:
+def issue_code(engine: Engine, clock: ManualClock, home: Home) -> str:
+    """The code our alert text to the home's contact carries (notifier.ack_codes)."""
+    with session_scope(engine) as s:
+        case = s.get_one(Case, home.case_id)
+        return ack_codes.code_for(s, case, home.contact_id, clock.now())
+
+
+def test_confirm_with_the_code_acknowledges_the_open_case(engine: Engine, clock: ManualClock) -> None:
     home = make_home(engine, clock)
-    text = inbound(engine, clock, home.contact_phone, "확인")
+    code = issue_code(engine, clock, home)
+    text = inbound(engine, clock, home.contact_phone, f"확인 {code}")
     assert text.startswith("확인해 주셔서 감사합니다")
     case = load_case(engine, home.case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED
     assert case.acknowledged_by == f"contact:{home.contact_id}"
     assert case.acknowledged_at == clock.now()
     # A second "확인" changes nothing and says so.
-    assert inbound(engine, clock, home.contact_phone, "확인") == "이미 확인된 알림입니다. 감사합니다."
+    assert inbound(engine, clock, home.contact_phone, f"확인 {code}") == "이미 확인된 알림입니다. 감사합니다."
     assert len(case_events(engine, case.id or 0, CaseEventType.ACKNOWLEDGED)) == 1
 
 
-@pytest.mark.parametrize("body", ["1", " OK! "])
-def test_every_confirm_word_acknowledges(sqlite_engine: Engine, clock: ManualClock, body: str) -> None:
+@pytest.mark.parametrize("shape", ["1 {}", " OK {}! ", "1{}", "1-{}", "{}"])
+def test_every_confirm_shape_with_the_code_acknowledges(
+    sqlite_engine: Engine, clock: ManualClock, shape: str
+) -> None:
     home = make_home(sqlite_engine, clock)
-    inbound(sqlite_engine, clock, home.contact_phone, body)
+    inbound(sqlite_engine, clock, home.contact_phone, shape.format(issue_code(sqlite_engine, clock, home)))
     assert load_case(sqlite_engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
 
 
-@pytest.mark.parametrize("body", ["2", "확인했어요 엄마 괜찮대요"])
+@pytest.mark.parametrize("body", ["1", "확인", " OK! "])
+def test_a_confirm_word_without_the_code_is_recorded_and_asks_for_it(
+    sqlite_engine: Engine, clock: ManualClock, body: str
+) -> None:
+    home = make_home(sqlite_engine, clock)
+    issue_code(sqlite_engine, clock, home)
+    assert "확인 코드가 없어" in inbound(sqlite_engine, clock, home.contact_phone, body)
+    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    (event,) = case_events(sqlite_engine, home.case_id or 0, CaseEventType.REPLY_UNVERIFIED)
+    assert event.actor == f"contact:{home.contact_id}"
+    assert (event.data["reason"], event.data["channel"], event.data["relation"]) == (
+        "no_code",
+        "sms",
+        "daughter",
+    )
+
+
+@pytest.mark.parametrize("body", ["2", "확인했어요 엄마 괜찮대요", "1 12", "ok?"])
 def test_other_texts_from_a_contact_get_help_and_acknowledge_nothing(
     sqlite_engine: Engine, clock: ManualClock, body: str
 ) -> None:
     home = make_home(sqlite_engine, clock)
     text = inbound(sqlite_engine, clock, home.contact_phone, body)
-    assert "1 또는 '확인'" in text
+    assert "1과 확인 코드" in text
     assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
 
 
@@ -228,7 +255,7 @@ def test_confirm_with_nothing_open_says_so(sqlite_engine: Engine, clock: ManualC
     )
 
 
-def test_confirm_is_refused_when_the_number_is_a_contact_of_two_households_with_open_cases(
+def test_confirm_without_a_code_is_refused_when_the_number_is_a_contact_of_two_households(
     engine: Engine, clock: ManualClock
 ) -> None:
     first = make_home(engine, clock)
@@ -238,14 +265,20 @@ def test_confirm_is_refused_when_the_number_is_a_contact_of_two_households_with_
         assert contact is not None
         contact.phone = first.contact_phone
     text = inbound(engine, clock, first.contact_phone, "확인")
-    assert "여러 건" in text
+    assert "확인 코드" in text
     assert load_case(engine, first.case_id).status == CaseStatus.OPEN
     assert load_case(engine, second.case_id).status == CaseStatus.OPEN
 
 
 def test_english_contacts_get_english_replies(sqlite_engine: Engine, clock: ManualClock) -> None:
     home = make_home(sqlite_engine, clock, language=Language.EN)
-    assert inbound(sqlite_engine, clock, home.contact_phone, "ok").startswith("Thank you for confirming")
+    assert inbound(sqlite_engine, clock, home.contact_phone, "ok").startswith(
+        "Anbu care center. Your reply has no code"
+    )
+    code = issue_code(sqlite_engine, clock, home)
+    assert inbound(sqlite_engine, clock, home.contact_phone, f"ok {code}").startswith(
+        "Thank you for confirming"
+    )
 
 
 # ---------------------------------------------------------------- residents texting

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.enums import CallOutcome, CallStatus, Intent
+from notifier.ack_codes import is_ack
 from notifier.calls.common import (
     Reply,
     is_machine,
@@ -13,7 +14,6 @@ from notifier.calls.common import (
     transcript_line,
 )
 from notifier.classifier import Classification
-from notifier.replies import is_ack
 from notifier.transports.base import normalise_phone
 
 

@@ -6,7 +6,13 @@ import pytest
 
 from core.enums import CaseKind, Language, Severity
 from core.models import Case
-from notifier.templates import MESSAGES, SMS_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT, sms_body
+from notifier.templates import (
+    ACK_CODE_TEMPLATES,
+    MESSAGES,
+    SMS_TEMPLATES,
+    SURVIVES_ACKNOWLEDGEMENT,
+    sms_body,
+)
 
 
 def _case(kind: CaseKind, severity: Severity) -> Case:
@@ -19,20 +25,38 @@ def test_each_template_renders_for_every_kind_and_severity(language: Language, t
     assert template in MESSAGES.keys(language)  # no silent fallback to Korean
     for kind in CaseKind:
         for severity in Severity:
-            body = sms_body(template, language, household_code="HH-0042", case=_case(kind, severity))
+            code = "4821" if template in ACK_CODE_TEMPLATES else None
+            body = sms_body(
+                template, language, household_code="HH-0042", case=_case(kind, severity), ack_code=code
+            )
             assert "HH-0042" in body
             assert "{" not in body and "}" not in body
 
 
 @pytest.mark.parametrize(
-    ("language", "reply_hint"), [(Language.KO, "확인하셨으면 1을 답장해 주세요"), (Language.EN, "Reply 1")]
+    ("language", "reply_hint"),
+    [(Language.KO, "확인하셨으면 1 0427 로 답장해 주세요"), (Language.EN, "Reply 1 0427")],
 )
-def test_family_messages_say_how_to_acknowledge(language: Language, reply_hint: str) -> None:
+def test_family_messages_say_how_to_acknowledge_with_the_code(language: Language, reply_hint: str) -> None:
+    case = _case(CaseKind.INACTIVITY, Severity.ALERT)
     for template in ("sms.family.ladder", "sms.family.emergency"):
-        body = sms_body(
-            template, language, household_code="HH-1", case=_case(CaseKind.INACTIVITY, Severity.ALERT)
-        )
+        body = sms_body(template, language, household_code="HH-1", case=case, ack_code="0427")
         assert reply_hint in body
+        # A text that asks for an acknowledgement can never go out without the code.
+        with pytest.raises(ValueError, match="acknowledgement code"):
+            sms_body(template, language, household_code="HH-1", case=case)
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_exactly_the_code_templates_carry_a_code(language: Language) -> None:
+    marker = "<<code>>"
+    for key in sorted(MESSAGES.keys(language)):
+        if not key.startswith("sms."):
+            continue
+        text = MESSAGES.text(
+            key, language, code="HH-1", kind="k", severity="s", line="109", call="c", ack_code=marker
+        )
+        assert (marker in text) == (key in ACK_CODE_TEMPLATES), key
 
 
 def test_the_korean_ladder_sms_names_the_kind_of_alert() -> None:
@@ -41,10 +65,11 @@ def test_the_korean_ladder_sms_names_the_kind_of_alert() -> None:
         Language.KO,
         household_code="HH-7",
         case=_case(CaseKind.INACTIVITY, Severity.ALERT),
+        ack_code="4821",
     )
     assert body == (
         "[안부] 어르신 댁(HH-7)에 '생활 반응 없음' 알림이 있습니다. 안부를 직접 확인해 주세요. "
-        "확인하셨으면 1을 답장해 주세요."
+        "확인하셨으면 1 4821 로 답장해 주세요."
     )
 
 

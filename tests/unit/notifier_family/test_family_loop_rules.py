@@ -10,6 +10,7 @@ import pytest
 from core.enums import CaseKind, CaseStatus, Channel, Language, RecipientKind, ResolutionCode
 from core.localtime import format_local, latest_sign_of_life
 from core.models import Case
+from notifier.ack_codes import is_ack
 from notifier.closures import closure_purpose
 from notifier.followup import reminder_number
 from notifier.ladder import contact_channels
@@ -17,7 +18,7 @@ from notifier.outbox import should_cancel
 from notifier.policy import PolicyError, QuietHours, parse_policy, quiet_until
 from notifier.queueing import limit_applies
 from notifier.recipients import Recipient
-from notifier.replies import is_ack, is_status_request
+from notifier.replies import is_status_request
 from notifier.script import CATALOGUE, contact_call_twiml, contact_reask_twiml
 from notifier.templates import CLOSURE_TEMPLATES, PRE_CALL_TEMPLATE, SMS_TEMPLATES, Purpose, template_for
 

@@ -1,0 +1,190 @@
+"""Issue 13.2: who may stop an escalation. Caller ID alone never acknowledges a case or checks a
+resident in; the code in our alert text (or a call we placed) does. Real escalation engine."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from core.clock import ManualClock
+from core.db import session_scope
+from core.enums import CaseEventType, CaseStatus, RecipientKind, ResolutionCode
+from core.models import Case, CaseEvent, Contact, Household, Notification
+from core.settings import Settings
+from notifier import lifecycle, sms
+from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.ticks import run_notifier_ticks
+
+SETTINGS = Settings(_env_file=None, public_base_url="https://care.example.org")
+
+
+@dataclass
+class Alerted:
+    case_id: int
+    contact_phones: list[str]
+
+
+def alerted_home(engine: Engine, clock: ManualClock, *, contacts: int = 1) -> Alerted:
+    """A case whose ladder has reached the family text (two resident calls went unanswered)."""
+    with session_scope(engine) as s:
+        team = make_team(s)
+        household = make_household(s, team=team, contacts=contacts)
+        make_user(s, team=team)
+        case = make_open_case(s, household, now=clock.now())
+        phones = [c.phone for c in s.exec(select(Contact).where(Contact.household_id == household.id))]
+        assert case.id is not None
+        case_id = case.id
+    for _ in range(3):  # call, call again, then the family tier
+        assert run_notifier_ticks(engine, clock, SETTINGS) >= 1
+        clock.advance(timedelta(minutes=16))
+    assert family_texts(engine, case_id), "the ladder never texted the family"
+    return Alerted(case_id, phones)
+
+
+def family_texts(engine: Engine, case_id: int) -> list[Notification]:
+    with Session(engine) as s:
+        stmt = select(Notification).where(
+            Notification.case_id == case_id, Notification.recipient_kind == RecipientKind.CONTACT
+        )
+        return list(s.exec(stmt.order_by(col(Notification.id))).all())
+
+
+def text_us(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
+    with session_scope(engine) as s:
+        twiml = sms.inbound_sms(s, params={"From": from_, "Body": body}, now=clock.now())
+    (message,) = ET.fromstring(twiml.encode()).findall("Message")
+    return message.text or ""
+
+
+def load_case(engine: Engine, case_id: int) -> Case:
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
+    with Session(engine) as s:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
+        return list(s.exec(stmt.order_by(col(CaseEvent.id))).all())
+
+
+def code_in(body: str) -> str:
+    found = re.search(r"\b1 (\d{4})\b", body)
+    assert found, body
+    return found.group(1)
+
+
+def test_a_spoofed_1_from_the_daughters_number_does_not_stop_the_ladder(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The attack: anyone who can set their caller ID to the daughter's number texts "1"; it
+    acknowledged the case and everyone else's alerts stopped. Now it is recorded, not acted on."""
+    home = alerted_home(engine, clock)
+    texted = len(family_texts(engine, home.case_id))
+    reply = text_us(engine, clock, home.contact_phones[0], "1")
+    case = load_case(engine, home.case_id)
+    assert case.status == CaseStatus.OPEN
+    assert case.acknowledged_by is None
+    # The escalation goes on: the next step (the caseworker) and the family text again later.
+    assert run_notifier_ticks(engine, clock, SETTINGS) == 1
+    clock.advance(timedelta(minutes=16))
+    assert run_notifier_ticks(engine, clock, SETTINGS) == 1
+    assert len(family_texts(engine, home.case_id)) > texted
+    # Staff see that someone answered "1" without the code; the sender is asked for it.
+    (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    assert unproven.data["reason"] == "no_code" and unproven.data["channel"] == "sms"
+    assert "확인 코드" in reply
+
+
+def test_the_code_in_the_text_acknowledges_that_case(engine: Engine, clock: ManualClock) -> None:
+    home = alerted_home(engine, clock)
+    (text,) = family_texts(engine, home.case_id)
+    code = code_in(text.body)
+    reply = text_us(engine, clock, home.contact_phones[0], f"1 {code}")
+    assert reply.startswith("확인해 주셔서 감사합니다")
+    case = load_case(engine, home.case_id)
+    assert case.status == CaseStatus.ACKNOWLEDGED
+    assert case.acknowledged_by == f"contact:{text.recipient_id}"
+    assert events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
+
+
+def test_each_family_member_has_their_own_code_the_same_in_every_text_of_the_case(
+    engine: Engine, clock: ManualClock
+) -> None:
+    home = alerted_home(engine, clock, contacts=2)
+    for _ in range(2):  # the caseworker step, then the family tier again
+        assert run_notifier_ticks(engine, clock, SETTINGS) == 1
+        clock.advance(timedelta(minutes=16))
+    codes: dict[int | None, set[str]] = {}
+    for text in family_texts(engine, home.case_id):
+        codes.setdefault(text.recipient_id, set()).add(code_in(text.body))
+    assert len(codes) == 2 and all(len(each) == 1 for each in codes.values())
+    first, second = (next(iter(each)) for each in codes.values())
+    if first != second:  # 1 in 10,000 they coincide; then this check says nothing
+        # The son's code from the daughter's number proves nothing: refused.
+        assert "맞지 않아" in text_us(engine, clock, home.contact_phones[0], f"1 {second}")
+        assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    text_us(engine, clock, home.contact_phones[1], f"확인 {second}")
+    assert load_case(engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+
+
+def test_wrong_codes_are_refused_and_the_fifth_locks_the_code(engine: Engine, clock: ManualClock) -> None:
+    home = alerted_home(engine, clock)
+    (text,) = family_texts(engine, home.case_id)
+    right = code_in(text.body)
+    wrong = [f"{(int(right) + n) % 10_000:04d}" for n in range(1, 6)]
+    replies = [text_us(engine, clock, home.contact_phones[0], f"1 {code}") for code in wrong]
+    assert all("맞지 않아" in r for r in replies[:4])
+    assert "여러 번 맞지 않아" in replies[4] and "전화" in replies[4]
+    # Locked: even the right code no longer acknowledges; the escalation goes on.
+    assert "여러 번 맞지 않아" in text_us(engine, clock, home.contact_phones[0], f"1 {right}")
+    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    reasons = [e.data["reason"] for e in events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)]
+    assert reasons == ["wrong_code"] * 4 + ["locked"] * 2
+    assert run_notifier_ticks(engine, clock, SETTINGS) == 1
+
+
+def test_a_code_from_another_case_is_refused(engine: Engine, clock: ManualClock) -> None:
+    """The daughter's code for last week's case does not acknowledge this week's."""
+    old = alerted_home(engine, clock)
+    (old_text,) = family_texts(engine, old.case_id)
+    old_code = code_in(old_text.body)
+    assert text_us(engine, clock, old.contact_phones[0], f"1 {old_code}").startswith("확인해 주셔서")
+    with session_scope(engine) as s:
+        case = s.get_one(Case, old.case_id)
+        lifecycle.resolve(
+            s, case, actor="user:1", code=ResolutionCode.RESIDENT_FINE, note="", now=clock.now()
+        )
+        new_case = make_open_case(s, s.get_one(Household, case.household_id), now=clock.now())
+        assert new_case.id is not None
+        new_id = new_case.id
+    for _ in range(3):
+        run_notifier_ticks(engine, clock, SETTINGS)
+        clock.advance(timedelta(minutes=16))
+    (new_text,) = family_texts(engine, new_id)
+    if code_in(new_text.body) != old_code:
+        assert "맞지 않아" in text_us(engine, clock, old.contact_phones[0], f"1 {old_code}")
+        assert load_case(engine, new_id).status == CaseStatus.OPEN
+    assert text_us(engine, clock, old.contact_phones[0], code_in(new_text.body)).startswith("확인해")
+    assert load_case(engine, new_id).status == CaseStatus.ACKNOWLEDGED
+
+
+def test_with_two_households_open_the_code_says_which_case_is_meant(
+    engine: Engine, clock: ManualClock
+) -> None:
+    mother = alerted_home(engine, clock)
+    father = alerted_home(engine, clock)
+    with session_scope(engine) as s:  # the same daughter, listed for both parents
+        for contact in s.exec(select(Contact).where(Contact.phone == father.contact_phones[0])):
+            contact.phone = mother.contact_phones[0]
+    assert "코드" in text_us(engine, clock, mother.contact_phones[0], "1")  # which one? ask for the code
+    (text,) = family_texts(engine, father.case_id)
+    text_us(engine, clock, mother.contact_phones[0], f"1 {code_in(text.body)}")
+    assert load_case(engine, father.case_id).status == CaseStatus.ACKNOWLEDGED
+    assert load_case(engine, mother.case_id).status == CaseStatus.OPEN
