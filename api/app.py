@@ -25,6 +25,7 @@ from api.routes import (
     contacts,
     dashboard,
     device_identities,
+    erasure,
     household_admin,
     households,
     incidents,
@@ -109,6 +110,7 @@ def create_app(
     v1.include_router(teams.router)
     v1.include_router(households.router)
     v1.include_router(household_admin.router)
+    v1.include_router(erasure.router)
     v1.include_router(people.router)
     v1.include_router(cases.router)
     v1.include_router(case_closing.router)

@@ -53,6 +53,8 @@ class ErrorCode(StrEnum):
     HOUSEHOLD_CODE_TAKEN = "household_code_taken"
     USERNAME_TAKEN = "username_taken"
     CANNOT_CHANGE_SELF = "cannot_change_self"
+    ERASURE_CASE_OPEN = "erasure_case_open"
+    HOUSEHOLD_ERASED = "household_erased"
     # 400 / 413: uploads and webhooks
     FILE_TOO_LARGE = "file_too_large"
     FILE_NOT_TEXT = "file_not_text"

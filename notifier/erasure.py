@@ -6,7 +6,8 @@ its address, its contacts' names and numbers, every reading and switch-on of its
 learned routine, what anyone said or wrote on its cases, the texts sent about it. What stays
 (de-identified, by id): the household row with its code and team, its cases with their kind,
 severity, timings and outcome, each call's and text's status and outcome — the statistics of a
-programme — and the audit log, which gains who erased whom (ids only) and when.
+programme — and the audit log, which gains who erased which household (or resident, when
+others live there) and when: ids only.
 
 The household is never watched again (paused with no end, ``erased_at`` set); its plugs are
 detached (pending), so an operator can collect them and assign them elsewhere. While a case of
@@ -96,22 +97,43 @@ class Erasure:
 def erase_resident(
     engine: Engine, resident_id: int, *, actor: Actor, now: datetime, force: bool = False
 ) -> Erasure:
-    """Erase *resident_id*'s personal data (and the household's, if they are its last resident)."""
+    """Erase *resident_id*'s personal data (and the household's, if they are its last resident).
+
+    Readings go first in batches of their own; then :func:`erase_in` does the rest in one
+    transaction (and deletes what readings arrived meanwhile).
+    """
     with Session(engine) as session:
-        result = _plan(session, resident_id, force=force)
-        device_ids = _device_ids(session, result.household_id) if result.household_erased else []
+        plan = _plan(session, resident_id, force=force)
+        device_ids = _device_ids(session, plan.household_id) if plan.household_erased else []
+    if plan.already:
+        return plan
+    deleted = _delete_readings(engine, plan.household_id, device_ids) if plan.household_erased else 0
+    with session_scope(engine) as session:
+        result = erase_in(session, resident_id, actor=actor, now=now, force=force)
+    result.readings_deleted += deleted
+    return result
+
+
+def erase_in(
+    session: Session, resident_id: int, *, actor: Actor, now: datetime, force: bool = False
+) -> Erasure:
+    """The erasure in the caller's transaction (the API's request), audit entry included."""
+    result = _plan(session, resident_id, force=force)
     if result.already:
         return result
+    device_ids = _device_ids(session, result.household_id) if result.household_erased else []
+    result.cases_resolved = _resolve_open_cases(session, result.household_id, actor, now) if force else []
+    _erase_resident_row(session, resident_id, now)
     if result.household_erased:
-        result.readings_deleted = _delete_readings(engine, result.household_id, device_ids)
-    with session_scope(engine) as session:
-        result.cases_resolved = _resolve_open_cases(session, result.household_id, actor, now) if force else []
-        _erase_resident_row(session, resident_id, now)
-        if result.household_erased:
-            _erase_household(session, result.household_id, now)
-            result.readings_deleted += _delete_readings_in(session, result.household_id, device_ids)
-        _record(session, actor, now, AuditObject.RESIDENT, resident_id)
+        result.readings_deleted = _delete_readings_in(session, result.household_id, device_ids)
+        _erase_household(session, result.household_id, now)
+    # One entry, ids only: the household when it was erased whole (its resident row still
+    # names it), else the resident alone.
+    if result.household_erased:
         _record(session, actor, now, AuditObject.HOUSEHOLD, result.household_id)
+    else:
+        _record(session, actor, now, AuditObject.RESIDENT, resident_id)
+    session.flush()
     return result
 
 

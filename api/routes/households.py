@@ -13,6 +13,7 @@ from api.activity_day import activity_day, local_today
 from api.deps import ClockDep, ManagerUser, SessionDep, SettingsDep, StaffUser
 from api.errors import (
     ErrorCode,
+    conflict,
     error_response,
     not_found,
     unprocessable,
@@ -126,7 +127,11 @@ def household_activity_day(
 @router.post(
     "/{household_id}/pause",
     response_model=HouseholdDetail,
-    responses={**NOT_FOUND, 422: {"description": "until is in the past or too far ahead"}},
+    responses={
+        **NOT_FOUND,
+        409: error_response("the household's personal data was erased"),
+        422: {"description": "until is in the past or too far ahead"},
+    },
 )
 def pause(
     household_id: HouseholdId,
@@ -137,7 +142,8 @@ def pause(
     clock: ClockDep,
 ) -> HouseholdDetail:
     """Away mode: no inactivity cases until *until* (the sweeper resumes by itself then)."""
-    household = _visible(session, user, household_id)
+    # A pause ends by itself: an erased household would be watched again.
+    household = _not_erased(_visible(session, user, household_id))
     now = clock.now()
     if body.until <= now:
         raise unprocessable("until must be in the future", "body", "until", code=ErrorCode.PAUSE_IN_PAST)
@@ -157,11 +163,15 @@ def pause(
     return household_detail(session, household)
 
 
-@router.post("/{household_id}/resume", response_model=HouseholdDetail, responses=NOT_FOUND)
+@router.post(
+    "/{household_id}/resume",
+    response_model=HouseholdDetail,
+    responses={**NOT_FOUND, 409: error_response("the household's personal data was erased")},
+)
 def resume(
     household_id: HouseholdId, request: Request, session: SessionDep, user: ManagerUser, clock: ClockDep
 ) -> HouseholdDetail:
-    household = _visible(session, user, household_id)
+    household = _not_erased(_visible(session, user, household_id))
     household.monitoring = MonitoringState.ACTIVE
     household.paused_until = None
     session.add(household)
@@ -209,6 +219,13 @@ def create_status_link(
     audit.record(session, request, user, AuditAction.CREATE, AuditObject.HOUSEHOLD, household_id, now=now)
     url = f"{settings.effective_public_base_url}{STATUS_PATH}/{token}"
     return StatusLinkOut(url=url, expires_at=expires_at.replace(microsecond=0))
+
+
+def _not_erased(household: Household) -> Household:
+    """Erasure is for good: nobody to call, nothing to watch (notifier/erasure.py)."""
+    if household.erased_at is not None:
+        raise conflict(ErrorCode.HOUSEHOLD_ERASED, "this household's personal data was erased")
+    return household
 
 
 def _visible(session: Session, user: User, household_id: int) -> Household:

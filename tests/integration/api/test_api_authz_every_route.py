@@ -78,7 +78,8 @@ class Rule:
     expected: dict[str, int]
     mutating: bool = False
     audited: bool = False
-    # A fresh object per caller for mutating routes ("fresh_case", "fresh_household", "paused_household").
+    # A fresh object per caller for mutating routes ("fresh_case", "fresh_household", "paused_household",
+    # "fresh_resident").
     fixture: str = "world"
     json: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -244,6 +245,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/residents/{resident_id}"): Rule(
         MANAGE, mutating=True, audited=True, json={"name": "{label}"}
     ),
+    # Erasure cannot be undone: the admin's alone (a fresh household each, its open case forced).
+    ("POST", "/api/v1/residents/{resident_id}/erase"): Rule(
+        ADMIN_ONLY, mutating=True, audited=True, fixture="fresh_resident", json={"force": True}
+    ),
     ("GET", "/api/v1/households/{household_id}/checkin-schedule"): Rule(STAFF_READ),
     ("PUT", "/api/v1/households/{household_id}/checkin-schedule"): Rule(
         MANAGE,
@@ -376,6 +381,12 @@ def _ids(rule: Rule, engine: Engine, world: World, clock: ManualClock) -> Ids:
                 now=clock.now(),
             )
             return {"identity_id": issued.credential_id}
+    if rule.fixture == "fresh_resident":
+        household_id = _fresh_household(engine, world, paused=False)
+        with session_scope(engine) as session:
+            open_case(session, household_id, clock)
+            resident_id = session.exec(select(Resident.id).where(Resident.household_id == household_id)).one()
+            return {"resident_id": resident_id, "household_id": household_id}
     if rule.fixture in ("fresh_household", "paused_household"):
         household_id = _fresh_household(engine, world, paused=rule.fixture == "paused_household")
         return {"case_id": world.case_a, "household_id": household_id}

@@ -53,10 +53,7 @@ def test_erase_refuses_an_open_case_then_erases_with_force_and_once_only(tmp_pat
     assert json.loads(again.stdout)["already"] is True
     with Session(engine) as s:
         erasures = s.exec(select(AuditEntry).where(AuditEntry.action == AuditAction.ERASE)).all()
-        assert [(e.user_id, e.client) for e in erasures] == [
-            (0, "console"),
-            (0, "console"),
-        ]  # resident, household
+        assert [(e.object_id, e.user_id, e.client) for e in erasures] == [(household.id, 0, "console")]
 
 
 def test_erase_of_an_unknown_resident_exits_2(tmp_path: Path) -> None:
