@@ -14,7 +14,9 @@ a case only when it proves possession of the phone we alerted:
   safe side), and the sender is asked to phone the caseworker.
 
 A key press on a call *we* placed to the number on file proves possession too, and needs no
-code (:mod:`notifier.calls.contact`). See ``docs/calls.md`` for what each channel proves.
+code (:mod:`notifier.calls.contact`); so does a call to our number whose caller ID the carrier
+fully attests (STIR/SHAKEN, Twilio's ``StirVerstat`` ``TN-Validation-Passed-A``). Any other call
+to our number asks for the code on the keypad. See ``docs/calls.md`` for what each channel proves.
 Nothing here commits; the caller owns the transaction.
 """
 
@@ -34,10 +36,11 @@ from sqlmodel import Session, col, select
 from core.enums import CaseEventType, CaseStatus
 from core.models import AckCode, Case, Contact
 from notifier import family, lifecycle
+from notifier.script import ACK_CODE_DIGITS
 
 log = logging.getLogger(__name__)
 
-CODE_DIGITS = 4
+CODE_DIGITS = ACK_CODE_DIGITS
 MAX_WRONG_CODES = 5  # per case and contact: 5 guesses in 10,000 is a 0.05 % chance
 
 ACK_WORDS = frozenset({"1", "확인", "ok"})
@@ -45,6 +48,22 @@ _ACK_WORD = "|".join(re.escape(w) for w in sorted(ACK_WORDS))
 # "1 4821", "1-4821", "14821", "확인 4821", "OK 4821" or the code alone; see parse_ack.
 _WITH_CODE = re.compile(rf"^(?:(?:{_ACK_WORD})[\s\-:,.]*)?(\d{{{CODE_DIGITS}}})$")
 _STATEMENT_END = ".!。 "  # as in notifier.replies: "ok!" is "ok", "ok?" is a question
+
+
+# Twilio's StirVerstat on a call to our number: A-level attestation means the originating carrier
+# vouches that its customer may use the caller ID; B and C (and no verdict at all, as on most
+# networks outside North America) vouch for nothing; "Failed" means the signature did not verify.
+STRONG_ATTESTATION = "tn-validation-passed-a"
+
+
+def caller_attested(verstat: str | None) -> bool:
+    """Pure: the carrier fully attests the caller ID (as good as our own call to the number)."""
+    return (verstat or "").strip().casefold() == STRONG_ATTESTATION
+
+
+def caller_id_failed(verstat: str | None) -> bool:
+    """Pure: the STIR/SHAKEN signature of the caller ID did not verify (likely forged)."""
+    return (verstat or "").strip().casefold().startswith("tn-validation-failed")
 
 
 class Verdict(StrEnum):

@@ -45,6 +45,7 @@ _CLOSING_KEYS: dict[CallOutcome, str] = {
 # A family member only needs to press 1; a little longer than the resident's timeout, because
 # they may be reaching for the phone's keypad while listening.
 CONTACT_GATHER_TIMEOUT_S = 8
+ACK_CODE_DIGITS = 4  # the acknowledgement code's length (notifier.ack_codes)
 
 
 def greeting_twiml(*, language: Language, gather_url: str, inbound: bool = False) -> str:
@@ -56,9 +57,13 @@ def greeting_twiml(*, language: Language, gather_url: str, inbound: bool = False
     return _ask(language, gather_url, (greeting, "call.question"))
 
 
-def contact_call_twiml(*, language: Language, lines: Sequence[str], gather_url: str | None) -> str:
+def contact_call_twiml(
+    *, language: Language, lines: Sequence[str], gather_url: str | None, code: bool = False
+) -> str:
     """A call with a family member: say ``lines`` (already in ``language``), then, when there is
-    something to acknowledge (``gather_url``), ask them to press 1; otherwise say goodbye."""
+    something to acknowledge (``gather_url``), ask them to press 1 (``code``: to key in the code
+    of our alert text, on a call to our number that caller ID alone cannot vouch for);
+    otherwise say goodbye."""
     voice = VOICES[language]
     response = VoiceResponse()
     if gather_url is None:
@@ -69,18 +74,21 @@ def contact_call_twiml(*, language: Language, lines: Sequence[str], gather_url: 
         )
         response.hangup()
         return str(response)
-    gather = _contact_gather(response, gather_url)
-    for line in (*lines, CATALOGUE.text("call.contact.question", language)):
+    gather = _contact_gather(response, gather_url, code=code)
+    question = "call.contact.code_question" if code else "call.contact.question"
+    for line in (*lines, CATALOGUE.text(question, language)):
         gather.say(line, voice=voice.voice, language=voice.language)
     return str(response)
 
 
-def contact_reask_twiml(*, language: Language, gather_url: str) -> str:
-    """A family member pressed something other than 1: explain once what 1 does."""
+def contact_reask_twiml(*, language: Language, gather_url: str, code: bool = False) -> str:
+    """A family member pressed something other than 1 (``code``: no code, or a wrong one):
+    explain once what to press."""
     voice = VOICES[language]
     response = VoiceResponse()
-    gather = _contact_gather(response, gather_url)
-    for key in ("call.contact.reask", "call.contact.question"):
+    gather = _contact_gather(response, gather_url, code=code)
+    keys = ("call.contact.code_reask",) if code else ("call.contact.reask", "call.contact.question")
+    for key in keys:
         gather.say(CATALOGUE.text(key, language), voice=voice.voice, language=voice.language)
     return str(response)
 
@@ -90,13 +98,14 @@ def say_and_hang_up_twiml(key: str, language: Language) -> str:
     return _say_and_hang_up(language, key)
 
 
-def _contact_gather(response: VoiceResponse, gather_url: str) -> Gather:
+def _contact_gather(response: VoiceResponse, gather_url: str, *, code: bool = False) -> Gather:
     # Keys only: "press 1" is unambiguous, and a misheard word must never acknowledge an alert.
+    # A code is four keys ("#", Twilio's default finishOnKey, ends it early: then it is wrong).
     gather: Gather = response.gather(
         action=gather_url,
         method="POST",
         input="dtmf",
-        num_digits=1,
+        num_digits=ACK_CODE_DIGITS if code else 1,
         timeout=CONTACT_GATHER_TIMEOUT_S,
         action_on_empty_result=True,
     )

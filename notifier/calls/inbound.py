@@ -75,8 +75,15 @@ def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, 
         language=person.language,
         case=case,
         now=now,
+        verstat=clean_param(params.get("StirVerstat")),
     )
-    log.info("inbound call from %s %s (household %s)", kind.value, person.id, person.household_id)
+    log.info(
+        "inbound call from %s %s (household %s, verstat %s)",
+        kind.value,
+        person.id,
+        person.household_id,
+        attempt.caller_verstat or "-",
+    )
     return inbound_opening(session, attempt, base_url)
 
 
@@ -146,6 +153,7 @@ def _new_inbound(
     language: Language,
     case: Case | None,
     now: datetime,
+    verstat: str | None,
 ) -> CallAttempt:
     attempt = new_call(
         purpose=CallPurpose.INBOUND,
@@ -160,6 +168,7 @@ def _new_inbound(
         status=CallStatus.IN_PROGRESS,
         provider_sid=call_sid,
     )
+    attempt.caller_verstat = verstat  # what the carrier says of the caller ID (notifier.ack_codes)
     try:
         # Two API processes may get the same call's webhook at once (Twilio retried it): the
         # unique idempotency key lets one insert win; the other answers with the winner's row.
@@ -184,5 +193,6 @@ def _new_inbound(
             call_attempt_id=attempt.id,
             status=CallStatus.IN_PROGRESS.value,
             inbound=True,
+            verstat=verstat,
         )
     return attempt

@@ -4,19 +4,21 @@ resident in; the code in our alert text (or a call we placed) does. Real escalat
 from __future__ import annotations
 
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CaseEventType, CaseStatus, RecipientKind, ResolutionCode
-from core.models import Case, CaseEvent, Contact, Household, Notification
+from core.enums import CallOutcome, CallPurpose, CaseEventType, CaseStatus, RecipientKind, ResolutionCode
+from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Notification
 from core.settings import Settings
-from notifier import lifecycle, sms
+from notifier import calls, lifecycle, sms
 from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.ticks import run_notifier_ticks
 
@@ -188,3 +190,108 @@ def test_with_two_households_open_the_code_says_which_case_is_meant(
     text_us(engine, clock, mother.contact_phones[0], f"1 {code_in(text.body)}")
     assert load_case(engine, father.case_id).status == CaseStatus.ACKNOWLEDGED
     assert load_case(engine, mother.case_id).status == CaseStatus.OPEN
+
+
+# ---------------------------------------------------------------- calls to our number
+
+BASE = "https://care.example.org"
+ATTESTED = "TN-Validation-Passed-A"
+
+
+def ring(engine: Engine, clock: ManualClock, from_: str, verstat: str | None = None) -> ET.Element:
+    params = {"From": from_, "CallSid": "CA" + uuid.uuid4().hex}
+    if verstat is not None:
+        params["StirVerstat"] = verstat
+    with session_scope(engine) as s:
+        return ET.fromstring(calls.inbound_call(s, params=params, base_url=BASE, now=clock.now()).encode())
+
+
+def press(engine: Engine, clock: ManualClock, root: ET.Element, digits: str) -> ET.Element:
+    gather = root.find("Gather")
+    assert gather is not None, ET.tostring(root)
+    query = parse_qs(urlsplit(gather.get("action") or "").query)
+    with session_scope(engine) as s:
+        answer = calls.contact_gather(
+            s,
+            code=query["code"][0],
+            params={"Digits": digits},
+            base_url=BASE,
+            now=clock.now(),
+            gather_no=int(query["n"][0]),
+        )
+    return ET.fromstring(answer.encode())
+
+
+def said(root: ET.Element) -> str:
+    return " ".join(el.text or "" for el in root.iter("Say"))
+
+
+def test_a_spoofed_call_from_the_daughters_number_pressing_1_does_not_stop_the_ladder(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The attack by phone: call our number with the daughter's caller ID and press 1."""
+    home = alerted_home(engine, clock)
+    opening = ring(engine, clock, home.contact_phones[0])
+    assert "확인 코드 네 자리" in said(opening)  # asked for the code, not "press 1"
+    reask = press(engine, clock, opening, "1")
+    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    final = press(engine, clock, reask, "1")
+    assert final.find("Hangup") is not None and "알림은 계속됩니다" in said(final)
+    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert run_notifier_ticks(engine, clock, SETTINGS) == 1  # the ladder goes on
+    unproven = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    assert [(e.data["reason"], e.data["channel"]) for e in unproven] == [("no_code", "call")] * 2
+
+
+def test_the_code_on_the_keypad_acknowledges_and_is_not_kept_in_the_transcript(
+    engine: Engine, clock: ManualClock
+) -> None:
+    home = alerted_home(engine, clock)
+    (text,) = family_texts(engine, home.case_id)
+    code = code_in(text.body)
+    wrong = f"{(int(code) + 1) % 10_000:04d}"
+    reask = press(engine, clock, ring(engine, clock, home.contact_phones[0]), wrong)
+    assert "맞지 않거나" in said(reask)
+    done = press(engine, clock, reask, code)
+    assert "추가 알림을 멈춥니다" in said(done)
+    case = load_case(engine, home.case_id)
+    assert (case.status, case.acknowledged_by) == (CaseStatus.ACKNOWLEDGED, f"contact:{text.recipient_id}")
+    with Session(engine) as s:
+        (attempt,) = s.exec(select(CallAttempt).where(CallAttempt.purpose == CallPurpose.INBOUND)).all()
+        outcomes = s.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME
+            )
+        ).all()
+    assert attempt.outcome == CallOutcome.ACKNOWLEDGED
+    assert code not in attempt.transcript and wrong not in attempt.transcript
+    assert all(code not in str(e.data) and wrong not in str(e.data) for e in outcomes)
+
+
+def test_full_stir_shaken_attestation_lets_1_acknowledge_and_a_failed_one_hears_no_state(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """StirVerstat: with A-level attestation the carrier vouches that the caller may use the
+    number, so "press 1" is offered as on our own call; a failed verification hears nothing of
+    the household (only the code can prove anything)."""
+    home = alerted_home(engine, clock)
+    failed = ring(engine, clock, home.contact_phones[0], "TN-Validation-Failed-A")
+    assert "생활 반응 없음" not in said(failed) and "확인 코드 네 자리" in said(failed)
+    for weaker in ("TN-Validation-Passed-B", "TN-Validation-Passed-C", "No-TN-Validation"):
+        assert "확인 코드 네 자리" in said(ring(engine, clock, home.contact_phones[0], weaker))
+    attested = ring(engine, clock, home.contact_phones[0], ATTESTED)
+    assert "1번을 눌러" in said(attested) and "생활 반응 없음" in said(attested)
+    assert "추가 알림을 멈춥니다" in said(press(engine, clock, attested, "1"))
+    assert load_case(engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+    with Session(engine) as s:
+        verstats = [
+            a.caller_verstat
+            for a in s.exec(select(CallAttempt).where(CallAttempt.purpose == CallPurpose.INBOUND))
+        ]
+    assert verstats == [
+        "TN-Validation-Failed-A",
+        "TN-Validation-Passed-B",
+        "TN-Validation-Passed-C",
+        "No-TN-Validation",
+        ATTESTED,
+    ]
