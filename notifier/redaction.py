@@ -20,8 +20,9 @@ from core.models import CallAttempt, CallReply, Case, CaseEvent, CheckinCall
 
 # Case event fields holding a resident's own words (speech excerpts, SMS replies).
 _RESIDENT_WORDS = ("excerpt",)
-# Fields of free text about a resident that staff wrote, or masked numbers: erasure only.
-_ABOUT_THEM = ("note", "text", "visitor", "to", "excerpt")
+# Fields of free text about a resident that staff wrote, masked numbers, and who in the family
+# answered (a contact's relation, on reply_unverified): erasure only.
+_ABOUT_THEM = ("note", "text", "visitor", "to", "excerpt", "relation")
 
 
 def scrub_event(event: CaseEvent, *, everything: bool = False) -> bool:

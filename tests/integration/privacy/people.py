@@ -33,10 +33,19 @@ class Person:
         self.address = f"서울시 마포구 성미산로 {n}7길"
         self.contact_name = f"홍민수{n}"
         self.contact_phone = f"+82105551234{n}"
+        self.relation = f"셋째며느리{n}"
 
     def words(self) -> list[str]:
         masked = mask_phone(self.phone)
-        return [self.name, self.phone, self.address, self.contact_name, self.contact_phone, masked]
+        return [
+            self.name,
+            self.phone,
+            self.address,
+            self.contact_name,
+            self.contact_phone,
+            self.relation,
+            masked,
+        ]
 
 
 def household_of(session: Session, person: Person, now: datetime, *, residents: int = 1) -> Household:
@@ -56,7 +65,10 @@ def household_of(session: Session, person: Person, now: datetime, *, residents: 
         )
     session.add(
         Contact(
-            household_id=household.id, name=person.contact_name, relation="아들", phone=person.contact_phone
+            household_id=household.id,
+            name=person.contact_name,
+            relation=person.relation,
+            phone=person.contact_phone,
         )
     )
     session.flush()
@@ -90,6 +102,16 @@ def household_of(session: Session, person: Person, now: datetime, *, residents: 
     )
     lifecycle.record_event(
         session, case, CaseEventType.NOTIFICATION_QUEUED, now, to=mask_phone(person.contact_phone)
+    )
+    # A bare "1" from the family's number (notifier.ack_codes): who answered, by relation.
+    lifecycle.record_event(
+        session,
+        case,
+        CaseEventType.REPLY_UNVERIFIED,
+        now,
+        actor="contact:1",
+        reason="no_code",
+        relation=person.relation,
     )
     session.flush()
     return household

@@ -76,6 +76,7 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
         "resident.phone",
         "contact.name",
         "contact.phone",
+        "contact.relation",
         "rejectedmessage.payload_excerpt",
         "callattempt.to_address",
         "notification.to_address",
