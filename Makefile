@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test workers: most tests wait on brokers, databases and child processes, so more workers than
+# cores still pays. TEST_WORKERS=0 runs in one process (easier to debug).
+TEST_WORKERS ?= 3
 
 .PHONY: install demo test test-fast lint format clean mutation
 
@@ -18,10 +21,10 @@ demo: $(STAMP)
 	$(BIN)/anbu demo
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow"
 
 # Mutation testing of one core module (docs/testing.md): `make mutation MODULE=anomaly/ladder.py`,
 # MODULE=all for every module in tools/mutation.py's map, one after another. Niced: a shared machine.

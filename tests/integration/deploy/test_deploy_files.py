@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -114,7 +115,7 @@ def test_the_example_env_file_names_only_real_settings_and_parses(monkeypatch: p
     assert set(values) <= SETTING_NAMES, set(values) - SETTING_NAMES
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("ANBU_SECRET_KEY", "a-real-random-secret-0123456789")
+    monkeypatch.setenv("ANBU_SECRET_KEY", secrets.token_urlsafe(48))
     settings = Settings(_env_file=None)
     assert settings.env == "prod" and settings.log_format == "json"
     assert settings.mqtt_endpoint.username == "anbu-gateway"
