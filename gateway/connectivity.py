@@ -14,18 +14,20 @@ gateway (a plug that speaks again) or another worker does no harm.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, and_, func, not_, or_, update
+from sqlalchemy import case as when
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import explain_offline
 from anomaly.sweeper import is_paused
 from core.clock import Clock
 from core.db import claim_row, session_scope
-from core.enums import CaseKind, CaseStatus, DeviceStatus, Severity
-from core.models import Device, Household
+from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, DeviceStatus, MonitoringState, Severity
+from core.models import Case, Device, Household
 from core.settings import Settings
 from notifier import lifecycle
 from notifier.policy import snapshot_for_household
@@ -76,22 +78,19 @@ class ConnectivityResult:
 
 
 def tick(engine: Engine, clock: Clock, settings: Settings) -> ConnectivityResult:
+    """Set-based: a few queries find the devices that fall silent and the households whose
+    ``device_offline`` case should open or clear; only those are touched (issue 15.2: a loop over
+    every household cost 1.6–1.8 ms each, 166 s per 30 s tick at 100k households)."""
     now = clock.now()
     result = ConnectivityResult()
     with session_scope(engine) as session:
         result.went_silent = mark_silent_devices(session, now, settings)
     with session_scope(engine) as session:
-        household_ids = session.exec(
-            select(Device.household_id)
-            .where(col(Device.household_id).is_not(None), Device.status == DeviceStatus.ASSIGNED)
-            .distinct()
-        ).all()
+        household_ids = households_to_check(session, now)
     for household_id in household_ids:
-        if household_id is None:
-            continue
         try:
             with session_scope(engine) as session:
-                _check_household(session, household_id, now, result)
+                check_household(session, household_id, now, result)
         except Exception:  # one bad household must not stop the sweep for the others
             log.exception("connectivity check failed for household id %s", household_id)
     if result.went_silent or result.opened or result.cleared:
@@ -101,18 +100,67 @@ def tick(engine: Engine, clock: Clock, settings: Settings) -> ConnectivityResult
     return result
 
 
+def households_to_check(session: Session, now: datetime) -> list[int]:
+    """The households :func:`check_household` would act on, and no others (two set queries).
+
+    To open: every assigned plug offline, no active ``device_offline`` case, not paused. To clear:
+    an active case and some assigned plug not offline. Households without an assigned plug are
+    never checked (as before). ``check_household`` decides again inside its own transaction.
+    """
+    assigned = (col(Device.household_id).is_not(None), Device.status == DeviceStatus.ASSIGNED)
+    offline = col(Device.online).is_(False)
+    active_case = (
+        select(Case.household_id)
+        .where(Case.kind == CaseKind.DEVICE_OFFLINE, col(Case.status).in_(ACTIVE_CASE_STATUSES))
+        .scalar_subquery()
+    )
+    paused = and_(
+        col(Household.monitoring) == MonitoringState.PAUSED,
+        or_(col(Household.paused_until).is_(None), col(Household.paused_until) > now),
+    )
+    # Only households with an offline plug can be all offline.
+    with_offline = select(Device.household_id).where(*assigned, offline).scalar_subquery()
+    to_open = session.exec(
+        select(Device.household_id)
+        .join(Household, col(Household.id) == Device.household_id)
+        .where(
+            *assigned,
+            col(Device.household_id).in_(with_offline),
+            col(Device.household_id).not_in(active_case),
+            not_(paused),
+        )
+        .group_by(col(Device.household_id))
+        .having(func.count() == func.sum(when((offline, 1), else_=0)))
+    ).all()
+    to_clear = session.exec(
+        select(Device.household_id)
+        .where(*assigned, col(Device.household_id).in_(active_case), col(Device.online).is_not(False))
+        .distinct()
+    ).all()
+    return sorted({h for h in (*to_open, *to_clear) if h is not None})
+
+
 def mark_silent_devices(session: Session, now: datetime, settings: Settings) -> int:
+    """Mark devices silent past their limit offline; returns how many.
+
+    Every limit is at least ``offline_min_silence_s``, so only devices quiet that long are read
+    (the rest, nearly all of them, stay in the database); each is judged by :func:`is_silent`.
+    """
+    quiet_since = now - timedelta(seconds=settings.offline_min_silence_s)
     candidates = session.exec(
         select(Device).where(
             col(Device.online).is_not(False),
             col(Device.last_seen_at).is_not(None),
+            col(Device.last_seen_at) < quiet_since,
             Device.status != DeviceStatus.RETIRED,
         )
     ).all()
+    return mark_offline(session, [d for d in candidates if is_silent(d, now, settings)])
+
+
+def mark_offline(session: Session, devices: Sequence[Device]) -> int:
     marked = 0
-    for device in candidates:
-        if not is_silent(device, now, settings):
-            continue
+    for device in devices:
         # Only if nothing arrived since we looked: a message committed meanwhile wins.
         if claim_row(
             session,
@@ -130,7 +178,7 @@ def mark_silent_devices(session: Session, now: datetime, settings: Settings) -> 
     return marked
 
 
-def _check_household(session: Session, household_id: int, now: datetime, result: ConnectivityResult) -> None:
+def check_household(session: Session, household_id: int, now: datetime, result: ConnectivityResult) -> None:
     household = session.get(Household, household_id)
     if household is None:
         return
