@@ -12,7 +12,8 @@ A connected socket and an acknowledged SUBSCRIBE do not prove that messages reac
 
 So the gateway *verifies delivery*: after every SUBSCRIBE, and whenever it has heard nothing for
 ``probe_idle_s``, it publishes a probe (QoS 0, a fresh token) to a topic only it uses and
-subscribes to (:func:`probe_topic`), and expects it back within ``probe_timeout_s``. A probe that
+subscribes to (:func:`probe_topic`), and expects it back within ``probe_timeout_s`` (of the probe
+or, while a backlog drains ahead of it, of the latest message). A probe that
 does not come back on a connection that has delivered one before means the session is broken:
 the gateway drops the connection and reconnects, resubscribes and probes again. A probe that never
 comes back on a fresh connection (a broker ACL that forbids the probe topic) is reported once and
@@ -182,7 +183,11 @@ class LinkWatch:
             if not (self._connected and self._subscribed):
                 return Action.NONE
             if self._probe_token is not None:
-                if now - self._probe_sent_at < self.probe_timeout_s:
+                # A QoS 0 probe travels behind whatever the broker queued for us (a backlog after
+                # a reconnect): while messages keep arriving on this connection it delivers, so
+                # only silence for the probe's timeout, since the probe and since the latest
+                # message, fails it (a probe failed mid-drain made the broker resend the backlog).
+                if now - max(self._probe_sent_at, last_heard) < self.probe_timeout_s:
                     return Action.NONE
                 return self._probe_failed()
             if self._probe_due:

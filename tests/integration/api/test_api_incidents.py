@@ -74,3 +74,26 @@ def test_the_dashboard_has_the_notice_in_both_languages(app_client: TestClient) 
     en = app_client.get("/?lang=en").text
     assert 'id="incidents"' in ko and "운영 알림" in ko
     assert "System alerts" in en
+
+
+def test_a_lost_broker_session_is_in_metrics_and_listed_for_staff(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    # Issue 14.7: what the gateway wrote after a broker crash lost its session reaches people.
+    with session_scope(engine) as s:
+        s.merge(
+            GatewayStatus(
+                client_id="anbu-gateway",
+                updated_at=clock.now(),
+                connected=True,
+                sessions_lost=2,
+                session_lost_at=clock.now() - timedelta(seconds=30),
+            )
+        )
+    incidents.tick(engine, clock, Settings(_env_file=None))
+    body = app_client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    assert 'anbu_gateway_sessions_lost_total{client_id="anbu-gateway"} 2' in body
+    assert 'anbu_system_incidents{kind="gateway_session_lost"} 1' in body
+    (item,) = app_client.get("/api/v1/incidents", headers=auth("caseworker_other")).json()["items"]
+    assert (item["kind"], item["source"]) == ("gateway_session_lost", "anbu-gateway")
+    assert item["detail"]["sessions_lost"] == 2

@@ -41,6 +41,9 @@ class Publisher:
         )
         connected = threading.Event()
         self.client.on_connect = lambda *_args: connected.set()
+        # Like a plug, retry every second or two: paho's default doubles to 120 s, so a broker
+        # restart that took a few seconds could keep the publisher away for half a minute.
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
         self.client.loop_start()
         if not connected.wait(10):

@@ -10,6 +10,7 @@ Readings carry distinct device timestamps, so "stored once" is checked by the un
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import shutil
 import signal
@@ -29,9 +30,11 @@ from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import make_engine
+from core.enums import SystemIncidentKind
 from core.migrate import upgrade
-from core.models import Device, Reading
+from core.models import Device, GatewayStatus, Reading
 from core.settings import Settings
+from gateway import incidents
 from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
@@ -315,15 +318,7 @@ def _log_says(gateway: GatewayProcess, words: str) -> bool:
 def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_url: str) -> None:
     broker = PrivateMosquitto(tmp_path / "broker")
     broker.start()
-    url = f"mqtt://127.0.0.1:{broker.port}"
-    tag = unique("brk")
-    settings = Settings(
-        _env_file=None,
-        mqtt_url=url,
-        mqtt_client_id=f"anbu-test-{tag}",
-        mqtt_session_expiry_s=300,
-        **isolated_prefixes(tag),  # type: ignore[arg-type]
-    )
+    url, settings = _private_broker_settings(broker, "brk")
     engine = make_engine(sqlite_url)
     clock = ManualClock(datetime.now(UTC))
     gateway = Gateway(settings, engine, clock)
@@ -332,13 +327,21 @@ def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_
     device, total = unique("stream"), 1500
     try:
         assert gateway.wait_connected(10)
-        progress = [0]
+        progress, resume = [0], threading.Event()
+        # The second half waits for the restart: on a busy machine the whole stream could reach
+        # the broker before 200 readings are stored, and the restart would then test nothing.
         thread = _publish_all(
-            publisher, f"{settings.mqtt_native_prefix}/{device}/reading", _payloads(total), progress
+            publisher,
+            f"{settings.mqtt_native_prefix}/{device}/reading",
+            _payloads(total),
+            progress,
+            pause_after=total // 2,
+            resume=resume,
         )
         wait_until(lambda: readings_for(engine, device)[0] >= 200, timeout=30, what="200 readings stored")
         broker.restart()
-        assert progress[0] < total, "the stream had ended before the restart; nothing was tested"
+        resume.set()
+        assert readings_for(engine, device)[0] < total, "everything was stored before the restart"
         thread.join(90)
         assert progress[0] == total
         wait_until(lambda: readings_for(engine, device)[0] == total, timeout=60, what="every message stored")
@@ -351,8 +354,123 @@ def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_
         engine.dispose()
 
 
+@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="the mosquitto binary is not installed")
+def test_a_broker_crash_that_lost_the_session_is_flagged_and_the_gateway_is_back_within_seconds(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 14.7, gateway side: Mosquitto with its default autosave is SIGKILLed and stays down
+    # 8 s. The session is gone when it returns: the gateway must say so at WARNING, count it for
+    # /metrics, leave a row the incidents tick turns into a staff notice, and be back at once
+    # (paho's own backoff, 1 s doubling to 120 s, would wait up to 8 s more after 8 s down).
+    broker = PrivateMosquitto(tmp_path / "broker")
+    broker.start()
+    _url, settings = _private_broker_settings(broker, "crash")
+    engine = make_engine(sqlite_url)
+    clock = ManualClock(datetime.now(UTC))
+    gateway = Gateway(settings, engine, clock)
+    gateway.status_interval_s = 0.2
+    gateway.start()
+    try:
+        assert gateway.wait_connected(10)
+        generation = gateway.metrics()["generation"]
+        broker.kill9()
+        time.sleep(8)
+        with caplog.at_level(logging.INFO, logger="gateway.service"):
+            broker.start()
+            back = time.monotonic()
+            wait_until(
+                lambda: gateway.metrics()["sessions_lost"] == 1 and bool(gateway.metrics()["connected"]),
+                timeout=30,
+                what="reconnected, session loss seen",
+            )
+            reconnected_after = time.monotonic() - back
+        assert reconnected_after < 4.0, f"reconnected {reconnected_after:.1f} s after the broker was back"
+        assert gateway.metrics()["generation"] > generation
+        lost = [r for r in caplog.records if "LOST OUR SESSION" in r.getMessage()]
+        assert lost and all(r.levelno == logging.WARNING for r in lost)
+        clock.advance(timedelta(seconds=1))
+        wait_until(
+            lambda: _status_row(engine, settings.mqtt_client_id).sessions_lost == 1, timeout=10, what="status"
+        )
+        incidents.tick(engine, clock, settings)
+        with Session(engine) as s:
+            (notice,) = incidents.active_incidents(s)
+        assert (
+            notice.kind == SystemIncidentKind.GATEWAY_SESSION_LOST
+            and notice.source == settings.mqtt_client_id
+        )
+    finally:
+        gateway.stop()
+        broker.stop()
+        engine.dispose()
+
+
+@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="the mosquitto binary is not installed")
+def test_a_backlog_drain_after_a_reconnect_makes_no_probe_fail(tmp_path: Path, sqlite_url: str) -> None:
+    # The delivery probe (QoS 0) travels behind what the broker queued for the gateway while it
+    # was away. A drain that outlasts the probe's 5 s must not count as "the session does not
+    # deliver": that reconnects (the broker resends what was in flight), twice gives up probing
+    # ("probes never come back"), and under load made the restart test above flaky.
+    broker = PrivateMosquitto(tmp_path / "broker")
+    broker.start()
+    url, settings = _private_broker_settings(broker, "drain")
+    engine = make_engine(sqlite_url)
+    clock = ManualClock(datetime.now(UTC))
+    device, total = unique("backlog"), 12000
+    first = Gateway(settings, engine, clock)  # makes the persistent session and its subscriptions
+    first.start()
+    second: Gateway | None = None
+    publisher = Publisher(url)
+    try:
+        assert first.wait_connected(10)
+        first.stop()
+        infos = [
+            publisher.client.publish(f"{settings.mqtt_native_prefix}/{device}/reading", payload, qos=1)
+            for payload in _payloads(total)
+        ]
+        for info in infos:
+            info.wait_for_publish(60)
+        second = Gateway(settings, engine, clock)
+        second.start()
+        started = time.monotonic()
+        wait_until(lambda: readings_for(engine, device)[0] == total, timeout=180, what="the backlog stored")
+        drained_s = time.monotonic() - started
+        figures = second.metrics()
+        assert drained_s > second.probe_timeout_s, f"the drain took {drained_s:.1f} s: nothing was tested"
+        assert (figures["probe_failures"], figures["delivery_reconnects"], figures["generation"]) == (0, 0, 1)
+        assert second._link.probe_supported()
+    finally:
+        if second is not None:
+            second.stop()
+        publisher.close()
+        broker.stop()
+        engine.dispose()
+
+
+def _status_row(engine: Engine, client_id: str) -> GatewayStatus:
+    with Session(engine) as s:
+        row = s.get(GatewayStatus, client_id)
+        assert row is not None
+        return row
+
+
+def _private_broker_settings(broker: PrivateMosquitto, name: str) -> tuple[str, Settings]:
+    """The URL of a private broker, and settings for an in-process gateway with a persistent session."""
+    url, tag = f"mqtt://127.0.0.1:{broker.port}", unique(name)
+    settings = Settings(
+        _env_file=None,
+        mqtt_url=url,
+        mqtt_client_id=f"anbu-test-{tag}",
+        mqtt_session_expiry_s=300,
+        **isolated_prefixes(tag),  # type: ignore[arg-type]
+    )
+    return url, settings
+
+
 class PrivateMosquitto:
-    """A Mosquitto of our own on a free port, persisting to tmp_path, restartable mid-test."""
+    """A Mosquitto of our own on a free port, persisting to tmp_path, restartable mid-test.
+
+    Mosquitto's default autosave (every 1800 s): a SIGKILL loses what it has not saved."""
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True)
@@ -388,6 +506,12 @@ class PrivateMosquitto:
     def restart(self) -> None:
         self.stop()  # SIGTERM: Mosquitto writes its persistence file on the way out
         self.start()
+
+    def kill9(self) -> None:
+        """A crash: nothing saved on the way out."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

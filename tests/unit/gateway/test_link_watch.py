@@ -126,3 +126,20 @@ def test_a_dropped_connection_cancels_the_probe_in_flight() -> None:
     assert watch.supervise(10, last_heard=0) is Action.NONE
     assert watch.probe_failures == 0
     assert watch.probe_echoed(10, b"a") is False
+
+
+def test_a_probe_queued_behind_a_backlog_is_waited_for_while_messages_keep_arriving() -> None:
+    # After a reconnect the broker first sends what it queued for us; the probe comes after it.
+    # Messages arriving on this connection prove it delivers: no reconnect (which would make the
+    # broker send the backlog again) and no "probes are forbidden" verdict after two of them.
+    watch = LinkWatch(probe_idle_s=30, probe_timeout_s=5)
+    _up(watch, 0)
+    watch.probe_sent(0, b"a")
+    for now in range(1, 60):
+        assert watch.supervise(now, last_heard=now - 0.5) is Action.NONE  # the drain goes on
+    assert watch.probe_echoed(60, b"a") is True  # its turn came
+    assert (watch.probe_failures, watch.delivery_reconnects, watch.probe_supported()) == (0, 0, True)
+    # A drain that stops without the probe: nothing at all for the probe's timeout is a failure.
+    watch.probe_sent(100, b"b")
+    assert watch.supervise(104, last_heard=101) is Action.NONE
+    assert watch.supervise(106.5, last_heard=101) is Action.RECONNECT
