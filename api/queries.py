@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, func, true
@@ -17,6 +17,15 @@ from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
+from api.case_story import (
+    Words,
+    actor_kind,
+    actor_names,
+    call_outcome_events,
+    case_cause,
+    resident_call_ids,
+    resident_words,
+)
 from api.next_step import next_actions
 from api.schemas import (
     CallAttemptOut,
@@ -28,6 +37,7 @@ from api.schemas import (
     HouseholdItem,
     NotificationOut,
     NotificationSummary,
+    ResidentWordsOut,
 )
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Role, Severity
 from core.models import CallAttempt, Case, CaseAssignment, CaseEvent, Household, Notification, User, Watch
@@ -140,16 +150,42 @@ def _filtered_cases(user: User, filters: CaseFilters) -> Select[Case, Household]
     return stmt
 
 
-def assignees(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """case id -> (user id, username) of whoever the case is assigned to."""
+def assignees(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[int, str, str]]:
+    """case id -> (user id, username, display name) of whoever the case is assigned to."""
     if not case_ids:
         return {}
     rows = session.exec(
-        select(CaseAssignment.case_id, User.id, User.username)
+        select(CaseAssignment.case_id, User.id, User.username, User.display_name)
         .join(User, col(User.id) == col(CaseAssignment.user_id))
         .where(col(CaseAssignment.case_id).in_(list(case_ids)))
     ).all()
-    return {case_id: (_id(user_id), username) for case_id, user_id, username in rows}
+    return {case_id: (_id(user_id), username, name or username) for case_id, user_id, username, name in rows}
+
+
+@dataclass(frozen=True)
+class _Story:
+    """What the case page and the queue say about the person (api.case_story)."""
+
+    assignee: tuple[int, str, str] | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    words: Words | None = None
+
+
+def _stories(
+    session: Session, cases: Sequence[Case], calls: dict[int, list[CallAttempt]]
+) -> dict[int, _Story]:
+    ids = [_id(c.id) for c in cases]
+    assigned = assignees(session, ids)
+    outcomes = call_outcome_events(session, ids)
+    names = actor_names(session, [a for c in cases for a in (c.acknowledged_by, c.resolved_by) if a])
+    return {
+        case_id: _Story(
+            assigned.get(case_id),
+            names,
+            resident_words(outcomes[case_id], resident_call_ids(calls.get(case_id, []))),
+        )
+        for case_id in ids
+    }
 
 
 def list_cases(
@@ -165,10 +201,10 @@ def list_cases(
     ids = [_id(case.id) for case, _ in rows]
     calls = _by_case(session.exec(_calls_for(ids)).all())
     notes = _by_case(session.exec(_notifications_for(ids)).all())
-    assigned = assignees(session, ids)
+    stories = _stories(session, [case for case, _ in rows], calls)
     items = [
         CaseItem(
-            **_case_fields(case, household, assigned.get(_id(case.id))),
+            **_case_fields(case, household, stories[_id(case.id)]),
             calls=[_call_summary(c) for c in calls.get(_id(case.id), [])],
             notifications=[_notification_summary(n) for n in notes.get(_id(case.id), [])],
         )
@@ -192,10 +228,20 @@ def case_detail(session: Session, case: Case, household: Household) -> CaseDetai
     ).all()
     calls = session.exec(_calls_for([case_id])).all()
     notifications = session.exec(_notifications_for([case_id])).all()
+    story = _stories(session, [case], {case_id: list(calls)})[case_id]
+    names = actor_names(session, {e.actor for e in events})
     return CaseDetail(
-        **_case_fields(case, household, assignees(session, [case_id]).get(case_id)),
+        **_case_fields(case, household, story),
         events=[
-            CaseEventOut(id=_id(e.id), at=e.at, type=e.type, actor=e.actor, data=dict(e.data or {}))
+            CaseEventOut(
+                id=_id(e.id),
+                at=e.at,
+                type=e.type,
+                actor=e.actor,
+                data=dict(e.data or {}),
+                actor_kind=actor_kind(e.actor),
+                actor_name=names.get(e.actor),
+            )
             for e in events
         ],
         calls=[_call_out(c) for c in calls],
@@ -209,7 +255,7 @@ def case_item(session: Session, case: Case, household: Household) -> CaseItem:
     calls = session.exec(_calls_for([case_id])).all()
     notifications = session.exec(_notifications_for([case_id])).all()
     return CaseItem(
-        **_case_fields(case, household, assignees(session, [case_id]).get(case_id)),
+        **_case_fields(case, household, _stories(session, [case], {case_id: list(calls)})[case_id]),
         calls=[_call_summary(c) for c in calls],
         notifications=[_notification_summary(n) for n in notifications],
     )
@@ -247,7 +293,8 @@ def _by_case(rows: Sequence[_Row]) -> dict[int, list[_Row]]:
     return grouped
 
 
-def _case_fields(case: Case, household: Household, assignee: tuple[int, str] | None = None) -> dict[str, Any]:
+def _case_fields(case: Case, household: Household, story: _Story) -> dict[str, Any]:
+    assignee, words = story.assignee, story.words
     base = CaseBase(
         id=_id(case.id),
         household_id=case.household_id,
@@ -274,6 +321,11 @@ def _case_fields(case: Case, household: Household, assignee: tuple[int, str] | N
         repeat_count=case.repeat_count,
         assigned_user_id=assignee[0] if assignee else None,
         assigned_username=assignee[1] if assignee else None,
+        assigned_display_name=assignee[2] if assignee else None,
+        acknowledged_by_name=story.names.get(case.acknowledged_by or ""),
+        resolved_by_name=story.names.get(case.resolved_by or ""),
+        cause=case_cause(case, words),
+        resident_words=ResidentWordsOut(text=words.text, at=words.at, cause=words.cause) if words else None,
     )
     return dict(base)
 

@@ -111,6 +111,14 @@ class HouseholdPage(BaseModel):
 # ------------------------------------------------------------------ cases
 
 
+class ResidentWordsOut(BaseModel):
+    """The resident's most worrying reply on the case: their words, when, and what they tell."""
+
+    text: str | None  # None when they pressed a key rather than spoke
+    at: datetime
+    cause: str  # fall | help | unwell
+
+
 class CaseBase(BaseModel):
     id: int
     household_id: int
@@ -138,6 +146,13 @@ class CaseBase(BaseModel):
     repeat_count: int
     assigned_user_id: int | None = None  # the team member working the case (None = nobody yet)
     assigned_username: str | None = None
+    # People by the names they go by, not login names or actor ids (issue 17).
+    assigned_display_name: str | None = None
+    acknowledged_by_name: str | None = None
+    resolved_by_name: str | None = None
+    # The cause in words: fall | help | unwell, from what the resident said (api.case_story).
+    cause: str | None = None
+    resident_words: ResidentWordsOut | None = None
 
 
 class CallSummary(BaseModel):
@@ -177,6 +192,8 @@ class CaseEventOut(BaseModel):
     type: CaseEventType
     actor: str
     data: dict[str, Any]
+    actor_kind: str = "system"  # user | contact | call | provider | system (api.case_story)
+    actor_name: str | None = None  # a user's display name, a contact's name and relation
 
 
 class CallAttemptOut(BaseModel):

@@ -37,6 +37,21 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 # ---------------------------------------------------------------- emergencies (no risk named)
 
+# Falls (and not getting up): emergencies like the rest, also named on their own so the case page
+# can say "낙상·도움 요청" in words (api.case_story) from the same rules that raised the alarm.
+FALL_PATTERNS_KO = (
+    # (넘어젔, 이러나: how speech-to-text spells an older speaker's 넘어졌, 일어나; 몬, 일나: 경상)
+    r"넘어(졌|젔|졋)|넘어(져|저)서|넘어(져|저)\s*있|쓰러(졌|젔|졋)|쓰러져|쓰러질\s*(것|거)\s*같|굴렀|미끄러(졌|져)|(침대|의자|계단|변기)에서\s*떨어졌",
+    # 자빠지다, 고꾸라지다: everyday words for falling over; a broken bone (hip fractures kill)
+    r"자빠(졌|젔|졋|져)|고꾸라(졌|젔|져)|꼬꾸라(졌|젔|져)|(다리|팔|뼈|엉덩이|고관절|허리|손목|발목|갈비)\s*(뼈)?\s*(가|이)?\s*부러",
+    r"(못|몬)\s*(일어나|이러나|일나|인나)|(일어날|이러날)\s*수(가)?\s*없|일어나지(를)?\s*(못|몬)",
+)
+FALL_PATTERNS_EN = (
+    r"\b(i'?ve|i have|i|just|had a)\s+(fallen|fell|fall)\b(?!\s+asleep)",
+    r"\bfell (down|over)\b|\bfallen (down|over|out of|off)\b|\b(had|taken|took) a (tumble|fall)\b|\bcollaps(ed|ing)\b",
+    r"\bon the floor\b|\bslipped (and|in|on|down|over)\b",
+)
+
 # Matched against normalise(text). Each pattern names a danger a caseworker must hear about now.
 EMERGENCY_PATTERNS = _any(
     # Korean: asking for help / rescue ("도와줄 필요 없어요" must not match, so the verb ending is spelled out)
@@ -46,12 +61,7 @@ EMERGENCY_PATTERNS = _any(
     r"도움\s*좀\s*주",
     r"빨리\s*(좀\s*)?와\s*(주|줘|요|라)",
     r"119|일일구|구급차|앰뷸런스|엠뷸런스|응급|큰일\s*났|^(아이고\s*)?급해(요)?$|빨리.*급해|급해요?\s*빨리",
-    # falls and not getting up
-    # (넘어젔, 이러나: how speech-to-text spells an older speaker's 넘어졌, 일어나; 몬, 일나: 경상)
-    r"넘어(졌|젔|졋)|넘어(져|저)서|넘어(져|저)\s*있|쓰러(졌|젔|졋)|쓰러져|쓰러질\s*(것|거)\s*같|굴렀|미끄러(졌|져)|(침대|의자|계단|변기)에서\s*떨어졌",
-    # 자빠지다, 고꾸라지다: everyday words for falling over; a broken bone (hip fractures kill)
-    r"자빠(졌|젔|졋|져)|고꾸라(졌|젔|져)|꼬꾸라(졌|젔|져)|(다리|팔|뼈|엉덩이|고관절|허리|손목|발목|갈비)\s*(뼈)?\s*(가|이)?\s*부러",
-    r"(못|몬)\s*(일어나|이러나|일나|인나)|(일어날|이러날)\s*수(가)?\s*없|일어나지(를)?\s*(못|몬)",
+    *FALL_PATTERNS_KO,
     r"(못|몬)\s*움직|움직일\s*수(가)?\s*없|안\s*움직여|꼼짝(을|도)?\s*(못|안)",
     # breathing, chest, stroke signs, bleeding, consciousness
     r"숨이?\s*(좀\s*)?(차|가빠|막)",
@@ -71,10 +81,8 @@ EMERGENCY_PATTERNS = _any(
     # spoken key 2 ("이번" / "2번" / "둘" as the whole reply)
     r"^(2|이|둘)\s*번\s*(이요|요|입니다|이에요|누를게요|눌렀어요)?$|^둘$|헬프",
     # English
-    r"\b(i'?ve|i have|i|just|had a)\s+(fallen|fell|fall)\b(?!\s+asleep)",
-    r"\bfell (down|over)\b|\bfallen (down|over|out of|off)\b|\b(had|taken|took) a (tumble|fall)\b|\bcollaps(ed|ing)\b",
+    *FALL_PATTERNS_EN,
     r"\b(can'?t|cannot|can not|couldn'?t|unable to)\s+(get up|move|breathe?|stand up|get my breath)",
-    r"\bon the floor\b|\bslipped (and|in|on|down|over)\b",
     r"short of breath|catch my breath|trouble breathing|hard to breathe|difficulty breathing|struggling to breathe",
     r"(hardly|barely) breathe|hurts to breathe|(legs?|arms?) (won'?t|don'?t) (work|move)",
     r"\bchest\s+(pain|hurts|is tight|feels tight|feels heavy|tightness|pressure)|pain in my chest|heart attack|heart('?s| is) (racing|pounding|hurting)|heart hurts",
@@ -94,6 +102,10 @@ EMERGENCY_PATTERNS = _any(
 # "help" is an emergency unless it is negated a few words before ("I don't need any help").
 _HELP = re.compile(r"\bhelp\b")
 _NEGATED_HELP = re.compile(r"(?:\b(?:no(?! one)|not|never|without)|n't)\b(?:\s+\S+){0,3}?\s+help\b")
+
+
+# A reply that tells of a fall (normalised text), for naming the cause; not a classification.
+FALL = _any(*FALL_PATTERNS_KO, *FALL_PATTERNS_EN)
 
 
 # Speech-to-text splits words at random ("살 려 주 세 요", "am bulance"), so the commonest cries

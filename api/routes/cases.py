@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlmodel import Session, col, select
 
 from api import audit
+from api.case_story import actor_kind
 from api.deps import ClockDep, ManagerUser, SessionDep, StaffUser
 from api.errors import (
     ErrorCode,
@@ -41,7 +42,7 @@ from core.enums import (
     Role,
     Severity,
 )
-from core.models import Case, CaseAssignment, Household, User
+from core.models import Case, CaseAssignment, CaseEvent, Household, User
 from notifier import lifecycle
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,7 @@ def add_note(
     event = lifecycle.add_note(session, found, actor=_actor(user), text=body.text, now=clock.now())
     audit.record(session, request, user, AuditAction.NOTE, AuditObject.CASE, case_id, now=clock.now())
     session.flush()  # for the event id; the request boundary commits
-    assert event.id is not None
-    return CaseEventOut(id=event.id, at=event.at, type=event.type, actor=event.actor, data=dict(event.data))
+    return _event_out(event, user)
 
 
 @router.get(
@@ -272,13 +272,27 @@ def add_field_visit(
         _actor(user),
         visitor_user_id=visitor.id,
         visitor=visitor.username,
+        visitor_name=visitor.display_name or visitor.username,
         visited_at=body.visited_at.isoformat(),
         note=body.note,
     )
     audit.record(session, request, user, AuditAction.FIELD_VISIT, AuditObject.CASE, case_id, now=now)
     session.flush()
+    return _event_out(event, user)
+
+
+def _event_out(event: CaseEvent, user: User) -> CaseEventOut:
+    """A timeline entry the caller just wrote, named as the case page names people."""
     assert event.id is not None
-    return CaseEventOut(id=event.id, at=event.at, type=event.type, actor=event.actor, data=dict(event.data))
+    return CaseEventOut(
+        id=event.id,
+        at=event.at,
+        type=event.type,
+        actor=event.actor,
+        data=dict(event.data),
+        actor_kind=actor_kind(event.actor),
+        actor_name=user.display_name or user.username,
+    )
 
 
 def _team_member(session: Session, household: Household, user_id: int, field: str) -> User:

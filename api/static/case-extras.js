@@ -16,7 +16,10 @@
     box.replaceChildren();
     const assigned = el("p", null, "assigned");
     assigned.id = "case-assigned";
-    assigned.append(el("strong", t("case.assigned_to") + ": "), item.assigned_username || t("case.unassigned"));
+    assigned.append(
+      el("strong", t("case.assigned_to") + ": "),
+      item.assigned_display_name || item.assigned_username || t("case.unassigned"),
+    );
     box.append(assigned);
     if (!canManage(me)) return;
     const active = item.status === "open" || item.status === "acknowledged";

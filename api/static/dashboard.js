@@ -304,9 +304,7 @@
           t("outbox." + note.status, note.status),
       );
     }
-    if (item.acknowledged_by) {
-      done.push(t("done.acknowledged_by") + ": " + item.acknowledged_by.replace(/^user:/, ""));
-    }
+    if (item.acknowledged_by) done.push(t("done.acknowledged_by") + ": " + person(item, "acknowledged_by"));
     return done;
   }
 
@@ -329,8 +327,13 @@
       sev.appendChild(badge);
       const code = cell(row, "", "code");
       code.appendChild(link("#/households/" + item.household_id, item.household_code));
-      cell(row, t("kind." + item.kind, item.kind));
-      cell(row, item.explanation, "explanation");
+      cell(row, causeOrKind(item));
+      const why = cell(row, "", "explanation");
+      if (item.resident_words && item.resident_words.text) {
+        why.append(element("q", item.resident_words.text, "words"), element("div", item.explanation, "muted"));
+      } else {
+        why.textContent = item.explanation;
+      }
       cell(row, localTime(item.opened_at, item.household_timezone), "nowrap");
       const done = cell(row, "");
       const lines = doneItems(item);
@@ -349,7 +352,7 @@
       }
       cell(row, nextText(item), "next");
       const statusCell = cell(row, t("status." + item.status, item.status), "status status-" + item.status);
-      if (item.assigned_username) statusCell.appendChild(element("div", "→ " + item.assigned_username, "assignee"));
+      if (item.assigned_user_id) statusCell.appendChild(element("div", "→ " + assigneeName(item), "assignee"));
       const actions = cell(row, "", "actions");
       actions.appendChild(link("#/cases/" + item.id, t("action.open")));
       if (item.status === "open") {
@@ -363,7 +366,42 @@
     body.replaceChildren(...rows);
   }
 
+  // The cause in words when the resident said what is wrong (낙상·도움 요청), else the alert's kind.
+  function causeOrKind(item) {
+    return item.cause ? t("cause." + item.cause) : t("kind." + item.kind, item.kind);
+  }
+
+  // People by the names they go by (the API's display names), never "user:login".
+  function person(item, field) {
+    return item[field + "_name"] || (item[field] || "").replace(/^user:/, "");
+  }
+
+  function assigneeName(item) {
+    return item.assigned_display_name || item.assigned_username;
+  }
+
+  function actorLabel(e) {
+    if (e.actor_kind === "user" || e.actor_kind === "contact") return e.actor_name || e.actor.replace(/^user:/, "");
+    return t("actor." + (e.actor_kind || "system"));
+  }
+
+  // What an event adds to its line: the resident's words, an outcome and its note, a visit.
+  function eventDetail(e, tz) {
+    const d = e.data || {};
+    if (e.type === "note" && d.text) return d.text;
+    if (e.type === "reply_unverified") {
+      return (d.relation ? d.relation + ": " : "") + t("reply_unverified." + d.reason, d.reason) + " (" + d.channel + ")";
+    }
+    if (e.type === "call_outcome" && d.excerpt) return "“" + d.excerpt + "” → " + t("call_outcome." + d.intent, d.intent);
+    if (e.type === "resolved") return [t("resolution." + d.code, d.code), d.note].filter(Boolean).join(" — ");
+    if (e.type === "field_visit") {
+      return (d.visitor_name || d.visitor || "") + " · " + localTime(d.visited_at, tz) + " — " + (d.note || "");
+    }
+    return "";
+  }
+
   function nextText(item) {
+    if (item.status !== "open" && item.status !== "acknowledged") return t("next.closed");
     if (!item.next_action_at || item.next_actions.length === 0) return t("next.none");
     const what = item.next_actions.map((a) => t("next." + a, a)).join(", ");
     return what + " — " + localTime(item.next_action_at, item.household_timezone);
@@ -383,15 +421,23 @@
     currentCase = item;
     const tz = item.household_timezone;
     $("case-heading").textContent =
-      t("case.heading") + " #" + item.id + " — " + item.household_code + " (" + t("kind." + item.kind, item.kind) + ")";
+      t("case.heading") + " #" + item.id + " — " + item.household_code + " (" + causeOrKind(item) + ")";
+    showWords(item.resident_words, tz);
+    const closed = item.status === "resolved" || item.status === "cleared";
     facts($("case-summary"), [
       [t("col.severity"), t("severity." + item.severity, item.severity)],
       [t("col.status"), t("status." + item.status, item.status)],
       [t("col.explanation"), item.explanation],
       [t("col.opened"), localTime(item.opened_at, tz)],
       [t("col.next"), nextText(item)],
-      [t("done.acknowledged_by"), item.acknowledged_by ? item.acknowledged_by.replace(/^user:/, "") : null],
-      [t("resolve.code"), item.resolution_code ? t("resolution." + item.resolution_code) : null],
+      [t("done.acknowledged_by"), item.acknowledged_by ? person(item, "acknowledged_by") : null],
+      ...(closed
+        ? [
+            [t("resolve.code"), item.resolution_code ? t("resolution." + item.resolution_code) : t("status.cleared")],
+            [t("case.resolution_note"), item.resolution_note || null],
+            [t("case.closed_by"), item.resolved_by ? person(item, "resolved_by") + " · " + localTime(item.resolved_at, tz) : null],
+          ]
+        : []),
     ]);
     $("case-household-link").href = "#/households/" + item.household_id;
     show($("case-ack"), item.status === "open");
@@ -403,17 +449,10 @@
         " ",
         element("strong", t("event." + e.type, e.type)),
         " ",
-        element("span", e.actor.replace(/^user:/, ""), "muted"),
+        element("span", actorLabel(e), "muted"),
       );
-      if (e.type === "note" && e.data.text) li.append(element("p", e.data.text, "note-text"));
-      if (e.type === "reply_unverified") {
-        const who = e.data.relation ? e.data.relation + ": " : "";
-        li.append(element("p", who + t("reply_unverified." + e.data.reason, e.data.reason) + " (" + e.data.channel + ")", "note-text"));
-      }
-      if (e.type === "field_visit") {
-        const visit = (e.data.visitor || "") + " · " + localTime(e.data.visited_at, tz) + " — " + (e.data.note || "");
-        li.append(element("p", visit, "note-text"));
-      }
+      const detail = eventDetail(e, tz);
+      if (detail) li.append(element("p", detail, "note-text"));
       return li;
     });
     $("case-timeline").replaceChildren(...events);
@@ -441,6 +480,22 @@
       ),
     );
     if (extra()) await extra().caseLoaded(item, me);
+  }
+
+  // The resident's own words as a banner in the case header (issue 17): never only in a transcript.
+  function showWords(words, tz) {
+    const box = $("case-words");
+    if (!words) {
+      box.replaceChildren();
+      show(box, false);
+      return;
+    }
+    const said = words.text ? element("blockquote", "“" + words.text + "”", "words-text") : element("p", t("words.key_pressed"));
+    box.replaceChildren(
+      element("strong", t("cause." + words.cause) + " · " + t("words.said") + " (" + localTime(words.at, tz) + ")"),
+      said,
+    );
+    show(box, true);
   }
 
   async function caseAction(path, body) {

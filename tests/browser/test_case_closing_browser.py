@@ -18,22 +18,18 @@ from core.db import session_scope
 from core.enums import CaseStatus, MonitoringState, OutboxStatus, RecipientKind, ResolutionCode
 from core.models import Case, Contact, Household, Notification, User
 from tests.browser.test_dashboard_browser import (
+    BROWSER_MARKS,
     CHROMIUM,
     CHROMIUM_ARGS,
     NOW,
     Seeded,
     _shot,
     _sign_in,
-    running_app,
 )
 from tests.factories import TEST_SECRET_KEY
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
-__all__ = ["running_app"]  # the fixture, shared with the main browser test
+pytestmark = BROWSER_MARKS
 
 PHONE = "+821055512345"
 USUAL = "평소처럼 생활하고 계십니다"

@@ -79,10 +79,11 @@ CHROMIUM_ARGS = [
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
 )
-pytestmark = [
+BROWSER_MARKS = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
 ]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass(frozen=True)

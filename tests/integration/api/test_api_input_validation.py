@@ -79,7 +79,7 @@ RESOLUTION_VALUES = "'resident_fine', 'false_alarm_away', 'false_alarm_device', 
 
 BAD_BODIES: list[tuple[str, dict[str, object], list[object], str]] = [
     ("resolve", {"code": "all_good"}, ["body", "code"], RESOLUTION_VALUES),
-    ("resolve", {}, ["body", "code"], "Field required"),
+    ("resolve", {}, ["body", "code"], "choose the outcome"),  # never a default (issue 17)
     ("resolve", {"code": "other", "note": "x" * 2001}, ["body", "note"], "at most 2000 characters"),
     ("resolve", {"code": "other", "colour": "red"}, ["body", "colour"], "Extra inputs are not permitted"),
     ("notes", {"text": ""}, ["body", "text"], "at least 1 character"),
