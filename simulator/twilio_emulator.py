@@ -462,9 +462,12 @@ class TwilioEmulator:
             send=self._send,
             timeline=Timeline(created, pace=self._pace, stopping=self._stopping),
         )
+        # The create answer is what Twilio says at creation ("queued"): render it before the player
+        # thread can move the call on to "ringing".
+        reply = HttpReply(201, self._call_json(call, created))
         self._spawn(player.run, f"call-{call.sid}")
         log.info("call %s to %s queued (%s)", call.sid, mask_phone(to), behaviour.kind)
-        return HttpReply(201, self._call_json(call, created))
+        return reply
 
     def _create_message(self, form: list[tuple[str, str]]) -> HttpReply:
         one = _single_values(form)

@@ -15,6 +15,11 @@ def run_migrations() -> None:
     assert url, "sqlalchemy.url must be set by core.migrate"
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table (copy, drop, rename); with foreign keys enforced, dropping a
+            # table others point at (household) fails. SQLite's documented recipe: keys off for the
+            # rebuild, on this connection only, set outside any transaction (inside it is a no-op).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(
             connection=connection,
             target_metadata=metadata,
