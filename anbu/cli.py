@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", help="plugs").add_subparsers(title="device commands")
     p = devices.add_parser("pending", help="list devices seen on the wire but not assigned to a household")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=_positive_int, default=50, help="at most this many, most recent first")
+    p.add_argument("--offset", type=_non_negative_int, default=0, help="skip this many first")
     p.set_defaults(handler=cmd_devices_pending)
     p = devices.add_parser("assign", help="assign a pending device to a household")
     p.add_argument("device_id", type=int)
@@ -130,6 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------ roles
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
 
 
 def _wait_for_signal() -> None:
@@ -312,10 +331,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_devices_pending(args: argparse.Namespace) -> int:
     from anbu import runtime
     from core.db import session_scope
-    from gateway.devices import pending_devices
+    from gateway.devices import count_pending_devices, pending_devices
 
     engine = runtime.open_database(load_settings(), migrate=False)
     with session_scope(engine) as session:
+        total = count_pending_devices(session)
         rows = [
             {
                 "id": d.id,
@@ -324,15 +344,19 @@ def cmd_devices_pending(args: argparse.Namespace) -> int:
                 "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
                 "last_power_w": d.last_power_w,
             }
-            for d in pending_devices(session)
+            for d in pending_devices(session, limit=args.limit, offset=args.offset)
         ]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     elif not rows:
-        print("no pending devices")
+        print("no pending devices" if total == 0 else f"no pending devices past {args.offset} (of {total})")
     else:
         for r in rows:
             print(f"{r['id']:>6}  {r['vendor']:<8} {r['external_id']:<32} last seen {r['last_seen_at']}")
+    if rows and len(rows) < total:
+        # On stderr, so that --json output stays one list a script can read.
+        shown = f"{args.offset + 1}-{args.offset + len(rows)}"
+        print(f"showing {shown} of {total} pending devices (--offset/--limit for more)", file=sys.stderr)
     return 0
 
 

@@ -475,10 +475,6 @@ class StatusLinkOut(BaseModel):
 # ------------------------------------------------------------------ management
 
 
-class DeviceList(BaseModel):
-    items: list[DeviceOut]
-
-
 class DevicePage(BaseModel):
     items: list[DeviceOut]
     total: int

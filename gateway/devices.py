@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.enums import DeviceStatus
 from core.models import Device, Household
@@ -14,14 +14,24 @@ class DeviceAssignmentError(ValueError):
     """The assignment cannot be made; the message says why."""
 
 
-def pending_devices(session: Session) -> list[Device]:
-    """Devices seen on the wire but not yet assigned, most recently heard from first."""
+def pending_devices(session: Session, *, limit: int | None = None, offset: int = 0) -> list[Device]:
+    """Devices seen on the wire but not yet assigned, most recently heard from first.
+
+    Paged: a flood of fake devices (up to ``ANBU_PENDING_DEVICES_MAX``) must not become one
+    response or one screen."""
     statement = (
         select(Device)
         .where(Device.status == DeviceStatus.PENDING)
         .order_by(col(Device.last_seen_at).desc().nulls_last(), col(Device.id))
+        .offset(offset)
+        .limit(limit)
     )
     return list(session.exec(statement).all())
+
+
+def count_pending_devices(session: Session) -> int:
+    statement = select(func.count()).select_from(Device).where(Device.status == DeviceStatus.PENDING)
+    return int(session.exec(statement).one())
 
 
 def assign_device(session: Session, device_id: int, household_id: int, appliance: str) -> Device:

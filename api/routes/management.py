@@ -24,11 +24,11 @@ from api.errors import (
 )
 from api.household_queries import get_visible_household, insert_household
 from api.queries import visible_households
-from api.routes.pagination import PathId
-from api.schemas import AssignDeviceIn, DeviceList, DeviceOut, ImportErrorOut, ImportReport
+from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId
+from api.schemas import AssignDeviceIn, DeviceOut, DevicePage, ImportErrorOut, ImportReport
 from core.enums import AuditAction, AuditObject, Role
 from core.models import Contact, Device, Household, Team
-from gateway.devices import DeviceAssignmentError, assign_device, pending_devices
+from gateway.devices import DeviceAssignmentError, assign_device, count_pending_devices, pending_devices
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["management"])
@@ -50,10 +50,13 @@ def _device_out(d: Device) -> DeviceOut:
     return DeviceOut.model_validate(d)
 
 
-@router.get("/devices/pending", response_model=DeviceList)
-def list_pending_devices(session: SessionDep, user: ManagerUser) -> DeviceList:
-    """Plugs heard on the wire but not yet assigned, most recently heard first."""
-    return DeviceList(items=[_device_out(d) for d in pending_devices(session)])
+@router.get("/devices/pending", response_model=DevicePage)
+def list_pending_devices(
+    session: SessionDep, user: ManagerUser, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> DevicePage:
+    """Plugs heard on the wire but not yet assigned, most recently heard first, a page at a time."""
+    items = [_device_out(d) for d in pending_devices(session, limit=limit, offset=offset)]
+    return DevicePage(items=items, total=count_pending_devices(session), limit=limit, offset=offset)
 
 
 @router.post(

@@ -150,7 +150,7 @@
   // ------------------------------------------------------------------ devices
 
   async function devices(body) {
-    const [pending, homes] = await Promise.all([getJson("/devices/pending"), getJson("/households?limit=200")]);
+    const [pending, homes] = await Promise.all([getJson("/devices/pending?limit=200"), getJson("/households?limit=200")]);
     const options = homes.items.map((h) => [h.id, h.code]);
     const rows = pending.items.map((d) => {
       const holder = el("div", null, "inline-form");
@@ -180,6 +180,10 @@
     body.append(
       el("h2", t("manage.pending_devices")),
       el("p", t("manage.pending_help"), "muted"),
+      // Past one page (a flood of unknown devices, capped by ANBU_PENDING_DEVICES_MAX) say so.
+      pending.total > pending.items.length
+        ? el("p", t("manage.pending_more") + " " + pending.items.length + " / " + pending.total, "muted")
+        : "",
       table([t("col.device"), t("manage.last_heard"), t("col.last_reading"), t("action.assign")], rows),
     );
   }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 from core.db import session_scope
 from core.enums import AuditObject, DeviceStatus
 from core.models import AuditEntry, Contact, Device, Household, Resident
-from tests.factories import make_device
+from tests.factories import EPOCH, make_device
 from tests.integration.api.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
@@ -163,6 +164,33 @@ def test_pending_devices_are_listed_and_assigned(
             DeviceStatus.ASSIGNED,
         )
     assert app_client.get("/api/v1/devices/pending", headers=auth("admin")).json()["items"] == []
+
+
+def test_pending_devices_come_a_page_at_a_time_most_recent_first(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    # A flood of unknown devices (issue 12.6) must not become one response.
+    with session_scope(engine) as session:
+        for n in range(7):
+            device = make_device(session, household=None, external_id=f"flood-{n}")
+            device.last_seen_at = EPOCH + timedelta(minutes=n)
+    pages = [
+        app_client.get(
+            "/api/v1/devices/pending", params={"limit": 3, "offset": offset}, headers=auth("admin")
+        ).json()
+        for offset in (0, 3, 6)
+    ]
+    assert [p["total"] for p in pages] == [7, 7, 7]
+    assert [[d["external_id"] for d in p["items"]] for p in pages] == [
+        ["flood-6", "flood-5", "flood-4"],
+        ["flood-3", "flood-2", "flood-1"],
+        ["flood-0"],
+    ]
+    default = app_client.get("/api/v1/devices/pending", headers=auth("admin")).json()
+    assert default["limit"] == 50 and len(default["items"]) == 7
+    for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}):
+        response = app_client.get("/api/v1/devices/pending", params=bad, headers=auth("admin"))
+        assert response.status_code == 422, bad
 
 
 def test_oversized_or_undecodable_files_are_refused(app_client: TestClient, world: World, auth: Auth) -> None:

@@ -16,7 +16,7 @@ from core.db import make_engine, session_scope
 from core.enums import DeviceStatus, Role
 from core.models import Device, RejectedMessage, User
 from gateway.status import STATUS_INTERVAL_S, status_row
-from tests.factories import make_device, make_household
+from tests.factories import EPOCH, make_device, make_household
 from tests.integration.cli.conftest import run as _run
 
 
@@ -113,6 +113,24 @@ def test_pending_devices_are_listed_and_can_be_assigned(
     assert json.loads(_run(capsys, "devices", "pending", "--json")[1]) == []
     code, _, err = _run(capsys, "devices", "assign", "9999", str(ids[1]))
     assert code == 2 and err.startswith("error:")
+
+
+def test_pending_devices_are_listed_a_page_at_a_time(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(capsys, "db", "upgrade")
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        for n in range(5):
+            make_device(s, household=None, external_id=f"flood-{n}").last_seen_at = EPOCH + timedelta(
+                minutes=n
+            )
+    code, out, err = _run(capsys, "devices", "pending", "--json", "--limit", "2", "--offset", "1")
+    assert code == 0
+    assert [row["external_id"] for row in json.loads(out)] == ["flood-3", "flood-2"]
+    assert "showing 2-3 of 5 pending devices" in err
+    code, out, err = _run(capsys, "devices", "pending")
+    assert code == 0 and out.count("flood-") == 5 and err == ""
+    with pytest.raises(SystemExit):
+        _run(capsys, "devices", "pending", "--limit", "0")
 
 
 def test_classify_prints_one_line_per_input_in_order(
