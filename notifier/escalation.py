@@ -301,6 +301,67 @@ def escalate_now(
         actions, label, purpose = tuple(policy.emergency), EMERGENCY_LABEL, Purpose.EMERGENCY
     else:
         actions, label, purpose = (NotifyCaseworker(),), CASEWORKER_LABEL, Purpose.UNWELL
+    recipients, _ = _out_of_turn(
+        session, case, household, actions, label=label, purpose=purpose, policy=policy, now=now, reason=reason
+    )
+    if not recipients:
+        log.warning(
+            "case %s (household %s): escalate_now(%s) reached nobody", case.id, household.code, target
+        )
+    if case.status == CaseStatus.OPEN and case.kind not in STAFF_ONLY_KINDS:
+        resume = resume_after_caseworker(policy, case.step_index, case.repeat_count)
+        if resume is not None:
+            step_index, repeat, wait = resume
+            moved = lifecycle.advance_escalation(
+                session,
+                case,
+                token=case.escalation_token,
+                step_index=step_index,
+                repeat_count=repeat,
+                next_action_at=now + wait,
+            )
+            if not moved:
+                log.warning("case %s changed while escalating out of turn; ladder left as is", case.id)
+
+
+VERIFY_LABEL = "verify"
+
+
+def call_back_to_verify(session: Session, case: Case, *, now: datetime) -> int:
+    """Call the resident back on the number on file, now: their "I'm fine" came by a channel
+    that proves only caller ID (a text, a call to our number), and only their own phone can
+    answer our call (:mod:`notifier.replies`). One such call per fencing token; the policy's
+    daily call limit applies. Returns how many calls were queued."""
+    household = session.get(Household, case.household_id)
+    assert household is not None
+    _, queued = _out_of_turn(
+        session,
+        case,
+        household,
+        (CallResident(),),
+        label=VERIFY_LABEL,
+        purpose=Purpose.LADDER,
+        policy=policy_from_snapshot(case.policy_snapshot),
+        now=now,
+        reason="resident_ok_unverified",
+    )
+    return queued
+
+
+def _out_of_turn(
+    session: Session,
+    case: Case,
+    household: Household,
+    actions: Sequence[PlannedAction],
+    *,
+    label: str,
+    purpose: Purpose,
+    policy: EscalationPolicy,
+    now: datetime,
+    reason: str,
+) -> tuple[list[Recipient], int]:
+    """Queue ``actions`` now, outside the ladder (repeat 0 of ``label``: once per fencing
+    token), and record the step; returns who they reach and how many rows were new."""
     recipients = resolve_recipients(session, household, actions)
     queued = queue_for(
         session,
@@ -325,24 +386,7 @@ def escalate_now(
         recipients=len(recipients),
         queued=queued,
     )
-    if not recipients:
-        log.warning(
-            "case %s (household %s): escalate_now(%s) reached nobody", case.id, household.code, target
-        )
-    if case.status == CaseStatus.OPEN and case.kind not in STAFF_ONLY_KINDS:
-        resume = resume_after_caseworker(policy, case.step_index, case.repeat_count)
-        if resume is not None:
-            step_index, repeat, wait = resume
-            moved = lifecycle.advance_escalation(
-                session,
-                case,
-                token=case.escalation_token,
-                step_index=step_index,
-                repeat_count=repeat,
-                next_action_at=now + wait,
-            )
-            if not moved:
-                log.warning("case %s changed while escalating out of turn; ladder left as is", case.id)
+    return recipients, queued
 
 
 def _help_case(

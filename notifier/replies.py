@@ -4,7 +4,11 @@ member and acting on it, shared by :mod:`notifier.calls` and :mod:`notifier.sms`
 What a resident's classified reply does to the case (:func:`apply_reply`), on a call or by SMS:
 
 =========  ===========================================================================
-ok         Watch.last_checkin_at = now; an OPEN inactivity case is cleared
+ok         Watch.last_checkin_at = now; an OPEN inactivity case is cleared — only when the
+           reply is *proven* to be the resident's (our call to their number, or a call to
+           ours whose caller ID the carrier fully attests). Otherwise (a text, an unattested
+           call: caller ID only) it is recorded for staff (``reply_unverified``) and we call
+           the number on file back at once (:func:`escalation.call_back_to_verify`)
 unwell     escalation.escalate_now(target="caseworker")
 emergency  escalation.escalate_now(target="emergency")
 unclear    nothing now: asked once more on a call, then the escalation ladder goes on
@@ -36,7 +40,7 @@ from sqlmodel import Session
 
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Intent, Severity
 from core.models import Case, Watch
-from notifier import escalation, lifecycle
+from notifier import ack_codes, escalation, lifecycle
 from notifier.lifecycle import CaseConflict
 from notifier.policy import snapshot_for_household
 from notifier.script import CATALOGUE
@@ -67,12 +71,19 @@ def apply_reply(
     now: datetime,
     actor: str,
     channel: Literal["call", "sms"],
+    proven: bool = True,
 ) -> Case | None:
     """Act on a classified reply from the resident (see the table at the top of this module).
 
     ``case`` is the case the call or message was about, if any. Returns the case the effect
     landed on (a help case may be opened when there was none). ``unclear`` does nothing.
+    ``proven``: the reply came from the resident's own phone, not just from its caller ID; an
+    unproven "ok" never clears or checks in (help and unwell need no proof: a forgery of those
+    can only bring more people, never fewer).
     """
+    if intent == Intent.OK and not proven:
+        _unproven_ok(session, household_id, case, now=now, actor=actor, channel=channel)
+        return case
     if intent == Intent.OK:
         record_checkin(session, household_id, now)
         if case is not None and case.status == CaseStatus.OPEN and case.kind == CaseKind.INACTIVITY:
@@ -88,6 +99,22 @@ def apply_reply(
         _escalate(session, case, target=target, now=now, reason=f"resident_{intent.value}_{channel}")
         return case
     return case
+
+
+def _unproven_ok(
+    session: Session, household_id: int, case: Case | None, *, now: datetime, actor: str, channel: str
+) -> None:
+    """ "I'm fine" with only a caller ID behind it: recorded on the active case for staff, no
+    check-in (it would postpone the next alarm), and, while an inactivity case is open, a call
+    back to the number on file, which only the resident's own phone can answer."""
+    if case is None or case.status not in ACTIVE_CASE_STATUSES:
+        log.info(
+            "household %s: unproven ok by %s with no active case; nothing recorded", household_id, channel
+        )
+        return
+    ack_codes.record_unverified(session, case, now, actor=actor, channel=channel, reason="resident_ok")
+    if case.status == CaseStatus.OPEN and case.kind == CaseKind.INACTIVITY:
+        escalation.call_back_to_verify(session, case, now=now)
 
 
 def record_checkin(session: Session, household_id: int, now: datetime) -> None:

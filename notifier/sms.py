@@ -9,8 +9,9 @@ Inbound texts:
   acknowledges that case: a person has taken responsibility, so escalation stops. A bare "1" /
   "확인" / "OK" proves only a caller ID: it is recorded for staff and answered with a request for
   the code, never acted on;
-* from a resident, the text is classified like a reply on the call (``ok`` is a check-in and
-  clears the open inactivity case; ``unwell``/``emergency`` escalate at once);
+* from a resident, the text is classified like a reply on the call: ``unwell``/``emergency``
+  escalate at once; ``ok`` proves only a caller ID, so it is recorded and, while the inactivity
+  case is open, we call the resident back (:func:`notifier.replies.apply_reply`);
 * anything else gets a short reply saying what we understand.
 
 Each inbound text is acted on once: Twilio may deliver the same message (``MessageSid``) twice,
@@ -32,6 +33,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from core.enums import (
     CaseEventType,
     CaseKind,
+    CaseStatus,
     Intent,
     Language,
     OutboxStatus,
@@ -233,9 +235,11 @@ def _resident_text(session: Session, resident: Resident, body: str, now: datetim
             now=now,
             actor=actor,
             channel="sms",
+            proven=False,  # anyone can text from the resident's number (notifier.replies)
         )
         _note_reply(session, case, body, result.intent, actor, now)
-        return _reply("reply.checkin_ok", resident.language)
+        calling = case is not None and case.status == CaseStatus.OPEN
+        return _reply("reply.checkin_call_back" if calling else "reply.checkin_ok", resident.language)
     if result.intent in (Intent.UNWELL, Intent.EMERGENCY):
         case = apply_reply(
             session,

@@ -15,6 +15,7 @@ from core.enums import (
     Intent,
 )
 from core.models import CallAttempt
+from notifier import ack_codes
 from notifier.calls.common import (
     MAX_GATHERS,
     Gathered,
@@ -22,6 +23,7 @@ from notifier.calls.common import (
     advance_status,
     case_of,
     gather_url_for,
+    is_inbound,
     is_next_gather,
     record_outcome,
     reply_decided,
@@ -77,6 +79,7 @@ def reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
             now=now,
             actor=f"call:{attempt.id}",
             channel="call",
+            proven=caller_proven(attempt),
         )
     record_outcome(session, attempt, now, outcome=outcome, reply=reply, result=result)
     log.info(
@@ -91,6 +94,12 @@ def reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
         gather_url = gather_url_for(base_url, code, attempt.gather_count + 1)
         return reask_twiml(language=attempt.language, gather_url=gather_url)
     return closing_twiml(outcome, attempt.language)
+
+
+def caller_proven(attempt: CallAttempt) -> bool:
+    """Whether the resident's own phone is on this call: one we placed to the number on file, or
+    one to our number whose caller ID the carrier fully attests (STIR/SHAKEN A)."""
+    return not is_inbound(attempt) or ack_codes.caller_attested(attempt.caller_verstat)
 
 
 def _replay(attempt: CallAttempt, gather_no: int | None, base_url: str) -> str:

@@ -483,16 +483,32 @@ def _inbound_call(phones: Phones, home: Home, *replies: Reply) -> CallAttempt:
     return attempt
 
 
-def test_the_resident_calls_our_number_and_saying_fine_is_a_check_in(phones: Phones) -> None:
-    home = _quiet_home(phones)
-    attempt = _inbound_call(phones, home, Reply.say("네 괜찮아요"))
-    assert attempt.outcome == CallOutcome.OK and attempt.recipient_kind == RecipientKind.RESIDENT
+def _answers_our_call_back_fine(phones: Phones, home: Home) -> None:
+    """Caller ID alone proves nothing (issue 13.2): after an "I'm fine" by text or by a call to
+    our number we ring the number on file, and the resident's answer there clears the case."""
     case = _case(phones, home)
-    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+    assert (case.status, case.clear_reason) == (CaseStatus.OPEN, None)
+    phones.emulator.set_behaviour(
+        home.resident, Behaviour(replies=(Reply.say("네 괜찮아요"),), ring_seconds=0)
+    )
+
+    def cleared() -> bool:
+        return _case(phones, home).status == CaseStatus.CLEARED
+
+    assert phones.drive(cleared), "the call back never cleared the case"
+    assert _case(phones, home).clear_reason == "resident_ok"
+    called = [c for c in phones.emulator.calls() if c.to == home.resident and c.direction != "inbound"]
+    assert len(called) == 1  # one call back
     with Session(phones.engine) as s:
         watch = s.get(Watch, home.household_id)
         assert watch is not None and watch.last_checkin_at is not None
-    assert not [c for c in phones.emulator.calls() if c.to == home.resident]  # nobody called them
+
+
+def test_the_resident_calls_our_number_saying_fine_and_we_call_back_to_check(phones: Phones) -> None:
+    home = _quiet_home(phones)
+    attempt = _inbound_call(phones, home, Reply.say("네 괜찮아요"))
+    assert attempt.outcome == CallOutcome.OK and attempt.recipient_kind == RecipientKind.RESIDENT
+    _answers_our_call_back_fine(phones, home)
 
 
 def test_the_resident_calls_our_number_and_pressing_2_alerts_caseworker_and_family(phones: Phones) -> None:
@@ -507,16 +523,15 @@ def test_the_resident_calls_our_number_and_pressing_2_alerts_caseworker_and_fami
     }
 
 
-def test_the_resident_texts_our_number_and_fine_is_a_check_in(phones: Phones) -> None:
+def test_the_resident_texts_our_number_fine_and_we_call_back_to_check(phones: Phones) -> None:
     home = _quiet_home(phones)
     url = f"{phones.settings.effective_public_base_url}{webhook_urls.SMS_INBOUND}"
     assert (
         phones.emulator.send_inbound_sms(from_=home.resident, to=OUR_NUMBER, body="괜찮아요", url=url) == 200
     )
     (exchange,) = [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.resident]
-    assert "답장 감사합니다" in (exchange.response_body or "")
-    case = _case(phones, home)
-    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+    assert "곧 안부 전화를 드리겠습니다" in (exchange.response_body or "")
+    _answers_our_call_back_fine(phones, home)
 
 
 def test_the_resident_texts_for_help_and_caseworker_and_family_are_told(phones: Phones) -> None:

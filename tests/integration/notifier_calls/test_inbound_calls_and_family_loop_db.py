@@ -142,11 +142,13 @@ def text_in(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
 # ---------------------------------------------------------------- the resident calls us
 
 
-def test_a_resident_calling_back_and_pressing_1_checks_in_and_clears_the_case(
+def test_a_resident_calling_back_with_an_attested_caller_id_and_pressing_1_clears_the_case(
     engine: Engine, clock: ManualClock
 ) -> None:
+    """Only with the carrier's full attestation: otherwise caller ID alone proves nothing and we
+    call the resident back instead (test_reply_identity_db)."""
     home = make_home(engine, clock)
-    root = ring(engine, clock, home.resident_phone)
+    root = ring(engine, clock, home.resident_phone, verstat=ATTESTED)
     assert "전화 주셔서 감사합니다" in said(root)
     url = gather_url(root)
     assert url is not None and url.startswith(BASE + webhook_urls.VOICE_GATHER)
@@ -165,11 +167,18 @@ def test_a_resident_calling_back_and_pressing_1_checks_in_and_clears_the_case(
     assert attempts(engine)[0].outcome == CallOutcome.OK
 
 
-def test_a_resident_calling_with_no_case_is_still_a_check_in(
+def test_a_resident_calling_with_no_case_is_still_a_check_in_when_the_caller_id_is_attested(
     sqlite_engine: Engine, clock: ManualClock
 ) -> None:
     home = make_home(sqlite_engine, clock, with_case=False)
     url = gather_url(ring(sqlite_engine, clock, home.resident_phone))
+    assert url is not None
+    press(sqlite_engine, clock, url, "1")  # caller ID only: not a sign of life
+    with Session(sqlite_engine) as s:
+        watch = s.get(Watch, home.household_id)
+        assert watch is not None and watch.last_checkin_at is None
+    clock.advance(timedelta(minutes=1))
+    url = gather_url(ring(sqlite_engine, clock, home.resident_phone, sid="CA" + "3" * 32, verstat=ATTESTED))
     assert url is not None
     press(sqlite_engine, clock, url, "1")
     with Session(sqlite_engine) as s:

@@ -96,14 +96,15 @@ def _at_once(engine: Engine, handler: Callable[[Session], T]) -> tuple[T, T]:
 # ---------------------------------------------------------------- texts (MessageSid)
 
 
-def test_a_repeated_fine_text_is_a_check_in_once_and_the_repeat_gets_no_reply(engine: Engine) -> None:
+def test_a_repeated_fine_text_is_recorded_once_and_the_repeat_gets_no_reply(engine: Engine) -> None:
     case_id, resident, _ = _home(engine)
     first = _deliver(engine, lambda s: _text(s, resident, "괜찮아요"))
     again = _deliver(engine, lambda s: _text(s, resident, "괜찮아요"))
-    assert _messages(first) == ["답장 감사합니다. 좋은 하루 보내세요."]
+    assert len(_messages(first)) == 1 and "안부 전화" in _messages(first)[0]  # we call back to verify
     assert _messages(again) == []  # an empty <Response/>: Twilio sends nothing back
     assert len(_events(engine, case_id, CaseEventType.NOTE)) == 1
-    assert len(_events(engine, case_id, CaseEventType.CLEARED)) == 1
+    assert len(_events(engine, case_id, CaseEventType.REPLY_UNVERIFIED)) == 1
+    assert len(_events(engine, case_id, CaseEventType.CALL_QUEUED)) == 1
 
 
 def test_a_repeated_help_text_escalates_and_is_noted_once(engine: Engine) -> None:
@@ -155,9 +156,9 @@ def test_two_api_processes_getting_the_same_text_at_once_act_once(engine: Engine
 
 
 def _ring(session: Session, from_: str) -> str:
-    return calls.inbound_call(
-        session, params={"From": from_, "CallSid": "CA" + "7" * 32}, base_url=BASE, now=NOW
-    )
+    # A fully attested caller ID (STIR/SHAKEN A): the resident's "fine" is a check-in.
+    params = {"From": from_, "CallSid": "CA" + "7" * 32, "StirVerstat": "TN-Validation-Passed-A"}
+    return calls.inbound_call(session, params=params, base_url=BASE, now=NOW)
 
 
 def test_two_api_processes_getting_the_same_call_at_once_record_it_once(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallOutcome, CallPurpose, CaseEventType, CaseStatus, RecipientKind, ResolutionCode
-from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Notification
+from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Notification, Resident, Watch
 from core.settings import Settings
 from notifier import calls, lifecycle, sms
 from tests.factories import make_household, make_open_case, make_team, make_user
@@ -295,3 +295,90 @@ def test_full_stir_shaken_attestation_lets_1_acknowledge_and_a_failed_one_hears_
         "No-TN-Validation",
         ATTESTED,
     ]
+
+
+# ---------------------------------------------------------------- the resident's "I'm fine"
+
+
+def resident_phone(engine: Engine, case_id: int) -> str:
+    with Session(engine) as s:
+        case = s.get_one(Case, case_id)
+        resident = s.exec(select(Resident).where(Resident.household_id == case.household_id)).one()
+        assert resident.phone is not None
+        return resident.phone
+
+
+def checkin_at(engine: Engine, case_id: int) -> object:
+    with Session(engine) as s:
+        watch = s.get(Watch, s.get_one(Case, case_id).household_id)
+        return None if watch is None else watch.last_checkin_at
+
+
+def verification_calls(engine: Engine, case_id: int) -> list[CallAttempt]:
+    with Session(engine) as s:
+        stmt = select(CallAttempt).where(
+            CallAttempt.case_id == case_id, col(CallAttempt.idempotency_key).contains(":step:verify:")
+        )
+        return list(s.exec(stmt).all())
+
+
+def test_a_spoofed_fine_from_the_residents_number_neither_clears_nor_checks_in(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The attack on the resident's side: "괜찮아요" from their number (anyone's phone can claim
+    it) cleared the inactivity case and stopped every alert. Now it is recorded, and we call the
+    number on file back: only the resident's own phone can answer that call."""
+    home = alerted_home(engine, clock)
+    phone = resident_phone(engine, home.case_id)
+    reply = text_us(engine, clock, phone, "괜찮아요 걱정 마세요")
+    assert "전화" in reply  # "we will call you to make sure"
+    case = load_case(engine, home.case_id)
+    assert (case.status, case.clear_reason) == (CaseStatus.OPEN, None)
+    assert checkin_at(engine, home.case_id) is None  # not a sign of life either
+    (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    assert (unproven.data["reason"], unproven.data["channel"]) == ("resident_ok", "sms")
+    (callback,) = verification_calls(engine, home.case_id)
+    assert (callback.to_address, callback.recipient_kind) == (phone, RecipientKind.RESIDENT)
+    text_us(engine, clock, phone, "괜찮아요")  # said again: still one call back per case
+    assert len(verification_calls(engine, home.case_id)) == 1
+    # Answering our call back with "괜찮아요" is the proof: the case clears.
+    with session_scope(engine) as s:
+        calls.answer(s, code=callback.code, params={"AnsweredBy": "human"}, base_url=BASE, now=clock.now())
+    with session_scope(engine) as s:
+        calls.gather(s, code=callback.code, params={"Digits": "1"}, base_url=BASE, now=clock.now())
+    assert load_case(engine, home.case_id).status == CaseStatus.CLEARED
+    assert checkin_at(engine, home.case_id) == clock.now()
+
+
+def test_a_resident_asking_for_help_by_text_is_always_believed(engine: Engine, clock: ManualClock) -> None:
+    """Help needs no proof: a forged "help" can only bring more people, never fewer."""
+    home = alerted_home(engine, clock)
+    text_us(engine, clock, resident_phone(engine, home.case_id), "살려주세요 넘어졌어요")
+    case = load_case(engine, home.case_id)
+    assert (case.status, case.severity.value) == (CaseStatus.OPEN, "critical")
+    assert events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
+
+
+def test_the_resident_calling_in_saying_fine_is_verified_unless_the_caller_id_is_attested(
+    engine: Engine, clock: ManualClock
+) -> None:
+    home = alerted_home(engine, clock)
+    phone = resident_phone(engine, home.case_id)
+
+    def call_in(verstat: str | None) -> None:
+        opening = ring(engine, clock, phone, verstat)
+        query = parse_qs(urlsplit(opening.find("Gather").get("action") or "").query)  # type: ignore[union-attr]
+        with session_scope(engine) as s:
+            calls.gather(
+                s, code=query["code"][0], params={"Digits": "1"}, base_url=BASE, now=clock.now(), gather_no=1
+            )
+
+    call_in("TN-Validation-Passed-B")
+    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert checkin_at(engine, home.case_id) is None
+    assert len(verification_calls(engine, home.case_id)) == 1
+    (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    assert (unproven.data["reason"], unproven.data["channel"]) == ("resident_ok", "call")
+    call_in(ATTESTED)  # the carrier vouches for the caller ID: as good as our call
+    assert load_case(engine, home.case_id).status == CaseStatus.CLEARED
+    assert checkin_at(engine, home.case_id) == clock.now()

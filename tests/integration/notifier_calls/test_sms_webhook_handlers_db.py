@@ -284,20 +284,27 @@ def test_english_contacts_get_english_replies(sqlite_engine: Engine, clock: Manu
 # ---------------------------------------------------------------- residents texting
 
 
-def test_a_resident_texting_fine_checks_in_and_clears_the_inactivity_case(
+def test_a_resident_texting_fine_is_recorded_and_called_back_not_cleared(
     engine: Engine, clock: ManualClock, escalations: EscalationRecorder
 ) -> None:
+    """A text proves only the caller ID (issue 13.2): the words are kept for the caseworker, and
+    we call the resident back; their answer to our call is the check-in."""
     home = make_home(engine, clock)
     clock.advance(timedelta(minutes=3))
     text = inbound(engine, clock, home.resident_phone, "괜찮아요 걱정 마세요")
-    assert text == "답장 감사합니다. 좋은 하루 보내세요."
+    assert (
+        text
+        == "답장 감사합니다. 어르신 본인이 맞는지 확인하려고 곧 안부 전화를 드리겠습니다. 전화를 받아 주세요."
+    )
     case = load_case(engine, home.case_id)
-    assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
+    assert (case.status, case.clear_reason) == (CaseStatus.OPEN, None)
     with Session(engine) as s:
         watch = s.get(Watch, home.household_id)
-        assert watch is not None and watch.last_checkin_at == clock.now()
+        assert watch is not None and watch.last_checkin_at is None
     (note,) = case_events(engine, home.case_id or 0, CaseEventType.NOTE)
     assert note.actor == f"resident:{home.resident_id}" and "괜찮아요" in note.data["text"]
+    (queued,) = case_events(engine, home.case_id or 0, CaseEventType.CALL_QUEUED)
+    assert queued.data["step"] == "verify" and queued.data["recipient_id"] == home.resident_id
     assert escalations.calls == []
 
 
