@@ -105,7 +105,8 @@ def start_gateway(
     return gateway
 
 
-ROUTINE_TICK_S = 900.0
+# The routine tick asks "which refits are due?" (a few queries) and refits within a budget.
+ROUTINE_TICK_S = 60.0
 # Unusual-pattern findings are about last night and yesterday: hourly is soon enough.
 PATTERNS_TICK_S = 3600.0
 # Retention (notifier/retention.py): windows are days long, but a district's readings arrive at

@@ -346,6 +346,16 @@ class Settings(LogSettings):
     inactivity_default_hours: float = Field(
         12.0, gt=0, description="first-cut rule: quiet hours before an inactivity case"
     )
+    routine_refit_spread_h: float = Field(
+        4.0,
+        ge=0,
+        le=20,
+        description="nightly routine refits are spread over this many hours after each household's "
+        "local midnight (a fixed per-household offset; 0 = all at midnight)",
+    )
+    routine_refit_budget_s: float = Field(
+        45.0, gt=0, description="each routine tick (every minute) refits for at most about this long"
+    )
 
     @field_validator("default_timezone")
     @classmethod

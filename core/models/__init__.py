@@ -19,7 +19,7 @@ from core.models.households import Contact, Household, Resident
 from core.models.incidents import SystemIncident
 from core.models.outbox import CallAttempt, CallPacing, CallReply, InboundMessage, Notification
 from core.models.people import Organisation, Team, User
-from core.models.routines import RoutineModel
+from core.models.routines import RoutineModel, RoutineRefit
 from core.models.watches import Watch
 
 metadata = SQLModel.metadata
@@ -51,6 +51,7 @@ __all__ = [
     "RejectedMessage",
     "Resident",
     "RoutineModel",
+    "RoutineRefit",
     "SystemIncident",
     "Team",
     "User",

@@ -22,7 +22,7 @@ from anomaly.routine import HOURS_PER_WEEK, Routine, hour_of_week
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseKind, CaseStatus, EdgeKind, Intent, ResolutionCode, WatchStatus
-from core.models import ActivityEdge, Case, CaseEvent, RoutineModel, Watch
+from core.models import ActivityEdge, Case, CaseEvent, RoutineModel, RoutineRefit, Watch
 from notifier import lifecycle
 from notifier.replies import apply_reply
 from tests.factories import make_household, make_open_case
@@ -129,6 +129,7 @@ def _without_the_case(engine: Engine, clock: ManualClock, hid: int) -> tuple[dat
         s.execute(delete(CaseEvent).where(CaseEvent.case_id == case.id))  # type: ignore[arg-type]
         s.delete(case)
         s.delete(s.get_one(RoutineModel, hid))
+        s.delete(s.get_one(RoutineRefit, hid))  # and the record that it was refitted as of then
     return _refit_next_midnight(engine, clock, hid)
 
 

@@ -32,7 +32,9 @@ from gateway.ingest import InboundMessage, ingest_batch
 from tests.factories import make_device, make_household
 
 ZONE = "Asia/Seoul"
-SETTINGS = Settings(inactivity_default_hours=12)
+# Replay refits at midnight exactly; live spreads refits over the night (ANBU_ROUTINE_REFIT_SPREAD_H),
+# using yesterday's routine until then. Off here: the same routine at the same instant.
+SETTINGS = Settings(inactivity_default_hours=12, routine_refit_spread_h=0)
 START = datetime(2026, 3, 2, tzinfo=ZoneInfo(ZONE))  # Monday 00:00 local
 DAYS, STOP_DAY = 8, 6
 # Hourly plug reports count as full data; four usual days are enough to learn from (a short test).
