@@ -26,7 +26,8 @@ from sqlmodel import Session, col, select
 from core.enums import ACTIVE_CASE_STATUSES, CaseStatus, MonitoringState, ResolutionCode, WatchStatus
 from core.localtime import latest_sign_of_life
 from core.models import Case, Household, Watch
-from notifier.closures import FINE_RESOLUTIONS, caseworker_phone
+from notifier.closures import FINE_RESOLUTIONS
+from notifier.whom import caseworker_phone, centre_phone
 
 # A person confirmed the resident was fine (or that nothing was wrong) when they closed the case.
 CHECKED_OUTCOMES = FINE_RESOLUTIONS
@@ -65,7 +66,7 @@ def family_view(session: Session, household: Household, now: datetime) -> Family
             )
     if _paused(household, now):
         return FamilyView("status.paused", last)
-    phone = caseworker_phone(session, cases[0]) if cases else None
+    phone = caseworker_phone(session, cases[0]) if cases else centre_phone(session, household)
     if last is None:
         return FamilyView("status.no_sign", last, call=phone)
     if watch is not None and _overdue(watch, now):

@@ -294,6 +294,7 @@ class ContactOut(BaseModel):
     id: int
     name: str
     relation: str
+    address_as: str = ""  # how they call the resident in their texts ("어머니")
     phone: str
     tier: int
     language: Language
@@ -536,6 +537,9 @@ class ContactIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     relation: str = Field(default="", max_length=100, pattern=NO_NUL)
+    address_as: str = Field(
+        default="", max_length=50, pattern=NO_NUL, description='how they call the resident, e.g. "어머니"'
+    )
     phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +821012345678")
     tier: int = Field(default=1, ge=1, le=9)
     language: Language = Language.KO
@@ -550,6 +554,7 @@ class ContactPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
     relation: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
+    address_as: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
     tier: int | None = Field(default=None, ge=1, le=9)
     language: Language | None = None
@@ -738,15 +743,20 @@ class TeamIn(BaseModel):
 
 
 class TeamPatch(BaseModel):
+    """Only the fields sent are changed."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    # The centre's number families are given when the caseworker has none on file ("": none).
+    phone: str | None = Field(default=None, pattern=r"^(\+[1-9][0-9]{6,14})?$")
 
 
 class TeamDetail(BaseModel):
     id: int
     name: str
     organisation_id: int
+    phone: str | None = None
 
 
 class OrganisationOut(BaseModel):

@@ -26,10 +26,11 @@ from core.enums import (
     RecipientKind,
     ResolutionCode,
 )
-from core.models import CallAttempt, Case, CaseAssignment, Contact, Household, Notification, User
+from core.models import CallAttempt, Case, Contact, Household, Notification
 from notifier.queueing import queue_for
 from notifier.recipients import Recipient
 from notifier.templates import CLOSURE_TEMPLATES, Purpose
+from notifier.whom import caseworker_phone
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +57,6 @@ def outcome_purpose(code: ResolutionCode | None) -> Purpose:
     if code in FINE_RESOLUTIONS:
         return Purpose.ALL_CLEAR
     return Purpose.HOSPITAL if code == ResolutionCode.HOSPITAL else Purpose.CLOSED
-
-
-def caseworker_phone(session: Session, case: Case) -> str | None:
-    """The number of the person working (or who closed) the case: the assignee, else whoever
-    resolved or took it on, when that person is active and has a phone on file."""
-    assert case.id is not None
-    candidates: list[User | None] = []
-    assignment = session.get(CaseAssignment, case.id)
-    if assignment is not None:
-        candidates.append(session.get(User, assignment.user_id))
-    for actor in (case.resolved_by, case.acknowledged_by):
-        if actor and actor.startswith("user:"):
-            username = actor.removeprefix("user:")
-            candidates.append(session.exec(select(User).where(col(User.username) == username)).first())
-    for user in candidates:
-        if user is not None and user.is_active and user.phone:
-            return user.phone
-    return None
 
 
 def closure_key(case_id: int, kind: RecipientKind, recipient_id: int) -> str:

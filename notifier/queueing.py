@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.enums import CallPurpose, CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
-from core.models import CallAttempt, Case, Household, Notification
+from core.models import CallAttempt, Case, Contact, Household, Notification
 from notifier import ack_codes, lifecycle
 from notifier.policy import Limits, local_day_start
 from notifier.recipients import Recipient
 from notifier.templates import ACK_CODE_TEMPLATES, Purpose, sms_body, template_for
 from notifier.transports.base import mask_phone
+from notifier.whom import caseworker_phone
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,10 @@ def queue_for(
                 )
             continue
         template = template_for(rec.audience, purpose)
+        family = rec.kind == RecipientKind.CONTACT
+        if family and ring is None:  # whom a family member should ring, and the number
+            ring = caseworker_phone(session, case)
+        contact = session.get(Contact, rec.id) if family else None
         ack_code = (
             ack_codes.code_for(session, case, rec.id, now)
             if rec.kind == RecipientKind.CONTACT and template in ACK_CODE_TEMPLATES
@@ -146,6 +151,7 @@ def queue_for(
                 case=case,
                 call=ring,
                 ack_code=ack_code,
+                name=contact.address_as if contact is not None else "",
             ),
             idempotency_key=key,
             escalation_token=case.escalation_token,

@@ -79,12 +79,14 @@ def sms_body(
     case: Case,
     call: str | None = None,
     ack_code: str | None = None,
+    name: str = "",
 ) -> str:
     """The SMS text: household code and what kind of alert it is, never the resident's name.
 
-    ``call``: the caseworker's number, for the texts that say whom to ring ("담당 복지사(…)");
-    without one they name the caseworker without a number. ``ack_code`` is required for
-    :data:`ACK_CODE_TEMPLATES` (a missing one raises)."""
+    ``call``: the caseworker's (or centre's) number, for the texts that say whom to ring
+    ("담당 복지사(…)"); without one they name the caseworker without a number. ``name``: how the
+    family member calls the resident ("어머니", ``Contact.address_as``), else the catalogue's
+    neutral "어르신". ``ack_code`` is required for :data:`ACK_CODE_TEMPLATES` (a missing one raises)."""
     if template in ACK_CODE_TEMPLATES and ack_code is None:
         raise ValueError(f"{template} needs the recipient's acknowledgement code")
     who = (
@@ -100,4 +102,5 @@ def sms_body(
         severity=MESSAGES.text(f"notify.severity.{case.severity.value}", language),
         call=who,
         ack_code=ack_code,
+        name=name.strip() or MESSAGES.text("notify.resident", language),
     )

@@ -23,9 +23,10 @@ from core.enums import (
     ResolutionCode,
     WatchStatus,
 )
-from core.models import Case, Household, Watch
-from notifier.closures import already_told, caseworker_phone, outcome_purpose
+from core.models import Case, Contact, Household, Watch
+from notifier.closures import already_told, outcome_purpose
 from notifier.templates import sms_body, template_for
+from notifier.whom import caseworker_phone
 
 router = APIRouter(tags=["cases"])
 
@@ -49,12 +50,14 @@ def closure_preview(
     if not family:
         return ClosurePreviewOut(code=code, family_told=0, language=None, message=None)
     template = template_for("family", outcome_purpose(code))
+    first = session.get(Contact, family[0].id)
     message = sms_body(
         template,
         family[0].language,
         household_code=household.code,
         case=case,
         call=caseworker_phone(session, case),
+        name=first.address_as if first is not None else "",
     )
     return ClosurePreviewOut(code=code, family_told=len(family), language=family[0].language, message=message)
 

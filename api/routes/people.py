@@ -269,11 +269,14 @@ def rename_team(
     team = session.get(Team, team_id)
     if team is None:
         raise not_found(ErrorCode.TEAM_NOT_FOUND, "team")
-    team.name = body.name.strip()
+    if body.name is not None:
+        team.name = body.name.strip()
+    if body.phone is not None:
+        team.phone = body.phone or None
     session.add(team)
     session.flush()
     audit.record(session, request, user, AuditAction.UPDATE, AuditObject.TEAM, team_id, now=clock.now())
-    return TeamDetail(id=team_id, name=team.name, organisation_id=team.organisation_id)
+    return TeamDetail(id=team_id, name=team.name, organisation_id=team.organisation_id, phone=team.phone)
 
 
 # ------------------------------------------------------------------ organisations and policy (admin)

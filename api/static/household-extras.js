@@ -97,7 +97,7 @@
           ...item.residents.map((r) => [t("recipient.resident"), ...residentEditor(r)]),
           ...item.contacts.map((c) => [
             t("recipient.contact") + " " + c.tier,
-            c.name,
+            c.address_as ? c.name + " — " + t("manage.address_as_short") + " “" + c.address_as + "”" : c.name,
             c.phone,
             deleteContact(c, box),
           ]),
@@ -109,6 +109,7 @@
         [
           labelled(t("col.name"), input("contact_name", "text", "", { required: true, maxLength: 200 })),
           labelled(t("manage.relation"), input("contact_relation", "text", "", { maxLength: 100 })),
+          labelled(t("manage.address_as"), input("contact_address_as", "text", "", { maxLength: 50, placeholder: t("manage.address_as_example") })),
           labelled(t("col.phone"), input("contact_phone", "tel", "", { required: true, placeholder: "+8210…" })),
           labelled(t("manage.tier"), input("contact_tier", "number", 1, { min: 1, max: 9 })),
           labelled(t("col.channel"), select("contact_channel", [["sms", t("channel.sms")], ["call", t("channel.call")]])),
@@ -118,6 +119,7 @@
           await sendJson("POST", "/households/" + item.id + "/contacts", {
             name: f.contact_name.value.trim(),
             relation: f.contact_relation.value.trim(),
+            address_as: f.contact_address_as.value.trim(),
             phone: f.contact_phone.value.trim(),
             tier: Number(f.contact_tier.value),
             preferred_channel: f.contact_channel.value,

@@ -58,6 +58,7 @@
     checkin_time: "local_time",
     contact_name: "name",
     contact_relation: "relation",
+    contact_address_as: "address_as",
     contact_phone: "phone",
     contact_tier: "tier",
     contact_channel: "preferred_channel",

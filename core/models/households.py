@@ -43,6 +43,9 @@ class Contact(SQLModel, table=True):
     household_id: int = Field(foreign_key="household.id", index=True)
     name: str = Field(max_length=200)
     relation: str = Field(default="", max_length=100)
+    # How this family member calls the resident ("어머니", "Mum"): their texts name her so, not
+    # "어르신 댁(code)" (issue 17). Empty: the catalogue's neutral form.
+    address_as: str = Field(default="", max_length=50, sa_column_kwargs={"server_default": ""})
     phone: str = Field(max_length=32)
     tier: int = Field(default=1, ge=1, le=9)
     language: Language = enum_field(Language, Language.KO)

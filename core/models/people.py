@@ -22,6 +22,8 @@ class Team(SQLModel, table=True):
     id: int | None = pk()
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(max_length=200)
+    # The centre's number for families to ring when the case's caseworker has none on file.
+    phone: str | None = Field(default=None, max_length=32)
 
 
 class User(SQLModel, table=True):

@@ -49,7 +49,7 @@ def _tell_family(engine: Engine, world: World, clock: ManualClock) -> None:
 @pytest.mark.parametrize(
     ("code", "says"),
     [
-        ("resident_fine", "어르신이 괜찮으신 것으로 확인되었습니다"),
+        ("resident_fine", "어르신께서 괜찮으신 것으로 확인되었습니다"),
         ("hospital", "병원에 계신 것으로 확인되어"),
         ("found_in_need", "종결되었습니다. 자세한 내용은 담당 복지사"),
     ],

@@ -54,7 +54,15 @@ def test_exactly_the_code_templates_carry_a_code(language: Language) -> None:
         if not key.startswith("sms."):
             continue
         text = MESSAGES.text(
-            key, language, code="HH-1", kind="k", severity="s", line="109", call="c", ack_code=marker
+            key,
+            language,
+            code="HH-1",
+            kind="k",
+            severity="s",
+            line="109",
+            call="c",
+            ack_code=marker,
+            name="n",
         )
         assert (marker in text) == (key in ACK_CODE_TEMPLATES), key
 
@@ -68,9 +76,48 @@ def test_the_korean_ladder_sms_names_the_kind_of_alert() -> None:
         ack_code="4821",
     )
     assert body == (
-        "[안부] 어르신 댁(HH-7)에 '생활 반응 없음' 알림이 있습니다. 안부를 직접 확인해 주세요. "
-        "확인하셨으면 1 4821 로 답장해 주세요."
+        "[안부] 어르신 댁(HH-7)에 '생활 반응 없음' 알림이 있습니다. 어르신께 직접 안부를 확인해 주세요. "
+        "문의: 담당 복지사. 확인하셨으면 1 4821 로 답장해 주세요."
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "template", "says"),
+    [
+        (
+            Language.KO,
+            "sms.family.ladder",
+            "[안부] 어머니 댁(HH-7)에 '생활 반응 없음' 알림이 있습니다. 어머니께 직접",
+        ),
+        (
+            Language.KO,
+            "sms.family.emergency",
+            "지금 바로 어머니께 전화해 주세요. 문의: 담당 복지사(+8221234567).",
+        ),
+        (Language.KO, "sms.family.all_clear", "어머니께서 괜찮으신 것으로 확인되었습니다"),
+        (Language.KO, "sms.family.hospital", "어머니께서 병원에 계신 것으로 확인되어"),
+        (
+            Language.EN,
+            "sms.family.emergency",
+            "Please call Mum now. Questions: the caseworker (+8221234567).",
+        ),
+        (Language.EN, "sms.family.ladder", "Please check on Mum yourself."),
+    ],
+)
+def test_family_texts_name_her_as_the_family_does_and_say_whom_to_call(
+    language: Language, template: str, says: str
+) -> None:
+    # Issue 17: "어르신 댁(GANGNAM-001) … 지금 바로 연락해 주세요" said neither whom nor a number.
+    body = sms_body(
+        template,
+        language,
+        household_code="HH-7",
+        case=_case(CaseKind.INACTIVITY, Severity.ALERT),
+        ack_code="4821",
+        call="+8221234567",
+        name="어머니" if language == Language.KO else "Mum",
+    )
+    assert says in body
 
 
 def test_messages_that_survive_an_acknowledgement_are_real_templates() -> None:
