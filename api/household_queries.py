@@ -106,6 +106,7 @@ def household_detail(
         team_id=household.team_id,
         monitoring=household.monitoring,
         paused_until=household.paused_until,
+        erased_at=household.erased_at,
         quiet_hours=household.quiet_hours,
         watch_status=watch.status if watch else None,
         last_activity_at=watch.last_activity_at if watch else None,

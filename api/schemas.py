@@ -286,6 +286,7 @@ class ResidentOut(BaseModel):
     phone: str | None
     language: Language
     birth_year: int | None
+    erased_at: datetime | None = None  # personal data erased (docs/privacy.md)
 
 
 class ContactOut(BaseModel):
@@ -382,6 +383,7 @@ class HouseholdDetail(HouseholdItem):
     notes: list[StaffNote] = Field(default_factory=list)  # open away reminders and pattern findings
     looks_away: LooksAwaySuggestion | None = None
     routine: RoutineSummary | None = None
+    erased_at: datetime | None = None  # personal data erased: never watched again
 
 
 class ActivityHeatmap(BaseModel):

@@ -546,11 +546,13 @@
       [t("household.why"), item.watch_explanation || null],
       [t("household.routine"), routineText(item.routine, tz)],
       [t("household.timezone"), tz],
+      ...(item.erased_at ? [[t("household.erased"), localTime(item.erased_at, tz)]] : []),
     ]);
     renderNotes(item);
     const canManage = me.role === "admin" || me.role === "caseworker";
-    show($("household-pause-form"), canManage);
-    show($("household-resume"), canManage && paused);
+    // An erased household is never watched again (docs/privacy.md): no pause, no resume.
+    show($("household-pause-form"), canManage && !item.erased_at);
+    show($("household-resume"), canManage && paused && !item.erased_at);
     $("household-devices").replaceChildren(
       table(
         [t("col.appliance"), t("col.device"), t("col.connectivity"), t("col.last_reading")],

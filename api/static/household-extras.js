@@ -103,6 +103,7 @@
           ]),
         ],
       ),
+      ...(me.role === "admin" ? eraseSection(item, box) : []),
       el("h2", t("manage.add_contact")),
       form(
         "contact-form",
@@ -146,22 +147,16 @@
     );
   }
 
-  // Delete with an inline confirmation (not confirm(): it is modal, unstyled and in the
-  // browser's language); Cancel or Escape returns focus to the delete button.
-  function deleteContact(contact, box) {
+  // An action asked first, inline (not confirm(): it is modal, unstyled and in the browser's
+  // language); Cancel or Escape returns focus to the start button. Ids: <prefix>-<key> (start),
+  // <prefix>-question-<key>, <prefix>-confirm-<key>. onStart(ask) asks: ask(question, yes, onYes).
+  function inlineConfirm(prefix, key, startLabel, ariaLabel, onStart) {
     const holder = el("div", null, "inline-form");
-    const ask = () => {
-      const question = el("span", t("manage.confirm_delete_contact"));
-      question.id = "contact-delete-question-" + contact.id;
-      const yes = button(t("action.delete"), "button-primary", async () => {
-        try {
-          await api("/contacts/" + contact.id, { method: "DELETE" });
-          window.dispatchEvent(new HashChangeEvent("hashchange"));
-        } catch (error) {
-          box.prepend(el("p", t("action.failed") + ": " + error.message, "error"));
-        }
-      });
-      yes.id = "contact-delete-confirm-" + contact.id;
+    const ask = (text, yesLabel, onYes) => {
+      const question = el("span", text);
+      question.id = prefix + "-question-" + key;
+      const yes = button(yesLabel, "button-primary", onYes);
+      yes.id = prefix + "-confirm-" + key;
       yes.setAttribute("aria-describedby", question.id);
       const no = button(t("action.cancel"), "button-quiet", idle);
       holder.replaceChildren(question, yes, no);
@@ -169,15 +164,58 @@
       no.focus();
     };
     const idle = () => {
-      const start = button(t("action.delete"), "button-quiet", ask);
-      start.id = "contact-delete-" + contact.id;
-      start.setAttribute("aria-label", t("action.delete") + " — " + contact.name);
+      const start = button(startLabel, "button-quiet", () => onStart(ask));
+      start.id = prefix + "-" + key;
+      start.setAttribute("aria-label", ariaLabel);
       holder.replaceChildren(start);
       holder.onkeydown = null;
       if (holder.isConnected) start.focus();
     };
     idle();
     return holder;
+  }
+
+  function deleteContact(contact, box) {
+    const remove = async () => {
+      try {
+        await api("/contacts/" + contact.id, { method: "DELETE" });
+        window.dispatchEvent(new HashChangeEvent("hashchange"));
+      } catch (error) {
+        box.prepend(el("p", t("action.failed") + ": " + error.message, "error"));
+      }
+    };
+    const label = t("action.delete");
+    return inlineConfirm("contact-delete", contact.id, label, label + " — " + contact.name, (ask) =>
+      ask(t("manage.confirm_delete_contact"), label, remove),
+    );
+  }
+
+  // Admins erase a resident's personal data (POST /residents/{id}/erase, docs/privacy.md); while
+  // a case is open the API refuses (409) and a second, explicit step resolves the open cases
+  // first ("force").
+  function eraseSection(item, box) {
+    const residents = item.residents.filter((r) => !r.erased_at);
+    if (!residents.length) return [];
+    return [el("h2", t("erase.heading")), el("p", t("erase.help"), "muted"), ...residents.map((r) => eraseResident(r, box))];
+  }
+
+  function eraseResident(resident, box) {
+    const label = t("erase.action") + " — " + resident.name;
+    return inlineConfirm("resident-erase", resident.id, label, label, (ask) => {
+      const send = async (force) => {
+        try {
+          await sendJson("POST", "/residents/" + resident.id + "/erase", { force });
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        } catch (error) {
+          if (!force && error.body && error.body.code === "erasure_case_open") {
+            ask(error.message + " " + t("erase.confirm_force"), t("erase.force"), () => send(true));
+          } else {
+            box.prepend(el("p", t("action.failed") + ": " + error.message, "error"));
+          }
+        }
+      };
+      ask(t("erase.confirm"), t("erase.action"), () => send(false));
+    });
   }
 
   // A resident's name and phone, changed in place (PATCH sends only these two fields). Three
