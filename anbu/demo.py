@@ -27,6 +27,7 @@ from core.db import session_scope
 from core.enums import Channel, DeviceStatus, DeviceVendor, Language, Role
 from core.models import Contact, Device, Household, Organisation, Resident, Team
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings, load_settings
+from notifier import webhook_urls
 from simulator.households import HouseholdSpec, activity_events, demo_district, phone_behaviours
 from simulator.plugs import SimulatedPlug
 
@@ -273,6 +274,8 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             specs = district.households
             energy = district.energy_wh
         emulator.set_behaviours(phone_behaviours(specs))
+        # Where the simulated family's replies to our texts go ("1 4821": they take the case on).
+        emulator.set_sms_url(DEMO_FROM_NUMBER, settings.effective_public_base_url + webhook_urls.SMS_INBOUND)
         # Before the broker starts, so it knows every plug's identity from its first connection.
         plug_credentials = provision_plugs(engine, settings, specs, now=clock.now())
         identity = runtime.start_broker(settings, running, engine)
@@ -313,6 +316,7 @@ def _banner(settings: Settings, emulator_url: str) -> str:
         f"  Database: {settings.effective_database_url}   MQTT broker: {broker} ({auth})\n"
         f"  Phone-network emulator: {emulator_url}/_emulator/calls  and  /_emulator/messages\n"
         "  One resident stopped using their appliances; in about half a minute their household is\n"
-        "  flagged, the AI wellness call is placed, and family and caseworker are notified.\n"
+        "  flagged, the AI wellness call is placed, family and caseworker are notified, and the\n"
+        '  daughter or son takes the case on by texting back the code from our alert ("1 4821").\n'
         "  Ctrl-C to stop.\n"
     )

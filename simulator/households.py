@@ -34,6 +34,7 @@ Language = Literal["ko", "en"]
 ActivityEvent = tuple[str, datetime, float]  # (device external id, UTC time, watts)
 
 EMERGENCY_REPLY_KO = "도와주세요, 넘어져서 못 일어나겠어요"
+FAMILY_ACK_REPLY = "1 {code}"  # the acknowledgement our alert text asks for (notifier.ack_codes)
 _LONGEST_USE = timedelta(days=1)
 
 
@@ -76,6 +77,7 @@ class ContactSpec:
     language: Language = "ko"
     tier: int = 1  # 1 is contacted first
     preferred_channel: Literal["sms", "call"] = "sms"
+    phone_behaviour: Behaviour | None = None  # how their phone answers texts and calls (None: default)
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,8 @@ def _demo_household(
             relation="son" if english else rng.choice(_RELATIONS_KO),
             language=language,
             tier=k + 1,
+            # The first family member reads the alert text and takes it on with its code.
+            phone_behaviour=Behaviour(sms_reply=FAMILY_ACK_REPLY) if k == 0 else None,
         )
         for k in range(rng.randint(1, 2))
     )
@@ -373,5 +377,9 @@ def _shifted(moment: time, shift: timedelta) -> time:
 
 
 def phone_behaviours(households: Sequence[HouseholdSpec]) -> dict[str, Behaviour]:
-    """Resident phone number → how the resident answers: hand this to the Twilio emulator."""
-    return {h.resident_phone: h.phone for h in households}
+    """Phone number → how its owner answers (residents, and family members who reply): hand
+    this to the Twilio emulator."""
+    behaviours = {h.resident_phone: h.phone for h in households}
+    for household in households:
+        behaviours.update({c.phone: c.phone_behaviour for c in household.contacts if c.phone_behaviour})
+    return behaviours

@@ -18,6 +18,8 @@ CALL_KINDS: frozenset[str] = frozenset(get_args(CallKind))
 SMS_OUTCOMES: frozenset[str] = frozenset(get_args(SmsOutcome))
 
 _DIGITS = re.compile(r"^[0-9*#]+$")
+# What a person reads off an alert text to acknowledge it: "… 1 4821 로 답장해 주세요" / "Reply 1 4821 …".
+_ACK_CODE = re.compile(r"(?<!\d)1 (\d{4})(?!\d)")
 
 
 class ScenarioError(ValueError):
@@ -90,6 +92,11 @@ class Behaviour:
     ring_seconds: how long it rings before being answered (default 4 s) or given up (default:
     the call's Timeout); ringing longer than the call's Timeout means no answer.
     sms: what happens to text messages sent to this number.
+    sms_reply: what the person texts back once a message is delivered, ``sms_reply_after_s``
+    (simulated) seconds later, to the sender's incoming-message URL (set with
+    ``TwilioEmulator.set_sms_url``); ``{code}`` is replaced by the acknowledgement code the
+    message asks for ("reply 1 4821"), and a message that asks for none gets no reply then.
+    None = never replies.
     """
 
     kind: CallKind = "answer"
@@ -98,6 +105,17 @@ class Behaviour:
     sms: SmsOutcome = "delivered"
     sms_error_code: int = 30003  # unreachable handset, reported on undelivered/failed
     hangup_after: int | None = None
+    sms_reply: str | None = None
+    sms_reply_after_s: float = 5.0
+
+    def sms_reply_to(self, body: str) -> str | None:
+        """The text this person sends back after reading ``body``, or None."""
+        if self.sms_reply is None:
+            return None
+        if "{code}" not in self.sms_reply:
+            return self.sms_reply
+        found = _ACK_CODE.search(body)
+        return self.sms_reply.replace("{code}", found.group(1)) if found else None
 
     def __post_init__(self) -> None:
         if self.kind not in CALL_KINDS:
@@ -112,6 +130,12 @@ class Behaviour:
             or self.hangup_after < 0
         ):
             raise ScenarioError("hangup_after must be a non-negative integer or null")
+        if self.sms_reply is not None and (not isinstance(self.sms_reply, str) or not self.sms_reply.strip()):
+            raise ScenarioError("sms_reply must be a non-blank string or null")
+        if isinstance(self.sms_reply_after_s, bool) or not isinstance(self.sms_reply_after_s, int | float):
+            raise ScenarioError("sms_reply_after_s must be a number")
+        if self.sms_reply_after_s < 0:
+            raise ScenarioError("sms_reply_after_s must not be negative")
         replies = tuple(self.replies)
         if not all(isinstance(reply, Reply) for reply in replies):
             raise ScenarioError("replies must be Reply objects")
@@ -125,6 +149,8 @@ class Behaviour:
             "sms": self.sms,
             "sms_error_code": self.sms_error_code,
             "hangup_after": self.hangup_after,
+            "sms_reply": self.sms_reply,
+            "sms_reply_after_s": self.sms_reply_after_s,
         }
 
     @classmethod
@@ -132,7 +158,18 @@ class Behaviour:
         if not isinstance(data, Mapping):
             raise ScenarioError(f"a behaviour is an object, got {type(data).__name__}")
         _reject_unknown(
-            data, {"kind", "replies", "ring_seconds", "sms", "sms_error_code", "hangup_after"}, "behaviour"
+            data,
+            {
+                "kind",
+                "replies",
+                "ring_seconds",
+                "sms",
+                "sms_error_code",
+                "hangup_after",
+                "sms_reply",
+                "sms_reply_after_s",
+            },
+            "behaviour",
         )
         replies = data.get("replies", [])
         if not isinstance(replies, list):
@@ -150,6 +187,8 @@ class Behaviour:
             sms=data.get("sms", "delivered"),
             sms_error_code=error_code,
             hangup_after=data.get("hangup_after"),
+            sms_reply=data.get("sms_reply"),
+            sms_reply_after_s=data.get("sms_reply_after_s", 5.0),
         )
 
 

@@ -34,6 +34,7 @@ class SmsPlayer:
         journal: Journal,
         send: Send,
         timeline: Timeline,
+        on_delivered: Callable[[Timeline], None] | None = None,
     ) -> None:
         self._message = message  # the journal's own record: mutate only inside journal.change()
         self._account_sid = account_sid
@@ -41,6 +42,7 @@ class SmsPlayer:
         self._journal = journal
         self._send = send
         self._timeline = timeline
+        self._on_delivered = on_delivered  # the person reading it (a reply), on the same thread
 
     def run(self) -> None:
         """Worker-thread entry point: never raises."""
@@ -69,6 +71,8 @@ class SmsPlayer:
         log.info(
             "message %s to %s: %s", self._message.sid, mask_phone(self._message.to), self._message.status
         )
+        if self._message.status == "delivered" and self._on_delivered is not None:
+            self._on_delivered(self._timeline)
 
     def _callback(self, status: str) -> None:
         message = self._message

@@ -20,6 +20,9 @@ unauthenticated control API under ``/_emulator/`` (loopback only: it is a test d
   (calls or messages) are made as usual, then answered with that 5xx instead of the resource
   (Twilio took the request, the response says it failed: an uncertain send)
 - ``POST /_emulator/reset``       forget recorded calls and messages
+
+A person may answer a delivered text (``Behaviour.sms_reply``, e.g. ``"1 {code}"``): the reply
+goes to the sending number's incoming-message webhook, set in Python with :meth:`set_sms_url`.
 - ``GET  /_emulator/calls``, ``/_emulator/messages``, ``/_emulator/inbound``, ``/_emulator/behaviours``
 
 Error codes follow Twilio where known (20003 auth, 21211 invalid To, 21201/21604 missing To,
@@ -113,6 +116,7 @@ class TwilioEmulator:
         self._behaviours: dict[str, Behaviour] = {}
         self._default = Behaviour(kind="answer", replies=(Reply.say("네, 괜찮아요."),))
         self._invalid: set[str] = set()
+        self._sms_urls: dict[str, str] = {}  # our number -> its incoming-message webhook
         self._faults_after_create: list[int] = []  # statuses for the next creates, in order
         self._stopping = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -172,6 +176,13 @@ class TwilioEmulator:
     def set_behaviours(self, behaviours: Mapping[str, Behaviour]) -> None:
         with self._lock:
             self._behaviours.update(behaviours)
+
+    def set_sms_url(self, number: str, url: str) -> None:
+        """The incoming-message webhook of one of our numbers (Twilio's number configuration):
+        where a simulated person's reply (:attr:`Behaviour.sms_reply`) to its texts goes."""
+        _require_http_url(url, "SmsUrl")
+        with self._lock:
+            self._sms_urls[number] = url
 
     def set_default_behaviour(self, behaviour: Behaviour) -> None:
         with self._lock:
@@ -267,6 +278,18 @@ class TwilioEmulator:
         if response.status is None:
             raise ConnectionError(f"inbound SMS webhook got no response: {response.error}")
         return response.status
+
+    def _reply_to(self, message: MessageRecord, behaviour: Behaviour, timeline: Timeline) -> None:
+        """The recipient reads a delivered text and answers it, if their behaviour says so."""
+        body = behaviour.sms_reply_to(message.body)
+        with self._lock:
+            url = self._sms_urls.get(message.from_ or "")
+        if body is None or url is None:
+            return
+        if not timeline.advance(behaviour.sms_reply_after_s):
+            return
+        status = self.send_inbound_sms(from_=message.to, to=message.from_ or "", body=body, url=url)
+        log.info("message %s: %s replied (webhook %s)", message.sid, mask_phone(message.to), status)
 
     # -- inbound calls ----------------------------------------------------------------------
 
@@ -504,6 +527,7 @@ class TwilioEmulator:
             journal=self._journal,
             send=self._send,
             timeline=Timeline(created, pace=self._pace, stopping=self._stopping),
+            on_delivered=lambda timeline: self._reply_to(message, behaviour, timeline),
         )
         self._spawn(player.run, f"sms-{message.sid}")
         log.info("message %s to %s queued (%s)", message.sid, mask_phone(to), behaviour.sms)

@@ -217,6 +217,29 @@ def test_presses_2_is_an_emergency_for_caseworker_and_family_at_once(phones: Pho
     assert {home.caseworker, home.family} <= texts
 
 
+def test_the_family_takes_the_case_on_by_texting_back_the_code_of_the_alert(phones: Phones) -> None:
+    """Issue 13.2 end to end: the emergency text to the daughter carries her code; she texts
+    "1 <code>" back through the phone network and the case is hers. A bare "1" would not do."""
+    home = _home(phones, Behaviour(replies=(Reply.press("2"),), ring_seconds=0))
+    phones.emulator.set_behaviour(home.family, Behaviour(sms_reply="1 {code}", sms_reply_after_s=0))
+    phones.emulator.set_sms_url(
+        OUR_NUMBER, phones.settings.effective_public_base_url + webhook_urls.SMS_INBOUND
+    )
+
+    def acknowledged() -> bool:
+        return _case(phones, home).status == CaseStatus.ACKNOWLEDGED
+
+    assert phones.drive(acknowledged), "the family's coded reply never acknowledged the case"
+    (alert,) = [m for m in phones.emulator.messages() if m.to == home.family]
+    (reply,) = [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.family]
+    code = reply.params["Body"].removeprefix("1 ")
+    assert len(code) == 4 and f"1 {code}" in alert.body
+    assert "추가 알림을 멈춥니다" in (reply.response_body or "")
+    with Session(phones.engine) as s:
+        contact = s.exec(select(Contact).where(Contact.phone == home.family)).one()
+    assert _case(phones, home).acknowledged_by == f"contact:{contact.id}"
+
+
 @pytest.mark.parametrize(
     ("behaviour", "outcome", "status"),
     [

@@ -45,7 +45,8 @@ def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
         stats: dict[str, object] = {}
         open_inactivity: list[dict[str, object]] = []
         while time.monotonic() - started < 120:
-            cases = httpx.get(f"{base}/api/v1/cases", params={"status": "open"}, headers=headers).json()
+            active = {"status": ["open", "acknowledged"]}  # the family may be quick
+            cases = httpx.get(f"{base}/api/v1/cases", params=active, headers=headers).json()
             open_inactivity = [c for c in cases["items"] if c["kind"] == "inactivity"]
             out = subprocess.run(
                 [*ANBU, "stats", "--json"], env=env, capture_output=True, text=True, check=True
@@ -60,6 +61,7 @@ def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
         assert stats["notifications"] >= 1, stats  # type: ignore[operator]
         assert stats["readings"] > 1000, stats  # type: ignore[operator]  # weeks of seeded history
         _forged_checkin_is_refused(base, tmp_path / "demo.db")
+        _the_family_takes_the_case_on_with_the_code(base, headers, str(open_inactivity[0]["id"]), tmp_path)
         # The live plugs publish through the broker with device authentication on, each with its
         # own credentials (anbu/provisioning.py): the gateway hears them, none is refused.
         gateways = cast(list[dict[str, Any]], stats["gateways"])
@@ -97,6 +99,22 @@ def _forged_checkin_is_refused(base: str, db: Path) -> None:
             "SELECT count(*) FROM inbound_message WHERE message_sid = 'SMforged0001'"
         ).fetchone()
     assert seen == (0,)
+
+
+def _the_family_takes_the_case_on_with_the_code(
+    base: str, headers: dict[str, str], case_id: str, tmp_path: Path
+) -> None:
+    """Issue 13.2: the simulated daughter texts back "1 <code>" from our alert, through the
+    phone-network emulator, and that (not a bare "1") acknowledges the case."""
+    deadline = time.monotonic() + 60
+    case: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        case = httpx.get(f"{base}/api/v1/cases/{case_id}", headers=headers).json()
+        if case["status"] != "open":
+            break
+        time.sleep(2)
+    assert case.get("status") == "acknowledged", f"not acknowledged: {case}; log:\n{_tail(tmp_path)}"
+    assert str(case["acknowledged_by"]).startswith("contact:")
 
 
 def _login(base: str, proc: subprocess.Popen[bytes], *, deadline: float) -> str:

@@ -87,6 +87,22 @@ def test_inbound_sms_is_signed_and_returns_the_status(emulator, webhooks):
     )
 
 
+def test_a_family_member_texts_back_the_code_the_alert_asks_for(emulator, client, webhooks):
+    """The simulated family reads our alert text and replies with its code ("1 4821"), to the
+    incoming-message URL of the number that texted them; a text without a code gets no reply."""
+    emulator.set_behaviour(FAMILY, Behaviour(sms_reply="1 {code}", sms_reply_after_s=0))
+    emulator.set_sms_url(OUR_NUMBER, webhooks.url("/sms/inbound"))
+    alert = client.messages.create(
+        to=FAMILY, from_=OUR_NUMBER, body="[안부] 확인하셨으면 1 0427 로 답장해 주세요."
+    )
+    sms_done(emulator, alert.sid)
+    (seen,) = webhooks.requests_to("/sms/inbound")
+    assert seen.signature_valid
+    assert (seen.params["From"], seen.params["To"], seen.params["Body"]) == (FAMILY, OUR_NUMBER, "1 0427")
+    sms_done(emulator, client.messages.create(to=FAMILY, from_=OUR_NUMBER, body="[안부] 해제되었습니다.").sid)
+    assert len(webhooks.requests_to("/sms/inbound")) == 1
+
+
 def test_inbound_sms_to_a_dead_server_raises(emulator):
     with socket.socket() as probe:  # a free port with nobody listening on it
         probe.bind(("127.0.0.1", 0))
