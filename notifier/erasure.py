@@ -262,7 +262,8 @@ def _erase_household(session: Session, household_id: int, now: datetime) -> None
     household.monitoring, household.paused_until = MonitoringState.PAUSED, None  # paused for good
     session.add(household)
     for contact in session.exec(select(Contact).where(Contact.household_id == household_id)):
-        contact.name, contact.relation, contact.phone, contact.opted_out = "", "", "", True
+        contact.name, contact.relation, contact.address_as = "", "", ""
+        contact.phone, contact.opted_out = "", True
         session.add(contact)
     # Calls and texts: words and numbers go; unsent ones are cancelled (nobody is there to call).
     calls = [

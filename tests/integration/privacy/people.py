@@ -34,6 +34,7 @@ class Person:
         self.contact_name = f"홍민수{n}"
         self.contact_phone = f"+82105551234{n}"
         self.relation = f"셋째며느리{n}"
+        self.address_as = f"큰어머님{n}"  # how the contact calls her (their texts say so)
 
     def words(self) -> list[str]:
         masked = mask_phone(self.phone)
@@ -44,6 +45,7 @@ class Person:
             self.contact_name,
             self.contact_phone,
             self.relation,
+            self.address_as,
             masked,
         ]
 
@@ -68,6 +70,7 @@ def household_of(session: Session, person: Person, now: datetime, *, residents: 
             household_id=household.id,
             name=person.contact_name,
             relation=person.relation,
+            address_as=person.address_as,
             phone=person.contact_phone,
         )
     )

@@ -77,6 +77,7 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
         "contact.name",
         "contact.phone",
         "contact.relation",
+        "contact.address_as",
         "rejectedmessage.payload_excerpt",
         "callattempt.to_address",
         "notification.to_address",
