@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from core.db import session_scope
 from core.enums import AuditAction, AuditObject
-from core.models import AuditEntry, Resident
+from core.models import AuditEntry, Contact, Resident
 from tests.integration.api.conftest import World
 from tests.integration.privacy.people import where_found
 
@@ -31,6 +31,15 @@ def test_erase_refuses_an_open_case_then_forced_erases_for_good(
 ) -> None:
     resident = _resident(engine, world.household_a)
     url = f"/api/v1/residents/{resident.id}/erase"
+    with Session(engine) as s:
+        contact_id = s.exec(select(Contact.id).where(Contact.household_id == world.household_a)).first()
+    link = app_client.post(
+        f"/api/v1/households/{world.household_a}/status-links",
+        json={"contact_id": contact_id, "days": 7},
+        headers=auth("admin"),
+    ).json()["url"]
+    status_path = "/" + link.split("/", 3)[3]
+    assert app_client.get(status_path).status_code == 200
 
     refused = app_client.post(url, json={}, headers=auth("admin"))
     assert refused.status_code == 409
@@ -56,6 +65,9 @@ def test_erase_refuses_an_open_case_then_forced_erases_for_good(
             world.household_a,
             world.people["admin"].id,
         )
+
+    # The family's status link shows nothing any more (the contact is gone, opted out).
+    assert app_client.get(status_path).status_code == 404
 
     again = app_client.post(url, json={}, headers=auth("admin"))
     assert again.status_code == 200 and again.json()["already"] is True
