@@ -35,7 +35,6 @@ from sqlalchemy import Engine, delete, insert, text, update
 from sqlmodel import col
 
 from anomaly import sweeper, training
-from anomaly.routine import fit_routine
 from core.clock import ManualClock
 from core.db import make_engine, session_scope
 from core.enums import DeviceStatus, DeviceVendor, WatchStatus
@@ -44,8 +43,8 @@ from core.models import Case, CaseEvent, Device, Household, RoutineModel, Watch
 from core.settings import Settings
 from gateway import connectivity
 from tests.factories import make_team
+from tests.integration.anomaly.test_sweeper_batched import fitted_routine_json
 from tests.oracles import per_household_ticks as old
-from tests.unit.anomaly.test_patterns import simulate
 
 NOW = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # 14:00 in Seoul
 TZ = "Asia/Seoul"
@@ -54,17 +53,8 @@ SETTINGS = Settings(_env_file=None)
 SILENT, DUE = 50, 0  # household id % 100: plugs silent / past the deadline
 
 
-def routine_json() -> dict[str, Any]:
-    """A real fitted routine (28 simulated days), the same for every household."""
-    end = int(training.last_local_midnight(NOW, TZ).timestamp())
-    events, coverage = simulate(28, 1, start=(NOW - timedelta(days=29)).date())
-    routine = fit_routine([(t, "kettle") for t in events if t < end], coverage, now=end, timezone=TZ)
-    assert routine is not None
-    return routine.to_json()
-
-
 def seed(engine: Engine, households: int) -> None:
-    model = routine_json()
+    model = fitted_routine_json(NOW)
     fitted = training.last_local_midnight(NOW, TZ)
     with session_scope(engine) as s:
         team = make_team(s, name="bench")
