@@ -44,14 +44,15 @@ def resident_words(events: Sequence[CaseEvent], resident_calls: set[int]) -> Wor
             ):
                 continue
             text = str(data.get("excerpt") or "").strip() or None
-            return Words(text, event.at, _cause(intent, text))
+            return Words(text, event.at, _cause(intent, text, fell=bool(data.get("fall"))))
     return None
 
 
-def _cause(intent: str, text: str | None) -> str:
+def _cause(intent: str, text: str | None, *, fell: bool = False) -> str:
+    """``fell``: retention or erasure removed the words but kept whether they told of a fall."""
     if intent == Intent.UNWELL.value:
         return "unwell"
-    return "fall" if text and FALL.search(normalise(text)) else "help"
+    return "fall" if fell or (text and FALL.search(normalise(text))) else "help"
 
 
 def case_cause(case: Case, words: Words | None) -> str | None:

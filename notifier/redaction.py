@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from core.enums import CaseEventType
 from core.models import CallAttempt, CallReply, Case, CaseEvent, CheckinCall
+from notifier.classifier_rules import FALL, normalise
 
 # Case event fields holding a resident's own words (speech excerpts, SMS replies).
 _RESIDENT_WORDS = ("excerpt",)
@@ -37,6 +38,9 @@ def scrub_event(event: CaseEvent, *, everything: bool = False) -> bool:
     if event.type == CaseEventType.NOTE and event.actor.startswith("resident:"):
         keys = (*keys, "text")
     changed = False
+    if event.type == CaseEventType.CALL_OUTCOME and "excerpt" in keys and data.get("excerpt"):
+        # The words go; whether they told of a fall (the case's cause, a statistic) stays.
+        data["fall"] = bool(FALL.search(normalise(str(data["excerpt"]))))
     for key in keys:
         if data.get(key):
             data[key] = ""

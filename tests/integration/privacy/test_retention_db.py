@@ -227,3 +227,28 @@ def _words_on_case(session: Session, case_id: int | None) -> set[str]:
     texts += [c.transcript for c in session.exec(select(CallAttempt).where(CallAttempt.case_id == case_id))]
     blob = repr(texts)
     return {w for w in (seed.SAID, seed.TEXTED) if w in blob}
+
+
+def test_a_fall_stays_the_cases_cause_after_the_words_are_gone(engine: Engine, clock: ManualClock) -> None:
+    """The case page's cause (낙상) is a statistic: it must survive the words it came from."""
+    from api.case_story import resident_words
+    from core.enums import RecipientKind
+
+    now = clock.now()
+    with session_scope(engine) as s:
+        case, call, _ = seed.case_with_words(
+            s, make_household(s), opened=now - 200 * DAY, closed=now - 91 * DAY
+        )
+        call.recipient_kind = RecipientKind.RESIDENT
+        event = s.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == "call_outcome")
+        ).one()
+        event.data = {**event.data, "intent": "emergency", "excerpt": "넘어져서 못 일어나겠어요"}
+        s.add(event)
+    retention.tick(engine, clock, Settings(_env_file=None))
+    with Session(engine) as s:
+        events = list(
+            s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id)))
+        )
+        words = resident_words(events, {call.id} if call.id else set())
+    assert words is not None and (words.text, words.cause) == (None, "fall")
