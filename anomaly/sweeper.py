@@ -463,7 +463,10 @@ def _check_recovered(
     # the ladder towards critical runs from whichever start the case was opened on.
     deadline = current_deadline(session, watch, household, settings, from_away_end=False)
     if deadline is None or deadline.alert_after <= now:
-        effective = current_deadline(session, watch, household, settings)
+        # Without an ended away period both starts are the same: the ladder is not run twice
+        # (it is most of an overdue household's cost, every tick).
+        away = away_ended_at(household) is not None
+        effective = current_deadline(session, watch, household, settings) if away else deadline
         if effective is not None:
             _raise_if_critical(session, household_id, effective, now)
         return
