@@ -53,6 +53,8 @@ class CaseKind(StrEnum):
     INACTIVITY = "inactivity"
     DEVICE_OFFLINE = "device_offline"
     HELP_REQUESTED = "help_requested"
+    # The resident spoke of wanting to die or of harming themself (docs/calls.md, "Self-harm protocol").
+    SELF_HARM_RISK = "self_harm_risk"
     # Staff-only (never a resident call): away mode ended without activity, unusual patterns.
     AWAY_ENDED = "away_ended"
     UNUSUAL_NIGHT_ACTIVITY = "unusual_night_activity"

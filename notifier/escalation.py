@@ -298,7 +298,9 @@ def escalate_now(
     actions: tuple[PlannedAction, ...]
     if target == "emergency":
         lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason=reason, now=now)
-        actions, label, purpose = tuple(policy.emergency), EMERGENCY_LABEL, Purpose.EMERGENCY
+        # A self-harm case gets the same people at once, with texts written for it (docs/calls.md).
+        purpose = Purpose.SELF_HARM if case.kind == CaseKind.SELF_HARM_RISK else Purpose.EMERGENCY
+        actions, label = tuple(policy.emergency), EMERGENCY_LABEL
     else:
         actions, label, purpose = (NotifyCaseworker(),), CASEWORKER_LABEL, Purpose.UNWELL
     recipients, _ = _out_of_turn(

@@ -227,7 +227,10 @@ def record_step(
 
 def limit_applies(rec: Recipient, purpose: Purpose) -> bool:
     """Pure: caps hold back calls and family texts, never an emergency, a caseworker or a closure."""
-    if purpose in (Purpose.EMERGENCY, Purpose.ALL_CLEAR, Purpose.CLOSED) or rec.kind == RecipientKind.USER:
+    if (
+        purpose in (Purpose.EMERGENCY, Purpose.SELF_HARM, Purpose.ALL_CLEAR, Purpose.CLOSED)
+        or rec.kind == RecipientKind.USER
+    ):
         return False
     return rec.channel == Channel.CALL or rec.kind == RecipientKind.CONTACT
 

@@ -11,10 +11,13 @@ ok         Watch.last_checkin_at = now; an OPEN inactivity case is cleared — o
            the number on file back at once (:func:`escalation.call_back_to_verify`)
 unwell     escalation.escalate_now(target="caseworker")
 emergency  escalation.escalate_now(target="emergency")
+self-harm  a ``self_harm_risk`` case, critical, the resident's words on it, and its own
+           emergency texts to the caseworker and family at once (:func:`_self_harm`)
 unclear    nothing now: asked once more on a call, then the escalation ladder goes on
 =========  ===========================================================================
 
-A help request with no case to land on opens a ``help_requested`` case.
+A help request with no case to land on opens a ``help_requested`` case. A reply that carries
+``risk: self_harm`` is never a check-in and never clears anything, whatever its intent.
 
 Words a family member may text (the resident's free text goes through the classifier):
 
@@ -38,7 +41,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Intent, Severity
+from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Intent, Risk, Severity
 from core.models import Case, Watch
 from notifier import ack_codes, escalation, lifecycle
 from notifier.lifecycle import CaseConflict
@@ -46,6 +49,8 @@ from notifier.policy import snapshot_for_household
 from notifier.script import CATALOGUE
 
 log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 200  # of the resident's words, on the case
 
 STATUS_WORDS = frozenset({"status", "상태", "상태확인", "상태 확인"})
 
@@ -72,6 +77,8 @@ def apply_reply(
     actor: str,
     channel: Literal["call", "sms"],
     proven: bool = True,
+    risk: Risk | None = None,
+    words: str = "",
 ) -> Case | None:
     """Act on a classified reply from the resident (see the table at the top of this module).
 
@@ -80,7 +87,10 @@ def apply_reply(
     ``proven``: the reply came from the resident's own phone, not just from its caller ID; an
     unproven "ok" never clears or checks in (help and unwell need no proof: a forgery of those
     can only bring more people, never fewer).
+    ``words``: what the resident said, kept on a self-harm case for the caseworker.
     """
+    if risk == Risk.SELF_HARM:
+        return _self_harm(session, household_id, now=now, actor=actor, channel=channel, words=words)
     if intent == Intent.OK and not proven:
         _unproven_ok(session, household_id, case, now=now, actor=actor, channel=channel)
         return case
@@ -115,6 +125,37 @@ def _unproven_ok(
     ack_codes.record_unverified(session, case, now, actor=actor, channel=channel, reason="resident_ok")
     if case.status == CaseStatus.OPEN and case.kind == CaseKind.INACTIVITY:
         escalation.call_back_to_verify(session, case, now=now)
+
+
+def _self_harm(
+    session: Session,
+    household_id: int,
+    *,
+    now: datetime,
+    actor: str,
+    channel: Literal["call", "sms"],
+    words: str,
+) -> Case:
+    """The resident spoke of wanting to die (docs/calls.md, "Self-harm protocol"): a case of its
+    own kind at the top severity, whatever case the call was about (that one goes on as it was),
+    the words on it for the caseworker, and the policy's emergency people told at once with the
+    self-harm texts (the family's say nothing of what was said)."""
+    case, _ = lifecycle.open_or_redetect(
+        session,
+        household_id=household_id,
+        kind=CaseKind.SELF_HARM_RISK,
+        severity=Severity.CRITICAL,
+        explanation=CATALOGUE.text("call.case_explanation.self_harm"),
+        policy_snapshot=snapshot_for_household(session, household_id),
+        now=now,
+        actor=actor,
+    )
+    if words:
+        channel_name = CATALOGUE.text(f"case.channel.{channel}")
+        text = CATALOGUE.text("case.self_harm_words", channel=channel_name, words=words[:EXCERPT_CHARS])
+        lifecycle.add_note(session, case, actor=actor, text=text, now=now)
+    _escalate(session, case, target="emergency", now=now, reason=f"resident_self_harm_{channel}")
+    return case
 
 
 def record_checkin(session: Session, household_id: int, now: datetime) -> None:

@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from core.enums import CallOutcome, Language
 from core.i18n import Catalogue
+from notifier.crisis import crisis_line
 
 CATALOGUE = Catalogue(Path(__file__).with_name("messages"))
 
@@ -121,6 +122,21 @@ def closing_twiml(outcome: CallOutcome, language: Language) -> str:
     """Say what happens next and hang up. Any outcome without its own line gets the "unclear" one."""
     key = _CLOSING_KEYS.get(outcome, "call.closing.unclear")
     return _say_and_hang_up(language, key)
+
+
+def self_harm_twiml(language: Language) -> str:
+    """What a resident who spoke of wanting to die hears instead of any closing (docs/calls.md,
+    "Self-harm protocol"): thanks for saying it, that a person from their care team is told now
+    and will call, the 24-hour line twice, 119 for danger, then the line once more with "you are
+    not alone". Calm, unhurried (pauses), never a cheerful goodbye, never a method named."""
+    voice = VOICES[language]
+    line = crisis_line(language)
+    response = VoiceResponse()
+    for key in ("call.self_harm.answer", "call.self_harm.line_spoken", "call.self_harm.closing"):
+        response.say(CATALOGUE.text(key, language, line=line), voice=voice.voice, language=voice.language)
+        response.pause(length=1)
+    response.hangup()
+    return str(response)
 
 
 def voicemail_twiml(language: Language) -> str:

@@ -37,10 +37,12 @@ from core.enums import (
     Intent,
     Language,
     OutboxStatus,
+    Risk,
 )
 from core.models import Case, Contact, Household, InboundMessage, Notification, Resident
 from notifier import ack_codes, family, lifecycle, outbox
 from notifier.classifier import classify
+from notifier.crisis import crisis_line
 from notifier.replies import apply_reply, is_status_request
 from notifier.script import CATALOGUE
 from notifier.transports.base import is_permanent_code, mask_phone, normalise_phone
@@ -224,7 +226,7 @@ def _resident_text(session: Session, resident: Resident, body: str, now: datetim
     result = classify(body)
     household_id = resident.household_id
     actor = f"resident:{resident.id}"
-    log.info("sms from resident %s classified %s (%s)", resident.id, result.intent.value, result.source)
+    log.info("sms from resident %s", resident.id)  # never the words nor their meaning (health data)
     if result.intent == Intent.OK:
         case = lifecycle.active_case(session, household_id, CaseKind.INACTIVITY)
         apply_reply(
@@ -249,8 +251,11 @@ def _resident_text(session: Session, resident: Resident, body: str, now: datetim
             now=now,
             actor=actor,
             channel="sms",
+            risk=result.risk,  # self-harm: always an emergency, with a protocol of its own
         )
         _note_reply(session, case, body, result.intent, actor, now)
+        if result.risk == Risk.SELF_HARM:
+            return _reply("reply.resident_self_harm", resident.language, line=crisis_line(resident.language))
         key = "reply.resident_emergency" if result.intent == Intent.EMERGENCY else "reply.resident_unwell"
         return _reply(key, resident.language)
     return _reply("reply.help_resident", resident.language)
@@ -264,7 +269,7 @@ def _note_reply(
         lifecycle.add_note(session, case, actor=actor, text=f"SMS ({intent.value}): {body[:200]}", now=now)
 
 
-def _reply(key: str, language: Language) -> str:
+def _reply(key: str, language: Language, **params: object) -> str:
     response = MessagingResponse()
-    response.message(CATALOGUE.text(key, language))
+    response.message(CATALOGUE.text(key, language, **params))
     return str(response)

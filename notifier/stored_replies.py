@@ -39,12 +39,12 @@ from sqlmodel import Session, col, select
 
 from core.clock import Clock, ensure_utc
 from core.db import bounded_session, session_scope
-from core.enums import CallOutcome, Intent, Language
+from core.enums import CallOutcome, Intent, Language, Risk
 from core.models import CallReply
 from core.settings import Settings
 from notifier import calls
 from notifier.calls.common import MAX_GATHERS, Reply, gather_url_for, locked_attempt
-from notifier.script import closing_twiml, reask_twiml
+from notifier.script import closing_twiml, reask_twiml, self_harm_twiml
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,8 @@ def safe_answer(raw: RawReply, base_url: str) -> str:
     reply = Reply.from_params(raw.params)
     result = reply.classify()
     language = Language.EN if reply.kind == "speech" and not _HANGUL.search(reply.text) else Language.KO
+    if result.risk == Risk.SELF_HARM:
+        return self_harm_twiml(language)
     if result.intent == Intent.UNCLEAR and raw.gather_no is not None and raw.gather_no < MAX_GATHERS:
         return reask_twiml(
             language=language, gather_url=gather_url_for(base_url, raw.code, raw.gather_no + 1)

@@ -11,6 +11,7 @@ from typing import Literal
 from core.enums import Language
 from core.i18n import Catalogue
 from core.models import Case
+from notifier.crisis import crisis_line
 
 MESSAGES = Catalogue(Path(__file__).with_name("messages"))
 
@@ -27,6 +28,7 @@ class Purpose(StrEnum):
     CLOSED = "closed"  # resolved with another outcome: no "all clear", the caseworker explains
     HOSPITAL = "hospital"  # resolved as in hospital: say so, and whom to call
     PRE_CALL = "pre_call"  # "we are about to call you" text to the resident (policy pre_call_sms)
+    SELF_HARM = "self_harm"  # the emergency actions of a self_harm_risk case: their own careful texts
 
 
 Audience = Literal["family", "caseworker", "resident"]
@@ -46,6 +48,8 @@ SMS_TEMPLATES = CLOSURE_TEMPLATES | {
     "sms.caseworker.exhausted",
     "sms.caseworker.unwell",
     "sms.caseworker.emergency",
+    "sms.caseworker.self_harm",
+    "sms.family.self_harm",
     "sms.caseworker.ack_reminder",
 }
 # To the resident themself: names no household code (they do not know it) and no case detail.
@@ -55,7 +59,13 @@ PRE_CALL_TEMPLATE = "sms.resident.pre_call"
 # help or said they are unwell. The outbox still sends these when only an acknowledgement
 # (not a clear or resolve) replaced the token. Everything else is cancelled when stale.
 SURVIVES_ACKNOWLEDGEMENT = frozenset(
-    {"sms.caseworker.unwell", "sms.caseworker.emergency", "sms.family.emergency"}
+    {
+        "sms.caseworker.unwell",
+        "sms.caseworker.emergency",
+        "sms.family.emergency",
+        "sms.caseworker.self_harm",
+        "sms.family.self_harm",
+    }
 )
 
 
@@ -81,7 +91,8 @@ def sms_body(
     ack_code: str | None = None,
     name: str = "",
 ) -> str:
-    """The SMS text: household code and what kind of alert it is, never the resident's name.
+    """The SMS text: household code and what kind of alert it is, never the resident's name
+    (and the crisis line, for the texts of a self-harm case).
 
     ``call``: the caseworker's (or centre's) number, for the texts that say whom to ring
     ("담당 복지사(…)"); without one they name the caseworker without a number. ``name``: how the
@@ -103,4 +114,5 @@ def sms_body(
         call=who,
         ack_code=ack_code,
         name=name.strip() or MESSAGES.text("notify.resident", language),
+        line=crisis_line(language),
     )

@@ -13,6 +13,7 @@ from core.enums import (
     CallOutcome,
     CallStatus,
     Intent,
+    Risk,
 )
 from core.models import CallAttempt, CheckinCall
 from notifier import checkins
@@ -28,6 +29,7 @@ from notifier.script import (
     checkin_question_twiml,
     closing_twiml,
     say_and_hang_up_twiml,
+    self_harm_twiml,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def checkin_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
     answers = checkins.record_answer(session, attempt, topic, answer, kind=reply.kind, excerpt=reply.text)
     if answer == "emergency":
         attempt.outcome = CallOutcome.EMERGENCY
+        risk = reply.classify().risk  # an emergency here is always a speech verdict
         apply_reply(
             session,
             household_id=attempt.household_id,
@@ -66,8 +69,12 @@ def checkin_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
             now=now,
             actor=f"call:{attempt.id}",
             channel="call",
+            risk=risk,
+            words=reply.text,
         )
-        log.info("check-in call %s: emergency on %s", attempt.id, topic)
+        log.info("check-in call %s: answer %s acted on at once", attempt.id, attempt.gather_count)
+        if risk == Risk.SELF_HARM:
+            return self_harm_twiml(language)
         return closing_twiml(CallOutcome.EMERGENCY, language)
     call_over = attempt.status in TERMINAL_CALL_STATUSES
     if attempt.gather_count < asked and not call_over:
@@ -81,7 +88,7 @@ def checkin_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
     attempt.outcome = checkins.call_outcome(answers)
     if attempt.outcome == CallOutcome.OK:
         record_checkin(session, attempt.household_id, now)
-    log.info("check-in call %s finished: %s", attempt.id, attempt.outcome.value)
+    log.info("check-in call %s finished", attempt.id)  # the outcome is health data: on the call only
     return say_and_hang_up_twiml("checkin.closing", language)
 
 

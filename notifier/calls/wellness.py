@@ -13,6 +13,7 @@ from core.enums import (
     CallOutcome,
     CallStatus,
     Intent,
+    Risk,
 )
 from core.models import CallAttempt
 from notifier import ack_codes
@@ -33,6 +34,7 @@ from notifier.replies import apply_reply
 from notifier.script import (
     closing_twiml,
     reask_twiml,
+    self_harm_twiml,
 )
 
 log = logging.getLogger(__name__)
@@ -80,19 +82,18 @@ def reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
             actor=f"call:{attempt.id}",
             channel="call",
             proven=caller_proven(attempt),
+            risk=result.risk,
+            words=reply.text if reply.kind == "speech" else "",
         )
     record_outcome(session, attempt, now, outcome=outcome, reply=reply, result=result)
-    log.info(
-        "call attempt %s: reply %s -> %s (%s), outcome %s",
-        attempt.id,
-        attempt.gather_count,
-        result.intent.value,
-        result.source,
-        outcome.value if outcome else "re-ask",
-    )
+    # Ids only: what was said and what it was taken to mean are health data (docs/security.md);
+    # they are on the call and the case, for the people allowed to see them.
+    log.info("call attempt %s: reply %s handled", attempt.id, attempt.gather_count)
     if outcome is None:
         gather_url = gather_url_for(base_url, code, attempt.gather_count + 1)
         return reask_twiml(language=attempt.language, gather_url=gather_url)
+    if result.risk == Risk.SELF_HARM:
+        return self_harm_twiml(attempt.language)
     return closing_twiml(outcome, attempt.language)
 
 

@@ -1,5 +1,6 @@
-"""The self-harm protocol's catalogue texts (planned protocol, docs/calls.md): present in both
-languages, filled by the crisis line number, and written to safe-messaging rules."""
+"""The self-harm protocol's catalogue texts and TwiML (docs/calls.md, "Self-harm protocol"):
+present in both languages, filled by the crisis line number, written to safe-messaging rules;
+its texts go to the right people, and no sending limit holds them back."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import re
 
 import pytest
 
-from core.enums import Language
-from notifier.script import CATALOGUE
+from core.enums import Channel, Language, RecipientKind
+from notifier.crisis import crisis_line
+from notifier.queueing import limit_applies
+from notifier.recipients import Recipient
+from notifier.script import CATALOGUE, self_harm_twiml
+from notifier.templates import SURVIVES_ACKNOWLEDGEMENT, Purpose, template_for
 
 RESIDENT = [
+    "call.self_harm.answer",
+    "call.self_harm.line_spoken",
     "call.self_harm.acknowledge",
     "call.self_harm.line",
     "call.self_harm.closing",
@@ -52,3 +59,33 @@ def test_the_family_is_asked_to_call_without_being_told_what_was_said(language: 
     text = CATALOGUE.text("sms.family.self_harm", language, code="H-0001", ack_code="4821")
     assert "자살" not in text and "suicid" not in text.lower()
     assert "H-0001" in text and "1 4821" in text  # the code proves the reply (notifier.ack_codes)
+
+
+@pytest.mark.parametrize("language", [Language.KO, Language.EN])
+def test_the_call_answers_calmly_with_the_line_and_no_cheerful_goodbye(language: Language) -> None:
+    twiml = self_harm_twiml(language)
+    assert crisis_line(language) == "109"
+    assert twiml.count("109") == 3  # twice in the line, once more at the end
+    assert "119" in twiml and "<Pause" in twiml and twiml.rstrip().endswith("<Hangup /></Response>")
+    for generic in ("call.closing.emergency", "call.closing.ok", "call.closing.unclear"):
+        assert CATALOGUE.text(generic, language) not in twiml
+    assert "좋은 하루" not in twiml and "good day" not in twiml.lower()
+    assert not METHODS.search(twiml.replace("<Hangup />", ""))
+    assert "press 1" not in twiml.lower() and "1번을 눌러" not in twiml  # nothing offered that is not built
+
+
+def test_a_self_harm_case_has_its_own_texts_that_survive_an_acknowledgement_and_any_limit() -> None:
+    assert template_for("caseworker", Purpose.SELF_HARM) == "sms.caseworker.self_harm"
+    assert template_for("family", Purpose.SELF_HARM) == "sms.family.self_harm"
+    assert {"sms.caseworker.self_harm", "sms.family.self_harm"} <= SURVIVES_ACKNOWLEDGEMENT
+    family = Recipient(RecipientKind.CONTACT, 1, "+821077700101", Language.KO, Channel.SMS)
+    family_call = Recipient(RecipientKind.CONTACT, 1, "+821077700101", Language.KO, Channel.CALL)
+    assert limit_applies(family, Purpose.LADDER)  # the ladder's texts are counted...
+    assert not limit_applies(family, Purpose.SELF_HARM)  # ...these never held back
+    assert not limit_applies(family_call, Purpose.SELF_HARM)
+
+
+@pytest.mark.parametrize("language", [Language.KO, Language.EN])
+def test_the_kind_a_family_member_may_hear_does_not_name_the_risk(language: Language) -> None:
+    kind = CATALOGUE.text("notify.kind.self_harm_risk", language)
+    assert "자살" not in kind and "suicid" not in kind.lower() and "harm" not in kind.lower()
