@@ -26,6 +26,7 @@ import hmac
 import logging
 import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -46,7 +47,9 @@ MAX_WRONG_CODES = 5  # per case and contact: 5 guesses in 10,000 is a 0.05 % cha
 ACK_WORDS = frozenset({"1", "확인", "ok"})
 _ACK_WORD = "|".join(re.escape(w) for w in sorted(ACK_WORDS))
 # "1 4821", "1-4821", "14821", "확인 4821", "OK 4821" or the code alone; see parse_ack.
-_WITH_CODE = re.compile(rf"^(?:(?:{_ACK_WORD})[\s\-:,.]*)?(\d{{{CODE_DIGITS}}})$")
+# ASCII digits only (hmac.compare_digest refuses other text); full-width ones are folded by NFKC.
+_WITH_CODE = re.compile(rf"^(?:(?:{_ACK_WORD})[\s\-:,.]*)?([0-9]{{{CODE_DIGITS}}})$")
+_KEYED_CODE = re.compile(rf"^[0-9]{{{CODE_DIGITS}}}$")
 _STATEMENT_END = ".!。 "  # as in notifier.replies: "ok!" is "ok", "ok?" is a question
 
 
@@ -99,14 +102,14 @@ def parse_ack(body: str) -> AckText | None:
     if is_ack(body):
         return AckText(None)
     bare = body.strip().strip(_STATEMENT_END).casefold()
-    found = _WITH_CODE.match(bare)
+    found = _WITH_CODE.match(unicodedata.normalize("NFKC", bare))
     return AckText(found.group(1)) if found else None
 
 
 def parse_keyed_code(digits: str) -> str | None:
     """Pure: the code typed on a keypad (``#`` ends it), or None when it is not a code's shape."""
     keyed = digits.strip().rstrip("#")
-    return keyed if len(keyed) == CODE_DIGITS and keyed.isdigit() else None
+    return keyed if _KEYED_CODE.match(keyed) else None
 
 
 def code_for(session: Session, case: Case, contact_id: int, now: datetime) -> str:
