@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from anomaly.ladder import LadderParams, ladder
+from anomaly.ladder import Ladder, LadderParams, ladder
 from anomaly.routine import Routine
 from core.enums import Language
 from core.i18n import Catalogue
@@ -56,11 +56,14 @@ def compute_deadline(
     routine: Routine | None = None,
     ladder_params: LadderParams | None = None,
     paused: timedelta = timedelta(0),
+    on_since: datetime | None = None,
 ) -> Deadline:
     """``alert_after`` = the routine ladder's *alert* stage, or the fixed window without a routine.
 
     ``paused``: data gaps since the sign of life (:func:`data_gap_pause`); the clock runs from
     ``sign.at + paused`` (replay's shifted anchor), the explanation still names ``sign.at``.
+    ``on_since``: the house has been on (not at base load) since then (``house_state``): the
+    quiet-with-the-house-on deadline applies too (anomaly/house_level.py).
     """
     anchor = sign.at + paused
     held = explain_data_gap(paused.total_seconds(), language)
@@ -69,20 +72,30 @@ def compute_deadline(
         return Deadline(
             alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language) + held
         )
-    stages = ladder(int(anchor.timestamp()), routine, ladder_params)
+    on = None if on_since is None else int(on_since.timestamp())
+    stages = ladder(int(anchor.timestamp()), routine, ladder_params, on)
+    appliance = sign.appliance if sign.source == "appliance" else None
     return Deadline(
         alert_after=datetime.fromtimestamp(stages.alert, UTC),
         critical_after=datetime.fromtimestamp(stages.critical, UTC),
-        explanation=explain_routine(
-            int(sign.at.timestamp()),
-            sign.appliance if sign.source == "appliance" else None,
-            routine,
-            stages.usual_gap_h,
-            timezone,
-            language,
-            morning=stages.morning_alert,
-        )
+        explanation=explain_stages(int(sign.at.timestamp()), appliance, routine, stages, timezone, language)
         + held,
+    )
+
+
+def explain_stages(
+    last: int,
+    appliance: str | None,
+    routine: Routine | None,
+    stages: Ladder,
+    timezone: str,
+    language: Language = Language.KO,
+) -> str:
+    """Why the ladder's alert is when it is: the house left on, or the usual gap / morning."""
+    if stages.on_start is not None and stages.usual_on_h is not None:
+        return explain_house_on(last, appliance, stages.on_start, stages.usual_on_h, timezone, language)
+    return explain_routine(
+        last, appliance, routine, stages.usual_gap_h, timezone, language, morning=stages.morning_alert
     )
 
 
@@ -132,6 +145,25 @@ def explain_routine(
         since_local=since_local,
         appliance=appliance_name(appliance, language),
         gap_h=f"{usual_gap_h:.1f}".removesuffix(".0"),
+    )
+
+
+def explain_house_on(
+    last: int,
+    appliance: str | None,
+    on_start: int,
+    usual_on_h: float,
+    timezone: str,
+    language: Language = Language.KO,
+) -> str:
+    """The house-on rule's alert: "the house has stayed on since 21:40 without any use; ..."."""
+    return MESSAGES.text(
+        "explain.house_on",
+        language,
+        on_local=format_local(datetime.fromtimestamp(on_start, UTC), timezone),
+        since_local=format_local(datetime.fromtimestamp(last, UTC), timezone),
+        appliance=appliance_name(appliance, language),
+        usual_h=f"{usual_on_h:.1f}".removesuffix(".0"),
     )
 
 

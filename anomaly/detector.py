@@ -15,7 +15,7 @@ case (kind ``device_offline``, for staff) and pauses the inactivity clock for th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,8 @@ from anomaly.activity import (
     learn_automatic,
     residual_w,
 )
-from anomaly.deadlines import explain_data_gap, explain_offline, explain_routine
+from anomaly.deadlines import explain_data_gap, explain_offline, explain_stages
+from anomaly.house_level import ON_APPLIANCES, Bucket, HouseLevel, HouseParams, fit_house, on_since
 from anomaly.ladder import Ladder, LadderParams, ladder
 from anomaly.routine import FitParams, Routine, add_coverage, fit_routine
 from core.enums import CaseKind, Language, Severity
@@ -49,6 +50,7 @@ class DetectorParams:
     fit: FitParams = field(default_factory=FitParams)
     step: StepParams = field(default_factory=StepParams)
     automatic: AutomaticParams = field(default_factory=AutomaticParams)
+    house: HouseParams = field(default_factory=HouseParams)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ class HouseholdDetector:
         self.warnings: list[int] = []
         self.next_fit: int | None = None
         self.alerts: list[Alert] = []
+        # Quiet with the house on (anomaly/house_level.py): closed half hours and the on-clock.
+        self.house = HouseLevel(self.params.house)
+        self.buckets: list[Bucket] = []
+        self.on_since: int | None = None
 
     # ------------------------------------------------------------------ feeding
 
@@ -127,16 +133,32 @@ class HouseholdDetector:
             self.first_ts = ts
         add_coverage(self.coverage, self.last_data_ts, ts, self.params.coverage_gap_s)
         self.last_data_ts = ts
+        level: float | None = None
         if AGGREGATE in readings:
             # The whole house first: when it and a plug step in the same minute, the plug (the
             # more telling name) is the "last activity", as in the live gateway.
-            aggregate = readings[AGGREGATE]
+            level = readings[AGGREGATE]
             if self.params.aggregate_residual:
-                aggregate = minute_residual(ts, readings, self.detectors)
-            self._feed_channel(AGGREGATE, ts, aggregate)
+                level = minute_residual(ts, readings, self.detectors)
+            self._feed_channel(AGGREGATE, ts, level)
         for channel, power in readings.items():
             if channel != AGGREGATE:
                 self._feed_channel(channel, ts, power)
+        if self.params.use_routine:
+            self._feed_house(ts, level)
+
+    def _feed_house(self, ts: int, level: float | None) -> None:
+        lamps = [d.is_on for ch, d in self.detectors.items() if ch in ON_APPLIANCES]
+        bucket = self.house.feed(ts, level, any(lamps) if lamps else None)
+        if bucket is None:
+            return
+        last = self.buckets[-1] if self.buckets else None
+        self.buckets.append(bucket)
+        house = self.routine.house if self.routine is not None else None
+        was = self.on_since
+        self.on_since = on_since(was, last, bucket, house.base_w if house else None, self.params.house)
+        if self.on_since != was and house is not None:
+            self._rearm()
 
     def _feed_channel(self, channel: str, ts: int, power_w: float) -> None:
         detector = self.detectors.get(channel)
@@ -201,7 +223,7 @@ class HouseholdDetector:
             self.current = None
             return
         if self.params.use_routine and self.routine is not None:
-            self.current = ladder(self.anchor, self.routine, self.params.ladder)
+            self.current = ladder(self.anchor, self.routine, self.params.ladder, self.on_since)
         else:
             alert = self.anchor + int(self.params.fallback_hours * 3600)
             crit = alert + int(self.params.ladder.critical_after_h * 3600)
@@ -211,6 +233,9 @@ class HouseholdDetector:
         window_start = now - self.params.fit.window_days * 86400
         self.events = [e for e in self.events if e.ts >= window_start]
         self.coverage = {h: s for h, s in self.coverage.items() if h >= window_start}
+        # Half hours wholly before the refit, as the live fit reads them (anomaly.training.house_buckets).
+        self.buckets = [b for b in self.buckets if b.start >= window_start]
+        closed = [b for b in self.buckets if b.start + self.params.house.bucket_s <= now]
         assert self.first_ts is not None
         days = (now - max(self.first_ts, window_start)) / 86400
         if self.params.filter_automatic:
@@ -228,6 +253,15 @@ class HouseholdDetector:
             automatic=self.automatic,
             params=self.params.fit,
         )
+        if fitted is not None:
+            house = fit_house(
+                closed,
+                (ts for ts, _ch in human),
+                now=now,
+                timezone=self.timezone,
+                params=self.params.house,
+            )
+            fitted = replace(fitted, house=house)
         # Through JSON, as the live path stores and loads it, so both compute identical ladders.
         self.routine = Routine.from_json(fitted.to_json()) if fitted is not None else None
         self._rearm()
@@ -239,14 +273,13 @@ class HouseholdDetector:
 
     def _explain(self) -> str:
         assert self.last_human is not None and self.current is not None and self.anchor is not None
-        return explain_routine(
+        return explain_stages(
             self.last_human,
             self.last_channel,
             self.routine if self.params.use_routine else None,
-            self.current.usual_gap_h,
+            self.current,
             self.timezone,
             self.language,
-            morning=self.current.morning_alert,
         ) + explain_data_gap(self.anchor - self.last_human, self.language)
 
     def _emit(self, at: int, kind: CaseKind, severity: Severity, explanation: str) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 from anomaly.activity import AGGREGATE, residual_w
 from anomaly.detector import DetectorParams, HouseholdDetector
 from anomaly.injection import ALL_OFF, AUTOMATIC_CHANNELS, INJECTIONS, Injection, all_off, frozen
-from anomaly.ladder import LadderParams
+from anomaly.ladder import HOUSE_ON, LadderParams
 from anomaly.replay import ReplayStats, read_minutes
 from core.enums import CaseKind
 
@@ -78,9 +78,15 @@ CHOSEN_LADDER = LadderParams()
 ROUTINE_FALLBACK_HOURS = 20.0
 
 
-def routine_method(ladder: LadderParams | None = None) -> Method:
+def routine_method(ladder: LadderParams | None = None, name: str = "routine") -> Method:
     params = DetectorParams(ladder=ladder or CHOSEN_LADDER, fallback_hours=ROUTINE_FALLBACK_HOURS)
-    return Method("routine", params)
+    return Method(name, params)
+
+
+def house_on_method(ladder: LadderParams | None = None) -> Method:
+    """The routine with the quiet-with-the-house-on rule (issue 18; off by default, so reported apart)."""
+    base = ladder or CHOSEN_LADDER
+    return routine_method(replace(base, on_margin=HOUSE_ON.on_margin), "routine + house on")
 
 
 @dataclass
@@ -434,7 +440,7 @@ def tune(
 
 
 def default_methods(ladder: LadderParams | None = None) -> list[Method]:
-    return [routine_method(ladder), fixed_rule(12), fixed_rule(24), fixed_rule(36)]
+    return [routine_method(ladder), house_on_method(ladder), fixed_rule(12), fixed_rule(24), fixed_rule(36)]
 
 
 def markdown_report(results: Sequence[HouseholdResult], ladder: LadderParams, command: str) -> str:

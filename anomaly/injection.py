@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from anomaly.activity import AGGREGATE, StepParams, residual_w
+from anomaly.house_level import ON_APPLIANCES
 
 ALL_OFF = "all-off"
 FROZEN = "frozen"
@@ -89,12 +90,15 @@ class Frozen:
     # Sub-metered channels whose programme was under way, with their last active reading.
     running: dict[str, int] = field(default_factory=dict)
     step: StepParams = field(default_factory=StepParams)
+    # Plugs on a lamp, TV, heater or blanket that were on in the minute before: they stay on at
+    # that reading (nobody switches them off). None of the real set's channels is one.
+    left_on: dict[str, float] = field(default_factory=dict)
     name: str = FROZEN
 
     def apply(self, ts: int, readings: Mapping[str, float]) -> dict[str, float]:
         programmes: dict[str, float] = {}
         for channel, power in readings.items():
-            if channel == AGGREGATE or channel not in self.running:
+            if channel == AGGREGATE or channel not in self.running or channel in self.left_on:
                 continue
             if ts - self.running[channel] >= self.step.programme_gap_s:
                 del self.running[channel]  # finished: it never starts again
@@ -102,14 +106,18 @@ class Frozen:
             if power > self.step.off_w:
                 self.running[channel] = ts
             programmes[channel] = power
-        # The all-off house without the programmes still running, then those and what stays on.
+        # The all-off house without the programmes still running (and the lamps' real readings),
+        # then those and what stays on.
+        left_on = {ch: w for ch, w in self.left_on.items() if ch in readings}
         rest = dict(readings)
         if AGGREGATE in rest:
-            rest[AGGREGATE] = max(0.0, rest[AGGREGATE] - sum(programmes.values()))
+            real = sum(programmes.values()) + sum(readings[ch] for ch in left_on)
+            rest[AGGREGATE] = max(0.0, rest[AGGREGATE] - real)
         out = AllOff(self.base_w).apply(ts, rest)
         out.update(programmes)
+        out.update(left_on)
         if AGGREGATE in out:
-            out[AGGREGATE] += self.elevated_w + sum(programmes.values())
+            out[AGGREGATE] += self.elevated_w + sum(programmes.values()) + sum(left_on.values())
         return out
 
 
@@ -137,4 +145,7 @@ def frozen(minutes: Minutes, i: int, event_ts: int, base_w: float, residual_base
                 running.setdefault(channel, ts)  # walking backwards: the first seen is the latest
         j -= 1
     elevated = max(0.0, min(steady) - residual_base_w) if steady else 0.0
-    return Frozen(base_w, elevated, running, step)
+    left_on: dict[str, float] = {}
+    if i > 0:
+        left_on = {ch: w for ch, w in minutes[i - 1][1].items() if ch in ON_APPLIANCES and w > step.on_w}
+    return Frozen(base_w, elevated, running, step, left_on)

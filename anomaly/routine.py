@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from anomaly.house_level import HouseModel
+
 HOURS_PER_WEEK = 168
 DAY_START_HOUR = 4  # local; activity before this belongs to the night, not the morning
 MODEL_VERSION = 1
@@ -77,6 +79,8 @@ class Routine:
     automatic: dict[str, list[int]] = field(default_factory=dict)  # channel -> power bands
     # How many confirmed false alarms of the window raised the gaps or the morning check.
     confirmed_false_alarms: int = 0
+    # Quiet with the house on (issue 18): base load and usual on-quiet per hour-of-day.
+    house: HouseModel | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +96,7 @@ class Routine:
             "first_activity_latest_min": self.first_activity_latest_min,
             "automatic": {k: sorted(v) for k, v in self.automatic.items()},
             "confirmed_false_alarms": self.confirmed_false_alarms,
+            "house": None if self.house is None else self.house.to_json(),
         }
 
     @classmethod
@@ -116,6 +121,8 @@ class Routine:
             automatic={str(k): [int(b) for b in v] for k, v in data.get("automatic", {}).items()},
             # absent in models stored before false alarms were learned from: none were
             confirmed_false_alarms=int(data.get("confirmed_false_alarms", 0)),
+            # absent in models stored before issue 18: no house-on rule
+            house=HouseModel.from_json(data["house"]) if data.get("house") else None,
         )
 
 

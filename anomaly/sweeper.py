@@ -33,7 +33,7 @@ from anomaly.deadlines import (
 )
 from anomaly.detector import DetectorParams
 from anomaly.ladder import ladder
-from anomaly.training import load_routine
+from anomaly.training import house_on_since, load_routine
 from core.clock import Clock
 from core.db import claim_row, session_scope
 from core.enums import (
@@ -203,12 +203,19 @@ def current_deadline(
     sign, last, paused = quiet_start(session, watch, household, from_away_end=from_away_end)
     if sign is None:
         return None
+    on_since = None
+    if household.id is not None:
+        # An overdue watch keeps the on-run that ended after its sign of life (replay's case stays
+        # open when the lights go off; only a real sign of life ends it).
+        sticky = sign.at if watch.status == WatchStatus.OVERDUE else None
+        on_since = house_on_since(session, household.id, sticky_after=sticky)
     deadline = compute_deadline(
         sign,
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
         routine=load_routine(session, household.id) if household.id is not None else None,
         paused=paused,
+        on_since=on_since,
     )
     if sign is last:
         return deadline
@@ -231,7 +238,12 @@ def current_stage(
     sign, _last, paused = quiet_start(session, watch, household)
     if routine is None or sign is None:
         return None
-    stages = ladder(int((sign.at + paused).timestamp()), routine)
+    on_since = house_on_since(session, household.id)
+    stages = ladder(
+        int((sign.at + paused).timestamp()),
+        routine,
+        on_since=None if on_since is None else int(on_since.timestamp()),
+    )
     stage = stages.stage_at(int(now.timestamp()))
     if stage is None:
         return None
@@ -462,7 +474,7 @@ def _check_recovered(
     # Only a real sign of life ends an overdue episode (the end of an away period is not one);
     # the ladder towards critical runs from whichever start the case was opened on.
     deadline = current_deadline(session, watch, household, settings, from_away_end=False)
-    if deadline is None or deadline.alert_after <= now:
+    if deadline is None or deadline.alert_after <= now or _held_by_house_on(session, watch, household_id):
         # Without an ended away period both starts are the same: the ladder is not run twice
         # (it is most of an overdue household's cost, every tick).
         away = away_ended_at(household) is not None
@@ -490,6 +502,17 @@ def _check_recovered(
     reason = "resident_checked_in" if checked_in else "activity_resumed"
     if case.status in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED):
         lifecycle.clear(session, case, reason=reason, now=now)
+
+
+def _held_by_house_on(session: Session, watch: Watch, household_id: int) -> bool:
+    """With the house still on (or on until after the last sign of life), an overdue watch recovers
+    only on a sign of life after its deadline: a refit that moves the house-on deadline later is
+    not one (replay's case stays open until the next human event; docs/detection.md §3b)."""
+    signs = [t for t in (watch.last_activity_at, watch.last_checkin_at) if t is not None]
+    if not signs or watch.alert_after is None:
+        return False
+    last = max(signs)
+    return last < watch.alert_after and house_on_since(session, household_id, sticky_after=last) is not None
 
 
 def _raise_if_critical(session: Session, household_id: int, deadline: Deadline, now: datetime) -> None:

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,8 @@ from sqlmodel import Session, col, select
 from anomaly.activity import PowerEvent, is_human, learn_automatic
 from anomaly.deadlines import compute_deadline, data_gap_pause, latest_sign_of_life
 from anomaly.detector import DetectorParams
+from anomaly.house_level import Bucket, fit_house
+from anomaly.ladder import LadderParams
 from anomaly.routine import ConfirmedQuiet, Routine, add_coverage, fit_routine
 from core.clock import Clock
 from core.db import claim_row, database_now, session_scope
@@ -36,7 +39,9 @@ from core.models import (
     Case,
     CaseEvent,
     Device,
+    HouseBucket,
     Household,
+    HouseState,
     Reading,
     RoutineModel,
     RoutineRefit,
@@ -83,6 +88,41 @@ def load_routine(session: Session, household_id: int) -> Routine | None:
         # A bad row must not stop alerts: fall back to the fixed rule and say why.
         log.warning("routine model of household %s unusable (%s); using the fixed rule", household_id, exc)
         return None
+
+
+def house_on_since(
+    session: Session, household_id: int, *, sticky_after: datetime | None = None
+) -> datetime | None:
+    """Since when the house has been on without a break (``house_state``; None = at base load).
+
+    ``sticky_after``: a sign of life; an on-run that ended after it still counts (an inactivity
+    case the house-on rule opened stays open when the lights go off, until a real sign of life,
+    as replay's does).
+    """
+    row = session.get(HouseState, household_id)
+    if row is None:
+        return None
+    if row.on_since is not None:
+        return row.on_since
+    if sticky_after is not None and row.last_on_end is not None and row.last_on_end > sticky_after:
+        return row.last_on_since
+    return None
+
+
+def house_buckets(
+    session: Session, household_id: int, start: datetime, end: datetime, bucket_s: int
+) -> list[Bucket]:
+    """The household's closed half hours that lie wholly in ``[start, end)``."""
+    rows = session.exec(
+        select(HouseBucket)
+        .where(
+            HouseBucket.household_id == household_id,
+            HouseBucket.start >= start,
+            HouseBucket.start <= end - timedelta(seconds=bucket_s),
+        )
+        .order_by(col(HouseBucket.start))
+    ).all()
+    return [Bucket(int(r.start.timestamp()), r.level_w, r.plug_on) for r in rows]
 
 
 def last_local_midnight(now: datetime, timezone: str) -> datetime:
@@ -274,14 +314,18 @@ def retrain_household(
         if existing is not None:
             session.delete(existing)  # e.g. after a long absence: back to the fixed rule
         return False
-    data = routine.to_json()
+    buckets = house_buckets(session, household_id, start_dt, end_dt, params.house.bucket_s)
+    house = fit_house(
+        buckets, (ts for ts, _ch in human), now=end, timezone=household.timezone, params=params.house
+    )
+    data = replace(routine, house=house).to_json()
     if existing is None:
         session.add(
             RoutineModel(household_id=household_id, fitted_at=as_of, days_used=routine.days_used, model=data)
         )
     else:
         existing.fitted_at, existing.days_used, existing.model = as_of, routine.days_used, data
-    _rearm(session, household, Routine.from_json(data), settings, params)
+    rearm_watch(session, household, Routine.from_json(data), settings, params.ladder)
     log.info("routine of household %s refitted from %d usual days", household.code, routine.days_used)
     return True
 
@@ -357,10 +401,11 @@ def _resident_not_fine(session: Session, case: Case) -> bool:
     return False
 
 
-def _rearm(
-    session: Session, household: Household, routine: Routine, settings: Settings, params: DetectorParams
+def rearm_watch(
+    session: Session, household: Household, routine: Routine, settings: Settings, ladder: LadderParams | None
 ) -> None:
-    """A new routine moves the deadline of a household that is being watched (not one already overdue)."""
+    """A new routine, or the house going on or back to base, moves the deadline of a household
+    that is being watched (not one already overdue)."""
     watch = session.get(Watch, household.id)
     if watch is None or watch.status != WatchStatus.UP or watch.last_activity_at is None:
         return
@@ -375,8 +420,9 @@ def _rearm(
         quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
         timezone=household.timezone,
         routine=routine,
-        ladder_params=params.ladder,
+        ladder_params=ladder,
         paused=data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s),
+        on_since=house_on_since(session, household.id) if household.id is not None else None,
     )
     watch.alert_after, watch.explanation = deadline.alert_after, deadline.explanation
     session.add(watch)

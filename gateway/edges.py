@@ -21,6 +21,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from anomaly.activity import AGGREGATE, StepDetector, StepParams, StepState, residual_w
+from anomaly.house_level import ON_APPLIANCES
 from core.enums import DeviceStatus, EdgeKind
 from core.models import ChannelState, Device
 from gateway.bulk import (
@@ -35,6 +36,10 @@ from gateway.bulk import (
 )
 
 ChannelKey = tuple[int, str]  # (device id, channel)
+# Per household, per reading time: the unmetered level (None: no whole-house reading then) and
+# whether a lamp/TV/heater/blanket plug is on (None: it has none), as replay feeds
+# anomaly.house_level.HouseLevel once per minute after all channels.
+HouseObservations = dict[int, list[tuple[int, float | None, bool | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +77,15 @@ class Edge:
 
 
 def detect_edges(
-    session: Session, readings: Iterable[PowerReading], rules: Mapping[int, DeviceRule]
+    session: Session,
+    readings: Iterable[PowerReading],
+    rules: Mapping[int, DeviceRule],
+    house: HouseObservations | None = None,
 ) -> list[Edge]:
-    """Feed new readings in time order to each channel's restored detector; store the states."""
+    """Feed new readings in time order to each channel's restored detector; store the states.
+
+    ``house``: filled with each household's observations for the house level (the last state at
+    each reading time, as replay's minute)."""
     ordered = sorted(
         readings,
         # At equal times the plugs go first, so the whole-house meter's residual has their reading.
@@ -83,7 +94,9 @@ def detect_edges(
     if not ordered:
         return []
     stored = load_states(session, {r.device_id for r in ordered})
-    sub_meters, sibling_rules = _sub_meters(session, ordered, rules, stored)
+    sub_meters, sibling_rules = _sub_meters(
+        session, ordered, rules, stored, every_household=house is not None
+    )
     if sibling_rules:
         rules = {**sibling_rules, **rules}
     base = StepParams()
@@ -97,6 +110,9 @@ def detect_edges(
             found = detectors[key] = StepDetector(label, params, stored.get(key))
         return found
 
+    lamps = {
+        h: [k for k in keys if rules[k[0]].label(k[1]) in ON_APPLIANCES] for h, keys in sub_meters.items()
+    }
     edges: list[Edge] = []
     for r in ordered:
         key = (r.device_id, r.channel)
@@ -113,6 +129,9 @@ def detect_edges(
         event = d.feed(ts, power)
         if rule.household_id is None:
             continue
+        if house is not None:
+            on = [detector(k, rules[k[0]]).is_on for k in lamps.get(rule.household_id, ())]
+            _observe(house.setdefault(rule.household_id, []), ts, power if d.is_aggregate else None, on)
         if event is not None:
             edges.append(Edge(rule.household_id, r.device_id, r.channel, r.ts, EdgeKind.ON, event.level_w))
         elif was_on and not d.is_on:
@@ -121,13 +140,27 @@ def detect_edges(
     return edges
 
 
+def _observe(
+    seen: list[tuple[int, float | None, bool | None]], ts: int, level: float | None, on: list[bool]
+) -> None:
+    plug_on = any(on) if on else None
+    if seen and seen[-1][0] == ts:  # the same instant again: its last state counts
+        level = level if level is not None else seen[-1][1]
+        seen[-1] = (ts, level, plug_on)
+    else:
+        seen.append((ts, level, plug_on))
+
+
 def _sub_meters(
     session: Session,
     readings: list[PowerReading],
     rules: Mapping[int, DeviceRule],
     stored: dict[ChannelKey, StepState],
+    *,
+    every_household: bool = False,
 ) -> tuple[dict[int, list[ChannelKey]], dict[int, DeviceRule]]:
-    """The sub-metered channels of each household whose whole-house meter reported in this batch.
+    """The sub-metered channels of each household whose whole-house meter reported in this batch
+    (``every_household``: of every household in it, for its lamp/TV plugs).
 
     Channels that reported in this batch and those stored for the household's other assigned
     devices (their states are added to ``stored``; their rules are returned). Empty, without a
@@ -136,7 +169,8 @@ def _sub_meters(
     households = {
         rule.household_id
         for r in readings
-        if (rule := rules[r.device_id]).household_id is not None and rule.label(r.channel) == AGGREGATE
+        if (rule := rules[r.device_id]).household_id is not None
+        and (every_household or rule.label(r.channel) == AGGREGATE)
     }
     if not households:
         return {}, {}

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from anomaly.deadlines import compute_deadline, data_gap_pause, latest_sign_of_life
 from anomaly.routine import Routine
-from anomaly.training import activity_label, is_human_edge, load_routine
+from anomaly.training import activity_label, house_on_since, is_human_edge, load_routine
 from core.enums import DeviceStatus, DeviceVendor, EdgeKind, WatchStatus
 from core.models import (
     ActivityEdge,
@@ -52,7 +52,8 @@ from gateway.bulk import (
 )
 from gateway.connectivity import learn_interval
 from gateway.data_gaps import add_gaps, find_gaps, resumed_households
-from gateway.edges import DeviceRule, Edge, PowerReading, detect_edges
+from gateway.edges import DeviceRule, Edge, HouseObservations, PowerReading, detect_edges
+from gateway.house import update_house
 from gateway.observation import DecodeError, Observation
 from gateway.reading_time import TIE_BREAK, ClockSample, DeviceClock, clock_is_wrong, clock_offsets, corrected
 from gateway.receipts import digest as receipt_digest
@@ -212,9 +213,12 @@ def ingest_batch(
             if d.index > bridge_offline_at and d.key[0] is DeviceVendor.ZIGBEE2MQTT
         }
         _mark_bridge_devices_offline(session, except_ids=heard_after)
-    edges = _detect_edges(session, new_rows, by_id)
+    house: HouseObservations = {}
+    edges = _detect_edges(session, new_rows, by_id, house)
     result.edges = _insert_edges(session, edges)
     add_gaps(session, gaps, settings)  # first: a sign of life in this batch starts afresh anyway
+    # Before the watches move: their deadlines follow the kind of quiet the house is in now.
+    update_house(session, house, settings)
     _update_watches(session, edges, by_id, households, now, settings)
     session.flush()
     return result
@@ -707,7 +711,9 @@ def _move_past_stored(session: Session, rows: list[_Row]) -> None:
 # --- activity edges (gateway/edges.py) -------------------------------------------------------
 
 
-def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, _DeviceRow]) -> list[Edge]:
+def _detect_edges(
+    session: Session, rows: list[_Row], devices: dict[int, _DeviceRow], house: HouseObservations
+) -> list[Edge]:
     powered = [
         PowerReading(r.index, r.device_id, r.channel, r.ts, r.power_w) for r in rows if r.power_w is not None
     ]
@@ -718,7 +724,7 @@ def _detect_edges(session: Session, rows: list[_Row], devices: dict[int, _Device
         d = devices[device_id]
         assigned = d.household_id if d.status == DeviceStatus.ASSIGNED else None
         rules[device_id] = DeviceRule(d.appliance, d.on_threshold_w, assigned)
-    return detect_edges(session, powered, rules)
+    return detect_edges(session, powered, rules, house)
 
 
 def _insert_edges(session: Session, edges: list[Edge]) -> int:
@@ -821,6 +827,7 @@ def _record_activities(
             timezone=household.timezone,
             routine=routine,
             paused=data_gap_pause(sign, gap_after, gap_s),  # a newer check-in's gaps still count
+            on_since=house_on_since(session, household.id),
         )
         edge_ts = db_datetime(edge.ts, dialect)
         params.append(

@@ -49,7 +49,9 @@ from core.models import (
     CheckinSchedule,
     Contact,
     Device,
+    HouseBucket,
     Household,
+    HouseState,
     Notification,
     Reading,
     RejectedMessage,
@@ -306,6 +308,9 @@ def _erase_household(session: Session, household_id: int, now: datetime) -> None
     routine = session.get(RoutineModel, household_id)
     if routine is not None:
         session.delete(routine)
+    # The house level (anomaly/house_level.py): its half hours are readings of this household.
+    session.execute(delete(HouseBucket).where(col(HouseBucket.household_id) == household_id))
+    session.execute(delete(HouseState).where(col(HouseState.household_id) == household_id))
     for device in session.exec(select(Device).where(Device.household_id == household_id)):
         session.execute(delete(ChannelState).where(col(ChannelState.device_id) == device.id))
         device.household_id, device.status, device.appliance = None, DeviceStatus.PENDING, ""

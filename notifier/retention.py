@@ -38,6 +38,7 @@ from core.models import (
     AuditEntry,
     CallAttempt,
     Case,
+    HouseBucket,
     InboundMessage,
     MessageReceipt,
     Notification,
@@ -96,9 +97,11 @@ def prune_inbound_messages(
 
 
 def prune_readings(engine: Engine, *, older_than: datetime, limits: Limits = Limits()) -> int:
-    """Raw readings by when we received them (our clock, in id order), switch-ons by their time."""
+    """Raw readings by when we received them (our clock, in id order), switch-ons and the house
+    level's half hours (derived from readings) by their time."""
     readings = delete_oldest(engine, Reading, col(Reading.received_at), older_than, limits)
-    return readings + delete_oldest(engine, ActivityEdge, col(ActivityEdge.ts), older_than, limits)
+    readings += delete_oldest(engine, ActivityEdge, col(ActivityEdge.ts), older_than, limits)
+    return readings + prune_house_buckets(engine, older_than=older_than, limits=limits)
 
 
 def _in_batches(engine: Engine, limits: Limits, size: int, step: Callable[[Session], int]) -> int:
@@ -116,21 +119,32 @@ def _in_batches(engine: Engine, limits: Limits, size: int, step: Callable[[Sessi
 
 def prune_receipts(engine: Engine, *, older_than: datetime, limits: Limits = Limits()) -> int:
     """``message_receipt`` has no id (65,535 rows per gateway client id at most): by time."""
-    key = tuple_(col(MessageReceipt.client_id), col(MessageReceipt.packet_id))
+    keys = (col(MessageReceipt.client_id), col(MessageReceipt.packet_id))
+    return _delete_by_key(engine, MessageReceipt, keys, col(MessageReceipt.received_at), older_than, limits)
+
+
+def prune_house_buckets(engine: Engine, *, older_than: datetime, limits: Limits = Limits()) -> int:
+    """The house level's half hours (``house_bucket``, no id; the routine fit reads four weeks): by start."""
+    keys = (col(HouseBucket.household_id), col(HouseBucket.start))
+    return _delete_by_key(engine, HouseBucket, keys, col(HouseBucket.start), older_than, limits)
+
+
+def _delete_by_key(
+    engine: Engine, model: Any, keys: tuple[Any, ...], time_column: Any, older_than: datetime, limits: Limits
+) -> int:
+    """Delete rows of a table without an id whose *time_column* is before *older_than*, a batch of
+    primary keys (*keys*) at a time."""
+    key = tuple_(*keys)
 
     def step(session: Session) -> int:
-        keys = session.execute(
-            select(col(MessageReceipt.client_id), col(MessageReceipt.packet_id))
-            .where(col(MessageReceipt.received_at) < older_than)
-            .limit(limits.batch_size)
-        ).all()
-        if keys:
+        found = session.execute(select(*keys).where(time_column < older_than).limit(limits.batch_size)).all()
+        if found:
             session.execute(
-                delete(MessageReceipt)
-                .where(key.in_([tuple(k) for k in keys]))
+                delete(model)
+                .where(key.in_([tuple(k) for k in found]))
                 .execution_options(synchronize_session=False)
             )
-        return len(keys)
+        return len(found)
 
     return _in_batches(engine, limits, limits.batch_size, step)
 

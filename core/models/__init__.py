@@ -15,6 +15,7 @@ from core.models.devices import (
     RejectedMessage,
 )
 from core.models.gateway_status import GatewayStatus
+from core.models.house import HouseBucket, HouseState
 from core.models.households import Contact, Household, Resident
 from core.models.incidents import SystemIncident
 from core.models.outbox import CallAttempt, CallPacing, CallReply, InboundMessage, Notification
@@ -40,6 +41,8 @@ __all__ = [
     "Contact",
     "Device",
     "GatewayStatus",
+    "HouseBucket",
+    "HouseState",
     "Household",
     "InboundMessage",
     "MessageReceipt",

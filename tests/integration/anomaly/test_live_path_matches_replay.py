@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from anomaly import sweeper, training
-from anomaly.deadlines import explain_data_gap
+from anomaly import ladder, sweeper, training
+from anomaly.deadlines import MESSAGES, explain_data_gap
 from anomaly.detector import DetectorParams
+from anomaly.house_level import HouseParams
+from anomaly.ladder import HOUSE_ON
 from anomaly.replay import replay
 from anomaly.routine import FitParams
 from core.clock import ManualClock
@@ -251,3 +253,84 @@ def test_live_path_and_replay_agree_on_a_whole_house_meter(
             a.at for a in replay(path, timezone=ZONE, params=HOUSE_PARAMS)[0] if a.kind == "inactivity"
         ]
         assert live[0] > without_gap[0] + 3600  # the gap held the clock
+
+
+# --- a frozen house: the resident collapses in the evening with the lights and the TV on ---------
+
+# A resident at home: the kettle (a plug) at ten past every hour from 08:10 to 22:10, the TV (its
+# own plug) from 17:30 to 22:30, the lights (unmetered, on the whole-house meter only) from 17:00 to
+# 23:00. On the stop day the last use is the TV switched on at 17:30; the lights and the TV stay on.
+FROZEN_WATTS = {"kettle": 2000.0, "tv": 120.0, "lights": 150.0}
+FROZEN_USES = {
+    "kettle": [(hour, 10, 3) for hour in range(8, 23)],
+    "tv": [(17, 30, 300)],
+    "lights": [(17, 0, 360)],
+}
+FROZEN_PARAMS = DetectorParams(
+    fallback_hours=12, fit=FitParams(min_days=4), house=HouseParams(min_buckets=4 * 48), ladder=HOUSE_ON
+)
+STOP_AT = (17, 30)  # local time of the last use on the stop day
+
+
+def frozen_house_readings(*, lights_off_h: float | None = None) -> list[tuple[int, str, float]]:
+    """Every 5 min and at every change: kettle and TV plugs, the whole house (base 200 W).
+
+    ``lights_off_h``: on the stop day, the lights and the TV go off this many hours after the last
+    use (a person switched them off)."""
+    minutes = DAYS * 1440
+    power = {name: [0.0] * minutes for name in FROZEN_WATTS}
+    stop = STOP_DAY * 1440 + STOP_AT[0] * 60 + STOP_AT[1]
+    for day in range(STOP_DAY + 1):
+        for name, spans in FROZEN_USES.items():
+            for hour, minute, length in spans:
+                start = day * 1440 + hour * 60 + minute
+                end = start + length
+                if day == STOP_DAY and name != "kettle":  # left on (or switched off after all)
+                    end = minutes if lights_off_h is None else stop + int(lights_off_h * 60)
+                if day < STOP_DAY or start <= stop:
+                    power[name][start:end] = [FROZEN_WATTS[name]] * (end - start)
+    series = {
+        "kettle": power["kettle"],
+        "tv": power["tv"],
+        "mains": [200.0 + sum(power[n][m] for n in FROZEN_WATTS) for m in range(minutes)],
+    }
+    rows = []
+    for device, values in series.items():
+        for m, watts in enumerate(values):
+            if m % 5 == 0 or watts != values[m - 1]:
+                rows.append((int((START + timedelta(minutes=m)).timestamp()), device, watts))
+    return sorted(rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lights_off_h", [None, 1.0], ids=["frozen", "lights-switched-off"])
+def test_live_path_and_replay_agree_on_a_frozen_house(
+    sqlite_engine: Engine, tmp_path: Path, lights_off_h: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Left on, the house's quiet is judged by how long quiet with the house on usually lasts here
+    (about 1 h in the evening) and the usual activity missed: the case opens within 5 h, with that
+    explanation, at the same instant live and in replay (the gap rule alone would wait about 7 h).
+    Switched off an hour after the last use, that deadline goes."""
+    monkeypatch.setattr(ladder, "DEFAULT_LADDER", HOUSE_ON)  # every live deadline: the rule on
+    data = frozen_house_readings(lights_off_h=lights_off_h)
+    path = tmp_path / "frozen.csv"
+    label = {"mains": "aggregate", "kettle": "kettle", "tv": "tv"}
+    write_csv(path, [(ts, label[device], w) for ts, device, w in data])
+    alerts, _stats = replay(path, timezone=ZONE, params=FROZEN_PARAMS, language=Language.KO)
+    replayed = [(a.at, a.explanation) for a in alerts if a.kind == CaseKind.INACTIVITY.value]
+
+    cases, models = run_live(sqlite_engine, data, label, FROZEN_PARAMS)
+    live = [int(c.opened_at.timestamp()) for c in cases]
+    assert models == 1
+    assert [(at, c.explanation) for at, c in zip(live, cases, strict=True)] == replayed
+    last_use = (START + timedelta(days=STOP_DAY, hours=STOP_AT[0], minutes=STOP_AT[1])).timestamp()
+    house_on = MESSAGES.text(
+        "explain.house_on", Language.KO, on_local="", since_local="", appliance="", usual_h=""
+    )
+    marker = house_on.split(":")[0].strip()
+    if lights_off_h is None:
+        assert len(live) == 1 and 0 < live[0] - last_use < 5 * 3600
+        assert marker in cases[0].explanation
+    else:
+        assert all(at - last_use > 6 * 3600 for at in live)
+        assert not any(marker in c.explanation for c in cases)

@@ -14,7 +14,9 @@ from core.models import (
     ChannelState,
     CheckinSchedule,
     Contact,
+    HouseBucket,
     Household,
+    HouseState,
     Resident,
     RoutineModel,
 )
@@ -84,6 +86,8 @@ def household_of(session: Session, person: Person, now: datetime, *, residents: 
     bad.payload_excerpt = json.dumps({"name": person.name}, ensure_ascii=False)
     session.add(ChannelState(device_id=device.id, channel="0", last_ts=now))
     session.add(RoutineModel(household_id=household.id, fitted_at=now, days_used=28, model={"p": [0.1]}))
+    session.add(HouseBucket(household_id=household.id, start=now - timedelta(days=1), level_w=180.0))
+    session.add(HouseState(household_id=household.id, on_since=now - timedelta(hours=2)))
     make_watch(session, household, last_activity_at=now, explanation="주전자 사용 07:12")
     session.add(CheckinSchedule(household_id=household.id, weekdays=[1, 4], updated_at=now, next_due_at=now))
     call, _ = seed.checkin_call(session, household, now - timedelta(days=3))

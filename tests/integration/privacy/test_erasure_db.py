@@ -19,7 +19,9 @@ from core.models import (
     CallReply,
     Case,
     Device,
+    HouseBucket,
     Household,
+    HouseState,
     Notification,
     Reading,
     Resident,
@@ -90,6 +92,8 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
         assert s.exec(select(func.count()).where(col(Reading.device_id).in_(device_ids))).one() == 0
         assert s.exec(select(func.count()).where(ActivityEdge.household_id == household.id)).one() == 0
         assert s.get(RoutineModel, household.id) is None
+        assert s.get(HouseState, household.id) is None
+        assert s.exec(select(func.count()).where(HouseBucket.household_id == household.id)).one() == 0
         her_calls = select(CallAttempt.code).where(CallAttempt.household_id == household.id)
         assert s.exec(select(func.count()).where(col(CallReply.code).in_(her_calls))).one() == 0
         home = s.get(Household, household.id)

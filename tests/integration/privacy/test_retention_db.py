@@ -19,6 +19,7 @@ from core.models import (
     Case,
     CaseEvent,
     CheckinCall,
+    HouseBucket,
     MessageReceipt,
     Notification,
     Reading,
@@ -55,6 +56,19 @@ def test_readings_and_switch_ons_older_than_the_window_go(engine: Engine, clock:
         edges = s.exec(select(ActivityEdge.ts).order_by(col(ActivityEdge.id))).all()
         assert [round((now - t) / DAY) for t in edges] == [89, 1]
     assert retention.tick(engine, clock, settings)["readings"] == 0
+
+
+def test_the_house_levels_half_hours_go_with_the_readings(engine: Engine, clock: ManualClock) -> None:
+    now = clock.now()
+    with session_scope(engine) as s:
+        household_id = make_household(s).id
+        assert household_id is not None
+        for age in (200, 91, 89, 1):
+            s.add(HouseBucket(household_id=household_id, start=now - age * DAY, level_w=150.0))
+    assert retention.tick(engine, clock, Settings(_env_file=None))["readings"] == 2
+    with Session(engine) as s:
+        kept = s.exec(select(HouseBucket.start).order_by(col(HouseBucket.start))).all()
+        assert [round((now - t) / DAY) for t in kept] == [89, 1]
 
 
 def test_deletions_are_bounded_per_batch_and_per_run(engine: Engine, clock: ManualClock) -> None:

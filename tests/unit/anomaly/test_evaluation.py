@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from anomaly.activity import AGGREGATE
 from anomaly.evaluation import (
     Minutes,
     _warning_row,
@@ -190,3 +191,13 @@ def test_floor_is_when_the_simulated_resident_really_used_the_kettle_next() -> N
     assert max(expected) > 3.0 and min(expected) < 3.0 and max(expected) <= 9.0
     report = markdown_report([result], LadderParams(), "anbu eval --data sim")
     assert "## Floor: when the resident was really next active" in report
+
+
+def test_frozen_house_keeps_a_tv_plug_on_at_its_last_reading() -> None:
+    """A TV on its own plug, on in the minute before the event, stays on (nobody switches it off),
+    where the all-off house drops it to standby; the whole-house meter still shows it."""
+    before = [_minute(t, 100.0 + 120.0, tv=120.0) for t in range(0, 3600, 60)]
+    model = frozen(before, len(before), 3600, base_w=100.0, residual_base_w=100.0)
+    after = model.apply(7200, {AGGREGATE: 100.0, "tv": 0.0})
+    assert after["tv"] == 120.0 and after[AGGREGATE] == 220.0
+    assert all_off(100.0).apply(7200, {AGGREGATE: 220.0, "tv": 120.0})["tv"] == 1.0
