@@ -14,8 +14,9 @@ sleeps until the slot and places the call.
   furthest reserved slot is at most K seconds ahead, so a call that has to go first (an
   emergency; the outbox picks those first, see :func:`notifier.outbox.tick`) never waits behind
   more than the K calls already holding slots.
-* Slots are wall-clock instants from core's clock: worker hosts must be NTP-synchronised
-  (a host whose clock is off by d shifts its calls by d relative to the others).
+* Slots are instants on the **database's clock** (:func:`core.db.database_now`), which every
+  worker host shares: taken from each host's clock, a host 2 minutes ahead reserved a slot
+  2 minutes away and the other workers' next call waited for it (issue 14.6).
 * A claimed slot that is not used (the send failed, the worker died) is simply lost: calls are
   then spaced more, never less.
 """
@@ -31,8 +32,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from core.clock import SYSTEM_CLOCK, Clock
-from core.db import claim_row, session_scope
+from core.clock import Clock
+from core.db import claim_row, database_now, session_scope
 from core.models import CallPacing
 from core.settings import Settings
 
@@ -54,12 +55,17 @@ def take_slot(now: datetime, next_free: datetime | None, interval: timedelta) ->
     return slot, slot + interval
 
 
-def claim_slot(engine: Engine, account: str, now: Callable[[], datetime], interval: timedelta) -> datetime:
-    """Claim the next free call slot of ``account`` (committed at once); returns its time."""
+def claim_slot(
+    engine: Engine, account: str, now: Callable[[], datetime] | None, interval: timedelta
+) -> tuple[datetime, float]:
+    """Claim the next free call slot of ``account`` (committed at once). Returns the slot, on
+    ``now``'s clock (``None``: the database's), and when it is due on the monotonic clock (so
+    the time the claim took to commit is not waited again)."""
     for _ in range(MAX_CLAIM_TRIES):
         with session_scope(engine) as session:
             row = session.get(CallPacing, account, populate_existing=True)
-            current = now()
+            current = now() if now is not None else database_now(session)
+            read_at = time.monotonic()
             if row is None:
                 try:
                     with session.begin_nested():
@@ -67,7 +73,7 @@ def claim_slot(engine: Engine, account: str, now: Callable[[], datetime], interv
                         session.flush()
                 except IntegrityError:
                     continue  # another worker created the row first: read it and race again
-                return current
+                return current, read_at
             slot, following = take_slot(current, row.next_slot_at, interval)
             if claim_row(
                 session,
@@ -75,16 +81,16 @@ def claim_slot(engine: Engine, account: str, now: Callable[[], datetime], interv
                 .where(col(CallPacing.account) == account, col(CallPacing.version) == row.version)
                 .values(next_slot_at=following, version=row.version + 1),
             ):
-                return slot
+                return slot, read_at + (slot - current).total_seconds()
     raise PacingError(f"no call slot after {MAX_CLAIM_TRIES} tries")
 
 
 class CallPacer:
     """Spaces outbound calls ``1 / per_second`` apart for one account, across processes.
 
-    ``per_second=0`` turns pacing off (tests that are not about pacing). ``clock`` and
-    ``sleep`` are real time in production; a test may pass a manual clock and a sleep that
-    moves it.
+    ``per_second=0`` turns pacing off (tests that are not about pacing). In production slots
+    are on the database's clock (``clock=None``) and ``sleep`` is real time; a test may pass a
+    manual clock and a sleep that moves it.
     """
 
     def __init__(
@@ -92,7 +98,7 @@ class CallPacer:
         per_second: float = CALLS_PER_SECOND,
         *,
         account: str = DEFAULT_ACCOUNT,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.interval = timedelta(seconds=1.0 / per_second) if per_second > 0 else timedelta(0)
@@ -102,7 +108,7 @@ class CallPacer:
 
     @classmethod
     def for_settings(
-        cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, sleep: Callable[[float], None] = time.sleep
+        cls, settings: Settings, *, clock: Clock | None = None, sleep: Callable[[float], None] = time.sleep
     ) -> CallPacer:
         """The pacer of the configured account at its configured rate (Twilio can raise an
         account's calls per second above the default of 1)."""
@@ -117,8 +123,9 @@ class CallPacer:
         """Block until this process may place its next call; returns the slot (None: no pacing)."""
         if not self.interval:
             return None
-        slot = claim_slot(engine, self.account, self._clock.now, self.interval)
-        wait = (slot - self._clock.now()).total_seconds()
+        slot, due = claim_slot(engine, self.account, self._clock.now if self._clock else None, self.interval)
+        # A test's clock is asked again; the database's is not: its slot is due on the monotonic clock.
+        wait = (slot - self._clock.now()).total_seconds() if self._clock else due - time.monotonic()
         if wait > 0:
             self._sleep(wait)
         return slot

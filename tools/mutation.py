@@ -71,6 +71,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/notifier_engine/test_outbox_rules.py",
         "tests/integration/notifier_engine/test_outbox_delivery_db.py",
         "tests/integration/notifier_engine/test_outbox_uncertain_sends_db.py",
+        "tests/integration/notifier_engine/test_outbox_clock_skew_db.py",
+        "tests/integration/notifier_engine/test_outbox_twilio_faults.py",
     ),
     "gateway/adapters/tasmota.py": (
         "tests/unit/gateway/test_tasmota_adapter.py",

@@ -10,7 +10,7 @@ ANBU_TEST_DATABASE_URL (the ``engine`` fixture); the database's clock is the rea
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 import pytest
 from sqlalchemy import Engine
@@ -127,3 +127,26 @@ def test_a_dead_workers_lease_is_taken_over_on_time_by_a_worker_whose_clock_is_b
     with Session(engine) as s:
         (call,) = calls(s, case_id)
     assert call.provider_sid == provider.sent[0].sid
+
+
+def test_a_worker_host_clock_two_minutes_ahead_does_not_hold_back_the_others_calls(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Call pacing slots (notifier/pacing.py) are shared through the database. Taken from each
+    # host's clock, a host 2 minutes ahead reserved a slot 2 minutes in the future and the next
+    # worker's call, emergency or not, waited for it. Production pacers read no host clock now.
+    import core.clock
+
+    class AheadDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) + SKEW
+
+    slept: list[float] = []
+    ahead = CallPacer.for_settings(settings, sleep=slept.append)
+    right = CallPacer.for_settings(settings, sleep=slept.append)
+    with monkeypatch.context() as host_a:  # the system clock of worker A's host
+        host_a.setattr(core.clock, "datetime", AheadDatetime)
+        ahead.wait_turn(engine)
+    right.wait_turn(engine)
+    assert len(slept) <= 1 and all(s <= 1.0 for s in slept), f"waited {slept} s for a call slot"
