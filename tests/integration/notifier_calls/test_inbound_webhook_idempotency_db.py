@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from core.db import session_scope
 from core.enums import CaseEventType, CaseStatus
-from core.models import CallAttempt, Case, CaseEvent, Contact, InboundMessage, Resident
+from core.models import AckCode, CallAttempt, Case, CaseEvent, Contact, InboundMessage, Resident
 from notifier import ack_codes, calls, sms
 from tests.factories import make_household, make_open_case, make_watch
 
@@ -150,6 +150,19 @@ def test_two_api_processes_getting_the_same_text_at_once_act_once(engine: Engine
     first, second = _at_once(engine, lambda s: _text(s, contact, f"확인 {code}"))
     assert [len(_messages(first)), len(_messages(second))] == [1, 0]
     assert len(_events(engine, case_id, CaseEventType.ACKNOWLEDGED)) == 1
+
+
+def test_wrong_codes_sent_at_once_are_each_counted(engine: Engine) -> None:
+    """Two guesses in overlapping transactions (two API processes): the code row is locked, so
+    neither count is lost and a guesser gets no more than the 5 tries by sending in parallel."""
+    case_id, _, contact = _home(engine)
+    wrong = f"{(int(_code(engine, case_id)) + 1) % 10_000:04d}"
+    sids = iter(["SM" + "5" * 32, "SM" + "6" * 32])
+    _at_once(engine, lambda s: _text(s, contact, f"1 {wrong}", sid=next(sids)))
+    with Session(engine) as s:
+        (row,) = s.exec(select(AckCode).where(AckCode.case_id == case_id)).all()
+    assert row.wrong_attempts == 2
+    assert len(_events(engine, case_id, CaseEventType.REPLY_UNVERIFIED)) == 2
 
 
 # ---------------------------------------------------------------- calls (CallSid)
