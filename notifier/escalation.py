@@ -124,6 +124,10 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
             return _defer_for_quiet_hours(session, case, plan, token=token, until=quiet_end, now=now)
         recipients = [r for r in recipients if r.kind != RecipientKind.RESIDENT]
         skipped = "quiet_hours"
+    if case.kind == CaseKind.SELF_HARM_RISK and any(r.kind == RecipientKind.RESIDENT for r in recipients):
+        # A person calls someone at risk, never the "are you all right?" robot (docs/calls.md).
+        recipients = [r for r in recipients if r.kind != RecipientKind.RESIDENT]
+        skipped = "self_harm"
     if policy.pre_call_sms and case.kind not in STAFF_ONLY_KINDS:
         recipients = _with_pre_call_notice(session, case, recipients)
     if plan.wait is None:
@@ -310,20 +314,33 @@ def escalate_now(
         log.warning(
             "case %s (household %s): escalate_now(%s) reached nobody", case.id, household.code, target
         )
-    if case.status == CaseStatus.OPEN and case.kind not in STAFF_ONLY_KINDS:
-        resume = resume_after_caseworker(policy, case.step_index, case.repeat_count)
-        if resume is not None:
-            step_index, repeat, wait = resume
-            moved = lifecycle.advance_escalation(
-                session,
-                case,
-                token=case.escalation_token,
-                step_index=step_index,
-                repeat_count=repeat,
-                next_action_at=now + wait,
-            )
-            if not moved:
-                log.warning("case %s changed while escalating out of turn; ladder left as is", case.id)
+    skip_to_after_caseworker(session, case, now=now, policy=policy)
+
+
+def skip_to_after_caseworker(
+    session: Session, case: Case, *, now: datetime, policy: EscalationPolicy | None = None
+) -> None:
+    """Move an open case's ladder on as if its next caseworker step had just run (staff were
+    told out of turn): the resident is not rung again with "are you all right?" and the
+    caseworker is not told twice in a row. Also used when the news went out on another case
+    (a self-harm reply, ``notifier.replies``)."""
+    if case.status != CaseStatus.OPEN or case.kind in STAFF_ONLY_KINDS:
+        return
+    policy = policy or policy_from_snapshot(case.policy_snapshot)
+    resume = resume_after_caseworker(policy, case.step_index, case.repeat_count)
+    if resume is None:
+        return
+    step_index, repeat, wait = resume
+    moved = lifecycle.advance_escalation(
+        session,
+        case,
+        token=case.escalation_token,
+        step_index=step_index,
+        repeat_count=repeat,
+        next_action_at=now + wait,
+    )
+    if not moved:
+        log.warning("case %s changed while escalating out of turn; ladder left as is", case.id)
 
 
 VERIFY_LABEL = "verify"

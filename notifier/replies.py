@@ -90,7 +90,7 @@ def apply_reply(
     ``words``: what the resident said, kept on a self-harm case for the caseworker.
     """
     if risk == Risk.SELF_HARM:
-        return _self_harm(session, household_id, now=now, actor=actor, channel=channel, words=words)
+        return _self_harm(session, household_id, case, now=now, actor=actor, channel=channel, words=words)
     if intent == Intent.OK and not proven:
         _unproven_ok(session, household_id, case, now=now, actor=actor, channel=channel)
         return case
@@ -130,6 +130,7 @@ def _unproven_ok(
 def _self_harm(
     session: Session,
     household_id: int,
+    about: Case | None,
     *,
     now: datetime,
     actor: str,
@@ -137,9 +138,12 @@ def _self_harm(
     words: str,
 ) -> Case:
     """The resident spoke of wanting to die (docs/calls.md, "Self-harm protocol"): a case of its
-    own kind at the top severity, whatever case the call was about (that one goes on as it was),
-    the words on it for the caseworker, and the policy's emergency people told at once with the
-    self-harm texts (the family's say nothing of what was said)."""
+    own kind at the top severity, the words on it for the caseworker, and the policy's emergency
+    people told at once with the self-harm texts (the family's say nothing of what was said).
+
+    The case the call was about (``about``) stays open, not cleared, but its ladder moves on past
+    its caseworker step, as after any emergency: nobody rings the resident again to ask whether
+    they are fine, and staff are not told twice."""
     case, _ = lifecycle.open_or_redetect(
         session,
         household_id=household_id,
@@ -155,6 +159,8 @@ def _self_harm(
         text = CATALOGUE.text("case.self_harm_words", channel=channel_name, words=words[:EXCERPT_CHARS])
         lifecycle.add_note(session, case, actor=actor, text=text, now=now)
     _escalate(session, case, target="emergency", now=now, reason=f"resident_self_harm_{channel}")
+    if about is not None and about.id != case.id:
+        escalation.skip_to_after_caseworker(session, about, now=now)
     return case
 
 

@@ -27,7 +27,16 @@ from twilio.request_validator import RequestValidator
 from api.app import create_app
 from core.clock import SYSTEM_CLOCK
 from core.db import make_engine, session_scope
-from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Channel, RecipientKind, Severity
+from core.enums import (
+    CallOutcome,
+    CallStatus,
+    CaseEventType,
+    CaseKind,
+    CaseStatus,
+    Channel,
+    RecipientKind,
+    Severity,
+)
 from core.migrate import upgrade
 from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
@@ -194,6 +203,35 @@ def test_answers_fine_clears_the_case_and_checks_in(phones: Phones) -> None:
         assert watch is not None and watch.last_checkin_at is not None
     (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
     assert all(ex.status is not None and ex.status < 300 for ex in record.webhooks)
+
+
+def test_says_they_want_to_die_hears_the_line_and_staff_are_told_at_once(phones: Phones) -> None:
+    # Issue 19: not the generic goodbye, but the calm script with the crisis line; a case of its
+    # own, and the caseworker's and family's self-harm texts sent through the phone network.
+    home, call = _run(phones, Behaviour(replies=(Reply.say("죽고 싶어요"),), ring_seconds=0))
+    assert call.outcome == CallOutcome.EMERGENCY
+    (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
+    heard = " ".join(record.said)
+    assert heard.count("109") >= 2 and "119" in heard and "좋은 하루" not in heard
+    with Session(phones.engine) as s:
+        case = s.exec(
+            select(Case).where(Case.household_id == home.household_id, Case.kind == CaseKind.SELF_HARM_RISK)
+        ).one()
+    assert case.severity == Severity.CRITICAL
+
+    def texted() -> set[tuple[str, str]]:
+        with Session(phones.engine) as s:
+            rows = s.exec(
+                select(Notification).where(
+                    Notification.case_id == case.id, col(Notification.provider_sid).is_not(None)
+                )
+            ).all()
+            return {(n.to_address, n.template) for n in rows}
+
+    wanted = {(home.caseworker, "sms.caseworker.self_harm"), (home.family, "sms.family.self_harm")}
+    assert phones.drive(lambda: wanted <= texted())
+    # Nobody rings them again with the "are you all right?" robot: a person calls.
+    assert [c.to for c in phones.emulator.calls()].count(home.resident) == 1
 
 
 def test_answers_unwell_tells_the_caseworker_only(phones: Phones) -> None:

@@ -148,6 +148,12 @@ def test_on_the_wellness_call_the_resident_hears_the_line_and_staff_are_paged_at
     with Session(engine) as s:
         attempt = s.exec(select(CallAttempt).where(CallAttempt.code == home.code)).one()
         assert attempt.outcome == CallOutcome.EMERGENCY
+        # The case the call was about stays open, but its ladder moved past the caseworker step,
+        # as after any emergency: nobody rings them in 5 minutes to ask if they are fine.
+        inactivity = s.get(Case, home.inactivity_case_id)
+        assert inactivity is not None and inactivity.status == CaseStatus.OPEN
+        assert (inactivity.step_index, inactivity.repeat_count) == (2, 1)  # the default policy's family step
+        assert inactivity.next_action_at == clock.now() + timedelta(minutes=15)
 
 
 def test_a_later_fine_never_closes_the_self_harm_case(engine: Engine, clock: ManualClock) -> None:
