@@ -34,6 +34,7 @@ from api.routes import (
     mqtt_hooks,
     people,
     reports,
+    status_links,
     status_page,
     teams,
     twilio,
@@ -115,6 +116,7 @@ def create_app(
     v1.include_router(cases.router)
     v1.include_router(case_closing.router)
     v1.include_router(contacts.router)
+    v1.include_router(status_links.router)
     v1.include_router(management.router)
     v1.include_router(reports.router)
     v1.include_router(audit_log.router)

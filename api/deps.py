@@ -6,15 +6,17 @@ import-time globals and tests can build as many apps as they like.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from api.audit import take_pending
+from api.audit import take_pending, take_refused
 from api.errors import ApiError, ErrorCode
 from api.login_limiter import AccountThrottle, LoginLimiter
 from api.security import InvalidToken, decode_access_token
@@ -23,6 +25,7 @@ from core.enums import Role
 from core.models import User
 from core.settings import Settings
 
+log = logging.getLogger(__name__)
 TOKEN_URL = "/api/v1/auth/token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -70,6 +73,7 @@ def get_session(request: Request, engine: EngineDep) -> Iterator[Session]:
             yield session
         except BaseException:
             session.rollback()
+            _write_refused(session)
             raise
         audit_entries = take_pending(session)
         if request.method in SAFE_METHODS:
@@ -78,6 +82,20 @@ def get_session(request: Request, engine: EngineDep) -> Iterator[Session]:
                 return
         session.add_all(audit_entries)
         session.commit()
+
+
+def _write_refused(session: Session) -> None:
+    """A failed or refused login is on the record even though its request fails; losing that
+    entry (the database is down) must not hide the request's own error."""
+    refused = take_refused(session)
+    if not refused:
+        return
+    try:
+        session.add_all(refused)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("audit entries of a refused request not written n=%s", len(refused))
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

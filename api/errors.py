@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     TEAM_NOT_FOUND = "team_not_found"
     ORGANISATION_NOT_FOUND = "organisation_not_found"
     INCIDENT_NOT_FOUND = "incident_not_found"
+    STATUS_LINK_NOT_FOUND = "status_link_not_found"
     # 409
     CASE_STATE_CONFLICT = "case_state_conflict"
     CASE_CHANGED_RETRY = "case_changed_retry"

@@ -7,7 +7,8 @@ resolved as "in hospital". The rules, first match wins:
 2. a person closed a case after the last sign of life: the outcome speaks (hospital → "in
    hospital", fine or a false alarm → "checked at … — no sign of life since", anything else →
    "the caseworker will explain"), with the caseworker's number where a person must explain;
-3. monitoring paused: "paused";
+3. monitoring paused: a neutral "no news to share" (:data:`NEUTRAL`), never "paused" or "away":
+   whoever holds the link must not learn that the home is empty (issue 13.6);
 4. no sign of life yet, or the last one older than the household's usual quiet (its watch is
    overdue): never "as usual" — "longer than usual without a sign of life" and whom to call;
 5. otherwise "as usual".
@@ -28,6 +29,9 @@ from core.localtime import latest_sign_of_life
 from core.models import Case, Household, Watch
 from notifier.closures import FINE_RESOLUTIONS
 from notifier.whom import caseworker_phone, centre_phone
+
+# What a paused (away) household shows: nothing that says the home is empty, or until when.
+NEUTRAL = "status.nothing_to_report"
 
 # A person confirmed the resident was fine (or that nothing was wrong) when they closed the case.
 CHECKED_OUTCOMES = FINE_RESOLUTIONS
@@ -65,7 +69,7 @@ def family_view(session: Session, household: Household, now: datetime) -> Family
                 "status.closed_ask", last, closed.resolved_at, caseworker_phone(session, closed)
             )
     if _paused(household, now):
-        return FamilyView("status.paused", last)
+        return FamilyView(NEUTRAL, None)
     phone = caseworker_phone(session, cases[0]) if cases else centre_phone(session, household)
     if last is None:
         return FamilyView("status.no_sign", last, call=phone)

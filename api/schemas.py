@@ -442,12 +442,13 @@ class PauseIn(BaseModel):
 class AuditEntryOut(BaseModel):
     id: int
     at: datetime
-    user_id: int
-    username: str | None  # None when the user no longer exists
-    role: Role
+    user_id: int | None  # None when nobody was signed in (a status-page view, a failed login)
+    username: str | None  # None then, and when the user no longer exists
+    role: Role | None
     action: AuditAction
     object_type: AuditObject
     object_id: int | None
+    status_link_id: int | None  # the family status link made, revoked or looked through
     client: str
 
 
@@ -471,8 +472,31 @@ class StatusLinkIn(BaseModel):
 
 
 class StatusLinkOut(BaseModel):
+    """The link as made: the only time its URL (a credential) is ever shown."""
+
+    id: int
     url: str  # a credential: send it to the contact, do not log it
     expires_at: datetime
+
+
+class StatusLinkItem(BaseModel):
+    """A link as listed on the household page: never its URL (only a hash of it is kept)."""
+
+    id: int
+    contact_id: int
+    created_by: int
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    working: bool  # neither revoked nor expired (the contact may still have opted out since)
+
+
+class StatusLinkPage(BaseModel):
+    items: list[StatusLinkItem]
+    total: int
+    limit: int
+    offset: int
 
 
 # ------------------------------------------------------------------ management

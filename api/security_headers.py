@@ -20,6 +20,8 @@ SECURITY_HEADERS = {
 }
 
 
+NO_STORE_PREFIXES = ("/api/", "/status/")
+
 # Browsers that once reached us over https never try plain http again (a year; our subdomains too).
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -33,8 +35,9 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # API answers carry case data and tokens: never cache them.
-        no_store = str(scope.get("path", "")).startswith("/api/")
+        # API answers carry case data and tokens, a status page's URL is its credential: never
+        # cache them (a shared computer's browser cache, a proxy).
+        no_store = str(scope.get("path", "")).startswith(NO_STORE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,63 +1,53 @@
-"""Family status links: ``/status/<token>``, signed with ``settings.secret_key``, expiring.
+"""Family status links: ``/status/<token>``, a random token whose SHA-256 is a ``status_link`` row.
 
-A token names one household and one contact and carries its expiry; it is an HMAC-SHA256
-over those with a key derived for this purpose only (so it can never pass as an access token
-or anything else the secret signs). The contact is re-checked when the link is opened, so
-deleting the contact (or their opting out) revokes every link they hold.
+The token carries nothing (no ids, no expiry): it is 32 random bytes, shown once to the
+caseworker who makes the link and never stored. Everything else lives in the row, so a link
+can be revoked on its own, dies with its contact or household, and cannot be forged or revived
+by an id that SQLite hands out again. Signed ``s1.`` links from before (docs/security.md) are
+simply not found.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import secrets
+from datetime import datetime
 
-_KEY_PURPOSE = b"anbu/status-link/v1"
-_VERSION = "s1"
+from sqlmodel import Session, col, select
+
+from core.models import Contact, StatusLink
+
+TOKEN_BYTES = 32  # 256 bits: guessing is hopeless, so a plain SHA-256 is the right hash
+# Longer than any token we issue, so an old or mangled link gets the friendly "ask for a new
+# link" page rather than a validation error.
 MAX_TOKEN_LENGTH = 200
 
 
-class InvalidStatusLink(Exception):
-    """Malformed, forged or expired; the page says only "this link does not work"."""
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class StatusClaims:
-    household_id: int
-    contact_id: int
-    expires_at: datetime
+def new_token() -> tuple[str, str]:
+    """A fresh token and its hash (the token goes to the caseworker, the hash to the database)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
 
 
-def _key(secret_key: str) -> bytes:
-    return hmac.new(secret_key.encode("utf-8"), _KEY_PURPOSE, hashlib.sha256).digest()
-
-
-def _signature(payload: str, secret_key: str) -> str:
-    digest = hmac.new(_key(secret_key), payload.encode("ascii"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def make_status_token(*, household_id: int, contact_id: int, expires_at: datetime, secret_key: str) -> str:
-    payload = f"{_VERSION}.{household_id}.{contact_id}.{int(expires_at.timestamp())}"
-    return f"{payload}.{_signature(payload, secret_key)}"
-
-
-def read_status_token(token: str, *, secret_key: str, now: datetime) -> StatusClaims:
-    """The claims of a genuine, unexpired token. Raises :class:`InvalidStatusLink`."""
+def working_link(session: Session, token: str, now: datetime) -> tuple[StatusLink, Contact] | None:
+    """The link *token* opens, with its contact, if it works now: not revoked, not expired, and
+    the contact still of that household and not opted out. None for anything else."""
     if len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidStatusLink("token too long")
-    parts = token.split(".")
-    if len(parts) != 5 or parts[0] != _VERSION:
-        raise InvalidStatusLink("not a status token")
-    payload, signature = ".".join(parts[:4]), parts[4]
-    if not hmac.compare_digest(signature, _signature(payload, secret_key)):
-        raise InvalidStatusLink("bad signature")
-    try:
-        household_id, contact_id, exp = int(parts[1]), int(parts[2]), int(parts[3])
-    except ValueError:
-        raise InvalidStatusLink("bad claims") from None
-    if now.timestamp() >= exp:
-        raise InvalidStatusLink("expired")
-    return StatusClaims(household_id, contact_id, datetime.fromtimestamp(exp, tz=UTC))
+        return None
+    row = session.exec(
+        select(StatusLink, Contact)
+        .join(Contact, col(Contact.id) == col(StatusLink.contact_id))
+        .where(col(StatusLink.token_hash) == token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    link, contact = row
+    if link.revoked_at is not None or link.expires_at <= now:
+        return None
+    if contact.household_id != link.household_id or contact.opted_out:
+        return None
+    return link, contact

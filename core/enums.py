@@ -242,6 +242,13 @@ class AuditAction(StrEnum):
     ROTATE_CREDENTIALS = "rotate_credentials"
     REVOKE_CREDENTIALS = "revoke_credentials"
     ERASE = "erase"  # a resident's personal data erased (notifier/erasure.py)
+    CREATE_STATUS_LINK = "create_status_link"
+    REVOKE_STATUS_LINK = "revoke_status_link"
+    VIEW_STATUS_PAGE = "view_status_page"  # by whoever holds the link: no user, the link's id
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"  # unknown name, wrong password or inactive account
+    LOGIN_LOCKED_OUT = "login_locked_out"  # refused unchecked: too many recent failures
+    EXPORT = "export"  # a download (the report CSV), one entry per team it covers
 
 
 class AuditObject(StrEnum):

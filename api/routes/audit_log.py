@@ -82,6 +82,7 @@ def audit_entries(
             action=e.action,
             object_type=e.object_type,
             object_id=e.object_id,
+            status_link_id=e.status_link_id,
             client=e.client,
         )
         for e, username in rows

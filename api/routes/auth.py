@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from api import audit
 from api.deps import AccountThrottleDep, ClockDep, CurrentUser, LoginLimiterDep, SessionDep, SettingsDep
 from api.errors import ApiError, ErrorCode
 from api.login_limiter import LoginLimiter
 from api.schemas import MeOut, TokenOut
 from api.security import burn_verification, create_access_token, verify_password
 from api.users import USERNAME_RE, normalise_username, revoke_tokens
+from core.enums import AuditAction, AuditObject
 from core.models import User
 
 log = logging.getLogger(__name__)
@@ -43,18 +46,14 @@ def login(
     wait = max(waits) if waits else None
     if wait is not None:
         log.warning("login rate-limited user_key=%s client=%s", _user_ref(username), client)
+        _audit(session, request, AuditAction.LOGIN_LOCKED_OUT, _account(session, username), now=now)
         raise ApiError(
             status.HTTP_429_TOO_MANY_REQUESTS,
             ErrorCode.TOO_MANY_LOGINS,
             "too many failed logins; try again later",
             headers={"Retry-After": str(wait)},
         )
-    # A name no user can have (e.g. with a NUL byte, which PostgreSQL text refuses) is not looked up.
-    user = (
-        session.exec(select(User).where(User.username == username)).first()
-        if USERNAME_RE.fullmatch(username)
-        else None
-    )
+    user = _account(session, username)
     if user is None:
         burn_verification(form.password)  # an unknown name costs as much as a wrong password
         ok = False
@@ -65,6 +64,7 @@ def login(
         if throttle.record_failure(username, now):
             log.warning("login failures for one account from many tries user_key=%s", _user_ref(username))
         log.info("login failed client=%s", client)
+        _audit(session, request, AuditAction.LOGIN_FAILED, user, now=now)
         raise ApiError(
             status.HTTP_401_UNAUTHORIZED,
             ErrorCode.BAD_LOGIN,
@@ -82,6 +82,7 @@ def login(
         now=now,
     )
     log.info("login ok user_id=%s", user.id)
+    audit.record(session, request, user, AuditAction.LOGIN, AuditObject.USER, user.id, now=now)
     return TokenOut(access_token=token.token, expires_in=token.expires_in)
 
 
@@ -103,6 +104,31 @@ def me(user: CurrentUser) -> MeOut:
         role=user.role,
         team_id=user.team_id,
         display_name=user.display_name,
+    )
+
+
+def _account(session: Session, username: str) -> User | None:
+    # A name no user can have (e.g. with a NUL byte, which PostgreSQL text refuses) is not looked up.
+    if not USERNAME_RE.fullmatch(username):
+        return None
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def _audit(
+    session: Session, request: Request, action: AuditAction, account: User | None, *, now: datetime
+) -> None:
+    """A failed or refused login, on the record although the request fails. Nobody is signed in,
+    so no user; the object is the account tried, when the name is one (never the name itself:
+    a mistyped password in the name field must not land in the log)."""
+    audit.record(
+        session,
+        request,
+        None,
+        action,
+        AuditObject.USER,
+        account.id if account else None,
+        now=now,
+        even_if_refused=True,
     )
 
 

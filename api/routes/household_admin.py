@@ -130,6 +130,7 @@ def edit_household(
     clock: ClockDep,
 ) -> HouseholdDetail:
     household = _visible(session, user, household_id)
+    previous_team = household.team_id
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
@@ -153,9 +154,10 @@ def edit_household(
         setattr(household, name, value)
     session.add(household)
     session.flush()
-    audit.record(
-        session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, household_id, now=clock.now()
-    )
+    now = clock.now()
+    audit.record(session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, household_id, now=now)
+    # A move changes both teams' caseloads: both on the record.
+    audit.record_team_move(session, request, user, previous_team, household.team_id, now=now)
     return household_detail(session, household)
 
 

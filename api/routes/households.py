@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
 from api import audit
 from api.activity_day import activity_day, local_today
-from api.deps import ClockDep, ManagerUser, SessionDep, SettingsDep, StaffUser
+from api.deps import ClockDep, ManagerUser, SessionDep, StaffUser
 from api.errors import (
     ErrorCode,
     conflict,
@@ -21,7 +21,6 @@ from api.errors import (
 from api.household_queries import activity_heatmap, get_visible_household, household_detail
 from api.queries import list_households
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
-from api.routes.status_page import STATUS_PATH
 from api.schemas import (
     NO_NUL,
     ActivityDay,
@@ -29,12 +28,9 @@ from api.schemas import (
     HouseholdDetail,
     HouseholdPage,
     PauseIn,
-    StatusLinkIn,
-    StatusLinkOut,
 )
-from api.status_links import make_status_token
 from core.enums import AuditAction, AuditObject, MonitoringState
-from core.models import Contact, Household, User
+from core.models import Household, User
 
 router = APIRouter(prefix="/households", tags=["households"])
 
@@ -180,45 +176,6 @@ def resume(
     )
     session.flush()
     return household_detail(session, household)
-
-
-@router.post(
-    "/{household_id}/status-links",
-    response_model=StatusLinkOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, 422: {"description": "the contact is not one of this household's, or opted out"}},
-)
-def create_status_link(
-    household_id: HouseholdId,
-    body: StatusLinkIn,
-    request: Request,
-    session: SessionDep,
-    user: ManagerUser,
-    clock: ClockDep,
-    settings: SettingsDep,
-) -> StatusLinkOut:
-    """A signed link to the family status page for one contact, working for ``days`` days."""
-    _visible(session, user, household_id)
-    contact = session.get(Contact, body.contact_id)
-    if contact is None or contact.household_id != household_id:
-        raise unprocessable(
-            "no such contact in this household", "body", "contact_id", code=ErrorCode.NO_SUCH_CONTACT
-        )
-    if contact.opted_out:
-        raise unprocessable(
-            "this contact has opted out", "body", "contact_id", code=ErrorCode.CONTACT_OPTED_OUT
-        )
-    now = clock.now()
-    expires_at = now + timedelta(days=body.days)
-    token = make_status_token(
-        household_id=household_id,
-        contact_id=body.contact_id,
-        expires_at=expires_at,
-        secret_key=settings.secret_key,
-    )
-    audit.record(session, request, user, AuditAction.CREATE, AuditObject.HOUSEHOLD, household_id, now=now)
-    url = f"{settings.effective_public_base_url}{STATUS_PATH}/{token}"
-    return StatusLinkOut(url=url, expires_at=expires_at.replace(microsecond=0))
 
 
 def _not_erased(household: Household) -> Household:

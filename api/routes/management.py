@@ -89,8 +89,15 @@ def assign(
         raise unprocessable(str(exc), "body", code=ErrorCode.DEVICE_UNASSIGNABLE) from None
     now = clock.now()
     # A move changes two households: the one that lost its plug is on the record too.
-    for household_id in dict.fromkeys(h for h in (previous, body.household_id) if h is not None):
-        audit.record(session, request, user, AuditAction.UPDATE, AuditObject.HOUSEHOLD, household_id, now=now)
+    audit.record_each(
+        session,
+        request,
+        user,
+        AuditAction.UPDATE,
+        AuditObject.HOUSEHOLD,
+        (previous, body.household_id),
+        now=now,
+    )
     log.info(
         "device assigned device_id=%s household_id=%s from=%s user_id=%s",
         device_id,

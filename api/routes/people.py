@@ -192,6 +192,7 @@ def change_user(
         raise unprocessable(
             f"a {Role(role).value} user needs a team", "body", "team_id", code=ErrorCode.TEAM_REQUIRED
         )
+    previous_team = target.team_id
     password = changes.pop("password", None)
     if password is not None:
         target.password_hash = hash_password(password)
@@ -207,7 +208,10 @@ def change_user(
         setattr(target, name, value)
     session.add(target)
     session.flush()
-    audit.record(session, request, user, AuditAction.UPDATE, AuditObject.USER, user_id, now=clock.now())
+    now = clock.now()
+    audit.record(session, request, user, AuditAction.UPDATE, AuditObject.USER, user_id, now=now)
+    # Who may see which households changed in both teams: both on the record.
+    audit.record_team_move(session, request, user, previous_team, target.team_id, now=now)
     log.info(
         "user changed target_id=%s fields=%s by user_id=%s", user_id, sorted(body.model_fields_set), user.id
     )

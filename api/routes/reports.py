@@ -6,11 +6,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from api import audit
 from api.deps import ClockDep, SessionDep, StaffUser
 from api.errors import (
     ErrorCode,
@@ -20,7 +21,7 @@ from api.queries import SEE_ALL_ROLES, visible_households
 from api.reports import team_report, to_csv
 from api.routes.pagination import QueryId
 from api.schemas import ReportOut
-from core.enums import CaseEventType
+from core.enums import AuditAction, AuditObject, CaseEventType
 from core.models import Case, CaseEvent, Household, Team, User
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -116,6 +117,7 @@ def report(
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def report_csv(
+    request: Request,
     session: SessionDep,
     user: StaffUser,
     clock: ClockDep,
@@ -123,7 +125,15 @@ def report_csv(
     until: Until = None,
     team_id: QueryId = None,
 ) -> Response:
-    result = _report(session, user, clock.now(), since, until, team_id)
+    now = clock.now()
+    result = _report(session, user, now, since, until, team_id)
+    # A file leaves the system: on the record, once per team it covers (counts only, but the
+    # log says whose figures went where).
+    if result.teams:
+        teams = [team.team_id for team in result.teams]
+        audit.record_each(session, request, user, AuditAction.EXPORT, AuditObject.TEAM, teams, now=now)
+    else:  # an empty file is still a download
+        audit.record(session, request, user, AuditAction.EXPORT, AuditObject.TEAM, None, now=now)
     filename = f"anbu-report-{result.since:%Y%m%d}-{result.until:%Y%m%d}.csv"
     return Response(
         content="\ufeff" + to_csv(result.teams),  # the BOM makes Excel read UTF-8 (Korean names)

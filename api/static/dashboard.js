@@ -582,6 +582,7 @@
       table([t("col.role"), t("col.name"), t("col.phone"), t("col.channel"), ""], people),
     );
     show($("household-link"), false);
+    await window.AnbuStatusLinks.load(item, me);
     $("household-cases").replaceChildren(
       table(
         [t("col.opened"), t("col.kind"), t("col.status"), t("resolve.code")],
@@ -745,9 +746,10 @@
       if (error.status !== 401) showError($("household-error"), t("action.failed") + ": " + error.message);
       return;
     }
-    $("household-link-url").value = link.url; // shown for the caseworker to send; never logged
+    $("household-link-url").value = link.url; // shown once, for the caseworker to send; never logged
     show($("household-link"), true);
     $("household-link-url").select();
+    await window.AnbuStatusLinks.load(currentHousehold, me);
   }
 
   function submitPause(event) {
@@ -780,13 +782,16 @@
       if (e.object_type === "household") return link("#/households/" + e.object_id, label);
       return label;
     };
+    // A status-page view has no user: the family link it came through (its id, never its URL).
+    const who = (e) =>
+      e.username || (e.user_id !== null ? "#" + e.user_id : e.status_link_id !== null ? t("audit.via_link") + " #" + e.status_link_id : "–");
     $("audit-table").replaceChildren(
       table(
         [t("col.when"), t("audit.user"), t("audit.role"), t("audit.action"), t("audit.object"), t("audit.client")],
         page.items.map((e) => [
           when(e.at),
-          e.username || "#" + e.user_id,
-          t("role." + e.role, e.role),
+          who(e),
+          e.role ? t("role." + e.role, e.role) : "–",
           t("audit_action." + e.action, e.action),
           target(e),
           e.client,

@@ -21,6 +21,7 @@ from core.models.incidents import SystemIncident
 from core.models.outbox import CallAttempt, CallPacing, CallReply, InboundMessage, Notification
 from core.models.people import Organisation, Team, User
 from core.models.routines import RoutineModel, RoutineRefit
+from core.models.status_links import StatusLink
 from core.models.watches import Watch
 
 metadata = SQLModel.metadata
@@ -55,6 +56,7 @@ __all__ = [
     "Resident",
     "RoutineModel",
     "RoutineRefit",
+    "StatusLink",
     "SystemIncident",
     "Team",
     "User",

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from api.status_links import make_status_token
+from api.status_links import new_token
 from core.db import session_scope
 from core.enums import CaseStatus, MonitoringState, OutboxStatus, RecipientKind, ResolutionCode
-from core.models import Case, Contact, Household, Notification, User
+from core.models import Case, Contact, Household, Notification, StatusLink, User
 from tests.browser.test_dashboard_browser import (
     BROWSER_MARKS,
     CHROMIUM,
@@ -26,7 +26,6 @@ from tests.browser.test_dashboard_browser import (
     _shot,
     _sign_in,
 )
-from tests.factories import TEST_SECRET_KEY
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = BROWSER_MARKS
@@ -59,11 +58,16 @@ def _prepare(app: Seeded) -> str:
                 created_at=NOW - timedelta(minutes=10),
             )
         )
-        token = make_status_token(
-            household_id=case.household_id,
-            contact_id=contact.id,
-            expires_at=NOW + timedelta(days=7),
-            secret_key=TEST_SECRET_KEY,
+        token, token_hash = new_token()
+        session.add(
+            StatusLink(
+                token_hash=token_hash,
+                household_id=case.household_id,
+                contact_id=contact.id,
+                created_by=worker.id or 0,
+                created_at=NOW,
+                expires_at=NOW + timedelta(days=7),
+            )
         )
     return f"{app.base_url}/status/{token}"
 
@@ -78,7 +82,13 @@ def _prepare(app: Seeded) -> str:
             False,
             "안부를 확인했습니다. 그 뒤로는 아직 생활 신호가 없습니다",
         ),
-        (ResolutionCode.FALSE_ALARM_AWAY, "괜찮으신 것으로 확인되었습니다", True, "모니터링이 잠시 중지되어"),
+        # Away: the family page never says so (issue 13.6), only a neutral line.
+        (
+            ResolutionCode.FALSE_ALARM_AWAY,
+            "괜찮으신 것으로 확인되었습니다",
+            True,
+            "특별히 알려 드릴 소식이 없습니다",
+        ),
     ],
 )
 def test_the_outcome_is_chosen_shown_and_followed_on_the_family_page(

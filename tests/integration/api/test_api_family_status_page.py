@@ -1,17 +1,21 @@
-"""The family status page: a signed, expiring link that shows only what family should see."""
+"""The family status page: a random, expiring link that shows only what family should see."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.models import AuditEntry, Case, Contact, Household, Watch
+from core.enums import AuditAction
+from core.models import AuditEntry, Case, Contact, Household, StatusLink, Watch
 from notifier import lifecycle
 from tests.integration.api.conftest import World
 
@@ -97,16 +101,52 @@ def test_links_expire_and_forged_or_revoked_links_do_not_work(
     assert app_client.get(path).status_code == 404
 
 
-def test_paused_household_says_so(
+def test_a_case_is_still_said_while_the_household_is_away(
     app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
 ) -> None:
-    path = _link(app_client, auth, world.household_a2, _contact_id(engine, world.household_a2))
+    """The pause is never shown (test_api_status_link_attacks.py), a case being checked always is."""
+    path = _link(app_client, auth, world.household_a, _contact_id(engine, world.household_a))
     until = (clock.now() + timedelta(days=3)).isoformat()
     pause = app_client.post(
-        f"/api/v1/households/{world.household_a2}/pause", json={"until": until}, headers=auth("admin")
+        f"/api/v1/households/{world.household_a}/pause", json={"until": until}, headers=auth("admin")
     )
     assert pause.status_code == 200
-    assert "모니터링이 잠시 중지되어 있습니다" in app_client.get(path).text
+    assert "평소와 다른 점이 있어 확인하고 있습니다" in app_client.get(path).text  # case_a is open
+
+
+def test_only_a_hash_of_the_random_token_is_stored_and_views_are_audited_without_it(
+    app_client: TestClient,
+    world: World,
+    auth: Auth,
+    engine: Engine,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    contact_id = _contact_id(engine, world.household_a2)
+    path = _link(app_client, auth, world.household_a2, contact_id)
+    token = path.removeprefix("/status/")
+    assert len(token) >= 43 and "." not in token  # 32 random bytes, nothing readable inside
+    clock.advance(timedelta(minutes=5))
+    with caplog.at_level(logging.DEBUG):
+        assert app_client.get(path).status_code == 200
+    with Session(engine) as session:
+        link = session.exec(select(StatusLink)).one()
+        views = session.exec(
+            select(AuditEntry).where(AuditEntry.action == AuditAction.VIEW_STATUS_PAGE)
+        ).all()
+    assert link.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in link.token_hash
+    assert link.last_used_at == clock.now()
+    assert [(v.user_id, v.role, v.object_type.value, v.object_id, v.status_link_id) for v in views] == [
+        (None, None, "household", world.household_a2, link.id)
+    ]
+    # Anbu's own lines (the test client's request log is not the server's; uvicorn's access
+    # log is off in anbu/runtime.py).
+    ours = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.split(".")[0] in ("api", "core", "anbu")
+    )
+    assert "status page viewed" in ours
+    assert token not in ours and token[:12] not in ours
 
 
 def test_link_only_for_a_contact_of_that_household_and_creation_is_audited(
@@ -130,4 +170,6 @@ def test_link_only_for_a_contact_of_that_household_and_creation_is_audited(
         entries = session.exec(select(AuditEntry)).all()
         household = session.get(Household, world.household_a)
     assert household is not None
-    assert [(e.action.value, e.object_id) for e in entries] == [("create", world.household_a)]
+    assert [(e.action.value, e.object_id, e.status_link_id is not None) for e in entries] == [
+        ("create_status_link", world.household_a, True)
+    ]
