@@ -371,6 +371,13 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             )
             assert "Kim Test" not in family.content() and running_app.household_code not in family.content()
             _shot(family, "family-status")
+            # The household page lists the link (never its URL); revoking it ends it at once.
+            revoke = page.locator("button[id^=status-link-revoke-]").first
+            expect(page.locator("#household-status-links")).to_contain_text("사용 중")
+            revoke.click()
+            expect(page.locator("#household-status-links")).to_contain_text("취소됨")
+            family.goto(status_url)
+            expect(family.locator("#status-invalid")).to_have_text("이 링크는 사용할 수 없습니다.")
             family.close()
             # Deleting a contact asks first, inline; Escape keeps the contact and the focus.
             page.locator("button[id^=contact-delete-]").first.click()
@@ -513,7 +520,7 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
         assert case.resolution_code == ResolutionCode.FALSE_ALARM_AWAY
         assert case.resolved_by == "user:worker"
         actions = [
-            (e.role.value, e.action.value)
+            (e.role, e.action.value)
             for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
         ]
     assert ("caseworker", "view") in actions
