@@ -71,8 +71,12 @@ def test_start_fails_loudly_when_the_port_is_taken(broker: EmbeddedBroker) -> No
 
 
 def test_end_to_end_every_message_stored_exactly_once(
-    broker: EmbeddedBroker, engine: Engine, clock: ManualClock
+    broker: EmbeddedBroker, engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The delivery probe has its own tests (test_link_watch, test_gateway_reliability); on a
+    # loaded CI machine amqtt can hold a QoS 0 probe past 5 s, and the reconnect that follows is
+    # not what this test is about.
+    monkeypatch.setattr(Gateway, "probe_timeout_s", 120.0)
     settings = embedded_settings(broker)
     gateway = Gateway(settings, engine, clock)
     gateway.start()
@@ -89,10 +93,16 @@ def test_end_to_end_every_message_stored_exactly_once(
         publisher.publish(f"anbu/{device}/reading", b"{broken")
         publisher.publish(f"anbu/{device}/reading", b'{"v":1,"power_w":-1}')
 
-        wait_until(lambda: gateway.metrics()["acked"] == 77, what="all 77 messages acked")
+        # At least 77 deliveries: a broker may deliver a message again when the gateway's PUBACK
+        # (sent only once the message is stored) is late, as on a loaded machine; every extra
+        # delivery is a duplicate (or, for the two bad payloads, recorded again), never a reading.
+        wait_until(lambda: gateway.metrics()["acked"] >= 77, what="all 77 messages acked")
+        wait_until(lambda: gateway.metrics()["queue_depth"] == 0, what="the queue drained")
         metrics = gateway.metrics()
-        assert (metrics["stored"], metrics["duplicates"], metrics["rejected"]) == (60, 15, 2)
-        assert metrics["received"] == 77 and metrics["queue_depth"] == 0
+        extra = metrics["received"] - 77
+        assert metrics["stored"] == 60 and metrics["acked"] == metrics["received"]
+        assert metrics["duplicates"] + metrics["rejected"] == 17 + extra
+        assert metrics["duplicates"] >= 15 and metrics["rejected"] >= 2
         assert metrics["connected"] is True and metrics["batches"] >= 1
         assert readings_for(engine, device) == (60, 60)
     finally:
