@@ -10,9 +10,13 @@
 
   // ------------------------------------------------------------------ case page: assignment, field visit
 
+  // Only the latest of overlapping loads draws (else the assign form is appended twice).
+  let latestLoad = 0;
+
   async function caseLoaded(item, user) {
     me = user;
     const box = $("case-extra");
+    const thisLoad = ++latestLoad;
     box.replaceChildren();
     const assigned = el("p", null, "assigned");
     assigned.id = "case-assigned";
@@ -31,6 +35,7 @@
       } catch (_) {
         members = [];
       }
+      if (thisLoad !== latestLoad) return;
       const pick = select(
         "assignee",
         [["", t("case.unassigned")], ...members.map((m) => [m.id, m.display_name])],

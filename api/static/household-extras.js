@@ -30,9 +30,14 @@
     return line;
   }
 
+  // Two loads can overlap (a hashchange while the first is still fetching); only the latest may
+  // draw, or both append and the page shows every section (and every id) twice.
+  let latestLoad = 0;
+
   async function householdLoaded(item, user) {
     me = user;
     const box = $("household-extra");
+    const thisLoad = ++latestLoad;
     box.replaceChildren();
     let schedule;
     let checkins;
@@ -41,7 +46,9 @@
         getJson("/households/" + item.id + "/checkin-schedule"),
         getJson("/households/" + item.id + "/checkins?limit=10&lang=" + LANG),
       ]);
+      if (thisLoad !== latestLoad) return;
     } catch (error) {
+      if (thisLoad !== latestLoad) return;
       box.append(el("p", t("action.failed") + ": " + error.message, "error"));
       return;
     }

@@ -31,14 +31,20 @@
   }
 
   // Only for those who may make and revoke links (admins, caseworkers); others see nothing.
+  // Only the latest of overlapping loads draws (else the list is appended twice).
+  let latestLoad = 0;
+
   async function load(item, me) {
     const box = $("household-status-links");
+    const thisLoad = ++latestLoad;
     box.replaceChildren();
     if (!(me.role === "admin" || me.role === "caseworker")) return;
     let page;
     try {
       page = await api("/households/" + item.id + "/status-links?limit=50");
+      if (thisLoad !== latestLoad) return;
     } catch (error) {
+      if (thisLoad !== latestLoad) return;
       if (error.status !== 401) box.append(el("p", t("action.failed") + ": " + error.message, "error"));
       return;
     }

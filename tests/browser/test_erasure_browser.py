@@ -67,3 +67,28 @@ def test_admin_erases_a_resident_with_an_open_case_in_two_explicit_steps(running
             s.exec(select(AuditEntry).where(AuditEntry.action == AuditAction.ERASE)).one().object_id
             == household.id
         )
+
+
+def test_overlapping_household_loads_draw_the_extra_sections_once(running_app: Seeded) -> None:  # noqa: F811
+    """Two loads of one household page in flight at once (a hashchange while the first is still
+    fetching) drew the check-in, people and erase sections twice, with every id twice (a CI run
+    failed on a strict-mode locator)."""
+    expect = sync_api.expect
+    with Session(running_app.engine) as s:
+        household = s.exec(select(Household).where(Household.code == running_app.household_code)).one()
+        resident = s.exec(select(Resident).where(Resident.household_id == household.id)).one()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ko-KR")
+            _sign_in(page, running_app.base_url, "admin")
+            page.goto(f"{running_app.base_url}/#/households/{household.id}")
+            expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1)
+            page.evaluate(
+                "for (let i = 0; i < 4; i++) window.dispatchEvent(new HashChangeEvent('hashchange'))"
+            )
+            page.wait_for_load_state("networkidle")
+            expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1)
+            expect(page.locator("#household-extra h2", has_text="개인정보 파기")).to_have_count(1)
+        finally:
+            browser.close()
