@@ -113,6 +113,9 @@ class ErrorCode(StrEnum):
     CSV_DUPLICATE = "csv_duplicate"
     CSV_CODE_EXISTS = "csv_code_exists"
     CSV_NO_SUCH_HOUSEHOLD = "csv_no_such_household"
+    CSV_PHONE = "csv_phone"
+    CSV_DUPLICATE_COLUMNS = "csv_duplicate_columns"
+    CSV_TEAM_AMBIGUOUS = "csv_team_ambiguous"
 
 
 class ErrorOut(BaseModel):

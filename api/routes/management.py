@@ -27,7 +27,7 @@ from api.queries import visible_households
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId
 from api.schemas import AssignDeviceIn, DeviceOut, DevicePage, ImportErrorOut, ImportReport
 from core.enums import AuditAction, AuditObject, Role
-from core.models import Contact, Device, Household, Team
+from core.models import Contact, Device, Household, Team, User
 from gateway.devices import DeviceAssignmentError, assign_device, count_pending_devices, pending_devices
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,10 @@ def _report(
     max_body_size=IMPORT_MAX_BODY_BYTES,
 )
 def import_households(
-    file: Annotated[UploadFile, File(description="CSV: code, team_id, resident_name, …")],
+    file: Annotated[
+        UploadFile,
+        File(description="CSV: code, team (name) or team_id, resident_name, … (Korean headers too)"),
+    ],
     request: Request,
     session: SessionDep,
     user: ManagerUser,
@@ -167,38 +170,58 @@ def import_households(
         if codes
         else set()
     )
-    teams = set(session.exec(select(Team.id)).all())
+    teams = session.exec(select(Team.id, Team.name)).all()
+    resolved: dict[int, int] = {}  # line -> team id
     for line, row in parsed.rows:
         if row.code in taken:
             errors.append(
                 RowError(
-                    line, "code", "a household with this code already exists", ErrorCode.CSV_CODE_EXISTS.value
+                    line,
+                    parsed.column("code"),
+                    "a household with this code already exists",
+                    ErrorCode.CSV_CODE_EXISTS.value,
                 )
             )
-        if row.team_id not in teams:
-            errors.append(RowError(line, "team_id", "no such team", ErrorCode.NO_SUCH_TEAM.value))
-        elif user.role == Role.CASEWORKER and row.team_id != user.team_id:
-            errors.append(
-                RowError(
-                    line, "team_id", "you may import only into your own team", ErrorCode.OWN_TEAM_ONLY.value
-                )
-            )
+        team_id, problem = _team_of(row, teams, user)
+        if problem is not None:
+            column = parsed.column("team" if row.team else "team_id")
+            errors.append(RowError(line, column, problem[1], problem[0].value))
+        elif team_id is not None:
+            resolved[line] = team_id
     errors.sort(key=lambda e: e.row)
     if errors or dry_run:
         return _report(dry_run, len(parsed.rows), 0, errors)
     now = clock.now()
-    for _, row in parsed.rows:
-        household = _create_household(session, row, now)
+    for line, row in parsed.rows:
+        household = _create_household(session, row, resolved[line], now)
         audit.record(session, request, user, AuditAction.CREATE, AuditObject.HOUSEHOLD, household.id, now=now)
     log.info("households imported n=%s user_id=%s", len(parsed.rows), user.id)
     return _report(False, len(parsed.rows), len(parsed.rows), [])
 
 
-def _create_household(session: Session, row: HouseholdRow, now: datetime) -> Household:
+def _team_of(
+    row: HouseholdRow, teams: Sequence[tuple[int | None, str]], user: User
+) -> tuple[int | None, tuple[ErrorCode, str] | None]:
+    """The row's team id, by name (as the dashboard shows it) or by id, or why it has none."""
+    if row.team:
+        wanted = row.team.casefold()
+        matches = [team_id for team_id, name in teams if name.strip().casefold() == wanted]
+    else:
+        matches = [team_id for team_id, _ in teams if team_id == row.team_id]
+    if not matches:
+        return None, (ErrorCode.NO_SUCH_TEAM, "no such team")
+    if len(matches) > 1:
+        return None, (ErrorCode.CSV_TEAM_AMBIGUOUS, "more than one team has this name; give team_id")
+    if user.role == Role.CASEWORKER and matches[0] != user.team_id:
+        return None, (ErrorCode.OWN_TEAM_ONLY, "you may import only into your own team")
+    return matches[0], None
+
+
+def _create_household(session: Session, row: HouseholdRow, team_id: int, now: datetime) -> Household:
     resident = {"name": row.resident_name, "phone": row.resident_phone, "language": row.resident_language}
     return insert_household(
         session,
-        team_id=row.team_id,
+        team_id=team_id,
         code=row.code,
         address=row.address,
         timezone=row.timezone,
@@ -241,7 +264,7 @@ def import_contacts(
             errors.append(
                 RowError(
                     line,
-                    "household_code",
+                    parsed.column("household_code"),
                     "no such household (or not one of yours)",
                     ErrorCode.CSV_NO_SUCH_HOUSEHOLD.value,
                 )

@@ -408,21 +408,27 @@
             if (!error.body || !Array.isArray(error.body.errors)) throw error;
             result = error.body;
           }
-          showImport(report, result);
+          showImport(report, kind, result);
         },
       );
       body.append(f, report);
     }
   }
 
-  function showImport(container, result) {
+  // One clear line; the problem table only when there are problems (an empty one said "없음").
+  function showImport(container, kind, result) {
     const summary = result.errors.length
       ? t("manage.import_rejected").replace("N", String(result.errors.length))
       : result.dry_run
         ? t("manage.import_checked").replace("N", String(result.rows))
-        : t("manage.import_done").replace("N", String(result.created));
+        : t("manage.import_done_" + kind).replace("N", String(result.created));
+    const line = el("p", summary, result.errors.length ? "error" : "ok");
+    if (!result.errors.length) {
+      container.replaceChildren(line);
+      return;
+    }
     container.replaceChildren(
-      el("p", summary, result.errors.length ? "error" : "ok"),
+      line,
       table(
         [t("manage.row"), t("manage.column"), t("manage.problem")],
         result.errors.map((e) => [String(e.row), e.column, window.AnbuErrors.rowProblem(e)]),

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from core.db import session_scope
 from core.enums import AuditObject, DeviceStatus
-from core.models import AuditEntry, Contact, Device, Household, Resident
+from core.models import AuditEntry, Contact, Device, Household, Resident, Team
 from tests.factories import EPOCH, make_device
 from tests.integration.api.conftest import World
 
@@ -52,16 +52,16 @@ def test_households_import_writes_every_row_or_none(
         {
             "row": 3,
             "column": "resident_phone",
-            "message": "must be E.164, e.g. +821012345678",
-            "code": "phone_format",
+            "message": "not a phone number (e.g. 010-1234-5678 or +821012345678)",
+            "code": "csv_phone",
             "params": {},
         }
     ]
     assert report["detail"] == [  # the same problem in FastAPI's usual 422 shape
         {
             "loc": ["body", "file", 3, "resident_phone"],
-            "msg": "must be E.164, e.g. +821012345678",
-            "type": "phone_format",
+            "msg": "not a phone number (e.g. 010-1234-5678 or +821012345678)",
+            "type": "csv_phone",
         }
     ]
     assert _count(engine, Household) == before  # the good row was not written either
@@ -99,6 +99,68 @@ def test_caseworker_imports_only_into_their_own_team(
         ).status_code
         == 200
     )
+
+
+def test_a_centres_own_spreadsheet_imports_as_written(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    """Issue 17, item 8: Korean headers, the team by the name the dashboard shows and numbers
+    as people write them; the team name is checked like the id was (own team, known, unique)."""
+    text = (
+        "가구코드,팀,어르신 이름,전화번호,주소\n"
+        "K-1,Team A,김순자,010-1234-5678,서울 강남구 1\n"
+        "K-2,team a,이영희,01098765432,\n"
+    )
+    done = _upload(app_client, "/api/v1/import/households", text.encode("cp949"), "caseworker_own", auth)
+    assert done.status_code == 200, done.json()
+    assert done.json() == {"dry_run": False, "rows": 2, "created": 2, "errors": []}
+    team_a = _team_of(engine, world.household_a)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Household.code, Household.team_id, Resident.phone)
+            .join(Resident, col(Resident.household_id) == col(Household.id))
+            .where(col(Household.code).in_(["K-1", "K-2"]))
+            .order_by(col(Household.code))
+        ).all()
+    assert rows == [("K-1", team_a, "+821012345678"), ("K-2", team_a, "+821098765432")]
+
+    refused = _upload(
+        app_client,
+        "/api/v1/import/households",
+        "가구코드,팀,어르신 이름\nK-3,Team B,박\nK-4,없는 팀,최\n",
+        "caseworker_own",
+        auth,
+    )
+    assert refused.status_code == 422
+    assert [(e["row"], e["column"], e["code"]) for e in refused.json()["errors"]] == [
+        (2, "팀", "own_team_only"),
+        (3, "팀", "no_such_team"),
+    ]
+
+
+def test_a_team_name_two_teams_share_is_a_row_error(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    team_b = _team_of(engine, world.household_b)
+    with Session(engine) as session:
+        team = session.get(Team, team_b)
+        assert team is not None
+        team.name = "Team A"
+        session.add(team)
+        session.commit()
+    response = _upload(
+        app_client, "/api/v1/import/households", "code,team,resident_name\nD-1,Team A,Kim\n", "admin", auth
+    )
+    assert response.status_code == 422
+    assert [(e["column"], e["code"]) for e in response.json()["errors"]] == [("team", "csv_team_ambiguous")]
+    by_id = _upload(
+        app_client,
+        "/api/v1/import/households",
+        f"code,team_id,resident_name\nD-1,{team_b},Kim\n",
+        "admin",
+        auth,
+    )
+    assert by_id.status_code == 200, by_id.json()
 
 
 def test_contacts_import_reads_korean_excel_files(
