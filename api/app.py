@@ -32,6 +32,7 @@ from api.routes import (
     management,
     metrics,
     mqtt_hooks,
+    overview,
     people,
     reports,
     status_links,
@@ -121,6 +122,7 @@ def create_app(
     v1.include_router(reports.router)
     v1.include_router(audit_log.router)
     v1.include_router(incidents.router)
+    v1.include_router(overview.router)
     v1.include_router(mqtt_hooks.router)
     v1.include_router(device_identities.router)
     app.include_router(v1)

@@ -909,3 +909,71 @@ class CheckinPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# ------------------------------------------------------------------ district overview (issue 17)
+
+OverviewMeasure = Literal[
+    "households",
+    "watched",
+    "paused",
+    "quiet",
+    "stage_watch",
+    "stage_warning",
+    "stage_alert",
+    "stage_critical",
+    "offline",
+    "quiet_after_closing",
+]
+
+
+class OverviewCounts(BaseModel):
+    """How many households are in each state (api/overview.py defines each one)."""
+
+    households: int = 0
+    watched: int = 0
+    paused: int = 0
+    quiet: int = 0
+    stage_watch: int = 0
+    stage_warning: int = 0
+    stage_alert: int = 0
+    stage_critical: int = 0
+    offline: int = 0
+    quiet_after_closing: int = 0
+
+
+class OverviewDong(BaseModel):
+    dong: str = Field(description='the neighbourhood named in the address; "" when none is')
+    counts: OverviewCounts
+
+
+class OverviewTeam(BaseModel):
+    team_id: int
+    team_name: str
+    counts: OverviewCounts
+    dongs: list[OverviewDong]
+
+
+class OverviewOut(BaseModel):
+    generated_at: datetime
+    counts: OverviewCounts
+    teams: list[OverviewTeam]
+
+
+class OverviewHousehold(BaseModel):
+    household_id: int
+    household_code: str
+    household_timezone: str
+    team_id: int
+    team_name: str
+    dong: str
+    monitoring: MonitoringState
+    last_sign_at: datetime | None
+    stage: Severity | None = Field(description="the severity of its most severe open case")
+
+
+class OverviewHouseholdList(BaseModel):
+    items: list[OverviewHousehold]
+    total: int
+    limit: int
+    offset: int

@@ -18,7 +18,7 @@
   let heatmapDays = 7;
   let auditOffset = 0;
   const AUDIT_PAGE = 50;
-  const PANELS = ["queue-panel", "case-panel", "household-panel", "audit-panel", "manage-panel", "reports-panel"];
+  const PANELS = ["queue-panel", "case-panel", "household-panel", "audit-panel", "manage-panel", "reports-panel", "overview-panel"];
   // Management, reports, assignment and check-ins live in manage.js (loaded first).
   const extra = () => window.AnbuManage;
 
@@ -114,6 +114,8 @@
     if (hash.startsWith("#/manage") && me.role !== "control_room" && extra())
       return showPanel("manage-panel", () => extra().loadManage(hash, me));
     if (hash === "#/reports" && extra()) return showPanel("reports-panel", () => extra().loadReports(me));
+    if (hash.startsWith("#/overview") && window.AnbuOverview)
+      return showPanel("overview-panel", () => window.AnbuOverview.load(hash));
     return showPanel("queue-panel", () => {
       lastRendered = "";
       return refresh();

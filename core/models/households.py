@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Index, event
 from sqlmodel import Field, SQLModel
 
 from core.enums import Channel, Language, MonitoringState
 from core.models._base import enum_field, pk, utc
+from core.neighbourhood import neighbourhood
 
 
 class Household(SQLModel, table=True):
+    # The district overview groups by team and neighbourhood (api/overview.py).
+    __table_args__ = (Index("ix_household_team_dong", "team_id", "dong"),)
+
     id: int | None = pk()
     team_id: int = Field(foreign_key="team.id", index=True)
     # A non-personal reference staff and logs use instead of names or addresses.
     code: str = Field(max_length=40, unique=True, index=True)
     address: str = Field(default="", max_length=400)
+    # The 동 (읍, 면) named in the address, "" when none is: derived, never typed (see below).
+    dong: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
     timezone: str = Field(default="Asia/Seoul", max_length=64)
     monitoring: MonitoringState = enum_field(MonitoringState, MonitoringState.ACTIVE)
     paused_until: datetime | None = utc(nullable=True)
@@ -24,6 +32,14 @@ class Household(SQLModel, table=True):
     created_at: datetime = utc()
     # Personal data erased (notifier/erasure.py): never watched again; statistics only.
     erased_at: datetime | None = utc(nullable=True)
+
+
+@event.listens_for(Household, "before_insert")
+@event.listens_for(Household, "before_update")
+def _derive_dong(_mapper: Any, _connection: Any, household: Household) -> None:
+    # Every writer of an address (the form, the CSV import, the demo, erasure) keeps the
+    # neighbourhood in step without having to remember it.
+    household.dong = neighbourhood(household.address or "")
 
 
 class Resident(SQLModel, table=True):

@@ -204,6 +204,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/cases/{case_id}/assignees"): Rule(MANAGE),
     ("GET", "/api/v1/cases/{case_id}/closure-preview"): Rule(MANAGE, params={"code": "hospital"}),
     ("GET", "/api/v1/quiet-after-closing"): Rule(STAFF_LIST),
+    # The district overview: counts and household codes, scoped like the queue (not audited).
+    ("GET", "/api/v1/overview"): Rule(STAFF_LIST),
+    ("GET", "/api/v1/overview/households"): Rule(STAFF_LIST, params={"measure": "watched"}),
     ("POST", "/api/v1/cases/{case_id}/field-visits"): Rule(
         _statuses(201, 201, 404, 403, 403),
         mutating=True,
