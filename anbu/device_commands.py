@@ -150,7 +150,7 @@ def _issue(args: argparse.Namespace, change: Any, action: AuditAction, *, rotate
     for line in guide.lines:
         print(f"  {line}")
     for note in guide.notes:
-        print(f"\nNote: {note}")
+        print(f"\nNote: {note.text}")
     return 0
 
 

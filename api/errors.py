@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     ORGANISATION_NOT_FOUND = "organisation_not_found"
     INCIDENT_NOT_FOUND = "incident_not_found"
     STATUS_LINK_NOT_FOUND = "status_link_not_found"
+    DEVICE_IDENTITY_NOT_FOUND = "device_identity_not_found"
     # 409
     CASE_STATE_CONFLICT = "case_state_conflict"
     CASE_CHANGED_RETRY = "case_changed_retry"
@@ -56,6 +57,7 @@ class ErrorCode(StrEnum):
     CANNOT_CHANGE_SELF = "cannot_change_self"
     ERASURE_CASE_OPEN = "erasure_case_open"
     HOUSEHOLD_ERASED = "household_erased"
+    DEVICE_IDENTITY_STATE = "device_identity_state"
     # 400 / 413: uploads and webhooks
     FILE_TOO_LARGE = "file_too_large"
     FILE_NOT_TEXT = "file_not_text"
@@ -84,6 +86,7 @@ class ErrorCode(StrEnum):
     VISIT_BEFORE_CASE = "visit_before_case"
     NOT_TEAM_STAFF = "not_team_staff"
     DEVICE_UNASSIGNABLE = "device_unassignable"
+    DEVICE_IDENTITY_REFUSED = "device_identity_refused"
     TEXT_BLANK = "text_blank"
     OUTCOME_REQUIRED = "outcome_required"
     WEEKDAY_RANGE = "weekday_range"

@@ -11,11 +11,12 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
 from api import audit
 from api.deps import AdminUser, ClockDep, SessionDep, SettingsDep
+from api.errors import ErrorCode, conflict, not_found, unprocessable
 from api.routes.pagination import PathId
 from core.enums import AuditAction, AuditObject, DeviceVendor
 from core.models import MqttCredential
@@ -47,11 +48,17 @@ class IdentityIn(BaseModel):
     external_id: str = Field(..., min_length=1, max_length=200, description="the id in the vendor's topics")
 
 
+class SetupNoteOut(BaseModel):
+    code: str = Field(description="the dashboard words it from its catalogue: identity.note.<code>")
+    params: dict[str, str]
+
+
 class SetupOut(BaseModel):
     format: str
     where: str
-    lines: list[str]
+    lines: list[str] = Field(description="verbatim: what staff paste into the device")
     notes: list[str]
+    note_codes: list[SetupNoteOut]
 
 
 class IssuedOut(BaseModel):
@@ -83,7 +90,7 @@ def _out(row: MqttCredential) -> IdentityOut:
 def _get(session: SessionDep, identity_id: int) -> MqttCredential:
     row = session.get(MqttCredential, identity_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such device identity")
+        raise not_found(ErrorCode.DEVICE_IDENTITY_NOT_FOUND, "device identity")
     return row
 
 
@@ -113,7 +120,7 @@ def add_identity(
         issued = credentials.add(session, body.vendor, body.external_id, settings=settings, now=clock.now())
         announce_issued(settings, issued)
     except credentials.CredentialError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise unprocessable(str(exc), "body", "external_id", code=ErrorCode.DEVICE_IDENTITY_REFUSED) from None
     return _issued(session, request, user, clock, settings, issued, AuditAction.ISSUE_CREDENTIALS)
 
 
@@ -131,7 +138,7 @@ def rotate_identity(
         issued = credentials.rotate(session, _get(session, identity_id), now=clock.now())
         announce_issued(settings, issued, rotated=True)
     except credentials.CredentialError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise conflict(ErrorCode.DEVICE_IDENTITY_STATE, str(exc)) from None
     return _issued(session, request, user, clock, settings, issued, AuditAction.ROTATE_CREDENTIALS)
 
 
@@ -148,7 +155,7 @@ def revoke_identity(
     try:
         row = credentials.revoke(session, _get(session, identity_id), now=clock.now())
     except credentials.CredentialError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise conflict(ErrorCode.DEVICE_IDENTITY_STATE, str(exc)) from None
     audit.record(
         session,
         request,
@@ -186,6 +193,10 @@ def _issued(
         password=issued.password,
         claimed=issued.claimed,
         setup=SetupOut(
-            format=guide.format, where=guide.where, lines=list(guide.lines), notes=list(guide.notes)
+            format=guide.format,
+            where=guide.where,
+            lines=list(guide.lines),
+            notes=[note.text for note in guide.notes],
+            note_codes=[SetupNoteOut(code=note.code, params=dict(note.params)) for note in guide.notes],
         ),
     )

@@ -64,6 +64,8 @@
     contact_channel: "preferred_channel",
     resident_add_name: "name",
     resident_add_phone: "phone",
+    identity_vendor: "vendor",
+    identity_external_id: "external_id",
   };
 
   function clearFieldProblems(node) {

@@ -1,5 +1,6 @@
 // Anbu dashboard: the management screens (#/manage/...): households, devices, teams, users, CSV
-// import; the escalation policy tab is manage-policy.js. dashboard.js routes here (loadManage).
+// import; the escalation policy tab is manage-policy.js, device identities device-identities.js.
+// dashboard.js routes here (loadManage).
 (() => {
   "use strict";
 
@@ -36,8 +37,10 @@
         return a;
       }),
     );
-    const body = $("manage-body");
-    body.replaceChildren();
+    // Each load draws into a container of its own: a later load (a hashchange while this one is
+    // still fetching) replaces it, so overlapping loads never draw a tab twice.
+    const body = el("div");
+    $("manage-body").replaceChildren(body);
     try {
       await { households, devices, teams: teamsTab, users, import: importTab, policy: window.AnbuManage.policyTab }[current](body);
     } catch (error) {
@@ -186,6 +189,8 @@
         : "",
       table([t("col.device"), t("manage.last_heard"), t("col.last_reading"), t("action.assign")], rows),
     );
+    // Issuing MQTT identities is for admins (the API's rule too): device-identities.js.
+    if (me.role === "admin") await window.AnbuDeviceIdentities.section(body, () => loadManage("#/manage/devices", me));
   }
 
   // ------------------------------------------------------------------ teams

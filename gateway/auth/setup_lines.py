@@ -16,18 +16,31 @@ from gateway.auth.acl import topic_base
 
 
 @dataclass(frozen=True)
+class SetupNote:
+    """A note beside the lines: English ``text`` for the command line and API clients, and a
+    ``code`` with ``params`` that the dashboard words from its catalogue (``identity.note.<code>``)."""
+
+    code: str
+    text: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "text": self.text, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
 class SetupGuide:
     format: str  # "console" | "http" | "yaml" | "python": how the lines are entered
-    where: str  # where to enter them (English; the dashboard translates the heading)
+    where: str  # where to enter them (English; the dashboard words it per vendor from its catalogue)
     lines: tuple[str, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[SetupNote, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
             "format": self.format,
             "where": self.where,
             "lines": list(self.lines),
-            "notes": list(self.notes),
+            "notes": [note.text for note in self.notes],
         }
 
 
@@ -69,12 +82,20 @@ def _tasmota(d: str, user: str, password: str, broker: MqttEndpoint, settings: S
         commands.append(f"FullTopic {settings.mqtt_tasmota_fulltopic}")
     if settings.mqtt_tasmota_prefix != "tele":
         commands.append(f"Prefix3 {settings.mqtt_tasmota_prefix}")
-    notes = ["TelePeriod 60; PowerDelta 110; SetOption52 1 are recommended too (docs/devices.md, section 2)."]
+    notes = [
+        SetupNote(
+            "tasmota_recommended",
+            "TelePeriod 60; PowerDelta 110; SetOption52 1 are recommended too (docs/devices.md, section 2).",
+        )
+    ]
     if broker.tls:
         commands.append("SetOption103 1")
         notes.append(
-            "TLS needs a tasmota32 (ESP32) build; with a private CA use fingerprint checking: "
-            "SetOption132 1 and MqttFingerprint (docs/devices.md, TLS)."
+            SetupNote(
+                "tasmota_tls",
+                "TLS needs a tasmota32 (ESP32) build; with a private CA use fingerprint checking: "
+                "SetOption132 1 and MqttFingerprint (docs/devices.md, TLS).",
+            )
         )
     return SetupGuide(
         "console", "Tasmota web console (Tools > Console)", ("Backlog " + "; ".join(commands),), tuple(notes)
@@ -91,13 +112,21 @@ def _shelly_gen1(d: str, user: str, password: str, broker: MqttEndpoint, setting
             ("mqtt_pass", password),
         )
     )
+    prefix = f"{settings.mqtt_shelly_gen1_prefix}/{d}"
     notes = [
-        f"Or in the web UI: Internet & Security > Advanced - Developer Settings, user {user}; keep the "
-        f"default topic prefix ({settings.mqtt_shelly_gen1_prefix}/{d}).",
+        SetupNote(
+            "shelly_gen1_web_ui",
+            f"Or in the web UI: Internet & Security > Advanced - Developer Settings, user {user}; keep the "
+            f"default topic prefix ({prefix}).",
+            (("user", user), ("prefix", prefix)),
+        ),
     ]
     if broker.tls:
         notes.append(
-            "Shelly Gen1 cannot connect over TLS: give it a plain listener on the LAN (docs/devices.md)."
+            SetupNote(
+                "shelly_gen1_no_tls",
+                "Shelly Gen1 cannot connect over TLS: give it a plain listener on the LAN (docs/devices.md).",
+            )
         )
     return SetupGuide(
         "http", "a browser on the device's network", (f"http://<device-ip>/settings?{query}",), tuple(notes)
@@ -118,7 +147,12 @@ def _shelly(d: str, user: str, password: str, broker: MqttEndpoint, settings: Se
         config["ssl_ca"] = "user_ca.pem"
     body = quote(json.dumps(config, separators=(",", ":")), safe=':,{}"')
     notes = (
-        ["Upload your CA first (Shelly.PutUserCA) when the broker's certificate is from a private CA."]
+        [
+            SetupNote(
+                "shelly_user_ca",
+                "Upload your CA first (Shelly.PutUserCA) when the broker's certificate is from a private CA.",
+            )
+        ]
         if broker.tls
         else []
     )
@@ -143,7 +177,12 @@ def _esphome(d: str, user: str, password: str, broker: MqttEndpoint, settings: S
     notes = []
     if broker.tls:
         lines.append("  certificate_authority: !secret anbu_mqtt_ca  # PEM of your CA (ESP32, esp-idf)")
-        notes.append("TLS needs an ESP32 node on the esp-idf framework; ESP8266 nodes cannot verify a CA.")
+        notes.append(
+            SetupNote(
+                "esphome_tls",
+                "TLS needs an ESP32 node on the esp-idf framework; ESP8266 nodes cannot verify a CA.",
+            )
+        )
     return SetupGuide("yaml", "the node's YAML (then install it)", tuple(lines), tuple(notes))
 
 
@@ -159,8 +198,11 @@ def _zigbee2mqtt(user: str, password: str, broker: MqttEndpoint, settings: Setti
     if broker.tls:
         lines.append("  ca: /path/to/anbu-ca.pem")
     notes = (
-        "The bridge is one identity for every Zigbee device behind it: they appear as pending devices by "
-        "friendly name; assign them as usual. One bridge per base topic (docs/security.md).",
+        SetupNote(
+            "zigbee2mqtt_bridge",
+            "The bridge is one identity for every Zigbee device behind it: they appear as pending devices "
+            "by friendly name; assign them as usual. One bridge per base topic (docs/security.md).",
+        ),
     )
     return SetupGuide("yaml", "Zigbee2MQTT configuration.yaml (then restart it)", tuple(lines), notes)
 

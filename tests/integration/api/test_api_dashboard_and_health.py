@@ -144,6 +144,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/errors.js",
         "/static/manage-forms.js",
         "/static/manage.js",
+        "/static/device-identities.js",
         "/static/manage-policy.js",
         "/static/manage-reports.js",
         "/static/case-extras.js",

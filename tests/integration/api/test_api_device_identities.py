@@ -41,9 +41,12 @@ def test_issue_rotate_revoke(app_client: TestClient, world: World, auth: Auth, e
         )
 
     again = app_client.post(BASE, json={"vendor": "native", "external_id": "seen-on-the-wire"}, headers=admin)
-    assert again.status_code == 422 and "already has credentials" in again.json()["detail"]
+    [problem] = again.json()["detail"]
+    assert again.status_code == 422 and "already has credentials" in problem["msg"]
+    # A code the dashboard words, on the field it is about.
+    assert problem["type"] == "device_identity_refused" and problem["loc"] == ["body", "external_id"]
     bad = app_client.post(BASE, json={"vendor": "shelly", "external_id": "tele/x"}, headers=admin)
-    assert bad.status_code == 422 and "reads as" in bad.json()["detail"]
+    assert bad.status_code == 422 and "reads as" in bad.json()["detail"][0]["msg"]
 
     rotated = app_client.post(f"{BASE}/{identity_id}/rotate", headers=admin)
     assert rotated.status_code == 200 and rotated.json()["password"] != password
@@ -53,9 +56,12 @@ def test_issue_rotate_revoke(app_client: TestClient, world: World, auth: Auth, e
     revoked = app_client.post(f"{BASE}/{identity_id}/revoke", headers=admin)
     assert revoked.status_code == 200 and revoked.json()["broker_told"] is True
     assert revoked.json()["identity"]["revoked_at"] is not None
-    assert app_client.post(f"{BASE}/{identity_id}/rotate", headers=admin).status_code == 409
+    assert app_client.post(f"{BASE}/{identity_id}/rotate", headers=admin).json()["code"] == (
+        "device_identity_state"
+    )
     assert app_client.post(f"{BASE}/{identity_id}/revoke", headers=admin).status_code == 409
-    assert app_client.post(f"{BASE}/99999/revoke", headers=admin).status_code == 404
+    missing = app_client.post(f"{BASE}/99999/revoke", headers=admin)
+    assert missing.status_code == 404 and missing.json()["code"] == "device_identity_not_found"
     with Session(engine) as s:
         entries = s.exec(select(AuditEntry).where(AuditEntry.object_type == AuditObject.MQTT_IDENTITY)).all()
         assert [e.action for e in entries] == [
