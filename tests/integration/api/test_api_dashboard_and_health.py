@@ -147,6 +147,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/device-identities.js",
         "/static/manage-policy.js",
         "/static/manage-reports.js",
+        "/static/overview.js",
         "/static/case-extras.js",
         "/static/case-closing.js",
         "/static/household-extras.js",
