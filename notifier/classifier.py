@@ -35,10 +35,12 @@ from core.enums import Intent, Risk
 from notifier.classifier_features import features, joined_features, subword_features, word_features
 from notifier.classifier_rules import (
     SPOKEN_ONE,
+    denies_an_emergency,
     has_death_talk,
     has_emergency_phrase,
     has_negated_wellbeing,
     has_ok_cue,
+    is_everyday,
     is_hyperbole,
     is_other_death_talk,
     mentions_life_or_death,
@@ -138,11 +140,17 @@ def apply_safety(
     if short == "mixed":
         return Classification(Intent.UNCLEAR, 1.0, "short_answer")
     probs = dict(probabilities)
-    if short is not None or is_hyperbole(text):
-        # A bare yes, or "배고파 죽겠어" / "dying to see them": its n-grams may look like danger,
-        # but only a rule can make it an emergency. The other labels decide.
+    if short is not None or is_hyperbole(text) or is_everyday(text):
+        # A bare yes, "배고파 죽겠어" / "dying to see them", or "자다가 깼어" / "I woke up from a
+        # nap": its n-grams may look like danger, but only a rule can make it an emergency. The
+        # other labels decide.
         probs = _without(probs, probs.get(Intent.EMERGENCY, 0.0))
         self_harm = 0.0
+    elif denies_an_emergency(text):
+        # "응급 아니야", "not an emergency": the danger words are there only to be denied, and no
+        # rule found another danger in the rest. The model's vote for other emergencies is set
+        # aside; its self-harm vote is judged as usual below.
+        probs = _without(probs, probs.get(Intent.EMERGENCY, 0.0) - self_harm)
     elif self_harm > 0.0 and (is_other_death_talk(text) or not mentions_life_or_death(text)):
         # Another's death, a past brush with death, "I don't want to die"; or low mood that says
         # nothing of dying, living or ending: not the speaker's own wish to die, so the model's

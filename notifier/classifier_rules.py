@@ -4,6 +4,21 @@
 Korean rules are matched against the reply with spaces removed (:func:`joined`), because Korean
 speech-to-text spaces words at random ("죽 고 싶 어", "수면 제"); English rules against the
 normalised text with its word boundaries (:func:`normalise`).
+
+Why each family exists (the error it prevents; each is also commented where it is defined):
+
+* emergency phrases — a missed emergency is the worst error, and the model alone missed about
+  one in five (docs/calls.md): the words a person uses to ask for help are never left to it;
+* denied dangers (NEGATED_EMERGENCY) — "응급 아니야" named the danger only to deny it and raised
+  an alarm; a false alarm wakes a caseworker and a family and wears out their trust;
+* everyday phrases (EVERYDAY_*) — "자다가 깼어" is made of the same words as the wish not to wake;
+* self-harm talk (SELF_HARM_*) — a resident who says they want to die must reach a person at once,
+  whatever the model's confidence (issue 19);
+* hyperbole and other people's deaths (HYPERBOLE_*, NOT_SELF_HARM_*) — "배고파 죽겠어" and "my
+  friend died" are not the speaker's wish to die;
+* short answers — a bare "응" once borrowed the weight of "응급"; a closed list decides them;
+* ok must be said (NEGATED_WELLBEING, OK_CUES, DEATH_TALK) — calling someone fine who is not
+  ends the check, so "fine" has to be said, and not negated.
 """
 
 from __future__ import annotations
@@ -123,11 +138,74 @@ EMERGENCY_JOINED = _any(
 _STRAY_LETTER = re.compile(r"(?<=[a-z]) ([b-hj-z])\b")
 
 
+# Why: "응급 아니야", "응급 상황은 아니고요", "119 부를 일은 아니야", "not an emergency", "no need
+# for an ambulance" name the danger only to deny it, and the emergency words above fired on them
+# (a false alarm wakes a caseworker and a family). The denied phrase is cut out before the
+# emergency rules read the reply, so whatever else is said still counts: "응급은 아닌데 숨이 차요"
+# stays an emergency. Only a denial that follows the danger word closely is read; anything
+# looser ("응급실 갔다 왔는데 아니 또 아파") is left to the emergency rules, the safer error.
+# Not a denial: a condition or a question ("응급 아니면 뭐야", "이거 응급 아니야?").
+_DENIAL_KO = (
+    r"(?:아니(?!면|라면|냐|니)|아녀|아냐|아닌(?!가)|아닙|아이다|아입|없|읎|필요\s*없|필요\s*읎)(?!\w*\s*\?)"
+)
+NEGATED_EMERGENCY = _any(
+    # 응급 / 위급 / 급한 / 119 / 구급차 / 응급실, optionally "to call / to go / the kind", then 아니/없
+    r"(?:응급|위급|급한|119|일일구|구급차|앰뷸런스|엠뷸런스)\s*(?:실|상황|환자|상태|일|거|건|것)?\s*"
+    r"(?:은|는|이|가|도|까지|까진|까지는|에)?\s*"
+    r"(?:(?:갈|부를|불러야\s*할|올|오실|와야\s*할)\s*(?:일|정도|것|거|건|필요)?\s*(?:은|는|이|가|도|까진|까지는)?\s*|"
+    r"(?:필요|정도)\s*(?:는|은|가|도)?\s*)?" + _DENIAL_KO,
+    # a fall denied: 안 넘어졌어, 넘어지진 않았어, 쓰러진 거 아니야
+    r"안\s*(?:넘어|쓰러|자빠|고꾸라)(?:졌|젔|져)",
+    r"(?:넘어|쓰러|자빠|고꾸라)(?:지진|지지는|지지도|지지|진\s*(?:거|건|게|것은))\s*(?:않|안|아니|아녀|아이다)",
+    # breathing or chest trouble denied: 숨 차는 건 없어요, 가슴 아픈 건 없어
+    r"(?:숨(?:이|가)?\s*(?:차|가쁘|막히)|가슴(?:이)?\s*(?:아프|아픈|답답))\w{0,2}\s*(?:건|거|게|것은|일은|데는|데)\s*"
+    + _DENIAL_KO,
+    # help denied: 살려 달라는 건 아니고, 도와 달라는 게 아니라
+    r"(?:살려|도와)\s*(?:달라는|주라는|달라고\s*하는|달란)\s*(?:건|거|게|것은|말은|말이)?\s*(?:아니|아녀|아이다)",
+    # English
+    r"\b(?:no|not an?|isn'?t an?|not really an?|nothing)\s+(?:emergency|urgent)\b|\bno emergency\b",
+    r"\b(?:no need (?:for|of|to call)|don'?t need|do not need|no call for)\s+(?:an?\s+|the\s+)?(?:ambulance|911|119|paramedics)\b",
+    r"\bno (?:chest pain|pain in my chest|bleeding|trouble breathing|fall|falls)\b",
+)
+
+
+def without_denied_danger(text: str) -> str:
+    """``normalise(text)`` with every denied danger ("응급 아니야", "not an emergency") cut out."""
+    return NEGATED_EMERGENCY.sub(" ", normalise(text))
+
+
+def denies_an_emergency(text: str) -> bool:
+    """The reply names a danger only to deny it (see NEGATED_EMERGENCY)."""
+    return NEGATED_EMERGENCY.search(normalise(text)) is not None
+
+
 def has_emergency_phrase(text: str) -> bool:
-    norm = _STRAY_LETTER.sub(r"\1", normalise(text))
+    norm = _STRAY_LETTER.sub(r"\1", without_denied_danger(text))
     if EMERGENCY_PATTERNS.search(norm) or EMERGENCY_JOINED.search(norm.replace(" ", "")):
         return True
     return _HELP.search(_NEGATED_HELP.sub(" ", norm)) is not None
+
+
+# Why: everyday phrases built from the same words as danger. "자다가 깼어" (I woke up) shares
+# 자다가 with "자다가 안 깼으면" (the wish not to wake), "I woke up from a nap" shares "wake"
+# with "I don't want to wake up", "숨 좀 돌리고" (catching my breath) shares 숨 with 숨이 막혀;
+# the model, which sees words and pieces of words, called them emergencies. On these the
+# model's emergency and self-harm votes are set aside (like hyperbole); a rule still decides:
+# "자다 깼는데 숨이 막혀" is an emergency by the breathing rule.
+EVERYDAY_KO = re.compile(
+    r"(?:자다|잠|낮잠|잠결)(?:가|이|을|에서|자다가)?(?:깼|깨서|깨어났|깼는데|깼네|깨니|깨가|깨갖고|일어났)"
+    r"|낮잠|숨(?:좀|을)?돌리"
+)
+EVERYDAY_EN = re.compile(
+    r"\b(?:i|just|i just|i've just|you)\s+(?:woke|wake|got)\s+(?:up|me)\b(?!\s+(?:and|but)\b)"
+    r"|\b(?:a|my|from a|from my|having a|had a|taking a|took a)\s+nap\b|\bjust woken\b"
+    r"|\bout of breath (?:from|after|climbing|walking|carrying|with the)\b|\bcatching my breath after\b"
+)
+
+
+def is_everyday(text: str) -> bool:
+    """An everyday phrase that looks like danger (see EVERYDAY_KO/EN); decides nothing alone."""
+    return bool(EVERYDAY_KO.search(joined(text)) or EVERYDAY_EN.search(normalise(text)))
 
 
 # ---------------------------------------------------------------- self-harm risk
@@ -234,6 +312,8 @@ SELF_HARM_KO: tuple[Rule, ...] = (
         r"(?:약|수면제|알약|약통|약병)(?:을|를)?(?:한꺼번에|몽땅|통째로|한번에|한통|한움큼|왕창|한주먹|다털어|털어)"
         r"(?:다)?(?:먹|넣|삼키|털어)",
         r"농약(?:을|이라도|이나|을좀|이나마|도)?(?:먹|마시|마실|마셔|마셨|마신|들이키|들이켜|털어)",
+        # bought or kept first, the intent after it ("농약 사다 놨어유 먹을라구")
+        r"농약\w{0,8}?(?:먹을|먹으려|먹을라|마실|마시려|마실라|묵을|들이킬|먹고죽|마시고죽)",
         r"번개탄(?:을|이라도|좀|도)?(?:사|샀|피우|피울|피워|준비)",
         r"(?:밧줄|노끈)(?:을|도|좀|하나)?(?:준비|사놨|사뒀|사다|샀|매달|걸어|묶어)",
         r"뛰어내리(?:고|려|ㄹ|자|겠|면|기)|뛰어내릴|뛰어내려\w{0,2}(?:버릴|야|죽)|투신",
@@ -276,6 +356,9 @@ SELF_HARM_EN: tuple[Rule, ...] = (
         r"might)\s+(?:about\s+|of\s+)?(?:to\s+|ta\s+)?(?:kill(?:ing)? (?:my|him|her|them) ?sel(?:f|ves)|"
         r"end(?:ing)? (?:it|my life|my own life|everything|things)|tak(?:e|ing) my (?:own )?life)\b",
         r"\b(?:kill(?:ing|s|ed)?|top(?:ping)?|off(?:ing)?) (?:my|him|her|them) ?sel(?:f|ves)\b|suicid|self harm",
+        # speech-to-text writes "die" as "dye"; dyeing has an object ("dye my hair"), the wish none
+        r"\b(?:want|wanna|wish|ready|going|gonna)\s+(?:to\s+)?dye\b"
+        r"(?!\s+(?:my|the|it|her|his|them|this|that|some|a|your|our|their|wool|cloth|fabric|eggs)\b)",
         r"\bend(?:ing)? it all\b|\bend it (?:tonight|today|soon|now)\b",
         r"better off dead|rather be dead|(?:i'?d|i would|would) (?:much )?rather (?:just )?die|(?:be|rather) dead than|"
         r"\bwish(?:ed)? (?:i|i'd|id) (?:was|were|had|could|would|'d)?\s*(?:be |have )?(?:dead|die|died|gone|never been born|not wake)",
@@ -358,7 +441,7 @@ def self_harm_rule(text: str) -> str | None:
     return None
 
 
-# Everyday hyperbole: "배고파 죽겠어" (starving), "심심해 죽겠어" (bored stiff), "dying to see
+# Why: everyday hyperbole made the model hear the wish to die. "배고파 죽겠어" (starving), "심심해 죽겠어" (bored stiff), "dying to see
 # them", "bored to death", "my back is killing me". Said with emotional pain (외로워, 우울해) it
 # is NOT here: that is self-harm talk (SELF_HARM_KO "wish_to_die").
 HYPERBOLE_KO = re.compile(
@@ -375,7 +458,7 @@ def is_hyperbole(text: str) -> bool:
     return bool(HYPERBOLE_KO.search(joined(text)) or HYPERBOLE_EN.search(normalise(text)))
 
 
-# Talk of death that is NOT the speaker's wish to die: another person's death, a past brush with
+# Why: the model's self-harm guess fired on talk of death that is NOT the speaker's wish to die: another person's death, a past brush with
 # death, "I don't want to die", everyday hyperbole ("배고파 죽겠어", "dying to see them"), and
 # 죽 the rice porridge. A model guess of self-harm is not believed on these (a rule still is).
 NOT_SELF_HARM_KO = _any(
@@ -509,7 +592,7 @@ def has_negated_wellbeing(text: str) -> bool:
 # "I went to the market" are probably fine too, but the call asks again rather than guess.
 OK_CUES = _any(
     r"괜찮|괜찬|갠찮|괜차|개안|좋아|좋습|좋네|좋다|좋지|잘\s*(지내|있|잤|먹|지냅|이수|이서|이우)",
-    r"별일|별\s*탈|일\s*없|아무\s*(일|렇지|이상|도움)|이상\s*없|문제\s*없|건강|멀쩡|튼튼|편안|무탈|무사",
+    r"별일|별\s*탈|일\s*없|아무\s*(일|렇지|이상|도움)|이상\s*없|문제\s*없|건강|멀쩡|튼튼|편안|펜안|무탈|무사",
     r"안\s*아파|아프지\s*않|아픈\s*(데|곳|거)\s*없|다친\s*(데|곳)\s*없|나쁘지\s*않|걱정\s*(마|하지|안)|암시랑",
     r"^(네|예|녜|넵|응|(ㅇ|\u110b){2}|네네|예예|네에|오냐)$|(?<!\S)(1|일)\s*번(이요|요)?(?!\S)|^하나(요)?$",
     r"\b(fine|ok|okay|okey|good|gud|great|well|alright|all right|grand|healthy|safe|perfect|perfectly)\b",
