@@ -6,9 +6,10 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from statistics import median
 
-from api.schemas import TeamReport
+from api.schemas import AckBucket, ReportWeek, TeamReport
 from core.enums import CaseStatus, ResolutionCode
 from core.models import Case
 
@@ -52,6 +53,68 @@ def team_report(
         cases_with_field_visit=visited,
         share_with_field_visit=round(visited / len(cases), 4) if cases else None,
     )
+
+
+WEEK = timedelta(days=7)
+# Minutes to acknowledge, as a control room reads them: at once, within a quarter, an hour, a shift.
+ACK_LIMITS = (5, 15, 60, 240)
+
+
+def outcome_of(case: Case) -> str:
+    """How a case ended, in one word for the outcome chart."""
+    if case.status == CaseStatus.RESOLVED and case.resolution_code is not None:
+        return case.resolution_code.value
+    if case.status == CaseStatus.CLEARED:
+        if case.clear_reason in RESIDENT_CLEAR_REASONS:
+            return "cleared_by_resident"
+        if case.clear_reason in ACTIVITY_CLEAR_REASONS:
+            return "cleared_by_activity"
+        return "cleared_other"
+    return "still_open"
+
+
+def weeks(cases: Sequence[Case], since: datetime, until: datetime) -> list[ReportWeek]:
+    """The period in 7-day slices from its start (the last one may be shorter), with the cases
+    opened in each by kind and by how they ended. Slices, not calendar weeks: the period's own
+    start is the only boundary every household's time zone agrees on."""
+    slices: list[ReportWeek] = []
+    start = since
+    while start < until:
+        end = min(start + WEEK, until)
+        slices.append(ReportWeek(start=start, end=end, cases_opened=0, by_kind={}, by_outcome={}))
+        start = end
+    for case in cases:
+        # A period ending "now" includes a case opened at that very instant: the last slice's.
+        index = min(int((case.opened_at - since) / WEEK), len(slices) - 1)
+        if index < 0:
+            continue  # the report's own query keeps this from happening; never an IndexError
+        week = slices[index]
+        week.cases_opened += 1
+        week.by_kind[case.kind.value] = week.by_kind.get(case.kind.value, 0) + 1
+        outcome = outcome_of(case)
+        week.by_outcome[outcome] = week.by_outcome.get(outcome, 0) + 1
+    return slices
+
+
+def time_to_acknowledge(cases: Sequence[Case]) -> list[AckBucket]:
+    """How long cases waited for a person: within each of ``ACK_LIMITS``, later, or never (a
+    case cleared or still open without anyone taking it on)."""
+    counts = Counter[str]()
+    for case in cases:
+        if case.acknowledged_at is None:
+            counts["never"] += 1
+            continue
+        minutes = (case.acknowledged_at - case.opened_at).total_seconds() / 60
+        key = next((f"within_{limit}" for limit in ACK_LIMITS if minutes <= limit), "later")
+        counts[key] += 1
+    return [
+        *(
+            AckBucket(key=f"within_{limit}", upto_minutes=limit, cases=counts[f"within_{limit}"])
+            for limit in ACK_LIMITS
+        ),
+        AckBucket(key="later", upto_minutes=None, cases=counts["later"]),
+        AckBucket(key="never", upto_minutes=None, cases=counts["never"]),
+    ]
 
 
 CSV_COLUMNS = (

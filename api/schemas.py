@@ -608,10 +608,34 @@ class TeamReport(BaseModel):
     share_with_field_visit: float | None = None  # cases_with_field_visit / cases_opened
 
 
+class ReportWeek(BaseModel):
+    """Cases opened in one 7-day slice of the period (the last may be shorter), for the charts."""
+
+    start: datetime
+    end: datetime
+    cases_opened: int
+    by_kind: dict[str, int]  # CaseKind value -> cases
+    # How they ended: a resolution code, cleared_by_resident / cleared_by_activity / cleared_other,
+    # or still_open.
+    by_outcome: dict[str, int]
+
+
+class AckBucket(BaseModel):
+    """Cases acknowledged within ``upto_minutes`` (and after the bucket before); the last two
+    buckets: later than every limit (``upto_minutes`` null) and ``never`` acknowledged."""
+
+    key: str
+    upto_minutes: int | None
+    cases: int
+
+
 class ReportOut(BaseModel):
     since: datetime
     until: datetime
     teams: list[TeamReport]
+    # Every team of the report together: the reports page's charts.
+    weeks: list[ReportWeek] = []
+    time_to_acknowledge: list[AckBucket] = []
 
 
 # ------------------------------------------------------------------ assignment and field visits

@@ -18,7 +18,7 @@ from api.errors import (
     unprocessable,
 )
 from api.queries import SEE_ALL_ROLES, visible_households
-from api.reports import team_report, to_csv
+from api.reports import team_report, time_to_acknowledge, to_csv, weeks
 from api.routes.pagination import QueryId
 from api.schemas import ReportOut
 from core.enums import AuditAction, AuditObject, CaseEventType
@@ -96,10 +96,13 @@ def _report(
         and (team_id is None or t.id == team_id)
         and (user.role in SEE_ALL_ROLES or t.id == user.team_id)  # a caseworker: their team only
     ]
+    shown = [c for t in teams if t.id is not None for c in by_team.get(t.id, [])]
     return ReportOut(
         since=start,
         until=end,
         teams=[team_report(t.id, t.name, by_team.get(t.id, []), visits) for t in teams if t.id is not None],
+        weeks=weeks(shown, start, end),
+        time_to_acknowledge=time_to_acknowledge(shown),
     )
 
 

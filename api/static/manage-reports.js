@@ -62,6 +62,7 @@
       return;
     }
     $("report-period").textContent = when(report.since) + " – " + when(report.until);
+    window.AnbuCharts.render($("report-charts"), report);
     const headers = [t("report.figure"), ...report.teams.map((x) => x.team_name)];
     const rows = REPORT_ROWS.map(([key, get]) => [t("report." + key), ...report.teams.map((x) => get(x))]);
     const outcomes = ["resident_fine", "hospital", "found_in_need", "deceased", "other"];

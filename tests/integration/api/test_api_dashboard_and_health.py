@@ -146,6 +146,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/manage.js",
         "/static/device-identities.js",
         "/static/manage-policy.js",
+        "/static/report-charts.js",
         "/static/manage-reports.js",
         "/static/overview.js",
         "/static/case-extras.js",

@@ -65,3 +65,24 @@ def test_csv_export_opens_in_excel(app_client: TestClient, world: World, auth: A
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert sorted(r["team_name"] for r in rows) == ["Team A", "Team B"]
     assert {r["cases_opened"] for r in rows} == {"1"}
+
+
+def test_the_chart_figures_cover_the_same_cases_as_the_teams_shown(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    with session_scope(engine) as session:
+        case = session.get(Case, world.case_a)
+        assert case is not None
+        lifecycle.acknowledge(
+            session, case, actor="user:caseworker-own", now=clock.now() + timedelta(minutes=3)
+        )
+    clock.advance(timedelta(hours=1))
+    admin = app_client.get("/api/v1/reports", headers=auth("admin")).json()
+    assert len(admin["weeks"]) == 5  # 30 days: four 7-day slices and two days
+    assert sum(w["cases_opened"] for w in admin["weeks"]) == 2
+    assert admin["weeks"][-1]["by_kind"] == {"inactivity": 2}
+    acks = {b["key"]: b["cases"] for b in admin["time_to_acknowledge"]}
+    assert acks["within_5"] == 1 and acks["never"] == 1
+    other = app_client.get("/api/v1/reports", headers=auth("caseworker_other")).json()
+    assert sum(w["cases_opened"] for w in other["weeks"]) == 1  # never another team's cases
+    assert {b["key"]: b["cases"] for b in other["time_to_acknowledge"]}["within_5"] == 0
