@@ -338,6 +338,12 @@ class Settings(LogSettings):
         gt=0,
         description="assumed reporting interval until one is learned (Tasmota TelePeriod default)",
     )
+    gateway_queue_max: int = Field(
+        10_000,
+        ge=1,
+        description="at most this many received messages wait to be stored; past it the gateway stops "
+        "reading from the broker until the store catches up (backpressure: nothing is dropped)",
+    )
     gateway_deaf_min_s: float = Field(
         60.0,
         gt=0,

@@ -35,6 +35,7 @@ from core.clock import Clock, SteadyClock
 from core.models import Device
 from core.settings import Settings
 from gateway.adapters import subscription_filters
+from gateway.backpressure import Capacity
 from gateway.batches import BatchProcessor, Interrupted
 from gateway.batching import take_batch
 from gateway.hearing import Hearing, deaf_limit, device_bound, live_intervals
@@ -73,6 +74,9 @@ EXPECTATION_REFRESH_S = 60.0
 # Some 3.1.1-only brokers (amqtt among them) neither accept nor refuse a v5 CONNECT that carries
 # properties: they just wait. No CONNACK this long after a first v5 attempt means "speak 3.1.1".
 V5_CONNACK_TIMEOUT_S = 5.0
+
+# The network thread says it stopped reading the broker (the store fell behind) at most this often.
+BACKPRESSURE_LOG_EVERY_S = 60.0
 
 # A filter nobody subscribes to: unsubscribing from it is a round trip that flushes our acks.
 ACK_BARRIER_TOPIC = "anbu-gateway/ack-barrier"
@@ -132,7 +136,11 @@ class Gateway:
         self._protocol = (
             MQTTProtocolVersion.MQTTv311 if settings.uses_embedded_broker else MQTTProtocolVersion.MQTTv5
         )
-        self._queue: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()  # unbounded: never drop
+        # Bounded by backpressure, never by dropping: when ANBU_GATEWAY_QUEUE_MAX messages wait, the
+        # network thread waits for room and reads no more from the broker (gateway/backpressure.py).
+        self._queue: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
+        self._capacity = Capacity(settings.gateway_queue_max)
+        self._backpressure_logged_at: float | None = None
         self._stop = threading.Event()
         self._interrupt = threading.Event()
         self._connected_event = threading.Event()  # connected AND subscriptions acknowledged
@@ -211,6 +219,9 @@ class Gateway:
                 self._thread.join(timeout)
             if self._thread.is_alive():
                 log.error("gateway processing thread did not stop")
+        # Nothing will take from the queue any more: a network thread waiting for room gives up, and
+        # what it held stays unqueued and unacknowledged, for the broker to redeliver.
+        self._capacity.close()
         if self._thread is not None:
             self._write_status(stopped=True)  # a clean stop: a silent status row is then no incident
         client = self._client
@@ -306,6 +317,9 @@ class Gateway:
                 "db_retries": self._processor.db_retries,
                 "poison_messages": self._processor.poison_messages,
                 "queue_depth": self._queue.qsize(),
+                "queue_limit": self._capacity.limit,
+                "backpressure_waits": self._capacity.waits,
+                "backpressure_s": self._capacity.waited_s,
                 "connected": self._connected,
                 "generation": self._generation,
                 "last_batch_ms": self._last_batch_ms,
@@ -567,6 +581,8 @@ class Gateway:
                 self._link.probe_echoed(arrived, bytes(msg.payload))
                 return
             self._last_arrival = arrived
+            if not self._room_for(1):
+                return  # stopping: left unacknowledged, the broker redelivers it
             inbound = InboundMessage(
                 topic, bytes(msg.payload), self._receive_time(1), msg.mid if msg.qos else 0, bool(msg.dup)
             )
@@ -585,16 +601,42 @@ class Gateway:
             arrived = self._last_arrival = time.monotonic()
             generation = self._generation
             put = self._queue.put
+            room = 0
             for arrival, (topic_bytes, payload, mid, header) in enumerate(messages):
+                if room == 0:
+                    room = self._room_for(len(messages) - arrival)
+                    if room == 0:
+                        return  # stopping: the rest stay unacknowledged, the broker redelivers them
                 try:
                     topic = topic_bytes.decode("utf-8")
                 except UnicodeDecodeError:
                     topic = topic_bytes.decode("utf-8", errors="backslashreplace")  # rejected later
                 inbound = InboundMessage(topic, payload, received_at, mid, header & 0x08 != 0, arrival)
                 put(_Delivery(inbound, mid, 1, generation, arrived))
+                room -= 1
                 self._received += 1
         except Exception:
             log.exception("could not enqueue MQTT messages (they stay unacknowledged)")
+
+    def _room_for(self, wanted: int) -> int:
+        """Slots in the queue for up to *wanted* messages (network thread). While the queue is full
+        this waits, and paho reads nothing more from the socket meanwhile: the broker keeps the rest.
+        0 only when the gateway is stopping (the processing thread is gone)."""
+        waits = self._capacity.waits
+        room = self._capacity.take(wanted, give_up=self._interrupt.is_set)
+        if self._capacity.waits != waits:
+            now = time.monotonic()
+            logged = self._backpressure_logged_at
+            if logged is None or now - logged >= BACKPRESSURE_LOG_EVERY_S:
+                self._backpressure_logged_at = now
+                log.warning(
+                    "the store is falling behind: the gateway stopped reading from the broker while "
+                    "%d messages waited (ANBU_GATEWAY_QUEUE_MAX); %d such waits, %.1f s in all",
+                    self._capacity.limit,
+                    self._capacity.waits,
+                    self._capacity.waited_s,
+                )
+        return room
 
     # --- processing thread ---------------------------------------------------------------------
 
@@ -769,9 +811,11 @@ class Gateway:
             log.warning("could not write the gateway status row: %s", type(exc).__name__)
 
     def _take_batch(self) -> list[_Delivery]:
-        return take_batch(
+        batch = take_batch(
             self._queue, max_items=BATCH_MAX_MESSAGES, max_wait_s=BATCH_WAIT_S, arrived_at=_arrived
         )
+        self._capacity.give_back(len(batch))  # out of the queue: the network thread may read again
+        return batch
 
     def _process(self, batch: list[_Delivery]) -> None:
         started = time.perf_counter()
