@@ -104,6 +104,8 @@ def household_detail(
         code=household.code,
         timezone=household.timezone,
         team_id=household.team_id,
+        address=household.address,
+        resident_names=[r.name for r in residents if r.erased_at is None],
         monitoring=household.monitoring,
         paused_until=household.paused_until,
         erased_at=household.erased_at,

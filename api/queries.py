@@ -7,12 +7,14 @@ caseworker cannot probe another team's case ids.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, func, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, true
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -40,7 +42,17 @@ from api.schemas import (
     ResidentWordsOut,
 )
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Role, Severity
-from core.models import CallAttempt, Case, CaseAssignment, CaseEvent, Household, Notification, User, Watch
+from core.models import (
+    CallAttempt,
+    Case,
+    CaseAssignment,
+    CaseEvent,
+    Household,
+    Notification,
+    Resident,
+    User,
+    Watch,
+)
 from notifier.transports.base import mask_phone
 
 SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.CONTROL_ROOM})
@@ -59,12 +71,42 @@ def visible_households(user: User) -> ColumnElement[bool]:
 # ------------------------------------------------------------------ households
 
 
+def _literal(text: str) -> str:
+    """*text* for LIKE: its wildcards are literal characters, not patterns (escape "\\")."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# "1234" or "010-1234" finds a phone; one or two digits would find nearly every number.
+MIN_PHONE_DIGITS = 3
+
+
+def household_search(text: str) -> ColumnElement[bool]:
+    """Households where *text* is any part of the code, the address, a resident's name or a
+    resident's phone — the phone with or without dashes, and in the domestic form people say
+    ("010-1234-5678") although it is stored as E.164 (+821012345678)."""
+    like = "%" + _literal(text.strip()) + "%"
+    named = select(Resident.household_id).where(col(Resident.name).ilike(like, escape="\\"))
+    found = [
+        col(Household.code).ilike(like, escape="\\"),
+        col(Household.address).ilike(like, escape="\\"),
+        col(Household.id).in_(named),
+    ]
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= MIN_PHONE_DIGITS:
+        forms = {digits, "82" + digits[1:]} if digits.startswith("0") else {digits}
+        for form in sorted(forms):
+            phoned = select(Resident.household_id).where(col(Resident.phone).like("%" + form + "%"))
+            found.append(col(Household.id).in_(phoned))
+    return or_(*found)
+
+
 def list_households(
     session: Session,
     user: User,
     *,
     team_id: int | None = None,
     code_prefix: str | None = None,
+    search: str | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[HouseholdItem], int]:
@@ -72,9 +114,9 @@ def list_households(
     if team_id is not None:
         where = and_(where, col(Household.team_id) == team_id)
     if code_prefix:
-        # LIKE wildcards in the search text are literal characters, not patterns.
-        escaped = code_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where = and_(where, col(Household.code).ilike(escaped + "%", escape="\\"))
+        where = and_(where, col(Household.code).ilike(_literal(code_prefix) + "%", escape="\\"))
+    if search and search.strip():
+        where = and_(where, household_search(search))
     total = session.exec(select(func.count()).select_from(Household).where(where)).one()
     active = (
         select(col(Case.household_id), func.count().label("n"))
@@ -91,12 +133,16 @@ def list_households(
         .limit(limit)
         .offset(offset)
     )
+    rows = session.exec(stmt).all()
+    names = _resident_names(session, [_id(household.id) for household, _, _ in rows])
     items = [
         HouseholdItem(
             id=_id(household.id),
             code=household.code,
             timezone=household.timezone,
             team_id=household.team_id,
+            address=household.address,
+            resident_names=names.get(_id(household.id), []),
             monitoring=household.monitoring,
             paused_until=household.paused_until,
             watch_status=watch.status if watch else None,
@@ -104,9 +150,23 @@ def list_households(
             alert_after=watch.alert_after if watch else None,
             open_cases=int(open_cases),
         )
-        for household, watch, open_cases in session.exec(stmt).all()
+        for household, watch, open_cases in rows
     ]
     return items, int(total)
+
+
+def _resident_names(session: Session, household_ids: Sequence[int]) -> dict[int, list[str]]:
+    """household id -> its residents' names (erased ones left out), in the order they were added."""
+    if not household_ids:
+        return {}
+    names: dict[int, list[str]] = defaultdict(list)
+    for household_id, name in session.exec(
+        select(Resident.household_id, Resident.name)
+        .where(col(Resident.household_id).in_(list(household_ids)), col(Resident.erased_at).is_(None))
+        .order_by(col(Resident.id))
+    ).all():
+        names[household_id].append(name)
+    return names
 
 
 # ------------------------------------------------------------------ cases
@@ -121,6 +181,15 @@ class CaseFilters:
     team_id: int | None = None
     assigned_user_id: int | None = None
     unassigned: bool = False
+
+
+class CaseOrder(StrEnum):
+    """How the queue is sorted (``GET /cases?sort=``)."""
+
+    URGENCY = "urgency"  # most severe first, then the longest-waiting (the default)
+    OPENED = "opened"  # the longest-waiting first, whatever the severity
+    NEWEST = "newest"  # the most recently opened first
+    HOUSEHOLD = "household"  # by household code, then by urgency
 
 
 def _severity_rank() -> ColumnElement[int]:
@@ -188,15 +257,31 @@ def _stories(
     }
 
 
+def _case_order(order: CaseOrder) -> list[Any]:
+    urgency = [_severity_rank().desc(), col(Case.opened_at), col(Case.id)]
+    if order == CaseOrder.OPENED:
+        return [col(Case.opened_at), col(Case.id)]
+    if order == CaseOrder.NEWEST:
+        return [col(Case.opened_at).desc(), col(Case.id).desc()]
+    if order == CaseOrder.HOUSEHOLD:
+        return [col(Household.code), *urgency]
+    return urgency
+
+
 def list_cases(
-    session: Session, user: User, filters: CaseFilters, *, limit: int, offset: int
+    session: Session,
+    user: User,
+    filters: CaseFilters,
+    *,
+    limit: int,
+    offset: int,
+    order: CaseOrder = CaseOrder.URGENCY,
 ) -> tuple[list[CaseItem], int]:
-    """Most severe first, then the longest-waiting: the order a caseworker should work in."""
+    """By default most severe first, then the longest-waiting: the order a caseworker should
+    work in; *order* sorts otherwise (by time or household) when asked."""
     base = _filtered_cases(user, filters)
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    stmt = (
-        base.order_by(_severity_rank().desc(), col(Case.opened_at), col(Case.id)).limit(limit).offset(offset)
-    )
+    stmt = base.order_by(*_case_order(order)).limit(limit).offset(offset)
     rows = session.exec(stmt).all()
     ids = [_id(case.id) for case, _ in rows]
     calls = _by_case(session.exec(_calls_for(ids)).all())

@@ -84,6 +84,8 @@ class HouseholdItem(BaseModel):
     code: str
     timezone: str
     team_id: int
+    address: str = ""
+    resident_names: list[str] = []  # the residents' names (erased ones left out): whom staff look for
     monitoring: MonitoringState
     paused_until: datetime | None
     watch_status: WatchStatus | None  # None until the household has a watch row

@@ -18,7 +18,7 @@ from api.errors import (
     not_found,
     unprocessable,
 )
-from api.queries import CaseFilters, case_detail, case_item, get_visible_case, list_cases
+from api.queries import CaseFilters, CaseOrder, case_detail, case_item, get_visible_case, list_cases
 from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, PathId, QueryId
 from api.schemas import (
     AssigneeList,
@@ -67,6 +67,10 @@ def cases(
     team_id: QueryId = None,
     assigned_user_id: QueryId = None,
     unassigned: Annotated[bool, Query(description="only cases nobody is assigned to")] = False,
+    sort: Annotated[
+        CaseOrder,
+        Query(description="urgency (most severe, then longest-waiting), opened, newest or household"),
+    ] = CaseOrder.URGENCY,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> CasePage:
@@ -86,7 +90,7 @@ def cases(
         assigned_user_id=assigned_user_id,
         unassigned=unassigned,
     )
-    items, total = list_cases(session, user, filters, limit=limit, offset=offset)
+    items, total = list_cases(session, user, filters, limit=limit, offset=offset, order=sort)
     return CasePage(items=items, total=total, limit=limit, offset=offset)
 
 

@@ -36,6 +36,7 @@ router = APIRouter(prefix="/households", tags=["households"])
 
 MAX_PAUSE = timedelta(days=180)  # a longer absence is a different conversation (and a re-check)
 MAX_ACTIVITY_DAYS = 90
+MAX_SEARCH_LENGTH = 100
 MAX_DAY_VIEW_DAYS = 400  # the day view looks back at most this far (and 4 weeks before it)
 HouseholdId = PathId
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -51,11 +52,20 @@ def households(
     code: Annotated[
         str | None, Query(max_length=40, pattern=NO_NUL, description="households whose code starts with this")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SEARCH_LENGTH,
+            pattern=NO_NUL,
+            description="any part of the code, the address, a resident's name or phone "
+            "(with or without dashes, 010-… or +8210…)",
+        ),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> HouseholdPage:
     items, total = list_households(
-        session, user, team_id=team_id, code_prefix=code, limit=limit, offset=offset
+        session, user, team_id=team_id, code_prefix=code, search=q, limit=limit, offset=offset
     )
     return HouseholdPage(items=items, total=total, limit=limit, offset=offset)
 
