@@ -39,6 +39,21 @@
     return a;
   }
 
+  // A Korean number as people say it ("+821012345678" -> "010-1234-5678"); others as stored.
+  function phoneText(number) {
+    const mobile = number.match(/^\+82(1\d)(\d{3,4})(\d{4})$/);
+    return mobile ? "0" + mobile.slice(1).join("-") : number;
+  }
+
+  // A phone number as a tap-to-call link (a caseworker in the field rings from the page); an
+  // empty one is "–". Only digits and "+" go into the tel: URL.
+  function phoneLink(number) {
+    if (isBlank(number)) return NOTHING;
+    const a = link("tel:" + String(number).replace(/[^\d+]/g, ""), phoneText(String(number)));
+    a.className = "tel";
+    return a;
+  }
+
   // A table of rows (cells: text, or a Node); an empty value shows as "–", no rows as "none".
   function table(headers, rows) {
     if (rows.length === 0) return el("p", t("none"), "muted");
@@ -50,12 +65,13 @@
     const tbody = el("tbody");
     for (const row of rows) {
       const tr = el("tr");
-      for (const value of row) {
+      row.forEach((value, i) => {
         const td = el("td");
+        if (headers[i]) td.dataset.label = headers[i]; // the column's name on a phone, where rows are cards
         if (value instanceof Node) td.appendChild(value);
         else td.textContent = isBlank(value) ? NOTHING : String(value);
         tr.appendChild(td);
-      }
+      });
       tbody.appendChild(tr);
     }
     tableEl.append(thead, tbody);
@@ -141,6 +157,7 @@
     el,
     button,
     link,
+    phoneLink,
     table,
     localTime,
     ApiError,

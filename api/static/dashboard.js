@@ -5,7 +5,7 @@
   "use strict";
 
   // The catalogue, DOM helpers, time formatting and the API client are shared (common.js).
-  const { API, TOKEN_KEY, LOCALE, WEEKDAYS, $, t, link, button, table, localTime, api, sendJson } = window.Anbu;
+  const { API, TOKEN_KEY, LOCALE, WEEKDAYS, $, t, link, phoneLink, button, table, localTime, api, sendJson } = window.Anbu;
   const element = window.Anbu.el;
   const REFRESH_MS = 5000;
 
@@ -18,7 +18,16 @@
   let heatmapDays = 7;
   let auditOffset = 0;
   const AUDIT_PAGE = 50;
-  const PANELS = ["queue-panel", "case-panel", "household-panel", "audit-panel", "manage-panel", "reports-panel", "overview-panel"];
+  const PANELS = [
+    "queue-panel",
+    "case-panel",
+    "household-panel",
+    "audit-panel",
+    "manage-panel",
+    "reports-panel",
+    "overview-panel",
+    "find-panel",
+  ];
   // Management, reports, assignment and check-ins live in manage.js (loaded first).
   const extra = () => window.AnbuManage;
 
@@ -111,6 +120,7 @@
     if ((match = hash.match(/^#\/households\/(\d+)$/)))
       return showPanel("household-panel", () => loadHousehold(match[1]));
     if (hash === "#/audit" && me.role === "admin") return showPanel("audit-panel", loadAudit);
+    if (hash === "#/find" || hash.startsWith("#/find?")) return showPanel("find-panel", () => window.AnbuHouseholds.loadFind(hash));
     if (hash.startsWith("#/manage") && me.role !== "control_room" && extra())
       return showPanel("manage-panel", () => extra().loadManage(hash, me));
     if (hash === "#/reports" && extra()) return showPanel("reports-panel", () => extra().loadReports(me));
@@ -204,6 +214,7 @@
         if ($(id).value) query.append(name, $(id).value);
       }
       if ($("filter-mine").checked) query.append("assigned_user_id", String(me.id));
+      query.append("sort", $("queue-sort").value); // sorted by the server, over every case it may show
       page = await api("/cases?" + query.toString());
     } catch (error) {
       if (error.status === 403) showError($("queue-error"), t("action.forbidden"));
@@ -310,6 +321,14 @@
     return done;
   }
 
+  // Each cell names its column (data-label): under ~700 px the queue's rows become cards.
+  function labelCells(row) {
+    const headers = document.querySelectorAll("#queue-panel table.queue thead th");
+    row.querySelectorAll("td").forEach((td, i) => {
+      if (headers[i] && headers[i].textContent.trim()) td.dataset.label = headers[i].textContent.trim();
+    });
+  }
+
   function render(items) {
     const body = $("queue-body");
     const rows = [];
@@ -363,6 +382,7 @@
       if (me && me.role !== "control_room") {
         actions.appendChild(button(t("action.resolve"), "button-secondary", () => openResolve(item)));
       }
+      labelCells(row);
       rows.push(row);
     }
     body.replaceChildren(...rows);
@@ -540,6 +560,8 @@
     $("household-heading").textContent = t("household.heading") + " " + item.code;
     const paused = item.monitoring === "paused";
     facts($("household-summary"), [
+      [t("col.name"), item.resident_names.join(", ") || null],
+      [t("manage.address"), item.address || null],
       [t("household.monitoring"), paused ? t("household.paused") + " → " + localTime(item.paused_until, tz) : t("household.active")],
       [t("household.watch"), item.watch_status ? t("watch." + item.watch_status, item.watch_status) : null],
       [t("household.last_activity"), item.last_activity_at ? localTime(item.last_activity_at, tz) : null],
@@ -568,14 +590,14 @@
         ]),
       ),
     );
-    const people = item.residents.map((r) => [t("recipient.resident"), r.name, r.phone, "–", ""]);
+    const people = item.residents.map((r) => [t("recipient.resident"), r.name, phoneLink(r.phone), "–", ""]);
     for (const c of item.contacts) {
       const linkButton =
         canManage && !c.opted_out ? button(t("action.status_link"), "button-quiet", () => makeStatusLink(c.id)) : "";
       people.push([
         t("recipient.contact") + " " + c.tier + (c.relation ? " (" + c.relation + ")" : ""),
         c.name,
-        c.phone,
+        phoneLink(c.phone),
         c.opted_out ? t("contact.opted_out") : t("channel." + c.preferred_channel, c.preferred_channel),
         linkButton,
       ]);
@@ -878,7 +900,8 @@
   };
   window.addEventListener("hashchange", keepViewOnLanguageSwitch);
   keepViewOnLanguageSwitch();
-  for (const id of ["filter-team", "filter-severity", "filter-kind", "filter-mine"]) {
+  window.AnbuHouseholds.wireSearch();
+  for (const id of ["filter-team", "filter-severity", "filter-kind", "filter-mine", "queue-sort"]) {
     $(id).addEventListener("change", () => {
       lastRendered = "";
       refresh();

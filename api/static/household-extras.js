@@ -2,7 +2,7 @@
 (() => {
   "use strict";
 
-  const { LANG, $, t, el, button, table, sendJson, WEEKDAYS } = window.Anbu;
+  const { LANG, $, t, el, button, table, phoneLink, sendJson, WEEKDAYS } = window.Anbu;
   const api = window.Anbu.request; // the response itself (a CSV download, an upload's result)
   const getJson = window.Anbu.api;
   const when = (iso, timeZone) => window.Anbu.localTime(iso, timeZone, "dated");
@@ -105,7 +105,7 @@
           ...item.contacts.map((c) => [
             t("recipient.contact") + " " + c.tier,
             c.address_as ? c.name + " — " + t("manage.address_as_short") + " “" + c.address_as + "”" : c.name,
-            c.phone,
+            phoneLink(c.phone),
             deleteContact(c, box),
           ]),
         ],

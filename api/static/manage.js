@@ -52,11 +52,10 @@
 
   async function households(body) {
     const list = await teams();
-    const query = new URLSearchParams({ limit: String(PAGE), offset: String(householdOffset) });
-    if (householdSearch) query.set("code", householdSearch);
-    const page = await getJson("/households?" + query.toString());
-    const search = input("search", "search", householdSearch, { placeholder: t("manage.code"), maxLength: 40 });
-    search.setAttribute("aria-label", t("manage.search") + ": " + t("manage.code"));
+    const { householdTable, searchQuery } = window.AnbuHouseholds;
+    const page = await getJson("/households?" + searchQuery(householdSearch, householdOffset).toString());
+    const search = input("search", "search", householdSearch, { placeholder: t("find.placeholder"), maxLength: 100 });
+    search.setAttribute("aria-label", t("manage.search") + ": " + t("find.placeholder"));
     const searchForm = el("form", null, "inline-form");
     searchForm.append(search, button(t("manage.search"), "button-secondary", null, "submit"));
     searchForm.addEventListener("submit", (event) => {
@@ -66,14 +65,6 @@
       body.replaceChildren();
       households(body).catch((error) => fail("manage-error", error));
     });
-    const rows = page.items.map((h) => [
-      link("#/households/" + h.id, h.code),
-      teamName(list, h.team_id),
-      h.monitoring === "paused" ? t("household.paused") : t("household.active"),
-      h.watch_status ? t("watch." + h.watch_status, h.watch_status) : null,
-      String(h.open_cases),
-      button(t("action.edit"), "button-quiet", () => editHousehold(h.id)),
-    ]);
     const pager = el("p", null, "pager");
     const last = Math.min(page.offset + page.items.length, page.total);
     const prev = button(t("manage.prev"), "button-quiet", () => {
@@ -92,10 +83,7 @@
     body.append(
       el("h2", t("manage.households")),
       searchForm,
-      table(
-        [t("col.household"), t("filter.team"), t("household.monitoring"), t("household.watch"), t("manage.open_cases"), ""],
-        rows,
-      ),
+      householdTable(page.items, list, (h) => button(t("action.edit"), "button-quiet", () => editHousehold(h.id))),
       pager,
       editor,
     );

@@ -143,6 +143,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/common.js",
         "/static/errors.js",
         "/static/manage-forms.js",
+        "/static/households-list.js",
         "/static/manage.js",
         "/static/device-identities.js",
         "/static/manage-policy.js",

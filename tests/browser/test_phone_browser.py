@@ -1,0 +1,205 @@
+"""Issue 17, items 4 and 5 in a real browser: the dashboard on a phone, and finding people.
+
+At 390 × 844 the queue laid itself out 862 px wide, 로그아웃 broke one letter a line and the
+heatmaps were cut off. Now every page — sign-in, queue, case, household, search, district overview, each management
+tab, reports, audit log and the family status page — fits the screen in both languages
+(``document.documentElement.scrollWidth <= clientWidth``), and at a desktop width too. A
+caseworker finds a resident by name ("김순자") and by phone as she gives it ("010-2468-1357"),
+and sorts the queue. Screenshots of every page go to test-artifacts/ (tools/screenshots.py
+copies them into docs/img).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from core.db import session_scope
+from core.models import Contact, Household, Resident
+from tests.browser.test_dashboard_browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Seeded,
+    _shot,
+    _sign_in,
+)
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = BROWSER_MARKS
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1360, "height": 900}
+NAME = "김순자"
+ADDRESS = "서울 강남구 역삼로 123, 행복아파트 101동 1502호"
+HER_PHONE = "+821024681357"  # the other household's resident has the factory's +821012345678
+
+# The elements wider than the screen, to say what overflows when the page does.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  for (const node of document.querySelectorAll("body *")) {
+    const box = node.getBoundingClientRect();
+    if (box.width && box.right > width + 0.5 && node.offsetParent !== null) {
+      wide.push(node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") + "." + node.className + " " + Math.round(box.right));
+    }
+  }
+  return {scroll: document.documentElement.scrollWidth, client: width, wide: wide.slice(0, 8)};
+}"""
+
+
+def _her_details(app: Seeded) -> tuple[int, int]:
+    """The flagged household is 김순자's, with an address; returns (household id, contact id)."""
+    with session_scope(app.engine) as session:
+        household = session.exec(select(Household).where(Household.code == app.household_code)).one()
+        household.address = ADDRESS
+        resident = session.exec(select(Resident).where(Resident.household_id == household.id)).one()
+        resident.name, resident.phone = NAME, HER_PHONE
+        contact = session.exec(select(Contact).where(Contact.household_id == household.id)).first()
+        assert household.id is not None and contact is not None and contact.id is not None
+        return household.id, contact.id
+
+
+def _status_url(page: Any, app: Seeded, household_id: int, contact_id: int) -> str:
+    token = page.evaluate("sessionStorage.getItem('anbu.token')")
+    made = page.request.post(
+        f"{app.base_url}/api/v1/households/{household_id}/status-links",
+        data={"contact_id": contact_id, "days": 7},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert made.ok, made.text()
+    return str(made.json()["url"])
+
+
+def _pages(app: Seeded, household_id: int) -> list[tuple[str, str, str]]:
+    """(screenshot name, hash, what shows the page has drawn) for every screen."""
+    tabs = ("households", "devices", "teams", "users", "import", "policy")
+    return [
+        ("queue", "#/", "#queue-body td[data-label]"),
+        ("case", f"#/cases/{app.case_id}", "#case-timeline li"),
+        ("household", f"#/households/{household_id}", "#household-day table.day-view"),
+        ("find", "#/find?q=" + NAME, "#find-count"),
+        ("overview", "#/overview", "#overview-table table"),
+        *[(f"manage-{tab}", f"#/manage/{tab}", f"#manage-tab-{tab}[aria-current=page]") for tab in tabs],
+        ("reports", "#/reports", "#report-table table"),
+        ("audit", "#/audit", "#audit-table table"),
+    ]
+
+
+def _fits(page: Any, where: str) -> None:
+    measured = page.evaluate(OVERFLOW)
+    assert measured["scroll"] <= measured["client"], f"{where}: {measured}"
+
+
+def _every_page_fits(page: Any, app: Seeded, household_id: int, status_url: str, suffix: str) -> None:
+    expect = sync_api.expect
+    for lang in ("ko", "en"):
+        for name, hash_, ready in _pages(app, household_id):
+            page.goto(f"{app.base_url}/?lang={lang}{hash_}")
+            expect(page.locator(ready).first).to_be_attached()
+            page.wait_for_load_state("networkidle")
+            _fits(page, f"{name} ({lang}{suffix})")
+            _shot(page, name + ("-en" if lang == "en" else "") + suffix)
+        page.goto(f"{status_url}?lang={lang}" if lang == "en" else status_url)
+        expect(page.locator("#status-headline")).to_be_visible()
+        _fits(page, f"family status ({lang}{suffix})")
+        _shot(page, "family-status" + ("-en" if lang == "en" else "") + suffix)
+
+
+def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Seeded) -> None:
+    expect = sync_api.expect
+    household_id, contact_id = _her_details(running_app)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            phone = browser.new_page(
+                viewport=PHONE,
+                device_scale_factor=1,
+                is_mobile=True,
+                has_touch=True,
+                locale="ko-KR",
+                timezone_id="Asia/Seoul",
+            )
+            phone.goto(running_app.base_url + "/")
+            _fits(phone, "sign-in")
+            _shot(phone, "login-phone")
+            _sign_in(phone, running_app.base_url, "admin")
+            # 로그아웃 stays one line: its height is one line of text, not one letter a line.
+            logout = phone.locator("#logout").bounding_box()
+            assert logout is not None and logout["height"] < 48 and logout["width"] > logout["height"]
+            # The queue is a list of cards, each cell naming its column.
+            card = phone.locator("#queue-body tr").first
+            expect(card).to_have_css("display", "block")
+            expect(card.locator("td.next")).to_have_attribute("data-label", "다음 조치")
+            status_url = _status_url(phone, running_app, household_id, contact_id)
+            _every_page_fits(phone, running_app, household_id, status_url, "-phone")
+            # Every phone number on the household page is a tap-to-call link.
+            phone.goto(f"{running_app.base_url}/#/households/{household_id}")
+            expect(phone.locator("#household-people a.tel").first).to_have_attribute(
+                "href", "tel:" + HER_PHONE
+            )
+            numbers = phone.locator("#household-people td[data-label='전화번호']")
+            assert numbers.count() >= 2
+            for i in range(numbers.count()):
+                expect(numbers.nth(i).locator("a[href^='tel:+']")).to_have_count(1)
+
+            desktop = browser.new_page(viewport=DESKTOP, locale="ko-KR", timezone_id="Asia/Seoul")
+            _sign_in(desktop, running_app.base_url, "admin")
+            expect(desktop.locator("#queue-panel thead")).to_be_visible()  # a table again, not cards
+            _every_page_fits(desktop, running_app, household_id, status_url, "")
+        finally:
+            browser.close()
+
+
+def test_a_caseworker_finds_her_by_name_and_by_phone_and_sorts_the_queue(running_app: Seeded) -> None:
+    expect = sync_api.expect
+    household_id, _ = _her_details(running_app)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=PHONE, is_mobile=True, locale="ko-KR", timezone_id="Asia/Seoul")
+            _sign_in(page, running_app.base_url, "worker")
+            results = page.locator("#find-results table")
+            for query in (
+                NAME,
+                "순자",
+                "010-2468-1357",
+                "01024681357",
+                "역삼로",
+                running_app.household_code[-3:],
+            ):
+                page.fill("#find-q", query)
+                page.press("#find-q", "Enter")
+                expect(page.locator("#find-count")).to_have_text("찾은 가구: 1곳")
+                expect(results).to_contain_text(NAME)
+                expect(results).to_contain_text(ADDRESS)
+                expect(results.locator(f"a[href='#/households/{household_id}']")).to_have_text(
+                    running_app.household_code
+                )
+            page.fill("#find-q", "010-9999-0000")
+            page.press("#find-q", "Enter")
+            expect(page.locator("#find-count")).to_have_text("찾은 가구: 0곳")
+            page.fill("#find-q", NAME)
+            page.press("#find-q", "Enter")
+            results.locator("a").first.click()
+            expect(page.locator("#household-summary")).to_contain_text(NAME)
+            expect(page.locator("#household-summary")).to_contain_text(ADDRESS)
+
+            # The management list searches the same way and has the name, address and last signal.
+            page.goto(f"{running_app.base_url}/#/manage/households")
+            page.fill("#m-search", "1357")
+            page.press("#m-search", "Enter")
+            listed = page.locator("#manage-body table.households-list")
+            expect(listed.locator("tbody tr")).to_have_count(1)
+            expect(listed).to_contain_text(NAME)
+            expect(listed.locator("td[data-label='마지막 생활 신호']")).not_to_have_text("–")
+
+            # The queue sorts on the server; the choice is sent with every refresh.
+            page.goto(f"{running_app.base_url}/#/")
+            with page.expect_request(lambda r: "/api/v1/cases?" in r.url and "sort=newest" in r.url):
+                page.select_option("#queue-sort", "newest")
+            expect(page.locator("#queue-body tr")).to_have_count(1)
+        finally:
+            browser.close()
