@@ -14,10 +14,10 @@ the status link (its id, never its token).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import Request
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core.enums import AuditAction, AuditObject
 from core.models import AuditEntry, User
@@ -72,6 +72,47 @@ def record(
     pending: list[AuditEntry] = session.info.setdefault(_REFUSED_KEY if even_if_refused else _PENDING_KEY, [])
     pending.append(new)
     return new
+
+
+# A page is read in several requests: the household page asks for the household, its activity
+# heatmap, the day view, the check-in calls and the family links, and each used to write its own
+# identical ``view`` entry (4-5 per look). The page's main request records the view; the others
+# (:func:`record_view_part`) record one only when this user has no view of the same thing on
+# record within VIEW_COVERS, so a direct API read, or a page left open and used much later, is
+# still on the record.
+VIEW_COVERS = timedelta(minutes=10)
+
+
+def record_view_part(
+    session: Session,
+    request: Request,
+    user: User,
+    object_type: AuditObject,
+    object_id: int,
+    *,
+    now: datetime,
+) -> None:
+    """A ``view`` of part of a page: recorded unless the same user's view of the same object is
+    already on record (or queued) within :data:`VIEW_COVERS`."""
+    queued: list[AuditEntry] = session.info.get(_PENDING_KEY, [])
+    if any(
+        e.action == AuditAction.VIEW and e.object_type == object_type and e.object_id == object_id
+        for e in queued
+    ):
+        return
+    recent = session.exec(
+        select(AuditEntry.id)
+        .where(
+            col(AuditEntry.user_id) == user.id,
+            col(AuditEntry.action) == AuditAction.VIEW,
+            col(AuditEntry.object_type) == object_type,
+            col(AuditEntry.object_id) == object_id,
+            col(AuditEntry.at) > now - VIEW_COVERS,
+        )
+        .limit(1)
+    ).first()
+    if recent is None:
+        record(session, request, user, AuditAction.VIEW, object_type, object_id, now=now)
 
 
 def record_each(

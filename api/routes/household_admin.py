@@ -334,7 +334,5 @@ def list_checkins(
         CheckinOut.model_validate(asdict(c))
         for c in recent_checkins(session, household_id, language=lang, limit=limit, offset=offset)
     ]
-    audit.record(
-        session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=clock.now()
-    )
+    audit.record_view_part(session, request, user, AuditObject.HOUSEHOLD, household_id, now=clock.now())
     return CheckinPage(items=items, total=int(total), limit=limit, offset=offset)

@@ -92,7 +92,7 @@ def household_activity(
 ) -> ActivityHeatmap:
     household = _visible(session, user, household_id)
     now = clock.now()
-    audit.record(session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=now)
+    audit.record_view_part(session, request, user, AuditObject.HOUSEHOLD, household_id, now=now)
     return activity_heatmap(session, household, days=days, now=now)
 
 
@@ -126,7 +126,7 @@ def household_activity_day(
             "date",
             code=ErrorCode.DATE_OUT_OF_RANGE,
         )
-    audit.record(session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=now)
+    audit.record_view_part(session, request, user, AuditObject.HOUSEHOLD, household_id, now=now)
     return activity_day(session, household, day=chosen, now=now)
 
 

@@ -109,7 +109,7 @@ def list_status_links(
         select(StatusLink).where(where).order_by(col(StatusLink.id).desc()).limit(limit).offset(offset)
     ).all()
     # When a family member last looked is about the household: reading it is a view.
-    audit.record(session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=now)
+    audit.record_view_part(session, request, user, AuditObject.HOUSEHOLD, household_id, now=now)
     return StatusLinkPage(
         items=[_item(link, now) for link in rows], total=int(total), limit=limit, offset=offset
     )

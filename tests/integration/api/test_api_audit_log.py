@@ -135,3 +135,35 @@ def test_the_record_holds_ids_not_personal_data(
     }
     for entry in _entries(engine):
         assert "Kim" not in entry.model_dump_json()
+
+
+def test_one_look_at_a_household_page_is_one_view_entry(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    # The page asks for the household, then its day view, heatmap (7 and 30 days), check-in calls
+    # and family links; each used to write its own identical "view" entry (4-5 per look).
+    admin = auth("admin")
+    base = f"/api/v1/households/{world.household_a}"
+    page = [base, base + "/activity/day", base + "/activity?days=7", base + "/activity?days=30"]
+    page += [base + "/checkins?limit=10", base + "/status-links?limit=50"]
+    for path in page:
+        assert app_client.get(path, headers=admin).status_code == 200, path
+    views = [(e.user_id, e.action.value, e.object_id) for e in _entries(engine)]
+    assert views == [(world.people["admin"].id, "view", world.household_a)]
+
+    # Looking again is another view; so is a part read on its own long after, or by someone else.
+    clock.advance(timedelta(minutes=1))
+    app_client.get(base, headers=admin)
+    clock.advance(timedelta(minutes=15))
+    for who, path in (
+        ("admin", "/activity"),
+        ("caseworker_own", "/activity"),
+        ("caseworker_own", "/activity/day"),
+    ):
+        assert app_client.get(base + path, headers=auth(who)).status_code == 200
+    assert [(e.user_id, e.action.value) for e in _entries(engine)] == [
+        (world.people["admin"].id, "view"),
+        (world.people["admin"].id, "view"),
+        (world.people["admin"].id, "view"),
+        (world.people["caseworker_own"].id, "view"),
+    ]
