@@ -93,19 +93,22 @@ def _fits(page: Any, where: str) -> None:
     assert measured["scroll"] <= measured["client"], f"{where}: {measured}"
 
 
-def _every_page_fits(page: Any, app: Seeded, household_id: int, status_url: str, suffix: str) -> None:
+def _every_page_fits(page: Any, app: Seeded, household_id: int, status_url: str) -> None:
+    """Each page in Korean and English fits the window; a screenshot of each is named
+    dashboard-<page>-<lang>-<width>.png (tools/screenshots.py takes them into docs/img)."""
     expect = sync_api.expect
+    width = page.viewport_size["width"]
     for lang in ("ko", "en"):
         for name, hash_, ready in _pages(app, household_id):
             page.goto(f"{app.base_url}/?lang={lang}{hash_}")
             expect(page.locator(ready).first).to_be_attached()
             page.wait_for_load_state("networkidle")
-            _fits(page, f"{name} ({lang}{suffix})")
-            _shot(page, name + ("-en" if lang == "en" else "") + suffix)
+            _fits(page, f"{name} ({lang}, {width} px)")
+            _shot(page, f"{name}-{lang}-{width}")
         page.goto(f"{status_url}?lang={lang}" if lang == "en" else status_url)
         expect(page.locator("#status-headline")).to_be_visible()
-        _fits(page, f"family status ({lang}{suffix})")
-        _shot(page, "family-status" + ("-en" if lang == "en" else "") + suffix)
+        _fits(page, f"family status ({lang}, {width} px)")
+        _shot(page, f"family-status-{lang}-{width}")
 
 
 def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Seeded) -> None:
@@ -124,7 +127,7 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
             )
             phone.goto(running_app.base_url + "/")
             _fits(phone, "sign-in")
-            _shot(phone, "login-phone")
+            _shot(phone, "login-ko-390")
             _sign_in(phone, running_app.base_url, "admin")
             # 로그아웃 stays one line: its height is one line of text, not one letter a line.
             logout = phone.locator("#logout").bounding_box()
@@ -134,7 +137,7 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
             expect(card).to_have_css("display", "block")
             expect(card.locator("td.next")).to_have_attribute("data-label", "다음 조치")
             status_url = _status_url(phone, running_app, household_id, contact_id)
-            _every_page_fits(phone, running_app, household_id, status_url, "-phone")
+            _every_page_fits(phone, running_app, household_id, status_url)
             # Every phone number on the household page is a tap-to-call link.
             phone.goto(f"{running_app.base_url}/#/households/{household_id}")
             expect(phone.locator("#household-people a.tel").first).to_have_attribute(
@@ -148,7 +151,7 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
             desktop = browser.new_page(viewport=DESKTOP, locale="ko-KR", timezone_id="Asia/Seoul")
             _sign_in(desktop, running_app.base_url, "admin")
             expect(desktop.locator("#queue-panel thead")).to_be_visible()  # a table again, not cards
-            _every_page_fits(desktop, running_app, household_id, status_url, "")
+            _every_page_fits(desktop, running_app, household_id, status_url)
         finally:
             browser.close()
 
