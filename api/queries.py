@@ -36,6 +36,7 @@ from api.schemas import (
     CaseDetail,
     CaseEventOut,
     CaseItem,
+    CasePerson,
     HouseholdItem,
     NotificationOut,
     NotificationSummary,
@@ -315,7 +316,14 @@ def case_detail(session: Session, case: Case, household: Household) -> CaseDetai
     notifications = session.exec(_notifications_for([case_id])).all()
     story = _stories(session, [case], {case_id: list(calls)})[case_id]
     names = actor_names(session, {e.actor for e in events})
+    residents = session.exec(
+        select(Resident)
+        .where(col(Resident.household_id) == household.id, col(Resident.erased_at).is_(None))
+        .order_by(col(Resident.id))
+    ).all()
     return CaseDetail(
+        residents=[CasePerson(name=r.name, phone=r.phone, birth_year=r.birth_year) for r in residents],
+        household_address=household.address,
         **_case_fields(case, household, story),
         events=[
             CaseEventOut(

@@ -230,10 +230,20 @@ class NotificationOut(BaseModel):
     sent_at: datetime | None
 
 
+class CasePerson(BaseModel):
+    """Who the case is about, for the case header: staff ring her from it (the view is audited)."""
+
+    name: str
+    phone: str | None
+    birth_year: int | None
+
+
 class CaseDetail(CaseBase):
     events: list[CaseEventOut]
     calls: list[CallAttemptOut]
     notifications: list[NotificationOut]
+    residents: list[CasePerson] = Field(default_factory=list)  # erased residents left out
+    household_address: str = ""
 
 
 # ------------------------------------------------------------------ case actions (requests)

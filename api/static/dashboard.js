@@ -444,6 +444,7 @@
     const tz = item.household_timezone;
     $("case-heading").textContent =
       t("case.heading") + " #" + item.id + " — " + item.household_code + " (" + causeOrKind(item) + ")";
+    showPerson(item);
     showWords(item.resident_words, tz);
     const closed = item.status === "resolved" || item.status === "cleared";
     facts($("case-summary"), [
@@ -502,6 +503,21 @@
       ),
     );
     if (extra()) await extra().caseLoaded(item, me);
+  }
+
+  // Who the case is about, first (issue 17): her name, birth year, a number to tap and the address.
+  function showPerson(item) {
+    const box = $("case-person");
+    const lines = item.residents.map((r) => {
+      const line = element("p", null, "person-line");
+      line.append(element("strong", r.name));
+      if (r.birth_year) line.append(" · " + t("case.born").replace("%year%", String(r.birth_year)));
+      if (r.phone) line.append(" · ", phoneLink(r.phone));
+      return line;
+    });
+    if (item.household_address) lines.push(element("p", item.household_address, "person-line muted"));
+    box.replaceChildren(...lines);
+    show(box, lines.length > 0);
   }
 
   // The resident's own words as a banner in the case header (issue 17): never only in a transcript.

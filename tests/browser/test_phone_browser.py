@@ -148,6 +148,14 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
             for i in range(numbers.count()):
                 expect(numbers.nth(i).locator("a[href^='tel:+']")).to_have_count(1)
 
+            # The case header leads with her: name, a number to tap, the address.
+            phone.goto(f"{running_app.base_url}/#/cases/{running_app.case_id}")
+            person = phone.locator("#case-person")
+            expect(person).to_contain_text(NAME)
+            expect(person).to_contain_text(ADDRESS)
+            expect(person.locator("a.tel")).to_have_attribute("href", "tel:" + HER_PHONE)
+            expect(person.locator("a.tel")).to_have_text("010-2468-1357")
+
             desktop = browser.new_page(viewport=DESKTOP, locale="ko-KR", timezone_id="Asia/Seoul")
             _sign_in(desktop, running_app.base_url, "admin")
             expect(desktop.locator("#queue-panel thead")).to_be_visible()  # a table again, not cards

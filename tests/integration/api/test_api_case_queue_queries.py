@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallOutcome, CallStatus, CaseKind, CaseStatus, ResolutionCode, Severity
-from core.models import Case, Household
+from core.models import Case, Household, Resident
 from notifier import lifecycle
-from tests.factories import make_watch
+from tests.factories import EPOCH, make_watch
 from tests.integration.api.conftest import World, add_call, add_notification, open_case
 
 Auth = Callable[[str], dict[str, str]]
@@ -196,6 +197,23 @@ def test_case_detail_has_events_calls_and_masked_notifications(
     assert notification["to"] == "+8210****0101"
     assert notification["template"] == "family_alert"
     assert "body" not in notification
+
+
+def test_case_detail_names_whom_it_is_about_with_her_number_and_address(
+    app_client: TestClient, world: World, engine: Engine, auth: Auth
+) -> None:
+    """Issue 17: the case header leads with the person (name, birth year, a number to ring,
+    the address); an erased resident is left out."""
+    with session_scope(engine) as session:
+        household = session.get(Household, world.household_a)
+        assert household is not None
+        household.address = "서울 강남구 역삼로 12"
+        resident = session.exec(select(Resident).where(Resident.household_id == world.household_a)).one()
+        resident.name, resident.birth_year = "김순자", 1942
+        session.add(Resident(household_id=world.household_a, name="", phone=None, erased_at=EPOCH))
+    detail = _get(app_client, f"/api/v1/cases/{world.case_a}", auth("caseworker_own"))
+    assert detail["residents"] == [{"name": "김순자", "phone": "+821012345678", "birth_year": 1942}]
+    assert detail["household_address"] == "서울 강남구 역삼로 12"
 
 
 def test_cases_of_other_households_are_not_mixed_in(
