@@ -112,7 +112,7 @@ class Authority:
             return not self.required and not topic.startswith("$")
         identity = principal.device
         assert identity is not None
-        if not identity.acl.may_publish(topic):
+        if not self.still_current(identity) or not identity.acl.may_publish(topic):
             return False
         # The router has the last word: a topic it reads as another device is never this one's.
         own = identity.device
@@ -124,9 +124,18 @@ class Authority:
     def may_receive(self, principal: Principal, topic: str) -> bool:
         return self._acl(principal).may_receive(topic)
 
+    def still_current(self, identity: DeviceIdentity) -> bool:
+        """Is the identity a client was admitted with still the active one (not revoked, not rotated)?
+
+        A connection admitted before a revocation or rotation is closed as soon as the broker hears
+        of it, but packets already on their way are read before the close: from the moment the
+        broker knows, they are refused too."""
+        current = self._directory.lookup(identity.username)
+        return current is not None and current.password_hash == identity.password_hash
+
     def _acl(self, principal: Principal) -> TopicAcl:
         if principal.kind == "gateway":
             return self._gateway_acl
         if principal.device is not None:
-            return principal.device.acl
+            return principal.device.acl if self.still_current(principal.device) else TopicAcl((), ())
         return TopicAcl((), ())

@@ -28,6 +28,7 @@ from tests.integration.gateway.mosquitto_harness import DynsecTrustedBroker, nee
 from tests.integration.gateway.mqtt_helpers import reading_payload, unique, wait_until
 from tests.integration.gateway.trust_harness import (
     EmbeddedTrustedBroker,
+    RawDevice,
     TrustedBroker,
     connect,
     raw_connect,
@@ -264,6 +265,37 @@ def test_a_revoked_device_is_disconnected_and_cannot_reconnect(broker: TrustedBr
         assert again.connack in REFUSED
     finally:
         again.close()
+
+
+def test_a_connected_device_revoked_is_cut_off_at_once_and_its_next_publish_not_stored(
+    broker: TrustedBroker, sqlite_engine: Engine, clock: ManualClock
+) -> None:
+    """Not only at its next connect: a plug that stays connected and keeps publishing is
+    disconnected by the broker when it is revoked, and nothing it sends afterwards is stored."""
+    device = unique("stolen")
+    username, password = broker.add(DeviceVendor.NATIVE, device)
+    plug = RawDevice(broker.host, broker.port, username, password)
+    start = clock.now() - timedelta(minutes=10)
+    topic = f"{broker.settings.mqtt_native_prefix}/{device}/reading"
+    try:
+        assert plug.connack == 0
+        assert plug.publish(topic, reading_payload(start, 100.0))
+        wait_until(
+            lambda: _readings(sqlite_engine, DeviceVendor.NATIVE, device) == 1, what="the first reading"
+        )
+        broker.revoke(username)
+        assert plug.cut_off(timeout=5), "the revoked device is still connected"
+        assert not plug.publish(topic, reading_payload(start + timedelta(minutes=1), 200.0))
+    finally:
+        plug.close()
+    # Its next publish as a device would send it: a reconnect with the reading pipelined behind.
+    again = encode_publish(topic, reading_payload(start + timedelta(minutes=2), 300.0), mid=1)
+    assert (
+        raw_connect(broker.host, broker.port, unique("again"), username, password, then=again) in RAW_REFUSED
+    )
+    _settled(broker, 1)
+    assert _readings(sqlite_engine, DeviceVendor.NATIVE, device) == 1
+    assert broker.gateway.metrics()["stored"] == 1  # (amqtt may redeliver the first under load)
 
 
 def test_rotation_closes_the_old_password(broker: TrustedBroker) -> None:

@@ -141,3 +141,33 @@ def test_the_directory_sees_adds_rotations_and_revocations(engine: Engine, clock
     new_a = directory.lookup("tasmota:a")
     assert new_a is not None and not verify_password(a.password, new_a.password_hash)
     assert directory.refresh() == set()  # nothing changed since
+
+
+def test_a_client_admitted_before_a_revocation_or_rotation_may_do_nothing_after_it(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The embedded broker closes such a connection when it hears of the change, but packets
+    already read from it are checked after that: the identity it was admitted with must be the
+    current one, or each publish is refused (before, the ACL of connect time still let them in)."""
+    from gateway.auth.authority import Authority
+
+    settings = Settings(_env_file=None, mqtt_auth="required")
+    kept = _add(engine, clock, DeviceVendor.TASMOTA, "kettle")
+    rotated = _add(engine, clock, DeviceVendor.TASMOTA, "tv")
+    directory = CredentialDirectory(engine, settings)
+    directory.refresh()
+    authority = Authority(settings, directory, None)
+    principals = {
+        issued.external_id: authority.admit(issued.username, issued.password, issued.username).principal
+        for issued in (kept, rotated)
+    }
+    assert all(p is not None for p in principals.values())
+    with session_scope(engine) as s:
+        credentials.revoke(s, credentials.find(s, kept.username), now=clock.now())
+        credentials.rotate(s, credentials.find(s, rotated.username), now=clock.now())
+    directory.refresh()
+    for device, principal in principals.items():
+        assert principal is not None
+        assert not authority.may_publish(principal, f"tele/{device}/SENSOR"), device
+        assert not authority.may_subscribe(principal, f"cmnd/{device}/POWER"), device
+        assert not authority.may_receive(principal, f"cmnd/{device}/POWER"), device

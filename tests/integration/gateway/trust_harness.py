@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 
-from benchmarks.mqtt_raw import remaining_length
+from benchmarks.mqtt_raw import encode_publish, remaining_length
 from core.clock import Clock
 from core.db import session_scope
 from core.enums import DeviceVendor
@@ -221,7 +221,13 @@ def raw_connect(
 
     The socket is then closed without a DISCONNECT, so a *will* (QoS 1, retained) is due.
     """
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(_connect_packet(client_id, username, password, will) + then)
+        answer = _read_exactly(sock, 4)
+    return None if answer is None else answer[3]
 
+
+def _connect_packet(client_id: str, username: str, password: str, will: tuple[str, bytes] | None) -> bytes:
     def text(value: str | bytes) -> bytes:
         data = value.encode() if isinstance(value, str) else value
         return struct.pack("!H", len(data)) + data
@@ -231,13 +237,52 @@ def raw_connect(
         text(client_id) + (text(will[0]) + text(will[1]) if will else b"") + text(username) + text(password)
     )
     body = b"\x00\x04MQTT\x04" + bytes([flags]) + struct.pack("!H", 30) + payload
-    packet = b"\x10" + remaining_length(len(body)) + body
-    with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(packet + then)
-        answer = b""
-        while len(answer) < 4:
-            chunk = sock.recv(4 - len(answer))
-            if not chunk:
-                return None
-            answer += chunk
-    return answer[3]
+    return b"\x10" + remaining_length(len(body)) + body
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes | None:
+    """*count* bytes, or None if the peer closed (or reset) the connection first."""
+    answer = b""
+    while len(answer) < count:
+        try:
+            chunk = sock.recv(count - len(answer))
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+        if not chunk:
+            return None
+        answer += chunk
+    return answer
+
+
+class RawDevice:
+    """A plug at the socket level: it keeps its connection open and publishes whatever it likes,
+    whatever the broker says, so a test sees what the broker does with a device it cut off."""
+
+    def __init__(self, host: str, port: int, username: str, password: str) -> None:
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.sendall(_connect_packet(unique("anbu-test-raw"), username, password, None))
+        answer = _read_exactly(self.sock, 4)
+        self.connack = None if answer is None else answer[3]
+        self._mid = 0
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """QoS 1; True once the broker acknowledged it (a refused topic is acknowledged too)."""
+        self._mid += 1
+        try:
+            self.sock.sendall(encode_publish(topic, payload, self._mid))
+        except OSError:
+            return False  # the broker closed the connection
+        return _read_exactly(self.sock, 4) is not None
+
+    def cut_off(self, timeout: float) -> bool:
+        """True once the broker has closed the connection (within *timeout* seconds)."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
