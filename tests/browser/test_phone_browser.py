@@ -214,3 +214,31 @@ def test_a_caseworker_finds_her_by_name_and_by_phone_and_sorts_the_queue(running
             expect(page.locator("#queue-body tr")).to_have_count(1)
         finally:
             browser.close()
+
+
+def test_a_centre_imports_its_own_spreadsheet_and_reads_one_plain_line(running_app: Seeded) -> None:
+    """Issue 17, item 8 in the browser: Korean headers, the team by the name on screen, numbers as
+    people write them; the result is one line ("1줄을 저장했습니다. 없음." before)."""
+    expect = sync_api.expect
+    sheet = "가구코드,팀,어르신 이름,전화번호,주소\nGN-7,행복동 주민센터,박말순,010-5555-0001,서울 강남구 1\n"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=PHONE, is_mobile=True, locale="ko-KR", timezone_id="Asia/Seoul")
+            _sign_in(page, running_app.base_url, "worker")
+            page.goto(f"{running_app.base_url}/#/manage/import")
+            page.set_input_files(
+                "#m-file_households",
+                files=[{"name": "가구.csv", "mimeType": "text/csv", "buffer": sheet.encode("cp949")}],
+            )
+            page.uncheck("#m-dry_households")
+            page.click("#import-form-households button[type=submit]")
+            report = page.locator("#import-report-households")
+            expect(report).to_have_text("가구 1곳을 등록했습니다 (가구마다 어르신 한 분).")
+            expect(report.locator("table, .muted")).to_have_count(0)
+            _fits(page, "import result")
+            page.fill("#find-q", "010-5555-0001")
+            page.press("#find-q", "Enter")
+            expect(page.locator("#find-results table")).to_contain_text("박말순")
+        finally:
+            browser.close()
