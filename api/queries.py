@@ -419,6 +419,7 @@ def _case_fields(case: Case, household: Household, story: _Story) -> dict[str, A
         resolved_by_name=story.names.get(case.resolved_by or ""),
         cause=case_cause(case, words),
         resident_words=ResidentWordsOut(text=words.text, at=words.at, cause=words.cause) if words else None,
+        follow_up_visits=case.follow_up_visits,
     )
     return dict(base)
 

@@ -155,6 +155,8 @@ class CaseBase(BaseModel):
     # The cause in words: fall | help | unwell, from what the resident said (api.case_story).
     cause: str | None = None
     resident_words: ResidentWordsOut | None = None
+    # Follow-up visits are due whatever the outcome (a self-harm case; docs/calls.md).
+    follow_up_visits: bool = False
 
 
 class CallSummary(BaseModel):

@@ -125,6 +125,9 @@ class CaseEventType(StrEnum):
     # A reply that would have acknowledged the case or checked the resident in, but proved only a
     # caller ID (no code, a wrong code): recorded for staff, never acted on (notifier.ack_codes).
     REPLY_UNVERIFIED = "reply_unverified"
+    # A resident at risk was put through to the suicide-prevention line (notifier.calls.crisis_line):
+    # data: attempt (1..3), dial status (completed / busy / no-answer / failed), duration.
+    CRISIS_LINE = "crisis_line"
 
 
 class ResolutionCode(StrEnum):
@@ -149,6 +152,9 @@ class CallPurpose(StrEnum):
     CHECKIN = "checkin"  # the weekly scheduled check-in: three short questions
     CONTACT_ALERT = "contact_alert"  # a family member who prefers calls hears the alert, "press 1"
     INBOUND = "inbound"  # the resident or a family member rang our number
+    # A caseworker or the control room hears the alert, "press 1" takes the case on and connects
+    # them to the resident (the self-harm protocol, the policy's call_control_room step).
+    STAFF_ALERT = "staff_alert"
 
 
 class RecipientKind(StrEnum):

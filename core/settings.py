@@ -83,6 +83,9 @@ READINGS_MIN_DAYS = 45
 # processed: the audit log may not be pruned sooner.
 AUDIT_MIN_DAYS = 730
 
+# A crisis line as it is said and dialled: a short code (109) or an E.164 number.
+CRISIS_NUMBER = r"^\+?[0-9]{3,15}$"
+
 # Units an ESPHome sensor may be configured with (W/kW = power, Wh/kWh = cumulative energy).
 ESPHOME_UNITS = ("W", "kW", "Wh", "kWh")
 
@@ -277,6 +280,23 @@ class Settings(LogSettings):
     twilio_api_base: str | None = Field(None, description="point the twilio library elsewhere (the emulator)")
     twilio_calls_per_second: float = Field(
         1.0, gt=0, le=1000, description="outbound calls per second per Twilio account, all workers together"
+    )
+    # The 24-hour suicide-prevention line a resident at risk is told of and connected to
+    # (notifier/crisis.py, docs/calls.md "Self-harm protocol"), per call language.
+    crisis_line_ko: str = Field(
+        "109", pattern=CRISIS_NUMBER, description="suicide-prevention line said to Korean-speaking residents"
+    )
+    crisis_line_en: str = Field(
+        "109", pattern=CRISIS_NUMBER, description="suicide-prevention line said to English-speaking residents"
+    )
+    crisis_dial_ko: str | None = Field(
+        None,
+        pattern=CRISIS_NUMBER,
+        description="number <Dial> calls to connect a Korean-speaking resident to the line, when the "
+        "spoken one cannot be dialled from the Twilio number (a short code); default: the line itself",
+    )
+    crisis_dial_en: str | None = Field(
+        None, pattern=CRISIS_NUMBER, description="as crisis_dial_ko, for English-speaking residents"
     )
     inbound_message_retention_days: int = Field(
         30, ge=1, description="days an inbound text's MessageSid is kept to spot Twilio's repeated deliveries"

@@ -46,6 +46,7 @@ from notifier.ladder import (
     plan_policy_step,
     plan_staff_only_step,
     resume_after_caseworker,
+    self_harm_actions,
 )
 from notifier.policy import (
     CallResident,
@@ -124,10 +125,8 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
             return _defer_for_quiet_hours(session, case, plan, token=token, until=quiet_end, now=now)
         recipients = [r for r in recipients if r.kind != RecipientKind.RESIDENT]
         skipped = "quiet_hours"
-    if case.kind == CaseKind.SELF_HARM_RISK and any(r.kind == RecipientKind.RESIDENT for r in recipients):
-        # A person calls someone at risk, never the "are you all right?" robot (docs/calls.md).
-        recipients = [r for r in recipients if r.kind != RecipientKind.RESIDENT]
-        skipped = "self_harm"
+    if case.kind == CaseKind.SELF_HARM_RISK:
+        recipients, skipped = _self_harm_step_recipients(policy, recipients, skipped)
     if policy.pre_call_sms and case.kind not in STAFF_ONLY_KINDS:
         recipients = _with_pre_call_notice(session, case, recipients)
     if plan.wait is None:
@@ -206,6 +205,20 @@ def run_due_step(session: Session, case_id: int, now: datetime) -> bool:
             ",".join(a.action for a in plan.actions),
         )
     return True
+
+
+def _self_harm_step_recipients(
+    policy: EscalationPolicy, recipients: list[Recipient], skipped: str | None
+) -> tuple[list[Recipient], str | None]:
+    """A self-harm case's ladder: a person calls someone at risk, never the "are you all right?"
+    robot; and the family only hears of it when the policy says so (docs/calls.md)."""
+    kept = [
+        r
+        for r in recipients
+        if r.kind != RecipientKind.RESIDENT
+        and (r.kind != RecipientKind.CONTACT or policy.self_harm_tells_family)
+    ]
+    return kept, ("self_harm" if len(kept) < len(recipients) else skipped)
 
 
 def _quiet_end(
@@ -302,9 +315,12 @@ def escalate_now(
     actions: tuple[PlannedAction, ...]
     if target == "emergency":
         lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason=reason, now=now)
-        # A self-harm case gets the same people at once, with texts written for it (docs/calls.md).
-        purpose = Purpose.SELF_HARM if case.kind == CaseKind.SELF_HARM_RISK else Purpose.EMERGENCY
-        actions, label = tuple(policy.emergency), EMERGENCY_LABEL
+        if case.kind == CaseKind.SELF_HARM_RISK:
+            # Caseworkers texted and called, family per policy, with texts written for it (docs/calls.md).
+            actions, purpose = self_harm_actions(policy), Purpose.SELF_HARM
+        else:
+            actions, purpose = tuple(policy.emergency), Purpose.EMERGENCY
+        label = EMERGENCY_LABEL
     else:
         actions, label, purpose = (NotifyCaseworker(),), CASEWORKER_LABEL, Purpose.UNWELL
     recipients, _ = _out_of_turn(

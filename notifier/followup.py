@@ -1,4 +1,5 @@
-"""After the ladder: reminders for acknowledged cases, and "all clear" when a case is over.
+"""After the ladder: reminders for acknowledged cases, "all clear" when a case is over, and the
+control room called for a self-harm case nobody on the staff took on (:mod:`notifier.self_harm`).
 
 :func:`tick` (a worker tick of its own) runs both; the reminders are here, the closure
 messages in :mod:`notifier.closures`. Both write outbox rows through :mod:`notifier.queueing`.
@@ -26,7 +27,7 @@ from core.db import session_scope
 from core.enums import CaseStatus
 from core.models import Case, Household
 from core.settings import Settings
-from notifier import closures, lifecycle
+from notifier import closures, lifecycle, self_harm
 from notifier.ladder import NO_REMINDER_KINDS
 from notifier.policy import NotifyCaseworker, policy_from_snapshot
 from notifier.queueing import queue_for, record_step
@@ -47,6 +48,8 @@ def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 100) 
         done += _one(engine, case_id, now, remind)
     for case_id in closures.closed_without_closure(engine, now, limit):
         done += _one(engine, case_id, now, closures.send_closure)
+    for case_id in self_harm.active_cases(engine, limit):  # the control room, when nobody took it on
+        done += _one(engine, case_id, now, self_harm.call_control_room_if_due)
     return done
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from core.enums import CaseKind, Channel
 from notifier.policy import (
+    CallCaseworker,
+    CallControlRoom,
     CallResident,
     EscalationPolicy,
     NotifyCaseworker,
@@ -25,7 +27,7 @@ from notifier.policy import (
 )
 from notifier.templates import Purpose
 
-PlannedAction = CallResident | NotifyFamily | NotifyCaseworker
+PlannedAction = CallResident | NotifyFamily | NotifyCaseworker | CallCaseworker | CallControlRoom
 
 # Cases about the equipment, not the person: tell staff once, never ring the resident or family
 # (principle 6: connectivity is not activity).
@@ -131,6 +133,19 @@ def resume_after_caseworker(
             assert plan.wait is not None
             return plan.next_step_index, plan.next_repeat_count, plan.wait
     return None
+
+
+def self_harm_actions(policy: EscalationPolicy) -> tuple[PlannedAction, ...]:
+    """Pure: whom a self-harm case reaches at once (docs/calls.md, "Self-harm protocol"): the
+    on-duty caseworkers, texted **and called** (a person calls someone at risk, now), then the
+    policy's ``emergency`` list — its family actions only when ``self_harm.family`` is ``tell``."""
+    actions: list[PlannedAction] = [NotifyCaseworker(), CallCaseworker()]
+    for action in policy.emergency:
+        if isinstance(action, NotifyFamily) and not policy.self_harm_tells_family:
+            continue
+        if action not in actions:
+            actions.append(action)
+    return tuple(actions)
 
 
 def select_family_tier(available_tiers: Iterable[int], wanted: int) -> int | None:

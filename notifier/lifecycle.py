@@ -102,8 +102,10 @@ def open_or_redetect(
     policy_snapshot: dict[str, Any],
     now: datetime,
     actor: str = "system",
+    follow_up_visits: bool = False,
 ) -> tuple[Case, bool]:
     """Open a case, or re-detect the active one (one active case per household and kind).
+    ``follow_up_visits``: the new case calls for follow-up visits (a self-harm case).
 
     Returns ``(case, opened)``. A concurrent opener loses on the partial unique index and
     falls back to re-detecting the winner's case.
@@ -122,6 +124,7 @@ def open_or_redetect(
             step_index=0,
             next_action_at=now,
             escalation_token=new_token(),
+            follow_up_visits=follow_up_visits,
         )
         try:
             with session.begin_nested():

@@ -49,12 +49,21 @@ from sqlmodel import Session, col, select
 
 from core.clock import Clock
 from core.db import claim_row, database_now, session_scope
-from core.enums import CallOutcome, CallStatus, CaseEventType, CaseKind, CaseStatus, OutboxStatus, Severity
+from core.enums import (
+    CallOutcome,
+    CallPurpose,
+    CallStatus,
+    CaseEventType,
+    CaseKind,
+    CaseStatus,
+    OutboxStatus,
+    Severity,
+)
 from core.models import CallAttempt, Case, Notification
 from core.settings import Settings
 from notifier import lifecycle, webhook_urls
 from notifier.pacing import CallPacer
-from notifier.templates import CLOSURE_TEMPLATES, SURVIVES_ACKNOWLEDGEMENT
+from notifier.templates import CLOSURE_TEMPLATES, SELF_HARM_STAFF_CALL, SURVIVES_ACKNOWLEDGEMENT
 from notifier.transports.base import ReconcilingTransport, Transport, TransportError, mask_phone
 
 log = logging.getLogger(__name__)
@@ -86,6 +95,14 @@ def should_cancel(*, row_token: str, template: str | None, case_token: str, case
     if row_token == case_token or template in CLOSURE_TEMPLATES:
         return False
     return not (template in SURVIVES_ACKNOWLEDGEMENT and case_status == CaseStatus.ACKNOWLEDGED)
+
+
+def _call_template(row: CallAttempt, case: Case | None) -> str | None:
+    """What the staleness rule calls a call row: only a staff call of a self-harm case has a name
+    (it survives an acknowledgement, like that case's texts); other calls have none."""
+    if row.purpose == CallPurpose.STAFF_ALERT and case is not None and case.kind == CaseKind.SELF_HARM_RISK:
+        return SELF_HARM_STAFF_CALL
+    return None
 
 
 @dataclass(frozen=True)
@@ -398,7 +415,7 @@ def _claim(run: _Run, table: _Table, row_id: int) -> _Claim | ClaimRefused:
         row = _row(session, table, row_id)
         assert row is not None and row.id is not None
         case = session.get(Case, row.case_id) if row.case_id is not None else None
-        template = row.template if isinstance(row, Notification) else None
+        template = row.template if isinstance(row, Notification) else _call_template(row, case)
         if case is not None and should_cancel(
             row_token=row.escalation_token,
             template=template,

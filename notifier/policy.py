@@ -12,7 +12,8 @@ Shape (JSON)::
      "repeat_from": 1, "max_repeats": 3,
      "emergency": [{"action": "notify_caseworker"}, {"action": "notify_family", "tier": 1}]}
 
-Optional fields (``ack_reminder_minutes``, ``quiet_hours``, ``limits``, ``pre_call_sms``) are
+Optional fields (``ack_reminder_minutes``, ``quiet_hours``, ``limits``, ``pre_call_sms``,
+``self_harm``) are
 described on their models below and in ``docs/calls.md``.
 
 ``wait_minutes`` is the pause *after* a step before the next one. When the last step has run,
@@ -63,6 +64,21 @@ class NotifyCaseworker(_Strict):
     """SMS to the on-duty caseworkers (with a phone) of the household's team."""
 
     action: Literal["notify_caseworker"] = "notify_caseworker"
+
+
+class CallCaseworker(_Strict):
+    """A voice call to the on-duty caseworkers (with a phone) of the household's team: the alert,
+    then "press 1 to take it on and be connected to the resident". Not a policy step of its own:
+    the self-harm protocol places it (:mod:`notifier.escalation`)."""
+
+    action: Literal["call_caseworker"] = "call_caseworker"
+
+
+class CallControlRoom(_Strict):
+    """A voice call to the on-duty control-room staff (with a phone) of the household's
+    organisation, as :class:`CallCaseworker` says it."""
+
+    action: Literal["call_control_room"] = "call_control_room"
 
 
 Action = Annotated[CallResident | NotifyFamily | NotifyCaseworker, Field(discriminator="action")]
@@ -123,6 +139,20 @@ def _default_emergency() -> list[NotifyFamily | NotifyCaseworker]:
     return [NotifyCaseworker(), NotifyFamily(tier=1)]
 
 
+class SelfHarmPolicy(_Strict):
+    """What happens when a resident speaks of wanting to die (docs/calls.md, "Self-harm protocol").
+
+    ``family``: ``tell`` (default) texts the family on the ``emergency`` list at once that their
+    relative needs to hear from someone now — never what was said; ``do_not_tell`` leaves the
+    family to the caseworker (for a service whose residents asked that their family not be told,
+    or where the family is part of the distress). ``control_room_after_minutes``: when no
+    caseworker has taken the case on by then (key 1 on our call, or on the dashboard), or every
+    caseworker call has ended without it, the on-duty control room is called."""
+
+    family: Literal["tell", "do_not_tell"] = "tell"
+    control_room_after_minutes: int = Field(10, ge=1, le=120)
+
+
 class EscalationPolicy(_Strict):
     steps: list[Step] = Field(min_length=1, max_length=20)
     repeat_from: int | None = Field(None, ge=0)
@@ -135,6 +165,7 @@ class EscalationPolicy(_Strict):
     # Text the resident shortly before the first wellness call of a case (residents are wary of
     # unknown callers; the text says who is calling and why).
     pre_call_sms: bool = False
+    self_harm: SelfHarmPolicy = Field(default_factory=SelfHarmPolicy)
 
     @model_validator(mode="after")
     def _repeat_points_at_a_step(self) -> EscalationPolicy:
@@ -146,6 +177,10 @@ class EscalationPolicy(_Strict):
         if self.max_repeats > 0 and self.repeat_from is None:
             raise ValueError("max_repeats is set but repeat_from is missing: say which step to repeat from")
         return self
+
+    @property
+    def self_harm_tells_family(self) -> bool:
+        return self.self_harm.family == "tell"
 
     @property
     def exhausted_wait_minutes(self) -> int:

@@ -34,6 +34,15 @@ from notifier.whom import caseworker_phone
 log = logging.getLogger(__name__)
 
 
+# A family member who prefers calls hears the alert; staff, the alert and "press 1 to take it
+# on"; a resident, "are you all right?".
+CALL_PURPOSES: dict[RecipientKind, CallPurpose] = {
+    RecipientKind.CONTACT: CallPurpose.CONTACT_ALERT,
+    RecipientKind.USER: CallPurpose.STAFF_ALERT,
+    RecipientKind.RESIDENT: CallPurpose.WELLNESS,
+}
+
+
 def idempotency_key(
     *,
     case_id: int,
@@ -106,10 +115,7 @@ def queue_for(
         )
         if rec.channel == Channel.CALL:
             call = new_call(
-                # A family member who prefers calls hears the alert; a resident, "are you all right?"
-                purpose=CallPurpose.CONTACT_ALERT
-                if rec.kind == RecipientKind.CONTACT
-                else CallPurpose.WELLNESS,
+                purpose=CALL_PURPOSES[rec.kind],
                 household_id=household.id,
                 kind=rec.kind,
                 recipient_id=rec.id,
@@ -255,12 +261,13 @@ def _over_limit(
 def calls_today(session: Session, household: Household, now: datetime) -> int:
     """Calls queued for the household since its local midnight, as the daily limit counts them:
     ladder calls, calls to family who prefer calls and scheduled check-in calls; not cancelled
-    rows, and not calls to our number (the resident or family rang us)."""
+    rows, not calls to our number (the resident or family rang us), and not calls to staff (the
+    limit protects the household from being rung too often; a caseworker's call rings nobody there)."""
     count_calls = select(func.count()).where(
         CallAttempt.household_id == household.id,
         col(CallAttempt.created_at) >= local_day_start(now, household.timezone),
         CallAttempt.status != CallStatus.CANCELLED,
-        CallAttempt.purpose != CallPurpose.INBOUND,
+        col(CallAttempt.purpose).not_in((CallPurpose.INBOUND, CallPurpose.STAFF_ALERT)),
     )
     return int(session.exec(count_calls).one())
 

@@ -1,4 +1,5 @@
-"""Who a step reaches: residents to call, the family tier to text (and call), on-duty caseworkers.
+"""Who a step reaches: residents to call, the family tier to text (and call), on-duty caseworkers
+to text or call, the on-duty control room to call.
 
 Database reads only; the choice of tier and channels is pure (:mod:`notifier.ladder`).
 """
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from core.enums import Channel, Language, RecipientKind, Role
-from core.models import Contact, Household, Resident, User
+from core.models import Contact, Household, Resident, Team, User
 from notifier.ladder import PlannedAction, contact_channels, select_family_tier
-from notifier.policy import CallResident, NotifyFamily
+from notifier.policy import CallCaseworker, CallControlRoom, CallResident, NotifyFamily
 from notifier.templates import Audience
 
 # Whose words an SMS to each kind of recipient is written in (the template's audience).
@@ -49,6 +50,10 @@ def resolve_recipients(
             found.extend(_residents(session, household))
         elif isinstance(action, NotifyFamily):
             found.extend(_family(session, household, action.tier))
+        elif isinstance(action, CallCaseworker):
+            found.extend(_caseworkers(session, household, Channel.CALL))
+        elif isinstance(action, CallControlRoom):
+            found.extend(_control_room(session, household))
         else:
             found.extend(_caseworkers(session, household))
     unique: dict[tuple[RecipientKind, int, Channel], Recipient] = {}
@@ -87,7 +92,7 @@ def _family(session: Session, household: Household, tier: int) -> list[Recipient
     ]
 
 
-def _caseworkers(session: Session, household: Household) -> list[Recipient]:
+def _caseworkers(session: Session, household: Household, channel: Channel = Channel.SMS) -> list[Recipient]:
     users = session.exec(
         select(User)
         .where(
@@ -99,7 +104,29 @@ def _caseworkers(session: Session, household: Household) -> list[Recipient]:
         .order_by(col(User.id))
     ).all()
     return [
-        Recipient(RecipientKind.USER, u.id, u.phone, u.language, Channel.SMS)
+        Recipient(RecipientKind.USER, u.id, u.phone, u.language, channel)
+        for u in users
+        if u.id is not None and u.phone
+    ]
+
+
+def _control_room(session: Session, household: Household) -> list[Recipient]:
+    """On-duty control-room staff with a phone: those of the household's organisation (on one of
+    its teams), and those on no team (a control room sees every household)."""
+    team = session.get(Team, household.team_id)
+    org_teams = select(Team.id).where(Team.organisation_id == (team.organisation_id if team else -1))
+    users = session.exec(
+        select(User)
+        .where(
+            User.role == Role.CONTROL_ROOM,
+            col(User.on_duty).is_(True),
+            col(User.is_active).is_(True),
+            col(User.team_id).is_(None) | col(User.team_id).in_(org_teams),
+        )
+        .order_by(col(User.id))
+    ).all()
+    return [
+        Recipient(RecipientKind.USER, u.id, u.phone, u.language, Channel.CALL)
         for u in users
         if u.id is not None and u.phone
     ]

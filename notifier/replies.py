@@ -153,6 +153,7 @@ def _self_harm(
         policy_snapshot=snapshot_for_household(session, household_id),
         now=now,
         actor=actor,
+        follow_up_visits=True,  # whatever its outcome, a person visits again (docs/calls.md)
     )
     if words:
         channel_name = CATALOGUE.text(f"case.channel.{channel}")

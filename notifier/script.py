@@ -15,7 +15,8 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from core.enums import CallOutcome, Language
 from core.i18n import Catalogue
-from notifier.crisis import crisis_line
+from notifier import webhook_urls
+from notifier.crisis import crisis_dial, crisis_line
 
 CATALOGUE = Catalogue(Path(__file__).with_name("messages"))
 
@@ -94,9 +95,10 @@ def contact_reask_twiml(*, language: Language, gather_url: str, code: bool = Fal
     return str(response)
 
 
-def say_and_hang_up_twiml(key: str, language: Language) -> str:
-    """One catalogue sentence, then hang up (closings of the family call)."""
-    return _say_and_hang_up(language, key)
+def say_and_hang_up_twiml(key: str, language: Language, **params: str) -> str:
+    """One catalogue sentence (filled with ``params``), then hang up (closings of the family and
+    staff calls)."""
+    return _say_and_hang_up(language, key, **params)
 
 
 def _contact_gather(response: VoiceResponse, gather_url: str, *, code: bool = False) -> Gather:
@@ -124,17 +126,108 @@ def closing_twiml(outcome: CallOutcome, language: Language) -> str:
     return _say_and_hang_up(language, key)
 
 
-def self_harm_twiml(language: Language) -> str:
+# Seconds the suicide-prevention line may ring before <Dial> gives up and the resident is offered
+# "press 1 to try again"; a busy line often answers on a second try.
+CRISIS_DIAL_TIMEOUT_S = 30
+MAX_CRISIS_DIALS = 3
+
+
+def self_harm_twiml(language: Language, *, code: str, base_url: str) -> str:
     """What a resident who spoke of wanting to die hears instead of any closing (docs/calls.md,
-    "Self-harm protocol"): thanks for saying it, that a person from their care team is told now
-    and will call, the 24-hour line twice, 119 for danger, then the line once more with "you are
-    not alone". Calm, unhurried (pauses), never a cheerful goodbye, never a method named."""
+    "Self-harm protocol"): thanks for saying it, that it sounds hard, that they are not alone,
+    that they are being connected now to the 24-hour line (its number said) and that their care
+    team is told; then ``<Dial>`` puts them through. The call does not hang up on them: what
+    follows the ``<Dial>`` is :func:`crisis_line_twiml`. Never a method named, never a cheerful
+    goodbye. Needs no database (the safe answer of ``notifier.stored_replies`` uses it too)."""
+    voice = VOICES[language]
+    response = VoiceResponse()
+    text = CATALOGUE.text("call.self_harm.connecting", language, line=crisis_line(language))
+    response.say(text, voice=voice.voice, language=voice.language)
+    response.pause(length=1)
+    _dial_crisis_line(response, language, code=code, base_url=base_url, attempt=1)
+    return str(response)
+
+
+def crisis_line_twiml(
+    language: Language, *, code: str, base_url: str, attempt: int, dial_status: str | None, digits: str
+) -> str:
+    """What the resident hears after the ``<Dial>`` of attempt ``attempt`` ended (``dial_status``:
+    Twilio's ``DialCallStatus``), or after "press 1 to be connected" (``digits``).
+
+    Connected and talked (``completed``): the closing, with the line and 119. Not connected: the
+    keypad fallback — the line said twice and "press 1 to be connected", then the closing if no
+    key comes; key 1 dials again, up to :data:`MAX_CRISIS_DIALS` times. Pure."""
     voice = VOICES[language]
     line = crisis_line(language)
     response = VoiceResponse()
-    for key in ("call.self_harm.answer", "call.self_harm.line_spoken", "call.self_harm.closing"):
-        response.say(CATALOGUE.text(key, language, line=line), voice=voice.voice, language=voice.language)
-        response.pause(length=1)
+    if dial_status is None and digits == "1" and attempt <= MAX_CRISIS_DIALS:
+        again = CATALOGUE.text("call.self_harm.connecting_again", language)
+        response.say(again, voice=voice.voice, language=voice.language)
+        _dial_crisis_line(response, language, code=code, base_url=base_url, attempt=attempt)
+        return str(response)
+    if dial_status is not None and dial_status != "completed" and attempt < MAX_CRISIS_DIALS:
+        gather: Gather = response.gather(
+            action=crisis_line_url(base_url, code=code, attempt=attempt + 1, language=language),
+            method="POST",
+            input="dtmf",
+            num_digits=1,
+            timeout=CONTACT_GATHER_TIMEOUT_S,
+        )
+        for key in ("call.self_harm.not_connected", "call.self_harm.line"):
+            gather.say(CATALOGUE.text(key, language, line=line), voice=voice.voice, language=voice.language)
+    closing = CATALOGUE.text("call.self_harm.closing", language, line=line)
+    response.say(closing, voice=voice.voice, language=voice.language)
+    response.hangup()
+    return str(response)
+
+
+def crisis_line_url(base_url: str, *, code: str, attempt: int, language: Language) -> str:
+    """The signed URL of the crisis-line webhook: it carries the language, so what the resident
+    hears next never needs the database."""
+    return webhook_urls.url(
+        base_url, webhook_urls.VOICE_CONNECT, code=code, n=attempt, lang=Language(language).value
+    )
+
+
+def _dial_crisis_line(
+    response: VoiceResponse, language: Language, *, code: str, base_url: str, attempt: int
+) -> None:
+    response.dial(
+        crisis_dial(language),
+        action=crisis_line_url(base_url, code=code, attempt=attempt, language=language),
+        method="POST",
+        timeout=CRISIS_DIAL_TIMEOUT_S,
+    )
+
+
+def staff_alert_twiml(*, language: Language, text: str, gather_url: str, reask: bool = False) -> str:
+    """A call to a caseworker or the control room: the alert (``text``, already in ``language``),
+    then "press 1 to take it on and be connected to the resident". Keys only, as for family:
+    a misheard word must never take a case on."""
+    voice = VOICES[language]
+    response = VoiceResponse()
+    gather = _contact_gather(response, gather_url)
+    if reask:
+        gather.say(CATALOGUE.text("call.staff.reask", language), voice=voice.voice, language=voice.language)
+    else:
+        gather.say(text, voice=voice.voice, language=voice.language)
+    return str(response)
+
+
+def staff_connect_twiml(language: Language, resident_phone: str | None) -> str:
+    """The staff member took the case on (key 1): say so, then put them through to the resident
+    (our number shows as the caller ID, the resident knows it); when that call ends, a last word."""
+    voice = VOICES[language]
+    if resident_phone is None:
+        return _say_and_hang_up(language, "call.staff.no_phone")
+    response = VoiceResponse()
+    response.say(
+        CATALOGUE.text("call.staff.connecting", language), voice=voice.voice, language=voice.language
+    )
+    response.dial(resident_phone, timeout=CRISIS_DIAL_TIMEOUT_S)
+    response.say(
+        CATALOGUE.text("call.staff.after_dial", language), voice=voice.voice, language=voice.language
+    )
     response.hangup()
     return str(response)
 
@@ -175,9 +268,9 @@ def _ask(language: Language, gather_url: str, keys: tuple[str, ...], *, hints_ke
     return str(response)
 
 
-def _say_and_hang_up(language: Language, key: str) -> str:
+def _say_and_hang_up(language: Language, key: str, **params: str) -> str:
     voice = VOICES[language]
     response = VoiceResponse()
-    response.say(CATALOGUE.text(key, language), voice=voice.voice, language=voice.language)
+    response.say(CATALOGUE.text(key, language, **params), voice=voice.voice, language=voice.language)
     response.hangup()
     return str(response)

@@ -208,7 +208,7 @@ def safe_answer(raw: RawReply, base_url: str) -> str:
     result = reply.classify()
     language = Language.EN if reply.kind == "speech" and not _HANGUL.search(reply.text) else Language.KO
     if result.risk == Risk.SELF_HARM:
-        return self_harm_twiml(language)
+        return self_harm_twiml(language, code=raw.code, base_url=base_url)
     if result.intent == Intent.UNCLEAR and raw.gather_no is not None and raw.gather_no < MAX_GATHERS:
         return reask_twiml(
             language=language, gather_url=gather_url_for(base_url, raw.code, raw.gather_no + 1)

@@ -65,8 +65,12 @@ SURVIVES_ACKNOWLEDGEMENT = frozenset(
         "sms.family.emergency",
         "sms.caseworker.self_harm",
         "sms.family.self_harm",
+        "call.self_harm.staff",
     }
 )
+# What the outbox calls a staff call of a self-harm case when it asks whether it is stale: a
+# family member's "seen it" must not stop the caseworker's or control room's call.
+SELF_HARM_STAFF_CALL = "call.self_harm.staff"
 
 
 # Family texts that ask for an acknowledgement: each carries the recipient's code for the case

@@ -9,6 +9,10 @@ VOICE_ANSWER = f"{PREFIX}/voice/answer"  # TwiML for a call we placed; ?code=<Ca
 VOICE_GATHER = f"{PREFIX}/voice/gather"  # <Gather> action; ?code=<CallAttempt.code>
 VOICE_STATUS = f"{PREFIX}/voice/status"  # call status callback; ?code=<CallAttempt.code>
 VOICE_CONTACT_GATHER = f"{PREFIX}/voice/contact-gather"  # family member keyed 1?; ?code=<CallAttempt.code>
+# A resident at risk put through to the suicide-prevention line: the <Dial>'s action, and the
+# "press 1 to be connected" after it; ?code=<CallAttempt.code>&n=<dial attempt>&lang=<ko|en>.
+# A neutral name on purpose: paths reach access logs, and this one must not say "crisis".
+VOICE_CONNECT = f"{PREFIX}/voice/connect"
 SMS_STATUS = f"{PREFIX}/sms/status"  # message status callback; ?id=<Notification.id>
 SMS_INBOUND = f"{PREFIX}/sms/inbound"  # replies and texts to our number
 VOICE_INBOUND = f"{PREFIX}/voice/inbound"  # calls to our number

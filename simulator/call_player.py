@@ -22,6 +22,7 @@ from simulator.sim_timeline import Timeline
 from simulator.twilio_records import CallRecord, Journal, WebhookExchange
 from simulator.twilio_resources import API_VERSION, mask_phone, rfc2822
 from simulator.twiml import (
+    Dial,
     Gather,
     Hangup,
     Pause,
@@ -39,6 +40,17 @@ from simulator.webhook_client import WebhookResponse
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, str, Sequence[tuple[str, str]]], WebhookResponse]
+BehaviourOf = Callable[[str], Behaviour]
+# How a dialled number's behaviour ends a <Dial>, as Twilio's DialCallStatus says it.
+_DIAL_STATUS = {
+    "answer": "completed",
+    "voicemail": "completed",
+    "hangup": "completed",
+    "busy": "busy",
+    "no_answer": "no-answer",
+    "fail": "failed",
+}
+DIALLED_TALK_S = 30.0  # how long a dialled party that answers stays on the line
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 _EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
@@ -91,6 +103,7 @@ class CallPlayer:
         journal: Journal,
         send: Send,
         timeline: Timeline,
+        behaviour_of: BehaviourOf | None = None,
     ) -> None:
         self._call = call  # the journal's own record: mutate only inside journal.change()
         self._behaviour = behaviour
@@ -98,6 +111,7 @@ class CallPlayer:
         self._journal = journal
         self._send = send
         self._timeline = timeline
+        self._behaviour_of = behaviour_of  # what a number this call <Dial>s does
         self._sequence = 0
         self._answered_at: float | None = None
         self._abandoned = False
@@ -217,6 +231,10 @@ class CallPlayer:
                     outcome = self._gather(verb, document_url)
                     if outcome is not _Flow.CONTINUE:
                         return outcome
+                case Dial():
+                    following = self._dial(verb, document_url)
+                    if following is not _Flow.CONTINUE:
+                        return following
                 case Redirect(url=url, method=method):
                     target = self._resolve(document_url, url)
                     return _NextRequest("redirect", method, target, []) if target else None
@@ -249,6 +267,24 @@ class CallPlayer:
             target = self._resolve(document_url, gather.action)
             return _NextRequest("gather", gather.method, target, []) if target else None
         return _Flow.CONTINUE
+
+    def _dial(self, dial: Dial, document_url: str | None) -> GatherOutcome:
+        """Put the caller through to a number: it does what its behaviour says (answers and talks
+        for a while, rings out, is busy, fails); then the action URL hears how it went, or the
+        document goes on."""
+        kind = self._behaviour_of(dial.number).kind if self._behaviour_of is not None else "answer"
+        status = _DIAL_STATUS.get(kind, "failed")
+        talked = DIALLED_TALK_S if status == "completed" else 0.0
+        waited = dial.timeout_s if status == "no-answer" else DEFAULT_RING_S
+        with self._journal.change():
+            self._call.dialled.append({"number": dial.number, "status": status, "duration_s": int(talked)})
+        if not self._advance(waited + talked):
+            return None
+        if dial.action is None:
+            return _Flow.CONTINUE
+        target = self._resolve(document_url, dial.action)
+        params = [("DialCallStatus", status), ("DialCallDuration", str(int(talked)))]
+        return _NextRequest("dial", dial.method, target, params) if target else None
 
     def _hangs_up_now(self) -> bool:
         if self._behaviour.kind == "hangup":

@@ -336,6 +336,7 @@ class TwilioEmulator:
             journal=self._journal,
             send=self._send,
             timeline=Timeline(created, pace=self._pace, stopping=self._stopping),
+            behaviour_of=self.behaviour_for,
         )
         self._spawn(player.run, f"inbound-call-{call.sid}")
         log.info("inbound call %s from %s (%s)", call.sid, mask_phone(from_), chosen.kind)
@@ -484,6 +485,7 @@ class TwilioEmulator:
             journal=self._journal,
             send=self._send,
             timeline=Timeline(created, pace=self._pace, stopping=self._stopping),
+            behaviour_of=self.behaviour_for,
         )
         # The create answer is what Twilio says at creation ("queued"): render it before the player
         # thread can move the call on to "ringing".

@@ -43,6 +43,7 @@ class CallRecord:
     duration_s: int | None = None
     said: list[str] = field(default_factory=list)  # <Say> texts the resident (or voicemail) heard
     replies: list[dict[str, Any]] = field(default_factory=list)  # what the resident said / pressed
+    dialled: list[dict[str, Any]] = field(default_factory=list)  # each <Dial>: number, status, duration
     webhooks: list[WebhookExchange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     finished: bool = False

@@ -1,7 +1,7 @@
 """A small, strict TwiML reader: what a phone would do with the document our server returns.
 
-Only the verbs a wellness call uses are understood (Say, Play, Pause, Gather, Redirect, Hangup,
-Reject); anything else is kept as :class:`Unsupported` so the emulator can report it. Malformed
+Only the verbs our calls use are understood (Say, Play, Pause, Gather, Dial with a plain number,
+Redirect, Hangup, Reject); anything else is kept as :class:`Unsupported` so the emulator can report it. Malformed
 documents raise :class:`TwimlError` — Twilio answers those with "an application error has
 occurred" and hangs up, and so do we.
 """
@@ -49,6 +49,17 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Dial:
+    """Put the caller through to ``number``; ``action`` (if any) then gets ``DialCallStatus``
+    and what it answers replaces the rest of the document."""
+
+    number: str
+    action: str | None = None
+    method: str = "POST"
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Redirect:
     url: str
     method: str = "POST"
@@ -69,7 +80,7 @@ class Unsupported:
     verb: str
 
 
-Verb = Say | Play | Pause | Gather | Redirect | Hangup | Reject | Unsupported
+Verb = Say | Play | Pause | Gather | Dial | Redirect | Hangup | Reject | Unsupported
 
 
 def parse_twiml(document: str | bytes) -> tuple[Verb, ...]:
@@ -89,6 +100,8 @@ def _verb(element: ET.Element) -> Verb:
             return _prompt(element)
         case "Gather":
             return _gather(element)
+        case "Dial":
+            return _dial(element)
         case "Redirect":
             url = (element.text or "").strip()
             if not url:
@@ -135,6 +148,21 @@ def _gather(element: ET.Element) -> Gather:
         language=element.get("language", "en-US"),
         action_on_empty_result=element.get("actionOnEmptyResult", "false").lower() == "true",
         prompts=tuple(prompts),
+    )
+
+
+def _dial(element: ET.Element) -> Dial:
+    # Twilio also takes <Number>, <Client>, <Sip> … nouns; our calls dial one plain number.
+    if len(element):
+        raise TwimlError(f"<Dial> with nouns ({', '.join(child.tag for child in element)}) is not emulated")
+    number = (element.text or "").strip()
+    if not number:
+        raise TwimlError("<Dial> without a number")
+    return Dial(
+        number=number,
+        action=element.get("action"),
+        method=_method(element),
+        timeout_s=_number(element, "timeout", 30.0),
     )
 
 

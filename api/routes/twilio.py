@@ -21,8 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ClockDep, EngineDep, SettingsDep
 from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
 from core.db import session_scope
+from core.enums import Language
 from notifier import calls, sms, stored_replies
 from notifier import webhook_urls as paths
+from notifier.calls import crisis_line
 
 log = logging.getLogger(__name__)
 XML = "application/xml"
@@ -237,3 +239,29 @@ async def voice_inbound(
         )
 
     return Response(await _in_transaction(engine, handle), media_type=XML)
+
+
+@router.post(paths.VOICE_CONNECT)
+async def voice_connect(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    """After a resident at risk was put through to the suicide-prevention line (or pressed 1 to
+    be): what they hear next needs no database; the record of it is written after, and a failure
+    to write it never leaves them in silence."""
+    params = await _verified_params(request, settings)
+    code = _query(request, "code")
+    attempt = _gather_no(request) or 1
+    language = Language.EN if request.query_params.get("lang") == Language.EN.value else Language.KO
+    single = params.single()
+    twiml = crisis_line.answer(
+        single, code=code, base_url=settings.effective_public_base_url, attempt=attempt, language=language
+    )
+
+    def handle(session: Session) -> None:
+        crisis_line.record(session, code=code, params=single, attempt=attempt, now=clock.now())
+
+    try:
+        await _in_transaction(engine, handle)
+    except Exception:  # the resident still hears the line; the record is only for staff
+        log.exception("connect callback: could not record it")
+    return Response(twiml, media_type=XML)

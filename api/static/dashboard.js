@@ -454,6 +454,7 @@
       [t("col.opened"), localTime(item.opened_at, tz)],
       [t("col.next"), nextText(item)],
       [t("done.acknowledged_by"), item.acknowledged_by ? person(item, "acknowledged_by") : null],
+      [t("case.follow_up_visits"), item.follow_up_visits ? t("case.follow_up_visits_due") : null],
       ...(closed
         ? [
             [t("resolve.code"), item.resolution_code ? t("resolution." + item.resolution_code) : t("status.cleared")],

@@ -54,6 +54,9 @@ class Case(SQLModel, table=True):
     escalation_token: str = Field(max_length=64)
     # Optimistic concurrency: every write is "UPDATE ... WHERE version = :seen".
     version: int = 1
+    # The case calls for follow-up visits whatever its outcome (a resident who spoke of wanting
+    # to die: docs/calls.md, "Self-harm protocol"); set when it opens, kept after it closes.
+    follow_up_visits: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # When retention removed what the resident said on this case (notifier/retention.py);
     # set by retention and erasure only, never by the lifecycle (so no version bump).
     transcripts_removed_at: datetime | None = utc(nullable=True)

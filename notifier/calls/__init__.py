@@ -1,4 +1,4 @@
-"""Twilio voice webhooks: one dispatch over the four kinds of call (``CallAttempt.purpose``).
+"""Twilio voice webhooks: one dispatch over the five kinds of call (``CallAttempt.purpose``).
 
 The API has already checked the Twilio signature. Every handler works inside the caller's
 transaction (never commits), locks the CallAttempt row first so retried or concurrent callbacks
@@ -11,10 +11,12 @@ purpose        what the person hears first                          a reply is h
 wellness       "are you all right?" (the escalation ladder)         :mod:`.wellness`
 checkin        the first of three check-in questions                :mod:`.checkin`
 contact_alert  the alert, then "press 1 to acknowledge"             :mod:`.contact`
+staff_alert    the alert, then "press 1 to take it on" (+ connect)  :mod:`.staff_alert`
 inbound        a resident: the question; family: the state         :mod:`.wellness` / :mod:`.contact`
 =============  ==================================================  ===========================
 
-What a resident's reply does to the case is :mod:`notifier.replies` (shared with SMS).
+What a resident's reply does to the case is :mod:`notifier.replies` (shared with SMS). A resident
+at risk put through to the suicide-prevention line: :mod:`.crisis_line`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from core.enums import (
 )
 from core.models import CallAttempt
 from notifier import checkins, lifecycle
-from notifier.calls import checkin, contact, inbound, wellness
+from notifier.calls import checkin, contact, inbound, staff_alert, wellness
 from notifier.calls.common import (
     Gathered,
     advance_status,
@@ -85,9 +87,13 @@ def answer(session: Session, *, code: str, params: Mapping[str, str], base_url: 
             record_outcome(session, attempt, now, outcome=CallOutcome.VOICEMAIL, answered_by=answered_by)
         if is_contact:
             return say_and_hang_up_twiml("call.contact.voicemail", attempt.language)
+        if attempt.recipient_kind == RecipientKind.USER:  # no household, no case detail on a tape
+            return say_and_hang_up_twiml("call.staff.voicemail", attempt.language)
         return voicemail_twiml(attempt.language)
     if attempt.purpose == CallPurpose.CONTACT_ALERT:
         return contact.contact_opening(session, attempt, base_url)
+    if attempt.purpose == CallPurpose.STAFF_ALERT:
+        return staff_alert.opening(session, attempt, base_url)
     if attempt.purpose == CallPurpose.INBOUND:  # not expected: an inbound call is answered by us
         return inbound.inbound_opening(session, attempt, base_url)
     gather_url = gather_url_for(base_url, code, 1)
@@ -108,6 +114,7 @@ _REPLY_HANDLERS: dict[tuple[CallPurpose, RecipientKind], ReplyHandler] = {
     (CallPurpose.CONTACT_ALERT, RecipientKind.CONTACT): contact.contact_reply,
     (CallPurpose.INBOUND, RecipientKind.RESIDENT): wellness.reply,
     (CallPurpose.INBOUND, RecipientKind.CONTACT): contact.contact_reply,
+    (CallPurpose.STAFF_ALERT, RecipientKind.USER): staff_alert.reply,
 }
 
 

@@ -74,7 +74,7 @@ def checkin_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
         )
         log.info("check-in call %s: answer %s acted on at once", attempt.id, attempt.gather_count)
         if risk == Risk.SELF_HARM:
-            return self_harm_twiml(language)
+            return self_harm_twiml(language, code=attempt.code, base_url=base_url)
         return closing_twiml(CallOutcome.EMERGENCY, language)
     call_over = attempt.status in TERMINAL_CALL_STATUSES
     if attempt.gather_count < asked and not call_over:

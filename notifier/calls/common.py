@@ -132,6 +132,11 @@ class Reply:
         return "no response"
 
 
+def append_transcript(attempt: CallAttempt, line: str) -> None:
+    """One more line on the call's transcript (key presses and what they did, on keys-only calls)."""
+    attempt.transcript = f"{attempt.transcript}\n{line}" if attempt.transcript else line
+
+
 def transcript_line(number: int, reply: Reply, result: Classification) -> str:
     return f"#{number} {reply.describe()} -> {result.intent.value} {result.confidence:.2f} [{result.source}]"
 

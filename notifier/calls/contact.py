@@ -29,6 +29,7 @@ from notifier.calls.common import (
     MAX_GATHERS,
     Gathered,
     advance_status,
+    append_transcript,
     case_of,
     gather_url_for,
     is_inbound,
@@ -153,16 +154,16 @@ def contact_reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
         assert result is not None
         locked = result == ack_codes.Verdict.LOCKED
         attempt.outcome = CallOutcome.UNCLEAR if locked else CallOutcome.ACKNOWLEDGED
-        _note(attempt, f"{line} -> {result}")
+        append_transcript(attempt, f"{line} -> {result}")
         _record_contact_event(session, attempt, now, digits=shown, outcome=attempt.outcome, result=result)
         return say_and_hang_up_twiml(_CONTACT_CLOSINGS[result], language)
     if attempt.gather_count < MAX_GATHERS and not call_over:
-        _note(attempt, f"{line} -> re-ask")
+        append_transcript(attempt, f"{line} -> re-ask")
         _record_contact_event(session, attempt, now, digits=shown, outcome=None, result=result)
         gather_url = gather_url_for(base_url, attempt.code, attempt.gather_count + 1, contact=True)
         return contact_reask_twiml(language=language, gather_url=gather_url, code=code)
     attempt.outcome = CallOutcome.UNCLEAR
-    _note(attempt, f"{line} -> unclear")
+    append_transcript(attempt, f"{line} -> unclear")
     _record_contact_event(session, attempt, now, digits=shown, outcome=attempt.outcome, result=result)
     return say_and_hang_up_twiml("call.contact.not_acknowledged", language)
 
@@ -190,10 +191,6 @@ def _act_on_keys(
 def _shown(digits: str) -> str:
     """Key presses as they may be kept (transcript, case events): never a code."""
     return "code" if ack_codes.parse_keyed_code(digits) is not None else digits
-
-
-def _note(attempt: CallAttempt, line: str) -> None:
-    attempt.transcript = f"{attempt.transcript}\n{line}" if attempt.transcript else line
 
 
 def _record_contact_event(

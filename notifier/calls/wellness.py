@@ -93,7 +93,7 @@ def reply(session: Session, attempt: CallAttempt, got: Gathered) -> str:
         gather_url = gather_url_for(base_url, code, attempt.gather_count + 1)
         return reask_twiml(language=attempt.language, gather_url=gather_url)
     if result.risk == Risk.SELF_HARM:
-        return self_harm_twiml(attempt.language)
+        return self_harm_twiml(attempt.language, code=code, base_url=base_url)
     return closing_twiml(outcome, attempt.language)
 
 

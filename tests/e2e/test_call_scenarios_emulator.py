@@ -205,19 +205,28 @@ def test_answers_fine_clears_the_case_and_checks_in(phones: Phones) -> None:
     assert all(ex.status is not None and ex.status < 300 for ex in record.webhooks)
 
 
-def test_says_they_want_to_die_hears_the_line_and_staff_are_told_at_once(phones: Phones) -> None:
-    # Issue 19: not the generic goodbye, but the calm script with the crisis line; a case of its
-    # own, and the caseworker's and family's self-harm texts sent through the phone network.
-    home, call = _run(phones, Behaviour(replies=(Reply.say("죽고 싶어요"),), ring_seconds=0))
-    assert call.outcome == CallOutcome.EMERGENCY
+def test_says_they_want_to_die_is_put_through_to_the_line_and_the_caseworker_is_called(
+    phones: Phones,
+) -> None:
+    # Issue 19: not the generic goodbye, but the calm script with the crisis line; the call does
+    # not hang up on them: <Dial> puts them through to it. A case of its own; the caseworker is
+    # called (key 1 takes it on and connects them to the resident), and texted, as is the family.
+    home = _home(phones, Behaviour(replies=(Reply.say("죽고 싶어요"),), ring_seconds=0))
+    phones.emulator.set_behaviour(home.caseworker, Behaviour(replies=(Reply.press("1"),), ring_seconds=0))
+    assert phones.drive(_ended(phones, home)), "the call never ended"
+    call = _call(phones, home)
+    assert call is not None and call.outcome == CallOutcome.EMERGENCY
     (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
     heard = " ".join(record.said)
     assert heard.count("109") >= 2 and "119" in heard and "좋은 하루" not in heard
+    assert record.dialled == [{"number": "109", "status": "completed", "duration_s": 30}]
+    assert [ex.purpose for ex in record.webhooks if ex.purpose in ("gather", "dial")] == ["gather", "dial"]
+    assert all(ex.status is not None and ex.status < 300 for ex in record.webhooks)
     with Session(phones.engine) as s:
         case = s.exec(
             select(Case).where(Case.household_id == home.household_id, Case.kind == CaseKind.SELF_HARM_RISK)
         ).one()
-    assert case.severity == Severity.CRITICAL
+    assert case.severity == Severity.CRITICAL and case.follow_up_visits
 
     def texted() -> set[tuple[str, str]]:
         with Session(phones.engine) as s:
@@ -230,8 +239,31 @@ def test_says_they_want_to_die_hears_the_line_and_staff_are_told_at_once(phones:
 
     wanted = {(home.caseworker, "sms.caseworker.self_harm"), (home.family, "sms.family.self_harm")}
     assert phones.drive(lambda: wanted <= texted())
+
+    def taken_on() -> bool:
+        with Session(phones.engine) as s:
+            return (s.get_one(Case, case.id).acknowledged_by or "").startswith("user:")
+
+    assert phones.drive(taken_on), "the caseworker was never called, or key 1 did not take the case on"
+    (rung,) = [c for c in phones.emulator.calls() if c.to == home.caseworker]
+    assert "자살 위험" in " ".join(rung.said) and home.resident in [d["number"] for d in rung.dialled]
     # Nobody rings them again with the "are you all right?" robot: a person calls.
     assert [c.to for c in phones.emulator.calls()].count(home.resident) == 1
+
+
+def test_when_the_line_is_busy_the_resident_presses_1_and_is_put_through_again(phones: Phones) -> None:
+    home = _home(phones, Behaviour(replies=(Reply.say("I want to die"), Reply.press("1")), ring_seconds=0))
+    phones.emulator.set_behaviour("109", Behaviour(kind="busy"))
+    try:
+        assert phones.drive(_ended(phones, home)), "the call never ended"
+    finally:
+        phones.emulator.set_behaviour("109", Behaviour())
+    (record,) = [c for c in phones.emulator.calls() if c.to == home.resident]
+    # Busy, the fallback, key 1, busy again, the fallback, no key: the closing.
+    assert [d["status"] for d in record.dialled] == ["busy", "busy"]
+    heard = " ".join(record.said)
+    assert "1번을 눌러" in heard and heard.count("109") >= 4 and "119" in heard
+    assert record.said[-1].startswith("말씀해 주셔서 고맙습니다")  # the closing, never silence
 
 
 def test_answers_unwell_tells_the_caseworker_only(phones: Phones) -> None:

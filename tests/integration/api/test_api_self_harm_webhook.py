@@ -49,7 +49,8 @@ def test_the_webhook_answers_with_the_crisis_line_and_pages_staff(
 ) -> None:
     status, twiml, _ = _post_help(app_client, call_code, words=SAID)
     assert status == 200
-    assert CATALOGUE.text("call.self_harm.line_spoken", "ko", line="109") in twiml
+    assert CATALOGUE.text("call.self_harm.connecting", "ko", line="109") in twiml
+    assert ">109</Dial>" in twiml
     assert CATALOGUE.text("call.closing.emergency", "ko") not in twiml
     _assert_paged(engine, world)
 

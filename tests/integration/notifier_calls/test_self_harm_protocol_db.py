@@ -115,6 +115,14 @@ def _assert_protocol(
     for row in told.values():
         assert row.created_at == clock.now() and row.next_attempt_at in (None, clock.now())
     assert "109" in caseworker.body
+    # ...and called at once: a person calls someone at risk (key 1 takes it on and connects them).
+    with Session(engine) as s:
+        staff_calls = s.exec(select(CallAttempt).where(CallAttempt.case_id == case.id)).all()
+    assert [(c.purpose, c.recipient_kind, c.recipient_id, c.created_at) for c in staff_calls] == [
+        (CallPurpose.STAFF_ALERT, RecipientKind.USER, home.caseworker_id, clock.now())
+    ]
+    # Follow-up visits are due, whatever the case's outcome will be.
+    assert case.follow_up_visits
     assert words not in family.body and "자살" not in family.body and "suicid" not in family.body.lower()
     with Session(engine) as s:
         events = s.exec(
@@ -137,13 +145,13 @@ def test_on_the_wellness_call_the_resident_hears_the_line_and_staff_are_paged_at
     words = SAID if language == Language.KO else "I just want to die"
     home = _home(engine, clock, language=language)
     twiml = _gather(engine, clock, home.code, SpeechResult=words, Confidence="0.9")
-    # A calm scripted answer, not the generic closing: the line given (more than once), 119 for
-    # danger, and no cheerful goodbye.
-    assert twiml.count("109") >= 2 and "119" in twiml
-    assert CATALOGUE.text("call.self_harm.answer", language) in twiml
+    # A calm scripted answer, not the generic closing: the line named, and the call does not hang
+    # up on them: <Dial> puts them through to it (what follows is the connect webhook's).
+    assert CATALOGUE.text("call.self_harm.connecting", language, line="109") in twiml
     assert CATALOGUE.text("call.closing.emergency", language) not in twiml
     assert "좋은 하루" not in twiml and "good day" not in twiml.lower()
-    assert twiml.rstrip().endswith("<Hangup /></Response>")
+    assert "<Hangup" not in twiml and twiml.rstrip().endswith(">109</Dial></Response>")
+    assert f"{BASE}/api/v1/twilio/voice/connect?code={home.code}&amp;n=1&amp;lang={language.value}" in twiml
     _assert_protocol(engine, clock, home, words=words, language=language)
     with Session(engine) as s:
         attempt = s.exec(select(CallAttempt).where(CallAttempt.code == home.code)).one()

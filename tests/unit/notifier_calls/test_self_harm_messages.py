@@ -16,16 +16,16 @@ from notifier.script import CATALOGUE, self_harm_twiml
 from notifier.templates import SURVIVES_ACKNOWLEDGEMENT, Purpose, template_for
 
 RESIDENT = [
-    "call.self_harm.answer",
-    "call.self_harm.line_spoken",
-    "call.self_harm.acknowledge",
+    "call.self_harm.connecting",
+    "call.self_harm.not_connected",
+    "call.self_harm.connecting_again",
     "call.self_harm.line",
     "call.self_harm.closing",
     "reply.resident_self_harm",
 ]
 STAFF = [
-    "call.self_harm.responder_whisper",
     "call.self_harm.responder_alert",
+    "call.self_harm.control_room_alert",
     "sms.caseworker.self_harm",
     "call.case_explanation.self_harm",
 ]
@@ -45,13 +45,19 @@ def test_every_text_exists_fills_in_and_names_no_method(language: Language, key:
 
 
 @pytest.mark.parametrize("language", [Language.KO, Language.EN])
-def test_the_resident_hears_the_line_and_that_a_person_is_coming(language: Language) -> None:
+def test_the_resident_hears_the_line_and_that_they_are_being_connected_now(language: Language) -> None:
     line = CATALOGUE.text("call.self_harm.line", language, line="109")
     assert line.count("109") == 2  # said twice: an older listener may miss it once
-    acknowledge = CATALOGUE.text("call.self_harm.acknowledge", language)
-    assert ("연결" in acknowledge) if language == Language.KO else ("connecting you" in acknowledge)
+    connecting = CATALOGUE.text("call.self_harm.connecting", language, line="109")
+    assert "109" in connecting
+    assert (
+        ("연결해 드리겠습니다" in connecting)
+        if language == Language.KO
+        else ("connecting you now" in connecting)
+    )
     for key in ("call.self_harm.closing", "reply.resident_self_harm"):
         assert "109" in CATALOGUE.text(key, language, line="109")
+        assert "119" in CATALOGUE.text(key, language, line="109")
 
 
 @pytest.mark.parametrize("language", [Language.KO, Language.EN])
@@ -62,16 +68,20 @@ def test_the_family_is_asked_to_call_without_being_told_what_was_said(language: 
 
 
 @pytest.mark.parametrize("language", [Language.KO, Language.EN])
-def test_the_call_answers_calmly_with_the_line_and_no_cheerful_goodbye(language: Language) -> None:
-    twiml = self_harm_twiml(language)
+def test_the_call_answers_calmly_and_puts_them_through_to_the_line(language: Language) -> None:
+    twiml = self_harm_twiml(language, code="abc", base_url="https://care.example.org")
     assert crisis_line(language) == "109"
-    assert twiml.count("109") == 3  # twice in the line, once more at the end
-    assert "119" in twiml and "<Pause" in twiml and twiml.rstrip().endswith("<Hangup /></Response>")
+    assert CATALOGUE.text("call.self_harm.connecting", language, line="109") in twiml
+    assert "<Pause" in twiml and "<Hangup" not in twiml  # it does not hang up on them
+    dial = (
+        '<Dial action="https://care.example.org/api/v1/twilio/voice/connect?code=abc&amp;n=1&amp;'
+        f'lang={language.value}" method="POST" timeout="30">109</Dial></Response>'
+    )
+    assert twiml.rstrip().endswith(dial)
     for generic in ("call.closing.emergency", "call.closing.ok", "call.closing.unclear"):
         assert CATALOGUE.text(generic, language) not in twiml
     assert "좋은 하루" not in twiml and "good day" not in twiml.lower()
-    assert not METHODS.search(twiml.replace("<Hangup />", ""))
-    assert "press 1" not in twiml.lower() and "1번을 눌러" not in twiml  # nothing offered that is not built
+    assert not METHODS.search(twiml)
 
 
 def test_a_self_harm_case_has_its_own_texts_that_survive_an_acknowledgement_and_any_limit() -> None:

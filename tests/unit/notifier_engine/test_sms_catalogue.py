@@ -9,6 +9,7 @@ from core.models import Case
 from notifier.templates import (
     ACK_CODE_TEMPLATES,
     MESSAGES,
+    SELF_HARM_STAFF_CALL,
     SMS_TEMPLATES,
     SURVIVES_ACKNOWLEDGEMENT,
     sms_body,
@@ -121,4 +122,5 @@ def test_family_texts_name_her_as_the_family_does_and_say_whom_to_call(
 
 
 def test_messages_that_survive_an_acknowledgement_are_real_templates() -> None:
-    assert SURVIVES_ACKNOWLEDGEMENT <= SMS_TEMPLATES
+    # Texts by their template; the one call among them by the name the outbox gives it.
+    assert SURVIVES_ACKNOWLEDGEMENT - {SELF_HARM_STAFF_CALL} <= SMS_TEMPLATES

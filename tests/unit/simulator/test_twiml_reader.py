@@ -4,7 +4,7 @@ import pytest
 
 from simulator.call_player import captured_input
 from simulator.phone_scenarios import Reply
-from simulator.twiml import Gather, Hangup, Pause, Redirect, Say, TwimlError, Unsupported, parse_twiml
+from simulator.twiml import Dial, Gather, Hangup, Pause, Redirect, Say, TwimlError, Unsupported, parse_twiml
 
 # As produced by twilio 9.13.0 (wire-formats.md §5.3)
 LIBRARY_TWIML = (
@@ -29,14 +29,15 @@ def test_reads_the_gather_twilio_python_produces():
 def test_verbs_in_order_with_defaults():
     verbs = parse_twiml(
         b"<Response><Say>Hi</Say><Pause length='2'/><Gather/><Redirect method='GET'>/next</Redirect>"
-        b"<Dial>+1</Dial><Hangup/></Response>"
+        b"<Dial>+1</Dial><Enqueue>q</Enqueue><Hangup/></Response>"
     )
     assert verbs == (
         Say("Hi"),
         Pause(2.0),
         Gather(action=None),
         Redirect("/next", "GET"),
-        Unsupported("Dial"),
+        Dial("+1"),
+        Unsupported("Enqueue"),
         Hangup(),
     )
     gather = verbs[2]
@@ -55,6 +56,8 @@ def test_verbs_in_order_with_defaults():
         ("<Response><Gather timeout='-1'/></Response>", "negative"),
         ("<Response><Redirect/></Response>", "without a URL"),
         ("<Response><Redirect method='PUT'>/x</Redirect></Response>", "GET or POST"),
+        ("<Response><Dial/></Response>", "without a number"),
+        ("<Response><Dial><Number>+1</Number></Dial></Response>", "nouns"),
     ],
 )
 def test_malformed_twiml_is_refused_with_a_reason(document: str, problem: str):
