@@ -238,6 +238,12 @@ class Settings(LogSettings):
     )
     mqtt_client_id: str = Field("anbu-gateway", description="stable client id of the gateway session")
     mqtt_share_group: str | None = Field(None, description="subscribe via $share/<group>/... for scale-out")
+    mqtt_group_rescue_after_s: float = Field(
+        30.0,
+        ge=15.0,  # 3 status intervals: a live member writes its row every 5 s
+        description="a share-group member whose status row stood still this long is dead: another "
+        "member drains and retires its broker session (gateway/rescue.py)",
+    )
     mqtt_session_expiry_s: int = Field(3600, ge=0, description="broker keeps our session this long offline")
     mqtt_auth: Literal["required", "off"] | None = Field(
         None,

@@ -25,15 +25,23 @@ SHOWN = (
     "delivery_verified",
     "flapping",
     "sessions_lost",
+    "share_group_unverified",
 )
 
 
 def readiness(figures: Mapping[str, Any]) -> dict[str, Any]:
     """Ready while connected to the broker, not given up on it (refused credentials or
-    authorisation: ``auth_failed``) and not deaf: connected but hearing no plug for longer than
-    their reporting allows is a gateway not doing its job (gateway/hearing.py). Not a liveness
-    failure: restarting would not help more than the gateway's own reconnect and probes."""
-    ok = bool(figures.get("connected")) and not figures.get("auth_failed") and not figures.get("deaf")
+    authorisation: ``auth_failed``), not deaf: connected but hearing no plug for longer than
+    their reporting allows is a gateway not doing its job (gateway/hearing.py), and, in a share
+    group, not on a broker that never delivered a probe through it (``share_group_unverified``).
+    Not a liveness failure: restarting would not help more than the gateway's own reconnect and
+    probes."""
+    ok = (
+        bool(figures.get("connected"))
+        and not figures.get("auth_failed")
+        and not figures.get("deaf")
+        and not figures.get("share_group_unverified")
+    )
     shown = {key: _json_number(figures[key]) for key in SHOWN if key in figures}
     return {"ok": ok, **shown}
 

@@ -1,4 +1,5 @@
-"""TLS for Anbu's own MQTT clients (the gateway, the dynamic-security control client): ``mqtts://``.
+"""Identity and TLS for Anbu's own MQTT clients (the gateway, its rescues, the dynamic-security
+control client): credentials, and ``mqtts://``.
 
 The broker's certificate is checked against ``ANBU_MQTT_TLS_CA_FILE`` (a private CA) or the
 system's CAs, hostname included; ``ANBU_MQTT_TLS_CERT_FILE``/``_KEY_FILE`` give a client
@@ -21,3 +22,22 @@ def configure_tls(client: mqtt.Client, settings: Settings) -> None:
         certfile=path(settings.mqtt_tls_cert_file),
         keyfile=path(settings.mqtt_tls_key_file),
     )
+
+
+def authenticate(client: mqtt.Client, settings: Settings, credentials: tuple[str, str] | None) -> None:
+    """Log in as *credentials* (username, password) or else ANBU_MQTT_URL's user; TLS for mqtts://."""
+    endpoint = settings.mqtt_endpoint
+    if credentials is not None:
+        client.username_pw_set(*credentials)
+    elif endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        configure_tls(client, settings)  # ANBU_MQTT_TLS_* or the system CAs; hostname checked
+
+
+def topic_of(msg: mqtt.MQTTMessage) -> str:
+    """The message's topic; one that is not UTF-8 is kept readable and rejected by ingest later."""
+    try:
+        return msg.topic
+    except UnicodeDecodeError:
+        return msg._topic.decode("utf-8", errors="backslashreplace")

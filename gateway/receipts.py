@@ -14,8 +14,9 @@ its readings are counted as duplicates.
   (an idle plug's "0") is never taken for an old one.
 - A receipt older than the broker keeps our session (``ANBU_MQTT_SESSION_EXPIRY_S``) plus
   ``RECEIPT_SLACK`` cannot be redelivered any more and matches nothing.
-- When in doubt, keep: a redelivery that is not recognised (another gateway of a shared group took
-  over an expired session; a broker that does not set DUP) is stored twice, never lost.
+- When in doubt, keep: a redelivery that is not recognised (a broker that does not set DUP) is
+  stored twice, never lost. A group member that drains a dead member's session
+  (gateway/rescue.py) keeps and reads receipts under the dead member's client id.
 """
 
 from __future__ import annotations

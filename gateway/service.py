@@ -42,8 +42,18 @@ from gateway.hearing import Hearing, deaf_limit, device_bound, live_intervals
 from gateway.ingest import BatchResult, InboundMessage
 from gateway.link import FLAP_WINDOW_S, PROBE_IDLE_S, PROBE_TIMEOUT_S, Action, LinkWatch, probe_topic
 from gateway.mqtt_client import BufferedClient, ack_all, make_client
-from gateway.mqtt_tls import configure_tls
+from gateway.mqtt_tls import authenticate, topic_of
 from gateway.rate import RecentBatches
+from gateway.rescue import (
+    Member,
+    SessionRescue,
+    Sighting,
+    claim,
+    dead_members,
+    finish,
+    group_members,
+    was_rescued,
+)
 from gateway.status import (
     STATUS_INTERVAL_S,
     expects_session,
@@ -127,6 +137,13 @@ class Gateway:
         self._credentials = credentials
         self._engine = engine
         self._status_written_at: float | None = None  # time.monotonic(); None = never
+        # Since when our status writes have kept succeeding (None: the last one failed, or none yet).
+        self._status_ok_since: float | None = None
+        # Share-group rescue (gateway/rescue.py): what we saw of the other members, and our rescue.
+        self._sightings: dict[str, Sighting] = {}
+        self._rescue_thread: threading.Thread | None = None
+        self._rescue_checked_at: float | None = None
+        self._rescues = 0
         self._clock = clock
         # Receive times never step back (docs/reliability.md, item 8); see _receive_time.
         self._receive_clock = SteadyClock(clock)
@@ -277,6 +294,14 @@ class Gateway:
             self._session_lost_at = row.session_lost_at  # the incidents tick compares against it
         if self._settings.uses_embedded_broker:
             return False  # the embedded broker lives in this process: no session survives it
+        if was_rescued(row):
+            assert row is not None
+            log.warning(
+                "while this gateway was away, group member %s drained its broker session and retired "
+                "it: nothing queued for us was lost; starting a new session",
+                row.rescued_by,
+            )
+            return False
         return expects_session(row, self._clock.now(), self._settings.mqtt_session_expiry_s)
 
     def wait_connected(self, timeout: float) -> bool:
@@ -340,12 +365,27 @@ class Gateway:
                 if self._deaf_limit_s is None
                 else self._deaf_limit_s,  # inf: none expected
                 "deaf": self._deaf,
+                # A share group whose delivery no probe ever confirmed: the broker may ignore "$share".
+                "share_group_unverified": self._shared() and not link.probe_supported,
+                "group_rescues": self._rescues,
             }
 
     @property
     def probe_topic(self) -> str:
         """The gateway-only topic of its delivery probes (the broker ACL must let it publish and read it)."""
         return self._probe_topic
+
+    def _shared(self) -> bool:
+        return bool(self._settings.mqtt_share_group) and not self._settings.uses_embedded_broker
+
+    @property
+    def probe_filter(self) -> str:
+        """Our probe subscription: through the share group when there is one, so a probe that
+        comes back proves the broker delivers on shared subscriptions too (NATS accepts them
+        and delivers nothing)."""
+        if not self._shared():
+            return self._probe_topic
+        return f"$share/{self._settings.mqtt_share_group}/{self._probe_topic}"
 
     def topic_filters(self) -> list[str]:
         filters = subscription_filters(self._settings)
@@ -370,12 +410,7 @@ class Gateway:
         client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
         client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)
         self._refused_backoff = False
-        if self._credentials is not None:
-            client.username_pw_set(*self._credentials)
-        elif self._endpoint.username:
-            client.username_pw_set(self._endpoint.username, self._endpoint.password)
-        if self._endpoint.tls:
-            configure_tls(client, self._settings)  # ANBU_MQTT_TLS_* or the system CAs; hostname checked
+        authenticate(client, self._settings, self._credentials)
         client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -453,7 +488,7 @@ class Gateway:
 
     def _subscribe(self, client: mqtt.Client) -> None:
         """Subscribe to every device filter and to our own probe topic (always; cheap, idempotent)."""
-        topics = [*self.topic_filters(), self._probe_topic]
+        topics = [*self.topic_filters(), self.probe_filter]
         if client.protocol == mqtt.MQTTv5:
             # retainHandling=1: retained messages only for a new subscription, not on every reconnect.
             options = SubscribeOptions(qos=1, retainHandling=1)
@@ -474,7 +509,7 @@ class Gateway:
     ) -> None:
         if mid != self._subscribe_mid:
             return
-        for topic, code in zip([*self.topic_filters(), self._probe_topic], reason_codes, strict=False):
+        for topic, code in zip([*self.topic_filters(), self.probe_filter], reason_codes, strict=False):
             if code.is_failure:
                 log.error(
                     "broker refused the subscription to %s (%s): those messages will not arrive", topic, code
@@ -572,10 +607,7 @@ class Gateway:
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         # Network thread: enqueue and return. No parsing, no database, nothing that can block.
         try:
-            try:
-                topic = msg.topic
-            except UnicodeDecodeError:
-                topic = msg._topic.decode("utf-8", errors="backslashreplace")  # rejected later
+            topic = topic_of(msg)
             arrived = time.monotonic()
             if topic == self._probe_topic:  # our own delivery probe (QoS 0): not device data
                 self._link.probe_echoed(arrived, bytes(msg.payload))
@@ -650,6 +682,7 @@ class Gateway:
                 if batch:
                     self._process(batch)
                 self._maybe_write_status()
+                self._maybe_rescue()
             except Interrupted as exc:
                 log.warning("gateway stopping before the database came back: %s", exc)
                 break
@@ -701,12 +734,22 @@ class Gateway:
             self._drop_connection()
         elif not self._link.probe_supported() and not self._probe_warned:
             self._probe_warned = True
-            log.error(
-                "delivery probes on %s never come back: allow client id %s to publish and subscribe "
-                "to it in the broker ACL; until then a session taken over is noticed only by deafness",
-                self._probe_topic,
-                self._settings.mqtt_client_id,
-            )
+            if self._shared():
+                log.critical(
+                    "delivery probes through the share group (%s) never come back: this broker accepts "
+                    "shared subscriptions but does not deliver on them (NATS does this), or its ACL "
+                    "forbids %s. Plug messages may reach no gateway: run one gateway without "
+                    "ANBU_MQTT_SHARE_GROUP on such a broker (docs/architecture.md, gateway groups)",
+                    self.probe_filter,
+                    self._probe_topic,
+                )
+            else:
+                log.error(
+                    "delivery probes on %s never come back: allow client id %s to publish and subscribe "
+                    "to it in the broker ACL; until then a session taken over is noticed only by deafness",
+                    self._probe_topic,
+                    self._settings.mqtt_client_id,
+                )
         flapping = self._link.flapping_changed(now)
         if flapping:
             log.error(
@@ -808,7 +851,90 @@ class Gateway:
         try:
             write_status(self._engine, row)
         except Exception as exc:  # figures are best effort: ingest goes on without them
+            self._status_ok_since = None
             log.warning("could not write the gateway status row: %s", type(exc).__name__)
+        else:
+            if self._status_ok_since is None:
+                self._status_ok_since = time.monotonic()
+
+    # --- share-group rescue (gateway/rescue.py) ------------------------------------------------
+
+    def _maybe_rescue(self) -> None:
+        """Between batches: notice a dead group member and drain its session in the background."""
+        group = self._settings.mqtt_share_group
+        if not group or not self._shared() or self._stop.is_set():
+            return
+        if self._protocol != MQTTProtocolVersion.MQTTv5:
+            return  # a rescue retires the session with MQTT 5's session expiry 0
+        now = time.monotonic()
+        if self._rescue_checked_at is not None and now - self._rescue_checked_at < self.status_interval_s:
+            return
+        self._rescue_checked_at = now
+        if self._rescue_thread is not None and self._rescue_thread.is_alive():
+            return
+        after_s = self._settings.mqtt_group_rescue_after_s
+        try:
+            members = group_members(self._engine, group, self._clock.now())
+        except Exception as exc:
+            log.warning("could not read the share group's members: %s", type(exc).__name__)
+            return
+        dead = dead_members(members, self._sightings, now, me=self._settings.mqtt_client_id, after_s=after_s)
+        # Our own writes must have worked all along: a database outage leaves every row still.
+        ok_since = self._status_ok_since
+        if not dead or ok_since is None or now - ok_since < after_s:
+            return
+        member = dead[0]
+        try:
+            won = claim(self._engine, member, self._settings.mqtt_client_id, self._clock.now())
+        except Exception as exc:
+            log.warning("could not claim a group member's rescue: %s", type(exc).__name__)
+            return
+        if not won:
+            return  # another member got there first, or it came back
+        self._rescue_thread = threading.Thread(
+            target=self._rescue, args=(member,), name="anbu-gateway-rescue", daemon=True
+        )
+        self._rescue_thread.start()
+
+    def _rescue(self, member: Member) -> None:
+        group = self._settings.mqtt_share_group
+        filters = [*self.topic_filters(), f"$share/{group}/{probe_topic(member.client_id)}"]
+        log.warning(
+            "group member %s has written no status for %.0f s: draining and retiring its broker session",
+            member.client_id,
+            self._settings.mqtt_group_rescue_after_s,
+        )
+        rescue = SessionRescue(
+            self._settings,
+            self._engine,
+            self._clock,
+            member=member.client_id,
+            filters=filters,
+            credentials=self._credentials,
+            stop=self._stop,
+        )
+        try:
+            outcome = rescue.run()
+        except Exception:
+            log.exception("the rescue of group member %s failed; another will be tried", member.client_id)
+            return
+        with self._metrics_lock:
+            self._totals.add(outcome.result)
+        if not outcome.drained:
+            log.warning("rescue of group member %s did not finish: %s", member.client_id, outcome.reason)
+            return
+        self._rescues += 1
+        try:
+            finish(self._engine, member, self._settings.mqtt_client_id, self._clock.now())
+        except Exception as exc:
+            log.warning("could not record the rescue of %s: %s", member.client_id, type(exc).__name__)
+        log.warning(
+            "group member %s: its session is drained (%d messages, %d readings stored) and retired; "
+            "the group now deals its messages among the live members",
+            member.client_id,
+            outcome.received,
+            outcome.result.stored,
+        )
 
     def _take_batch(self) -> list[_Delivery]:
         batch = take_batch(

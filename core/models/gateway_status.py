@@ -51,3 +51,7 @@ class GatewayStatus(SQLModel, table=True):
     read_pauses: int = Field(default=0, sa_type=BigInteger)
     queue_bytes: int = Field(default=0, sa_type=BigInteger)
     stopped_at: datetime | None = utc(nullable=True)  # a clean stop: a silent row is then not an incident
+    # A group member that died: who drained and retired its broker session (gateway/rescue.py).
+    rescued_by: str | None = Field(default=None, max_length=200)
+    rescued_at: datetime | None = utc(nullable=True)  # claimed
+    rescue_finished_at: datetime | None = utc(nullable=True)  # drained and retired

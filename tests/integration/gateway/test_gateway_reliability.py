@@ -279,24 +279,13 @@ def test_two_gateway_processes_on_a_shared_subscription_store_every_message_once
 ) -> None:
     assert TEST_MQTT_URL
     tag = unique("share")
-    group = unique("grp")
-    envs = [
-        _gateway_env(
-            tmp_path, sqlite_url, TEST_MQTT_URL, f"anbu-test-{tag}-{n}", tag, ANBU_MQTT_SHARE_GROUP=group
-        )
-        for n in (1, 2)
-    ]
+    envs, gateways = _group_of_two(tmp_path, sqlite_url, tag)
     engine = make_engine(sqlite_url)
     topic_of = f"anbu-{tag}/{{device}}/reading"
-    gateways = [GatewayProcess(env, tmp_path / f"gw{n}.log") for n, env in enumerate(envs, 1)]
     publisher = Publisher(TEST_MQTT_URL)
     devices = [unique(f"dev{n}") for n in range(4)]
     per_device = 500
     try:
-        # Both must be subscribed before the stream starts, or the first would take every message.
-        wait_until(
-            lambda: all(_log_says(g, "subscribed") for g in gateways), timeout=60, what="both subscribed"
-        )
         payloads = _payloads(per_device)
         threads = [_publish_all(publisher, topic_of.format(device=d), payloads, [0]) for d in devices]
         for thread in threads:
@@ -314,6 +303,90 @@ def test_two_gateway_processes_on_a_shared_subscription_store_every_message_once
         for env in envs:
             _forget(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
         engine.dispose()
+
+
+# The stated bound (docs/architecture.md, gateway groups): a dead member is noticed after
+# ANBU_MQTT_GROUP_RESCUE_AFTER_S of a still status row, seen at most two status intervals late
+# (5 s each), then drained. The wait below adds slack for a loaded CI machine.
+RESCUE_AFTER_S = 15
+RESCUE_BOUND_S = RESCUE_AFTER_S + 2 * 5 + 5
+
+
+def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Issue 15.4: Mosquitto keeps dealing a dead member's share to its session; without a rescue
+    those readings wait for that member to come back (and are lost past the session expiry)."""
+    assert TEST_MQTT_URL
+    tag = unique("rescue")
+    envs, gateways = _group_of_two(
+        tmp_path, sqlite_url, tag, ANBU_MQTT_GROUP_RESCUE_AFTER_S=str(RESCUE_AFTER_S)
+    )
+    engine = make_engine(sqlite_url)
+    topic_of = f"anbu-{tag}/{{device}}/reading"
+    publisher = Publisher(TEST_MQTT_URL)
+    devices = [unique(f"dev{n}") for n in range(4)]
+    per_device = 150
+    try:
+        payloads = _payloads(per_device)
+        progress = [[0] for _ in devices]
+        # A live stream (~4 readings a second per plug) that goes on after the kill.
+        threads = [
+            _publish_all(publisher, topic_of.format(device=d), payloads, p, pace_s=0.25)
+            for d, p in zip(devices, progress, strict=True)
+        ]
+        wait_until(lambda: all(p[0] >= 30 for p in progress), timeout=60, what="stream under way")
+        gateways[0].kill9()
+        for thread in threads:
+            thread.join(120)
+        published_at = time.monotonic()
+        assert all(p[0] == per_device for p in progress)
+        wait_until(
+            lambda: sum(readings_for(engine, d)[0] for d in devices) == per_device * len(devices),
+            timeout=RESCUE_BOUND_S + 30,
+            what="every reading stored while the killed member stays dead",
+        )
+        waited_s = time.monotonic() - published_at
+        assert all(readings_for(engine, d) == (per_device, per_device) for d in devices)
+        assert gateways[0].proc.poll() is not None  # it never came back: the survivor did it
+        assert _log_says(gateways[1], "its session is drained")
+        with Session(engine) as session:
+            row = session.get(GatewayStatus, envs[0]["ANBU_MQTT_CLIENT_ID"])
+            assert row is not None and row.rescued_by == envs[1]["ANBU_MQTT_CLIENT_ID"]
+            assert row.rescue_finished_at is not None
+        logging.getLogger(__name__).info("rescued within %.1f s of the stream's end", waited_s)
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        publisher.close()
+        for env in envs:
+            _forget(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
+        engine.dispose()
+
+
+def _group_of_two(
+    tmp_path: Path, db_url: str, tag: str, **extra: str
+) -> tuple[list[dict[str, str]], list[GatewayProcess]]:
+    """Two gateway processes on one share group, both subscribed (a stream started earlier would
+    go to the first alone). A process starting on a busy machine can take a minute."""
+    assert TEST_MQTT_URL
+    group = unique("grp")
+    envs = [
+        _gateway_env(
+            tmp_path, db_url, TEST_MQTT_URL, f"anbu-test-{tag}-{n}", tag, ANBU_MQTT_SHARE_GROUP=group, **extra
+        )
+        for n in (1, 2)
+    ]
+    gateways = [GatewayProcess(env, tmp_path / f"gw{n}.log") for n, env in enumerate(envs, 1)]
+    try:
+        wait_until(
+            lambda: all(_log_says(g, "subscribed") for g in gateways), timeout=120, what="both subscribed"
+        )
+    except AssertionError:
+        for gateway in gateways:
+            gateway.stop()
+        raise
+    return envs, gateways
 
 
 def _log_says(gateway: GatewayProcess, words: str) -> bool:

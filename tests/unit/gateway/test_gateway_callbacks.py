@@ -129,9 +129,10 @@ def test_subscribes_on_every_connect_and_is_ready_after_suback() -> None:
     assert not gateway.wait_connected(0)  # connected, but SUBACK not seen yet
     topics = [t for t, _opts in client.subscriptions[0]]
     assert topics[0] == "$share/anbu/anbu/+/reading"
-    # Device filters shared; the delivery probe's topic is the gateway's own, never shared.
+    # Device filters shared; the delivery probe's topic is the gateway's own, subscribed through
+    # the share group too, so a probe that comes back proves the group delivers (issue 15.4).
     assert topics == [f"$share/anbu/{f}" for f in subscription_filters(gateway._settings)] + [
-        "anbu-gateway/probe/t"
+        "$share/anbu/anbu-gateway/probe/t"
     ]
     granted = [ReasonCode(PacketTypes.SUBACK, identifier=1)] * 7
     gateway._on_subscribe(client, None, 1, granted, None)  # type: ignore[arg-type]
