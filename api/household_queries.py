@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,8 @@ from api.schemas import (
     RoutineSummary,
     StaffNote,
 )
-from core.enums import ACTIVE_CASE_STATUSES, EdgeKind
-from core.models import ActivityEdge, Case, Contact, Device, Household, Resident, User, Watch
+from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, EdgeKind, Severity, WatchStatus
+from core.models import ActivityEdge, Case, CaseEvent, Contact, Device, Household, Resident, User, Watch
 
 CASE_HISTORY_LIMIT = 50
 ROUTINE_WEEKS = 4
@@ -65,6 +66,26 @@ def insert_household(
     return household
 
 
+def _with_raised_case(
+    session: Session, stage: tuple[Severity, datetime] | None, cases: Sequence[Case]
+) -> tuple[Severity, datetime] | None:
+    """An overdue household is at the ladder's alert stage, but its inactivity case may have been
+    raised to critical since: the page then names the case's severity, as the queue does (the
+    household page said 경보 where the queue said 긴급 for the same case)."""
+    active = next(
+        (c for c in cases if c.kind == CaseKind.INACTIVITY and c.status in ACTIVE_CASE_STATUSES), None
+    )
+    if stage is None or active is None or active.severity.rank <= stage[0].rank:
+        return stage
+    raised = session.exec(
+        select(CaseEvent.at)
+        .where(col(CaseEvent.case_id) == active.id, col(CaseEvent.type) == CaseEventType.SEVERITY_RAISED)
+        .order_by(col(CaseEvent.at).desc())
+        .limit(1)
+    ).first()
+    return active.severity, raised or active.opened_at
+
+
 def household_detail(
     session: Session, household: Household, *, now: datetime | None = None
 ) -> HouseholdDetail:
@@ -99,6 +120,8 @@ def household_detail(
     ).all()
     away = looks_away_for(session, household, now) if now is not None else None
     stage = current_stage(session, watch, household, now) if now is not None else None
+    if watch is not None and watch.status == WatchStatus.OVERDUE:
+        stage = _with_raised_case(session, stage, cases)
     return HouseholdDetail(
         id=household_id,
         code=household.code,

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseKind, EdgeKind, MonitoringState
-from core.models import ActivityEdge, Household, Watch
+from core.models import ActivityEdge, Case, Household, Watch
 from tests.factories import make_device
 from tests.integration.api.conftest import World, open_case
 
@@ -280,3 +280,38 @@ def test_detail_shows_the_ladder_stage_now(
         watch.last_activity_at = last
         session.add(watch)
     assert stage() == (None, None)  # away: no stage at all
+
+
+def test_the_household_page_names_the_severity_the_queue_names(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    """An overdue household's inactivity case raised to critical: the page said 경보 (alert, the
+    ladder's stage when it went overdue) where the queue said 긴급 (the case's severity)."""
+    from core.enums import Severity, WatchStatus
+    from notifier import lifecycle
+    from tests.factories import make_watch
+
+    now = clock.now()
+    with session_scope(engine) as session:
+        household = session.get_one(Household, world.household_a)
+        make_watch(
+            session,
+            household,
+            status=WatchStatus.OVERDUE,
+            last_activity_at=now - 20 * H,
+            alert_after=now - 2 * H,
+        )
+    headers = auth("caseworker_own")
+    url = f"/api/v1/households/{world.household_a}"
+    assert app_client.get(url, headers=headers).json()["stage"] == "alert"
+
+    clock.advance(H)
+    with session_scope(engine) as session:
+        case = session.get_one(Case, world.case_a)
+        lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason="test", now=clock.now())
+    headers = auth("caseworker_own")  # a fresh token: the first is an hour old
+    queue = app_client.get("/api/v1/cases", headers=headers).json()["items"]
+    page = app_client.get(url, headers=headers).json()
+    assert [i["severity"] for i in queue if i["id"] == world.case_a] == ["critical"]
+    assert page["stage"] == "critical"
+    assert datetime.fromisoformat(page["stage_since"]) == clock.now()
