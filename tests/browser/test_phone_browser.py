@@ -50,6 +50,14 @@ OVERFLOW = """() => {
 }"""
 
 
+# On how many lines the first text of an element is laid out.
+LINES = """(node) => {
+  const range = document.createRange();
+  range.selectNodeContents(node.firstChild);
+  return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+}"""
+
+
 def _her_details(app: Seeded) -> tuple[int, int]:
     """The flagged household is 김순자's, with an address; returns (household id, contact id)."""
     with session_scope(app.engine) as session:
@@ -159,6 +167,10 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
             desktop = browser.new_page(viewport=DESKTOP, locale="ko-KR", timezone_id="Asia/Seoul")
             _sign_in(desktop, running_app.base_url, "admin")
             expect(desktop.locator("#queue-panel thead")).to_be_visible()  # a table again, not cards
+            # Korean words stay whole in a table's narrow columns ("미처리" used to become 미처/리).
+            status = desktop.locator("#queue-body td.status").first
+            expect(status).to_contain_text("미처리")
+            assert status.evaluate(LINES) == 1
             _every_page_fits(desktop, running_app, household_id, status_url)
         finally:
             browser.close()
