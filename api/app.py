@@ -29,6 +29,7 @@ from api.routes import (
     household_admin,
     households,
     incidents,
+    live,
     management,
     metrics,
     mqtt_hooks,
@@ -124,6 +125,7 @@ def create_app(
     v1.include_router(audit_log.router)
     v1.include_router(incidents.router)
     v1.include_router(overview.router)
+    v1.include_router(live.router)
     v1.include_router(mqtt_hooks.router)
     v1.include_router(device_identities.router)
     app.include_router(v1)

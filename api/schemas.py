@@ -52,6 +52,30 @@ class MeOut(BaseModel):
     role: Role
     team_id: int | None
     display_name: str
+    urgent_notice: bool = True  # the live notice of a new 긴급 case (live.js)
+    urgent_sound: bool = True  # and its short sound
+
+
+class PreferencesIn(BaseModel):
+    """The caller's own dashboard choices; only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urgent_notice: bool | None = None
+    urgent_sound: bool | None = None
+
+
+class UrgentNotice(BaseModel):
+    """A case that became 긴급 (opened so, or raised to it): one server-sent ``urgent`` event."""
+
+    event_id: int
+    case_id: int
+    household_id: int
+    household_code: str
+    household_timezone: str
+    kind: CaseKind
+    explanation: str
+    at: datetime
 
 
 class PhoneFacts(BaseModel):

@@ -1,4 +1,4 @@
-"""Log in (password → bearer token) and "who am I"."""
+"""Log in (password → bearer token), "who am I", and the caller's own dashboard preferences."""
 
 from __future__ import annotations
 
@@ -12,10 +12,18 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import Session, select
 
 from api import audit
-from api.deps import AccountThrottleDep, ClockDep, CurrentUser, LoginLimiterDep, SessionDep, SettingsDep
-from api.errors import ApiError, ErrorCode
+from api.deps import (
+    AccountThrottleDep,
+    ClockDep,
+    CurrentUser,
+    LoginLimiterDep,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+)
+from api.errors import ApiError, ErrorCode, unprocessable
 from api.login_limiter import LoginLimiter
-from api.schemas import MeOut, TokenOut
+from api.schemas import MeOut, PreferencesIn, TokenOut
 from api.security import burn_verification, create_access_token, verify_password
 from api.users import USERNAME_RE, normalise_username, revoke_tokens
 from core.enums import AuditAction, AuditObject
@@ -97,6 +105,26 @@ def logout(user: CurrentUser, session: SessionDep) -> Response:
 
 @router.get("/me", response_model=MeOut)
 def me(user: CurrentUser) -> MeOut:
+    return _me(user)
+
+
+@router.patch("/me/preferences", response_model=MeOut)
+def set_preferences(
+    body: PreferencesIn, request: Request, session: SessionDep, user: StaffUser, clock: ClockDep
+) -> MeOut:
+    """The caller's own choices (the live notice of new 긴급 cases and its sound), kept on the
+    account so they follow the user to any browser; a change like any other, on the record."""
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    session.add(user)
+    audit.record(session, request, user, AuditAction.UPDATE, AuditObject.USER, user.id, now=clock.now())
+    return _me(user)
+
+
+def _me(user: User) -> MeOut:
     assert user.id is not None
     return MeOut(
         id=user.id,
@@ -104,6 +132,8 @@ def me(user: CurrentUser) -> MeOut:
         role=user.role,
         team_id=user.team_id,
         display_name=user.display_name,
+        urgent_notice=user.urgent_notice,
+        urgent_sound=user.urgent_sound,
     )
 
 

@@ -81,6 +81,7 @@
     show($("logout"), false);
     show($("whoami"), false);
     show($("login-panel"), true);
+    window.AnbuLive.stop();
     if ($("resolve-dialog").open) $("resolve-dialog").close();
     showError($("login-error"), message || "");
   }
@@ -103,6 +104,7 @@
     show($("nav-audit"), me.role === "admin");
     show($("nav-manage"), me.role === "admin" || me.role === "caseworker");
     await loadTeams();
+    window.AnbuLive.start(me); // the live notice of new 긴급 cases, if the user wants it
     await route();
     if (timer) clearInterval(timer);
     timer = setInterval(() => {
@@ -910,6 +912,12 @@
   });
   $("resolve-form").addEventListener("submit", submitResolve);
   window.addEventListener("hashchange", route);
+  // A new 긴급 case (live.js): the queue shows it at once rather than at its next refresh.
+  window.addEventListener("anbu:urgent", () => {
+    if ($("queue-panel").hidden) return;
+    lastRendered = "";
+    refresh();
+  });
   // The language switch keeps the current view (a bare "?lang=en" link would drop the hash).
   const keepViewOnLanguageSwitch = () => {
     const link = document.querySelector(".lang-switch");

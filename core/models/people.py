@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from core.enums import Language, Role
@@ -42,4 +43,8 @@ class User(SQLModel, table=True):
     # Part of every access token; bumped on password, role or team change, logout and deactivation,
     # so every token issued before stops working at once (api.users.revoke_tokens).
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The dashboard's live notice of a new 긴급 case (a line on every screen, the count in the
+    # tab's title) and its sound: each user's own choice, kept here so it follows them to any device.
+    urgent_notice: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    urgent_sound: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
     created_at: datetime = utc()

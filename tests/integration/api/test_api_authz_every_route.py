@@ -207,6 +207,12 @@ RULES: dict[tuple[str, str], Rule] = {
     # The district overview: counts and household codes, scoped like the queue (not audited).
     ("GET", "/api/v1/overview"): Rule(STAFF_LIST),
     ("GET", "/api/v1/overview/households"): Rule(STAFF_LIST, params={"measure": "watched"}),
+    # Live notices of new 긴급 cases: a stream, asked here to close after its first event.
+    ("GET", "/api/v1/live/urgent"): Rule(STAFF_LIST, params={"seconds": 0}),
+    # The caller's own dashboard preferences (a change to their account: on the record).
+    ("PATCH", "/api/v1/auth/me/preferences"): Rule(
+        _statuses(200, 200, 200, 200, 403), mutating=True, audited=True, json={"urgent_sound": False}
+    ),
     ("POST", "/api/v1/cases/{case_id}/field-visits"): Rule(
         _statuses(201, 201, 404, 403, 403),
         mutating=True,
@@ -517,6 +523,11 @@ def _state(engine: Engine) -> tuple[Any, ...]:
                     select(User.id, User.display_name, User.is_active, User.token_version).order_by(
                         col(User.id)
                     )
+                ).all()
+            ),
+            tuple(
+                session.exec(
+                    select(User.id, User.urgent_notice, User.urgent_sound).order_by(col(User.id))
                 ).all()
             ),
             tuple(session.exec(select(Team.id, Team.name).order_by(col(Team.id))).all()),
