@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from anomaly.patterns import NOTE_KINDS, looks_away_for
 from anomaly.routine import FitParams
@@ -199,7 +199,17 @@ def activity_heatmap(session: Session, household: Household, *, days: int, now: 
     ).all()
     recent = [ts for ts in stamps if ts >= since]
     before = [ts for ts in stamps if ts < since]
+    # The 30-day view's usual week needs 58 days of history, and was blank with no word why.
+    first = session.exec(
+        select(func.min(ActivityEdge.ts))
+        .where(col(ActivityEdge.household_id) == household_id)
+        .where(col(ActivityEdge.kind) == EdgeKind.ON)
+    ).one()
     return ActivityHeatmap(
+        routine_since=routine_since,
+        history_since=first,
+        routine_complete=first is not None and first <= routine_since,
+        routine_full_from=None if first is None else first + timedelta(days=days, weeks=ROUTINE_WEEKS),
         timezone=household.timezone,
         days=days,
         since=since,

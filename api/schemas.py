@@ -438,6 +438,13 @@ class ActivityHeatmap(BaseModel):
     recent: list[list[int]]
     routine_weeks: int
     routine: list[list[float]]
+    # The usual week averages [routine_since, since); it is complete only if the household's
+    # switch-ons go back that far. history_since: its earliest switch-on still kept (None: none
+    # yet); routine_full_from: from when a view of this many days has a complete usual week.
+    routine_since: datetime
+    history_since: datetime | None = None
+    routine_complete: bool = False
+    routine_full_from: datetime | None = None
 
 
 class DaySwitchOn(BaseModel):

@@ -763,6 +763,19 @@
       heatmapTable(t("heat.recent").replace("N", String(data.days)), data.recent),
       heatmapTable(t("heat.routine"), data.routine),
     );
+    const note = routineNote(data);
+    if (note) $("household-heatmap").appendChild(element("p", note, "muted heatmap-note"));
+  }
+
+  // Why the usual week is blank or faint: not enough history yet, and from when it will show.
+  function routineNote(data) {
+    if (data.routine_complete) return null;
+    const tz = currentHousehold.timezone;
+    if (!data.history_since) return t("heat.routine_none").replace("%days%", String(data.days + 7 * data.routine_weeks));
+    return t("heat.routine_partial")
+      .replace("%from%", localTime(data.routine_since, tz, "dated"))
+      .replace("%first%", localTime(data.history_since, tz, "dated"))
+      .replace("%full%", localTime(data.routine_full_from, tz, "dated"));
   }
 
   async function householdAction(path, body) {

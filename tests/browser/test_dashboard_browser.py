@@ -359,6 +359,15 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(page.locator("#household-day-date")).to_have_value("2026-03-01")
             expect(day).to_contain_text("오전 07:15 전기포트")  # yesterday morning, in Seoul time
             expect(page.locator("#household-day-next")).to_be_enabled()
+            # 35 days of history: the 30-day view's usual week (days 30-58 ago) is not complete,
+            # and says so and from when it will be, instead of standing blank; the 7-day one is.
+            note = page.locator("#household-heatmap .heatmap-note")
+            expect(note).to_have_count(0)
+            page.click("#household-days-30")
+            expect(note).to_contain_text("아직 다 채워지지 않았습니다")
+            expect(note).to_contain_text("부터 온전히 표시됩니다")
+            page.click("#household-days-7")
+            expect(note).to_have_count(0)
 
             # A family link for the contact: the status page says only what family should see.
             page.locator("#household-people button").first.click()

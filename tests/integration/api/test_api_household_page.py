@@ -92,6 +92,32 @@ def test_activity_counts_recent_switch_ons_against_the_routine_week(
     assert sum(map(sum, routine_grid)) == 7.0
 
 
+def test_the_usual_week_says_when_it_lacks_the_history_to_be_drawn(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
+) -> None:
+    """The 30-day view's usual week averages days 30-58 ago; with less history it was blank with
+    no word why. The API says from when the history starts and from when it will be complete."""
+    now = clock.now()
+    url = f"/api/v1/households/{world.household_a}/activity"
+
+    def view(days: int) -> dict[str, object]:
+        body: dict[str, object] = app_client.get(url, params={"days": days}, headers=auth("admin")).json()
+        return body
+
+    nothing = view(30)
+    assert nothing["routine_complete"] is False
+    assert nothing["history_since"] is None and nothing["routine_full_from"] is None
+
+    first = now - timedelta(days=40)
+    _add_edges(engine, world.household_a, [first + timedelta(days=d) for d in range(40)])
+    month, week = view(30), view(7)
+    assert datetime.fromisoformat(str(month["routine_since"])) == now - timedelta(days=58)
+    assert datetime.fromisoformat(str(month["history_since"])) == first
+    assert month["routine_complete"] is False
+    assert datetime.fromisoformat(str(month["routine_full_from"])) == first + timedelta(days=58)
+    assert week["routine_complete"] is True  # 7 days + 4 weeks = 35 days <= 40 days of history
+
+
 def test_pause_sets_away_mode_until_a_date_and_resume_ends_it(
     app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
 ) -> None:
