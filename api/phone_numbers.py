@@ -38,3 +38,22 @@ def to_e164(raw: str, *, country: str = KOREA) -> str | None:
     if digits.startswith("+" + KOREA) and len(digits) - 1 - len(KOREA) not in KOREAN_DIGITS:
         return None
     return digits
+
+
+# "1234" or "010-1234" finds a phone; one or two digits would find nearly every number.
+MIN_SEARCH_DIGITS = 3
+
+
+def search_fragments(text: str, *, country: str = KOREA) -> set[str]:
+    """The digit strings a search for *text* looks for inside stored E.164 numbers: the digits as
+    typed, and for a domestic start ("010-24…") the same after the country code ("821024…");
+    "0082 10 …" also as "8210…". Nothing for fewer than MIN_SEARCH_DIGITS digits."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch.isdigit())
+    if len(digits) < MIN_SEARCH_DIGITS:
+        return set()
+    forms = {digits}
+    if digits.startswith("00"):
+        forms.add(digits[2:])
+    elif digits.startswith("0"):
+        forms.add(country + digits[1:])
+    return {form for form in forms if len(form) >= MIN_SEARCH_DIGITS}

@@ -7,7 +7,6 @@ caseworker cannot probe another team's case ids.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from api.case_story import (
     resident_words,
 )
 from api.next_step import next_actions
+from api.phone_numbers import search_fragments
 from api.schemas import (
     CallAttemptOut,
     CallSummary,
@@ -77,10 +77,6 @@ def _literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-# "1234" or "010-1234" finds a phone; one or two digits would find nearly every number.
-MIN_PHONE_DIGITS = 3
-
-
 def household_search(text: str) -> ColumnElement[bool]:
     """Households where *text* is any part of the code, the address, a resident's name or a
     resident's phone — the phone with or without dashes, and in the domestic form people say
@@ -92,12 +88,9 @@ def household_search(text: str) -> ColumnElement[bool]:
         col(Household.address).ilike(like, escape="\\"),
         col(Household.id).in_(named),
     ]
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= MIN_PHONE_DIGITS:
-        forms = {digits, "82" + digits[1:]} if digits.startswith("0") else {digits}
-        for form in sorted(forms):
-            phoned = select(Resident.household_id).where(col(Resident.phone).like("%" + form + "%"))
-            found.append(col(Household.id).in_(phoned))
+    for digits in sorted(search_fragments(text)):
+        phoned = select(Resident.household_id).where(col(Resident.phone).like("%" + digits + "%"))
+        found.append(col(Household.id).in_(phoned))
     return or_(*found)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.phone_numbers import to_e164
+from api.phone_numbers import search_fragments, to_e164
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,19 @@ def test_numbers_people_write_become_e164(written: str, e164: str) -> None:
 )
 def test_what_is_not_a_number_stays_a_problem(written: str) -> None:
     assert to_e164(written) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "fragments"),
+    [
+        ("010-2468-1357", {"01024681357", "821024681357"}),  # as she says it, and as it is stored
+        ("1357", {"1357"}),
+        ("+82 10 2468", {"82102468"}),
+        ("0082-10-2468", {"0082102468", "82102468"}),
+        ("001", {"001"}),  # "00" is the international prefix: not "+821…", and "1" is too short
+        ("김순자", set()),
+        ("12", set()),  # two digits would match nearly every number
+    ],
+)
+def test_what_a_phone_search_looks_for(typed: str, fragments: set[str]) -> None:
+    assert search_fragments(typed) == fragments
