@@ -443,6 +443,7 @@
       return;
     }
     currentCase = item;
+    window.AnbuHandover.caseLoaded(item, me, nextText(item)); // the printed sheet's data
     const tz = item.household_timezone;
     $("case-heading").textContent =
       t("case.heading") + " #" + item.id + " — " + item.household_code + " (" + causeOrKind(item) + ")";
@@ -575,6 +576,7 @@
       return;
     }
     currentHousehold = item;
+    window.AnbuHandover.householdLoaded(item, me);
     const tz = item.timezone;
     $("household-heading").textContent = t("household.heading") + " " + item.code;
     const paused = item.monitoring === "paused";

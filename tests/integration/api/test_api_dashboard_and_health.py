@@ -154,6 +154,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/case-closing.js",
         "/static/household-extras.js",
         "/static/status-links.js",
+        "/static/handover.js",
         "/static/live.js",
         "/static/dashboard.js",
     ]
