@@ -228,6 +228,36 @@ def running_app(tmp_path: Path) -> Iterator[Seeded]:
         engine.dispose()
 
 
+# Counts the page's fetches in flight (an init script is injected by the browser, not by the page,
+# so CSP does not apply). The live notice's event stream is an EventSource, not a fetch.
+_COUNT_FETCHES = """(() => {
+  const fetch = window.fetch.bind(window);
+  window.anbuInFlight = 0;
+  window.fetch = (...args) => {
+    window.anbuInFlight += 1;
+    return fetch(...args).finally(() => { window.anbuInFlight -= 1; });
+  };
+})();"""
+# True once no fetch is in flight and the page has not changed between two polls 300 ms apart.
+_SETTLED = """() => {
+  const now = document.documentElement.scrollHeight + ":" + document.getElementsByTagName("*").length;
+  const same = window.anbuLastLayout === now && !window.anbuInFlight;
+  window.anbuLastLayout = now;
+  return same;
+}"""
+
+
+def _count_fetches(page: Any) -> None:
+    """Let _settle see the page's requests: call before the page's first goto."""
+    page.add_init_script(_COUNT_FETCHES)
+
+
+def _settle(page: Any) -> None:
+    """Wait until every request the page made has answered and what it drew has settled. Not
+    "networkidle": the live notice keeps an event stream open on every screen."""
+    page.wait_for_function(_SETTLED, polling=300)
+
+
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)

@@ -12,6 +12,8 @@ from tests.browser.test_dashboard_browser import (  # noqa: F401  (running_app i
     CHROMIUM,
     CHROMIUM_ARGS,
     Seeded,
+    _count_fetches,
+    _settle,
     _shot,
     _sign_in,
     running_app,
@@ -81,13 +83,14 @@ def test_overlapping_household_loads_draw_the_extra_sections_once(running_app: S
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ko-KR")
+            _count_fetches(page)
             _sign_in(page, running_app.base_url, "admin")
             page.goto(f"{running_app.base_url}/#/households/{household.id}")
             expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1)
             page.evaluate(
                 "for (let i = 0; i < 4; i++) window.dispatchEvent(new HashChangeEvent('hashchange'))"
             )
-            page.wait_for_load_state("networkidle")
+            _settle(page)
             expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1)
             expect(page.locator("#household-extra h2", has_text="개인정보 파기")).to_have_count(1)
         finally:

@@ -23,6 +23,8 @@ from tests.browser.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Seeded,
+    _count_fetches,
+    _settle,
     _shot,
     _sign_in,
 )
@@ -110,7 +112,7 @@ def _every_page_fits(page: Any, app: Seeded, household_id: int, status_url: str)
         for name, hash_, ready in _pages(app, household_id):
             page.goto(f"{app.base_url}/?lang={lang}{hash_}")
             expect(page.locator(ready).first).to_be_attached()
-            page.wait_for_load_state("networkidle")
+            _settle(page)
             _fits(page, f"{name} ({lang}, {width} px)")
             _shot(page, f"{name}-{lang}-{width}")
         page.goto(f"{status_url}?lang={lang}" if lang == "en" else status_url)
@@ -133,6 +135,7 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
                 locale="ko-KR",
                 timezone_id="Asia/Seoul",
             )
+            _count_fetches(phone)
             phone.goto(running_app.base_url + "/")
             _fits(phone, "sign-in")
             _shot(phone, "login-ko-390")
@@ -165,6 +168,7 @@ def test_every_page_fits_a_phone_and_a_desktop_in_both_languages(running_app: Se
             expect(person.locator("a.tel")).to_have_text("010-2468-1357")
 
             desktop = browser.new_page(viewport=DESKTOP, locale="ko-KR", timezone_id="Asia/Seoul")
+            _count_fetches(desktop)
             _sign_in(desktop, running_app.base_url, "admin")
             expect(desktop.locator("#queue-panel thead")).to_be_visible()  # a table again, not cards
             # Korean words stay whole in a table's narrow columns ("미처리" used to become 미처/리).
