@@ -251,6 +251,22 @@ class Settings(LogSettings):
         "default required, off with ANBU_ENV=dev",
     )
     mqtt_max_payload_bytes: int = Field(65536, ge=64, description="larger payloads are rejected")
+    pending_devices_max: int = Field(
+        1000,
+        ge=0,
+        description="at most this many unknown devices await assignment; past it an unknown device's "
+        "messages are rejected with the reason and no device row is made (gateway/flood.py)",
+    )
+    device_rate_per_min: float = Field(
+        60.0,
+        gt=0,
+        description="messages a minute one device may send, sustained; more are rejected with the reason",
+    )
+    device_rate_burst: int = Field(
+        600,
+        ge=1,
+        description="messages one device may send at once (a backlog after an outage) before its rate counts",
+    )
     mqtt_native_prefix: str = Field("anbu", description="topic prefix of Anbu's native JSON format")
     mqtt_tasmota_prefix: str = Field("tele", description="Tasmota telemetry prefix (%prefix%)")
     mqtt_tasmota_fulltopic: str = Field(

@@ -5,6 +5,8 @@
 - Any other failure is treated as a possible poison message (a bug meeting odd input): the batch
   is split in halves, in order, until the culprit is alone; that one message is then kept in
   ``rejected_message`` with the error's type, so one bad message cannot stall every household.
+- Devices over their message rate (``gateway/flood.py``) are judged once per batch, before any
+  retry or split, so waiting out the database never spends a device's budget twice.
 
 Callers learn what may be acknowledged through ``on_committed``, always in arrival order.
 """
@@ -23,6 +25,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from core.clock import Clock
 from core.db import session_scope
 from core.settings import Settings
+from gateway.adapters import route_device, route_of
+from gateway.flood import DeviceRateLimiter
 from gateway.ingest import BatchResult, InboundMessage, ingest_batch, reject_unprocessable
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,7 @@ class BatchProcessor(Generic[T]):
         self._attempts_before_split = attempts_before_split
         self.db_retries = 0
         self.poison_messages = 0
+        self._limiter = DeviceRateLimiter(settings.device_rate_per_min, settings.device_rate_burst)
 
     def process(self, items: Sequence[T], on_committed: Callable[[Sequence[T]], None]) -> BatchResult:
         """Ingest *items*; call ``on_committed`` for each committed run, in order.
@@ -89,34 +94,53 @@ class BatchProcessor(Generic[T]):
         Raises :class:`Interrupted` when ``interrupt`` is set while waiting for the database.
         """
         total = BatchResult()
-        self._process(items, on_committed, total)
+        self._process(items, on_committed, total, self._over_rate(items))
         return total
 
+    def _over_rate(self, items: Sequence[T]) -> frozenset[int]:
+        """``id()`` of the messages whose device is over its rate, judged once for the whole batch."""
+        settings = self._settings
+        routed = [
+            (message, route_device(route_of(message.topic, settings)))
+            for message in map(self._message_of, items)
+        ]
+        known = [(message, key) for message, key in routed if key is not None]
+        over = self._limiter.over_limit([key for _message, key in known])
+        return frozenset(id(known[index][0]) for index in over)
+
     def _process(
-        self, items: Sequence[T], on_committed: Callable[[Sequence[T]], None], total: BatchResult
+        self,
+        items: Sequence[T],
+        on_committed: Callable[[Sequence[T]], None],
+        total: BatchResult,
+        over: frozenset[int],
     ) -> None:
-        failure = self._commit(items, total)
+        failure = self._commit(items, total, over)
         if failure is None:
             on_committed(items)
             return
         if len(items) > 1:
             middle = len(items) // 2
-            self._process(items[:middle], on_committed, total)
-            self._process(items[middle:], on_committed, total)
+            self._process(items[:middle], on_committed, total, over)
+            self._process(items[middle:], on_committed, total, over)
             return
         self._keep_poison(items[0], failure)
         total.rejected += 1
         on_committed(items)
 
-    def _commit(self, items: Sequence[T], total: BatchResult) -> Exception | None:
+    def _commit(self, items: Sequence[T], total: BatchResult, over: frozenset[int]) -> Exception | None:
         """Commit the batch; return the error if it keeps failing for a non-transient reason."""
         messages = [self._message_of(item) for item in items]
+        over_rate = frozenset(index for index, message in enumerate(messages) if id(message) in over)
+        extra = {"over_rate": over_rate} if over_rate else {}  # ingest fakes in tests take no such argument
         failures = 0
         next_delay = self._backoff.delays()
         while True:
             try:
                 with session_scope(self._engine) as session:
-                    result = self._ingest(session, messages, now=self._clock.now(), settings=self._settings)
+                    result = self._ingest(
+                        session, messages, now=self._clock.now(), settings=self._settings, **extra
+                    )
                 total.add(result)
                 return None
             except TRANSIENT_ERRORS as exc:

@@ -14,7 +14,8 @@ per table, only where they changed: ORM objects per row cost more than the datab
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, cast
@@ -53,6 +54,7 @@ from gateway.bulk import (
 from gateway.connectivity import learn_interval
 from gateway.data_gaps import add_gaps, find_gaps, resumed_households
 from gateway.edges import DeviceRule, Edge, HouseObservations, PowerReading, detect_edges
+from gateway.flood import pending_refused_reason, rate_limited_reason
 from gateway.house import update_house
 from gateway.observation import DecodeError, Observation
 from gateway.reading_time import TIE_BREAK, ClockSample, DeviceClock, clock_is_wrong, clock_offsets, corrected
@@ -91,6 +93,8 @@ class BatchResult:
     clock_suspect: int = 0  # readings of a wrong device clock, placed by its learned offset
     pending_devices_created: int = 0
     ignored: int = 0  # well-formed messages about no single device (Z2M bridge topics, Shelly announce)
+    pending_refused: int = 0  # messages of unknown devices past ANBU_PENDING_DEVICES_MAX (rejected)
+    rate_limited: int = 0  # messages of devices over their message rate (gateway/flood.py): not stored
 
     def add(self, other: BatchResult) -> None:
         for f in fields(self):
@@ -134,9 +138,18 @@ class _Row:
 
 
 def ingest_batch(
-    session: Session, messages: Sequence[InboundMessage], *, now: datetime, settings: Settings
+    session: Session,
+    messages: Sequence[InboundMessage],
+    *,
+    now: datetime,
+    settings: Settings,
+    over_rate: Collection[int] = (),
 ) -> BatchResult:
     """Store one batch in the caller's transaction (never commits). See the module docstring.
+
+    *over_rate*: indices of messages whose device is over its message rate (the gateway's
+    ``DeviceRateLimiter`` decides, once per batch): none is stored; per device, the first is kept
+    as rejected with the reason and the count.
 
     Order of work: decode (rejecting what cannot be used), create unknown devices as pending,
     insert readings (duplicates skipped), update device connectivity, derive activity edges in
@@ -156,8 +169,12 @@ def ingest_batch(
 
     decoded: list[_Decoded] = []
     rejections: list[tuple[InboundMessage, str]] = []
+    if over_rate:
+        rejections, result.rate_limited = _rate_limited(messages, over_rate, routes, settings)
     bridge_offline_at: int | None = None
     for index, message in enumerate(messages):
+        if index in over_rate:
+            continue
         size = len(message.payload)
         if size > settings.mqtt_max_payload_bytes:
             rejections.append(
@@ -182,7 +199,14 @@ def ingest_batch(
             continue
         decoded.append(_Decoded(index, message, key, observations))
 
-    result.pending_devices_created = _create_pending_devices(session, {d.key for d in decoded}, devices, now)
+    result.pending_devices_created = _create_pending_devices(
+        session, {d.key for d in decoded}, devices, now, settings.pending_devices_max
+    )
+    if any(d.key not in devices for d in decoded):  # past the pending cap: no device, no reading
+        refused = pending_refused_reason(settings.pending_devices_max)
+        rejections += [(d.message, refused) for d in decoded if d.key not in devices]
+        result.pending_refused = sum(d.key not in devices for d in decoded)
+        decoded = [d for d in decoded if d.key in devices]
     _store_rejections(session, rejections, devices, settings)
     result.rejected = len(rejections)
 
@@ -322,14 +346,41 @@ def _device_timezone(
     return settings.default_timezone
 
 
+def _rate_limited(
+    messages: Sequence[InboundMessage],
+    over_rate: Collection[int],
+    routes: Mapping[str, tuple[Route | str, tuple[DeviceVendor, str] | None]],
+    settings: Settings,
+) -> tuple[list[tuple[InboundMessage, str]], int]:
+    """The first over-rate message of each device as a rejection (with its device's count), and how
+    many were over: keeping every one would hand a chatty device the writes the limit spares."""
+    first: dict[tuple[DeviceVendor, str] | None, int] = {}
+    count: Counter[tuple[DeviceVendor, str] | None] = Counter()
+    for index in sorted(over_rate):
+        key = routes[messages[index].topic][1]
+        first.setdefault(key, index)
+        count[key] += 1
+    reason = settings.device_rate_per_min, settings.device_rate_burst
+    kept = [(messages[index], rate_limited_reason(count[key], *reason)) for key, index in first.items()]
+    return kept, len(over_rate)
+
+
 def _create_pending_devices(
     session: Session,
     keys: set[tuple[DeviceVendor, str]],
     devices: dict[tuple[DeviceVendor, str], _DeviceRow],
     now: datetime,
+    limit: int,
 ) -> int:
-    """Unknown devices are created PENDING (no household) so their readings are kept."""
+    """Unknown devices are created PENDING (no household) so their readings are kept, while fewer
+    than *limit* await assignment (``ANBU_PENDING_DEVICES_MAX``); the rest are not created."""
     missing = sorted(keys - devices.keys())
+    if not missing:
+        return 0
+    waiting = session.exec(
+        select(func.count()).select_from(Device).where(Device.status == DeviceStatus.PENDING)
+    ).one()
+    missing = missing[: max(0, limit - int(waiting))]
     if not missing:
         return 0
     rows = [

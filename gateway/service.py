@@ -335,6 +335,8 @@ class Gateway:
                 "edges": self._totals.edges,
                 "clock_suspect": self._totals.clock_suspect,
                 "pending_devices_created": self._totals.pending_devices_created,
+                "pending_refused": self._totals.pending_refused,
+                "rate_limited": self._totals.rate_limited,
                 "ignored": self._totals.ignored,
                 "batches": self._batches,
                 "acked": self._acked,

@@ -42,6 +42,18 @@ GATEWAY_METRICS = [
         "readings whose device clock was not believed",
     ),
     ("acked", "anbu_gateway_acked_total", "counter", "messages acknowledged to the broker after commit"),
+    (
+        "rate_limited",
+        "anbu_gateway_rate_limited_total",
+        "counter",
+        "messages not stored: their device was over ANBU_DEVICE_RATE_PER_MIN / _BURST",
+    ),
+    (
+        "pending_refused",
+        "anbu_gateway_pending_refused_total",
+        "counter",
+        "messages of unknown devices not stored: ANBU_PENDING_DEVICES_MAX devices already pending",
+    ),
     ("db_retries", "anbu_gateway_db_retries_total", "counter", "waits for an unavailable database"),
     ("batches", "anbu_gateway_batches_total", "counter", "ingest transactions"),
     (

@@ -7,7 +7,9 @@ private Mosquitto 2.0 with the dynamic-security plugin configured by `anbu broke
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
@@ -21,7 +23,7 @@ from benchmarks.mqtt_raw import encode_publish
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import DeviceVendor
-from core.models import Device, Reading, Watch
+from core.models import Device, Reading, RejectedMessage, Watch
 from core.settings import Settings
 from tests.factories import PROD_PUBLIC_BASE_URL, TEST_SECRET_KEY, make_household, make_watch
 from tests.integration.gateway.mosquitto_harness import DynsecTrustedBroker, needs_mosquitto
@@ -296,6 +298,38 @@ def test_a_connected_device_revoked_is_cut_off_at_once_and_its_next_publish_not_
     _settled(broker, 1)
     assert _readings(sqlite_engine, DeviceVendor.NATIVE, device) == 1
     assert broker.gateway.metrics()["stored"] == 1  # (amqtt may redeliver the first under load)
+
+
+def test_a_device_with_credentials_flooding_is_cut_to_its_rate(
+    broker: TrustedBroker, sqlite_engine: Engine, clock: ManualClock
+) -> None:
+    """Identities stop strangers; a plug with valid credentials (extracted from its flash) could
+    still write as fast as the broker forwards. Past ANBU_DEVICE_RATE_BURST (600 by default) its
+    messages are not stored, and the first of each batch says why."""
+    device = unique("chatty")
+    username, password = broker.add(DeviceVendor.NATIVE, device)
+    plug = RawDevice(broker.host, broker.port, username, password)
+    start = clock.now() - timedelta(hours=1)
+    topic = f"{broker.settings.mqtt_native_prefix}/{device}/reading"
+    total = 700
+    flooding = time.monotonic()
+    try:
+        assert plug.connack == 0
+        for n in range(total):
+            assert plug.publish(topic, reading_payload(start + timedelta(seconds=n), float(n % 5)))
+    finally:
+        plug.close()
+    wait_until(lambda: broker.gateway.metrics()["received"] >= total, what="the flood to arrive")
+    _settled(broker, total)
+    figures = broker.gateway.metrics()
+    stored = _readings(sqlite_engine, DeviceVendor.NATIVE, device)
+    # Its burst, and the tokens that refill (one a second) while it floods; amqtt may redeliver
+    # some under load, which only adds to rate_limited.
+    refilled = math.ceil(time.monotonic() - flooding)
+    assert 600 <= stored <= 600 + refilled and figures["rate_limited"] >= total - stored
+    with Session(sqlite_engine) as s:
+        reasons = s.exec(select(RejectedMessage.reason).where(RejectedMessage.topic == topic)).all()
+    assert reasons and all("over its message rate" in reason for reason in reasons)
 
 
 def test_rotation_closes_the_old_password(broker: TrustedBroker) -> None:

@@ -60,6 +60,7 @@ def _settings(tag: str) -> Settings:
         mqtt_client_id=f"anbu-test-gw-{tag}",
         mqtt_session_expiry_s=300,
         gateway_queue_max=BOUND,
+        device_rate_burst=1_000_000,  # one device's burst is the load here, not a flood to cut
         **isolated_prefixes(tag),  # type: ignore[arg-type]
     )
 

@@ -49,6 +49,7 @@ from tests.integration.gateway.mqtt_helpers import (
 pytestmark = [needs_mqtt, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
+BACKLOG_BURST = 1_000_000  # no device rate limit in the way of one device's long backlog
 
 
 def _free_port() -> int:
@@ -109,6 +110,9 @@ def _gateway_env(
             "ANBU_MQTT_SESSION_EXPIRY_S": "300",
             # No health server: two gateways (or another test's) would fight over its default port.
             "ANBU_HEALTH_PORT": "0",
+            # One device's stream of hundreds to thousands of readings is these tests' load, not a
+            # flood to cut (gateway/flood.py has its own tests).
+            "ANBU_DEVICE_RATE_BURST": str(BACKLOG_BURST),
             **{f"ANBU_{key.upper()}": value for key, value in isolated_prefixes(tag).items()},
             **extra,
         }
@@ -550,6 +554,7 @@ def _private_broker_settings(broker: PrivateMosquitto, name: str) -> tuple[str, 
         mqtt_url=url,
         mqtt_client_id=f"anbu-test-{tag}",
         mqtt_session_expiry_s=300,
+        device_rate_burst=BACKLOG_BURST,
         **isolated_prefixes(tag),  # type: ignore[arg-type]
     )
     return url, settings
