@@ -7,7 +7,7 @@
 
   const { t, el, LOCALE } = window.Anbu;
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 640;
+  let W = 640; // the drawing's width: the figure's own, so text keeps its size on a phone
   const H = 280;
   const M = { top: 28, right: 12, bottom: 52, left: 48 };
   // Distinct in hue and lightness (still told apart in grey); the legend names each one anyway.
@@ -114,7 +114,7 @@
     const plotW = W - M.left - M.right;
     const plotH = H - M.top - M.bottom;
     const slot = plotW / Math.max(1, weeks.length);
-    const every = Math.ceil(weeks.length / 10); // at most ten date labels
+    const every = Math.ceil(weeks.length / Math.max(2, Math.floor(plotW / 60))); // labels never overlap
     const build = (root) => {
       axes(root, top, step, t("chart.week_axis"), t("chart.cases_axis"));
       weeks.forEach((w, i) => {
@@ -157,7 +157,7 @@
   function ackChart(buckets) {
     const max = Math.max(0, ...buckets.map((b) => b.cases));
     const { top } = scale(max);
-    const left = 150;
+    const left = Math.min(150, Math.round(W * 0.3));
     const rowH = (H - M.top - M.bottom + 20) / Math.max(1, buckets.length);
     const plotW = W - left - M.right - 40;
     const total = buckets.reduce((s, b) => s + b.cases, 0);
@@ -181,7 +181,15 @@
     return figure(t("chart.ack_title"), summary, details, build, []);
   }
 
+  // The figures' width in the .charts grid (columns of at least 420 px, 24 px apart).
+  function figureWidth(container) {
+    const room = container.clientWidth || 640;
+    const columns = room >= 2 * 420 + 24 ? 2 : 1;
+    return Math.max(300, Math.min(640, Math.floor((room - (columns - 1) * 24) / columns)));
+  }
+
   function render(container, report) {
+    W = figureWidth(container);
     const weeks = report.weeks || [];
     container.replaceChildren(
       stackedWeeks(t("chart.kind_title"), weeks, "by_kind", KINDS, kindLabel),
