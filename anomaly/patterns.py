@@ -46,7 +46,7 @@ from anomaly.training import activity_label, is_human_edge, load_routine
 from core.clock import Clock
 from core.db import session_scope
 from core.enums import CaseKind, EdgeKind, Language, MonitoringState, Severity
-from core.i18n import Catalogue
+from core.i18n import Catalogue, in_every_language
 from core.models import ActivityEdge, Case, Device, Household, Reading, Watch
 from core.settings import Settings
 from notifier import lifecycle
@@ -544,7 +544,7 @@ def record_finding(session: Session, household: Household, finding: Finding, now
         household_id=household.id,
         kind=finding.kind,
         severity=Severity.WATCH,
-        explanation=explanation(finding),
+        explanation=in_every_language(lambda language: explanation(finding, language)),
         policy_snapshot=snapshot_for_household(session, household.id),
         now=now,
     )

@@ -45,7 +45,7 @@ from core.enums import (
     Severity,
     WatchStatus,
 )
-from core.i18n import Catalogue
+from core.i18n import Catalogue, in_every_language
 from core.models import Case, Device, Household, RoutineModel, Watch
 from core.settings import Settings
 from notifier import lifecycle
@@ -197,7 +197,13 @@ def quiet_start(
 
 
 def current_deadline(
-    session: Session, watch: Watch, household: Household, settings: Settings, *, from_away_end: bool = True
+    session: Session,
+    watch: Watch,
+    household: Household,
+    settings: Settings,
+    *,
+    from_away_end: bool = True,
+    language: Language = EXPLANATION_LANGUAGE,
 ) -> Deadline | None:
     """Recompute the deadline from the latest sign of life (activity or check-in; see :func:`quiet_start`)."""
     sign, last, paused = quiet_start(session, watch, household, from_away_end=from_away_end)
@@ -216,10 +222,26 @@ def current_deadline(
         routine=load_routine(session, household.id) if household.id is not None else None,
         paused=paused,
         on_since=on_since,
+        language=language,
     )
     if sign is last:
         return deadline
-    return replace(deadline, explanation=explain_away_ended(sign.at, last, household.timezone))
+    return replace(deadline, explanation=explain_away_ended(sign.at, last, household.timezone, language))
+
+
+def explanations(
+    session: Session, watch: Watch, household: Household, settings: Settings, deadline: Deadline
+) -> dict[str, str]:
+    """``deadline``'s explanation in every language, for a case about to be opened (only then:
+    the other languages cost the deadline again)."""
+
+    def render(language: Language) -> str:
+        if language == EXPLANATION_LANGUAGE:
+            return deadline.explanation
+        again = current_deadline(session, watch, household, settings, language=language)
+        return again.explanation if again is not None else deadline.explanation
+
+    return in_every_language(render)
 
 
 def current_stage(
@@ -261,15 +283,17 @@ def away_ended_at(household: Household) -> datetime | None:
     return household.paused_until
 
 
-def explain_away_ended(ended: datetime, last: SignOfLife | None, timezone: str) -> str:
+def explain_away_ended(
+    ended: datetime, last: SignOfLife | None, timezone: str, language: Language = EXPLANATION_LANGUAGE
+) -> str:
     last_text = (
         format_local(last.at, timezone)
         if last is not None
-        else MESSAGES.text("explain.away_never_active", EXPLANATION_LANGUAGE)
+        else MESSAGES.text("explain.away_never_active", language)
     )
     return MESSAGES.text(
         "explain.away_ended",
-        EXPLANATION_LANGUAGE,
+        language,
         ended_local=format_local(ended, timezone),
         last_local=last_text,
     )
@@ -362,19 +386,27 @@ def end_pause(
     if sign is not None and sign.at >= ended - AWAY_LOOKBACK:
         log.info("away period of household %s ended; activity seen, monitoring resumed", household.code)
         return
-    explanation = explain_away_ended(ended, sign, household.timezone)
-    if deadline is not None:
-        explanation += " " + MESSAGES.text(
-            "explain.away_watch_from",
-            EXPLANATION_LANGUAGE,
-            alert_local=format_local(deadline.alert_after, household.timezone),
+
+    def explanation(language: Language) -> str:
+        text = explain_away_ended(ended, sign, household.timezone, language)
+        if deadline is None:
+            return text
+        return (
+            text
+            + " "
+            + MESSAGES.text(
+                "explain.away_watch_from",
+                language,
+                alert_local=format_local(deadline.alert_after, household.timezone),
+            )
         )
+
     case, opened = lifecycle.open_or_redetect(
         session,
         household_id=household_id,
         kind=CaseKind.AWAY_ENDED,
         severity=Severity.WARNING,
-        explanation=explanation,
+        explanation=in_every_language(explanation),
         policy_snapshot=snapshot_for_household(session, household_id),
         now=now,
     )
@@ -453,7 +485,7 @@ def _check_due(
         household_id=household_id,
         kind=CaseKind.INACTIVITY,
         severity=Severity.ALERT,
-        explanation=deadline.explanation,
+        explanation=explanations(session, watch, household, settings, deadline),
         policy_snapshot=snapshot_for_household(session, household_id),
         now=now,
     )

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from anomaly.patterns import NOTE_KINDS, looks_away_for
 from anomaly.routine import FitParams
-from anomaly.sweeper import current_stage
+from anomaly.sweeper import EXPLANATION_LANGUAGE, current_deadline, current_stage
 from anomaly.training import load_routine
 from api.activity import average_week, hour_of_week_counts
 from api.queries import visible_households
@@ -25,8 +25,18 @@ from api.schemas import (
     RoutineSummary,
     StaffNote,
 )
-from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, EdgeKind, Severity, WatchStatus
+from core.enums import (
+    ACTIVE_CASE_STATUSES,
+    CaseEventType,
+    CaseKind,
+    EdgeKind,
+    Language,
+    Severity,
+    WatchStatus,
+)
+from core.i18n import in_every_language
 from core.models import ActivityEdge, Case, CaseEvent, Contact, Device, Household, Resident, User, Watch
+from core.settings import Settings
 
 CASE_HISTORY_LIMIT = 50
 ROUTINE_WEEKS = 4
@@ -66,6 +76,25 @@ def insert_household(
     return household
 
 
+def _watch_explanations(
+    session: Session, watch: Watch | None, household: Household, settings: Settings | None
+) -> dict[str, str] | None:
+    """The watch's "why" in every language. It is stored in Korean only (the gateway writes it
+    with every reading, where a second language would cost every message), so the others are
+    worked out again from the same sign of life when the page is read."""
+    if watch is None or not watch.explanation or settings is None:
+        return None
+    stored = watch.explanation
+
+    def render(language: Language) -> str:
+        if language == EXPLANATION_LANGUAGE:
+            return stored
+        again = current_deadline(session, watch, household, settings, language=language)
+        return again.explanation if again is not None else stored
+
+    return in_every_language(render)
+
+
 def _with_raised_case(
     session: Session, stage: tuple[Severity, datetime] | None, cases: Sequence[Case]
 ) -> tuple[Severity, datetime] | None:
@@ -87,10 +116,10 @@ def _with_raised_case(
 
 
 def household_detail(
-    session: Session, household: Household, *, now: datetime | None = None
+    session: Session, household: Household, *, now: datetime | None = None, settings: Settings | None = None
 ) -> HouseholdDetail:
     """With ``now``, also the "looks away" suggestion (computed from the last day's readings) and
-    the severity ladder's stage now."""
+    the severity ladder's stage now; with ``settings``, the watch's explanation in every language."""
     household_id = _id(household.id)
     watch = session.get(Watch, household_id)
     residents = session.exec(
@@ -137,6 +166,7 @@ def household_detail(
         last_activity_at=watch.last_activity_at if watch else None,
         alert_after=watch.alert_after if watch else None,
         watch_explanation=watch.explanation if watch else "",
+        watch_explanation_texts=_watch_explanations(session, watch, household, settings),
         stage=stage[0] if stage else None,
         stage_since=stage[1] if stage else None,
         open_cases=open_cases,
@@ -152,6 +182,7 @@ def household_detail(
                 status=c.status,
                 opened_at=c.opened_at,
                 explanation=c.explanation,
+                explanation_texts=c.explanation_texts,
             )
             for c in notes
         ],

@@ -76,6 +76,7 @@ def new_urgent(session: Session, user: User, after: int) -> Poll:
                 household_timezone=household.timezone,
                 kind=case.kind,
                 explanation=case.explanation,
+                explanation_texts=case.explanation_texts,
                 at=event.at,
             ),
         )

@@ -391,6 +391,7 @@ def _case_fields(case: Case, household: Household, story: _Story) -> dict[str, A
         status=case.status,
         severity=case.severity,
         explanation=case.explanation,
+        explanation_texts=case.explanation_texts,
         opened_at=case.opened_at,
         last_seen_at=case.last_seen_at,
         next_action_at=case.next_action_at,

@@ -75,6 +75,9 @@ class UrgentNotice(BaseModel):
     household_timezone: str
     kind: CaseKind
     explanation: str
+    # The explanation in every language (by code); null on cases older than issue 17.9's mend:
+    # show ``explanation`` then.
+    explanation_texts: dict[str, str] | None = None
     at: datetime
 
 
@@ -155,6 +158,9 @@ class CaseBase(BaseModel):
     status: CaseStatus
     severity: Severity
     explanation: str
+    # The explanation in every language (by code); null on cases older than issue 17.9's mend:
+    # show ``explanation`` then.
+    explanation_texts: dict[str, str] | None = None
     opened_at: datetime
     last_seen_at: datetime
     next_action_at: datetime | None
@@ -386,6 +392,9 @@ class StaffNote(BaseModel):
     status: CaseStatus
     opened_at: datetime
     explanation: str
+    # The explanation in every language (by code); null on cases older than issue 17.9's mend:
+    # show ``explanation`` then.
+    explanation_texts: dict[str, str] | None = None
 
 
 class LooksAwaySuggestion(BaseModel):
@@ -410,6 +419,8 @@ class RoutineSummary(BaseModel):
 class HouseholdDetail(HouseholdItem):
     quiet_hours: float | None
     watch_explanation: str
+    # watch_explanation in every language (by code); null when there is none
+    watch_explanation_texts: dict[str, str] | None = None
     # The severity ladder's stage now (anomaly.sweeper.current_stage): watch / warning are for
     # staff only (nothing is sent), alert / critical mean an inactivity case; None = usual quiet.
     stage: Severity | None = None

@@ -7,12 +7,29 @@ default and the fallback. Missing keys raise, so a typo cannot ship silently.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
 from core.enums import Language
 
 DEFAULT_LANGUAGE = Language.KO
+
+# One text in every language, by language code ("ko", "en").
+Texts = Mapping[str, str]
+
+
+def in_every_language(render: Callable[[Language], str]) -> dict[str, str]:
+    """A generated text (a case's explanation) rendered in every language, to be stored beside
+    the default-language text: each dashboard user then reads it in their own language, not in
+    the language it happened to be generated in."""
+    return {language.value: render(language) for language in Language}
+
+
+def text_in(texts: Texts | None, language: Language | str, fallback: str) -> str:
+    """``texts`` in ``language``; ``fallback`` (the stored default-language text) for old rows."""
+    lang = language.value if isinstance(language, Language) else language
+    return (texts or {}).get(lang) or fallback
 
 
 class Catalogue:

@@ -27,6 +27,7 @@ from anomaly.sweeper import is_paused
 from core.clock import Clock
 from core.db import claim_row, session_scope
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, DeviceStatus, MonitoringState, Severity
+from core.i18n import in_every_language
 from core.models import Case, Device, Household
 from core.settings import Settings
 from notifier import lifecycle
@@ -195,7 +196,9 @@ def check_household(session: Session, household_id: int, now: datetime, result: 
             household_id=household_id,
             kind=CaseKind.DEVICE_OFFLINE,
             severity=Severity.WARNING,
-            explanation=explain_offline(int(since.timestamp()), household.timezone),
+            explanation=in_every_language(
+                lambda language: explain_offline(int(since.timestamp()), household.timezone, language)
+            ),
             policy_snapshot=snapshot_for_household(session, household_id),
             now=now,
         )

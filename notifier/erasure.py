@@ -291,7 +291,7 @@ def _erase_household(session: Session, household_id: int, now: datetime) -> None
     cases = session.exec(select(Case).where(Case.household_id == household_id)).all()
     for case in cases:
         # Generated from their routine ("no kettle since 07:12") or written by staff: about them.
-        case.explanation, case.resolution_note = "", None
+        case.explanation, case.explanation_texts, case.resolution_note = "", None, None
         session.add(case)
     remove_case_words(session, [c.id for c in cases if c.id is not None], now, everything=True)
     schedule = session.get(CheckinSchedule, household_id)

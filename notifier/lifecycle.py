@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from core.db import claim_row
 from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
+from core.i18n import DEFAULT_LANGUAGE, Texts
 from core.models import Case, CaseEvent
 
 
@@ -98,18 +99,20 @@ def open_or_redetect(
     household_id: int,
     kind: CaseKind,
     severity: Severity,
-    explanation: str,
+    explanation: str | Texts,
     policy_snapshot: dict[str, Any],
     now: datetime,
     actor: str = "system",
     follow_up_visits: bool = False,
 ) -> tuple[Case, bool]:
     """Open a case, or re-detect the active one (one active case per household and kind).
+    ``explanation``: a text, or the same text in every language (:func:`core.i18n.in_every_language`).
     ``follow_up_visits``: the new case calls for follow-up visits (a self-harm case).
 
     Returns ``(case, opened)``. A concurrent opener loses on the partial unique index and
     falls back to re-detecting the winner's case.
     """
+    text, texts = _explanation(explanation)
     existing = active_case(session, household_id, kind)
     if existing is None:
         case = Case(
@@ -117,7 +120,8 @@ def open_or_redetect(
             kind=kind,
             status=CaseStatus.OPEN,
             severity=severity,
-            explanation=explanation,
+            explanation=text,
+            explanation_texts=texts,
             opened_at=now,
             last_seen_at=now,
             policy_snapshot=policy_snapshot,
@@ -142,7 +146,7 @@ def open_or_redetect(
                 now,
                 actor,
                 severity=severity.value,
-                explanation=explanation,
+                explanation=text,
             )
             return case, True
     assert existing is not None
@@ -158,17 +162,27 @@ def open_or_redetect(
     return existing, False
 
 
+def _explanation(explanation: str | Texts) -> tuple[str, dict[str, str] | None]:
+    """(the default-language text, the texts in every language or None for a plain text)."""
+    if isinstance(explanation, str):
+        return explanation, None
+    return explanation.get(DEFAULT_LANGUAGE.value, ""), dict(explanation)
+
+
 def redetect(
     session: Session,
     case: Case,
     *,
     severity: Severity,
-    explanation: str,
+    explanation: str | Texts,
     now: datetime,
     actor: str = "system",
 ) -> Case:
     transition(case.status, CaseAction.DETECT)
-    values: dict[str, Any] = {"last_seen_at": now, "explanation": explanation or case.explanation}
+    text, texts = _explanation(explanation)
+    values: dict[str, Any] = {"last_seen_at": now}
+    if text:  # a new explanation replaces the old in every language (no stale translation)
+        values.update(explanation=text, explanation_texts=texts)
     raised = severity.rank > case.severity.rank
     if raised:
         values["severity"] = severity

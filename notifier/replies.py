@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Intent, Risk, Severity
+from core.i18n import in_every_language
 from core.models import Case, Watch
 from notifier import ack_codes, escalation, lifecycle
 from notifier.lifecycle import CaseConflict
@@ -149,7 +150,9 @@ def _self_harm(
         household_id=household_id,
         kind=CaseKind.SELF_HARM_RISK,
         severity=Severity.CRITICAL,
-        explanation=CATALOGUE.text("call.case_explanation.self_harm"),
+        explanation=in_every_language(
+            lambda language: CATALOGUE.text("call.case_explanation.self_harm", language)
+        ),
         policy_snapshot=snapshot_for_household(session, household_id),
         now=now,
         actor=actor,
@@ -195,7 +198,9 @@ def _case_for_help(session: Session, household_id: int, intent: Intent, *, now: 
         household_id=household_id,
         kind=CaseKind.HELP_REQUESTED,
         severity=Severity.CRITICAL if intent == Intent.EMERGENCY else Severity.ALERT,
-        explanation=CATALOGUE.text(f"call.case_explanation.{intent.value}"),
+        explanation=in_every_language(
+            lambda language: CATALOGUE.text(f"call.case_explanation.{intent.value}", language)
+        ),
         policy_snapshot=snapshot_for_household(session, household_id),
         now=now,
         actor=actor,

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from api import audit
 from api.activity_day import activity_day, local_today
-from api.deps import ClockDep, ManagerUser, SessionDep, StaffUser
+from api.deps import ClockDep, ManagerUser, SessionDep, SettingsDep, StaffUser
 from api.errors import (
     ErrorCode,
     conflict,
@@ -72,13 +72,18 @@ def households(
 
 @router.get("/{household_id}", response_model=HouseholdDetail, responses=NOT_FOUND)
 def get_household(
-    household_id: HouseholdId, request: Request, session: SessionDep, user: StaffUser, clock: ClockDep
+    household_id: HouseholdId,
+    request: Request,
+    session: SessionDep,
+    user: StaffUser,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> HouseholdDetail:
     household = _visible(session, user, household_id)
     audit.record(
         session, request, user, AuditAction.VIEW, AuditObject.HOUSEHOLD, household_id, now=clock.now()
     )
-    return household_detail(session, household, now=clock.now())
+    return household_detail(session, household, now=clock.now(), settings=settings)
 
 
 @router.get("/{household_id}/activity", response_model=ActivityHeatmap, responses=NOT_FOUND)

@@ -87,6 +87,12 @@
     dated: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
   };
 
+  // A case's explanation in the user's language: the API sends it in every language
+  // (explanation_texts); cases stored before that have only their Korean text (explanation).
+  function explanationText(item) {
+    return (item.explanation_texts && item.explanation_texts[LANG]) || item.explanation;
+  }
+
   // ``iso`` in the household's time zone; an unknown zone shows the raw UTC time, not nothing.
   function localTime(iso, timeZone, style) {
     if (!iso) return NOTHING;
@@ -160,6 +166,7 @@
     phoneLink,
     table,
     localTime,
+    explanationText,
     ApiError,
     request,
     api,

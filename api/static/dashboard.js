@@ -5,7 +5,8 @@
   "use strict";
 
   // The catalogue, DOM helpers, time formatting and the API client are shared (common.js).
-  const { API, TOKEN_KEY, LOCALE, WEEKDAYS, $, t, link, phoneLink, button, table, localTime, api, sendJson } = window.Anbu;
+  const { API, TOKEN_KEY, LOCALE, WEEKDAYS, $, t, link, phoneLink, button, table, localTime, explanationText, api, sendJson } =
+    window.Anbu;
   const element = window.Anbu.el;
   const REFRESH_MS = 5000;
 
@@ -353,9 +354,9 @@
       cell(row, causeOrKind(item));
       const why = cell(row, "", "explanation");
       if (item.resident_words && item.resident_words.text) {
-        why.append(element("q", item.resident_words.text, "words"), element("div", item.explanation, "muted"));
+        why.append(element("q", item.resident_words.text, "words"), element("div", explanationText(item), "muted"));
       } else {
-        why.textContent = item.explanation;
+        why.textContent = explanationText(item);
       }
       cell(row, localTime(item.opened_at, item.household_timezone), "nowrap");
       const done = cell(row, "");
@@ -453,7 +454,7 @@
     facts($("case-summary"), [
       [t("col.severity"), t("severity." + item.severity, item.severity)],
       [t("col.status"), t("status." + item.status, item.status)],
-      [t("col.explanation"), item.explanation],
+      [t("col.explanation"), explanationText(item)],
       [t("col.opened"), localTime(item.opened_at, tz)],
       [t("col.next"), nextText(item)],
       [t("done.acknowledged_by"), item.acknowledged_by ? person(item, "acknowledged_by") : null],
@@ -588,7 +589,7 @@
       [t("household.last_activity"), item.last_activity_at ? localTime(item.last_activity_at, tz) : null],
       [t("household.alert_after"), item.alert_after ? localTime(item.alert_after, tz) : null],
       [t("household.stage"), stageText(item, tz)],
-      [t("household.why"), item.watch_explanation || null],
+      [t("household.why"), explanationText({ explanation_texts: item.watch_explanation_texts, explanation: item.watch_explanation }) || null],
       [t("household.routine"), routineText(item.routine, tz)],
       [t("household.timezone"), tz],
       ...(item.erased_at ? [[t("household.erased"), localTime(item.erased_at, tz)]] : []),
@@ -659,7 +660,7 @@
       const li = element("li", null, "staff-note");
       li.appendChild(link("#/cases/" + note.case_id, t("kind." + note.kind, note.kind)));
       li.appendChild(element("span", " · " + localTime(note.opened_at, tz) + " — ", "muted"));
-      li.appendChild(element("span", note.explanation));
+      li.appendChild(element("span", explanationText(note)));
       entries.push(li);
     }
     $("household-notes-list").replaceChildren(...entries);

@@ -6,7 +6,7 @@
 (() => {
   "use strict";
 
-  const { API, TOKEN_KEY, $, t, el, link, button, api, sendJson, localTime } = window.Anbu;
+  const { API, TOKEN_KEY, $, t, el, link, button, api, sendJson, localTime, explanationText } = window.Anbu;
   const RETRY_MS = 5000;
   const BASE_TITLE = document.title;
 
@@ -110,7 +110,7 @@
       " ",
       el("strong", notice.household_code),
       " · " + t("kind." + notice.kind, notice.kind) + " · " + localTime(notice.at, notice.household_timezone) + " — ",
-      el("span", notice.explanation),
+      el("span", explanationText(notice)),
       " ",
       open,
       " ",

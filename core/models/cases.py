@@ -34,7 +34,10 @@ class Case(SQLModel, table=True):
     kind: CaseKind = enum_field(CaseKind)
     status: CaseStatus = enum_field(CaseStatus, CaseStatus.OPEN)
     severity: Severity = enum_field(Severity, Severity.ALERT)
-    explanation: str = Field(default="", max_length=2000)
+    explanation: str = Field(default="", max_length=2000)  # in the default language (Korean)
+    # The same explanation in every language (core.i18n.in_every_language), so the dashboard shows
+    # the user's; None on rows written before it was kept (migration 0019) and on free text.
+    explanation_texts: dict[str, str] | None = json_field(nullable=True)
     opened_at: datetime = utc()
     last_seen_at: datetime = utc()
     acknowledged_at: datetime | None = utc(nullable=True)

@@ -66,6 +66,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
 PASSWORD = "correct horse battery"
 EXPLANATION = "전기포트를 평소 08:00까지 쓰셨는데 오늘은 아직 사용이 없습니다 (마지막: 어제 19:40)"
+EXPLANATION_EN = "Usually uses the kettle by 08:00; nothing today yet (last: yesterday 19:40)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
@@ -148,7 +149,7 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
             household_id=household.id,
             kind=CaseKind.INACTIVITY,
             severity=Severity.ALERT,
-            explanation=EXPLANATION,
+            explanation={"ko": EXPLANATION, "en": EXPLANATION_EN},  # as the sweeper stores it
             policy_snapshot={},
             now=clock.now() - timedelta(minutes=20),
         )
@@ -540,6 +541,10 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
             expect(page.locator("#queue-heading")).to_have_text("Cases that need attention")
             expect(page.locator("#queue-body")).to_contain_text("No active cases.")  # resolved above
             _shot(page, "queue-en")
+            # The case's explanation in English, not in the Korean it was also stored in.
+            page.goto(running_app.base_url + f"/?lang=en#/cases/{running_app.case_id}")
+            expect(page.locator("#case-summary")).to_contain_text(EXPLANATION_EN)
+            expect(page.locator("#case-summary")).not_to_contain_text(EXPLANATION)
             # Errors follow the language too.
             page.goto(running_app.base_url + "/?lang=en#/manage/policy")
             page.fill("#m-policy_step_0_wait", "0")
