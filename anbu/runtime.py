@@ -118,10 +118,11 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
     from anomaly import patterns, sweeper, training
     from gateway import connectivity, incidents
-    from notifier import checkins, crisis, escalation, followup, outbox, retention, stored_replies
+    from notifier import checkins, crisis, escalation, followup, links, outbox, retention, stored_replies
     from notifier.transports.factory import make_transport
 
     crisis.configure(settings)  # the line staff texts and calls name
+    links.configure(settings)  # the dashboard links our texts carry
     transport = make_transport(settings)
     evaluated: dict[int, tuple[date, date]] = {}
     return [

@@ -46,7 +46,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from core.clock import Clock
 from core.health import Health, database_probe
 from core.settings import Settings
-from notifier import classifier, crisis
+from notifier import classifier, crisis, links
 
 API_PREFIX = "/api/v1"
 # Every request body is capped before it is read (413), authenticated or not; routes that take
@@ -101,6 +101,7 @@ def create_app(
     app.state.account_throttle = AccountThrottle()
     app.state.templates = Jinja2Templates(directory=TEMPLATES_DIR)
     crisis.configure(settings)  # the line a resident at risk hears and is connected to
+    links.configure(settings)  # the dashboard links our texts carry
 
     # Every /api/v1 error has a code (api/errors.py); 401 and 403 can come from any route.
     v1 = APIRouter(

@@ -189,6 +189,29 @@ class CaseBase(BaseModel):
     follow_up_visits: bool = False
 
 
+class HandoffPerson(BaseModel):
+    name: str
+    age: int | None
+    phone: str | None
+
+
+class HandoffOut(BaseModel):
+    """The 119 hand-off sheet of a case (notifier/handoff.py): what a 119 call needs, printable."""
+
+    case_id: int
+    household_code: str
+    household_timezone: str
+    address: str
+    residents: list[HandoffPerson]
+    kind: CaseKind
+    severity: Severity
+    cause: str | None
+    resident_words: ResidentWordsOut | None
+    opened_at: datetime
+    last_sign_at: datetime | None
+    caseworker_phone: str | None  # the assignee's, else the centre's
+
+
 class CallSummary(BaseModel):
     id: int
     recipient_kind: RecipientKind

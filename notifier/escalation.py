@@ -51,6 +51,7 @@ from notifier.ladder import (
 from notifier.policy import (
     CallResident,
     EscalationPolicy,
+    Handoff119,
     NotifyCaseworker,
     policy_from_snapshot,
     quiet_until,
@@ -397,18 +398,26 @@ def _out_of_turn(
 ) -> tuple[list[Recipient], int]:
     """Queue ``actions`` now, outside the ladder (repeat 0 of ``label``: once per fencing
     token), and record the step; returns who they reach and how many rows were new."""
-    recipients = resolve_recipients(session, household, actions)
-    queued = queue_for(
-        session,
-        case,
-        household,
-        recipients,
-        label=label,
-        repeat=0,
-        purpose=purpose,
-        limits=policy.limits,
-        now=now,
-    )
+    recipients, queued = [], 0
+    # A hand-off's text is the hand-off sheet, whatever else this moment sends (docs/calls.md).
+    handoffs = [a for a in actions if isinstance(a, Handoff119)]
+    others = [a for a in actions if not isinstance(a, Handoff119)]
+    for group, why in ((others, purpose), (handoffs, Purpose.HANDOFF_119)):
+        if not group:
+            continue
+        reached = resolve_recipients(session, household, group)
+        queued += queue_for(
+            session,
+            case,
+            household,
+            reached,
+            label=label,
+            repeat=0,
+            purpose=why,
+            limits=policy.limits,
+            now=now,
+        )
+        recipients += [r for r in reached if r not in recipients]
     record_step(
         session,
         case,

@@ -19,15 +19,25 @@ from core.enums import CaseKind, Channel
 from notifier.policy import (
     CallCaseworker,
     CallControlRoom,
+    CallFamily,
     CallResident,
     EscalationPolicy,
+    Handoff119,
     NotifyCaseworker,
     NotifyFamily,
     policy_from_snapshot,
 )
 from notifier.templates import Purpose
 
-PlannedAction = CallResident | NotifyFamily | NotifyCaseworker | CallCaseworker | CallControlRoom
+PlannedAction = (
+    CallResident
+    | NotifyFamily
+    | NotifyCaseworker
+    | CallCaseworker
+    | CallControlRoom
+    | CallFamily
+    | Handoff119
+)
 
 # Cases about the equipment, not the person: tell staff once, never ring the resident or family
 # (principle 6: connectivity is not activity).
@@ -95,7 +105,8 @@ def plan_policy_step(policy: EscalationPolicy, step_index: int, repeat_count: in
     return StepPlan(
         actions=(step,),
         label=str(i),
-        purpose=Purpose.LADDER,
+        # A hand-off step's text is the hand-off sheet, not the ladder's "no sign of life" text.
+        purpose=Purpose.HANDOFF_119 if isinstance(step, Handoff119) else Purpose.LADDER,
         next_step_index=nxt[0],
         next_repeat_count=nxt[1],
         wait=timedelta(minutes=step.wait_minutes),

@@ -81,8 +81,28 @@ class CallControlRoom(_Strict):
     action: Literal["call_control_room"] = "call_control_room"
 
 
-Action = Annotated[CallResident | NotifyFamily | NotifyCaseworker, Field(discriminator="action")]
-EmergencyAction = Annotated[NotifyFamily | NotifyCaseworker, Field(discriminator="action")]
+class CallFamily(_Strict):
+    """A voice call to the household's contacts of this tier (the next tier that has contacts, if
+    none), whatever channel they prefer: the alert from the catalogue in their language (Korean
+    by default), then "press 1" to acknowledge (:mod:`notifier.calls.contact`)."""
+
+    action: Literal["call_family"] = "call_family"
+    tier: int = Field(1, ge=1, le=9)
+
+
+class Handoff119(_Strict):
+    """A hand-off to 119 through a person: the on-duty control room is texted what a 119 call
+    needs (the resident's name, age, address and phone, when they were last heard from, a link to
+    the printable hand-off page with their own words) and called. Anbu never dials 119 itself."""
+
+    action: Literal["handoff_119"] = "handoff_119"
+
+
+_ANY = CallResident | NotifyFamily | NotifyCaseworker | CallControlRoom | CallFamily | Handoff119
+Action = Annotated[_ANY, Field(discriminator="action")]
+EmergencyAction = Annotated[
+    NotifyFamily | NotifyCaseworker | CallControlRoom | CallFamily | Handoff119, Field(discriminator="action")
+]
 
 
 class _Wait(_Strict):
@@ -101,7 +121,27 @@ class NotifyCaseworkerStep(_Wait, NotifyCaseworker):
     pass
 
 
-Step = Annotated[CallResidentStep | NotifyFamilyStep | NotifyCaseworkerStep, Field(discriminator="action")]
+class CallControlRoomStep(_Wait, CallControlRoom):
+    pass
+
+
+class CallFamilyStep(_Wait, CallFamily):
+    pass
+
+
+class Handoff119Step(_Wait, Handoff119):
+    pass
+
+
+Step = Annotated[
+    CallResidentStep
+    | NotifyFamilyStep
+    | NotifyCaseworkerStep
+    | CallControlRoomStep
+    | CallFamilyStep
+    | Handoff119Step,
+    Field(discriminator="action"),
+]
 
 
 _CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -135,7 +175,7 @@ class Limits(_Strict):
     family_sms_per_household_per_day: int = Field(20, ge=1, le=500)
 
 
-def _default_emergency() -> list[NotifyFamily | NotifyCaseworker]:
+def _default_emergency() -> list[NotifyFamily | NotifyCaseworker | CallControlRoom | CallFamily | Handoff119]:
     return [NotifyCaseworker(), NotifyFamily(tier=1)]
 
 

@@ -24,10 +24,10 @@ from sqlmodel import Session, col, select
 
 from core.enums import CallPurpose, CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
 from core.models import CallAttempt, Case, Contact, Household, Notification
-from notifier import ack_codes, lifecycle
+from notifier import ack_codes, handoff, lifecycle
 from notifier.policy import Limits, local_day_start
 from notifier.recipients import Recipient
-from notifier.templates import ACK_CODE_TEMPLATES, Purpose, sms_body, template_for
+from notifier.templates import ACK_CODE_TEMPLATES, HANDOFF_TEMPLATE, Purpose, sms_body, template_for
 from notifier.transports.base import mask_phone
 from notifier.whom import caseworker_phone
 
@@ -141,6 +141,19 @@ def queue_for(
             if rec.kind == RecipientKind.CONTACT and template in ACK_CODE_TEMPLATES
             else None
         )
+        body = (
+            handoff.sms_text(handoff.facts(session, case, now), rec.language)
+            if template == HANDOFF_TEMPLATE
+            else sms_body(
+                template,
+                rec.language,
+                household_code=household.code,
+                case=case,
+                call=ring,
+                ack_code=ack_code,
+                name=contact.address_as if contact is not None else "",
+            )
+        )
         note = Notification(
             case_id=case.id,
             household_id=household.id,
@@ -150,15 +163,7 @@ def queue_for(
             channel=rec.channel,
             language=rec.language,
             template=template,
-            body=sms_body(
-                template,
-                rec.language,
-                household_code=household.code,
-                case=case,
-                call=ring,
-                ack_code=ack_code,
-                name=contact.address_as if contact is not None else "",
-            ),
+            body=body,
             idempotency_key=key,
             escalation_token=case.escalation_token,
             status=OutboxStatus.PENDING,

@@ -14,7 +14,14 @@ from sqlmodel import Session, col, select
 from core.enums import Channel, Language, RecipientKind, Role
 from core.models import Contact, Household, Resident, Team, User
 from notifier.ladder import PlannedAction, contact_channels, select_family_tier
-from notifier.policy import CallCaseworker, CallControlRoom, CallResident, NotifyFamily
+from notifier.policy import (
+    CallCaseworker,
+    CallControlRoom,
+    CallFamily,
+    CallResident,
+    Handoff119,
+    NotifyFamily,
+)
 from notifier.templates import Audience
 
 # Whose words an SMS to each kind of recipient is written in (the template's audience).
@@ -50,6 +57,11 @@ def resolve_recipients(
             found.extend(_residents(session, household))
         elif isinstance(action, NotifyFamily):
             found.extend(_family(session, household, action.tier))
+        elif isinstance(action, CallFamily):  # a call to each, whatever channel they prefer
+            found.extend(_family(session, household, action.tier, calls=True))
+        elif isinstance(action, Handoff119):  # the sheet by text, and a call so it is seen at night
+            found.extend(_control_room(session, household, Channel.SMS))
+            found.extend(_control_room(session, household))
         elif isinstance(action, CallCaseworker):
             found.extend(_caseworkers(session, household, Channel.CALL))
         elif isinstance(action, CallControlRoom):
@@ -73,7 +85,7 @@ def _residents(session: Session, household: Household) -> list[Recipient]:
     ]
 
 
-def _family(session: Session, household: Household, tier: int) -> list[Recipient]:
+def _family(session: Session, household: Household, tier: int, *, calls: bool = False) -> list[Recipient]:
     contacts = [
         c
         for c in session.exec(
@@ -88,7 +100,7 @@ def _family(session: Session, household: Household, tier: int) -> list[Recipient
         Recipient(RecipientKind.CONTACT, c.id, c.phone, c.language, channel)
         for c in contacts
         if c.tier == chosen and c.id is not None
-        for channel in contact_channels(c.preferred_channel)
+        for channel in ((Channel.CALL,) if calls else contact_channels(c.preferred_channel))
     ]
 
 
@@ -110,7 +122,7 @@ def _caseworkers(session: Session, household: Household, channel: Channel = Chan
     ]
 
 
-def _control_room(session: Session, household: Household) -> list[Recipient]:
+def _control_room(session: Session, household: Household, channel: Channel = Channel.CALL) -> list[Recipient]:
     """On-duty control-room staff with a phone: those of the household's organisation (on one of
     its teams), and those on no team (a control room sees every household)."""
     team = session.get(Team, household.team_id)
@@ -126,7 +138,7 @@ def _control_room(session: Session, household: Household) -> list[Recipient]:
         .order_by(col(User.id))
     ).all()
     return [
-        Recipient(RecipientKind.USER, u.id, u.phone, u.language, Channel.CALL)
+        Recipient(RecipientKind.USER, u.id, u.phone, u.language, channel)
         for u in users
         if u.id is not None and u.phone
     ]

@@ -29,6 +29,7 @@ class Purpose(StrEnum):
     HOSPITAL = "hospital"  # resolved as in hospital: say so, and whom to call
     PRE_CALL = "pre_call"  # "we are about to call you" text to the resident (policy pre_call_sms)
     SELF_HARM = "self_harm"  # the emergency actions of a self_harm_risk case: their own careful texts
+    HANDOFF_119 = "handoff_119"  # the control room is handed what a 119 call needs (policy step)
 
 
 Audience = Literal["family", "caseworker", "resident"]
@@ -52,6 +53,10 @@ SMS_TEMPLATES = CLOSURE_TEMPLATES | {
     "sms.family.self_harm",
     "sms.caseworker.ack_reminder",
 }
+# The hand-off sheet for a 119 call, to the control room: the only text that names the resident
+# and their address (notifier/handoff.py says why, docs/security.md).
+# Rendered by notifier.handoff, not sms_body (it names the resident, their age and address).
+HANDOFF_TEMPLATE = "handoff.sms_119"
 # To the resident themself: names no household code (they do not know it) and no case detail.
 PRE_CALL_TEMPLATE = "sms.resident.pre_call"
 
@@ -79,6 +84,8 @@ ACK_CODE_TEMPLATES = frozenset({"sms.family.ladder", "sms.family.emergency", "sm
 
 
 def template_for(audience: Audience, purpose: Purpose) -> str:
+    if purpose == Purpose.HANDOFF_119:
+        return HANDOFF_TEMPLATE
     key = f"sms.{audience}.{purpose.value}"
     if key in SMS_TEMPLATES:
         return key

@@ -29,6 +29,8 @@ from api.schemas import (
     CaseItem,
     CasePage,
     FieldVisitIn,
+    HandoffOut,
+    HandoffPerson,
     NoteIn,
     ResolveIn,
 )
@@ -43,7 +45,8 @@ from core.enums import (
     Severity,
 )
 from core.models import Case, CaseAssignment, CaseEvent, Household, User
-from notifier import lifecycle
+from notifier import handoff, lifecycle
+from notifier.whom import caseworker_phone
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -101,6 +104,32 @@ def case(
     found, household = _visible_case(session, user, case_id)
     audit.record(session, request, user, AuditAction.VIEW, AuditObject.CASE, case_id, now=clock.now())
     return case_detail(session, found, household)
+
+
+@router.get("/{case_id}/handoff", response_model=HandoffOut)
+def handoff_sheet(
+    case_id: CaseId, request: Request, session: SessionDep, user: StaffUser, clock: ClockDep
+) -> HandoffOut:
+    """The 119 hand-off sheet: the resident's name, age, address and phone, their own words, the
+    last sign of life; a view of personal data, audited like the case page."""
+    found, household = _visible_case(session, user, case_id)
+    audit.record(session, request, user, AuditAction.VIEW, AuditObject.CASE, case_id, now=clock.now())
+    detail = case_detail(session, found, household)
+    sheet = handoff.facts(session, found, clock.now())
+    return HandoffOut(
+        case_id=case_id,
+        household_code=household.code,
+        household_timezone=household.timezone,
+        address=household.address,
+        residents=[HandoffPerson(name=p.name, age=p.age, phone=p.phone) for p in sheet.residents],
+        kind=found.kind,
+        severity=found.severity,
+        cause=detail.cause,
+        resident_words=detail.resident_words,
+        opened_at=found.opened_at,
+        last_sign_at=sheet.last_sign_at,
+        caseworker_phone=caseworker_phone(session, found),
+    )
 
 
 @router.post("/{case_id}/acknowledge", response_model=CaseItem)

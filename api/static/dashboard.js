@@ -28,6 +28,7 @@
     "reports-panel",
     "overview-panel",
     "find-panel",
+    "handoff-panel",
   ];
   // Management, reports, assignment and check-ins live in manage.js (loaded first).
   const extra = () => window.AnbuManage;
@@ -120,6 +121,8 @@
     const hash = location.hash || "#/";
     let match;
     if ((match = hash.match(/^#\/cases\/(\d+)$/))) return showPanel("case-panel", () => loadCase(match[1]));
+    if ((match = hash.match(/^#\/cases\/(\d+)\/handoff$/)) && window.AnbuHandoff)
+      return showPanel("handoff-panel", () => window.AnbuHandoff.load(match[1]));
     if ((match = hash.match(/^#\/households\/(\d+)$/)))
       return showPanel("household-panel", () => loadHousehold(match[1]));
     if (hash === "#/audit" && me.role === "admin") return showPanel("audit-panel", loadAudit);
@@ -468,6 +471,7 @@
         : []),
     ]);
     $("case-household-link").href = "#/households/" + item.household_id;
+    $("case-handoff-link").href = "#/cases/" + item.id + "/handoff";
     show($("case-ack"), item.status === "open");
     show($("case-resolve"), me.role !== "control_room" && (item.status === "open" || item.status === "acknowledged"));
     const events = item.events.map((e) => {

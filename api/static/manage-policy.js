@@ -1,5 +1,5 @@
 // Anbu dashboard: the escalation policy tab (#/manage/policy, admins): the ladder, emergency
-// actions, quiet hours and limits, edited as a form and saved whole.
+// actions, quiet hours, limits and the self-harm protocol's choices, edited as a form and saved whole.
 (() => {
   "use strict";
 
@@ -13,9 +13,19 @@
   // with the engine's own model; each 422 problem is shown next to the control it is about
   // (controls carry data-path = the problem's path, e.g. "steps.1.wait_minutes").
 
-  const STEP_KINDS = ["call_resident", "notify_family", "notify_caseworker"];
-  const EMERGENCY_KINDS = ["notify_caseworker", "notify_family"];
-  const POLICY_LIMITS = { wait: [1, 1440], tier: [1, 9], repeats: [0, 20], ack: [15, 10080], calls: [1, 100], sms: [1, 500] };
+  const STEP_KINDS = ["call_resident", "notify_family", "call_family", "notify_caseworker", "call_control_room", "handoff_119"];
+  const EMERGENCY_KINDS = ["notify_caseworker", "notify_family", "call_family", "call_control_room", "handoff_119"];
+  // Actions that name a family tier.
+  const TIERED = new Set(["notify_family", "call_family"]);
+  const POLICY_LIMITS = {
+    wait: [1, 1440],
+    tier: [1, 9],
+    repeats: [0, 20],
+    ack: [15, 10080],
+    calls: [1, 100],
+    sms: [1, 500],
+    controlRoom: [1, 120],
+  };
 
   async function policy(body) {
     const orgs = (await getJson("/organisations")).items;
@@ -76,12 +86,12 @@
     function readSteps() {
       draft.steps = [...stepsBox.querySelectorAll("li")].map((li, i) => {
         const step = { action: $("m-policy_step_" + i + "_action").value, wait_minutes: numberOrNull($("m-policy_step_" + i + "_wait").value) };
-        if (step.action === "notify_family") step.tier = numberOrNull($("m-policy_step_" + i + "_tier").value);
+        if (TIERED.has(step.action)) step.tier = numberOrNull($("m-policy_step_" + i + "_tier").value);
         return step;
       });
       draft.emergency = [...emergencyBox.querySelectorAll("li")].map((li, i) => {
         const item = { action: $("m-policy_emergency_" + i + "_action").value };
-        if (item.action === "notify_family") item.tier = numberOrNull($("m-policy_emergency_" + i + "_tier").value);
+        if (TIERED.has(item.action)) item.tier = numberOrNull($("m-policy_emergency_" + i + "_tier").value);
         return item;
       });
       draft.repeat_from = repeatFrom.value === "" ? null : Number(repeatFrom.value);
@@ -107,8 +117,8 @@
       kind.dataset.path = path + "." + i + ".action";
       const tier = numberInput(prefix + i + "_tier", item.tier || 1, POLICY_LIMITS.tier, path + "." + i + ".tier");
       const tierField = policyField(t("policy.tier"), tier, "policy-tier");
-      tierField.hidden = kind.value !== "notify_family";
-      kind.addEventListener("change", () => (tierField.hidden = kind.value !== "notify_family"));
+      tierField.hidden = !TIERED.has(kind.value);
+      kind.addEventListener("change", () => (tierField.hidden = !TIERED.has(kind.value)));
       return [policyField(t("field.action"), kind), tierField];
     }
 
@@ -220,6 +230,19 @@
     const ack = numberInput("policy_ack_reminder", draft.ack_reminder_minutes, POLICY_LIMITS.ack, "ack_reminder_minutes");
     const preCall = input("policy_pre_call_sms", "checkbox", null, { checked: Boolean(draft.pre_call_sms) });
     preCall.dataset.path = "pre_call_sms";
+    const selfHarm = draft.self_harm || { family: "tell", control_room_after_minutes: 10 };
+    const selfHarmFamily = select(
+      "policy_self_harm_family",
+      ["tell", "do_not_tell"].map((v) => [v, t("policy.self_harm_family." + v)]),
+      selfHarm.family,
+    );
+    selfHarmFamily.dataset.path = "self_harm.family";
+    const controlRoomAfter = numberInput(
+      "policy_control_room_after",
+      selfHarm.control_room_after_minutes,
+      POLICY_LIMITS.controlRoom,
+      "self_harm.control_room_after_minutes",
+    );
 
     const fieldset = (legend, help, ...children) => {
       const node = el("fieldset", null, "policy-section");
@@ -271,6 +294,12 @@
         null,
         policyField(t("field.ack_reminder_minutes"), ack),
         checkField(t("policy.pre_call_sms"), preCall),
+      ),
+      fieldset(
+        t("policy.self_harm_heading"),
+        t("policy.self_harm_help"),
+        policyField(t("policy.self_harm_family"), selfHarmFamily),
+        policyField(t("field.control_room_after_minutes"), controlRoomAfter),
       ),
       summary,
       buttons,
@@ -330,6 +359,7 @@
         quiet_hours: quietOn.checked ? { start: quietStart.value, end: quietEnd.value, mode: quietMode.value } : null,
         limits: { calls_per_household_per_day: numberOrNull(calls.value), family_sms_per_household_per_day: numberOrNull(sms.value) },
         pre_call_sms: preCall.checked,
+        self_harm: { family: selfHarmFamily.value, control_room_after_minutes: numberOrNull(controlRoomAfter.value) },
       };
       try {
         await sendJson("PUT", "/organisations/" + orgId + "/escalation-policy", { policy: document_ });

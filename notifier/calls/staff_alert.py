@@ -23,9 +23,10 @@ from core.enums import (
     CaseEventType,
     CaseKind,
     CaseStatus,
+    RecipientKind,
     Role,
 )
-from core.models import CallAttempt, Case, Household, Resident, User
+from core.models import CallAttempt, Case, Household, Notification, Resident, User
 from notifier import lifecycle
 from notifier.calls.common import (
     MAX_GATHERS,
@@ -39,6 +40,7 @@ from notifier.calls.common import (
 from notifier.crisis import crisis_line
 from notifier.lifecycle import CaseConflict
 from notifier.script import CATALOGUE, say_and_hang_up_twiml, staff_alert_twiml, staff_connect_twiml
+from notifier.templates import HANDOFF_TEMPLATE
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,8 @@ def opening(session: Session, attempt: CallAttempt, base_url: str) -> str:
         text = CATALOGUE.text(key, language, code=household.code, line=crisis_line(language))
     else:
         kind = CATALOGUE.text(f"notify.kind.{case.kind.value}", language)
-        text = CATALOGUE.text("call.staff.alert", language, code=household.code, kind=kind)
+        key = "call.staff.handoff_119" if _handed_off_to(session, attempt) else "call.staff.alert"
+        text = CATALOGUE.text(key, language, code=household.code, kind=kind)
     return staff_alert_twiml(
         language=language, text=text, gather_url=gather_url_for(base_url, attempt.code, 1)
     )
@@ -123,6 +126,20 @@ def taken_on_by(session: Session, case: Case) -> User | None:
         .order_by(col(CallAttempt.updated_at), col(CallAttempt.id))
     ).first()
     return session.get(User, pressed) if pressed is not None else None
+
+
+def _handed_off_to(session: Session, attempt: CallAttempt) -> bool:
+    """Whether this staff member was sent the 119 hand-off sheet for the case (then the call asks
+    them to call 119 with it)."""
+    found = session.exec(
+        select(Notification.id).where(
+            Notification.case_id == attempt.case_id,
+            Notification.recipient_kind == RecipientKind.USER,
+            Notification.recipient_id == attempt.recipient_id,
+            Notification.template == HANDOFF_TEMPLATE,
+        )
+    ).first()
+    return found is not None
 
 
 def resident_phone(session: Session, household_id: int) -> str | None:

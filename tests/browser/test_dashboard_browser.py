@@ -307,6 +307,17 @@ def _policy_form(page: Any, expect: Any) -> None:
     expect(page.locator("#policy-steps > li")).to_have_count(4)
     expect(page.locator("#m-policy_step_3_action")).to_be_focused()
     page.select_option("#m-policy_step_3_action", "notify_caseworker")
+    # Issue 17's steps: a family voice call (a tier, like the family text) and a 119 hand-off
+    # (no tier); issue 19's self-harm choices.
+    page.click("#policy-add-step")
+    page.select_option("#m-policy_step_4_action", "call_family")
+    expect(page.locator("#m-policy_step_4_tier")).to_be_visible()
+    page.fill("#m-policy_step_4_tier", "2")
+    page.click("#policy-add-step")
+    page.select_option("#m-policy_step_5_action", "handoff_119")
+    expect(page.locator("#m-policy_step_5_tier")).to_be_hidden()
+    page.select_option("#m-policy_self_harm_family", "do_not_tell")
+    page.fill("#m-policy_control_room_after", "15")
     page.check("#m-policy_quiet_on")
     page.fill("#m-policy_quiet_start", "22:00")
     page.fill("#m-policy_quiet_end", "07:00")
@@ -602,7 +613,10 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
         ("notify_family", 2, 15),
         ("call_resident", None, 10),
         ("notify_caseworker", None, 15),
+        ("call_family", 2, 15),
+        ("handoff_119", None, 15),
     ]
+    assert policy["self_harm"] == {"family": "do_not_tell", "control_room_after_minutes": 15}
     assert policy["repeat_from"] == 1 and policy["max_repeats"] == 3
     assert policy["quiet_hours"] == {"start": "22:00", "end": "07:00", "mode": "defer"}
     assert policy["pre_call_sms"] is True

@@ -143,6 +143,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/cases"): Rule(STAFF_LIST),
     ("GET", "/api/v1/cases/{case_id}"): Rule(STAFF_READ, audited=True),
+    # The 119 hand-off sheet: names, address, phone and words, so audited like the case page.
+    ("GET", "/api/v1/cases/{case_id}/handoff"): Rule(STAFF_READ, audited=True),
     ("POST", "/api/v1/cases/{case_id}/acknowledge"): Rule(
         STAFF_READ, mutating=True, audited=True, fixture="fresh_case"
     ),

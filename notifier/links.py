@@ -1,0 +1,22 @@
+"""Links to the dashboard that our texts carry (the 119 hand-off sheet).
+
+The dashboard's address is the public base URL (``ANBU_PUBLIC_BASE_URL``); it is read from the
+settings once per process at a composition root (the API's ``create_app``, the worker's ticks),
+as :mod:`notifier.crisis` reads the crisis line, because the texts are written deep inside
+handlers that have no settings. Until configured (unit tests, tools), the development default.
+"""
+
+from __future__ import annotations
+
+from core.settings import Settings
+
+_base = ["http://127.0.0.1:8000"]
+
+
+def configure(settings: Settings) -> None:
+    _base[0] = settings.effective_public_base_url.rstrip("/")
+
+
+def handoff_page(case_id: int) -> str:
+    """The printable hand-off page of a case (staff sign in to see it)."""
+    return f"{_base[0]}/#/cases/{case_id}/handoff"
