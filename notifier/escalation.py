@@ -34,6 +34,7 @@ from core.enums import (
     RecipientKind,
     Severity,
 )
+from core.i18n import in_every_language
 from core.models import CallAttempt, Case, Household, Notification
 from core.settings import Settings
 from notifier import lifecycle
@@ -59,6 +60,7 @@ from notifier.policy import (
 )
 from notifier.queueing import queue_for, record_step
 from notifier.recipients import Recipient, resolve_recipients
+from notifier.script import CATALOGUE
 from notifier.templates import Purpose
 
 log = logging.getLogger(__name__)
@@ -441,7 +443,12 @@ def _help_case(
         household_id=stale.household_id,
         kind=CaseKind.HELP_REQUESTED,
         severity=Severity.CRITICAL if target == "emergency" else Severity.ALERT,
-        explanation=f"{reason} (case {stale.id} was already {stale.status.value})",
+        # stale is cleared or resolved: the catalogue says which, in every language
+        explanation=in_every_language(
+            lambda language: CATALOGUE.text(
+                f"case.explanation.help_after_{stale.status.value}", language, case=stale.id, reason=reason
+            )
+        ),
         policy_snapshot=snapshot_for_household(session, stale.household_id),
         now=now,
     )

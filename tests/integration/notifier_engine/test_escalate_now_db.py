@@ -141,7 +141,11 @@ def test_help_asked_on_a_case_that_was_cleared_meanwhile_opens_a_help_case(
         assert old is not None and old.status == CaseStatus.CLEARED
         help_case = s.exec(select(Case).where(Case.kind == CaseKind.HELP_REQUESTED)).one()
         assert help_case.status == CaseStatus.OPEN and help_case.severity == Severity.CRITICAL
-        assert f"case {case_id} was already cleared" in help_case.explanation
+        # Why, in words and in every language (it was an English code string on a Korean page).
+        texts = help_case.explanation_texts
+        assert texts is not None and help_case.explanation == texts["ko"]
+        assert f"사례 #{case_id}가 해제된 뒤에" in texts["ko"]
+        assert f"after case #{case_id} had been cleared" in texts["en"]
         assert help_case.id is not None
         assert len(notifications(s, help_case.id)) == 3
         steps = events(s, help_case.id, CaseEventType.STEP)
