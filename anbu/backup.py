@@ -7,7 +7,9 @@ PostgreSQL client tools, of the server's major version or newer), the documented
 docs/operations.md; the password goes to them in the environment, never on a command line.
 
 Restore goes into a fresh (empty) database unless ``force``: restoring over live data is a
-decision for an operator, with the roles stopped.
+decision for an operator, with the roles stopped. On PostgreSQL ``force`` empties the schema first
+(one transaction), then restores (another): if the restore then fails, the database is empty and
+the backup file is still there to restore again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from core.db import make_engine, normalise_url
@@ -81,7 +83,10 @@ def restore(database_url: str, src: Path, *, force: bool = False) -> None:
             raise BackupError(
                 f"{src} is not a pg_dump custom-format file (made by anbu backup on PostgreSQL?)"
             )
-        clean = ["--clean", "--if-exists"] if force else []
+        if force:
+            # Not pg_restore --clean: it drops each partition's inherited primary key on its own,
+            # which PostgreSQL refuses (``reading`` is partitioned: core/reading_partitions.py).
+            _pg_empty(database_url)
         _run(
             [
                 "pg_restore",
@@ -89,7 +94,6 @@ def restore(database_url: str, src: Path, *, force: bool = False) -> None:
                 "--no-privileges",
                 "--exit-on-error",
                 "--single-transaction",
-                *clean,
             ],
             url,
             None,
@@ -156,6 +160,31 @@ def _has_tables(database_url: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_empty(database_url: str) -> None:
+    """Drop every table and sequence of the schema we restore into, in one transaction."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            tables = conn.execute(
+                text(
+                    "SELECT quote_ident(c.relname) FROM pg_class c WHERE c.relkind IN ('r', 'p') "
+                    "AND c.relnamespace = to_regnamespace(current_schema())::oid AND NOT c.relispartition"
+                )
+            ).scalars()
+            names = ", ".join(tables)
+            if names:
+                conn.execute(text(f"DROP TABLE IF EXISTS {names} CASCADE"))
+            for sequence in conn.execute(
+                text(
+                    "SELECT quote_ident(relname) FROM pg_class WHERE relkind = 'S' "
+                    "AND relnamespace = to_regnamespace(current_schema())::oid"
+                )
+            ).scalars():
+                conn.execute(text(f"DROP SEQUENCE IF EXISTS {sequence}"))
+    finally:
+        engine.dispose()
 
 
 def _pg_schema(url: URL) -> list[str]:

@@ -7,6 +7,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,9 +104,10 @@ def sqlite_engine(_migrated_sqlite: Path, tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
-    """A private schema on the test PostgreSQL, migrated, dropped afterwards."""
+@contextmanager
+def private_pg_schema(revision: str | None = "head") -> Iterator[tuple[str, Engine]]:
+    """A private schema on the test PostgreSQL, migrated to *revision* (None: empty), dropped
+    afterwards: its URL and an engine on it."""
     if not TEST_DATABASE_URL:
         pytest.skip("ANBU_TEST_DATABASE_URL is not set (no PostgreSQL configured)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -113,15 +115,23 @@ def postgres_engine() -> Iterator[Engine]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = _with_search_path(TEST_DATABASE_URL, schema)
-    upgrade(url)
+    if revision is not None:
+        upgrade(url, revision)
     engine = make_engine(url)
     try:
-        yield engine
+        yield url, engine
     finally:
         engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    """A private schema on the test PostgreSQL, migrated, dropped afterwards."""
+    with private_pg_schema() as (_url, engine):
+        yield engine
 
 
 def _with_search_path(url: str, schema: str) -> str:

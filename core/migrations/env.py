@@ -6,6 +6,7 @@ from alembic import context
 
 from core.db import make_engine
 from core.models import metadata
+from core.reading_partitions import include_name
 
 config = context.config
 
@@ -25,6 +26,7 @@ def run_migrations() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

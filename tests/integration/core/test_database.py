@@ -97,9 +97,10 @@ def test_migrations_create_exactly_the_tables_the_models_declare(engine: Engine)
     from alembic.migration import MigrationContext
 
     from core.models import metadata
+    from core.reading_partitions import include_name
 
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, metadata) == []
 
 
