@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -156,7 +157,13 @@ def _publish_process(
 ) -> None:
     parts = urlsplit(broker)
     packets = [encode_publish(t, p, k % 65535 + 1) for k, (t, p) in enumerate(msgs)]
-    pub = RawPublisher(parts.hostname or "127.0.0.1", parts.port or 1883, f"bench-pub-{uuid.uuid4().hex[:8]}")
+    pub = RawPublisher(
+        parts.hostname or "127.0.0.1",
+        parts.port or 1883,
+        f"bench-pub-{uuid.uuid4().hex[:8]}",
+        parts.username,
+        parts.password,
+    )
     up.put("ready")  # encoded and connected: only now does the schedule start
     writes = pub.send(packets, rate, down.get(timeout=300))
     ok = pub.wait_acked(len(packets), 120)
@@ -255,6 +262,8 @@ def _bare_subscriber(
     times: list[float] = []
     client.on_message = lambda _c, _u, _m: times.append(time.time())
     client.on_subscribe = lambda *_a: subscribed.set()
+    if parts.username:
+        client.username_pw_set(parts.username, parts.password)
     client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
     client.subscribe([(f, 1) for f in filters])
     cpu0 = time.process_time()
@@ -266,13 +275,20 @@ def _bare_subscriber(
     result.put((len(times), times[0] if times else 0.0, times[-1] if times else 0.0, cpu))
 
 
-def reference_drain(broker: str, tag: str, msgs: list[tuple[str, bytes]]) -> tuple[float, float]:
-    """Pre-load a persistent session with *msgs*, then time a stock paho QoS 1 subscriber draining it."""
+def reference_drain(
+    broker: str, tag: str, msgs: list[tuple[str, bytes]], publisher: str | None = None
+) -> tuple[float, float]:
+    """Pre-load a persistent session with *msgs*, then time a stock paho QoS 1 subscriber draining it.
+
+    *broker* is the subscriber's URL, *publisher* the load generator's (with --auth each has its own
+    credentials)."""
     filters = [f"tele-{tag}/+/SENSOR", f"shelly-{tag}/+/events/rpc"]
     client_id = f"bench-ref-{tag}"
     # 1: create the session (subscribe, disconnect) so the broker queues for it.
     parts = urlsplit(broker)
     setup = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    if parts.username:
+        setup.username_pw_set(parts.username, parts.password)
     setup.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
     setup.loop_start()
     info = setup.subscribe([(f, 1) for f in filters])
@@ -281,7 +297,7 @@ def reference_drain(broker: str, tag: str, msgs: list[tuple[str, bytes]]) -> tup
     setup.loop_stop()
     del info
     # 2: pre-load the backlog (untimed).
-    finish(publish(broker, msgs)[0])
+    finish(publish(publisher or broker, msgs)[0])
     # 3: drain.
     subscribed = mp.Event()
     result: mp.Queue[tuple[int, float, float, float]] = mp.Queue()
@@ -358,9 +374,7 @@ class Gateway:
 
     def cpu_s(self) -> float:
         assert self.proc is not None
-        with open(f"/proc/{self.proc.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_s(self.proc.pid)
 
     def thread_cpu_s(self) -> dict[str, float]:
         """CPU seconds per thread id (``/proc/<pid>/task``): where the gateway's CPU goes."""
@@ -489,6 +503,76 @@ def private_broker(tmp: Path, nodelay: bool) -> tuple[subprocess.Popen[bytes], s
     return proc, f"mqtt://127.0.0.1:{port}"
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class BrokerUrls:
+    """Who connects with what: one URL for everyone without auth; with --auth each its own account."""
+
+    publisher: str
+    reference: str
+    gateway: str
+    gateway_client_id: str | None = None  # with --auth: the account's (the broker's ACL names it)
+
+
+def private_dynsec_broker(tmp: Path, nodelay: bool, tag: str) -> tuple[subprocess.Popen[bytes], BrokerUrls]:
+    """The same broker with authentication and topic ACLs on: Mosquitto's dynamic-security plugin as
+    `anbu broker mosquitto-config` sets it up (deny by default, use_username_as_clientid), the
+    gateway's account and role from it; a publisher allowed the bench topics and a reference reader
+    with the gateway's role. Queues and persistence as private_broker, so only authorisation differs."""
+    from core.settings import Settings
+    from gateway.auth.acl import TopicAcl
+    from gateway.auth.dynsec import GATEWAY_ROLE, client_entry, role
+    from gateway.auth.mosquitto_config import DEFAULT_PLUGIN, Listener, generate
+    from gateway.auth.passwords import generate_password, hash_password
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(
+        _env_file=None,
+        mqtt_tasmota_prefix=f"tele-{tag}",
+        mqtt_shelly_prefix=f"shelly-{tag}",
+        mqtt_vendors="tasmota,shelly",
+    )
+    root = tmp / "dynsec"
+    generated = generate(root, settings, [], [Listener("127.0.0.1", port)], user=getpass.getuser())
+    config_path = root / "dynamic-security.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    pub_password, ref_password = generate_password(), generate_password()
+    config["roles"].append(role("bench-publisher", TopicAcl((f"tele-{tag}/#", f"shelly-{tag}/#"), ())))
+    config["clients"] += [
+        client_entry("bench-pub", hash_password(pub_password), ["bench-publisher"]),
+        client_entry("bench-ref", hash_password(ref_password), [GATEWAY_ROLE]),
+    ]
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    conf = tmp / "mosquitto-auth.conf"
+    conf.write_text(
+        f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
+        f"plugin {DEFAULT_PLUGIN}\nplugin_opt_config_file {config_path}\n"
+        "max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\npersistence false\n"
+        + ("set_tcp_nodelay true\n" if nodelay else "")
+        + f"listener {port} 127.0.0.1\nuse_username_as_clientid true\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)
+    base = f"127.0.0.1:{port}"
+    return proc, BrokerUrls(
+        publisher=f"mqtt://bench-pub:{pub_password}@{base}",
+        reference=f"mqtt://bench-ref:{ref_password}@{base}",
+        gateway=generated.env["ANBU_MQTT_URL"],
+        gateway_client_id=generated.env["ANBU_MQTT_CLIENT_ID"],
+    )
+
+
 def fresh_postgres(server_url: str, name: str) -> str:
     admin = create_engine(server_url.rstrip("/") + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -528,6 +612,11 @@ def main() -> int:
         help="run the gateway from another checkout (e.g. `git archive HEAD` unpacked) for an A/B comparison",
     )
     parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="authentication and topic ACLs on: Mosquitto's dynamic-security plugin, every client its own account",
+    )
+    parser.add_argument(
         "--broker-nagle",
         action="store_true",
         help="leave Mosquitto's set_tcp_nodelay off (its default): small packets wait for Nagle",
@@ -537,7 +626,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="anbu-bench-"))
     tag = uuid.uuid4().hex[:8]
     pg_name = f"anbu_bench_{tag}"
-    broker_proc, broker = private_broker(tmp, not args.broker_nagle)
+    if args.auth:
+        broker_proc, urls = private_dynsec_broker(tmp, not args.broker_nagle, tag)
+    else:
+        broker_proc, broker_url = private_broker(tmp, not args.broker_nagle)
+        urls = BrokerUrls(broker_url, broker_url, broker_url)
+    broker = urls.publisher  # the load generator's URL everywhere below
     if args.pg_server:
         url = fresh_postgres(args.pg_server, pg_name)
     else:
@@ -556,11 +650,17 @@ def main() -> int:
             "messages": args.messages,
             "edge_every": args.edge_every,
             "broker_tcp_nodelay": not args.broker_nagle,
+            "auth": args.auth,
         }
         if not args.skip_reference:
             print(f"reference: stock paho QoS 1 subscriber draining {args.messages} messages ...", flush=True)
             # The same messages the gateway drains (a bare subscriber stores nothing).
-            ref_rate, ref_cpu = reference_drain(broker, tag, drain_msgs)
+            broker_cpu = process_cpu_s(broker_proc.pid)
+            ref_rate, ref_cpu = reference_drain(urls.reference, tag, drain_msgs, publisher=broker)
+            # The broker's CPU for each message taken in and handed out (the ACL checks are here).
+            report["broker_cpu_us_per_msg_reference"] = round(
+                (process_cpu_s(broker_proc.pid) - broker_cpu) / len(drain_msgs) * 1e6, 1
+            )
             report["reference_msgs_per_s"] = round(ref_rate)
             report["reference_cpu_us_per_msg"] = round(ref_cpu, 1)
 
@@ -568,9 +668,10 @@ def main() -> int:
         env.update(
             {
                 "ANBU_DATABASE_URL": url,
-                "ANBU_MQTT_URL": broker,
+                "ANBU_MQTT_URL": urls.gateway,
+                "ANBU_MQTT_AUTH": "required" if args.auth else "off",
                 "ANBU_DATA_DIR": str(tmp),
-                "ANBU_MQTT_CLIENT_ID": f"bench-gw-{tag}",
+                "ANBU_MQTT_CLIENT_ID": urls.gateway_client_id or f"bench-gw-{tag}",
                 "ANBU_MQTT_TASMOTA_PREFIX": f"tele-{tag}",
                 "ANBU_MQTT_SHELLY_PREFIX": f"shelly-{tag}",
                 "ANBU_MQTT_VENDORS": "tasmota,shelly",
@@ -583,7 +684,11 @@ def main() -> int:
         monitor = StoredMonitor(url)
         gateway.start()  # creates the persistent session the backlog is queued for
         print(f"gateway: draining {args.messages} messages ...", flush=True)
+        broker_cpu = process_cpu_s(broker_proc.pid)
         gw_rate, gw_cpu, gw_threads = gateway_drain(gateway, monitor, broker, drain_msgs)
+        report["broker_cpu_us_per_msg_gateway"] = round(
+            (process_cpu_s(broker_proc.pid) - broker_cpu) / len(drain_msgs) * 1e6, 1
+        )
         report["gateway_msgs_per_s"] = round(gw_rate)
         report["gateway_cpu_us_per_msg"] = round(gw_cpu, 1)
         report["gateway_thread_cpu_us_per_msg"] = gw_threads

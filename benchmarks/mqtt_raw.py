@@ -35,17 +35,28 @@ def encode_publish(topic: str, payload: bytes, mid: int) -> bytes:
     return b"\x32" + remaining_length(len(body)) + body
 
 
-def encode_connect(client_id: str, keepalive: int = 120) -> bytes:
-    cid = client_id.encode()
-    body = b"\x00\x04MQTT\x04\x02" + struct.pack("!H", keepalive) + struct.pack("!H", len(cid)) + cid
+def encode_connect(
+    client_id: str, keepalive: int = 120, username: str | None = None, password: str | None = None
+) -> bytes:
+    """A clean-session CONNECT (MQTT 3.1.1), with a username and password when given."""
+
+    def text(value: str) -> bytes:
+        data = value.encode()
+        return struct.pack("!H", len(data)) + data
+
+    flags = 0x02 | (0xC0 if username is not None else 0)
+    credentials = text(username) + text(password or "") if username is not None else b""
+    body = b"\x00\x04MQTT\x04" + bytes([flags]) + struct.pack("!H", keepalive) + text(client_id) + credentials
     return b"\x10" + remaining_length(len(body)) + body
 
 
 class RawPublisher:
-    def __init__(self, host: str, port: int, client_id: str) -> None:
+    def __init__(
+        self, host: str, port: int, client_id: str, username: str | None = None, password: str | None = None
+    ) -> None:
         self._sock = socket.create_connection((host, port))
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.sendall(encode_connect(client_id))
+        self._sock.sendall(encode_connect(client_id, username=username, password=password))
         connack = self._recv_exact(4)
         if connack[0] != 0x20 or connack[3] != 0:
             raise ConnectionError(f"broker refused the publisher: {connack!r}")
