@@ -30,6 +30,7 @@ class Purpose(StrEnum):
     PRE_CALL = "pre_call"  # "we are about to call you" text to the resident (policy pre_call_sms)
     SELF_HARM = "self_harm"  # the emergency actions of a self_harm_risk case: their own careful texts
     HANDOFF_119 = "handoff_119"  # the control room is handed what a 119 call needs (policy step)
+    ASSIGNED = "assigned"  # a staff member was assigned the case (notifier.assignment)
 
 
 Audience = Literal["family", "caseworker", "resident"]
@@ -52,6 +53,7 @@ SMS_TEMPLATES = CLOSURE_TEMPLATES | {
     "sms.caseworker.self_harm",
     "sms.family.self_harm",
     "sms.caseworker.ack_reminder",
+    "sms.caseworker.assigned",
 }
 # The hand-off sheet for a 119 call, to the control room: the only text that names the resident
 # and their address (notifier/handoff.py says why, docs/security.md).
@@ -71,6 +73,7 @@ SURVIVES_ACKNOWLEDGEMENT = frozenset(
         "sms.caseworker.self_harm",
         "sms.family.self_harm",
         "call.self_harm.staff",
+        "sms.caseworker.assigned",  # being assigned stays news after an acknowledgement
     }
 )
 # What the outbox calls a staff call of a self-harm case when it asks whether it is stale: a

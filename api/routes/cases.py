@@ -45,7 +45,7 @@ from core.enums import (
     Severity,
 )
 from core.models import Case, CaseAssignment, CaseEvent, Household, User
-from notifier import handoff, lifecycle
+from notifier import assignment, handoff, lifecycle
 from notifier.whom import caseworker_phone
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,8 @@ def assign(
         current.assigned_at = now
         current.assigned_by = _actor(user)
         session.add(current)
+        assignee = session.get_one(User, body.user_id)
+        assignment.tell_assignee(session, found, household, assignee, by=user, now=now)  # issue 17.6
     lifecycle.record_event(session, found, CaseEventType.ASSIGNED, now, _actor(user), user_id=body.user_id)
     audit.record(session, request, user, AuditAction.ASSIGN, AuditObject.CASE, case_id, now=now)
     session.flush()

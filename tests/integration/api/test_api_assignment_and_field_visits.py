@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import AuditAction, Role
-from core.models import AuditEntry, Team, User
+from core.enums import AuditAction, RecipientKind, Role
+from core.models import AuditEntry, Case, Household, Notification, Resident, Team, User
 from tests.factories import make_user
 from tests.integration.api.conftest import World
 
@@ -187,3 +187,44 @@ def test_the_assignment_picker_gets_ids_and_names_only_and_writes_no_audit_entry
         assert len(session.exec(select(AuditEntry)).all()) == audits_before
     other = app_client.get(f"/api/v1/cases/{world.case_b}/assignees", headers=auth("caseworker_own"))
     assert other.status_code == 404
+
+
+def test_the_assignee_is_told_by_text_and_nobody_assigning_themself_is(
+    app_client: TestClient, world: World, auth: Auth, engine: Engine
+) -> None:
+    """Issue 17.6: "an assignee is shown by login name and is not told". Before, assigning wrote
+    no message at all."""
+    me = world.people["caseworker_own"].id
+    assert (
+        app_client.post(
+            f"/api/v1/cases/{world.case_a}/assign", json={"user_id": me}, headers=auth("caseworker_own")
+        ).status_code
+        == 200
+    )
+    with Session(engine) as session:
+        assert not session.exec(
+            select(Notification).where(Notification.template == "sms.caseworker.assigned")
+        ).all()
+        phone = session.get_one(User, me).phone
+        case = session.get_one(Case, world.case_a)
+        household = session.get_one(Household, case.household_id)
+        resident_names = [
+            r.name for r in session.exec(select(Resident).where(Resident.household_id == household.id))
+        ]
+    assert phone  # the world's caseworker has one
+    # An admin assigns it to them: they are texted, once, through the outbox.
+    app_client.post(f"/api/v1/cases/{world.case_a}/assign", json={"user_id": None}, headers=auth("admin"))
+    assert (
+        app_client.post(
+            f"/api/v1/cases/{world.case_a}/assign", json={"user_id": me}, headers=auth("admin")
+        ).status_code
+        == 200
+    )
+    with Session(engine) as session:
+        (text,) = session.exec(
+            select(Notification).where(Notification.template == "sms.caseworker.assigned")
+        ).all()
+    assert (text.recipient_kind, text.recipient_id, text.to_address) == (RecipientKind.USER, me, phone)
+    assert household.code in text.body and "배정" in text.body
+    # Written like the other caseworker texts: the code and the kind, no name, nothing said.
+    assert all(name not in text.body for name in resident_names)
