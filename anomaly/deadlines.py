@@ -8,11 +8,13 @@ rule applies: a per-household quiet window (``Household.quiet_hours``, default
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from anomaly.ladder import Ladder, LadderParams, ladder
+from anomaly.long_on import LongOn, Run
 from anomaly.routine import Routine
 from core.enums import Language
 from core.i18n import Catalogue
@@ -20,6 +22,7 @@ from core.i18n import Catalogue
 # Re-exported: the sign of life and local time are shared with notifier/ (core.localtime).
 from core.localtime import SignOfLife as SignOfLife
 from core.localtime import format_local as format_local
+from core.localtime import household_zone
 from core.localtime import latest_sign_of_life as latest_sign_of_life
 
 MESSAGES = Catalogue(Path(__file__).with_name("messages"))
@@ -57,13 +60,15 @@ def compute_deadline(
     ladder_params: LadderParams | None = None,
     paused: timedelta = timedelta(0),
     on_since: datetime | None = None,
+    runs: Sequence[Run] = (),
 ) -> Deadline:
     """``alert_after`` = the routine ladder's *alert* stage, or the fixed window without a routine.
 
     ``paused``: data gaps since the sign of life (:func:`data_gap_pause`); the clock runs from
     ``sign.at + paused`` (replay's shifted anchor), the explanation still names ``sign.at``.
     ``on_since``: the house has been on (not at base load) since then (``house_state``): the
-    quiet-with-the-house-on deadline applies too (anomaly/house_level.py).
+    quiet-with-the-house-on deadline applies too (anomaly/house_level.py). ``runs``: the plugs on
+    now since their switch-on (``channel_state``): the long-on deadline applies too (anomaly/long_on.py).
     """
     anchor = sign.at + paused
     held = explain_data_gap(paused.total_seconds(), language)
@@ -73,7 +78,7 @@ def compute_deadline(
             alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language) + held
         )
     on = None if on_since is None else int(on_since.timestamp())
-    stages = ladder(int(anchor.timestamp()), routine, ladder_params, on)
+    stages = ladder(int(anchor.timestamp()), routine, ladder_params, on, runs)
     appliance = sign.appliance if sign.source == "appliance" else None
     return Deadline(
         alert_after=datetime.fromtimestamp(stages.alert, UTC),
@@ -91,7 +96,9 @@ def explain_stages(
     timezone: str,
     language: Language = Language.KO,
 ) -> str:
-    """Why the ladder's alert is when it is: the house left on, or the usual gap / morning."""
+    """Why the ladder's alert is when it is: a plug or the house left on, or the usual gap / morning."""
+    if stages.long_on is not None:
+        return explain_long_on(last, appliance, stages.long_on, timezone, language)
     if stages.on_start is not None and stages.usual_on_h is not None:
         return explain_house_on(last, appliance, stages.on_start, stages.usual_on_h, timezone, language)
     return explain_routine(
@@ -164,6 +171,23 @@ def explain_house_on(
         since_local=format_local(datetime.fromtimestamp(last, UTC), timezone),
         appliance=appliance_name(appliance, language),
         usual_h=f"{usual_on_h:.1f}".removesuffix(".0"),
+    )
+
+
+def explain_long_on(
+    last: int, appliance: str | None, long_on: LongOn, timezone: str, language: Language = Language.KO
+) -> str:
+    """The long-on rule's alert: "TV has been on since 21:40 without a break; usually off by 23:30"."""
+    run = long_on.run
+    usual_end = datetime.fromtimestamp(run.start + round(long_on.usual_h * 3600), UTC)
+    return MESSAGES.text(
+        "explain.long_on",
+        language,
+        channel=appliance_name(run.channel, language),
+        on_local=format_local(datetime.fromtimestamp(run.start, UTC), timezone),
+        usual_end=usual_end.astimezone(household_zone(timezone)).strftime("%H:%M"),
+        since_local=format_local(datetime.fromtimestamp(last, UTC), timezone),
+        appliance=appliance_name(appliance, language),
     )
 
 

@@ -32,6 +32,7 @@ from anomaly.activity import (
 from anomaly.deadlines import explain_data_gap, explain_offline, explain_stages
 from anomaly.house_level import ON_APPLIANCES, Bucket, HouseLevel, HouseParams, fit_house, on_since
 from anomaly.ladder import Ladder, LadderParams, ladder
+from anomaly.long_on import Run, fit_long_on, programme_runs, switch_stream
 from anomaly.routine import FitParams, Routine, add_coverage, fit_routine
 from core.enums import CaseKind, Language, Severity
 
@@ -121,6 +122,10 @@ class HouseholdDetector:
         self.house = HouseLevel(self.params.house)
         self.buckets: list[Bucket] = []
         self.on_since: int | None = None
+        # On far longer than usual (anomaly/long_on.py): each plug's current programme (its
+        # switch-on) and every switch-off, to learn how long its runs usually last.
+        self.programmes: dict[str, PowerEvent] = {}
+        self.switch_offs: list[tuple[int, str]] = []
 
     # ------------------------------------------------------------------ feeding
 
@@ -164,9 +169,28 @@ class HouseholdDetector:
         detector = self.detectors.get(channel)
         if detector is None:
             detector = self.detectors[channel] = StepDetector(channel, self.params.step)
+        was_on = detector.is_on
         event = detector.feed(ts, power_w)
         if event is not None:
+            if not detector.is_aggregate:
+                self.programmes[channel] = event
             self._on_event(event)
+        elif was_on != detector.is_on and not detector.is_aggregate:
+            if not detector.is_on:
+                self.switch_offs.append((ts, channel))
+            if self._judges_runs(channel):
+                self._rearm()  # switched off, or back on within its programme: the long-on rule changes
+
+    def _judges_runs(self, channel: str) -> bool:
+        return self.routine is not None and channel in self.routine.long_on and channel in self.programmes
+
+    def runs(self) -> list[Run]:
+        """The plugs on now, since their switch-on (live: ``anomaly.watch.plug_runs``)."""
+        return [
+            Run(channel, event.ts, event.level_w)
+            for channel, event in self.programmes.items()
+            if self.detectors[channel].is_on
+        ]
 
     def finish(self, end: int) -> None:
         """Run the clock to ``end`` without new data (end of a recording)."""
@@ -223,7 +247,7 @@ class HouseholdDetector:
             self.current = None
             return
         if self.params.use_routine and self.routine is not None:
-            self.current = ladder(self.anchor, self.routine, self.params.ladder, self.on_since)
+            self.current = ladder(self.anchor, self.routine, self.params.ladder, self.on_since, self.runs())
         else:
             alert = self.anchor + int(self.params.fallback_hours * 3600)
             crit = alert + int(self.params.ladder.critical_after_h * 3600)
@@ -232,6 +256,7 @@ class HouseholdDetector:
     def _refit(self, now: int) -> None:
         window_start = now - self.params.fit.window_days * 86400
         self.events = [e for e in self.events if e.ts >= window_start]
+        self.switch_offs = [o for o in self.switch_offs if o[0] >= window_start]
         self.coverage = {h: s for h, s in self.coverage.items() if h >= window_start}
         # Half hours wholly before the refit, as the live fit reads them (anomaly.training.house_buckets).
         self.buckets = [b for b in self.buckets if b.start >= window_start]
@@ -261,7 +286,9 @@ class HouseholdDetector:
                 timezone=self.timezone,
                 params=self.params.house,
             )
-            fitted = replace(fitted, house=house)
+            switches = switch_stream(self.events, self.switch_offs)
+            long_on = fit_long_on(programme_runs(switches, now=now), self.automatic, timezone=self.timezone)
+            fitted = replace(fitted, house=house, long_on=long_on)
         # Through JSON, as the live path stores and loads it, so both compute identical ladders.
         self.routine = Routine.from_json(fitted.to_json()) if fitted is not None else None
         self._rearm()

@@ -29,10 +29,12 @@ Only ``alert`` and ``critical`` start escalation; ``watch`` and ``warning`` are 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from anomaly.long_on import LongOn, Run, long_on_alert
 from anomaly.routine import DAY_START_HOUR, Routine, hour_of_week
 from core.enums import Severity
 
@@ -64,6 +66,12 @@ class LadderParams:
     on_grace_h: float = 1.0
     on_min_h: float = 1.0
     on_mass: float = 4.0
+    # On far longer than usual (anomaly/long_on.py, docs/detection.md §3c): while a plug switched on
+    # by a person is still on, alert at its switch-on + long_margin × its longest usual run at that
+    # hour + long_grace_h, and not before long_min_quiet_h after the last sign of life (None = off).
+    long_margin: float | None = 1.5
+    long_grace_h: float = 1.0
+    long_min_quiet_h: float = 2.0
 
 
 # The house-on rule with its tuned parameters (docs/detection.md §3b, §5: off by default).
@@ -88,6 +96,8 @@ class Ladder:
     # its usual ``usual_on_h`` at that hour (the explanation says so).
     on_start: int | None = None
     usual_on_h: float | None = None
+    # The alert is the long-on rule's: a plug has been on far longer than its usual run.
+    long_on: LongOn | None = None
 
     def stage_at(self, ts: int) -> Severity | None:
         for severity in (Severity.CRITICAL, Severity.ALERT, Severity.WARNING, Severity.WATCH):
@@ -105,10 +115,15 @@ class Ladder:
 
 
 def ladder(
-    last: int, routine: Routine, params: LadderParams | None = None, on_since: int | None = None
+    last: int,
+    routine: Routine,
+    params: LadderParams | None = None,
+    on_since: int | None = None,
+    runs: Sequence[Run] = (),
 ) -> Ladder:
     """The stages after the sign of life ``last``; ``on_since``: the house has been on (not at its
-    base load) since then, with no use: the quiet-with-the-house-on deadline applies too."""
+    base load) since then, with no use: the quiet-with-the-house-on deadline applies too; ``runs``:
+    the plugs on now (since their switch-on): the long-on deadline applies too."""
     p = params or DEFAULT_LADDER
     zone = ZoneInfo(routine.timezone)
     usual_gap_h = routine.quiet_gap_h[hour_of_week(last, zone)]
@@ -146,6 +161,24 @@ def ladder(
         alert, on_start, usual_on_h = on
         by_morning = False
         warning = min(warning, alert)
+    long_on = None
+    if p.long_margin is not None and runs and routine.long_on:
+        long_on = long_on_alert(
+            last,
+            runs,
+            routine.long_on,
+            routine.automatic,
+            timezone=routine.timezone,
+            margin=p.long_margin,
+            grace_h=p.long_grace_h,
+            min_quiet_h=max(p.long_min_quiet_h, p.min_hours),
+            cap=cap,
+        )
+        if long_on is not None and long_on.alert < alert:
+            alert, on_start, usual_on_h, by_morning = long_on.alert, None, None, False
+            warning = min(warning, alert)
+        else:
+            long_on = None
     watch = min(stages.get("watch", warning), warning)
     return Ladder(
         watch=watch,
@@ -156,6 +189,7 @@ def ladder(
         morning_alert=by_morning,
         on_start=on_start,
         usual_on_h=usual_on_h,
+        long_on=long_on,
     )
 
 

@@ -41,8 +41,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from anomaly.detector import DetectorParams
+from anomaly.household_state import activity_label, is_human_edge, load_routine
 from anomaly.routine import add_coverage, local_date
-from anomaly.training import activity_label, is_human_edge, load_routine
 from core.clock import Clock
 from core.db import session_scope
 from core.enums import CaseKind, EdgeKind, Language, MonitoringState, Severity

@@ -81,6 +81,9 @@ class Routine:
     confirmed_false_alarms: int = 0
     # Quiet with the house on (issue 18): base load and usual on-quiet per hour-of-day.
     house: HouseModel | None = None
+    # On far longer than usual (issue 18, anomaly/long_on.py): per plug, per hour-of-week of the
+    # switch-on, its longest usual run in hours (None: too few runs at that hour).
+    long_on: dict[str, list[float | None]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +100,7 @@ class Routine:
             "automatic": {k: sorted(v) for k, v in self.automatic.items()},
             "confirmed_false_alarms": self.confirmed_false_alarms,
             "house": None if self.house is None else self.house.to_json(),
+            "long_on": {k: [None if h is None else round(h, 3) for h in v] for k, v in self.long_on.items()},
         }
 
     @classmethod
@@ -123,7 +127,15 @@ class Routine:
             confirmed_false_alarms=int(data.get("confirmed_false_alarms", 0)),
             # absent in models stored before issue 18: no house-on rule
             house=HouseModel.from_json(data["house"]) if data.get("house") else None,
+            # absent in models stored before the long-on rule: nothing learned, no such alert
+            long_on={str(k): _hours_of_week(v) for k, v in data.get("long_on", {}).items()},
         )
+
+
+def _hours_of_week(values: list[Any]) -> list[float | None]:
+    if len(values) != HOURS_PER_WEEK:
+        raise ValueError("long-on model needs 168 hour-of-week values per plug")
+    return [None if v is None else float(v) for v in values]
 
 
 def add_coverage(coverage: dict[int, int], prev: int | None, ts: int, max_gap_s: int) -> None:

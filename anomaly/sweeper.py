@@ -15,25 +15,26 @@ gateway and with other sweepers are settled by conditional UPDATEs on the watch 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from anomaly.deadlines import (
-    Deadline,
-    SignOfLife,
-    compute_deadline,
-    data_gap_pause,
-    format_local,
-    latest_sign_of_life,
+from anomaly.deadlines import Deadline, format_local, latest_sign_of_life
+from anomaly.watch import (
+    EXPLANATION_LANGUAGE,
+    MESSAGES,
+    away_ended_at,
+    current_deadline,
+    explain_away_ended,
+    held_by_what_was_left_on,
+    held_for_data_gap,
+    is_paused,
+    last_heard,
+    update_watch,
 )
-from anomaly.detector import DetectorParams
-from anomaly.ladder import ladder
-from anomaly.training import house_on_since, load_routine
 from core.clock import Clock
 from core.db import claim_row, session_scope
 from core.enums import (
@@ -45,7 +46,7 @@ from core.enums import (
     Severity,
     WatchStatus,
 )
-from core.i18n import Catalogue, in_every_language
+from core.i18n import in_every_language
 from core.models import Case, Device, Household, RoutineModel, Watch
 from core.settings import Settings
 from notifier import lifecycle
@@ -53,18 +54,12 @@ from notifier.policy import snapshot_for_household
 
 log = logging.getLogger(__name__)
 
-MESSAGES = Catalogue(Path(__file__).with_name("messages"))
-
 # A sign of life this close before the end of an away period means the resident is back
 # (home the evening before): no reminder. Longer ago, they may not be back yet.
 AWAY_LOOKBACK = timedelta(hours=24)
-# No reading from any device for longer than this is a data gap, not inactivity (replay's rule).
-DATA_GAP = timedelta(seconds=DetectorParams().offline_after_s)
 # Households checked per transaction: short enough that the gateway, waiting on the same rows, never
 # waits long; long enough that the transaction's own cost is shared.
 BATCH = 50
-# Explanations are stored once, in the default (Korean) language, like the inactivity ones.
-EXPLANATION_LANGUAGE = Language.KO
 
 
 @dataclass
@@ -166,69 +161,6 @@ def _due_households(session: Session, now: datetime, limit: int, result: SweepRe
     return due
 
 
-def held_for_data_gap(alert_after: datetime, last_heard_at: datetime | None) -> bool:
-    """The household's devices all went silent well before the deadline: no data is not inactivity.
-
-    Silence is judged by when Anbu last heard a device (:func:`last_heard`), never by the time a
-    device put on its readings: a plug whose clock fell back a day still reports.
-    """
-    return last_heard_at is not None and alert_after > last_heard_at + DATA_GAP
-
-
-def quiet_start(
-    session: Session, watch: Watch, household: Household, *, from_away_end: bool = True
-) -> tuple[SignOfLife | None, SignOfLife | None, timedelta]:
-    """Where the quiet clock counts from: (start, the latest real sign of life, data-gap pause).
-
-    After an away period, its end counts as the start of the quiet clock when nothing newer
-    happened: the resident is presumed home then, and is watched (not called at once) from then.
-    """
-    appliance = None
-    if watch.last_activity_device_id is not None:
-        device = session.get(Device, watch.last_activity_device_id)
-        appliance = device.appliance if device else None
-    last = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, appliance)
-    sign = last
-    ended = away_ended_at(household) if from_away_end else None
-    if ended is not None and (sign is None or sign.at < ended):
-        sign = SignOfLife(at=ended, source="away_ended")
-    paused = data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s) if sign else timedelta(0)
-    return sign, last, paused
-
-
-def current_deadline(
-    session: Session,
-    watch: Watch,
-    household: Household,
-    settings: Settings,
-    *,
-    from_away_end: bool = True,
-    language: Language = EXPLANATION_LANGUAGE,
-) -> Deadline | None:
-    """Recompute the deadline from the latest sign of life (activity or check-in; see :func:`quiet_start`)."""
-    sign, last, paused = quiet_start(session, watch, household, from_away_end=from_away_end)
-    if sign is None:
-        return None
-    on_since = None
-    if household.id is not None:
-        # An overdue watch keeps the on-run that ended after its sign of life (replay's case stays
-        # open when the lights go off; only a real sign of life ends it).
-        sticky = sign.at if watch.status == WatchStatus.OVERDUE else None
-        on_since = house_on_since(session, household.id, sticky_after=sticky)
-    deadline = compute_deadline(
-        sign,
-        quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
-        timezone=household.timezone,
-        routine=load_routine(session, household.id) if household.id is not None else None,
-        paused=paused,
-        on_since=on_since,
-        language=language,
-    )
-    if sign is last:
-        return deadline
-    return replace(deadline, explanation=explain_away_ended(sign.at, last, household.timezone, language))
-
-
 def explanations(
     session: Session, watch: Watch, household: Household, settings: Settings, deadline: Deadline
 ) -> dict[str, str]:
@@ -242,97 +174,6 @@ def explanations(
         return again.explanation if again is not None else deadline.explanation
 
     return in_every_language(render)
-
-
-def current_stage(
-    session: Session, watch: Watch | None, household: Household, now: datetime
-) -> tuple[Severity, datetime] | None:
-    """The severity ladder's stage now, and since when (for staff; nothing is sent for it).
-
-    Watch (관찰) and warning (주의) exist only with a learned routine; an overdue watch is at
-    alert (its case says whether it was raised to critical). None while away or within the routine.
-    """
-    if watch is None or household.id is None or is_paused(household, now):
-        return None
-    if watch.status == WatchStatus.OVERDUE:
-        return (Severity.ALERT, watch.alert_after) if watch.alert_after is not None else None
-    routine = load_routine(session, household.id)
-    sign, _last, paused = quiet_start(session, watch, household)
-    if routine is None or sign is None:
-        return None
-    on_since = house_on_since(session, household.id)
-    stages = ladder(
-        int((sign.at + paused).timestamp()),
-        routine,
-        on_since=None if on_since is None else int(on_since.timestamp()),
-    )
-    stage = stages.stage_at(int(now.timestamp()))
-    if stage is None:
-        return None
-    return stage, datetime.fromtimestamp(stages.time_of(stage), UTC)
-
-
-def away_ended_at(household: Household) -> datetime | None:
-    """When the household's last away period ended, if monitoring has resumed since.
-
-    An ended pause keeps its ``paused_until`` (now in the past) with monitoring active: that is
-    the record of when the resident was expected back. A manual resume clears it.
-    """
-    if household.monitoring != MonitoringState.ACTIVE:
-        return None
-    return household.paused_until
-
-
-def explain_away_ended(
-    ended: datetime, last: SignOfLife | None, timezone: str, language: Language = EXPLANATION_LANGUAGE
-) -> str:
-    last_text = (
-        format_local(last.at, timezone)
-        if last is not None
-        else MESSAGES.text("explain.away_never_active", language)
-    )
-    return MESSAGES.text(
-        "explain.away_ended",
-        language,
-        ended_local=format_local(ended, timezone),
-        last_local=last_text,
-    )
-
-
-def last_heard(session: Session, household_ids: Iterable[int]) -> dict[int, datetime]:
-    """When Anbu last heard any of each household's devices, by arrival (``Device.last_seen_at``).
-
-    Households whose devices were never heard are absent.
-    """
-    return _latest_per_household(session, Device.last_seen_at, household_ids)
-
-
-def last_readings(session: Session, household_ids: Iterable[int]) -> dict[int, datetime]:
-    """Each household's latest reading from any of its devices, by the readings' own times.
-
-    For counting a data gap once readings resume (``gateway/data_gaps.py``), as replay does; whether
-    the household is silent *now* is :func:`last_heard`'s question.
-    """
-    return _latest_per_household(session, Device.last_reading_at, household_ids)
-
-
-def _latest_per_household(
-    session: Session, column: datetime | None, household_ids: Iterable[int]
-) -> dict[int, datetime]:
-    rows = session.exec(
-        select(Device.household_id, func.max(column))
-        .where(col(Device.household_id).in_(sorted(set(household_ids))))
-        .group_by(col(Device.household_id))
-    ).all()
-    return {
-        household_id: last for household_id, last in rows if household_id is not None and last is not None
-    }
-
-
-def is_paused(household: Household, now: datetime) -> bool:
-    if household.monitoring != MonitoringState.PAUSED:
-        return False
-    return household.paused_until is None or household.paused_until > now
 
 
 def _end_pauses(engine: Engine, now: datetime, settings: Settings, result: SweepResult) -> None:
@@ -382,7 +223,7 @@ def end_pause(
     deadline = current_deadline(session, watch, household, settings) if watch is not None else None
     if watch is not None and deadline is not None and watch.status != WatchStatus.OVERDUE:
         # Re-arm from the end of the away period (a NEW watch without any activity included).
-        _update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
+        update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
     if sign is not None and sign.at >= ended - AWAY_LOOKBACK:
         log.info("away period of household %s ended; activity seen, monitoring resumed", household.code)
         return
@@ -462,7 +303,7 @@ def _check_due(
         return
     if deadline.alert_after > now:
         # A check-in (or a newer rule) moved the deadline: re-arm instead of alerting.
-        _update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
+        update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
         result.rearmed += 1
         return
     if held_for_data_gap(deadline.alert_after, last_heard(session, [household_id]).get(household_id)):
@@ -471,7 +312,7 @@ def _check_due(
         # hear of the silence from the device_offline case.
         result.held_data_gap += 1
         return
-    flipped = _update_watch(
+    flipped = update_watch(
         session,
         watch,
         status=WatchStatus.OVERDUE,
@@ -506,7 +347,11 @@ def _check_recovered(
     # Only a real sign of life ends an overdue episode (the end of an away period is not one);
     # the ladder towards critical runs from whichever start the case was opened on.
     deadline = current_deadline(session, watch, household, settings, from_away_end=False)
-    if deadline is None or deadline.alert_after <= now or _held_by_house_on(session, watch, household_id):
+    if (
+        deadline is None
+        or deadline.alert_after <= now
+        or held_by_what_was_left_on(session, watch, household_id)
+    ):
         # Without an ended away period both starts are the same: the ladder is not run twice
         # (it is most of an overdue household's cost, every tick).
         away = away_ended_at(household) is not None
@@ -514,7 +359,7 @@ def _check_recovered(
         if effective is not None:
             _raise_if_critical(session, household_id, effective, now)
         return
-    flipped = _update_watch(
+    flipped = update_watch(
         session,
         watch,
         status=WatchStatus.UP,
@@ -536,17 +381,6 @@ def _check_recovered(
         lifecycle.clear(session, case, reason=reason, now=now)
 
 
-def _held_by_house_on(session: Session, watch: Watch, household_id: int) -> bool:
-    """With the house still on (or on until after the last sign of life), an overdue watch recovers
-    only on a sign of life after its deadline: a refit that moves the house-on deadline later is
-    not one (replay's case stays open until the next human event; docs/detection.md §3b)."""
-    signs = [t for t in (watch.last_activity_at, watch.last_checkin_at) if t is not None]
-    if not signs or watch.alert_after is None:
-        return False
-    last = max(signs)
-    return last < watch.alert_after and house_on_since(session, household_id, sticky_after=last) is not None
-
-
 def _raise_if_critical(session: Session, household_id: int, deadline: Deadline, now: datetime) -> None:
     """The ladder's last stage: still nothing long after the alert makes the open case critical."""
     if deadline.critical_after is None or deadline.critical_after > now:
@@ -555,28 +389,3 @@ def _raise_if_critical(session: Session, household_id: int, deadline: Deadline, 
     if case is None or case.severity.rank >= Severity.CRITICAL.rank:
         return
     lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason="still_inactive", now=now)
-
-
-def _update_watch(
-    session: Session,
-    watch: Watch,
-    *,
-    status: WatchStatus | None = None,
-    alert_after: datetime | None = None,
-    explanation: str | None = None,
-    expect_status: WatchStatus | None = None,
-) -> bool:
-    values: dict[str, object] = {}
-    if status is not None:
-        values["status"] = status
-    if alert_after is not None:
-        values["alert_after"] = alert_after
-    if explanation is not None:
-        values["explanation"] = explanation
-    stmt = update(Watch).where(col(Watch.household_id) == watch.household_id)
-    if expect_status is not None:
-        stmt = stmt.where(col(Watch.status) == expect_status)
-    if not claim_row(session, stmt.values(**values)):
-        return False
-    session.expire(watch)
-    return True

@@ -25,23 +25,22 @@ from sqlalchemy import Engine, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from anomaly.activity import PowerEvent, is_human, learn_automatic
-from anomaly.deadlines import compute_deadline, data_gap_pause, latest_sign_of_life
+from anomaly.activity import AGGREGATE, PowerEvent, is_human, learn_automatic
 from anomaly.detector import DetectorParams
-from anomaly.house_level import Bucket, fit_house
-from anomaly.ladder import LadderParams
+from anomaly.house_level import fit_house
+from anomaly.household_state import activity_label, house_buckets
+from anomaly.long_on import fit_long_on, programme_runs, switch_stream
 from anomaly.routine import ConfirmedQuiet, Routine, add_coverage, fit_routine
+from anomaly.watch import rearm
 from core.clock import Clock
 from core.db import claim_row, database_now, session_scope
-from core.enums import CaseEventType, CaseKind, CaseStatus, EdgeKind, ResolutionCode, WatchStatus
+from core.enums import CaseEventType, CaseKind, CaseStatus, EdgeKind, ResolutionCode
 from core.models import (
     ActivityEdge,
     Case,
     CaseEvent,
     Device,
-    HouseBucket,
     Household,
-    HouseState,
     Reading,
     RoutineModel,
     RoutineRefit,
@@ -64,65 +63,6 @@ SLOTS = 1000
 REFIT_LEASE = timedelta(minutes=10)
 # Due households read per timezone and tick: more than any tick's budget can refit.
 DUE_BATCH = 2000
-
-
-def activity_label(device: Device, channel: str) -> str:
-    """The name a channel's events are learned under (the same as a replayed CSV channel)."""
-    return device.appliance or channel
-
-
-def is_human_edge(routine: Routine | None, label: str, power_w: float) -> bool:
-    if routine is None:
-        return True  # nothing learned yet: every switch-on counts (the conservative side)
-    automatic = {k: set(v) for k, v in routine.automatic.items()}
-    return is_human(PowerEvent(0, label, power_w), automatic)
-
-
-def load_routine(session: Session, household_id: int) -> Routine | None:
-    row = session.get(RoutineModel, household_id)
-    if row is None:
-        return None
-    try:
-        return Routine.from_json(row.model)
-    except (KeyError, TypeError, ValueError) as exc:
-        # A bad row must not stop alerts: fall back to the fixed rule and say why.
-        log.warning("routine model of household %s unusable (%s); using the fixed rule", household_id, exc)
-        return None
-
-
-def house_on_since(
-    session: Session, household_id: int, *, sticky_after: datetime | None = None
-) -> datetime | None:
-    """Since when the house has been on without a break (``house_state``; None = at base load).
-
-    ``sticky_after``: a sign of life; an on-run that ended after it still counts (an inactivity
-    case the house-on rule opened stays open when the lights go off, until a real sign of life,
-    as replay's does).
-    """
-    row = session.get(HouseState, household_id)
-    if row is None:
-        return None
-    if row.on_since is not None:
-        return row.on_since
-    if sticky_after is not None and row.last_on_end is not None and row.last_on_end > sticky_after:
-        return row.last_on_since
-    return None
-
-
-def house_buckets(
-    session: Session, household_id: int, start: datetime, end: datetime, bucket_s: int
-) -> list[Bucket]:
-    """The household's closed half hours that lie wholly in ``[start, end)``."""
-    rows = session.exec(
-        select(HouseBucket)
-        .where(
-            HouseBucket.household_id == household_id,
-            HouseBucket.start >= start,
-            HouseBucket.start <= end - timedelta(seconds=bucket_s),
-        )
-        .order_by(col(HouseBucket.start))
-    ).all()
-    return [Bucket(int(r.start.timestamp()), r.level_w, r.plug_on) for r in rows]
 
 
 def last_local_midnight(now: datetime, timezone: str) -> datetime:
@@ -290,13 +230,22 @@ def retrain_household(
         .join(Device, col(Device.id) == ActivityEdge.device_id)
         .where(
             ActivityEdge.household_id == household_id,
-            ActivityEdge.kind == EdgeKind.ON,
             ActivityEdge.ts >= start_dt,
             ActivityEdge.ts < end_dt,
         )
         .order_by(col(ActivityEdge.ts))
     ).all()
-    events = [PowerEvent(int(e.ts.timestamp()), activity_label(d, e.channel), e.power_w) for e, d in edges]
+    events = [
+        PowerEvent(int(e.ts.timestamp()), activity_label(d, e.channel), e.power_w)
+        for e, d in edges
+        if e.kind == EdgeKind.ON
+    ]
+    # Replay's detector keeps the switch-offs of plugs the same way (anomaly/long_on.py).
+    offs = [
+        (int(e.ts.timestamp()), activity_label(d, e.channel))
+        for e, d in edges
+        if e.kind == EdgeKind.OFF and activity_label(d, e.channel) != AGGREGATE
+    ]
     days = (end - max(int(first.timestamp()), start)) / 86400
     automatic = learn_automatic(events, days=days, timezone=household.timezone, params=params.automatic)
     human = [(e.ts, e.channel) for e in events if is_human(e, automatic)]
@@ -318,14 +267,20 @@ def retrain_household(
     house = fit_house(
         buckets, (ts for ts, _ch in human), now=end, timezone=household.timezone, params=params.house
     )
-    data = replace(routine, house=house).to_json()
+    runs = programme_runs(switch_stream(events, offs), now=end)
+    long_on = fit_long_on(runs, automatic, timezone=household.timezone)
+    data = replace(routine, house=house, long_on=long_on).to_json()
     if existing is None:
         session.add(
             RoutineModel(household_id=household_id, fitted_at=as_of, days_used=routine.days_used, model=data)
         )
     else:
         existing.fitted_at, existing.days_used, existing.model = as_of, routine.days_used, data
-    rearm_watch(session, household, Routine.from_json(data), settings, params.ladder)
+    watch = session.get(Watch, household_id)
+    if watch is not None:
+        rearm(
+            session, watch, household, settings, routine=Routine.from_json(data), ladder_params=params.ladder
+        )
     log.info("routine of household %s refitted from %d usual days", household.code, routine.days_used)
     return True
 
@@ -399,30 +354,3 @@ def _resident_not_fine(session: Session, case: Case) -> bool:
         if reason.startswith(_NOT_FINE) or event.data.get("outcome") in ("unwell", "emergency"):
             return True
     return False
-
-
-def rearm_watch(
-    session: Session, household: Household, routine: Routine, settings: Settings, ladder: LadderParams | None
-) -> None:
-    """A new routine, or the house going on or back to base, moves the deadline of a household
-    that is being watched (not one already overdue)."""
-    watch = session.get(Watch, household.id)
-    if watch is None or watch.status != WatchStatus.UP or watch.last_activity_at is None:
-        return
-    appliance = None
-    if watch.last_activity_device_id is not None:
-        device = session.get(Device, watch.last_activity_device_id)
-        appliance = device.appliance if device else None
-    sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, appliance)
-    assert sign is not None
-    deadline = compute_deadline(
-        sign,
-        quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
-        timezone=household.timezone,
-        routine=routine,
-        ladder_params=ladder,
-        paused=data_gap_pause(sign, watch.data_gap_after, watch.data_gap_s),
-        on_since=house_on_since(session, household.id) if household.id is not None else None,
-    )
-    watch.alert_after, watch.explanation = deadline.alert_after, deadline.explanation
-    session.add(watch)

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from anomaly.household_state import load_routine
 from anomaly.patterns import NOTE_KINDS, looks_away_for
 from anomaly.routine import FitParams
-from anomaly.sweeper import EXPLANATION_LANGUAGE, current_deadline, current_stage
-from anomaly.training import load_routine
+from anomaly.watch import EXPLANATION_LANGUAGE, current_deadline, current_stage
 from api.activity import average_week, hour_of_week_counts
 from api.queries import visible_households
 from api.schemas import (

@@ -23,7 +23,7 @@ from sqlalchemy import case as when
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import explain_offline
-from anomaly.sweeper import is_paused
+from anomaly.watch import is_paused
 from core.clock import Clock
 from core.db import claim_row, session_scope
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, DeviceStatus, MonitoringState, Severity

@@ -22,9 +22,7 @@ from sqlmodel import Session, col, select
 
 from anomaly.activity import AGGREGATE, StepDetector, StepParams, StepState, residual_w
 from anomaly.house_level import ON_APPLIANCES
-from core.enums import DeviceStatus, EdgeKind
-from core.models import ChannelState, Device
-from gateway.bulk import (
+from core.bulk import (
     db_datetime,
     db_datetime_or_none,
     execute_many,
@@ -34,6 +32,8 @@ from gateway.bulk import (
     table_of,
     upsert_sql,
 )
+from core.enums import DeviceStatus, EdgeKind
+from core.models import ChannelState, Device
 
 ChannelKey = tuple[int, str]  # (device id, channel)
 # Per household, per reading time: the unmetered level (None: no whole-house reading then) and
@@ -81,11 +81,13 @@ def detect_edges(
     readings: Iterable[PowerReading],
     rules: Mapping[int, DeviceRule],
     house: HouseObservations | None = None,
+    switched: set[int] | None = None,
 ) -> list[Edge]:
     """Feed new readings in time order to each channel's restored detector; store the states.
 
     ``house``: filled with each household's observations for the house level (the last state at
-    each reading time, as replay's minute)."""
+    each reading time, as replay's minute). ``switched``: filled with the households one of whose
+    plugs went on or off (back on within its programme too, which makes no edge)."""
     ordered = sorted(
         readings,
         # At equal times the plugs go first, so the whole-house meter's residual has their reading.
@@ -136,6 +138,8 @@ def detect_edges(
             edges.append(Edge(rule.household_id, r.device_id, r.channel, r.ts, EdgeKind.ON, event.level_w))
         elif was_on and not d.is_on:
             edges.append(Edge(rule.household_id, r.device_id, r.channel, r.ts, EdgeKind.OFF, r.power_w))
+        if switched is not None and was_on != d.is_on and not d.is_aggregate:
+            switched.add(rule.household_id)
     save_states(session, [(k, d.state) for k, d in detectors.items() if d.state != stored.get(k)])
     return edges
 

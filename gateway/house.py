@@ -5,20 +5,24 @@ Each batch's observations (:func:`gateway.edges.detect_edges`) go through the ho
 stored in ``house_bucket`` (the routine fit learns from them how long quiet with the house on
 usually lasts); when the on-clock (``house_state.on_since``) starts or stops, the watch of a
 household with a learned house model is re-armed, so its deadline follows the kind of quiet the
-house is in now, as the replay detector's does.
+house is in now, as the replay detector's does; and when a plug the long-on rule judges goes off
+or back on (:func:`rearm_for_plugs`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
 from anomaly.house_level import Bucket, HouseLevel, HouseParams, LevelState, on_since
-from anomaly.training import load_routine, rearm_watch
-from core.models import HouseBucket, Household, HouseState
+from anomaly.household_state import load_routine
+from anomaly.routine import Routine
+from anomaly.watch import rearm
+from core.bulk import db_datetime, insert_ignore, table_of
+from core.models import HouseBucket, Household, HouseState, Watch
 from core.settings import Settings
-from gateway.bulk import db_datetime, insert_ignore, table_of
 from gateway.edges import HouseObservations
 
 
@@ -86,7 +90,22 @@ def update_house(
         session.add(row)
         if row.on_since != before:
             session.flush()
-            household = session.get(Household, household_id)
             routine = load_routine(session, household_id)
-            if household is not None and routine is not None and routine.house is not None:
-                rearm_watch(session, household, routine, settings, None)
+            if routine is not None and routine.house is not None:
+                _rearm(session, household_id, routine, settings)
+
+
+def rearm_for_plugs(session: Session, household_ids: Iterable[int], settings: Settings) -> None:
+    """A plug went off or back on: where the long-on rule judges the household's plugs
+    (anomaly/long_on.py), its deadline follows, as replay's detector re-arms on each switch."""
+    for household_id in sorted(household_ids):
+        routine = load_routine(session, household_id)
+        if routine is not None and routine.long_on:
+            _rearm(session, household_id, routine, settings)
+
+
+def _rearm(session: Session, household_id: int, routine: Routine, settings: Settings) -> None:
+    watch = session.get(Watch, household_id)
+    household = session.get(Household, household_id)
+    if watch is not None and household is not None:
+        rearm(session, watch, household, settings, routine=routine)

@@ -24,22 +24,9 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from anomaly.deadlines import compute_deadline, data_gap_pause, latest_sign_of_life
-from anomaly.routine import Routine
-from anomaly.training import activity_label, house_on_since, is_human_edge, load_routine
-from core.enums import DeviceStatus, DeviceVendor, EdgeKind, WatchStatus
-from core.models import (
-    ActivityEdge,
-    Device,
-    Household,
-    Reading,
-    RejectedMessage,
-    RoutineModel,
-    Watch,
-)
-from core.settings import Settings
-from gateway.adapters import Route, decode_route, device_key, route_device, route_of, topic_device
-from gateway.bulk import (
+from anomaly.household_state import activity_label, is_human_edge, load_routine
+from anomaly.watch import Activity, record_activities
+from core.bulk import (
     db_datetime,
     db_datetime_or_none,
     execute_many,
@@ -51,11 +38,22 @@ from gateway.bulk import (
     table_of,
     update_sql,
 )
+from core.enums import DeviceStatus, DeviceVendor, EdgeKind
+from core.models import (
+    ActivityEdge,
+    Device,
+    Household,
+    Reading,
+    RejectedMessage,
+    RoutineModel,
+)
+from core.settings import Settings
+from gateway.adapters import Route, decode_route, device_key, route_device, route_of, topic_device
 from gateway.connectivity import learn_interval
 from gateway.data_gaps import add_gaps, find_gaps, resumed_households
 from gateway.edges import DeviceRule, Edge, HouseObservations, PowerReading, detect_edges
 from gateway.flood import pending_refused_reason, rate_limited_reason
-from gateway.house import update_house
+from gateway.house import rearm_for_plugs, update_house
 from gateway.observation import DecodeError, Observation
 from gateway.reading_time import TIE_BREAK, ClockSample, DeviceClock, clock_is_wrong, clock_offsets, corrected
 from gateway.receipts import digest as receipt_digest
@@ -238,11 +236,15 @@ def ingest_batch(
         }
         _mark_bridge_devices_offline(session, except_ids=heard_after)
     house: HouseObservations = {}
-    edges = _detect_edges(session, new_rows, by_id, house)
+    switched: set[int] = set()
+    edges = _detect_edges(session, new_rows, by_id, house, switched)
     result.edges = _insert_edges(session, edges)
     add_gaps(session, gaps, settings)  # first: a sign of life in this batch starts afresh anyway
-    # Before the watches move: their deadlines follow the kind of quiet the house is in now.
+    # Before the watches move: their deadlines follow the kind of quiet the house is in now, and
+    # which plugs are on.
     update_house(session, house, settings)
+    rearm_for_plugs(session, switched, settings)
+    session.flush()  # before the raw watch UPDATEs, which the ORM would not see
     _update_watches(session, edges, by_id, households, now, settings)
     session.flush()
     return result
@@ -763,7 +765,11 @@ def _move_past_stored(session: Session, rows: list[_Row]) -> None:
 
 
 def _detect_edges(
-    session: Session, rows: list[_Row], devices: dict[int, _DeviceRow], house: HouseObservations
+    session: Session,
+    rows: list[_Row],
+    devices: dict[int, _DeviceRow],
+    house: HouseObservations,
+    switched: set[int],
 ) -> list[Edge]:
     powered = [
         PowerReading(r.index, r.device_id, r.channel, r.ts, r.power_w) for r in rows if r.power_w is not None
@@ -775,7 +781,7 @@ def _detect_edges(
         d = devices[device_id]
         assigned = d.household_id if d.status == DeviceStatus.ASSIGNED else None
         rules[device_id] = DeviceRule(d.appliance, d.on_threshold_w, assigned)
-    return detect_edges(session, powered, rules, house)
+    return detect_edges(session, powered, rules, house, switched)
 
 
 def _insert_edges(session: Session, edges: list[Edge]) -> int:
@@ -834,76 +840,18 @@ def _update_watches(
         )
         if household is None:
             continue  # the FK makes this impossible; never fail a batch over it
-        activities.append((household, edge, devices[edge.device_id].appliance, routines.get(household_id)))
-    _record_activities(session, activities, now, settings)
-
-
-def _record_activities(
-    session: Session,
-    activities: list[tuple[_HouseholdRow, Edge, str, Routine | None]],
-    now: datetime,
-    settings: Settings,
-) -> None:
-    """Move each household's watch to its latest human ON edge: three statements for the whole batch."""
-    if not activities:
-        return
-    # Raw DB-API statements with plain tuples, as for readings: per-row parameter processing in
-    # SQLAlchemy cost more than the statements (docs/benchmarks.md). Same SQL as before.
-    table = table_of(Watch)
-    dialect = session.get_bind().dialect.name
-    connection = session.connection()
-    ids = [household.id for household, _edge, _appliance, _routine in activities]
-    now_db = db_datetime(now, dialect)
-    insert_ignore(
-        connection,
-        table,
-        ("household_id", "status", "explanation", "updated_at"),
-        ["household_id"],
-        [(hid, WatchStatus.NEW.value, "", now_db) for hid in ids],
-    )
-    columns = ("household_id", "last_checkin_at", "data_gap_after", "data_gap_s")
-    found = fetch_all(connection, select_in_sql(table, columns, "household_id", len(ids), dialect), ids)
-    watches = {
-        household_id: (from_db_datetime(checkin), from_db_datetime(gap_after), gap_s)
-        for household_id, checkin, gap_after, gap_s in found
-    }
-    params = []
-    for household, edge, appliance, routine in activities:
-        checkin, gap_after, gap_s = watches.get(household.id, (None, None, 0.0))
-        sign = latest_sign_of_life(edge.ts, checkin, appliance or None)
-        assert sign is not None
-        deadline = compute_deadline(
-            sign,
-            quiet_hours=household.quiet_hours or settings.inactivity_default_hours,
-            timezone=household.timezone,
-            routine=routine,
-            paused=data_gap_pause(sign, gap_after, gap_s),  # a newer check-in's gaps still count
-            on_since=house_on_since(session, household.id),
-        )
-        edge_ts = db_datetime(edge.ts, dialect)
-        params.append(
-            (
-                edge_ts,
-                edge.device_id,
-                db_datetime_or_none(deadline.alert_after, dialect),
-                deadline.explanation,
-                now_db,
+        activities.append(
+            Activity(
                 household.id,
-                edge_ts,
+                household.timezone,
+                household.quiet_hours,
+                edge.ts,
+                edge.device_id,
+                devices[edge.device_id].appliance,
+                routines.get(household_id),
             )
         )
-    # Conditional: last_activity_at only moves forward, even with another gateway racing us.
-    execute_many(connection, _watch_update_sql(dialect), params)  # executemany: one round trip per batch
-
-
-def _watch_update_sql(dialect: str) -> str:
-    marker = "?" if dialect == "sqlite" else "%s"
-    return (
-        f"UPDATE {table_of(Watch).name} SET last_activity_at = {marker}, last_activity_device_id = {marker}, "
-        f"alert_after = {marker}, explanation = {marker}, updated_at = {marker}, "
-        f"status = CASE WHEN status = '{WatchStatus.NEW.value}' THEN '{WatchStatus.UP.value}' ELSE status END "
-        f"WHERE household_id = {marker} AND (last_activity_at IS NULL OR last_activity_at < {marker})"
-    )
+    record_activities(session, activities, now, settings)
 
 
 # --- rejected messages -----------------------------------------------------------------------

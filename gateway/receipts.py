@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from core.bulk import db_datetime, execute_many, fetch_all, table_of, upsert_sql
 from core.models import MessageReceipt
 from core.settings import Settings
-from gateway.bulk import db_datetime, execute_many, fetch_all, table_of, upsert_sql
 
 RECEIPT_SLACK = timedelta(minutes=10)
 _COLUMNS = ("client_id", "packet_id", "digest", "received_at")

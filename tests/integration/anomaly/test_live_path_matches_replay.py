@@ -334,3 +334,77 @@ def test_live_path_and_replay_agree_on_a_frozen_house(
     else:
         assert all(at - last_use > 6 * 3600 for at in live)
         assert not any(marker in c.explanation for c in cases)
+
+
+# --- a TV left on: the resident collapses in front of it (on far longer than usual) -------------
+
+# The first household (kettle, TV and fridge plugs, hourly reports): on the stop day the evening TV
+# is switched on at 19:00 as every day, and stays on; nothing else happens.
+TV_LEFT_ON_AT = (19, 0)
+
+
+def tv_left_on_readings(*, off_after_h: float | None = None) -> list[tuple[int, str, float]]:
+    """``readings()`` with the stop day lived as usual until the evening TV, which then stays on
+    (``off_after_h``: goes off that long after all), then nothing."""
+    usual = {(ts, device): w for ts, device, w in readings()}
+    stop = START + timedelta(days=STOP_DAY)
+    last = stop + timedelta(hours=TV_LEFT_ON_AT[0], minutes=TV_LEFT_ON_AT[1])
+    end = START + timedelta(days=DAYS)
+    rows = {(ts, d): w for (ts, d), w in usual.items() if ts < stop.timestamp() or d == "fridge"}
+    rows.update({(ts, d): 0.0 for (ts, d) in usual if ts >= stop.timestamp() and d != "fridge"})
+    for device, spans in USES.items():  # the stop day as usual, until the TV at 19:00
+        for hour, minute, length in spans:
+            on = stop + timedelta(hours=hour, minutes=minute)
+            if on >= last:
+                continue
+            for m in range(0, length, 10):
+                rows[(int((on + timedelta(minutes=m)).timestamp()), device)] = 1500.0
+            rows[(int((on + timedelta(minutes=length)).timestamp()), device)] = 0.0
+    off = end if off_after_h is None else last + timedelta(hours=off_after_h)
+    t = last
+    while t < min(off, end):
+        rows[(int(t.timestamp()), "tv")] = 1500.0
+        t += timedelta(minutes=10)
+    if off < end:
+        rows[(int(off.timestamp()), "tv")] = 0.0
+    return sorted((ts, device, w) for (ts, device), w in rows.items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("off_after_h", [None, 1.0], ids=["tv-left-on", "tv-switched-off"])
+def test_live_path_and_replay_agree_on_a_tv_left_on(
+    sqlite_engine: Engine, tmp_path: Path, off_after_h: float | None
+) -> None:
+    """Usually off by 21:00, the TV left on since 19:00 raises the case about 4 h after (1.5 × its
+    usual 2 h + 1 h), with that explanation, at the same instant live and in replay; the fridge's
+    cycles are never judged. Switched off an hour past its usual end, that deadline goes."""
+    data = tv_left_on_readings(off_after_h=off_after_h)
+    path = tmp_path / "tv.csv"
+    write_csv(path, data)
+    alerts, _stats = replay(path, timezone=ZONE, params=PARAMS, language=Language.KO)
+    replayed = [(a.at, a.explanation) for a in alerts if a.kind == CaseKind.INACTIVITY.value]
+
+    cases, models = run_live(sqlite_engine, data)
+    live = [int(c.opened_at.timestamp()) for c in cases]
+    assert models == 1
+    assert [(at, c.explanation) for at, c in zip(live, cases, strict=True)] == replayed
+    switched_on = (START + timedelta(days=STOP_DAY, hours=TV_LEFT_ON_AT[0])).timestamp()
+    marker = (
+        MESSAGES.text(
+            "explain.long_on",
+            Language.KO,
+            channel="TV",
+            on_local="",
+            usual_end="21:00",
+            since_local="",
+            appliance="",
+        )
+        .split(".")[1]
+        .strip()
+    )  # "평소에는 21:00까지 꺼집니다"
+    if off_after_h is None:
+        assert len(live) == 1 and live[0] - switched_on == 4 * 3600
+        assert marker in cases[0].explanation
+    else:
+        assert all(at - switched_on > 6 * 3600 for at in live)
+        assert not any(marker in c.explanation for c in cases)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from anomaly import sweeper, training
+from anomaly import household_state, sweeper, training
 from anomaly.ladder import ladder
 from anomaly.routine import HOURS_PER_WEEK, Routine
 from core.clock import ManualClock
@@ -94,7 +94,7 @@ def test_a_corrupt_stored_model_falls_back_to_the_fixed_rule(engine: Engine, clo
             RoutineModel(household_id=hid, fitted_at=DAY0, days_used=9, model={"version": 1, "p_active": [1]})
         )
     with Session(engine) as s:
-        assert training.load_routine(s, hid) is None
+        assert household_state.load_routine(s, hid) is None
 
 
 def test_sweeper_opens_at_alert_and_raises_to_critical(engine: Engine, clock: ManualClock) -> None:

@@ -1,4 +1,4 @@
-"""Ingest reads and writes device and channel-state rows through the raw DB-API (gateway/bulk.py).
+"""Ingest reads and writes device and channel-state rows through the raw DB-API (core/bulk.py).
 
 What it reads must equal what SQLAlchemy's column types return, and what it writes must read back
 through the ORM as the same values, on both dialects.

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.bulk import db_datetime, insert_ignore_sql
 from core.models import Reading
 from core.types import UTCDateTime
-from gateway.bulk import db_datetime, insert_ignore_sql
 
 SAMPLES = [
     datetime(2026, 3, 2, 9, 30, tzinfo=UTC),

@@ -1,0 +1,128 @@
+"""What the database knows of a household that its watch's deadline reads, live.
+
+Its learned routine (``routine_model``), which switch-ons are a person (the routine's automatic
+loads are not), whether the house is on (``house_state``, ``house_bucket``), and which plugs are
+on now since their switch-on (``channel_state`` with its ON edge). Read-only; used by the gateway,
+the ticks (refit, sweeper, patterns) and the API alike, so none of them imports another's tick
+module for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from anomaly.activity import PowerEvent, is_human
+from anomaly.house_level import Bucket
+from anomaly.long_on import Run
+from anomaly.routine import Routine
+from core.enums import DeviceStatus, EdgeKind
+from core.models import ActivityEdge, ChannelState, Device, HouseBucket, HouseState, RoutineModel
+
+log = logging.getLogger(__name__)
+
+
+def activity_label(device: Device, channel: str) -> str:
+    """The name a channel's events are learned under (the same as a replayed CSV channel)."""
+    return device.appliance or channel
+
+
+def is_human_edge(routine: Routine | None, label: str, power_w: float) -> bool:
+    if routine is None:
+        return True  # nothing learned yet: every switch-on counts (the conservative side)
+    automatic = {k: set(v) for k, v in routine.automatic.items()}
+    return is_human(PowerEvent(0, label, power_w), automatic)
+
+
+def load_routine(session: Session, household_id: int) -> Routine | None:
+    row = session.get(RoutineModel, household_id)
+    if row is None:
+        return None
+    try:
+        return Routine.from_json(row.model)
+    except (KeyError, TypeError, ValueError) as exc:
+        # A bad row must not stop alerts: fall back to the fixed rule and say why.
+        log.warning("routine model of household %s unusable (%s); using the fixed rule", household_id, exc)
+        return None
+
+
+def house_on_since(
+    session: Session, household_id: int, *, sticky_after: datetime | None = None
+) -> datetime | None:
+    """Since when the house has been on without a break (``house_state``; None = at base load).
+
+    ``sticky_after``: a sign of life; an on-run that ended after it still counts (an inactivity
+    case the house-on rule opened stays open when the lights go off, until a real sign of life,
+    as replay's does).
+    """
+    row = session.get(HouseState, household_id)
+    if row is None:
+        return None
+    if row.on_since is not None:
+        return row.on_since
+    if sticky_after is not None and row.last_on_end is not None and row.last_on_end > sticky_after:
+        return row.last_on_since
+    return None
+
+
+def house_buckets(
+    session: Session, household_id: int, start: datetime, end: datetime, bucket_s: int
+) -> list[Bucket]:
+    """The household's closed half hours that lie wholly in ``[start, end)``."""
+    rows = session.exec(
+        select(HouseBucket)
+        .where(
+            HouseBucket.household_id == household_id,
+            HouseBucket.start >= start,
+            HouseBucket.start <= end - timedelta(seconds=bucket_s),
+        )
+        .order_by(col(HouseBucket.start))
+    ).all()
+    return [Bucket(int(r.start.timestamp()), r.level_w, r.plug_on) for r in rows]
+
+
+def plug_runs(
+    session: Session, household_id: int, routine: Routine | None, *, sticky_after: datetime | None = None
+) -> list[Run]:
+    """The plugs on now, each since its switch-on (replay: ``HouseholdDetector.runs``), for the
+    long-on rule; only plugs it has learned (none without a routine: no query).
+
+    ``sticky_after``: a sign of life; a plug switched off after it still counts (an inactivity case
+    the long-on rule opened stays open when the TV goes off, until a real sign of life, as replay's).
+    """
+    if routine is None or not routine.long_on:
+        return []
+    rows = session.exec(
+        select(ChannelState, Device)
+        .join(Device, col(Device.id) == ChannelState.device_id)
+        .where(
+            Device.household_id == household_id,
+            Device.status == DeviceStatus.ASSIGNED,
+            col(ChannelState.last_event_ts).is_not(None),
+        )
+    ).all()
+    runs = []
+    for state, device in rows:
+        label = activity_label(device, state.channel)
+        start = state.last_event_ts
+        if label not in routine.long_on or start is None:
+            continue
+        off = state.off_since
+        ended_after = sticky_after is not None and off is not None and off > sticky_after and off > start
+        if not state.is_on and not ended_after:
+            continue
+        # The switch-on's power (its band tells an automatic load): the ON edge of that second.
+        power = session.exec(
+            select(ActivityEdge.power_w).where(
+                ActivityEdge.device_id == device.id,
+                ActivityEdge.channel == state.channel,
+                ActivityEdge.kind == EdgeKind.ON,
+                col(ActivityEdge.ts) >= start,
+                col(ActivityEdge.ts) < start + timedelta(seconds=1),
+            )
+        ).first()
+        if power is not None:
+            runs.append(Run(label, int(start.timestamp()), power))
+    return sorted(runs, key=lambda r: (r.start, r.channel))
