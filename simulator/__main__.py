@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     district.add_argument("--households", type=int, default=8)
     district.add_argument("--seed", type=int, default=7)
     district.add_argument("--stop-after", type=float, default=None, help="seconds until the stopper stops")
+    district.add_argument(
+        "--collapse",
+        choices=("in_bed", "active"),
+        default="in_bed",
+        help="the stopper collapses in bed (everything off) or while active (the TV, rice cooker left on)",
+    )
     district.add_argument("--report-interval", type=float, default=10.0)
     district.add_argument(
         "--credentials",
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             emu.stop()
     else:
         Simulator(
-            demo_district(args.seed, households=args.households),
+            demo_district(args.seed, households=args.households, collapse=args.collapse),
             mqtt_host=args.mqtt_host,
             mqtt_port=args.mqtt_port,
             report_interval_s=args.report_interval,

@@ -16,6 +16,10 @@ class ApplianceProfile:
     phases: tuple[tuple[float, float | None], ...]  # (watts, seconds); None = until the use ends
     duration_s: tuple[float, float]  # a typical use lasts between these
     power_factor: float = 0.95
+    # Stays on until a person switches it off (a TV, a rice cooker keeping warm, a lamp); False: it
+    # ends its use by itself (a kettle, a microwave). A resident who collapses while active leaves
+    # these on (``HouseholdSpec.collapse``).
+    stays_on: bool = False
 
     def power_during(self, offset_s: float) -> float:
         """Power ``offset_s`` seconds into a use."""
@@ -37,10 +41,15 @@ class ApplianceProfile:
 
 PROFILES: dict[str, ApplianceProfile] = {
     "kettle": ApplianceProfile("kettle", 0.0, ((1800.0, None),), (180.0, 240.0), power_factor=1.0),
-    "tv": ApplianceProfile("tv", 1.0, ((90.0, None),), (9000.0, 12600.0), power_factor=0.6),
+    "tv": ApplianceProfile("tv", 1.0, ((90.0, None),), (9000.0, 12600.0), power_factor=0.6, stays_on=True),
     # cooks at full power for ~30 min, then keeps warm at 40 W until someone switches it off
     "rice_cooker": ApplianceProfile(
-        "rice_cooker", 1.5, ((700.0, 1800.0), (40.0, None)), (5400.0, 9000.0), power_factor=0.99
+        "rice_cooker",
+        1.5,
+        ((700.0, 1800.0), (40.0, None)),
+        (5400.0, 9000.0),
+        power_factor=0.99,
+        stays_on=True,
     ),
     "microwave": ApplianceProfile("microwave", 2.0, ((1100.0, None),), (120.0, 180.0), power_factor=0.95),
 }

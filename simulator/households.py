@@ -6,8 +6,14 @@ by (household seed, code, slot, date), so any instant can be evaluated on its ow
 same district always behaves the same. Times are wall-clock times in the household's zone
 (zoneinfo, so DST days are handled); durations are real elapsed seconds.
 
-A household can stop at ``stop_at`` (the resident has fallen, say): from then on every plug
-shows only standby power, and a use under way at that moment ends there.
+A household can stop at ``stop_at`` (the resident has collapsed): from then on nobody switches
+anything on. How depends on ``collapse`` (issue 18: the detector tells the two apart):
+
+* ``"in_bed"`` (the default): every plug shows only standby power, and a use under way at that
+  moment ends there (they had switched things off: in bed, or gone out);
+* ``"active"``: what a person leaves on stays on (a TV, a rice cooker keeping warm: the
+  appliance's ``stays_on``) for the rest of the simulator's longest use (a day), and what ends by
+  itself (a kettle, a microwave) finishes its use; nothing starts again.
 
 :func:`demo_district` builds a small, fully fake district for the demo; :class:`HouseholdSpec`
 is what the demo seeding reads to create Household/Resident/Contact/Device rows.
@@ -31,6 +37,7 @@ from simulator.phone_scenarios import Behaviour, Reply
 from simulator.plugs import VENDORS, Vendor
 
 Language = Literal["ko", "en"]
+Collapse = Literal["in_bed", "active"]  # how a stopper's resident collapses (module docstring)
 ActivityEvent = tuple[str, datetime, float]  # (device external id, UTC time, watts)
 
 # Invented 동 names for the demo households' addresses (the district overview groups by them).
@@ -108,6 +115,7 @@ class HouseholdSpec:
     seed: int = 0
     is_stopper: bool = False
     stop_at: datetime | None = None
+    collapse: Collapse = "in_bed"
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises for an unknown zone
@@ -126,8 +134,8 @@ class HouseholdSpec:
                 return device
         raise KeyError(f"{self.code} has no device {external_id!r}")
 
-    def stopping_at(self, moment: datetime | None) -> HouseholdSpec:
-        return replace(self, stop_at=moment)
+    def stopping_at(self, moment: datetime | None, collapse: Collapse | None = None) -> HouseholdSpec:
+        return replace(self, stop_at=moment, collapse=collapse or self.collapse)
 
 
 @dataclass(frozen=True)
@@ -161,9 +169,20 @@ def uses_on_day(household: HouseholdSpec, local_day: date) -> tuple[Use, ...]:
         if household.stop_at is not None:
             if start >= household.stop_at:
                 continue
-            end = min(end, household.stop_at)
+            if end > household.stop_at:
+                end = _end_at_collapse(household, slot.device, start, end)
         uses.append(Use(slot.device, start, end))
     return tuple(sorted(uses, key=lambda use: use.start))
+
+
+def _end_at_collapse(household: HouseholdSpec, device: str, start: datetime, end: datetime) -> datetime:
+    """When a use under way at the collapse (``stop_at``) ends: there, in bed; left on, while active."""
+    assert household.stop_at is not None
+    if household.collapse == "in_bed":
+        return household.stop_at
+    if profile(household.device(device).appliance).stays_on:
+        return start + _LONGEST_USE - timedelta(seconds=1)  # on until nobody comes: the longest use
+    return end  # ends by itself
 
 
 def power_at(household: HouseholdSpec, device: DeviceSpec | str, t: datetime) -> float:
@@ -286,11 +305,13 @@ _BASE_ROUTINE: tuple[tuple[str, time, time, float], ...] = (
 )
 
 
-def demo_district(seed: int = 7, *, households: int = 8, stopper_index: int = 0) -> list[HouseholdSpec]:
+def demo_district(
+    seed: int = 7, *, households: int = 8, stopper_index: int = 0, collapse: Collapse = "in_bed"
+) -> list[HouseholdSpec]:
     """A small fake district in Seoul's Gangnam-gu: households "GANGNAM-001"…, every name, phone
     number (+8210 0000 xxxx) and address invented. The last household (or the one before it,
-    if the last is the stopper) speaks English. ``stopper_index`` is the household that stops;
-    its resident answers the wellness call asking for help."""
+    if the last is the stopper) speaks English. ``stopper_index`` is the household that stops, in
+    bed or while active (``collapse``); its resident answers the wellness call asking for help."""
     if households < 1:
         raise ValueError("households must be at least 1")
     if not 0 <= stopper_index < households:
@@ -301,7 +322,7 @@ def demo_district(seed: int = 7, *, households: int = 8, stopper_index: int = 0)
     return [
         _demo_household(
             i, rng, seed=seed, stopper=i == stopper_index, english=i == english_index, taken=taken
-        )
+        ).stopping_at(None, collapse if i == stopper_index else None)
         for i in range(households)
     ]
 

@@ -228,3 +228,35 @@ def test_demo_district_arguments():
 
 def test_every_appliance_has_a_korean_label():
     assert set(APPLIANCE_LABELS_KO) == set(PROFILES)
+
+
+def test_a_resident_who_collapses_while_active_leaves_the_tv_on():
+    """Issue 18: in bed (the default) everything is off from the collapse; while active, what a
+    person leaves on (the TV) stays on, what ends by itself (the kettle) finishes, nothing starts."""
+    home = household()
+    (tv,) = [u for u in uses_on_day(home, date(2026, 3, 2)) if u.device == TV.external_id]
+    stop = tv.start + timedelta(minutes=20)
+    in_bed, active = home.stopping_at(stop), home.stopping_at(stop, "active")
+    assert (in_bed.collapse, active.collapse) == ("in_bed", "active")
+    later = stop + timedelta(hours=6)
+    assert power_at(in_bed, TV, later) == PROFILES["tv"].standby_w
+    assert power_at(active, TV, later) == 90.0  # still on, hours past its usual end
+    assert power_at(active, TV, tv.start + timedelta(hours=23, minutes=59)) == 90.0  # for a day
+    # Nothing starts after the collapse: the next morning's kettle never comes.
+    next_day = [u for u in uses_on_day(active, date(2026, 3, 3)) if u.start >= stop]
+    assert next_day == []
+
+
+def test_a_use_that_ends_by_itself_finishes_after_an_active_collapse():
+    home = household()
+    (kettle,) = [u for u in uses_on_day(home, date(2026, 3, 2)) if u.device == KETTLE.external_id]
+    active = home.stopping_at(kettle.start + timedelta(seconds=60), "active")
+    (finished,) = [u for u in uses_on_day(active, date(2026, 3, 2)) if u.device == KETTLE.external_id]
+    assert finished.end == kettle.end  # the kettle switches itself off, as it always does
+    assert not PROFILES["kettle"].stays_on and PROFILES["tv"].stays_on
+
+
+def test_the_demo_district_stopper_can_collapse_while_active():
+    district = demo_district(collapse="active")
+    assert [h.collapse for h in district] == ["active"] + ["in_bed"] * 7
+    assert demo_district()[0].collapse == "in_bed"
