@@ -444,7 +444,7 @@ class HouseholdDetail(HouseholdItem):
     watch_explanation: str
     # watch_explanation in every language (by code); null when there is none
     watch_explanation_texts: dict[str, str] | None = None
-    # The severity ladder's stage now (anomaly.sweeper.current_stage): watch / warning are for
+    # The severity ladder's stage now (anomaly.watch.current_stage): watch / warning are for
     # staff only (nothing is sent), alert / critical mean an inactivity case; None = usual quiet.
     stage: Severity | None = None
     stage_since: datetime | None = None

@@ -24,7 +24,7 @@ class HouseState(SQLModel, table=True):
     # Since when the house has been on (not at its base load) without a break; None = at base.
     on_since: datetime | None = utc(nullable=True)
     # The last on-run that ended (the house went back to base): an inactivity case it opened stays
-    # open until a real sign of life, as in replay (anomaly.sweeper.current_deadline).
+    # open until a real sign of life, as in replay (anomaly.watch.current_deadline).
     last_on_since: datetime | None = utc(nullable=True)
     last_on_end: datetime | None = utc(nullable=True)
 
