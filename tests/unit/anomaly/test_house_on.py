@@ -52,9 +52,9 @@ def _lit(m: int) -> bool:
 
 
 def run(
-    rows: list[tuple[int, dict[str, float]]], params: DetectorParams, *, finish: bool = True
+    rows: list[tuple[int, dict[str, float]]], params: DetectorParams, *, finish: bool = True, zone: str = ZONE
 ) -> HouseholdDetector:
-    detector = HouseholdDetector("sim", ZONE, params, Language.EN)
+    detector = HouseholdDetector("sim", zone, params, Language.EN)
     for ts, readings in rows:
         detector.feed(ts, readings)
     if finish:  # the collapse's next 48 h without data (as the evaluation's horizon)

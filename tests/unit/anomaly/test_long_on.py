@@ -14,7 +14,7 @@ from anomaly.detector import DetectorParams, HouseholdDetector
 from anomaly.ladder import LadderParams
 from anomaly.long_on import Run, fit_long_on, programme_runs
 from anomaly.routine import Routine
-from core.enums import Language
+from tests.unit.anomaly import test_house_on as house_on
 
 ZONE = "Asia/Seoul"
 START = datetime(2026, 1, 5, tzinfo=ZoneInfo(ZONE))  # Monday 00:00 local
@@ -60,12 +60,8 @@ def trace(
 def run(
     rows: list[tuple[int, dict[str, float]]], params: DetectorParams, *, finish: bool = True
 ) -> HouseholdDetector:
-    detector = HouseholdDetector("sim", ZONE, params, Language.EN)
-    for ts, readings in rows:
-        detector.feed(ts, readings)
-    if finish:  # the stop's next 48 h without data (as the evaluation's horizon)
-        detector.finish(rows[-1][0] + 48 * 3600)
-    return detector
+    """The detector over ``rows`` (and the stop's next 48 h without data when ``finish``)."""
+    return house_on.run(rows, params, finish=finish, zone=ZONE)
 
 
 def first_alert_h(detector: HouseholdDetector) -> float:
