@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, text
 
 from core import reading_partitions
+from core.bulk import insert_ignore, table_of
 from core.db import make_engine, session_scope
 from core.enums import DeviceVendor
 from core.migrate import upgrade
 from core.models import Device, Household, Reading
-from gateway.bulk import insert_ignore, table_of
 from notifier.retention import Limits, delete_oldest
 from tests.factories import make_team
 

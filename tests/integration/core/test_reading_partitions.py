@@ -80,7 +80,7 @@ def test_a_reading_lands_in_its_days_partition_and_a_far_one_in_the_default(post
 
 
 def test_the_same_reading_twice_is_still_one_row(postgres_engine: Engine) -> None:
-    from gateway.bulk import insert_ignore, table_of  # the ingest's own ON CONFLICT path
+    from core.bulk import insert_ignore, table_of  # the ingest's own ON CONFLICT path
 
     device = _device(postgres_engine)
     now = datetime.now(UTC)
