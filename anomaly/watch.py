@@ -7,7 +7,9 @@ Everything that moves a deadline comes here: the gateway's bulk path for a batch
 the house going on or back to base and the nightly refit (:func:`rearm`), the sweeper
 (:func:`update_watch`, :func:`rearm`). Each computes the deadline with :func:`deadline_for`, so a
 deadline is the same whoever computes it, live or (through ``anomaly.deadlines``) in replay.
-Races are settled by conditional UPDATEs on the watch row (principle 3).
+Races are settled by conditional UPDATEs on the watch row (principle 3). A little over 450 lines
+on purpose: being the one writer means the gateway's raw bulk UPDATE and the data-gap claim live
+here too, beside the rules they apply.
 """
 
 from __future__ import annotations
