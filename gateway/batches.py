@@ -88,6 +88,10 @@ class BatchProcessor(Generic[T]):
         self.poison_messages = 0
         self._limiter = DeviceRateLimiter(settings.device_rate_per_min, settings.device_rate_burst)
 
+    def allow_backlog(self, absent_s: float) -> None:
+        """The gateway was away *absent_s* and its session kept messages: see gateway/flood.py."""
+        self._limiter.allow_backlog(absent_s)
+
     def process(self, items: Sequence[T], on_committed: Callable[[Sequence[T]], None]) -> BatchResult:
         """Ingest *items*; call ``on_committed`` for each committed run, in order.
 

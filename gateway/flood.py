@@ -18,6 +18,15 @@ silently (issue 12, item 6):
 
 Buckets are judged on the gateway's monotonic clock, at batch granularity; a device's bucket is
 forgotten once it would be full again, so the table holds only devices heard recently.
+
+**A backlog is not a flood.** After the gateway was away for ``A`` seconds (disconnected, or a
+process restart) the broker delivers what each plug published meanwhile, all at once. Judged by
+arrival, a plug reporting every 10 s for two hours (720 messages) would overrun the burst and lose
+its *newest* readings, the very signs of life an alarm waits for. So when a session comes back
+with messages kept for us, :meth:`DeviceRateLimiter.allow_backlog` raises every bucket's cap by
+what the sustained rate allowed during the absence (``A × per_min / 60``) for as long as the
+absence lasted (a drain is faster than the time it took to queue). A flooder gains nothing it was
+not allowed anyway: the budget of the time we could not hear it.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from typing import TypeVar
 K = TypeVar("K", bound=Hashable)
 
 PRUNE_EVERY_S = 60.0
+# A backlog allowance lasts at least this long after a session came back (allow_backlog).
+BACKLOG_WINDOW_MIN_S = 60.0
 
 
 def pending_refused_reason(limit: int) -> str:
@@ -60,6 +71,22 @@ class DeviceRateLimiter:
         self._monotonic = monotonic
         self._buckets: dict[Hashable, tuple[float, float]] = {}  # key -> (tokens, at)
         self._pruned_at = monotonic()
+        # The backlog allowance (allow_backlog): extra cap, and until when (monotonic).
+        self._backlog_tokens = 0.0
+        self._backlog_until = 0.0
+
+    def allow_backlog(self, absent_s: float) -> None:
+        """The gateway heard nothing for *absent_s* and the broker kept what was sent meanwhile:
+        for the next *absent_s* (at least a minute) each device may deliver what the sustained rate
+        allowed during that time on top of its burst."""
+        if absent_s <= 0:
+            return
+        self._backlog_tokens = absent_s * self._rate_s
+        self._backlog_until = self._monotonic() + max(BACKLOG_WINDOW_MIN_S, absent_s)
+
+    def cap(self, now: float) -> float:
+        """How many tokens a bucket may hold now (the burst, plus a backlog allowance)."""
+        return self.burst + (self._backlog_tokens if now < self._backlog_until else 0.0)
 
     def over_limit(self, keys: Sequence[K]) -> list[int]:
         """Indices of *keys* (one per message, in arrival order) over their device's budget.
@@ -70,7 +97,7 @@ class DeviceRateLimiter:
         counts = Counter(keys)
         exhausted: dict[Hashable, int] = {}  # key -> how many of its messages in this batch may pass
         buckets = self._buckets
-        burst, rate = float(self.burst), self._rate_s
+        burst, rate = self.cap(now), self._rate_s
         for key, count in counts.items():
             tokens, at = buckets.get(key, (burst, now))
             tokens = min(burst, tokens + (now - at) * rate) if now > at else tokens

@@ -197,6 +197,11 @@ class Gateway:
         self._dropping = False  # we are dropping the connection ourselves (a failed probe)
         self._probe_warned = False
         self._session_lost_at: datetime | None = None  # wall clock, the latest lost session
+        # How long we were away when a session comes back with messages kept for us: the backlog's
+        # rate allowance (gateway/flood.py). Monotonic time of the last lost connection, or the
+        # previous process's absence read from its status row at start.
+        self._away_since: float | None = None
+        self._absent_at_start_s = 0.0
         self._refused_backoff = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -302,7 +307,10 @@ class Gateway:
                 row.rescued_by,
             )
             return False
-        return expects_session(row, self._clock.now(), self._settings.mqtt_session_expiry_s)
+        expected = expects_session(row, self._clock.now(), self._settings.mqtt_session_expiry_s)
+        if expected and row is not None:
+            self._absent_at_start_s = max(0.0, (self._clock.now() - row.updated_at).total_seconds())
+        return expected
 
     def wait_connected(self, timeout: float) -> bool:
         """True once connected *and* subscribed (messages published from now on reach us)."""
@@ -472,6 +480,8 @@ class Gateway:
         )
         if lost:
             self._session_lost_at = self._clock.now()
+        if flags.session_present:
+            self._allow_backlog()
         log.log(
             logging.WARNING if lost else logging.INFO,
             "connected to MQTT %s:%d (MQTT %s, session_present=%s, generation=%d)%s",
@@ -487,6 +497,14 @@ class Gateway:
             else "",
         )
         self._subscribe(client)
+
+    def _allow_backlog(self) -> None:
+        """Our session came back with what plugs sent while we were away: a backlog, not a flood
+        (gateway/flood.py). Network thread; the limiter reads two floats it sets."""
+        away = self._away_since
+        absent_s = time.monotonic() - away if away is not None else self._absent_at_start_s
+        self._absent_at_start_s = 0.0
+        self._processor.allow_backlog(absent_s)
 
     def _subscribe(self, client: mqtt.Client) -> None:
         """Subscribe to every device filter and to our own probe topic (always; cheap, idempotent)."""
@@ -565,6 +583,8 @@ class Gateway:
             was_connected = self._connected
             self._generation += 1
             self._connected = False
+        if was_connected:
+            self._away_since = time.monotonic()
         self._connected_event.clear()
         requested = self._stop.is_set() or self._dropping or self._fallback_requested
         taken = self._link.disconnected(

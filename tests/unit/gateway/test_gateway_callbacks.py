@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -311,3 +312,18 @@ def test_probe_echo_is_not_device_data_and_is_never_queued() -> None:
     assert gateway.metrics()["delivery_verified"] is True
     assert gateway._queue.qsize() == 0 and gateway.metrics()["received"] == 0
     assert gateway._last_arrival == heard  # a probe proves delivery, not that plugs are heard
+
+
+def test_a_session_back_after_an_absence_lets_that_absence_s_backlog_through() -> None:
+    """gateway/flood.py: the rate limiter's cap grows by what the absence allowed (issue 12.6)."""
+    gateway, client = _gateway(device_rate_per_min=6, device_rate_burst=600)
+    limiter = gateway._processor._limiter
+    gateway._absent_at_start_s = 7200.0  # the previous process stopped writing its row 2 h ago
+    _connect(gateway, client)
+    assert limiter.cap(time.monotonic()) == 600 + 720
+    # A reconnect without a kept session brings no backlog: no allowance.
+    gateway2, client2 = _gateway(device_rate_per_min=6, device_rate_burst=600)
+    gateway2._absent_at_start_s = 7200.0
+    flags = mqtt.ConnectFlags(session_present=False)
+    gateway2._on_connect(client2, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=0), None)  # type: ignore[arg-type]
+    assert gateway2._processor._limiter.cap(time.monotonic()) == 600
