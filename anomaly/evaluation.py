@@ -11,6 +11,10 @@ Fixed 12/24/36 h rules run on the same traces with the raw switch-on
 events of every channel (whole-house meter included, no subtraction of the sub-meters), no
 routine and no automatic-load learning, as deployed programmes do. The routine's staff-only
 warning stage is timed too (how early, how often wrongly), but never counts as an alert.
+
+Longer than most modules (about 700 lines): it is the evaluation's whole protocol — splits,
+injections, baselines, floors and the report — which must stay one reviewable piece, since every
+detection figure in docs/detection.md comes from it; none of it runs in production.
 """
 
 from __future__ import annotations

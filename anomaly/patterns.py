@@ -19,6 +19,10 @@ Shell: :func:`tick` (worker) judges each active household once per local day and
 low-severity, staff-only case per finding (one open per kind per household, by the database's
 unique index), which never escalates: nobody is called or texted; it waits in the queue and on
 the household page.
+
+Longer than most modules (about 560 lines) on purpose: the three findings share one daily series,
+one significance test and one explanation catalogue, and each finding's rule reads best beside the
+others it must not overlap with; the shell at the end is small.
 """
 
 from __future__ import annotations

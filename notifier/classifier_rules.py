@@ -19,6 +19,10 @@ Why each family exists (the error it prevents; each is also commented where it i
 * short answers — a bare "응" once borrowed the weight of "응급"; a closed list decides them;
 * ok must be said (NEGATED_WELLBEING, OK_CUES, DEATH_TALK) — calling someone fine who is not
   ends the check, so "fine" has to be said, and not negated.
+
+Longer than most modules (about 600 lines), most of it phrase lists in two languages: the safety
+rules are one ordered decision (a self-harm phrase outranks a denial, a denial outranks a danger
+word), and spread over files their order would no longer be visible in one read.
 """
 
 from __future__ import annotations
