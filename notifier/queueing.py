@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from core.enums import CallPurpose, CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
 from core.models import CallAttempt, Case, Contact, Household, Notification
-from notifier import ack_codes, handoff, lifecycle
+from notifier import ack_codes, family_link, handoff, lifecycle
 from notifier.policy import Limits, local_day_start
 from notifier.recipients import Recipient
 from notifier.templates import ACK_CODE_TEMPLATES, HANDOFF_TEMPLATE, Purpose, sms_body, template_for
@@ -152,6 +152,9 @@ def queue_for(
                 call=ring,
                 ack_code=ack_code,
                 name=contact.address_as if contact is not None else "",
+                status_link=family_link.status_link(session, case, contact, now)
+                if contact is not None and template in ACK_CODE_TEMPLATES
+                else None,
             )
         )
         note = Notification(

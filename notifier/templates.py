@@ -104,6 +104,7 @@ def sms_body(
     call: str | None = None,
     ack_code: str | None = None,
     name: str = "",
+    status_link: str | None = None,
 ) -> str:
     """The SMS text: household code and what kind of alert it is, never the resident's name
     (and the crisis line, for the texts of a self-harm case).
@@ -111,7 +112,9 @@ def sms_body(
     ``call``: the caseworker's (or centre's) number, for the texts that say whom to ring
     ("담당 복지사(…)"); without one they name the caseworker without a number. ``name``: how the
     family member calls the resident ("어머니", ``Contact.address_as``), else the catalogue's
-    neutral "어르신". ``ack_code`` is required for :data:`ACK_CODE_TEMPLATES` (a missing one raises)."""
+    neutral "어르신". ``ack_code`` is required for :data:`ACK_CODE_TEMPLATES` (a missing one raises).
+    ``status_link``: the household's status page for this family member (the alert texts end
+    with it; :mod:`notifier.family_link`)."""
     if template in ACK_CODE_TEMPLATES and ack_code is None:
         raise ValueError(f"{template} needs the recipient's acknowledgement code")
     who = (
@@ -129,4 +132,5 @@ def sms_body(
         ack_code=ack_code,
         name=name.strip() or MESSAGES.text("notify.resident", language),
         line=crisis_line(language),
+        status=MESSAGES.text("notify.status_link", language, link=status_link) if status_link else "",
     )

@@ -39,7 +39,7 @@ METHODS = re.compile(
 @pytest.mark.parametrize("language", [Language.KO, Language.EN])
 @pytest.mark.parametrize("key", RESIDENT + STAFF + FAMILY)
 def test_every_text_exists_fills_in_and_names_no_method(language: Language, key: str) -> None:
-    text = CATALOGUE.text(key, language, line="109", code="H-0001", ack_code="4821")
+    text = CATALOGUE.text(key, language, line="109", code="H-0001", ack_code="4821", status="")
     assert "{" not in text
     assert not METHODS.search(text), text
 
@@ -62,7 +62,7 @@ def test_the_resident_hears_the_line_and_that_they_are_being_connected_now(langu
 
 @pytest.mark.parametrize("language", [Language.KO, Language.EN])
 def test_the_family_is_asked_to_call_without_being_told_what_was_said(language: Language) -> None:
-    text = CATALOGUE.text("sms.family.self_harm", language, code="H-0001", ack_code="4821")
+    text = CATALOGUE.text("sms.family.self_harm", language, code="H-0001", ack_code="4821", status="")
     assert "자살" not in text and "suicid" not in text.lower()
     assert "H-0001" in text and "1 4821" in text  # the code proves the reply (notifier.ack_codes)
 

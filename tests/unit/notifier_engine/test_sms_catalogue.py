@@ -64,6 +64,7 @@ def test_exactly_the_code_templates_carry_a_code(language: Language) -> None:
             call="c",
             ack_code=marker,
             name="n",
+            status="",
         )
         assert (marker in text) == (key in ACK_CODE_TEMPLATES), key
 
