@@ -11,6 +11,11 @@ before the case's first call to the resident. Nothing is sent here; the outbox s
 
 :func:`escalate_now` acts on what a resident said (unwell, help) without waiting for the ladder.
 Reminders and "all clear" are :mod:`notifier.followup`; check-in calls :mod:`notifier.checkins`.
+
+A little over 450 lines: the ladder's step and the out-of-turn escalation share the same
+recipient rules (quiet hours, the self-harm protocol's filters, the hand-off's own text) and the
+same claim on the case; the out-of-turn half (``escalate_now`` and its helpers) is the natural
+place to split if it grows.
 """
 
 from __future__ import annotations

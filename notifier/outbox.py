@@ -30,7 +30,7 @@ asked (the console) sends again. Twilio's status callbacks also record the provi
 that has none (``calls.call_status``, ``sms.sms_status``), and a row that has a provider id is
 never sent again.
 
-This module is longer than most (about 500 lines) on purpose: claim, send, record, give up and
+This module is longer than most (about 580 lines) on purpose: claim, send, record, give up and
 reconcile are one protocol over the lease, the attempt count and the fencing token of the same
 rows, and each step's failure path depends on the others; split up, those rules would be read
 in several places.
