@@ -118,7 +118,17 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
     from anomaly import patterns, sweeper, training
     from gateway import connectivity, incidents
-    from notifier import checkins, crisis, escalation, followup, links, outbox, retention, stored_replies
+    from notifier import (
+        checkins,
+        crisis,
+        escalation,
+        followup,
+        links,
+        outbox,
+        retention,
+        sms_spool,
+        stored_replies,
+    )
     from notifier.transports.factory import make_transport
 
     crisis.configure(settings)  # the line staff texts and calls name
@@ -133,6 +143,8 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
         Tick("checkins", settings.escalation_interval_s, lambda: checkins.tick(engine, clock, settings)),
         # Replies on calls the API stored (or spooled) but could not act on: retried until done.
         Tick("replies", settings.escalation_interval_s, lambda: stored_replies.tick(engine, clock, settings)),
+        # Texts to our number that a locked database could not take in time (notifier/sms_spool.py).
+        Tick("sms_spool", settings.escalation_interval_s, lambda: sms_spool.tick(engine, clock, settings)),
         Tick("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
         Tick(
             "connectivity",

@@ -22,21 +22,19 @@ backoff until it is. Worst case in the webhook: 2 s + 5 s of waiting, well insid
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from core import spool
 from core.clock import Clock, ensure_utc
 from core.db import bounded_session, session_scope
 from core.enums import CallOutcome, Intent, Language, Risk
@@ -220,26 +218,8 @@ def safe_answer(raw: RawReply, base_url: str) -> str:
 
 
 def write_spool(directory: Path, raw: RawReply) -> Path:
-    """Durably write one reply: a temporary file fsynced, renamed into place, the directory
-    fsynced. When this returns, the reply survives a crash or power cut of this host."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    data = asdict(raw) | {"received_at": raw.received_at.isoformat()}
-    name = f"{raw.received_at.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex}.json"
-    tmp = directory / f".{name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the resident's words
-    try:
-        os.write(fd, json.dumps(data, ensure_ascii=False).encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    final = directory / name
-    os.replace(tmp, final)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return final
+    """Durably write one reply (core/spool.py): when this returns it survives a crash or power cut."""
+    return spool.write(directory, asdict(raw) | {"received_at": raw.received_at.isoformat()}, raw.received_at)
 
 
 def import_spool(engine: Engine, directory: Path, *, wait_s: float = STORE_WAIT_S) -> int:
@@ -249,15 +229,13 @@ def import_spool(engine: Engine, directory: Path, *, wait_s: float = STORE_WAIT_
     import of the same file (a crash between the two) a no-op. A file that cannot be read is
     renamed ``*.bad`` and logged, never silently dropped.
     """
-    if not directory.is_dir():
-        return 0
     taken = 0
-    for path in sorted(directory.glob("*.json")):
+    for path in spool.pending(directory):
         try:
             raw = _read_spooled(path)
         except (OSError, ValueError, KeyError, TypeError):
             log.error("spooled call reply %s cannot be read; kept as .bad for an operator", path.name)
-            path.rename(path.with_suffix(".bad"))
+            spool.set_aside(path)
             continue
         _store(engine, raw, wait_s)  # a database error stops the import; the file stays for later
         path.unlink()
@@ -268,7 +246,7 @@ def import_spool(engine: Engine, directory: Path, *, wait_s: float = STORE_WAIT_
 
 
 def _read_spooled(path: Path) -> RawReply:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data = spool.read(path)
     gather_no = data["gather_no"]
     return RawReply(
         key=str(data["key"]),

@@ -22,7 +22,7 @@ from api.deps import ClockDep, EngineDep, SettingsDep
 from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
 from core.db import session_scope
 from core.enums import Language
-from notifier import calls, sms, stored_replies
+from notifier import calls, sms, sms_spool, stored_replies
 from notifier import webhook_urls as paths
 from notifier.calls import crisis_line
 
@@ -199,11 +199,13 @@ async def sms_inbound(
     request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> Response:
     params = await _verified_params(request, settings)
-
-    def handle(session: Session) -> str:
-        return sms.inbound_sms(session, params=params.single(), now=clock.now())
-
-    return Response(await _in_transaction(engine, handle), media_type=XML)
+    # Handled within a bounded wait, or spooled to disk: never lost (notifier.sms_spool).
+    answer = await run_in_threadpool(
+        lambda: sms_spool.receive(
+            engine, params=params.single(), now=clock.now(), directory=sms_spool.spool_dir(settings)
+        )
+    )
+    return Response(answer, media_type=XML)
 
 
 @router.post(paths.VOICE_CONTACT_GATHER)

@@ -156,6 +156,7 @@ def test_page_has_no_inline_code_and_only_local_assets(app_client: TestClient) -
         "/static/status-links.js",
         "/static/handover.js",
         "/static/live.js",
+        "/static/handoff.js",
         "/static/dashboard.js",
     ]
     # Every non-JSON script is external (CSP forbids inline scripts).

@@ -1,0 +1,59 @@
+"""Durable spool files: what a webhook could not write to the database, kept on disk until it can.
+
+Twilio does not retry a voice ``<Gather>`` callback nor an inbound-text webhook: when the
+database cannot take the write in time, the request's content is written here (a temporary file
+fsynced, renamed into place, the directory fsynced: on disk before Twilio is answered) and a
+worker tick takes it into the database once it can (notifier/stored_replies.py,
+notifier/sms_spool.py). Files sort by the time they were received. They hold residents' words:
+mode 0600 in a 0700 directory, deleted as soon as the database holds them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def write(directory: Path, data: Mapping[str, Any], received_at: datetime) -> Path:
+    """Durably write one JSON object; when this returns it survives a crash or power cut."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"{received_at.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex}.json"
+    tmp = directory / f".{name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, json.dumps(dict(data), ensure_ascii=False).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    final = directory / name
+    os.replace(tmp, final)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return final
+
+
+def pending(directory: Path) -> list[Path]:
+    """Spooled files, oldest first (none when the directory does not exist)."""
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def read(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: not a JSON object")
+    return data
+
+
+def set_aside(path: Path) -> Path:
+    """A file that cannot be taken in is renamed ``*.bad`` for an operator, never dropped."""
+    bad = path.with_suffix(".bad")
+    path.rename(bad)
+    return bad
