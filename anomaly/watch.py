@@ -100,8 +100,9 @@ def explain_away_ended(
 # --- sign of life ----------------------------------------------------------------------------
 
 
-def last_sign_of_life(session: Session, watch: Watch) -> SignOfLife | None:
-    """The watch's latest real sign of life: appliance activity (naming its appliance) or a check-in."""
+def watch_sign_of_life(session: Session, watch: Watch) -> SignOfLife | None:
+    """The watch's latest real sign of life: appliance activity (naming its appliance) or a check-in
+    (the rule itself is ``core.localtime.latest_sign_of_life``; this reads the watch's row for it)."""
     appliance = None
     if watch.last_activity_device_id is not None:
         device = session.get(Device, watch.last_activity_device_id)
@@ -117,7 +118,7 @@ def quiet_start(
     After an away period, its end counts as the start of the quiet clock when nothing newer
     happened: the resident is presumed home then, and is watched (not called at once) from then.
     """
-    last = last_sign_of_life(session, watch)
+    last = watch_sign_of_life(session, watch)
     sign = last
     ended = away_ended_at(household) if from_away_end else None
     if ended is not None and (sign is None or sign.at < ended):
