@@ -10,7 +10,7 @@ identities live, the gateway, and every active device identity, with the hashes 
   can take another's session (the gateway's included) by choosing its client id;
 - persistence with ``autosave_on_changes true`` and ``autosave_interval 1``: the sessions and the
   messages queued for them are written after every change, so a broker crash (SIGKILL, power cut)
-  loses nothing queued (issue 14.7; the cost is measured in docs/benchmarks.md);
+  loses nothing queued (issue 14.7; its cost is not measured on its own: docs/devices.md);
 - ``max_queued_messages`` sized for plugs publishing while the gateway is away.
 """
 
