@@ -7,8 +7,8 @@ resolved as "in hospital". The rules, first match wins:
 2. a person closed a case after the last sign of life: the outcome speaks (hospital → "in
    hospital", fine or a false alarm → "checked at … — no sign of life since", anything else →
    "the caseworker will explain"), with the caseworker's number where a person must explain;
-3. monitoring paused: a neutral "no news to share" (:data:`NEUTRAL`), never "paused" or "away":
-   whoever holds the link must not learn that the home is empty (issue 13.6);
+3. monitoring paused: a neutral "no news to share" (:data:`NEUTRAL`) and whom to call, never
+   "paused" or "away": whoever holds the link must not learn that the home is empty (issue 13.6);
 4. no sign of life yet, or the last one older than the household's usual quiet (its watch is
    overdue): never "as usual" — "longer than usual without a sign of life" and whom to call;
 5. otherwise "as usual".
@@ -68,9 +68,9 @@ def family_view(session: Session, household: Household, now: datetime) -> Family
             return FamilyView(
                 "status.closed_ask", last, closed.resolved_at, caseworker_phone(session, closed)
             )
-    if _paused(household, now):
-        return FamilyView(NEUTRAL, None)
     phone = caseworker_phone(session, cases[0]) if cases else centre_phone(session, household)
+    if _paused(household, now):  # whom to call, but no time that would date an absence
+        return FamilyView(NEUTRAL, None, call=phone)
     if last is None:
         return FamilyView("status.no_sign", last, call=phone)
     if watch is not None and _overdue(watch, now):

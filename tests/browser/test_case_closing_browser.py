@@ -150,8 +150,9 @@ def test_the_outcome_is_chosen_shown_and_followed_on_the_family_page(
             expect(family.locator("#status-headline")).to_contain_text(headline)
             assert USUAL not in family.content()
             expect(family.locator("#status-updated")).to_contain_text("3월 2일 10:00")
+            # Whom to call, after every outcome (away too: a number says nothing about an empty home).
+            expect(family.locator("#status-call a")).to_have_attribute("href", f"tel:{PHONE}")
             if code == ResolutionCode.HOSPITAL:
-                expect(family.locator("#status-call a")).to_have_attribute("href", f"tel:{PHONE}")
                 _shot(family, "family-status-hospital")
             family.close()
 

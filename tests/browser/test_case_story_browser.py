@@ -115,7 +115,9 @@ def test_the_residents_words_lead_the_queue_and_the_case(running_app: Seeded) ->
             expect(summary).to_contain_text("사례가 닫혀 예정된 조치 없음")
             assert "담당자 확인 대기" not in summary.inner_text()
             expect(timeline).to_contain_text("입원 — 119 이송, 서울병원 입원")
-            assert "worker" not in page.locator("#case-panel").inner_text()
+            panel = page.locator("#case-panel").inner_text()
+            assert "worker" not in panel
+            assert "담당:" not in panel  # one word for one role: 접수한 사람 (took it on), 담당자 (assignee)
 
             # The same page in English: the cause and the actors in the user's language.
             page.goto(f"{running_app.base_url}/?lang=en#/cases/{running_app.case_id}")
