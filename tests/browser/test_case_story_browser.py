@@ -24,6 +24,7 @@ from tests.browser.test_dashboard_browser import (
     _shot,
     _sign_in,
 )
+from tests.browser.test_phone_browser import _fits
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = BROWSER_MARKS
@@ -123,5 +124,35 @@ def test_the_residents_words_lead_the_queue_and_the_case(running_app: Seeded) ->
             page.goto(f"{running_app.base_url}/?lang=en#/cases/{running_app.case_id}")
             expect(page.locator("#case-words")).to_contain_text("Fall — asked for help")
             expect(page.locator("#case-timeline")).to_contain_text("AI check call")
+        finally:
+            browser.close()
+
+
+def test_on_a_phone_the_words_and_the_resolve_dialog_fit_and_nothing_is_chosen(running_app: Seeded) -> None:
+    """At 390 × 844 the banner with her words and the outcome dialog fit the screen (no sideways
+    scrolling), and the dialog still starts with no outcome chosen."""
+    expect = sync_api.expect
+    _a_fall_on_the_call(running_app)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(
+                viewport={"width": 390, "height": 844}, locale="ko-KR", timezone_id="Asia/Seoul"
+            )
+            _sign_in(page, running_app.base_url, "worker")
+            page.goto(f"{running_app.base_url}/#/cases/{running_app.case_id}")
+            banner = page.locator("#case-words")
+            expect(banner.locator("blockquote")).to_have_text(f"“{FELL}”")
+            box = banner.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+            _fits(page, "case page with the words banner (390 px)")
+            page.click("#case-resolve")
+            expect(page.locator("#resolve-dialog")).to_be_visible()
+            expect(page.locator("#resolve-code")).to_have_value("")
+            page.select_option("#resolve-code", "hospital")  # nobody was texted: it says so
+            expect(page.locator("#resolve-family")).to_contain_text("종결 문자는 가지 않습니다")
+            dialog = page.locator("#resolve-dialog").bounding_box()
+            assert dialog is not None and dialog["x"] >= 0 and dialog["x"] + dialog["width"] <= 390
+            _fits(page, "resolve dialog (390 px)")
         finally:
             browser.close()
