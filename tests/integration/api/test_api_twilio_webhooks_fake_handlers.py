@@ -21,7 +21,7 @@ from api.routes import twilio as twilio_routes
 from core.clock import ManualClock
 from core.enums import CaseEventType
 from core.models import Case, CaseEvent
-from notifier import lifecycle, stored_replies
+from notifier import lifecycle, sms_spool, stored_replies
 from notifier import webhook_urls as paths
 from tests.integration.api.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, World
 
@@ -90,6 +90,7 @@ def recorder(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder
     monkeypatch.setattr(twilio_routes, "calls", calls)
     monkeypatch.setattr(stored_replies, "calls", calls)  # the gather route acts through it
     monkeypatch.setattr(twilio_routes, "sms", sms)
+    monkeypatch.setattr(sms_spool, "sms", sms)  # the inbound-text route acts through it
     yield rec
 
 
