@@ -453,6 +453,7 @@
       t("case.heading") + " #" + item.id + " — " + item.household_code + " (" + causeOrKind(item) + ")";
     showPerson(item);
     showWords(item.resident_words, tz);
+    showCaseToday(item); // not awaited: the summary below does not wait for it
     const closed = item.status === "resolved" || item.status === "cleared";
     facts($("case-summary"), [
       [t("col.severity"), t("severity." + item.severity, item.severity)],
@@ -724,27 +725,7 @@
     $("household-day-date").value = data.date;
     $("household-day-date").max = dayMax;
     $("household-day-next").disabled = data.date >= dayMax;
-    const max = Math.max(0, ...data.hours, ...data.usual);
-    const tableEl = element("table", null, "heatmap day-view");
-    tableEl.appendChild(element("caption", t("day.caption").replace("%date%", data.date)));
-    const head = element("tr");
-    head.appendChild(element("th", ""));
-    for (let h = 0; h < 24; h++) head.appendChild(element("th", String(h)));
-    tableEl.appendChild(head);
-    for (const [label, values] of [
-      [data.date === dayMax ? t("day.today_so_far") : t("day.this_day"), data.hours],
-      [t("day.usual"), data.usual],
-    ]) {
-      const tr = element("tr");
-      tr.appendChild(element("th", label));
-      values.forEach((value, hour) => {
-        const shown = value ? String(Math.round(value * 10) / 10) : "";
-        const td = element("td", shown, "heat-" + heatLevel(value, max));
-        td.title = label + " " + hour + ":00 — " + value;
-        tr.appendChild(td);
-      });
-      tableEl.appendChild(tr);
-    }
+    const tableEl = dayTable(data, data.date === dayMax);
     const times = data.switch_ons.map((s) => {
       const at = new Intl.DateTimeFormat(LOCALE, { timeZone: data.timezone, hour: "2-digit", minute: "2-digit" }).format(new Date(s.at));
       return at + (s.appliance ? " " + t("appliance." + s.appliance, s.appliance) : "");
@@ -753,6 +734,56 @@
       tableEl,
       element("p", t("day.switch_ons") + ": " + (times.length ? times.join(" · ") : t("day.none")), times.length ? "" : "muted"),
     );
+  }
+
+  // The server's "now" as a local hour of the household (``until`` is now for today).
+  function nowHour(data) {
+    const parts = new Intl.DateTimeFormat("en-GB", { timeZone: data.timezone, hour: "2-digit", hourCycle: "h23" });
+    return Number(parts.format(new Date(data.until)));
+  }
+
+  // One day hour by hour against the usual for that weekday; today's hour now is marked in both rows.
+  function dayTable(data, isToday) {
+    const max = Math.max(0, ...data.hours, ...data.usual);
+    const now = isToday ? nowHour(data) : null;
+    const tableEl = element("table", null, "heatmap day-view");
+    let caption = t("day.caption").replace("%date%", data.date);
+    if (now !== null) caption += " · " + t("day.now").replace("%hour%", String(now));
+    tableEl.appendChild(element("caption", caption));
+    const head = element("tr");
+    head.appendChild(element("th", ""));
+    for (let h = 0; h < 24; h++) head.appendChild(element("th", String(h), h === now ? "now" : null));
+    tableEl.appendChild(head);
+    for (const [label, values] of [
+      [isToday ? t("day.today_so_far") : t("day.this_day"), data.hours],
+      [t("day.usual"), data.usual],
+    ]) {
+      const tr = element("tr");
+      tr.appendChild(element("th", label));
+      values.forEach((value, hour) => {
+        const shown = value ? String(Math.round(value * 10) / 10) : "";
+        const td = element("td", shown, "heat-" + heatLevel(value, max) + (hour === now ? " now" : ""));
+        td.title = label + " " + hour + ":00 — " + value;
+        tr.appendChild(td);
+      });
+      tableEl.appendChild(tr);
+    }
+    return tableEl;
+  }
+
+  // The case header: today's activity in the household against its usual, with "now" marked.
+  async function showCaseToday(item) {
+    const box = $("case-today");
+    let data;
+    try {
+      data = await api("/households/" + item.household_id + "/activity/day");
+    } catch (error) {
+      show(box, false); // the rest of the case page stands without it
+      return;
+    }
+    if (currentCase === null || currentCase.id !== item.id) return; // a newer case is on screen
+    box.replaceChildren(element("h2", t("case.today")), dayTable(data, true));
+    show(box, true);
   }
 
   async function loadHeatmap() {

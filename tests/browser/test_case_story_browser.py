@@ -156,3 +156,35 @@ def test_on_a_phone_the_words_and_the_resolve_dialog_fit_and_nothing_is_chosen(r
             _fits(page, "resolve dialog (390 px)")
         finally:
             browser.close()
+
+
+def test_the_case_header_sets_today_against_the_usual_day_with_the_hour_now_marked(
+    running_app: Seeded,
+) -> None:
+    """Issue 17: the case header shows today's activity against the usual, "now" marked by the
+    server's clock in the household's time zone (10:00 in Seoul here; the browser's own clock is
+    the real one, so a marker from it would land elsewhere)."""
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for lang, heading, now in (
+                ("ko", "오늘 활동과 평소", "지금 10시"),
+                ("en", "Today against", "now 10:00"),
+            ):
+                page = browser.new_page(
+                    viewport={"width": 390, "height": 844}, locale="ko-KR", timezone_id="Asia/Seoul"
+                )
+                _sign_in(page, running_app.base_url, "worker", f"?lang={lang}")
+                page.goto(f"{running_app.base_url}/?lang={lang}#/cases/{running_app.case_id}")
+                today = page.locator("#case-today")
+                expect(today).to_be_visible()
+                expect(today.locator("h2")).to_contain_text(heading)
+                expect(today.locator("caption")).to_contain_text(now)
+                expect(today.locator("th.now")).to_have_text("10")
+                expect(today.locator("td.now")).to_have_count(2)  # today so far, and the usual
+                expect(today.locator("tr")).to_have_count(3)
+                _fits(page, f"case with today's activity ({lang}, 390 px)")
+                page.close()
+        finally:
+            browser.close()

@@ -86,12 +86,16 @@ def test_overlapping_household_loads_draw_the_extra_sections_once(running_app: S
             _count_fetches(page)
             _sign_in(page, running_app.base_url, "admin")
             page.goto(f"{running_app.base_url}/#/households/{household.id}")
-            expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1)
+            expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1, timeout=30_000)
             page.evaluate(
                 "for (let i = 0; i < 4; i++) window.dispatchEvent(new HashChangeEvent('hashchange'))"
             )
             _settle(page)
-            expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1)
-            expect(page.locator("#household-extra h2", has_text="개인정보 파기")).to_have_count(1)
+            # The newest load draws the sections once; on a loaded machine its fetches can take
+            # longer than expect()'s default 5 s, and meanwhile the box is empty (count 0).
+            expect(page.locator(f"#resident-erase-{resident.id}")).to_have_count(1, timeout=30_000)
+            expect(page.locator("#household-extra h2", has_text="개인정보 파기")).to_have_count(
+                1, timeout=30_000
+            )
         finally:
             browser.close()
