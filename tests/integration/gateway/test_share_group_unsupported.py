@@ -9,6 +9,7 @@ broker without a share group delivers, and the probe proves it.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -79,8 +80,17 @@ def _gateway(url: str, engine: Engine, group: str | None) -> Gateway:
 
 
 def test_a_broker_that_ignores_shared_subscriptions_is_caught_at_start(
-    nats_mqtt_url: str, sqlite_engine: Engine, caplog: pytest.LogCaptureFixture
+    nats_mqtt_url: str,
+    sqlite_engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Another test in this worker may have configured logging (dictConfig disables loggers that
+    # exist then): make sure the gateway's records reach caplog.
+    service_log = logging.getLogger("gateway.service")
+    monkeypatch.setattr(service_log, "disabled", False)
+    monkeypatch.setattr(service_log, "propagate", True)
+    caplog.set_level(logging.CRITICAL, logger="gateway.service")
     gateway = _gateway(nats_mqtt_url, sqlite_engine, unique("grp"))
     gateway.start()
     try:
