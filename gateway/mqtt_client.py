@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import ssl
 import struct
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +35,9 @@ from paho.mqtt.enums import MQTTErrorCode
 log = logging.getLogger(__name__)
 
 RECV_CHUNK = 262_144
+
+# A filter nobody subscribes to: unsubscribing from it is a round trip that flushes our acks.
+ACK_BARRIER_TOPIC = "anbu-gateway/ack-barrier"
 PUBACK = 0x40
 _PUBACK_STRUCT = struct.Struct("!BBH")  # fixed header, remaining length 2, packet id (MQTT 3.1.1 and 5)
 _REQUIRED = (
@@ -277,3 +281,40 @@ def ack_all(client: mqtt.Client, mids: list[int]) -> None:
         return
     for mid in mids:
         client.ack(mid, 1)
+
+
+class Unsubacks:
+    """The UNSUBACKs one client has had, by packet id: call :meth:`seen` from ``on_unsubscribe``.
+
+    Ids are remembered, not "the next one": an UNSUBACK may arrive before ``unsubscribe`` has
+    returned its id to the caller.
+    """
+
+    def __init__(self) -> None:
+        self._arrived = threading.Condition()
+        self._mids: set[int] = set()
+
+    def seen(self, mid: int) -> None:
+        with self._arrived:
+            self._mids.add(mid)
+            self._arrived.notify_all()
+
+    def wait(self, mid: int, timeout: float) -> bool:
+        """True once the UNSUBACK of *mid* has arrived; False after *timeout* s without it."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: mid in self._mids, timeout)
+
+
+def ack_barrier(client: mqtt.Client, unsubacks: Unsubacks, timeout: float) -> bool:
+    """Wait until the broker has processed every PUBACK we sent so far; False if it did not say so.
+
+    Closing a socket that still has unread incoming data makes the kernel send RST, and the
+    broker may then discard PUBACKs it has received but not yet read: those messages would come
+    back as duplicates. The broker answers packets in order, so an UNSUBACK for
+    :data:`ACK_BARRIER_TOPIC`, a filter nobody subscribes to, proves every earlier PUBACK was
+    processed.
+    """
+    result, mid = client.unsubscribe(ACK_BARRIER_TOPIC)
+    if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+        return False
+    return unsubacks.wait(mid, timeout)

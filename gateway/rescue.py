@@ -54,6 +54,7 @@ from core.settings import Settings
 from gateway.batches import BatchProcessor
 from gateway.batching import take_batch
 from gateway.ingest import BatchResult, InboundMessage
+from gateway.mqtt_client import Unsubacks, ack_all, ack_barrier
 from gateway.mqtt_tls import authenticate, topic_of
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ class SessionRescue:
         filters: Sequence[str],
         credentials: tuple[str, str] | None = None,
         stop: threading.Event | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._member = member
         # Receipts are the dead member's: its in-flight messages come back with DUP and its ids.
@@ -227,10 +229,10 @@ class SessionRescue:
         self._connack: threading.Event = threading.Event()
         self._unsubscribed = threading.Event()
         self._unsubscribe_mid: int | None = None
-        self._barrier_mid: int | None = None
-        self._barrier = threading.Event()
+        self._unsubacks = Unsubacks()
         self._lost = threading.Event()  # the connection ended before we retired it
-        self._last_arrival = time.monotonic()
+        self._monotonic = monotonic
+        self._last_arrival = monotonic()
         self._arrival = 0
         self._session_present = False
         self._refused: str | None = None
@@ -238,7 +240,7 @@ class SessionRescue:
             engine, clock, self._settings, message_of=lambda h: h.message, interrupt=self._stop
         )
 
-    def run(self, monotonic: Callable[[], float] = time.monotonic) -> RescueOutcome:
+    def run(self) -> RescueOutcome:
         outcome = RescueOutcome(self._member)
         client = self._client()
         endpoint = self._settings.mqtt_endpoint
@@ -253,13 +255,12 @@ class SessionRescue:
             return outcome
         client.loop_start()
         try:
-            return self._drain(client, outcome, monotonic)
+            return self._drain(client, outcome)
         finally:
             client.loop_stop()
 
-    def _drain(
-        self, client: mqtt.Client, outcome: RescueOutcome, monotonic: Callable[[], float]
-    ) -> RescueOutcome:
+    def _drain(self, client: mqtt.Client, outcome: RescueOutcome) -> RescueOutcome:
+        monotonic = self._monotonic
         if not self._connack.wait(CONNECT_TIMEOUT_S) or self._refused is not None:
             outcome.reason = self._refused or "no CONNACK"
             client.disconnect()
@@ -289,10 +290,7 @@ class SessionRescue:
             client.disconnect()
             outcome.reason = "stopped"
             return outcome
-        # Every PUBACK processed before the session goes (gateway/service.py, the ack barrier).
-        result, self._barrier_mid = client.unsubscribe("anbu-gateway/ack-barrier")
-        if result == mqtt.MQTT_ERR_SUCCESS:
-            self._barrier.wait(CONNECT_TIMEOUT_S)
+        ack_barrier(client, self._unsubacks, CONNECT_TIMEOUT_S)  # every PUBACK processed first
         retire = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
         retire.SessionExpiryInterval = 0
         client.disconnect(properties=retire)
@@ -336,10 +334,9 @@ class SessionRescue:
         _properties: Properties | None,
     ) -> None:
         if mid == self._unsubscribe_mid:
-            self._last_arrival = time.monotonic()  # the quiet counts from here at the earliest
+            self._last_arrival = self._monotonic()  # the quiet counts from here at the earliest
             self._unsubscribed.set()
-        elif mid == self._barrier_mid:
-            self._barrier.set()
+        self._unsubacks.seen(mid)
 
     def _on_disconnect(
         self,
@@ -355,7 +352,7 @@ class SessionRescue:
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
             topic = topic_of(msg)
-            self._last_arrival = time.monotonic()
+            self._last_arrival = self._monotonic()
             self._arrival += 1
             inbound = InboundMessage(
                 topic,
@@ -371,6 +368,5 @@ class SessionRescue:
 
 
 def _ack(client: mqtt.Client, done: Sequence[_Held]) -> None:
-    for held in done:
-        if held.qos:
-            client.ack(held.mid, held.qos)
+    # The member's subscriptions are QoS 1 (gateway/service.py), so QoS 2 never arrives.
+    ack_all(client, [held.mid for held in done if held.qos])

@@ -41,7 +41,7 @@ from gateway.batching import take_batch
 from gateway.hearing import Hearing, deaf_limit, device_bound, live_intervals
 from gateway.ingest import BatchResult, InboundMessage
 from gateway.link import FLAP_WINDOW_S, PROBE_IDLE_S, PROBE_TIMEOUT_S, Action, LinkWatch, probe_topic
-from gateway.mqtt_client import BufferedClient, ack_all, make_client
+from gateway.mqtt_client import BufferedClient, Unsubacks, ack_all, ack_barrier, make_client
 from gateway.mqtt_tls import authenticate, topic_of
 from gateway.rate import RecentBatches
 from gateway.rescue import (
@@ -88,8 +88,7 @@ V5_CONNACK_TIMEOUT_S = 5.0
 # The network thread says it stopped reading the broker (the store fell behind) at most this often.
 BACKPRESSURE_LOG_EVERY_S = 60.0
 
-# A filter nobody subscribes to: unsubscribing from it is a round trip that flushes our acks.
-ACK_BARRIER_TOPIC = "anbu-gateway/ack-barrier"
+# How long stopping waits for the broker to confirm our last acks (mqtt_client.ack_barrier).
 ACK_BARRIER_TIMEOUT_S = 2.0
 
 # CONNACK reason codes (MQTT 5 numbering; paho maps 3.1.1 return codes onto them).
@@ -162,8 +161,7 @@ class Gateway:
         self._interrupt = threading.Event()
         self._connected_event = threading.Event()  # connected AND subscriptions acknowledged
         self._subscribe_mid: int | None = None
-        self._unsubacks = threading.Condition()
-        self._unsuback_mids: set[int] = set()
+        self._unsubacks = Unsubacks()
         # Guards (client, generation, connected) so an ack never crosses a reconnect.
         self._conn_lock = threading.Lock()
         self._generation = 0
@@ -254,23 +252,10 @@ class Gateway:
         log.info("gateway stopped (%d messages still queued, left for redelivery)", self._queue.qsize())
 
     def _confirm_acks_delivered(self, client: mqtt.Client, timeout: float) -> None:
-        """Wait until the broker has processed our last PUBACKs before closing the socket.
-
-        Closing a socket that still has unread incoming data makes the kernel send RST, and the
-        broker may then discard PUBACKs it has received but not yet read: those messages would
-        come back as duplicates. The broker answers packets in order, so an UNSUBACK for a
-        filter we never subscribed to proves every earlier PUBACK was processed.
-        """
+        """Wait until the broker has processed our last PUBACKs before closing the socket."""
         if not self._connected:
             return
-        result, mid = client.unsubscribe(ACK_BARRIER_TOPIC)
-        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
-            return
-        with self._unsubacks:  # the UNSUBACK may already have arrived: remember mids, not "the next one"
-            confirmed = self._unsubacks.wait_for(
-                lambda: mid in self._unsuback_mids, min(timeout, ACK_BARRIER_TIMEOUT_S)
-            )
-        if not confirmed:
+        if not ack_barrier(client, self._unsubacks, min(timeout, ACK_BARRIER_TIMEOUT_S)):
             log.warning("broker did not confirm our last acknowledgements; some messages may be redelivered")
 
     def _new_link(self, *, expect_session: bool) -> LinkWatch:
@@ -546,9 +531,7 @@ class Gateway:
         _reason_codes: list[ReasonCode],
         _properties: Properties | None,
     ) -> None:
-        with self._unsubacks:
-            self._unsuback_mids.add(mid)
-            self._unsubacks.notify_all()
+        self._unsubacks.seen(mid)
 
     def _on_refused(self, client: mqtt.Client, reason_code: ReasonCode) -> None:
         code = reason_code.value

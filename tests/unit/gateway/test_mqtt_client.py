@@ -11,7 +11,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from gateway.mqtt_client import BufferedClient, ack_all, buffered_supported, make_client, pubacks
+from gateway.mqtt_client import (
+    ACK_BARRIER_TOPIC,
+    BufferedClient,
+    Unsubacks,
+    ack_all,
+    ack_barrier,
+    buffered_supported,
+    make_client,
+    pubacks,
+)
 
 
 def _publish(topic: str, payload: bytes, qos: int = 0, mid: int = 0) -> bytes:
@@ -125,6 +134,33 @@ def test_stock_client_is_acked_one_by_one() -> None:
     recorder = Recorder()
     ack_all(recorder, [4, 2])  # type: ignore[arg-type]
     assert recorder.acks == [(4, 1), (2, 1)]
+
+
+class _Unsubscriber:
+    """Answers an UNSUBSCRIBE at once (before ``unsubscribe`` returns), or never, or refuses it."""
+
+    def __init__(self, unsubacks: Unsubacks, *, answer: bool = True, result: int = 0) -> None:
+        self.unsubacks, self.answer, self.result = unsubacks, answer, result
+        self.unsubscribed: list[str] = []
+
+    def unsubscribe(self, topic: str) -> tuple[int, int]:
+        self.unsubscribed.append(topic)
+        if self.answer:
+            self.unsubacks.seen(7)
+        return self.result, 7
+
+
+def test_ack_barrier_counts_an_unsuback_that_came_before_unsubscribe_returned() -> None:
+    unsubacks = Unsubacks()
+    client = _Unsubscriber(unsubacks)
+    assert ack_barrier(client, unsubacks, 0.01)  # type: ignore[arg-type]
+    assert client.unsubscribed == [ACK_BARRIER_TOPIC]
+
+
+def test_ack_barrier_is_false_unanswered_or_refused() -> None:
+    unsubacks = Unsubacks()
+    assert not ack_barrier(_Unsubscriber(unsubacks, answer=False), unsubacks, 0.01)  # type: ignore[arg-type]
+    assert not ack_barrier(_Unsubscriber(unsubacks, result=4), unsubacks, 0.01)  # type: ignore[arg-type]
 
 
 def test_make_client_falls_back_when_asked_or_unsupported() -> None:
