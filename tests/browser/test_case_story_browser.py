@@ -8,25 +8,16 @@ the page's language; a resolved case shows its outcome and note, not "waiting fo
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
+
 from sqlmodel import select
 
 from core.db import session_scope
 from core.enums import CallOutcome, CallPurpose, CallStatus, CaseEventType, Intent, RecipientKind
 from core.models import CallAttempt, Case, User
 from notifier import lifecycle
-from tests.browser.test_dashboard_browser import (
-    BROWSER_MARKS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NOW,
-    Seeded,
-    _shot,
-    _sign_in,
-)
-from tests.browser.test_phone_browser import _fits
+from tests.browser.harness import BROWSER_MARKS, NOW, Seeded, fits, shot, sign_in, sync_api
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = BROWSER_MARKS
 
 FELL = "넘어져서 못 일어나겠어요"
@@ -73,118 +64,101 @@ def _a_fall_on_the_call(app: Seeded) -> None:
         )
 
 
-def test_the_residents_words_lead_the_queue_and_the_case(running_app: Seeded) -> None:
+def test_the_residents_words_lead_the_queue_and_the_case(running_app: Seeded, browser: Any) -> None:
     expect = sync_api.expect
     _a_fall_on_the_call(running_app)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(
-                viewport={"width": 1360, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul"
-            )
-            _sign_in(page, running_app.base_url, "worker")
-            row = page.locator("#queue-body tr", has_text=running_app.household_code)
-            expect(row).to_contain_text("낙상·도움 요청")
-            expect(row.locator("q.words")).to_have_text(FELL)
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul")
+    sign_in(page, running_app.base_url, "worker")
+    row = page.locator("#queue-body tr", has_text=running_app.household_code)
+    expect(row).to_contain_text("낙상·도움 요청")
+    expect(row.locator("q.words")).to_have_text(FELL)
 
-            page.goto(f"{running_app.base_url}/#/cases/{running_app.case_id}")
-            expect(page.locator("#case-heading")).to_contain_text("낙상·도움 요청")
-            banner = page.locator("#case-words")
-            expect(banner).to_be_visible()
-            expect(banner).to_contain_text("낙상·도움 요청 · 어르신 말씀")
-            expect(banner.locator("blockquote")).to_have_text(f"“{FELL}”")
-            timeline = page.locator("#case-timeline")
-            expect(timeline).to_contain_text("AI 안부 전화")
-            expect(timeline).to_contain_text(f"“{FELL}” → 긴급 도움 요청")
-            expect(timeline).to_contain_text("안부 시스템")
-            assert "call:" not in timeline.inner_text() and "system" not in timeline.inner_text()
+    page.goto(f"{running_app.base_url}/#/cases/{running_app.case_id}")
+    expect(page.locator("#case-heading")).to_contain_text("낙상·도움 요청")
+    banner = page.locator("#case-words")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("낙상·도움 요청 · 어르신 말씀")
+    expect(banner.locator("blockquote")).to_have_text(f"“{FELL}”")
+    timeline = page.locator("#case-timeline")
+    expect(timeline).to_contain_text("AI 안부 전화")
+    expect(timeline).to_contain_text(f"“{FELL}” → 긴급 도움 요청")
+    expect(timeline).to_contain_text("안부 시스템")
+    assert "call:" not in timeline.inner_text() and "system" not in timeline.inner_text()
 
-            # Take it on, assign it, close it: names, not logins; the outcome and note, not "waiting".
-            page.click("#case-ack")
-            expect(page.locator("#case-summary")).to_contain_text("접수한 사람김복지")
-            page.select_option("#m-assignee", label="김복지")
-            page.click("#case-assign-form button[type=submit]")
-            expect(page.locator("#case-assigned")).to_have_text("담당자: 김복지")
-            _shot(page, "case-words")
-            page.click("#case-resolve")
-            page.select_option("#resolve-code", "hospital")
-            page.fill("#resolve-note", "119 이송, 서울병원 입원")
-            page.click("#resolve-form button[type=submit]")
-            summary = page.locator("#case-summary")
-            expect(summary).to_contain_text("종결 메모119 이송, 서울병원 입원")
-            expect(summary).to_contain_text("종결한 사람김복지")
-            expect(summary).to_contain_text("사례가 닫혀 예정된 조치 없음")
-            assert "담당자 확인 대기" not in summary.inner_text()
-            expect(timeline).to_contain_text("입원 — 119 이송, 서울병원 입원")
-            panel = page.locator("#case-panel").inner_text()
-            assert "worker" not in panel
-            assert "담당:" not in panel  # one word for one role: 접수한 사람 (took it on), 담당자 (assignee)
+    # Take it on, assign it, close it: names, not logins; the outcome and note, not "waiting".
+    page.click("#case-ack")
+    expect(page.locator("#case-summary")).to_contain_text("접수한 사람김복지")
+    page.select_option("#m-assignee", label="김복지")
+    page.click("#case-assign-form button[type=submit]")
+    expect(page.locator("#case-assigned")).to_have_text("담당자: 김복지")
+    shot(page, "case-words")
+    page.click("#case-resolve")
+    page.select_option("#resolve-code", "hospital")
+    page.fill("#resolve-note", "119 이송, 서울병원 입원")
+    page.click("#resolve-form button[type=submit]")
+    summary = page.locator("#case-summary")
+    expect(summary).to_contain_text("종결 메모119 이송, 서울병원 입원")
+    expect(summary).to_contain_text("종결한 사람김복지")
+    expect(summary).to_contain_text("사례가 닫혀 예정된 조치 없음")
+    assert "담당자 확인 대기" not in summary.inner_text()
+    expect(timeline).to_contain_text("입원 — 119 이송, 서울병원 입원")
+    panel = page.locator("#case-panel").inner_text()
+    assert "worker" not in panel
+    assert "담당:" not in panel  # one word for one role: 접수한 사람 (took it on), 담당자 (assignee)
 
-            # The same page in English: the cause and the actors in the user's language.
-            page.goto(f"{running_app.base_url}/?lang=en#/cases/{running_app.case_id}")
-            expect(page.locator("#case-words")).to_contain_text("Fall — asked for help")
-            expect(page.locator("#case-timeline")).to_contain_text("AI check call")
-        finally:
-            browser.close()
+    # The same page in English: the cause and the actors in the user's language.
+    page.goto(f"{running_app.base_url}/?lang=en#/cases/{running_app.case_id}")
+    expect(page.locator("#case-words")).to_contain_text("Fall — asked for help")
+    expect(page.locator("#case-timeline")).to_contain_text("AI check call")
 
 
-def test_on_a_phone_the_words_and_the_resolve_dialog_fit_and_nothing_is_chosen(running_app: Seeded) -> None:
+def test_on_a_phone_the_words_and_the_resolve_dialog_fit_and_nothing_is_chosen(
+    running_app: Seeded, browser: Any
+) -> None:
     """At 390 × 844 the banner with her words and the outcome dialog fit the screen (no sideways
     scrolling), and the dialog still starts with no outcome chosen."""
     expect = sync_api.expect
     _a_fall_on_the_call(running_app)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(
-                viewport={"width": 390, "height": 844}, locale="ko-KR", timezone_id="Asia/Seoul"
-            )
-            _sign_in(page, running_app.base_url, "worker")
-            page.goto(f"{running_app.base_url}/#/cases/{running_app.case_id}")
-            banner = page.locator("#case-words")
-            expect(banner.locator("blockquote")).to_have_text(f"“{FELL}”")
-            box = banner.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-            _fits(page, "case page with the words banner (390 px)")
-            page.click("#case-resolve")
-            expect(page.locator("#resolve-dialog")).to_be_visible()
-            expect(page.locator("#resolve-code")).to_have_value("")
-            page.select_option("#resolve-code", "hospital")  # nobody was texted: it says so
-            expect(page.locator("#resolve-family")).to_contain_text("종결 문자는 가지 않습니다")
-            dialog = page.locator("#resolve-dialog").bounding_box()
-            assert dialog is not None and dialog["x"] >= 0 and dialog["x"] + dialog["width"] <= 390
-            _fits(page, "resolve dialog (390 px)")
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ko-KR", timezone_id="Asia/Seoul")
+    sign_in(page, running_app.base_url, "worker")
+    page.goto(f"{running_app.base_url}/#/cases/{running_app.case_id}")
+    banner = page.locator("#case-words")
+    expect(banner.locator("blockquote")).to_have_text(f"“{FELL}”")
+    box = banner.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    fits(page, "case page with the words banner (390 px)")
+    page.click("#case-resolve")
+    expect(page.locator("#resolve-dialog")).to_be_visible()
+    expect(page.locator("#resolve-code")).to_have_value("")
+    page.select_option("#resolve-code", "hospital")  # nobody was texted: it says so
+    expect(page.locator("#resolve-family")).to_contain_text("종결 문자는 가지 않습니다")
+    dialog = page.locator("#resolve-dialog").bounding_box()
+    assert dialog is not None and dialog["x"] >= 0 and dialog["x"] + dialog["width"] <= 390
+    fits(page, "resolve dialog (390 px)")
 
 
 def test_the_case_header_sets_today_against_the_usual_day_with_the_hour_now_marked(
-    running_app: Seeded,
+    running_app: Seeded, browser: Any
 ) -> None:
     """Issue 17: the case header shows today's activity against the usual, "now" marked by the
     server's clock in the household's time zone (10:00 in Seoul here; the browser's own clock is
     the real one, so a marker from it would land elsewhere)."""
     expect = sync_api.expect
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            for lang, heading, now in (
-                ("ko", "오늘 활동과 평소", "지금 10시"),
-                ("en", "Today against", "now 10:00"),
-            ):
-                page = browser.new_page(
-                    viewport={"width": 390, "height": 844}, locale="ko-KR", timezone_id="Asia/Seoul"
-                )
-                _sign_in(page, running_app.base_url, "worker", f"?lang={lang}")
-                page.goto(f"{running_app.base_url}/?lang={lang}#/cases/{running_app.case_id}")
-                today = page.locator("#case-today")
-                expect(today).to_be_visible()
-                expect(today.locator("h2")).to_contain_text(heading)
-                expect(today.locator("caption")).to_contain_text(now)
-                expect(today.locator("th.now")).to_have_text("10")
-                expect(today.locator("td.now")).to_have_count(2)  # today so far, and the usual
-                expect(today.locator("tr")).to_have_count(3)
-                _fits(page, f"case with today's activity ({lang}, 390 px)")
-                page.close()
-        finally:
-            browser.close()
+    for lang, heading, now in (
+        ("ko", "오늘 활동과 평소", "지금 10시"),
+        ("en", "Today against", "now 10:00"),
+    ):
+        page = browser.new_page(
+            viewport={"width": 390, "height": 844}, locale="ko-KR", timezone_id="Asia/Seoul"
+        )
+        sign_in(page, running_app.base_url, "worker", f"?lang={lang}")
+        page.goto(f"{running_app.base_url}/?lang={lang}#/cases/{running_app.case_id}")
+        today = page.locator("#case-today")
+        expect(today).to_be_visible()
+        expect(today.locator("h2")).to_contain_text(heading)
+        expect(today.locator("caption")).to_contain_text(now)
+        expect(today.locator("th.now")).to_have_text("10")
+        expect(today.locator("td.now")).to_have_count(2)  # today so far, and the usual
+        expect(today.locator("tr")).to_have_count(3)
+        fits(page, f"case with today's activity ({lang}, 390 px)")
+        page.close()

@@ -9,267 +9,15 @@ Skips with a reason when Playwright or /usr/bin/chromium is missing.
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlmodel import Session, col, select
 
-from api.app import create_app
-from api.users import create_user
-from core.clock import ManualClock
-from core.db import make_engine, session_scope
-from core.enums import (
-    AuditAction,
-    AuditObject,
-    CallOutcome,
-    CallPurpose,
-    CallStatus,
-    CaseEventType,
-    CaseKind,
-    CaseStatus,
-    DeviceStatus,
-    DeviceVendor,
-    EdgeKind,
-    ResolutionCode,
-    Role,
-    Severity,
-    WatchStatus,
-)
-from core.migrate import upgrade
-from core.models import (
-    ActivityEdge,
-    AuditEntry,
-    CallAttempt,
-    Case,
-    CaseAssignment,
-    CaseEvent,
-    CheckinCall,
-    Device,
-    Household,
-    Organisation,
-    Team,
-    User,
-)
-from core.settings import Settings
-from notifier import lifecycle
-from notifier.checkins import place_due, set_schedule
-from tests.factories import TEST_SECRET_KEY, make_household, make_team, make_watch
+from core.enums import AuditAction, AuditObject, CaseEventType, CaseStatus, ResolutionCode, Role
+from core.models import AuditEntry, Case, CaseAssignment, CaseEvent, Household, Organisation, Team, User
+from tests.browser.harness import BROWSER_MARKS, EXPLANATION, EXPLANATION_EN, Seeded, shot, sign_in, sync_api
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
-PASSWORD = "correct horse battery"
-EXPLANATION = "전기포트를 평소 08:00까지 쓰셨는데 오늘은 아직 사용이 없습니다 (마지막: 어제 19:40)"
-EXPLANATION_EN = "Usually uses the kettle by 08:00; nothing today yet (last: yesterday 19:40)"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
-)
-BROWSER_MARKS = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
 pytestmark = BROWSER_MARKS
-
-
-@dataclass(frozen=True)
-class Seeded:
-    base_url: str
-    engine: Any
-    household_code: str
-    case_id: int
-
-
-def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
-    with session_scope(engine) as session:
-        team = make_team(session, name="행복동 주민센터")
-        create_user(session, username="admin", password=PASSWORD, role=Role.ADMIN, now=clock.now())
-        create_user(
-            session,
-            username="worker",
-            password=PASSWORD,
-            role=Role.CASEWORKER,
-            team_id=team.id,
-            now=clock.now(),
-        )
-        household = make_household(session, team=team)
-        quiet = make_household(session, team=team)
-        assert household.id is not None and quiet.id is not None
-        device = Device(
-            vendor=DeviceVendor.NATIVE,
-            external_id="plug-kettle-01",
-            household_id=household.id,
-            status=DeviceStatus.ASSIGNED,
-            appliance="kettle",
-            online=True,
-            last_seen_at=clock.now() - timedelta(minutes=1),
-            last_power_w=0.4,
-            last_reading_at=clock.now() - timedelta(minutes=1),
-            created_at=clock.now() - timedelta(days=60),
-            clock_offset_s=86400.0,  # its clock is a day behind: staff see it on the household page
-        )
-        session.add(device)
-        session.flush()
-        assert device.id is not None
-        # Five weeks of a morning kettle and an evening TV, then nothing since yesterday evening.
-        for day in range(35, 0, -1):
-            morning = clock.now().replace(hour=22, minute=15) - timedelta(days=day + 1)  # 07:15 Seoul
-            evening = clock.now().replace(hour=10, minute=40) - timedelta(days=day)  # 19:40 Seoul
-            for ts in (morning, evening):
-                session.add(
-                    ActivityEdge(
-                        household_id=household.id, device_id=device.id, ts=ts, kind=EdgeKind.ON, power_w=1800
-                    )
-                )
-        make_watch(
-            session,
-            household,
-            status=WatchStatus.OVERDUE,
-            last_activity_at=clock.now() - timedelta(hours=14, minutes=20),
-            alert_after=clock.now() - timedelta(hours=2),
-            explanation=EXPLANATION,
-        )
-        case, _ = lifecycle.open_or_redetect(
-            session,
-            household_id=household.id,
-            kind=CaseKind.INACTIVITY,
-            severity=Severity.ALERT,
-            explanation={"ko": EXPLANATION, "en": EXPLANATION_EN},  # as the sweeper stores it
-            policy_snapshot={},
-            now=clock.now() - timedelta(minutes=20),
-        )
-        assert case.id is not None
-        # Weekly check-in calls: last Thursday's answers (a worrying one about meals), and this
-        # morning's call skipped by the notifier itself because the case is open.
-        set_schedule(
-            session, household.id, weekdays=[1, 4], local_time="10:00", now=clock.now() - timedelta(hours=1)
-        )
-        assert place_due(session, household.id, clock.now()) == 0
-        called = clock.now() - timedelta(days=4)
-        attempt = CallAttempt(
-            purpose=CallPurpose.CHECKIN,
-            household_id=household.id,
-            to_address="+821012345678",
-            code="checkin-browser-1",
-            idempotency_key=f"checkin:{household.id}:1",
-            status=CallStatus.COMPLETED,
-            outcome=CallOutcome.UNWELL,
-            created_at=called,
-            updated_at=called,
-        )
-        session.add(attempt)
-        session.flush()
-        assert attempt.id is not None
-        session.add(
-            CheckinCall(
-                household_id=household.id,
-                call_attempt_id=attempt.id,
-                scheduled_for=called,
-                answers={
-                    "meals": {"answer": "concern"},
-                    "sleep": {"answer": "ok"},
-                    "health": {"answer": "ok"},
-                },
-                created_at=called,
-            )
-        )
-        return household.code, case.id
-
-
-@pytest.fixture
-def running_app(tmp_path: Path) -> Iterator[Seeded]:
-    import uvicorn
-
-    url = f"sqlite:///{tmp_path / 'anbu.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    clock = ManualClock(NOW)
-    code, case_id = _seed(engine, clock)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = Settings(
-        _env_file=None,
-        env="test",
-        secret_key=TEST_SECRET_KEY,
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    app = create_app(settings, engine, clock)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    started = threading.Event()
-    for _ in range(200):  # poll the server's own flag, up to 10 s
-        if server.started:
-            started.set()
-            break
-        started.wait(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield Seeded(f"http://127.0.0.1:{port}", engine, code, case_id)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        engine.dispose()
-
-
-# Counts the page's fetches in flight (an init script is injected by the browser, not by the page,
-# so CSP does not apply). The live notice's event stream is an EventSource, not a fetch.
-_COUNT_FETCHES = """(() => {
-  const fetch = window.fetch.bind(window);
-  window.anbuInFlight = 0;
-  window.fetch = (...args) => {
-    window.anbuInFlight += 1;
-    return fetch(...args).finally(() => { window.anbuInFlight -= 1; });
-  };
-})();"""
-# True once no fetch is in flight and the page has not changed between two polls 300 ms apart.
-_SETTLED = """() => {
-  const now = document.documentElement.scrollHeight + ":" + document.getElementsByTagName("*").length;
-  const same = window.anbuLastLayout === now && !window.anbuInFlight;
-  window.anbuLastLayout = now;
-  return same;
-}"""
-
-
-def _count_fetches(page: Any) -> None:
-    """Let _settle see the page's requests: call before the page's first goto."""
-    page.add_init_script(_COUNT_FETCHES)
-
-
-def _settle(page: Any) -> None:
-    """Wait until every request the page made has answered and what it drew has settled. Not
-    "networkidle": the live notice keeps an event stream open on every screen."""
-    page.wait_for_function(_SETTLED, polling=300)
-
-
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
-
-
-def _sign_in(page: Any, base_url: str, username: str, query: str = "") -> None:
-    page.goto(f"{base_url}/{query}")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#views-nav", state="visible")
 
 
 def _teams_inline_forms(page: Any, expect: Any) -> None:
@@ -289,7 +37,7 @@ def _teams_inline_forms(page: Any, expect: Any) -> None:
         "worker"
     )
     expect(page.locator("form[id^=team-add-form-]")).to_be_visible()  # admins move staff in here
-    _shot(page, "manage-teams")
+    shot(page, "manage-teams")
 
 
 def _policy_form(page: Any, expect: Any) -> None:
@@ -332,7 +80,7 @@ def _policy_form(page: Any, expect: Any) -> None:
     expect(page.locator("#m-policy_step_0_wait")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#m-policy_step_0_wait")).to_be_focused()
     expect(page.locator("#policy-problems")).to_contain_text("저장하지 못했습니다")
-    _shot(page, "manage-policy-errors")
+    shot(page, "manage-policy-errors")
     page.fill("#m-policy_step_0_wait", "5")
     page.fill("#m-policy_step_1_tier", "2")
     page.click("#policy-save")
@@ -348,225 +96,214 @@ def _saved_policy(engine: Any) -> dict[str, Any]:
         return dict(org.escalation_policy)
 
 
-def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(running_app: Seeded) -> None:
+def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(
+    running_app: Seeded, browser: Any
+) -> None:
     expect = sync_api.expect
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(
-                viewport={"width": 1360, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul"
-            )
-            page.goto(running_app.base_url + "/")
-            expect(page.locator("#login-heading")).to_have_text("로그인")
-            _sign_in(page, running_app.base_url, "worker")
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul")
+    page.goto(running_app.base_url + "/")
+    expect(page.locator("#login-heading")).to_have_text("로그인")
+    sign_in(page, running_app.base_url, "worker")
 
-            # The queue: the flagged household, its explanation and what happens next.
-            row = page.locator("#queue-body tr", has_text=running_app.household_code)
-            expect(row).to_have_count(1)
-            expect(row).to_contain_text("전기포트")
-            expect(row.locator("td.next")).to_contain_text("안부 전화")
-            expect(page.locator("#queue-panel")).to_be_visible()
-            _shot(page, "queue")
+    # The queue: the flagged household, its explanation and what happens next.
+    row = page.locator("#queue-body tr", has_text=running_app.household_code)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("전기포트")
+    expect(row.locator("td.next")).to_contain_text("안부 전화")
+    expect(page.locator("#queue-panel")).to_be_visible()
+    shot(page, "queue")
 
-            # The household page: facts, devices and the heatmap against the routine.
-            row.locator("td.code a").click()
-            expect(page.locator("#household-heading")).to_contain_text(running_app.household_code)
-            expect(page.locator("#household-devices")).to_contain_text("plug-kettle-01")
-            expect(page.locator("#household-devices")).to_contain_text("전기포트")  # the catalogue's name
-            expect(page.locator("#household-devices")).to_contain_text("시계 오류: 1일 늦음")
-            # Device assignment suggests the known names, the whole-house meter among them.
-            expect(page.locator("#appliance-options option[value=aggregate]")).to_have_attribute(
-                "label", "전체 전력"
-            )
-            # The ladder's stage: overdue since its deadline, in Korean, in the household's time.
-            expect(page.locator("#household-summary")).to_contain_text("단계")
-            expect(page.locator("#household-summary")).to_contain_text("경보 (")
-            expect(page.locator("#household-heatmap table.heatmap")).to_have_count(2)
-            assert page.locator("#household-heatmap td.heat-5").count() > 0
-            # Scheduled check-in calls: the summary with the worrying answer flagged.
-            expect(page.locator("#household-extra")).to_contain_text("식사 걱정")
-            expect(page.locator("#household-extra")).to_contain_text("월, 목 10:00")
-            # ...and why this morning's check-in call did not happen.
-            skipped = page.locator("#checkin-last-skip")
-            expect(skipped).to_contain_text("마지막으로 건너뛴 안부 전화")
-            expect(skipped).to_contain_text("처리 중인 사례가 있어 건너뜀")
-            expect(skipped).to_contain_text("오전 10:00")
-            # The day view: today so far (nothing) against a usual Monday (kettle at 7, TV at 19).
-            day = page.locator("#household-day")
-            expect(day).to_contain_text("오늘 (지금까지)")
-            expect(day).to_contain_text("켜진 시각: 없음")
-            expect(page.locator("#household-day-next")).to_be_disabled()
-            _shot(page, "household")
-            page.click("#household-day-prev")
-            expect(page.locator("#household-day-date")).to_have_value("2026-03-01")
-            expect(day).to_contain_text("오전 07:15 전기포트")  # yesterday morning, in Seoul time
-            expect(page.locator("#household-day-next")).to_be_enabled()
-            # 35 days of history: the 30-day view's usual week (days 30-58 ago) is not complete,
-            # and says so and from when it will be, instead of standing blank; the 7-day one is.
-            note = page.locator("#household-heatmap .heatmap-note")
-            expect(note).to_have_count(0)
-            page.click("#household-days-30")
-            expect(note).to_contain_text("아직 다 채워지지 않았습니다")
-            expect(note).to_contain_text("부터 온전히 표시됩니다")
-            page.click("#household-days-7")
-            expect(note).to_have_count(0)
+    # The household page: facts, devices and the heatmap against the routine.
+    row.locator("td.code a").click()
+    expect(page.locator("#household-heading")).to_contain_text(running_app.household_code)
+    expect(page.locator("#household-devices")).to_contain_text("plug-kettle-01")
+    expect(page.locator("#household-devices")).to_contain_text("전기포트")  # the catalogue's name
+    expect(page.locator("#household-devices")).to_contain_text("시계 오류: 1일 늦음")
+    # Device assignment suggests the known names, the whole-house meter among them.
+    expect(page.locator("#appliance-options option[value=aggregate]")).to_have_attribute("label", "전체 전력")
+    # The ladder's stage: overdue since its deadline, in Korean, in the household's time.
+    expect(page.locator("#household-summary")).to_contain_text("단계")
+    expect(page.locator("#household-summary")).to_contain_text("경보 (")
+    expect(page.locator("#household-heatmap table.heatmap")).to_have_count(2)
+    assert page.locator("#household-heatmap td.heat-5").count() > 0
+    # Scheduled check-in calls: the summary with the worrying answer flagged.
+    expect(page.locator("#household-extra")).to_contain_text("식사 걱정")
+    expect(page.locator("#household-extra")).to_contain_text("월, 목 10:00")
+    # ...and why this morning's check-in call did not happen.
+    skipped = page.locator("#checkin-last-skip")
+    expect(skipped).to_contain_text("마지막으로 건너뛴 안부 전화")
+    expect(skipped).to_contain_text("처리 중인 사례가 있어 건너뜀")
+    expect(skipped).to_contain_text("오전 10:00")
+    # The day view: today so far (nothing) against a usual Monday (kettle at 7, TV at 19).
+    day = page.locator("#household-day")
+    expect(day).to_contain_text("오늘 (지금까지)")
+    expect(day).to_contain_text("켜진 시각: 없음")
+    expect(page.locator("#household-day-next")).to_be_disabled()
+    shot(page, "household")
+    page.click("#household-day-prev")
+    expect(page.locator("#household-day-date")).to_have_value("2026-03-01")
+    expect(day).to_contain_text("오전 07:15 전기포트")  # yesterday morning, in Seoul time
+    expect(page.locator("#household-day-next")).to_be_enabled()
+    # 35 days of history: the 30-day view's usual week (days 30-58 ago) is not complete,
+    # and says so and from when it will be, instead of standing blank; the 7-day one is.
+    note = page.locator("#household-heatmap .heatmap-note")
+    expect(note).to_have_count(0)
+    page.click("#household-days-30")
+    expect(note).to_contain_text("아직 다 채워지지 않았습니다")
+    expect(note).to_contain_text("부터 온전히 표시됩니다")
+    page.click("#household-days-7")
+    expect(note).to_have_count(0)
 
-            # A family link for the contact: the status page says only what family should see.
-            page.locator("#household-people button").first.click()
-            expect(page.locator("#household-link")).to_be_visible()
-            status_url = page.locator("#household-link-url").input_value()
-            family = browser.new_page(locale="ko-KR")
-            family.goto(status_url)
-            expect(family.locator("#status-headline")).to_have_text(
-                "평소와 다른 점이 있어 확인하고 있습니다."
-            )
-            assert "Kim Test" not in family.content() and running_app.household_code not in family.content()
-            _shot(family, "family-status")
-            # The household page lists the link (never its URL); revoking it ends it at once.
-            revoke = page.locator("button[id^=status-link-revoke-]").first
-            expect(page.locator("#household-status-links")).to_contain_text("사용 중")
-            revoke.click()
-            expect(page.locator("#household-status-links")).to_contain_text("취소됨")
-            family.goto(status_url)
-            expect(family.locator("#status-invalid")).to_have_text("이 링크는 사용할 수 없습니다.")
-            family.close()
-            # Deleting a contact asks first, inline; Escape keeps the contact and the focus.
-            page.locator("button[id^=contact-delete-]").first.click()
-            expect(page.locator("[id^=contact-delete-question-]")).to_contain_text("삭제할까요")
-            page.keyboard.press("Escape")
-            expect(page.locator("button[id^=contact-delete-]").first).to_be_focused()
-            expect(page.locator("#household-people")).to_contain_text("Family 1")
+    # A family link for the contact: the status page says only what family should see.
+    page.locator("#household-people button").first.click()
+    expect(page.locator("#household-link")).to_be_visible()
+    status_url = page.locator("#household-link-url").input_value()
+    family = browser.new_page(locale="ko-KR")
+    family.goto(status_url)
+    expect(family.locator("#status-headline")).to_have_text("평소와 다른 점이 있어 확인하고 있습니다.")
+    assert "Kim Test" not in family.content() and running_app.household_code not in family.content()
+    shot(family, "family-status")
+    # The household page lists the link (never its URL); revoking it ends it at once.
+    revoke = page.locator("button[id^=status-link-revoke-]").first
+    expect(page.locator("#household-status-links")).to_contain_text("사용 중")
+    revoke.click()
+    expect(page.locator("#household-status-links")).to_contain_text("취소됨")
+    family.goto(status_url)
+    expect(family.locator("#status-invalid")).to_have_text("이 링크는 사용할 수 없습니다.")
+    family.close()
+    # Deleting a contact asks first, inline; Escape keeps the contact and the focus.
+    page.locator("button[id^=contact-delete-]").first.click()
+    expect(page.locator("[id^=contact-delete-question-]")).to_contain_text("삭제할까요")
+    page.keyboard.press("Escape")
+    expect(page.locator("button[id^=contact-delete-]").first).to_be_focused()
+    expect(page.locator("#household-people")).to_contain_text("Family 1")
 
-            # The case page: take ownership, add a note, resolve with an outcome.
-            page.locator("#household-cases a").first.click()
-            expect(page.locator("#case-heading")).to_contain_text(f"#{running_app.case_id}")
-            page.click("#case-ack")
-            expect(page.locator("#case-summary")).to_contain_text("worker")
-            # Assign the case to herself; the queue shows it under "assigned to me".
-            page.select_option("#m-assignee", label="worker")
-            page.click("#case-assign-form button[type=submit]")
-            expect(page.locator("#case-assigned")).to_contain_text("worker")
-            page.fill("#m-visited_at", "2026-03-02T09:50")  # the server's clock is NOW, not today
-            page.fill("#m-visit-note", "방문: 문 앞에서 통화, 외출 중 확인")
-            page.click("#case-visit-form button[type=submit]")
-            expect(page.locator("#case-timeline")).to_contain_text("현장 방문")
-            page.click("#nav-queue")
-            page.check("#filter-mine")
-            mine = page.locator("#queue-body tr", has_text=running_app.household_code)
-            expect(mine).to_contain_text("→ worker")
-            _shot(page, "queue-assigned")
-            mine.locator("td.actions a").click()
-            expect(page.locator("#case-heading")).to_contain_text(f"#{running_app.case_id}")
-            page.fill("#case-note-text", "딸과 통화: 어제부터 병원 검진차 외출")
-            page.click("#case-note-form button[type=submit]")
-            expect(page.locator("#case-timeline")).to_contain_text("딸과 통화")
-            page.click("#case-resolve")
-            page.select_option("#resolve-code", ResolutionCode.FALSE_ALARM_AWAY.value)
-            page.fill("#resolve-note", "외출 확인")
-            page.click("#resolve-form button[type=submit]")
-            expect(page.locator("#case-summary")).to_contain_text("종결")
-            _shot(page, "case")
+    # The case page: take ownership, add a note, resolve with an outcome.
+    page.locator("#household-cases a").first.click()
+    expect(page.locator("#case-heading")).to_contain_text(f"#{running_app.case_id}")
+    page.click("#case-ack")
+    expect(page.locator("#case-summary")).to_contain_text("worker")
+    # Assign the case to herself; the queue shows it under "assigned to me".
+    page.select_option("#m-assignee", label="worker")
+    page.click("#case-assign-form button[type=submit]")
+    expect(page.locator("#case-assigned")).to_contain_text("worker")
+    page.fill("#m-visited_at", "2026-03-02T09:50")  # the server's clock is NOW, not today
+    page.fill("#m-visit-note", "방문: 문 앞에서 통화, 외출 중 확인")
+    page.click("#case-visit-form button[type=submit]")
+    expect(page.locator("#case-timeline")).to_contain_text("현장 방문")
+    page.click("#nav-queue")
+    page.check("#filter-mine")
+    mine = page.locator("#queue-body tr", has_text=running_app.household_code)
+    expect(mine).to_contain_text("→ worker")
+    shot(page, "queue-assigned")
+    mine.locator("td.actions a").click()
+    expect(page.locator("#case-heading")).to_contain_text(f"#{running_app.case_id}")
+    page.fill("#case-note-text", "딸과 통화: 어제부터 병원 검진차 외출")
+    page.click("#case-note-form button[type=submit]")
+    expect(page.locator("#case-timeline")).to_contain_text("딸과 통화")
+    page.click("#case-resolve")
+    page.select_option("#resolve-code", ResolutionCode.FALSE_ALARM_AWAY.value)
+    page.fill("#resolve-note", "외출 확인")
+    page.click("#resolve-form button[type=submit]")
+    expect(page.locator("#case-summary")).to_contain_text("종결")
+    shot(page, "case")
 
-            # The admin's audit log shows who did it.
-            page.click("#logout")
-            _sign_in(page, running_app.base_url, "admin")
-            page.click("#nav-audit")
-            table = page.locator("#audit-table")
-            expect(table).to_contain_text("종결")
-            expect(table).to_contain_text("담당 확인")
-            expect(table).to_contain_text("메모 추가")
-            expect(table).to_contain_text("담당 지정")
-            _shot(page, "audit")
+    # The admin's audit log shows who did it.
+    page.click("#logout")
+    sign_in(page, running_app.base_url, "admin")
+    page.click("#nav-audit")
+    table = page.locator("#audit-table")
+    expect(table).to_contain_text("종결")
+    expect(table).to_contain_text("담당 확인")
+    expect(table).to_contain_text("메모 추가")
+    expect(table).to_contain_text("담당 지정")
+    shot(page, "audit")
 
-            # Management: create a household with its resident, then a user; view the policy.
-            page.click("#nav-manage")
-            expect(page.locator("#manage-body")).to_contain_text(running_app.household_code)
-            # The browser's own checks speak the page's language (the catalogue), whatever the
-            # browser's: a required code, then quiet hours above the control's maximum.
-            page.click("#household-form button[type=submit]")
-            expect(page.locator("#m-code")).to_have_js_property("validationMessage", "필수 항목입니다.")
-            page.fill("#m-code", "BR-0001")
-            page.fill("#m-quiet_hours", "100")
-            page.click("#household-form button[type=submit]")
-            expect(page.locator("#m-quiet_hours")).to_have_js_property(
-                "validationMessage", "72 이하여야 합니다."
-            )
-            expect(page.locator("#household-heading")).to_be_hidden()  # nothing was sent
-            page.fill("#m-quiet_hours", "")
-            expect(page.locator("#m-quiet_hours")).to_have_js_property("validationMessage", "")
-            page.fill("#m-resident_name", "Lee Test")
-            page.fill("#m-resident_phone", "+821011112222")
-            _shot(page, "manage-households")
-            page.click("#household-form button[type=submit]")
-            expect(page.locator("#household-heading")).to_contain_text("BR-0001")
-            # A taken code: the API's 409 is shown in Korean, not as the server's English text.
-            page.click("#nav-manage")
-            page.fill("#m-code", "BR-0001")
-            page.click("#household-form button[type=submit]")
-            expect(page.locator("#household-form .error")).to_contain_text("같은 가구 코드가 이미 있습니다")
-            page.goto(running_app.base_url + "/#/manage/users")
-            page.fill("#m-new_username", "night.desk")
-            page.fill("#m-new_password", "a long password")
-            page.select_option("#m-role", "control_room")
-            # A phone the server refuses: its 422 is shown in Korean next to the phone field.
-            page.fill("#m-user_phone", "12345")
-            page.click("#user-form button[type=submit]")
-            expect(page.locator("#m-user_phone-problem")).to_have_text(
-                "전화번호는 국제 형식이어야 합니다 (예: +821012345678)."
-            )
-            expect(page.locator("#m-user_phone")).to_be_focused()
-            page.fill("#m-user_phone", "")
-            page.click("#user-form button[type=submit]")
-            expect(page.locator("#manage-body table")).to_contain_text("night.desk")
-            _shot(page, "manage-users")
-            # CSV import: a wrong row is reported by row and column, and nothing is written.
-            page.click("#manage-tab-import")
-            bad_csv = b"code,team_id,resident_name\nBR-0002,999,Kim\n"
-            page.set_input_files(
-                "#m-file_households", files=[{"name": "h.csv", "mimeType": "text/csv", "buffer": bad_csv}]
-            )
-            page.click("#import-form-households button[type=submit]")
-            report = page.locator("#import-report-households")
-            expect(report).to_contain_text("team_id")
-            expect(report).to_contain_text("없는 팀입니다")  # the row problem in Korean
-            expect(report.locator("td").first).to_have_text("2")
-            _shot(page, "manage-import")
-            for tab in ("devices", "teams"):
-                page.click(f"#manage-tab-{tab}")
-                expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
-                expect(page.locator("#manage-error")).to_be_hidden()
-            _teams_inline_forms(page, expect)
-            page.click("#manage-tab-policy")
-            expect(page.locator("#manage-body")).to_contain_text("대상자에게 AI 안부 전화")
-            _shot(page, "manage-policy")
-            _policy_form(page, expect)
+    # Management: create a household with its resident, then a user; view the policy.
+    page.click("#nav-manage")
+    expect(page.locator("#manage-body")).to_contain_text(running_app.household_code)
+    # The browser's own checks speak the page's language (the catalogue), whatever the
+    # browser's: a required code, then quiet hours above the control's maximum.
+    page.click("#household-form button[type=submit]")
+    expect(page.locator("#m-code")).to_have_js_property("validationMessage", "필수 항목입니다.")
+    page.fill("#m-code", "BR-0001")
+    page.fill("#m-quiet_hours", "100")
+    page.click("#household-form button[type=submit]")
+    expect(page.locator("#m-quiet_hours")).to_have_js_property("validationMessage", "72 이하여야 합니다.")
+    expect(page.locator("#household-heading")).to_be_hidden()  # nothing was sent
+    page.fill("#m-quiet_hours", "")
+    expect(page.locator("#m-quiet_hours")).to_have_js_property("validationMessage", "")
+    page.fill("#m-resident_name", "Lee Test")
+    page.fill("#m-resident_phone", "+821011112222")
+    shot(page, "manage-households")
+    page.click("#household-form button[type=submit]")
+    expect(page.locator("#household-heading")).to_contain_text("BR-0001")
+    # A taken code: the API's 409 is shown in Korean, not as the server's English text.
+    page.click("#nav-manage")
+    page.fill("#m-code", "BR-0001")
+    page.click("#household-form button[type=submit]")
+    expect(page.locator("#household-form .error")).to_contain_text("같은 가구 코드가 이미 있습니다")
+    page.goto(running_app.base_url + "/#/manage/users")
+    page.fill("#m-new_username", "night.desk")
+    page.fill("#m-new_password", "a long password")
+    page.select_option("#m-role", "control_room")
+    # A phone the server refuses: its 422 is shown in Korean next to the phone field.
+    page.fill("#m-user_phone", "12345")
+    page.click("#user-form button[type=submit]")
+    expect(page.locator("#m-user_phone-problem")).to_have_text(
+        "전화번호는 국제 형식이어야 합니다 (예: +821012345678)."
+    )
+    expect(page.locator("#m-user_phone")).to_be_focused()
+    page.fill("#m-user_phone", "")
+    page.click("#user-form button[type=submit]")
+    expect(page.locator("#manage-body table")).to_contain_text("night.desk")
+    shot(page, "manage-users")
+    # CSV import: a wrong row is reported by row and column, and nothing is written.
+    page.click("#manage-tab-import")
+    bad_csv = b"code,team_id,resident_name\nBR-0002,999,Kim\n"
+    page.set_input_files(
+        "#m-file_households", files=[{"name": "h.csv", "mimeType": "text/csv", "buffer": bad_csv}]
+    )
+    page.click("#import-form-households button[type=submit]")
+    report = page.locator("#import-report-households")
+    expect(report).to_contain_text("team_id")
+    expect(report).to_contain_text("없는 팀입니다")  # the row problem in Korean
+    expect(report.locator("td").first).to_have_text("2")
+    shot(page, "manage-import")
+    for tab in ("devices", "teams"):
+        page.click(f"#manage-tab-{tab}")
+        expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
+        expect(page.locator("#manage-error")).to_be_hidden()
+    _teams_inline_forms(page, expect)
+    page.click("#manage-tab-policy")
+    expect(page.locator("#manage-body")).to_contain_text("대상자에게 AI 안부 전화")
+    shot(page, "manage-policy")
+    _policy_form(page, expect)
 
-            # Reports: the team's figures, field visits included.
-            page.click("#nav-reports")
-            expect(page.locator("#report-table")).to_contain_text("현장 방문 수")
-            _shot(page, "reports")
+    # Reports: the team's figures, field visits included.
+    page.click("#nav-reports")
+    expect(page.locator("#report-table")).to_contain_text("현장 방문 수")
+    shot(page, "reports")
 
-            # English on request.
-            page.goto(running_app.base_url + "/?lang=en#/")
-            expect(page.locator("#queue-heading")).to_be_visible()
-            expect(page.locator("#queue-heading")).to_have_text("Cases that need attention")
-            expect(page.locator("#queue-body")).to_contain_text("No active cases.")  # resolved above
-            _shot(page, "queue-en")
-            # The case's explanation in English, not in the Korean it was also stored in.
-            page.goto(running_app.base_url + f"/?lang=en#/cases/{running_app.case_id}")
-            expect(page.locator("#case-summary")).to_contain_text(EXPLANATION_EN)
-            expect(page.locator("#case-summary")).not_to_contain_text(EXPLANATION)
-            # Errors follow the language too.
-            page.goto(running_app.base_url + "/?lang=en#/manage/policy")
-            page.fill("#m-policy_step_0_wait", "0")
-            page.click("#policy-save")
-            expect(page.locator("#m-policy_step_0_wait-problem")).to_have_text("Must be at least 1.")
-            # The browser's checks too, although this browser runs in Korean (locale ko-KR).
-            page.goto(running_app.base_url + "/?lang=en#/manage/households")
-            page.click("#household-form button[type=submit]")
-            expect(page.locator("#m-code")).to_have_js_property("validationMessage", "Required.")
-        finally:
-            browser.close()
+    # English on request.
+    page.goto(running_app.base_url + "/?lang=en#/")
+    expect(page.locator("#queue-heading")).to_be_visible()
+    expect(page.locator("#queue-heading")).to_have_text("Cases that need attention")
+    expect(page.locator("#queue-body")).to_contain_text("No active cases.")  # resolved above
+    shot(page, "queue-en")
+    # The case's explanation in English, not in the Korean it was also stored in.
+    page.goto(running_app.base_url + f"/?lang=en#/cases/{running_app.case_id}")
+    expect(page.locator("#case-summary")).to_contain_text(EXPLANATION_EN)
+    expect(page.locator("#case-summary")).not_to_contain_text(EXPLANATION)
+    # Errors follow the language too.
+    page.goto(running_app.base_url + "/?lang=en#/manage/policy")
+    page.fill("#m-policy_step_0_wait", "0")
+    page.click("#policy-save")
+    expect(page.locator("#m-policy_step_0_wait-problem")).to_have_text("Must be at least 1.")
+    # The browser's checks too, although this browser runs in Korean (locale ko-KR).
+    page.goto(running_app.base_url + "/?lang=en#/manage/households")
+    page.click("#household-form button[type=submit]")
+    expect(page.locator("#m-code")).to_have_js_property("validationMessage", "Required.")
 
     with Session(running_app.engine) as session:
         case = session.get(Case, running_app.case_id)
@@ -622,31 +359,28 @@ def test_caseworker_handles_a_flagged_household_and_admin_sees_it_audited(runnin
     assert policy["pre_call_sms"] is True
 
 
-def test_every_management_tab_loads_and_an_expired_session_signs_out_everywhere(running_app: Seeded) -> None:
+def test_every_management_tab_loads_and_an_expired_session_signs_out_everywhere(
+    running_app: Seeded, browser: Any
+) -> None:
     """The screens live in separate scripts on one shared module: each tab draws without a
     script error, and a 401 on a management screen signs out as it does on the queue (it used
     to leave the user on the screen with a "session expired" line)."""
     expect = sync_api.expect
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="ko-KR", timezone_id="Asia/Seoul")
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            _sign_in(page, running_app.base_url, "admin")
-            for tab in ("households", "devices", "teams", "users", "import", "policy"):
-                page.goto(f"{running_app.base_url}/#/manage/{tab}")
-                expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
-                expect(page.locator("#manage-body")).not_to_be_empty()
-                expect(page.locator("#manage-error")).to_be_hidden()
-            page.click("#nav-reports")
-            expect(page.locator("#report-table")).to_be_visible()
-            assert errors == []
+    page = browser.new_page(locale="ko-KR", timezone_id="Asia/Seoul")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, running_app.base_url, "admin")
+    for tab in ("households", "devices", "teams", "users", "import", "policy"):
+        page.goto(f"{running_app.base_url}/#/manage/{tab}")
+        expect(page.locator(f"#manage-tab-{tab}")).to_have_attribute("aria-current", "page")
+        expect(page.locator("#manage-body")).not_to_be_empty()
+        expect(page.locator("#manage-error")).to_be_hidden()
+    page.click("#nav-reports")
+    expect(page.locator("#report-table")).to_be_visible()
+    assert errors == []
 
-            page.evaluate("sessionStorage.setItem('anbu.token', 'expired-or-forged')")
-            page.goto(f"{running_app.base_url}/#/manage/devices")
-            expect(page.locator("#login-panel")).to_be_visible()
-            expect(page.locator("#login-error")).to_have_text("로그인이 만료되었습니다. 다시 로그인하세요.")
-            expect(page.locator("#views-nav")).to_be_hidden()
-        finally:
-            browser.close()
+    page.evaluate("sessionStorage.setItem('anbu.token', 'expired-or-forged')")
+    page.goto(f"{running_app.base_url}/#/manage/devices")
+    expect(page.locator("#login-panel")).to_be_visible()
+    expect(page.locator("#login-error")).to_have_text("로그인이 만료되었습니다. 다시 로그인하세요.")
+    expect(page.locator("#views-nav")).to_be_hidden()

@@ -3,26 +3,18 @@ lists behind them, for every number on the screen, and a caseworker sees only th
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
+
 from sqlmodel import select
 
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import MonitoringState, Severity, WatchStatus
 from core.models import Team
-from tests.browser.test_dashboard_browser import (
-    BROWSER_MARKS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NOW,
-    Seeded,
-    _shot,
-    _sign_in,
-)
+from tests.browser.harness import BROWSER_MARKS, NOW, Seeded, shot, sign_in
 from tests.factories import make_device, make_household, make_team, make_watch
 from tests.integration.api.conftest import open_case
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = BROWSER_MARKS
 
 
@@ -53,41 +45,38 @@ def _district(app: Seeded) -> None:
                 make_device(session, household=household).online = False
 
 
-def test_every_number_of_the_overview_equals_the_list_behind_it(running_app: Seeded) -> None:
+def test_every_number_of_the_overview_equals_the_list_behind_it(running_app: Seeded, browser: Any) -> None:
     _district(running_app)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        _sign_in(page, running_app.base_url, "admin")
-        page.click("#nav-overview")
-        page.wait_for_selector("#overview-table table")
-        _shot(page, "overview")
-        links = page.eval_on_selector_all(
-            "a.overview-number", "els => els.map(a => [a.getAttribute('href'), Number(a.textContent)])"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, running_app.base_url, "admin")
+    page.click("#nav-overview")
+    page.wait_for_selector("#overview-table table")
+    shot(page, "overview")
+    links = page.eval_on_selector_all(
+        "a.overview-number", "els => els.map(a => [a.getAttribute('href'), Number(a.textContent)])"
+    )
+    assert len(links) >= 20  # every team, every 동, the totals: something to compare
+    measures = {href.split("measure=")[1].split("&")[0] for href, _ in links}
+    assert {"quiet", "offline", "quiet_after_closing", "stage_critical", "paused"} <= measures
+    for href, n in links:
+        page.evaluate("h => { location.hash = h; }", href)
+        page.wait_for_function(
+            "n => { const c = document.querySelector('#overview-list-count'); "
+            "return !document.querySelector('#overview-list').hidden && c && c.textContent.includes(' ' + n) "
+            "&& document.querySelectorAll('#overview-list-table tbody tr').length === n; }",
+            arg=n,
         )
-        assert len(links) >= 20  # every team, every 동, the totals: something to compare
-        measures = {href.split("measure=")[1].split("&")[0] for href, _ in links}
-        assert {"quiet", "offline", "quiet_after_closing", "stage_critical", "paused"} <= measures
-        for href, n in links:
-            page.evaluate("h => { location.hash = h; }", href)
-            page.wait_for_function(
-                "n => { const c = document.querySelector('#overview-list-count'); "
-                "return !document.querySelector('#overview-list').hidden && c && c.textContent.includes(' ' + n) "
-                "&& document.querySelectorAll('#overview-list-table tbody tr').length === n; }",
-                arg=n,
-            )
-            rows = page.locator("#overview-list-table tbody tr").count()
-            assert rows == n, (href, n, rows)
-        _shot(page, "overview-list")
-        # A household in the list opens its own page (an audited view).
-        page.locator("#overview-list-table tbody tr a").first.click()
-        page.wait_for_selector("#household-panel:not([hidden])")
-        page.close()
+        rows = page.locator("#overview-list-table tbody tr").count()
+        assert rows == n, (href, n, rows)
+    shot(page, "overview-list")
+    # A household in the list opens its own page (an audited view).
+    page.locator("#overview-list-table tbody tr a").first.click()
+    page.wait_for_selector("#household-panel:not([hidden])")
+    page.close()
 
-        worker = browser.new_page(viewport={"width": 1280, "height": 900})
-        _sign_in(worker, running_app.base_url, "worker")
-        worker.click("#nav-overview")
-        worker.wait_for_selector("#overview-table table")
-        text = worker.locator("#overview-table").inner_text()
-        assert "행복동 주민센터" in text and "다른 복지관" not in text and "반포동" not in text
-        browser.close()
+    worker = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(worker, running_app.base_url, "worker")
+    worker.click("#nav-overview")
+    worker.wait_for_selector("#overview-table table")
+    text = worker.locator("#overview-table").inner_text()
+    assert "행복동 주민센터" in text and "다른 복지관" not in text and "반포동" not in text

@@ -5,6 +5,7 @@ chart in words, in Korean and in English."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -12,18 +13,9 @@ from sqlmodel import select
 from core.db import session_scope
 from core.enums import CaseKind, CaseStatus, ResolutionCode, Severity
 from core.models import Case, Team
-from tests.browser.test_dashboard_browser import (
-    BROWSER_MARKS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NOW,
-    Seeded,
-    _shot,
-    _sign_in,
-)
+from tests.browser.harness import BROWSER_MARKS, NOW, Seeded, shot, sign_in
 from tests.factories import make_household
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = BROWSER_MARKS
 
 
@@ -81,33 +73,30 @@ def _history(app: Seeded) -> None:
     ],
 )
 def test_report_charts_are_readable_without_the_table(
-    running_app: Seeded, query: str, titles: list[str], words: str, caption: str
+    running_app: Seeded, query: str, titles: list[str], words: str, caption: str, browser: Any
 ) -> None:
     _history(running_app)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        _sign_in(page, running_app.base_url, "admin", query)
-        page.click("#nav-reports")
-        page.wait_for_selector("#report-charts svg.chart")
-        charts = page.locator("#report-charts svg.chart")
-        assert charts.count() == 3
-        assert page.locator("#report-charts .chart-title").all_inner_texts() == titles
-        for i in range(3):
-            chart = charts.nth(i)
-            assert chart.get_attribute("role") == "img"
-            assert chart.locator("title").first.text_content() == titles[i]
-            assert chart.locator("text.chart-value").count() >= 1  # numbers on the bars
-        # The outcome chart in words: its legend and description name the hospital stay.
-        outcome = page.locator("#report-charts figure").nth(1)
-        assert words in outcome.locator(".chart-legend").inner_text()
-        assert words.split(" (")[0] in (charts.nth(1).locator("desc").text_content() or "")
-        # 6 cases in the period (the seeded open one too), and the wait histogram counts them all.
-        assert caption in page.locator("#report-charts figcaption").first.inner_text()
-        values = [int(v) for v in charts.nth(2).locator("text.chart-value").all_text_contents()]
-        assert sum(values) == 6 and values[-1] == 2  # never acknowledged: the offline case and the open one
-        assert problems == []  # nothing refused by the CSP, no script error
-        _shot(page, "reports-charts" + ("-en" if query else ""))
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    sign_in(page, running_app.base_url, "admin", query)
+    page.click("#nav-reports")
+    page.wait_for_selector("#report-charts svg.chart")
+    charts = page.locator("#report-charts svg.chart")
+    assert charts.count() == 3
+    assert page.locator("#report-charts .chart-title").all_inner_texts() == titles
+    for i in range(3):
+        chart = charts.nth(i)
+        assert chart.get_attribute("role") == "img"
+        assert chart.locator("title").first.text_content() == titles[i]
+        assert chart.locator("text.chart-value").count() >= 1  # numbers on the bars
+    # The outcome chart in words: its legend and description name the hospital stay.
+    outcome = page.locator("#report-charts figure").nth(1)
+    assert words in outcome.locator(".chart-legend").inner_text()
+    assert words.split(" (")[0] in (charts.nth(1).locator("desc").text_content() or "")
+    # 6 cases in the period (the seeded open one too), and the wait histogram counts them all.
+    assert caption in page.locator("#report-charts figcaption").first.inner_text()
+    values = [int(v) for v in charts.nth(2).locator("text.chart-value").all_text_contents()]
+    assert sum(values) == 6 and values[-1] == 2  # never acknowledged: the offline case and the open one
+    assert problems == []  # nothing refused by the CSP, no script error
+    shot(page, "reports-charts" + ("-en" if query else ""))

@@ -6,18 +6,15 @@ A screenshot goes to test-artifacts/dashboard-household-notes.png (gitignored).
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
 
 from anomaly import sweeper
-from api.app import create_app
 from api.users import create_user
 from core.clock import ManualClock
 from core.db import make_engine, session_scope
@@ -25,21 +22,10 @@ from core.enums import MonitoringState, Role, WatchStatus
 from core.migrate import upgrade
 from core.models import Reading
 from core.settings import Settings
-from tests.factories import TEST_SECRET_KEY, make_device, make_household, make_team, make_watch
+from tests.browser.harness import BROWSER_MARKS, NOW, PASSWORD, chromium, serve, shot, sign_in, sync_api
+from tests.factories import make_device, make_household, make_team, make_watch
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
-PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run"]
-
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
-)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass(frozen=True)
@@ -76,66 +62,33 @@ def _seed(url: str, clock: ManualClock) -> int:
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
-    import uvicorn
-
     url = f"sqlite:///{tmp_path / 'anbu.db'}"
     upgrade(url)
     clock = ManualClock(NOW)
     household_id = _seed(url, clock)
     engine = make_engine(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = Settings(
-        _env_file=None,
-        env="test",
-        secret_key=TEST_SECRET_KEY,
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, engine, clock), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    ready = threading.Event()
-    for _ in range(200):  # poll the server's own flag, up to 10 s
-        if server.started:
-            break
-        ready.wait(0.05)
-    assert server.started, "uvicorn did not start"
     try:
-        yield Running(f"http://127.0.0.1:{port}", household_id)
+        with serve(engine, clock) as base_url:
+            yield Running(base_url, household_id)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         engine.dispose()
 
 
 def test_household_page_shows_the_away_reminder_and_the_looks_away_suggestion(running: Running) -> None:
     expect = sync_api.expect
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(
-                viewport={"width": 1360, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul"
-            )
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(running.base_url + "/")
-            page.fill("#username", "worker")
-            page.fill("#password", PASSWORD)
-            page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#views-nav", state="visible")
-            page.goto(f"{running.base_url}/#/households/{running.household_id}")
-            notes = page.locator("#household-notes")
-            expect(notes).to_be_visible()
-            expect(notes).to_contain_text("담당자 참고")
-            expect(notes.locator("li.staff-note.suggestion")).to_contain_text("외출 중인가요?")
-            expect(notes.locator("li.staff-note a")).to_have_text("부재 종료 후 활동 없음")
-            expect(notes).to_contain_text("부재 기간(외출·입원)이")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "dashboard-household-notes.png"), full_page=True)
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(
+            viewport={"width": 1360, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul"
+        )
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        sign_in(page, running.base_url, "worker")
+        page.goto(f"{running.base_url}/#/households/{running.household_id}")
+        notes = page.locator("#household-notes")
+        expect(notes).to_be_visible()
+        expect(notes).to_contain_text("담당자 참고")
+        expect(notes.locator("li.staff-note.suggestion")).to_contain_text("외출 중인가요?")
+        expect(notes.locator("li.staff-note a")).to_have_text("부재 종료 후 활동 없음")
+        expect(notes).to_contain_text("부재 기간(외출·입원)이")
+        shot(page, "household-notes")
+        assert errors == []
