@@ -1,4 +1,5 @@
-"""Small helpers for the gateway's broker tests: a plain paho publisher and polling with a timeout."""
+"""Small helpers for the gateway's broker tests: a plain paho publisher, polling with a timeout, and
+a gateway's settings on the test broker that no other test's traffic reaches."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from core.models import Device, Reading
+from core.settings import Settings
+from gateway.adapters import tasmota
+from tests.conftest import TEST_MQTT_URL
 
 
 def unique(prefix: str) -> str:
@@ -86,3 +95,48 @@ def isolated_prefixes(tag: str) -> dict[str, str]:
         "mqtt_zigbee2mqtt_prefix": f"z2m-{tag}",
         "mqtt_esphome_prefix": f"esp-{tag}",
     }
+
+
+def forget_session(url: str, client_id: str) -> None:
+    """Connect once with clean start and no expiry: Mosquitto drops the test's persistent session."""
+    parts = urlsplit(url)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=True, properties=props)
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()
+
+
+def broker_settings(tag: str, **overrides: Any) -> Settings:
+    """A gateway's settings on the test broker: a persistent session (300 s), and a client id and
+    topic roots of *tag* (give it :func:`unique`)."""
+    assert TEST_MQTT_URL
+    values: dict[str, Any] = {
+        "mqtt_url": TEST_MQTT_URL,
+        "mqtt_client_id": f"anbu-test-gw-{tag}",
+        "mqtt_session_expiry_s": 300,
+        **isolated_prefixes(tag),
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@contextmanager
+def isolated_gateway_settings(
+    monkeypatch: pytest.MonkeyPatch, name: str, **overrides: Any
+) -> Iterator[Settings]:
+    """:func:`broker_settings` for a fixture: Tasmota's ``stat/`` root made unique too, and the
+    session forgotten on the broker afterwards."""
+    assert TEST_MQTT_URL
+    tag = unique(name)
+    # "stat/" is fixed by Tasmota; give this test its own so no one else's traffic reaches it.
+    monkeypatch.setattr(tasmota, "STAT_PREFIX", f"stat-{tag}")
+    settings = broker_settings(tag, **overrides)
+    try:
+        yield settings
+    finally:
+        forget_session(TEST_MQTT_URL, settings.mqtt_client_id)

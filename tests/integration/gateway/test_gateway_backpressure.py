@@ -24,13 +24,13 @@ from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
-    isolated_prefixes,
+    broker_settings,
+    forget_session,
     reading_payload,
     readings_for,
     unique,
     wait_until,
 )
-from tests.integration.gateway.test_mosquitto_e2e import _forget_session
 
 pytestmark = needs_mqtt
 
@@ -52,17 +52,9 @@ class DepthWatchingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
             self.peak = depth
 
 
-def _settings(tag: str) -> Settings:
-    tag = unique(tag)
-    return Settings(
-        _env_file=None,
-        mqtt_url=URL,
-        mqtt_client_id=f"anbu-test-gw-{tag}",
-        mqtt_session_expiry_s=300,
-        gateway_queue_max=BOUND,
-        device_rate_burst=1_000_000,  # one device's burst is the load here, not a flood to cut
-        **isolated_prefixes(tag),  # type: ignore[arg-type]
-    )
+def _settings(name: str) -> Settings:
+    # One device's burst is the load here, not a flood to cut.
+    return broker_settings(unique(name), gateway_queue_max=BOUND, device_rate_burst=1_000_000)
 
 
 def _burst(publisher: Publisher, settings: Settings, device: str, start: datetime, count: int) -> None:
@@ -111,7 +103,7 @@ def test_a_slow_store_holds_the_broker_back_and_loses_nothing(sqlite_engine: Eng
     finally:
         gateway.stop()
         publisher.close()
-        _forget_session(URL, settings.mqtt_client_id)
+        forget_session(URL, settings.mqtt_client_id)
 
 
 @pytest.mark.slow
@@ -155,4 +147,4 @@ def test_stopping_while_the_network_thread_waits_for_room_acks_nothing_unstored(
         if again is not None:
             again.stop()
         publisher.close()
-        _forget_session(URL, settings.mqtt_client_id)
+        forget_session(URL, settings.mqtt_client_id)

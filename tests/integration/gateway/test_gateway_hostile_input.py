@@ -18,19 +18,18 @@ from sqlmodel import Session, select
 from core.clock import ManualClock
 from core.models import RejectedMessage
 from core.settings import Settings
-from gateway.adapters import tasmota
 from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.hostile_messages import hostile_stream
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
+    isolated_gateway_settings,
     isolated_prefixes,
     reading_payload,
     readings_for,
     unique,
     wait_until,
 )
-from tests.integration.gateway.test_mosquitto_e2e import _forget_session
 
 pytestmark = [needs_mqtt, pytest.mark.slow]
 
@@ -39,21 +38,10 @@ BAD, GOOD, DEVICES = 10_000, 1_000, 10
 
 @pytest.fixture
 def hostile_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    assert TEST_MQTT_URL
-    tag = unique("hostile")
-    monkeypatch.setattr(tasmota, "STAT_PREFIX", f"stat-{tag}")
-    settings = Settings(
-        _env_file=None,
-        mqtt_url=TEST_MQTT_URL,
-        mqtt_client_id=f"anbu-test-gw-{tag}",
-        mqtt_session_expiry_s=300,
-        # Each bad message must reach the parser and be kept with its reason: no device's rate
-        # limit may stand in front (the rate limit has its own tests: test_flood_limits.py).
-        device_rate_burst=1_000_000,
-        **isolated_prefixes(tag),  # type: ignore[arg-type]
-    )
-    yield settings
-    _forget_session(TEST_MQTT_URL, settings.mqtt_client_id)
+    # Each bad message must reach the parser and be kept with its reason: no device's rate
+    # limit may stand in front (the rate limit has its own tests: test_flood_limits.py).
+    with isolated_gateway_settings(monkeypatch, "hostile", device_rate_burst=1_000_000) as settings:
+        yield settings
 
 
 def _rejected(engine: Engine) -> int:

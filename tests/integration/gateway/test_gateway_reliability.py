@@ -39,6 +39,7 @@ from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
+    forget_session,
     isolated_prefixes,
     reading_payload,
     readings_for,
@@ -236,7 +237,7 @@ def test_kill9_mid_stream_then_restart_stores_every_message_exactly_once(
         if second is not None:
             second.stop()
         publisher.close()
-        _forget(TEST_MQTT_URL, f"anbu-test-{tag}")
+        forget_session(TEST_MQTT_URL, f"anbu-test-{tag}")
         engine.dispose()
 
 
@@ -274,7 +275,7 @@ def test_kill9_three_times_during_a_live_shelly_gen1_stream_stores_every_reading
         for gateway in gateways:
             gateway.stop()
         publisher.close()
-        _forget(TEST_MQTT_URL, f"anbu-test-{tag}")
+        forget_session(TEST_MQTT_URL, f"anbu-test-{tag}")
         engine.dispose()
 
 
@@ -305,7 +306,7 @@ def test_two_gateway_processes_on_a_shared_subscription_store_every_message_once
             gateway.stop()
         publisher.close()
         for env in envs:
-            _forget(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
+            forget_session(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
         engine.dispose()
 
 
@@ -364,7 +365,7 @@ def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
             gateway.stop()
         publisher.close()
         for env in envs:
-            _forget(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
+            forget_session(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
         engine.dispose()
 
 
@@ -610,10 +611,3 @@ class PrivateMosquitto:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(10)
-
-
-def _forget(url: str, client_id: str) -> None:
-    """Drop a test's persistent session on the shared broker."""
-    from tests.integration.gateway.test_mosquitto_e2e import _forget_session
-
-    _forget_session(url, client_id)

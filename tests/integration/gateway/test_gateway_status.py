@@ -13,36 +13,24 @@ from anbu.stats import collect
 from core.clock import ManualClock
 from core.models import GatewayStatus
 from core.settings import Settings
-from gateway.adapters import tasmota
 from gateway.service import Gateway
 from gateway.status import STALE_AFTER_INTERVALS, STATUS_INTERVAL_S
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
-    isolated_prefixes,
+    isolated_gateway_settings,
     reading_payload,
     unique,
     wait_until,
 )
-from tests.integration.gateway.test_mosquitto_e2e import _forget_session
 
 pytestmark = needs_mqtt
 
 
 @pytest.fixture
 def gateway_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    assert TEST_MQTT_URL
-    tag = unique("st")
-    monkeypatch.setattr(tasmota, "STAT_PREFIX", f"stat-{tag}")
-    settings = Settings(
-        _env_file=None,
-        mqtt_url=TEST_MQTT_URL,
-        mqtt_client_id=f"anbu-test-gw-{tag}",
-        **isolated_prefixes(tag),  # type: ignore[arg-type]
-        mqtt_session_expiry_s=60,
-    )
-    yield settings
-    _forget_session(TEST_MQTT_URL, settings.mqtt_client_id)
+    with isolated_gateway_settings(monkeypatch, "st", mqtt_session_expiry_s=60) as settings:
+        yield settings
 
 
 def _row(engine: Engine, client_id: str) -> GatewayStatus | None:

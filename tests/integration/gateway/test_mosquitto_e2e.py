@@ -11,23 +11,18 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from paho.mqtt.enums import MQTTProtocolVersion
 from sqlalchemy import Engine
 
 from core.clock import ManualClock
 from core.settings import Settings
-from gateway.adapters import tasmota
 from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
-    isolated_prefixes,
+    isolated_gateway_settings,
     reading_payload,
     readings_for,
     unique,
@@ -37,35 +32,10 @@ from tests.integration.gateway.mqtt_helpers import (
 pytestmark = needs_mqtt
 
 
-def _forget_session(url: str, client_id: str) -> None:
-    """Connect once with clean start and no expiry: Mosquitto drops the test's persistent session."""
-    parts = urlsplit(url)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 0
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=True, properties=props)
-    client.loop_start()
-    client.disconnect()
-    client.loop_stop()
-
-
 @pytest.fixture
 def mosquitto_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    assert TEST_MQTT_URL
-    tag = unique("t")
-    # "stat/" is fixed by Tasmota; give this test its own so no one else's traffic reaches it.
-    monkeypatch.setattr(tasmota, "STAT_PREFIX", f"stat-{tag}")
-    settings = Settings(
-        _env_file=None,
-        mqtt_url=TEST_MQTT_URL,
-        mqtt_client_id=f"anbu-test-gw-{tag}",
-        **isolated_prefixes(tag),  # type: ignore[arg-type]
-        mqtt_session_expiry_s=300,
-    )
-    yield settings
-    _forget_session(TEST_MQTT_URL, settings.mqtt_client_id)
+    with isolated_gateway_settings(monkeypatch, "t") as settings:
+        yield settings
 
 
 def _publish_in_background(

@@ -30,13 +30,13 @@ from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
-    isolated_prefixes,
+    broker_settings,
+    forget_session,
     reading_payload,
     readings_for,
     unique,
     wait_until,
 )
-from tests.integration.gateway.test_mosquitto_e2e import _forget_session
 
 
 @pytest.fixture
@@ -146,17 +146,9 @@ def test_embedded_broker_takeover_is_detected_and_delivery_recovers(
 
 
 def _mosquitto_gateway(engine: Engine, **overrides: Any) -> tuple[Gateway, str]:
-    assert TEST_MQTT_URL is not None
     tag = unique("tk")
-    values: dict[str, Any] = {
-        "mqtt_url": TEST_MQTT_URL,
-        "mqtt_client_id": unique("anbu-test-gw"),
-        "mqtt_session_expiry_s": 300,
-        **isolated_prefixes(tag),
-        **overrides,
-    }
-    settings = Settings(_env_file=None, **values)
-    return Gateway(settings, engine, SYSTEM_CLOCK), f"anbu-{tag}"
+    settings = broker_settings(tag, **overrides)
+    return Gateway(settings, engine, SYSTEM_CLOCK), settings.mqtt_native_prefix
 
 
 @needs_mqtt
@@ -184,7 +176,7 @@ def test_mosquitto_takeover_loses_the_session_and_says_so_at_warning(
     finally:
         publisher.close()
         gateway.stop()
-        _forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)
+        forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)
 
 
 @needs_mqtt
@@ -218,4 +210,4 @@ def test_mosquitto_persistent_intruder_makes_the_gateway_flap_and_it_is_flagged(
     finally:
         publisher.close()
         gateway.stop()
-        _forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)
+        forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)
