@@ -11,11 +11,7 @@ from sqlmodel import col, select
 
 from api import audit
 from api.deps import AdminUser, ClockDep, SessionDep
-from api.errors import (
-    ErrorCode,
-    unprocessable,
-)
-from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, QueryId
+from api.routes.pagination import DEFAULT_LIMIT, Limit, Offset, QueryId, require_offsets
 from api.schemas import AuditEntryOut, AuditPage
 from core.enums import AuditAction, AuditObject
 from core.models import AuditEntry, User
@@ -38,14 +34,7 @@ def audit_entries(
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> AuditPage:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.utcoffset() is None:
-            raise unprocessable(
-                f"{name} must include a timezone offset",
-                "query",
-                name,
-                code=ErrorCode.TIMEZONE_OFFSET_REQUIRED,
-            )
+    require_offsets(since, until)
     conditions: list[ColumnElement[bool]] = [true()]
     if user_id is not None:
         conditions.append(col(AuditEntry.user_id) == user_id)

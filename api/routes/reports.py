@@ -19,7 +19,7 @@ from api.errors import (
 )
 from api.queries import SEE_ALL_ROLES, visible_households
 from api.reports import team_report, time_to_acknowledge, to_csv, weeks
-from api.routes.pagination import QueryId
+from api.routes.pagination import QueryId, require_offsets
 from api.schemas import ReportOut
 from core.enums import AuditAction, AuditObject, CaseEventType
 from core.models import Case, CaseEvent, Household, Team, User
@@ -41,14 +41,7 @@ def _report(
     until: datetime | None,
     team_id: int | None,
 ) -> ReportOut:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.utcoffset() is None:
-            raise unprocessable(
-                f"{name} must include a timezone offset",
-                "query",
-                name,
-                code=ErrorCode.TIMEZONE_OFFSET_REQUIRED,
-            )
+    require_offsets(since, until)
     end = until or now
     try:
         start = since or end - DEFAULT_PERIOD

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -14,16 +12,6 @@ from core.db import make_engine, session_scope
 from core.models import CheckinSchedule
 from tests.factories import make_household
 from tests.ticks import checkins_at
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    for key in [k for k in os.environ if k.startswith("ANBU_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("ANBU_DATABASE_URL", url)
-    return url
 
 
 def test_set_and_show_a_schedule(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
