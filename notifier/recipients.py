@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from core.enums import Channel, Language, RecipientKind, Role
@@ -105,21 +106,7 @@ def _family(session: Session, household: Household, tier: int, *, calls: bool = 
 
 
 def _caseworkers(session: Session, household: Household, channel: Channel = Channel.SMS) -> list[Recipient]:
-    users = session.exec(
-        select(User)
-        .where(
-            User.team_id == household.team_id,
-            User.role == Role.CASEWORKER,
-            col(User.on_duty).is_(True),
-            col(User.is_active).is_(True),
-        )
-        .order_by(col(User.id))
-    ).all()
-    return [
-        Recipient(RecipientKind.USER, u.id, u.phone, u.language, channel)
-        for u in users
-        if u.id is not None and u.phone
-    ]
+    return _on_duty(session, Role.CASEWORKER, col(User.team_id) == household.team_id, channel)
 
 
 def _control_room(session: Session, household: Household, channel: Channel = Channel.CALL) -> list[Recipient]:
@@ -127,14 +114,16 @@ def _control_room(session: Session, household: Household, channel: Channel = Cha
     its teams), and those on no team (a control room sees every household)."""
     team = session.get(Team, household.team_id)
     org_teams = select(Team.id).where(Team.organisation_id == (team.organisation_id if team else -1))
+    return _on_duty(
+        session, Role.CONTROL_ROOM, col(User.team_id).is_(None) | col(User.team_id).in_(org_teams), channel
+    )
+
+
+def _on_duty(session: Session, role: Role, where: ColumnElement[bool], channel: Channel) -> list[Recipient]:
+    """Active staff of *role* on duty, with a phone, that *where* picks, by id."""
     users = session.exec(
         select(User)
-        .where(
-            User.role == Role.CONTROL_ROOM,
-            col(User.on_duty).is_(True),
-            col(User.is_active).is_(True),
-            col(User.team_id).is_(None) | col(User.team_id).in_(org_teams),
-        )
+        .where(User.role == role, col(User.on_duty).is_(True), col(User.is_active).is_(True), where)
         .order_by(col(User.id))
     ).all()
     return [
