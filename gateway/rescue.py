@@ -144,21 +144,20 @@ def _unrescued(now: datetime) -> ColumnElement[bool]:
 
 def claim(engine: Engine, member: Member, me: str, now: datetime) -> bool:
     """Claim the rescue of *member*: True if we won (its row unchanged since we read it)."""
-    with session_scope(engine) as session:
-        return claim_row(
-            session,
-            update(GatewayStatus)
-            .where(
-                col(GatewayStatus.client_id) == member.client_id,
-                col(GatewayStatus.updated_at) == member.updated_at,
-                _unrescued(now),
-            )
-            .values(rescued_by=me, rescued_at=now, rescue_finished_at=None),
-        )
+    return _update_unchanged(
+        engine, member, _unrescued(now), rescued_by=me, rescued_at=now, rescue_finished_at=None
+    )
 
 
 def finish(engine: Engine, member: Member, me: str, now: datetime) -> bool:
     """Record a finished rescue, unless the member wrote its row again meanwhile (it came back)."""
+    return _update_unchanged(engine, member, col(GatewayStatus.rescued_by) == me, rescue_finished_at=now)
+
+
+def _update_unchanged(
+    engine: Engine, member: Member, condition: ColumnElement[bool], **values: object
+) -> bool:
+    """Set *values* on *member*'s row if it is as we read it and *condition* holds: True if it was."""
     with session_scope(engine) as session:
         return claim_row(
             session,
@@ -166,9 +165,9 @@ def finish(engine: Engine, member: Member, me: str, now: datetime) -> bool:
             .where(
                 col(GatewayStatus.client_id) == member.client_id,
                 col(GatewayStatus.updated_at) == member.updated_at,
-                col(GatewayStatus.rescued_by) == me,
+                condition,
             )
-            .values(rescue_finished_at=now),
+            .values(**values),
         )
 
 
