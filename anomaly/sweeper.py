@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from anomaly import recheck
 from anomaly.deadlines import Deadline, format_local, latest_sign_of_life
 from anomaly.watch import (
     EXPLANATION_LANGUAGE,
@@ -73,6 +74,8 @@ class SweepResult:
     away_reminders: int = 0
     away_cleared: int = 0
     held_data_gap: int = 0  # due, but every device of the household has been silent since before
+    # overdue, not re-checked: nothing its deadline reads changed and no stage is due (anomaly/recheck.py)
+    overdue_unchanged: int = 0
 
 
 def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) -> SweepResult:
@@ -83,14 +86,18 @@ def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) 
     _clear_away_reminders(engine, now, result)
     with session_scope(engine) as session:
         due = _due_households(session, now, limit, result)
-        overdue = session.exec(select(Watch.household_id).where(Watch.status == WatchStatus.OVERDUE)).all()
+        overdue = recheck.overdue_watches(session, now, settings)
+    inputs = {o.household_id: o.inputs for o in overdue if o.recheck}
+    result.overdue_unchanged += len(overdue) - len(inputs)
     in_batches(
         engine, due, lambda session, household_id: _check_due(session, household_id, now, settings, result)
     )
     in_batches(
         engine,
-        overdue,
-        lambda session, household_id: _check_recovered(session, household_id, now, settings, result),
+        list(inputs),
+        lambda session, household_id: _check_recovered(
+            session, household_id, now, settings, result, inputs=inputs[household_id]
+        ),
     )
     if result.opened or result.recovered or result.pauses_ended:
         log.info(
@@ -338,8 +345,19 @@ def _check_due(
 
 
 def _check_recovered(
-    session: Session, household_id: int, now: datetime, settings: Settings, result: SweepResult
+    session: Session,
+    household_id: int,
+    now: datetime,
+    settings: Settings,
+    result: SweepResult,
+    *,
+    inputs: str | None = None,
 ) -> None:
+    """An overdue household: recovered on a new sign of life, raised to critical on time.
+
+    ``inputs``: the digest of what this re-check reads (:func:`anomaly.recheck.overdue_watches`),
+    stored with the next time it must be looked at again if nothing changes.
+    """
     watch = session.get(Watch, household_id)
     household = session.get(Household, household_id)
     if watch is None or household is None or watch.status != WatchStatus.OVERDUE:
@@ -358,6 +376,10 @@ def _check_recovered(
         effective = current_deadline(session, watch, household, settings) if away else deadline
         if effective is not None:
             _raise_if_critical(session, household_id, effective, now)
+        if inputs is not None:
+            recheck.mark_checked(
+                session, household_id, inputs, recheck.next_recheck(household_id, effective, now)
+            )
         return
     flipped = update_watch(
         session,

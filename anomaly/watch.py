@@ -350,7 +350,8 @@ def update_watch(
     """A conditional UPDATE of the watch (only while it is in ``expect_status``); False if it was not."""
     values: dict[str, object] = {}
     if status is not None:
-        values["status"] = status
+        # A new status starts a new episode: the sweeper's re-check marker (anomaly/recheck.py) is moot.
+        values.update(status=status, checked_inputs=None, next_recheck_at=None)
     if alert_after is not None:
         values["alert_after"] = alert_after
     if explanation is not None:

@@ -28,4 +28,9 @@ class Watch(SQLModel, table=True):
     data_gap_until: datetime | None = utc(nullable=True)  # where the last counted gap ended
     # Why alert_after is what it is, in words a caseworker understands.
     explanation: str = Field(default="", max_length=1000)
+    # While overdue (anomaly/recheck.py): a digest of everything the sweeper's re-check read last
+    # time, and when the ladder's next stage (or the periodic re-check) comes. The sweeper looks at
+    # an overdue household again only when the digest differs or that time has come.
+    checked_inputs: str | None = Field(default=None, max_length=32)
+    next_recheck_at: datetime | None = utc(nullable=True)
     updated_at: datetime = utc()

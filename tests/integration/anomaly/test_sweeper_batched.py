@@ -12,6 +12,7 @@ arriving in both, and every watch and case must end the same.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from anomaly import sweeper, training
+from anomaly import recheck, sweeper, training
 from anomaly.routine import fit_routine
 from core.clock import ManualClock
 from core.db import session_scope
@@ -118,25 +119,37 @@ def state(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 @pytest.mark.parametrize("limit", [500, 7])
 def test_batched_sweeps_end_where_the_per_household_loop_ended(
-    engine: Engine, _migrated_sqlite: Path, tmp_path: Path, clock: ManualClock, limit: int
+    engine: Engine,
+    _migrated_sqlite: Path,
+    tmp_path: Path,
+    clock: ManualClock,
+    limit: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The old loop re-checked every overdue household every tick; the sweeper re-checks only
+    those whose inputs changed or whose next stage came (anomaly/recheck.py), and its periodic
+    re-check is made too rare to hide a difference here."""
+    monkeypatch.setattr(recheck, "RECHECK_EVERY", timedelta(days=30))
     (tmp_path / "old").mkdir()
     other = _fresh_sqlite(_migrated_sqlite, tmp_path / "old")
     try:
         for target in (engine, other):
             seed(target, random.Random(11), clock.now(), 120)
-        acted = 0
-        for step in range(6):
+        acted = unchanged = 0
+        gaps = [timedelta(hours=2), timedelta(seconds=5), timedelta(hours=2), timedelta(minutes=10)] * 2
+        for step, gap in enumerate(gaps):
             new = sweeper.tick(engine, clock, SETTINGS, limit=limit)
             old = old_tick(other, clock, SETTINGS, limit=limit)
-            assert new == old
+            assert replace(new, overdue_unchanged=0) == old
             assert state(engine) == state(other)
             acted += new.opened + new.recovered + new.rearmed + new.pauses_ended + new.held_data_gap
-            clock.advance(timedelta(hours=2))
-            if step == 2:
+            unchanged += new.overdue_unchanged
+            clock.advance(gap)
+            if step == 3:
                 for target in (engine, other):
                     activity(target, random.Random(step), clock.now())
         assert acted > 30  # the random set exercises the sweeper's decisions
+        assert unchanged > 30  # and overdue households were left alone when nothing had changed
     finally:
         other.dispose()
 
