@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,45 +25,17 @@ from core.enums import (
 from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Resident, Watch
 from notifier import ack_codes, calls, lifecycle, sms, webhook_urls
 from notifier.script import CATALOGUE
-from tests.factories import make_household, make_open_case, make_watch
-from tests.integration.notifier_calls.conftest import EscalationRecorder
+from tests.factories import make_household
+from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 
 BASE = "https://care.example.org"
 # 2026-03-02 09:00 UTC = 18:00 in Seoul.
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@dataclass
-class Home:
-    household_id: int
-    code: str
-    case_id: int | None
-    contact_id: int
-    contact_phone: str
-    resident_phone: str
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)
-
-
-def make_home(
-    engine: Engine,
-    clock: ManualClock,
-    *,
-    with_case: bool = True,
-    language: Language = Language.KO,
-    resident_phone: str = "+821012345678",
-) -> Home:
-    with session_scope(engine) as s:
-        hh = make_household(s, language=language, resident_phone=resident_phone)
-        hh.address = "서울시 비밀구 주소로 1"
-        make_watch(s, hh, last_activity_at=clock.now() - timedelta(hours=14))
-        case = make_open_case(s, hh, now=clock.now()) if with_case else None
-        contact = s.exec(select(Contact).where(Contact.household_id == hh.id)).one()
-        assert hh.id is not None and contact.id is not None
-        return Home(hh.id, hh.code, case.id if case else None, contact.id, contact.phone, resident_phone)
 
 
 def twiml(text: str) -> ET.Element:
@@ -221,7 +192,7 @@ def test_an_unknown_caller_gets_the_polite_hang_up_and_nothing_is_stored(
 
 
 def test_a_family_member_hears_the_state_and_acknowledges_with_1(engine: Engine, clock: ManualClock) -> None:
-    home = make_home(engine, clock)
+    home = make_home(engine, clock, address="서울시 비밀구 주소로 1")
     root = ring(engine, clock, home.contact_phone, verstat=ATTESTED)
     text = said(root)
     assert home.code in text and "생활 반응 없음" in text and "확인하기 전" in text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -13,42 +12,13 @@ from sqlmodel import Session, col, select
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, Language, OutboxStatus
-from core.models import Case, CaseEvent, Contact, Notification, Resident, Watch
+from core.models import Case, CaseEvent, Contact, Notification, Watch
 from core.settings import Settings
 from notifier import ack_codes, lifecycle, outbox, sms
 from notifier.pacing import CallPacer
-from tests.factories import make_household, make_notification, make_open_case, make_watch
-from tests.integration.notifier_calls.conftest import EscalationRecorder
+from tests.factories import make_household, make_notification, make_open_case
+from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 from tests.integration.notifier_engine.support import RecordingTransport
-
-
-@dataclass
-class Home:
-    household_id: int
-    case_id: int | None
-    contact_id: int
-    contact_phone: str
-    resident_id: int
-    resident_phone: str
-
-
-def make_home(
-    engine: Engine,
-    clock: ManualClock,
-    *,
-    with_case: bool = True,
-    language: Language = Language.KO,
-    resident_phone: str = "+821012345678",
-) -> Home:
-    with session_scope(engine) as s:
-        hh = make_household(s, language=language, resident_phone=resident_phone)
-        make_watch(s, hh, last_activity_at=clock.now() - timedelta(hours=14))
-        case = make_open_case(s, hh, now=clock.now()) if with_case else None
-        contact = s.exec(select(Contact).where(Contact.household_id == hh.id)).one()
-        resident = s.exec(select(Resident).where(Resident.household_id == hh.id)).one()
-        assert hh.id is not None and contact.id is not None and resident.id is not None
-        assert resident.phone is not None
-        return Home(hh.id, case.id if case else None, contact.id, contact.phone, resident.id, resident.phone)
 
 
 def inbound(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
