@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from sqlalchemy import text
 
 from core.db import make_engine
 from core.migrate import current_head
-from tests.conftest import TEST_DATABASE_URL, _with_search_path
+from tests.conftest import private_pg_schema
 
 pytestmark = pytest.mark.slow
 
@@ -74,18 +73,8 @@ def test_several_migrators_at_once_on_a_fresh_sqlite_file(tmp_path: Path) -> Non
 
 @pytest.fixture
 def fresh_postgres_schema() -> Iterator[str]:
-    if not TEST_DATABASE_URL:
-        pytest.skip("ANBU_TEST_DATABASE_URL is not set (no PostgreSQL configured)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _with_search_path(TEST_DATABASE_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_pg_schema(revision=None) as (url, _engine):
+        yield url
 
 
 def test_several_migrators_at_once_on_a_fresh_postgresql_schema(

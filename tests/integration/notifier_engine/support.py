@@ -1,9 +1,11 @@
-"""Helpers for the escalation engine and outbox tests: a recording transport, queries, policies."""
+"""Helpers for the escalation engine and outbox tests: a recording transport, queries, policies,
+an open case to work on and one outbox tick."""
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -12,8 +14,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
-from core.enums import CaseEventType
+from core.db import session_scope
+from core.enums import CaseEventType, CaseKind
 from core.models import CallAttempt, Case, CaseEvent, Notification
+from core.settings import Settings
+from notifier import outbox
+from notifier.pacing import CallPacer
+from notifier.transports import Transport
+from tests.factories import make_household, make_open_case, make_team, make_user
 
 PUBLIC_BASE = "https://care.example.org"
 FROM_NUMBER = "+15005550006"
@@ -126,3 +134,28 @@ def load_case(engine: Engine, case_id: int) -> Case:
         assert case is not None
         session.expunge(case)
         return case
+
+
+def open_case(
+    engine: Engine,
+    clock: Clock,
+    policy: Mapping[str, object] | None = None,
+    *,
+    contacts: int = 1,
+    kind: CaseKind = CaseKind.INACTIVITY,
+) -> int:
+    """An open case on a household with *contacts* family contacts, of a team with *policy* (None:
+    the default) and one caseworker."""
+    with session_scope(engine) as s:
+        team = make_team(s, policy=None if policy is None else dict(policy))
+        hh = make_household(s, team=team, contacts=contacts)
+        make_user(s, team=team)
+        case = make_open_case(s, hh, now=clock.now(), kind=kind)
+        assert case.id is not None
+        return case.id
+
+
+def send_outbox(engine: Engine, clock: Clock, settings: Settings, transport: Transport) -> int:
+    """One outbox tick without call pacing. Leases follow the test's clock, standing for the
+    database's (production: database_now)."""
+    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0), lease_clock=clock)

@@ -24,7 +24,6 @@ from notifier import escalation, lifecycle, outbox
 from notifier.outbox import MAX_ATTEMPTS
 from notifier.pacing import CallPacer
 from notifier.transports import TransportError
-from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import (
     FAMILY_FIRST,
     FROM_NUMBER,
@@ -34,35 +33,20 @@ from tests.integration.notifier_engine.support import (
     calls,
     events,
     notifications,
+    open_case,
+    send_outbox,
 )
 from tests.ticks import run_notifier_ticks
-
-
-def _case(
-    engine: Engine, clock: ManualClock, *, policy: dict[str, object] | None = None, contacts: int = 2
-) -> int:
-    with session_scope(engine) as s:
-        team = make_team(s, policy=policy)
-        hh = make_household(s, team=team, contacts=contacts)
-        make_user(s, team=team)
-        case_id = make_open_case(s, hh, now=clock.now()).id
-        assert case_id is not None
-        return case_id
-
-
-def _send(engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport) -> int:
-    # Leases follow the test's clock here, standing for the database's (production: database_now).
-    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0), lease_clock=clock)
 
 
 def test_calls_and_messages_are_sent_once_with_our_webhook_urls(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    call_case = _case(engine, clock)
-    sms_case = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    call_case = open_case(engine, clock, contacts=2)
+    sms_case = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     assert run_notifier_ticks(engine, clock, settings) == 2
-    assert _send(engine, clock, settings, transport) == 2
-    assert _send(engine, clock, settings, transport) == 0  # nothing is sent twice
+    assert send_outbox(engine, clock, settings, transport) == 2
+    assert send_outbox(engine, clock, settings, transport) == 0  # nothing is sent twice
     with Session(engine) as s:
         (call,) = calls(s, call_case)
         (note,) = notifications(s, sms_case)
@@ -101,13 +85,13 @@ def test_calls_and_messages_are_sent_once_with_our_webhook_urls(
 def test_an_acknowledgement_between_queue_and_send_cancels_the_rows(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=2)
     assert run_notifier_ticks(engine, clock, settings) == 1
     with session_scope(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
         lifecycle.acknowledge(s, case, actor="user:7", now=clock.now())
-    assert _send(engine, clock, settings, transport) == 2
+    assert send_outbox(engine, clock, settings, transport) == 2
     assert transport.sent == []
     with Session(engine) as s:
         rows = notifications(s, case_id)
@@ -120,13 +104,13 @@ def test_an_acknowledgement_between_queue_and_send_cancels_the_rows(
 def test_a_queued_call_is_cancelled_when_the_case_clears(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock, contacts=2)
     assert run_notifier_ticks(engine, clock, settings) == 1
     with session_scope(engine) as s:
         case = s.get(Case, case_id)
         assert case is not None
         lifecycle.clear(s, case, reason="activity_resumed", now=clock.now())
-    assert _send(engine, clock, settings, transport) == 1
+    assert send_outbox(engine, clock, settings, transport) == 1
     assert transport.sent == []
     with Session(engine) as s:
         (call,) = calls(s, case_id)
@@ -138,8 +122,8 @@ def test_a_queued_call_is_cancelled_when_the_case_clears(
 def test_help_messages_survive_an_acknowledgement_but_not_a_resolution(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    first = _case(engine, clock)
-    second = _case(engine, clock)
+    first = open_case(engine, clock, contacts=2)
+    second = open_case(engine, clock, contacts=2)
     with session_scope(engine) as s:
         for case_id in (first, second):
             case = s.get(Case, case_id)
@@ -149,7 +133,7 @@ def test_help_messages_survive_an_acknowledgement_but_not_a_resolution(
         resolved = s.get(Case, second)
         assert resolved is not None
         lifecycle.resolve(s, resolved, actor="user:7", code=ResolutionCode.OTHER, note=None, now=clock.now())
-    assert _send(engine, clock, settings, transport) == 6
+    assert send_outbox(engine, clock, settings, transport) == 6
     with Session(engine) as s:
         assert {n.status for n in notifications(s, first)} == {OutboxStatus.SENT}
         assert {n.status for n in notifications(s, second)} == {OutboxStatus.CANCELLED}
@@ -159,12 +143,12 @@ def test_help_messages_survive_an_acknowledgement_but_not_a_resolution(
 def test_temporary_errors_back_off_and_give_up_after_eight_attempts(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     run_notifier_ticks(engine, clock, settings)
     waits = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
         transport.failures.append(TransportError("HTTP 503", permanent=False, code="http-503"))
-        assert _send(engine, clock, settings, transport) == 1
+        assert send_outbox(engine, clock, settings, transport) == 1
         with Session(engine) as s:
             (note,) = notifications(s, case_id)
         assert note.attempts == attempt
@@ -173,7 +157,7 @@ def test_temporary_errors_back_off_and_give_up_after_eight_attempts(
             assert note.next_attempt_at is not None
             waits.append(note.next_attempt_at - clock.now())
             clock.set(note.next_attempt_at - timedelta(seconds=1))
-            assert _send(engine, clock, settings, transport) == 0  # not before its time
+            assert send_outbox(engine, clock, settings, transport) == 0  # not before its time
             clock.set(note.next_attempt_at)
     assert [int(w.total_seconds()) for w in waits] == [30, 60, 120, 240, 480, 900, 900]
     assert note.status == OutboxStatus.FAILED and not note.permanent_failure
@@ -192,12 +176,12 @@ def test_temporary_errors_back_off_and_give_up_after_eight_attempts(
 def test_a_temporary_error_then_success_sends_the_message(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     run_notifier_ticks(engine, clock, settings)
     transport.failures.append(TransportError("throttled", permanent=False, code="20429"))
-    _send(engine, clock, settings, transport)
+    send_outbox(engine, clock, settings, transport)
     clock.advance(timedelta(seconds=30))
-    assert _send(engine, clock, settings, transport) == 1
+    assert send_outbox(engine, clock, settings, transport) == 1
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
     assert note.status == OutboxStatus.SENT and note.attempts == 2 and note.error is None
@@ -207,14 +191,14 @@ def test_a_temporary_error_then_success_sends_the_message(
 def test_a_permanent_error_fails_the_row_at_once(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    sms_case = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
-    call_case = _case(engine, clock)
+    sms_case = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    call_case = open_case(engine, clock, contacts=2)
     run_notifier_ticks(engine, clock, settings)
     transport.failures.append(TransportError("HTTP 400: invalid To", permanent=True, code="21211"))
     transport.failures.append(TransportError("HTTP 400: not reachable", permanent=True, code="21214"))
-    assert _send(engine, clock, settings, transport) == 2
+    assert send_outbox(engine, clock, settings, transport) == 2
     clock.advance(timedelta(hours=1))
-    assert _send(engine, clock, settings, transport) == 0
+    assert send_outbox(engine, clock, settings, transport) == 0
     with Session(engine) as s:
         (note,) = notifications(s, sms_case)
         (call,) = calls(s, call_case)
@@ -228,10 +212,10 @@ def test_a_permanent_error_fails_the_row_at_once(
 def test_an_unexpected_transport_exception_is_retried_not_lost(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     run_notifier_ticks(engine, clock, settings)
     transport.failures.append(KeyError("bug in a transport"))
-    assert _send(engine, clock, settings, transport) == 1
+    assert send_outbox(engine, clock, settings, transport) == 1
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
     assert note.status == OutboxStatus.PENDING and note.error is not None and "unexpected" in note.error
@@ -251,15 +235,15 @@ def _crash_mid_send(engine: Engine, model: type, row_id: int, *, lease_end: obje
 def test_an_expired_lease_without_a_provider_id_is_sent_again(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock, contacts=2)
     run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (call,) = calls(s, case_id)
     assert call.id is not None
     _crash_mid_send(engine, CallAttempt, call.id, lease_end=clock.now() + timedelta(seconds=60), sid=None)
-    assert _send(engine, clock, settings, transport) == 0  # the lease still runs
+    assert send_outbox(engine, clock, settings, transport) == 0  # the lease still runs
     clock.advance(timedelta(seconds=60))
-    assert _send(engine, clock, settings, transport) == 1
+    assert send_outbox(engine, clock, settings, transport) == 1
     with Session(engine) as s:
         (call,) = calls(s, case_id)
     assert (
@@ -270,7 +254,7 @@ def test_an_expired_lease_without_a_provider_id_is_sent_again(
 def test_an_expired_lease_with_a_provider_id_is_never_sent_again(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
@@ -279,20 +263,20 @@ def test_an_expired_lease_with_a_provider_id_is_never_sent_again(
         engine, Notification, note.id, lease_end=clock.now() - timedelta(minutes=5), sid="SMalready"
     )
     clock.advance(timedelta(hours=2))
-    assert _send(engine, clock, settings, transport) == 0
+    assert send_outbox(engine, clock, settings, transport) == 0
     assert transport.sent == []
 
 
 def test_a_row_interrupted_too_often_is_given_up(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     run_notifier_ticks(engine, clock, settings)
     with session_scope(engine) as s:
         (note,) = notifications(s, case_id)
         note.status, note.attempts, note.claim_expires_at = OutboxStatus.SENDING, MAX_ATTEMPTS, clock.now()
         s.add(note)
-    assert _send(engine, clock, settings, transport) == 1
+    assert send_outbox(engine, clock, settings, transport) == 1
     assert transport.sent == []
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
@@ -303,7 +287,7 @@ def test_a_row_interrupted_too_often_is_given_up(
 def test_a_status_callback_that_arrives_before_we_record_the_send_is_not_overwritten(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST, contacts=1)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=1)
     run_notifier_ticks(engine, clock, settings)
 
     def delivered_at_once(record: Sent) -> None:
@@ -312,7 +296,7 @@ def test_a_status_callback_that_arrives_before_we_record_the_send_is_not_overwri
             s.execute(update(Notification).values(status=OutboxStatus.DELIVERED))
 
     transport.on_send = delivered_at_once
-    assert _send(engine, clock, settings, transport) == 1
+    assert send_outbox(engine, clock, settings, transport) == 1
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
     assert note.status == OutboxStatus.DELIVERED and note.provider_sid == transport.sent[0].sid
@@ -321,8 +305,8 @@ def test_a_status_callback_that_arrives_before_we_record_the_send_is_not_overwri
 def test_two_concurrent_senders_never_send_the_same_row(
     engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
-    case_ids = [_case(engine, clock, policy=FAMILY_FIRST, contacts=3) for _ in range(4)]
-    case_ids += [_case(engine, clock) for _ in range(3)]
+    case_ids = [open_case(engine, clock, policy=FAMILY_FIRST, contacts=3) for _ in range(4)]
+    case_ids += [open_case(engine, clock, contacts=2) for _ in range(3)]
     assert run_notifier_ticks(engine, clock, settings) == 7
     transport = RecordingTransport()
     barrier = threading.Barrier(2)
@@ -348,7 +332,7 @@ def test_two_concurrent_senders_never_send_the_same_row(
 
 def test_calls_are_paced_within_a_tick(engine: Engine, clock: ManualClock, settings: Settings) -> None:
     for _ in range(3):
-        _case(engine, clock)
+        open_case(engine, clock, contacts=2)
     run_notifier_ticks(engine, clock, settings)
     slept: list[float] = []
     placed_at: list[timedelta] = []
@@ -364,7 +348,7 @@ def test_calls_are_paced_within_a_tick(engine: Engine, clock: ManualClock, setti
     assert slept == [pytest.approx(1.0), pytest.approx(1.0)]
     assert placed_at == [timedelta(0), timedelta(seconds=1), timedelta(seconds=2)]
     # The next free slot is kept in the database, so the next tick (or another worker) waits too.
-    _case(engine, clock)
+    open_case(engine, clock, contacts=2)
     run_notifier_ticks(engine, clock, settings)
     assert (
         outbox.tick(engine, clock, settings, transport, pacer=CallPacer(1.0, clock=clock, sleep=sleep)) == 1

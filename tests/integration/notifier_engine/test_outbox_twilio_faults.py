@@ -17,15 +17,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.clock import ManualClock
-from core.db import session_scope
 from core.enums import CallStatus, CaseEventType, OutboxStatus
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings
-from notifier import outbox
-from notifier.pacing import CallPacer
 from notifier.transports.twilio import TwilioTransport
 from simulator.twilio_emulator import TwilioEmulator
-from tests.factories import make_household, make_open_case, make_team, make_user
-from tests.integration.notifier_engine.support import FAMILY_FIRST, FROM_NUMBER, calls, events, notifications
+from tests.integration.notifier_engine.support import (
+    FAMILY_FIRST,
+    FROM_NUMBER,
+    calls,
+    events,
+    notifications,
+    open_case,
+    send_outbox,
+)
 from tests.ticks import run_notifier_ticks
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -54,35 +58,21 @@ def _transport(emulator: TwilioEmulator) -> TwilioTransport:
     return TwilioTransport(account_sid=DEV_TWILIO_ACCOUNT_SID, auth_token=TOKEN, api_base=emulator.base_url)
 
 
-def _case(engine: Engine, clock: ManualClock, policy: dict[str, object] | None = None) -> int:
-    with session_scope(engine) as s:
-        team = make_team(s, policy=policy)
-        make_user(s, team=team)
-        case_id = make_open_case(s, make_household(s, team=team, contacts=1), now=clock.now()).id
-        assert case_id is not None
-        return case_id
-
-
-def _send(engine: Engine, clock: ManualClock, settings: Settings, transport: TwilioTransport) -> int:
-    # The test's clock is Twilio's and the database's too (production: database_now for leases).
-    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0), lease_clock=clock)
-
-
 def test_a_500_after_twilio_created_the_call_places_exactly_one_call(
     engine: Engine, clock: ManualClock, twilio_settings: Settings, emulator: TwilioEmulator
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock)
     run_notifier_ticks(engine, clock, twilio_settings)
     emulator.fail_after_create(1, status=500)
     transport = _transport(emulator)
-    assert _send(engine, clock, twilio_settings, transport) == 1
+    assert send_outbox(engine, clock, twilio_settings, transport) == 1
     assert len(emulator.calls()) == 1  # Twilio has the call; we were told it failed
     with Session(engine) as s:
         (call,) = calls(s, case_id)
     assert call.status == CallStatus.PENDING and call.provider_sid is None
     assert call.claim_expires_at is not None, "a 5xx is an uncertain send"
     clock.advance(timedelta(seconds=31))  # the first retry (30 s backoff)
-    assert _send(engine, clock, twilio_settings, transport) == 1
+    assert send_outbox(engine, clock, twilio_settings, transport) == 1
     (placed,) = emulator.calls()
     assert len(emulator.calls()) == 1, "the call was placed twice"
     with Session(engine) as s:
@@ -91,20 +81,20 @@ def test_a_500_after_twilio_created_the_call_places_exactly_one_call(
         (event,) = events(s, case_id, CaseEventType.CALL_PLACED)
         assert event.data["recovered"] is True
     clock.advance(timedelta(minutes=5))
-    _send(engine, clock, twilio_settings, transport)
+    send_outbox(engine, clock, twilio_settings, transport)
     assert len(emulator.calls()) == 1
 
 
 def test_a_503_after_twilio_created_the_message_sends_exactly_one_sms(
     engine: Engine, clock: ManualClock, twilio_settings: Settings, emulator: TwilioEmulator
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST)
     run_notifier_ticks(engine, clock, twilio_settings)
     emulator.fail_after_create(1, status=503)
     transport = _transport(emulator)
-    assert _send(engine, clock, twilio_settings, transport) == 1
+    assert send_outbox(engine, clock, twilio_settings, transport) == 1
     clock.advance(timedelta(seconds=31))
-    assert _send(engine, clock, twilio_settings, transport) == 1
+    assert send_outbox(engine, clock, twilio_settings, transport) == 1
     (sent,) = emulator.messages()
     with Session(engine) as s:
         (note,) = notifications(s, case_id)

@@ -23,9 +23,7 @@ from core.settings import Settings
 from notifier import calls as call_handlers
 from notifier import outbox, sms
 from notifier.outbox import LEASE
-from notifier.pacing import CallPacer
 from notifier.transports import TransportError
-from tests.factories import make_household, make_open_case, make_team, make_user
 from tests.integration.notifier_engine.support import (
     FAMILY_FIRST,
     ProviderTransport,
@@ -34,23 +32,10 @@ from tests.integration.notifier_engine.support import (
     calls,
     events,
     notifications,
+    open_case,
+    send_outbox,
 )
 from tests.ticks import run_notifier_ticks
-
-
-def _case(engine: Engine, clock: ManualClock, *, policy: dict[str, object] | None = None) -> int:
-    with session_scope(engine) as s:
-        team = make_team(s, policy=policy)
-        hh = make_household(s, team=team, contacts=1)
-        make_user(s, team=team)
-        case_id = make_open_case(s, hh, now=clock.now()).id
-        assert case_id is not None
-        return case_id
-
-
-def _send(engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport) -> int:
-    # Leases follow the test's clock here, standing for the database's (production: database_now).
-    return outbox.tick(engine, clock, settings, transport, pacer=CallPacer(0), lease_clock=clock)
 
 
 def _die_after_sending_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,17 +64,17 @@ def test_a_worker_that_dies_after_placing_a_call_never_places_it_again(
     provider: ProviderTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock)
     run_notifier_ticks(engine, clock, settings)
     _die_after_sending_once(monkeypatch)
-    _send(engine, clock, settings, provider)
+    send_outbox(engine, clock, settings, provider)
     assert len(provider.sent) == 1
     with Session(engine) as s:
         (call,) = calls(s, case_id)
     assert call.status == CallStatus.SENDING and call.provider_sid is None
-    assert _send(engine, clock, settings, provider) == 0  # the dead worker's lease still runs
+    assert send_outbox(engine, clock, settings, provider) == 0  # the dead worker's lease still runs
     clock.advance(LEASE + timedelta(seconds=1))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert len(provider.sent) == 1, "the call was placed twice"
     assert provider.lookups == 1
     with Session(engine) as s:
@@ -98,7 +83,7 @@ def test_a_worker_that_dies_after_placing_a_call_never_places_it_again(
         (placed,) = events(s, case_id, CaseEventType.CALL_PLACED)
         assert placed.data["recovered"] is True
     clock.advance(timedelta(minutes=5))
-    assert _send(engine, clock, settings, provider) == 0
+    assert send_outbox(engine, clock, settings, provider) == 0
     assert len(provider.sent) == 1
 
 
@@ -109,7 +94,7 @@ def test_a_worker_that_dies_after_sending_an_sms_never_sends_it_again(
     provider: ProviderTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST)
     run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
@@ -127,9 +112,9 @@ def test_a_worker_that_dies_after_sending_an_sms_never_sends_it_again(
         )
     )
     _die_after_sending_once(monkeypatch)
-    _send(engine, clock, settings, provider)
+    send_outbox(engine, clock, settings, provider)
     clock.advance(LEASE + timedelta(seconds=1))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert [r.sid for r in provider.sent if r.body == note.body] == [provider.sent[1].sid]
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
@@ -139,7 +124,7 @@ def test_a_worker_that_dies_after_sending_an_sms_never_sends_it_again(
 def test_a_lost_response_is_looked_up_before_trying_again(
     engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport
 ) -> None:
-    case_id = _case(engine, clock, policy=FAMILY_FIRST)
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST)
     run_notifier_ticks(engine, clock, settings)
 
     def response_lost(record: Sent) -> None:
@@ -147,12 +132,12 @@ def test_a_lost_response_is_looked_up_before_trying_again(
         raise TransportError("network error: ReadTimeout", permanent=False, code="network", uncertain=True)
 
     provider.on_send = response_lost
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
     assert note.status == OutboxStatus.PENDING and note.claim_expires_at is not None  # marked uncertain
     clock.advance(timedelta(minutes=1))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert len(provider.sent) == 1
     with Session(engine) as s:
         (note,) = notifications(s, case_id)
@@ -163,15 +148,15 @@ def test_a_lost_response_is_looked_up_before_trying_again(
 def test_an_uncertain_row_the_provider_never_got_is_sent_once(
     engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock)
     run_notifier_ticks(engine, clock, settings)
     provider.failures.append(
         TransportError("network error: ConnectTimeout", permanent=False, code="network", uncertain=True)
     )
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert provider.sent == []
     clock.advance(timedelta(minutes=1))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert len(provider.sent) == 1 and provider.lookups == 1
     with Session(engine) as s:
         (call,) = calls(s, case_id)
@@ -185,13 +170,13 @@ def test_a_failed_lookup_sends_nothing_and_asks_again_later(
     provider: ProviderTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock)
     run_notifier_ticks(engine, clock, settings)
     _die_after_sending_once(monkeypatch)
-    _send(engine, clock, settings, provider)
+    send_outbox(engine, clock, settings, provider)
     provider.lookup_failures.append(TransportError("HTTP 503", permanent=False, code="http-503"))
     clock.advance(LEASE + timedelta(seconds=1))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert len(provider.sent) == 1
     with Session(engine) as s:
         (call,) = calls(s, case_id)
@@ -199,7 +184,7 @@ def test_a_failed_lookup_sends_nothing_and_asks_again_later(
         call.status == CallStatus.PENDING and call.provider_sid is None and call.claim_expires_at is not None
     )
     clock.advance(timedelta(minutes=2))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert len(provider.sent) == 1 and provider.lookups == 2
     with Session(engine) as s:
         (call,) = calls(s, case_id)
@@ -213,7 +198,7 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
     provider: ProviderTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    case_id = _case(engine, clock)
+    case_id = open_case(engine, clock)
     run_notifier_ticks(engine, clock, settings)
     with session_scope(engine) as s:
         (call,) = calls(s, case_id)
@@ -240,9 +225,9 @@ def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
     provider.failures.append(
         TransportError("network error: ConnectTimeout", permanent=False, code="network", uncertain=True)
     )
-    _send(engine, clock, settings, provider)
+    send_outbox(engine, clock, settings, provider)
     clock.advance(timedelta(minutes=1))
-    assert _send(engine, clock, settings, provider) == 1
+    assert send_outbox(engine, clock, settings, provider) == 1
     assert len(provider.sent) == 2
     with Session(engine) as s:
         (mine,) = [c for c in calls(s, case_id) if c.code != "other-call-code"]
@@ -259,10 +244,10 @@ def test_a_status_callback_records_the_provider_id_so_the_dead_workers_send_is_n
 ) -> None:
     # A transport that cannot be asked (like the console): only the callback can save us here.
     transport = RecordingTransport()
-    case_id = _case(engine, clock, policy=None if kind == "call" else FAMILY_FIRST)
+    case_id = open_case(engine, clock, policy=None if kind == "call" else FAMILY_FIRST)
     run_notifier_ticks(engine, clock, settings)
     _die_after_sending_once(monkeypatch)
-    _send(engine, clock, settings, transport)
+    send_outbox(engine, clock, settings, transport)
     (sent,) = transport.sent
     callback: Callable[[Session], None]
     with Session(engine) as s:
@@ -286,7 +271,7 @@ def test_a_status_callback_records_the_provider_id_so_the_dead_workers_send_is_n
     with session_scope(engine) as s:
         callback(s)
     clock.advance(LEASE + timedelta(minutes=1))
-    assert _send(engine, clock, settings, transport) == 0
+    assert send_outbox(engine, clock, settings, transport) == 0
     assert len(transport.sent) == 1
     with Session(engine) as s:
         row = calls(s, case_id)[0] if kind == "call" else notifications(s, case_id)[0]

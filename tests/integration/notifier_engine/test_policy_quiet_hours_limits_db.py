@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,8 +14,8 @@ from core.enums import CaseEventType, CaseKind, Channel, RecipientKind, Severity
 from core.models import Case
 from core.settings import Settings
 from notifier import escalation, lifecycle
-from tests.factories import make_household, make_open_case, make_team, make_user
-from tests.integration.notifier_engine.support import calls, events, notifications
+from tests.factories import make_household, make_open_case, make_team
+from tests.integration.notifier_engine.support import calls, events, notifications, open_case
 from tests.ticks import run_notifier_ticks
 
 # 02:00 in Seoul (17:00 UTC the day before): inside 21:00-08:00.
@@ -31,18 +30,6 @@ CALL_THEN_FAMILY: dict[str, object] = {
 }
 
 
-def _case(
-    engine: Engine, clock: ManualClock, policy: Mapping[str, object], *, kind: CaseKind = CaseKind.INACTIVITY
-) -> int:
-    with session_scope(engine) as s:
-        team = make_team(s, policy=dict(policy))
-        hh = make_household(s, team=team, contacts=1)
-        make_user(s, team=team)
-        case = make_open_case(s, hh, now=clock.now(), kind=kind)
-        assert case.id is not None
-        return case.id
-
-
 def _kinds(engine: Engine, case_id: int) -> list[tuple[str, RecipientKind]]:
     with Session(engine) as s:
         rows = [("call", c.recipient_kind) for c in calls(s, case_id)]
@@ -55,7 +42,7 @@ def test_skip_mode_passes_over_the_night_call_and_tells_family_at_once(
 ) -> None:
     clock = ManualClock(NIGHT)
     policy = {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00"}}
-    case_id = _case(engine, clock, policy)
+    case_id = open_case(engine, clock, policy)
     run_notifier_ticks(engine, clock, settings)  # the call step: skipped
     assert _kinds(engine, case_id) == []
     run_notifier_ticks(engine, clock, settings)  # due at once: family
@@ -68,7 +55,7 @@ def test_skip_mode_passes_over_the_night_call_and_tells_family_at_once(
 def test_defer_mode_waits_for_the_morning_then_calls(engine: Engine, settings: Settings) -> None:
     clock = ManualClock(NIGHT)
     policy = {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00", "mode": "defer"}}
-    case_id = _case(engine, clock, policy)
+    case_id = open_case(engine, clock, policy)
     run_notifier_ticks(engine, clock, settings)
     with Session(engine) as s:
         case = s.get(Case, case_id)
@@ -88,7 +75,7 @@ def test_emergencies_are_called_even_in_quiet_hours(
 ) -> None:
     clock = ManualClock(NIGHT)
     policy = {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00", "mode": "defer"}}
-    case_id = _case(sqlite_engine, clock, policy, kind=kind)
+    case_id = open_case(sqlite_engine, clock, policy, kind=kind)
     if kind == CaseKind.INACTIVITY:  # a critical inactivity case counts as an emergency
         with session_scope(sqlite_engine) as s:
             case = s.get(Case, case_id)
@@ -100,7 +87,7 @@ def test_emergencies_are_called_even_in_quiet_hours(
 
 def test_outside_quiet_hours_nothing_changes(sqlite_engine: Engine, settings: Settings) -> None:
     clock = ManualClock(MORNING_END + timedelta(hours=2))
-    case_id = _case(
+    case_id = open_case(
         sqlite_engine, clock, {**CALL_THEN_FAMILY, "quiet_hours": {"start": "21:00", "end": "08:00"}}
     )
     run_notifier_ticks(sqlite_engine, clock, settings)
@@ -119,7 +106,7 @@ def test_the_call_limit_holds_back_calls_with_a_visible_event_but_not_the_casewo
         ],
         "limits": {"calls_per_household_per_day": 1},
     }
-    case_id = _case(engine, clock, policy)
+    case_id = open_case(engine, clock, policy)
     for _ in range(3):
         run_notifier_ticks(engine, clock, settings)
         clock.advance(timedelta(minutes=10))
@@ -139,7 +126,7 @@ def test_the_family_sms_limit_never_holds_back_an_emergency(
         "max_repeats": 3,
         "limits": {"family_sms_per_household_per_day": 1},
     }
-    case_id = _case(sqlite_engine, clock, policy)
+    case_id = open_case(sqlite_engine, clock, policy)
     run_notifier_ticks(sqlite_engine, clock, settings)
     clock.advance(timedelta(minutes=10))
     run_notifier_ticks(sqlite_engine, clock, settings)  # the repeat: over the limit
@@ -164,7 +151,7 @@ def test_the_pre_call_text_goes_before_the_first_call_only(engine: Engine, setti
         ],
         "pre_call_sms": True,
     }
-    case_id = _case(engine, clock, policy)
+    case_id = open_case(engine, clock, policy)
     run_notifier_ticks(engine, clock, settings)
     clock.advance(timedelta(minutes=10))
     run_notifier_ticks(engine, clock, settings)
