@@ -154,18 +154,14 @@ def uses_on_day(household: HouseholdSpec, local_day: date) -> tuple[Use, ...]:
     zone = ZoneInfo(household.timezone)
     uses = []
     for index, slot in enumerate(household.routine):
-        rng = random.Random(f"{household.seed}|{household.code}|{index}|{local_day.isoformat()}")
-        if rng.random() >= slot.probability:
+        drawn = _draw(household, index, slot, local_day)
+        if drawn is None:
             continue
-        window_s = _seconds_of_day(slot.latest) - _seconds_of_day(slot.earliest)
-        if window_s < 0:
-            window_s += 86400
+        offset_s, duration_s = drawn
         # Wall-clock arithmetic: "07:40 local" stays 07:40 local on a DST day.
-        wall = datetime.combine(local_day, slot.earliest) + timedelta(seconds=rng.randint(0, window_s))
+        wall = datetime.combine(local_day, slot.earliest) + timedelta(seconds=offset_s)
         start = wall.replace(tzinfo=zone).astimezone(UTC)
-        low, high = slot.duration_s or profile(household.device(slot.device).appliance).duration_s
-        shortest = math.ceil(low)
-        end = start + timedelta(seconds=rng.randint(shortest, max(shortest, math.floor(high))))
+        end = start + timedelta(seconds=duration_s)
         if household.stop_at is not None:
             if start >= household.stop_at:
                 continue
@@ -173,6 +169,64 @@ def uses_on_day(household: HouseholdSpec, local_day: date) -> tuple[Use, ...]:
                 end = _end_at_collapse(household, slot.device, start, end)
         uses.append(Use(slot.device, start, end))
     return tuple(sorted(uses, key=lambda use: use.start))
+
+
+def _draw(household: HouseholdSpec, index: int, slot: RoutineSlot, local_day: date) -> tuple[int, int] | None:
+    """Slot ``index``'s use on ``local_day``: (seconds after ``earliest``, duration s), or None (not that day)."""
+    rng = random.Random(f"{household.seed}|{household.code}|{index}|{local_day.isoformat()}")
+    if rng.random() >= slot.probability:
+        return None
+    window_s = _seconds_of_day(slot.latest) - _seconds_of_day(slot.earliest)
+    if window_s < 0:
+        window_s += 86400
+    offset_s = rng.randint(0, window_s)
+    low, high = slot.duration_s or profile(household.device(slot.device).appliance).duration_s
+    shortest = math.ceil(low)
+    return offset_s, rng.randint(shortest, max(shortest, math.floor(high)))
+
+
+def with_habit_at(
+    household: HouseholdSpec, device: str, at: datetime, *, window: timedelta, duration: timedelta
+) -> tuple[HouseholdSpec, datetime]:
+    """``household`` whose ``device`` is used once a day, somewhere in a ``window`` around the time
+    of day of ``at`` and for exactly ``duration``, placed so that one use starts at ``at`` (to the
+    second): a habit the detector can learn from the days before, and the day's use where the demo
+    needs it (anbu/demo.py). Returns the household and that use's start.
+
+    The day's draw (which second of the window) does not depend on where the window lies, so the
+    window is moved to put it on ``at``; when that would move it across midnight (a different day's
+    draw), narrower windows are tried, down to none (the same second every day).
+    """
+    if device not in {d.external_id for d in household.devices}:
+        raise KeyError(f"{household.code} has no device {device!r}")
+    zone = ZoneInfo(household.timezone)
+    local = _require_aware(at).astimezone(zone).replace(microsecond=0)
+    tod = local.hour * 3600 + local.minute * 60 + local.second
+    others = tuple(slot for slot in household.routine if slot.device != device)
+    seconds = round(duration.total_seconds())
+    widths = [round(window.total_seconds()) - k * 600 for k in range(6)] + [0]
+    for width in (w for w in widths if w >= 0):
+        for back in (0, 1):  # the use drawn on its own local day, or on the day before (past midnight)
+            day = local.date() - timedelta(days=back)
+            probe = RoutineSlot(device, time(0), _clock(width), 1.0, (seconds, seconds))
+            drawn = _draw(replace(household, routine=(*others, probe)), len(others), probe, day)
+            assert drawn is not None  # probability 1
+            offset = drawn[0]
+            if (offset <= tod) if back == 0 else (offset > tod):
+                earliest = (tod - offset) % 86400
+                slot = RoutineSlot(
+                    device, _clock(earliest), _clock(earliest + width), 1.0, (seconds, seconds)
+                )
+                moved = replace(household, routine=(*others, slot))
+                starts = [u.start for u in uses_on_day(moved, day) if u.device == device]
+                assert starts == [local.astimezone(UTC)], (starts, local)
+                return moved, starts[0]
+    raise AssertionError("unreachable: a window of 0 s always fits")  # pragma: no cover
+
+
+def _clock(seconds: int) -> time:
+    seconds %= 86400
+    return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
 def _end_at_collapse(household: HouseholdSpec, device: str, start: datetime, end: datetime) -> datetime:
@@ -306,33 +360,58 @@ _BASE_ROUTINE: tuple[tuple[str, time, time, float], ...] = (
 
 
 def demo_district(
-    seed: int = 7, *, households: int = 8, stopper_index: int = 0, collapse: Collapse = "in_bed"
+    seed: int = 7,
+    *,
+    households: int = 8,
+    stopper_index: int = 0,
+    collapse: Collapse = "in_bed",
+    active_index: int | None = None,
 ) -> list[HouseholdSpec]:
     """A small fake district in Seoul's Gangnam-gu: households "GANGNAM-001"…, every name, phone
-    number (+8210 0000 xxxx) and address invented. The last household (or the one before it,
-    if the last is the stopper) speaks English. ``stopper_index`` is the household that stops, in
-    bed or while active (``collapse``); its resident answers the wellness call asking for help."""
+    number (+8210 0000 xxxx) and address invented. The last household that is not a stopper speaks
+    English. ``stopper_index`` is the household that stops, in bed or while active (``collapse``);
+    ``active_index``, if given, a second stopper who collapses while active, with only a kettle and
+    a TV (the TV is what they leave on; no rice cooker keeping warm beside it). Stoppers' residents
+    answer the wellness call asking for help."""
     if households < 1:
         raise ValueError("households must be at least 1")
     if not 0 <= stopper_index < households:
         raise ValueError(f"stopper_index must be within 0..{households - 1}")
+    if active_index is not None and (active_index == stopper_index or not 0 <= active_index < households):
+        raise ValueError(f"active_index must be within 0..{households - 1} and not the stopper's")
     rng = random.Random(seed)
-    english_index = households - 1 if households - 1 != stopper_index else households - 2
+    stoppers = {stopper_index, active_index}
+    english_index = next((i for i in reversed(range(households)) if i not in stoppers), None)
     taken: set[str] = set()
     return [
         _demo_household(
-            i, rng, seed=seed, stopper=i == stopper_index, english=i == english_index, taken=taken
-        ).stopping_at(None, collapse if i == stopper_index else None)
+            i,
+            rng,
+            seed=seed,
+            stopper=i in stoppers,
+            english=i == english_index,
+            taken=taken,
+            tv_only=i == active_index,
+        ).stopping_at(None, collapse if i == stopper_index else "active" if i == active_index else None)
         for i in range(households)
     ]
 
 
 def _demo_household(
-    i: int, rng: random.Random, *, seed: int, stopper: bool, english: bool, taken: set[str]
+    i: int,
+    rng: random.Random,
+    *,
+    seed: int,
+    stopper: bool,
+    english: bool,
+    taken: set[str],
+    tv_only: bool = False,
 ) -> HouseholdSpec:
     code = f"GANGNAM-{i + 1:03d}"
     language: Language = "en" if english else "ko"
     appliances = ["kettle", *rng.sample(["tv", "rice_cooker", "microwave"], k=rng.randint(1, 3))]
+    if tv_only:
+        appliances = ["kettle", "tv"]
     devices = tuple(
         _demo_device(appliance, rng, tasmota=(i + n) % 2 == 0, taken=taken)
         for n, appliance in enumerate(appliances)

@@ -16,6 +16,7 @@ from simulator.households import (
     phone_behaviours,
     power_at,
     uses_on_day,
+    with_habit_at,
 )
 from simulator.twilio_resources import is_e164
 
@@ -260,3 +261,52 @@ def test_the_demo_district_stopper_can_collapse_while_active():
     district = demo_district(collapse="active")
     assert [h.collapse for h in district] == ["active"] + ["in_bed"] * 7
     assert demo_district()[0].collapse == "in_bed"
+
+
+def test_the_demo_district_has_a_second_stopper_who_collapses_while_active():
+    """Issue 18: the demo shows both kinds of collapse; the active one has only a kettle and a TV,
+    so nothing but the TV (no rice cooker keeping warm) is left on."""
+    district = demo_district(active_index=1)
+    assert [(h.is_stopper, h.collapse) for h in district[:3]] == [
+        (True, "in_bed"),
+        (True, "active"),
+        (False, "in_bed"),
+    ]
+    assert sorted(d.appliance for d in district[1].devices) == ["kettle", "tv"]
+    assert district[1].phone.replies[0].speech == EMERGENCY_REPLY_KO
+    assert district[-1].language == "en" and district[1].language == "ko"
+    assert demo_district(households=2, active_index=1)[1].language == "ko"  # no English stopper
+    with pytest.raises(ValueError):
+        demo_district(active_index=0)  # the in-bed stopper's
+    with pytest.raises(ValueError):
+        demo_district(households=2, active_index=2)
+
+
+@pytest.mark.parametrize("hour", [0, 1, 2, 5, 12, 19, 23])
+def test_a_habit_can_be_placed_so_that_one_use_starts_at_a_given_second(hour: int):
+    """The demo places the TV habit by its clock: one use starts at exactly the second asked for
+    (also just after midnight, where that use is the previous day's draw); every other day's use
+    starts within the window around that time of day and lasts exactly the duration."""
+    home = household()
+    at = datetime(2026, 3, 10, hour, 7, 31, 999, tzinfo=SEOUL)
+    moved, start = with_habit_at(
+        home, TV.external_id, at, window=timedelta(hours=3), duration=timedelta(minutes=90)
+    )
+    assert start == at.replace(microsecond=0)
+    assert [s for s in moved.routine if s.device != TV.external_id] == [
+        s for s in home.routine if s.device != TV.external_id
+    ]
+    others = [
+        u
+        for day in range(1, 20)
+        for u in uses_on_day(moved, date(2026, 3, 10) - timedelta(days=day))
+        if u.device == TV.external_id
+    ]
+    assert len(others) == 19  # every day
+    for use in others:
+        assert use.end - use.start == timedelta(minutes=90)
+        # within three hours of the same time of day
+        apart = (use.start - start).total_seconds() % 86400
+        assert min(apart, 86400 - apart) <= 3 * 3600
+    with pytest.raises(KeyError):
+        with_habit_at(home, "nope", at, window=timedelta(hours=1), duration=timedelta(hours=1))
