@@ -3,9 +3,23 @@
 Nothing here pretends. The district's history is fed through the real gateway ingest (the
 same adapters, edges and watches as live traffic); live plugs publish through a real MQTT
 broker; the wellness call goes through the real twilio library to the phone-network
-emulator, which calls our signed webhooks back. The only arrangement is *when* the
-"stopper" resident last used an appliance: just long enough ago that their quiet window
-runs out about half a minute after start, so a newcomer sees the whole loop at once.
+emulator, which calls our signed webhooks back. Two residents have collapsed (issue 18: the
+detector tells the two apart), and the only arrangement is *when*, so a newcomer sees both
+within about a minute:
+
+* GANGNAM-001 collapsed **in bed** (everything off): their last kettle use is just long enough
+  ago that the household's quiet window (12 h) runs out about half a minute after start. Its
+  seeded history reports hourly, too sparse to learn a routine from, so the first-cut fixed window
+  is what applies, as for any household without one.
+* GANGNAM-002 collapsed **while active**, with the TV left on. It has watched the TV every day for
+  exactly 90 min, within a three-hour window around the same time of day (placed by the demo's
+  clock), and its plugs have reported every 5 min, so the nightly refit (run once after seeding, as
+  the worker would have at the last midnight) learns its routine and its TV's usual running time.
+  Today's TV went on just long enough ago that the long-on rule (anomaly/long_on.py: 1.5 × usual +
+  1 h) runs out about a minute after start; the case says why ("TV이(가) … 쉬지 않고 켜져 있습니다").
+  The base-load ladder does not come first: its gap rule is at least 6 h after the switch-on, and
+  the morning check (when the TV went on before 04:00) waits for the latest usual kettle + 1.5 h.
+  The habit's window is wide so that a TV at night is not learned as a timer (anomaly/activity.py).
 """
 
 from __future__ import annotations
@@ -22,13 +36,21 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from anomaly import ladder
+from anomaly.detector import DetectorParams
 from core.clock import SYSTEM_CLOCK, Clock
 from core.db import session_scope
 from core.enums import Channel, DeviceStatus, DeviceVendor, Language, Role
 from core.models import Contact, Device, Household, Organisation, Resident, Team
 from core.settings import DEV_TWILIO_ACCOUNT_SID, Settings, load_settings
 from notifier import webhook_urls
-from simulator.households import HouseholdSpec, activity_events, demo_district, phone_behaviours
+from simulator.households import (
+    HouseholdSpec,
+    activity_events,
+    demo_district,
+    phone_behaviours,
+    with_habit_at,
+)
 from simulator.plugs import SimulatedPlug
 
 log = logging.getLogger("anbu.demo")
@@ -42,13 +64,22 @@ HISTORY_REPORT_S = 3600.0  # hourly heartbeats in the seeded history; changes ar
 QUIET_HOURS = 16.0  # everyday households: generous, so the demo shows one real case, not noise
 STOPPER_QUIET_HOURS = 12.0
 STOPPER_LEAD = timedelta(seconds=30)  # the stopper's quiet window ends this long after start
+# The resident who collapses while active (the TV left on): their household, TV habit and lead.
+ACTIVE_INDEX = 1
+ACTIVE_REPORT_S = 300.0  # their plugs' history reports every 5 min (Tasmota's default): a routine is learned
+TV_USUAL = timedelta(minutes=90)  # every use of their TV lasts this long
+TV_WINDOW = timedelta(hours=3)  # ... and starts somewhere in a window this wide (not a night timer)
+ACTIVE_LEAD = timedelta(seconds=60)  # the long-on rule's deadline comes this long after start
+ACTIVE_COLLAPSE_AFTER = timedelta(minutes=2)  # they collapse this long after switching the TV on
 
 
 @dataclass(frozen=True)
 class SeededDistrict:
     households: list[HouseholdSpec]
-    stopper: HouseholdSpec | None
+    stopper: HouseholdSpec | None  # collapsed in bed
     energy_wh: dict[str, float]  # each plug's counter at the end of history, so live data continues it
+    active: HouseholdSpec | None = None  # collapsed while active, the TV left on
+    tv_on: datetime | None = None  # when the active resident switched that TV on
 
 
 def demo_settings(port: int) -> Settings:
@@ -72,15 +103,21 @@ def demo_settings(port: int) -> Settings:
 def seed_district(
     engine: Engine, settings: Settings, specs: Sequence[HouseholdSpec], *, now: datetime
 ) -> SeededDistrict:
-    """Create the organisation, users, households and devices, then feed their history through ingest."""
+    """Create the organisation, users, households and devices, feed their history through ingest,
+    then refit their routines as the worker would have at the last midnight."""
+    from anomaly.training import retrain_household
     from api.users import create_user
 
-    stopper = next((s for s in specs if s.is_stopper), None)
+    stopper = next((s for s in specs if s.is_stopper and s.collapse == "in_bed"), None)
     if stopper is not None:
         # The stopper's last kettle use starts exactly one quiet window before (start + lead).
         last_use = now - timedelta(hours=STOPPER_QUIET_HOURS) + STOPPER_LEAD
         stopper = stopper.stopping_at(last_use + timedelta(minutes=3))
-    households = [stopper if (stopper and s.code == stopper.code) else s for s in specs]
+    active, tv_on = _arrange_active(
+        next((s for s in specs if s.is_stopper and s.collapse == "active"), None), now
+    )
+    arranged = {s.code: s for s in (stopper, active) if s is not None}
+    households = [arranged.get(s.code, s) for s in specs]
 
     with session_scope(engine) as session:
         org = Organisation(name="강남구 안부돌봄 (데모)")
@@ -122,8 +159,10 @@ def seed_district(
         }
         plugs.update(spec_plugs)
         # The stopper's history ends where its last kettle use begins (appended below, in order).
-        end = spec.stop_at - timedelta(minutes=3) if spec.stop_at is not None else now
-        _ingest(engine, settings, _history_messages(spec, spec_plugs, start, end))
+        in_bed = stopper is not None and spec.code == stopper.code
+        end = spec.stop_at - timedelta(minutes=3) if in_bed and spec.stop_at is not None else now
+        report_s = ACTIVE_REPORT_S if active is not None and spec.code == active.code else HISTORY_REPORT_S
+        _ingest(engine, settings, _history_messages(spec, spec_plugs, start, end, report_s))
     if stopper is not None:
         assert stopper.stop_at is not None
         last_use = stopper.stop_at - timedelta(minutes=3)
@@ -139,8 +178,37 @@ def seed_district(
         stopper_plugs = {d.external_id: plugs[d.external_id] for d in stopper.devices}
         after = stopper.stop_at + timedelta(seconds=1)
         _ingest(engine, settings, _history_messages(stopper, stopper_plugs, after, now))
+    # The refit the worker would have made at each household's last local midnight (anomaly.training;
+    # a household with too little history gets no routine and keeps its fixed quiet window).
+    with session_scope(engine) as session:
+        ids = session.exec(select(Household.id)).all()
+    for household_id in ids:
+        assert household_id is not None
+        with session_scope(engine) as session:
+            retrain_household(session, household_id, now, settings, DetectorParams())
     energy = {external_id: plug.meter.total_wh for external_id, plug in plugs.items()}
-    return SeededDistrict(households=households, stopper=stopper, energy_wh=energy)
+    return SeededDistrict(
+        households=households, stopper=stopper, energy_wh=energy, active=active, tv_on=tv_on
+    )
+
+
+def _arrange_active(
+    spec: HouseholdSpec | None, now: datetime
+) -> tuple[HouseholdSpec | None, datetime | None]:
+    """The resident who collapses while active: a daily TV habit whose use today started just long
+    enough ago that the long-on rule's deadline (its switch-on + margin × usual + grace, the
+    ladder's own parameters) comes :data:`ACTIVE_LEAD` after start; they collapse soon after."""
+    if spec is None:
+        return None, None
+    tv = next(d for d in spec.devices if d.appliance == "tv")
+    params = ladder.DEFAULT_LADDER  # what every live deadline uses
+    margin = params.long_margin if params.long_margin is not None else 1.5  # off: no case
+    usual_h = TV_USUAL.total_seconds() / 3600
+    delay = timedelta(hours=max(margin * usual_h + params.long_grace_h, params.long_min_quiet_h))
+    spec, tv_on = with_habit_at(
+        spec, tv.external_id, now + ACTIVE_LEAD - delay, window=TV_WINDOW, duration=TV_USUAL
+    )
+    return spec.stopping_at(tv_on + ACTIVE_COLLAPSE_AFTER, "active"), tv_on
 
 
 def _add_household(session: Session, spec: HouseholdSpec, *, team_id: int, now: datetime) -> None:
@@ -191,12 +259,16 @@ def _add_household(session: Session, spec: HouseholdSpec, *, team_id: int, now: 
 
 
 def _history_messages(
-    spec: HouseholdSpec, plugs: dict[str, SimulatedPlug], start: datetime, end: datetime
+    spec: HouseholdSpec,
+    plugs: dict[str, SimulatedPlug],
+    start: datetime,
+    end: datetime,
+    report_s: float = HISTORY_REPORT_S,
 ) -> Iterator[tuple[str, bytes, datetime]]:
     last_report: dict[str, datetime] = {}
-    for external_id, ts, power in activity_events(spec, start, end, report_interval_s=HISTORY_REPORT_S):
+    for external_id, ts, power in activity_events(spec, start, end, report_interval_s=report_s):
         previous = last_report.get(external_id)
-        periodic = previous is None or ts - previous >= timedelta(seconds=HISTORY_REPORT_S)
+        periodic = previous is None or ts - previous >= timedelta(seconds=report_s)
         if periodic:
             last_report[external_id] = ts
         message = plugs[external_id].reading(ts, power, periodic=periodic)
@@ -270,7 +342,7 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
             energy: dict[str, float] = {}
         else:
             print(f"seeding {households} households with {HISTORY_DAYS} days of history…", flush=True)
-            district = seed_district(engine, settings, demo_district(households=households), now=now)
+            district = seed_district(engine, settings, _district(households), now=now)
             specs = district.households
             energy = district.energy_wh
         emulator.set_behaviours(phone_behaviours(specs))
@@ -305,6 +377,13 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
     return 0
 
 
+def _district(households: int) -> list[HouseholdSpec]:
+    """The demo's district: the first resident collapses in bed, the second (if any) while active."""
+    return demo_district(
+        households=households, active_index=ACTIVE_INDEX if households > ACTIVE_INDEX else None
+    )
+
+
 def _banner(settings: Settings, emulator_url: str) -> str:
     url = settings.effective_public_base_url
     broker = "embedded" if settings.uses_embedded_broker else settings.mqtt_endpoint.host
@@ -315,8 +394,10 @@ def _banner(settings: Settings, emulator_url: str) -> str:
         f"  Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} (exists only with ANBU_ENV=dev).\n"
         f"  Database: {settings.effective_database_url}   MQTT broker: {broker} ({auth})\n"
         f"  Phone-network emulator: {emulator_url}/_emulator/calls  and  /_emulator/messages\n"
-        "  One resident stopped using their appliances; in about half a minute their household is\n"
-        "  flagged, the AI wellness call is placed, family and caseworker are notified, and the\n"
-        '  daughter or son takes the case on by texting back the code from our alert ("1 4821").\n'
+        "  Two residents have collapsed. GANGNAM-001 in bed, everything off: in about half a minute\n"
+        "  its quiet window runs out. GANGNAM-002 in front of the TV, which is still on: in about a\n"
+        "  minute it has been on far longer than it usually is (the long-on rule). Each household is\n"
+        "  flagged with its explanation, the AI wellness call is placed, family and caseworker are\n"
+        '  notified, and a daughter or son takes the case on by texting back the alert\'s code ("1 4821").\n'
         "  Ctrl-C to stop.\n"
     )

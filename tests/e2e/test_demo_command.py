@@ -1,5 +1,7 @@
-"""`anbu demo` as a newcomer runs it: within 120 s an open inactivity case is visible through
-the API (login demo/demo), and `anbu stats --json` counts a call attempt and a notification."""
+"""`anbu demo` as a newcomer runs it: within 120 s both collapsed residents' inactivity cases are
+open through the API (login demo/demo) — the one in bed by its quiet window, the one in front of
+the TV by the long-on rule, saying so (issue 18) — and `anbu stats --json` counts calls and
+notifications."""
 
 from __future__ import annotations
 
@@ -52,12 +54,17 @@ def test_demo_shows_the_whole_loop_within_two_minutes(tmp_path: Path) -> None:
                 [*ANBU, "stats", "--json"], env=env, capture_output=True, text=True, check=True
             )
             stats = json.loads(out.stdout)
-            if open_inactivity and stats["call_attempts"] >= 1 and stats["notifications"] >= 1:  # type: ignore[operator]
+            if len(open_inactivity) >= 2 and stats["call_attempts"] >= 2 and stats["notifications"] >= 1:  # type: ignore[operator]
                 break
             time.sleep(2)
-        assert open_inactivity, f"no open inactivity case within 120 s; log:\n{_tail(tmp_path)}"
-        assert open_inactivity[0]["explanation"]
-        assert stats["call_attempts"] >= 1, stats  # type: ignore[operator]
+        assert len(open_inactivity) >= 2, (
+            f"not both inactivity cases within 120 s: {open_inactivity}; log:\n{_tail(tmp_path)}"
+        )
+        assert all(c["explanation"] for c in open_inactivity)
+        # One resident collapsed in front of the TV: the long-on rule's words (explain.long_on).
+        tv = [c for c in open_inactivity if "쉬지 않고 켜져 있습니다" in str(c["explanation"])]
+        assert len(tv) == 1 and str(tv[0]["explanation"]).startswith("TV"), open_inactivity
+        assert stats["call_attempts"] >= 2, stats  # type: ignore[operator]
         assert stats["notifications"] >= 1, stats  # type: ignore[operator]
         assert stats["readings"] > 1000, stats  # type: ignore[operator]  # weeks of seeded history
         _forged_checkin_is_refused(base, tmp_path / "demo.db")

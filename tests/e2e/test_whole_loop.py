@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -25,11 +24,10 @@ from core.db import session_scope
 from core.enums import CallOutcome, CaseEventType, CaseKind, CaseStatus, DeviceVendor, Severity, WatchStatus
 from core.models import CallAttempt, Case, CaseEvent, Notification, Watch
 from core.settings import parse_mqtt_url
-from gateway.broker import EmbeddedBroker
 from simulator.phone_scenarios import Behaviour, Reply
 from simulator.plugs import SimulatedPlug
 from tests.conftest import TEST_MQTT_URL, needs_mqtt, needs_postgres
-from tests.e2e.harness import System, free_port, running_system
+from tests.e2e.harness import System, running_system
 from tests.factories import make_device, make_household, make_team, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -127,16 +125,6 @@ def _snapshot(engine: Engine, household_id: int) -> tuple[object, ...]:
         case = s.exec(select(Case).where(Case.household_id == household_id)).one()
         events = len(s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)).all())
         return (case.status, case.severity, case.version, events)
-
-
-@pytest.fixture
-def embedded_broker() -> Iterator[str]:
-    broker = EmbeddedBroker(port=free_port())
-    broker.start()
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
 
 
 def test_whole_loop_on_embedded_defaults(sqlite_engine: Engine, embedded_broker: str) -> None:
