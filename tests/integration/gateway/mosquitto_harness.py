@@ -53,27 +53,21 @@ def active_identities(engine: Engine, settings: Settings) -> list[Identity]:
         ]
 
 
-class DynsecMosquitto:
-    """The broker process. ``generate`` writes its configuration from the database's identities."""
+class MosquittoProcess:
+    """A Mosquitto of our own on a loopback *port*, from *config*, logging to ``root/mosquitto.log``.
 
-    def __init__(self, root: Path, settings: Settings, engine: Engine, **listener: Any) -> None:
+    ``stop`` is SIGTERM (Mosquitto saves its persistence file on the way out), ``kill`` SIGKILL
+    (it saves nothing since its last autosave); either way ``start`` brings it back."""
+
+    def __init__(self, root: Path, port: int, config: Path) -> None:
         self.root = root
-        self.port = free_port()
-        self.listener = Listener("127.0.0.1", self.port, **listener)
-        self.generated: Generated = generate(
-            root, settings, active_identities(engine, settings), [self.listener], user=getpass.getuser()
-        )
+        self.port = port
+        self.config = config
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self.generated.env
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["mosquitto", "-c", str(self.generated.files[0])],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            ["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         wait_until(self._accepts, timeout=15, what="private mosquitto listening")
 
@@ -104,6 +98,22 @@ class DynsecMosquitto:
     def log(self) -> str:
         path = self.root / "mosquitto.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+class DynsecMosquitto(MosquittoProcess):
+    """The broker process. ``generate`` writes its configuration from the database's identities."""
+
+    def __init__(self, root: Path, settings: Settings, engine: Engine, **listener: Any) -> None:
+        port = free_port()
+        self.listener = Listener("127.0.0.1", port, **listener)
+        self.generated: Generated = generate(
+            root, settings, active_identities(engine, settings), [self.listener], user=getpass.getuser()
+        )
+        super().__init__(root, port, self.generated.files[0])
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.generated.env
 
 
 @dataclass

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from core.settings import Settings
 from gateway import incidents
 from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
+from tests.integration.gateway.mosquitto_harness import MosquittoProcess, free_port
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
     forget_session,
@@ -51,13 +51,6 @@ pytestmark = [needs_mqtt, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
 BACKLOG_BURST = 1_000_000  # no device rate limit in the way of one device's long backlog
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _payloads(count: int) -> list[bytes]:
@@ -462,7 +455,7 @@ def test_a_broker_crash_that_lost_the_session_is_flagged_and_the_gateway_is_back
     try:
         assert gateway.wait_connected(10)
         generation = gateway.metrics()["generation"]
-        broker.kill9()
+        broker.kill()
         time.sleep(8)
         with caplog.at_level(logging.INFO, logger="gateway.service"):
             broker.start()
@@ -561,20 +554,19 @@ def _private_broker_settings(broker: PrivateMosquitto, name: str) -> tuple[str, 
     return url, settings
 
 
-class PrivateMosquitto:
+class PrivateMosquitto(MosquittoProcess):
     """A Mosquitto of our own on a free port, persisting to tmp_path, restartable mid-test.
 
     Mosquitto's default autosave (every 1800 s): a SIGKILL loses what it has not saved."""
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True)
-        self.root = root
-        self.port = _free_port()
-        self.config = root / "mosquitto.conf"
-        self.config.write_text(
+        port = free_port()
+        config = root / "mosquitto.conf"
+        config.write_text(
             # Started as root, Mosquitto would switch to the "mosquitto" user, which cannot write here.
             f"user {getpass.getuser()}\n"
-            f"listener {self.port} 127.0.0.1\n"
+            f"listener {port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {root}/\n"
@@ -582,32 +574,8 @@ class PrivateMosquitto:
             f"log_dest file {root}/mosquitto.log\n",
             encoding="utf-8",
         )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_until(self._accepts, timeout=10, what="private mosquitto listening")
-
-    def _accepts(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
+        super().__init__(root, port, config)
 
     def restart(self) -> None:
         self.stop()  # SIGTERM: Mosquitto writes its persistence file on the way out
         self.start()
-
-    def kill9(self) -> None:
-        """A crash: nothing saved on the way out."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
