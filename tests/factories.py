@@ -56,6 +56,18 @@ def make_team(session: Session, *, name: str = "Team A", policy: dict[str, objec
     return team
 
 
+def set_policy(session: Session, household_id: int, policy: dict[str, object]) -> None:
+    """Give the organisation of a household (through its team) the escalation *policy*."""
+    household = session.get(Household, household_id)
+    assert household is not None
+    team = session.get(Team, household.team_id)
+    assert team is not None
+    org = session.get(Organisation, team.organisation_id)
+    assert org is not None
+    org.escalation_policy = policy
+    session.add(org)
+
+
 def make_user(
     session: Session,
     *,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import shutil
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
@@ -37,7 +36,7 @@ from core.migrate import upgrade
 from core.models import CallAttempt, Case, Household, Notification, metadata
 from core.settings import Settings
 from notifier import lifecycle
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import private_pg_schema
 from tests.factories import OTHER_TEST_SECRET_KEY, TEST_SECRET_KEY, make_household, make_team, make_user
 
 SECRET_KEY = TEST_SECRET_KEY
@@ -93,21 +92,8 @@ def sqlite_engine(tmp_path: Path, _migrated_sqlite_template: Path) -> Iterator[E
 @pytest.fixture(scope="session")
 def _migrated_postgres_url() -> Iterator[str]:
     """One Alembic-migrated private schema per run on the test PostgreSQL, dropped at the end."""
-    if not TEST_DATABASE_URL:
-        pytest.skip("ANBU_TEST_DATABASE_URL is not set (no PostgreSQL configured)")
-    schema = f"t_api_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in TEST_DATABASE_URL else "?"
-    url = f"{TEST_DATABASE_URL}{sep}options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
+    with private_pg_schema() as (url, _engine):
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

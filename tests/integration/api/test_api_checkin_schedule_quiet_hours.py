@@ -6,26 +6,22 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from core.db import session_scope
-from core.models import Household, Organisation, Team
+from tests.factories import set_policy
 from tests.integration.api.conftest import World
 
 
 def _quiet_nights(engine: Engine, household_id: int) -> None:
     with session_scope(engine) as s:
-        org = s.exec(
-            select(Organisation)
-            .join(Team, col(Team.organisation_id) == col(Organisation.id))
-            .join(Household, col(Household.team_id) == col(Team.id))
-            .where(col(Household.id) == household_id)
-        ).one()
-        org.escalation_policy = {
-            "steps": [{"action": "call_resident", "wait_minutes": 10}],
-            "quiet_hours": {"start": "21:00", "end": "08:00"},
-        }
-        s.add(org)
+        set_policy(
+            s,
+            household_id,
+            {
+                "steps": [{"action": "call_resident", "wait_minutes": 10}],
+                "quiet_hours": {"start": "21:00", "end": "08:00"},
+            },
+        )
 
 
 def test_a_check_in_time_inside_quiet_hours_is_refused_with_a_code(

@@ -12,11 +12,11 @@ from sqlmodel import Session, col, select
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType
-from core.models import CallAttempt, CaseEvent, CheckinSchedule, Household, Organisation, Team
+from core.models import CallAttempt, CaseEvent, CheckinSchedule, Household
 from core.settings import Settings
 from notifier import checkins
 from notifier.checkins import ScheduleError
-from tests.factories import make_call_attempt, make_household, make_open_case, make_team
+from tests.factories import make_call_attempt, make_household, make_open_case, make_team, set_policy
 from tests.ticks import checkins_at, run_notifier_ticks
 
 TEN_SEOUL = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
@@ -41,14 +41,7 @@ def settings() -> Settings:
 
 def _set_policy(engine: Engine, household_id: int, policy: dict[str, object]) -> None:
     with session_scope(engine) as s:
-        org = s.exec(
-            select(Organisation)
-            .join(Team, col(Team.organisation_id) == col(Organisation.id))
-            .join(Household, col(Household.team_id) == col(Team.id))
-            .where(col(Household.id) == household_id)
-        ).one()
-        org.escalation_policy = policy
-        s.add(org)
+        set_policy(s, household_id, policy)
 
 
 def _calls(engine: Engine) -> list[CallAttempt]:

@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from core.db import session_scope
 from core.enums import CheckinSkip, MonitoringState
-from core.models import CheckinSchedule, Household, Organisation, Team
+from core.models import CheckinSchedule, Household
 from notifier import checkins
-from tests.factories import make_call_attempt, make_household, make_open_case, make_team
+from tests.factories import make_call_attempt, make_household, make_open_case, make_team, set_policy
 from tests.ticks import checkins_at
 
 TEN_SEOUL = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul, the schedule's slot
@@ -94,14 +94,7 @@ def test_a_hold_in_quiet_hours_is_recorded_with_when_it_will_be_placed(engine: E
     household_id = _household(engine, CALL_FIRST)
     # The organisation adds quiet hours over the schedule's time after the schedule was set.
     with session_scope(engine) as s:
-        hh = s.get(Household, household_id)
-        assert hh is not None
-        team = s.get(Team, hh.team_id)
-        assert team is not None
-        org = s.get(Organisation, team.organisation_id)
-        assert org is not None
-        org.escalation_policy = {**CALL_FIRST, "quiet_hours": {"start": "09:00", "end": "12:00"}}
-        s.add(org)
+        set_policy(s, household_id, {**CALL_FIRST, "quiet_hours": {"start": "09:00", "end": "12:00"}})
     assert checkins_at(engine, TEN_SEOUL) == 0
     schedule = _schedule(engine, household_id)
     assert (schedule.last_skip_reason, schedule.last_skip_slot, schedule.last_skip_until) == (
