@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from core.enums import CaseKind, Channel, DeviceStatus, DeviceVendor, Language, Role, Severity
+from core.enums import CaseKind, CaseStatus, Channel, DeviceStatus, DeviceVendor, Language, Role, Severity
 from core.models import (
     CallAttempt,
     Case,
@@ -160,6 +160,21 @@ def make_watch(session: Session, household: Household, **values: object) -> Watc
     session.add(watch)
     session.flush()
     return watch
+
+
+def case_row(at: datetime, **values: Any) -> Case:
+    """An unsaved open inactivity case of household 1, opened and last seen *at*, with *values* on
+    top: for pure code that reads case rows."""
+    fields: dict[str, Any] = {
+        "household_id": 1,
+        "kind": CaseKind.INACTIVITY,
+        "status": CaseStatus.OPEN,
+        "opened_at": at,
+        "last_seen_at": at,
+        "escalation_token": "t",
+        **values,
+    }
+    return Case(**fields)
 
 
 def make_open_case(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from api.next_step import next_actions
 from core.enums import CaseKind, CaseStatus
 from core.models import Case
+from tests.factories import case_row
 
 T = datetime(2026, 3, 2, tzinfo=UTC)
 POLICY = {
@@ -21,18 +22,7 @@ POLICY = {
 
 
 def _case(**values: object) -> Case:
-    fields: dict[str, object] = {
-        "household_id": 1,
-        "kind": CaseKind.INACTIVITY,
-        "status": CaseStatus.OPEN,
-        "opened_at": T,
-        "last_seen_at": T,
-        "escalation_token": "tok",
-        "policy_snapshot": POLICY,
-        "next_action_at": T,
-    }
-    fields.update(values)
-    return Case(**fields)  # type: ignore[arg-type]
+    return case_row(T, **{"policy_snapshot": POLICY, "next_action_at": T, **values})
 
 
 def test_open_case_names_the_step_at_its_pointer() -> None:

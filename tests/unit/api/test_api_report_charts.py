@@ -8,22 +8,13 @@ from datetime import UTC, datetime, timedelta
 from api.reports import time_to_acknowledge, weeks
 from core.enums import CaseKind, CaseStatus, ResolutionCode
 from core.models import Case
+from tests.factories import case_row
 
 SINCE = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def _case(opened: timedelta, status: CaseStatus = CaseStatus.OPEN, **values: object) -> Case:
-    at = SINCE + opened
-    fields: dict[str, object] = {
-        "household_id": 1,
-        "kind": CaseKind.INACTIVITY,
-        "status": status,
-        "opened_at": at,
-        "last_seen_at": at,
-        "escalation_token": "t",
-    }
-    fields.update(values)
-    return Case(**fields)  # type: ignore[arg-type]
+    return case_row(SINCE + opened, status=status, **values)
 
 
 def test_cases_fall_in_the_slice_they_opened_in_by_kind_and_outcome() -> None:

@@ -7,23 +7,15 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from api.reports import team_report, to_csv
-from core.enums import CaseKind, CaseStatus, ResolutionCode
+from core.enums import CaseStatus, ResolutionCode
 from core.models import Case
+from tests.factories import case_row
 
 T = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def _case(status: CaseStatus, **values: object) -> Case:
-    fields: dict[str, object] = {
-        "household_id": 1,
-        "kind": CaseKind.INACTIVITY,
-        "status": status,
-        "opened_at": T,
-        "last_seen_at": T,
-        "escalation_token": "t",
-    }
-    fields.update(values)
-    return Case(**fields)  # type: ignore[arg-type]
+    return case_row(T, status=status, **values)
 
 
 def test_figures_from_a_small_period() -> None:
