@@ -30,6 +30,12 @@ def add_broker_commands(sub: Any) -> None:
     p.add_argument(
         "--gateways", type=int, default=1, help="gateway identities (one per `anbu gateway` process)"
     )
+    p.add_argument(
+        "--plugs",
+        type=int,
+        default=None,
+        help="the fleet to size persistence and queues for (default: the device identities now)",
+    )
     p.add_argument("--plugin", type=Path, default=None, help="path of mosquitto_dynamic_security.so")
     p.add_argument("--user", default=None, help="run Mosquitto as this user (Mosquitto's `user` option)")
     p.add_argument(
@@ -52,7 +58,13 @@ def _host_port(value: str, option: str) -> tuple[str, int]:
 
 def cmd_mosquitto_config(args: argparse.Namespace) -> int:
     from anbu import runtime
-    from gateway.auth.mosquitto_config import DEFAULT_PLUGIN, FILES, generate
+    from gateway.auth.mosquitto_config import (
+        DEFAULT_PLUGIN,
+        FILES,
+        autosave_every,
+        generate,
+        queue_limit,
+    )
 
     settings = load_settings()
     out: Path = args.out.resolve()
@@ -64,6 +76,8 @@ def cmd_mosquitto_config(args: argparse.Namespace) -> int:
         return _fail(f"{out} already has a configuration (a running broker's?); --force replaces it")
     if not 1 <= args.gateways <= 32:
         return _fail("--gateways must be between 1 and 32")
+    if args.plugs is not None and args.plugs < 1:
+        return _fail("--plugs must be at least 1")
     engine = runtime.open_database(settings, migrate=False)
     devices = _active_identities(engine, settings)
     plugin = args.plugin or DEFAULT_PLUGIN
@@ -77,6 +91,7 @@ def cmd_mosquitto_config(args: argparse.Namespace) -> int:
         gateways=args.gateways,
         plugin=plugin,
         user=args.user,
+        plugs=args.plugs,
     )
     conf, _dynsec, env = generated.files
     print(f"wrote {', '.join(str(f) for f in generated.files)}")
@@ -84,6 +99,11 @@ def cmd_mosquitto_config(args: argparse.Namespace) -> int:
         f"  {len(devices)} device identities, {args.gateways} gateway(s); start it with: mosquitto -c {conf}"
     )
     print(f"  then give Anbu the settings in {env} (it holds passwords: keep it private)")
+    fleet = generated.plugs
+    print(
+        f"  sized for {fleet} plugs: saved every {autosave_every(fleet)} change(s), "
+        f"{queue_limit(fleet)} messages queued at most; pass --plugs with the fleet you expect"
+    )
     if not plugin.exists():
         print(f"warning: {plugin} does not exist here; pass --plugin", file=sys.stderr)
     return 0

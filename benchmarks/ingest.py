@@ -356,7 +356,7 @@ class Gateway:
         self._repo = repo
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 30.0) -> None:
         offset = self._log_path.stat().st_size if self._log_path.exists() else 0
         with self._log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -366,7 +366,7 @@ class Gateway:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.time() + 30
+        deadline = time.time() + timeout_s
         while b"subscribed" not in self._log_path.read_bytes()[offset:]:
             if time.time() > deadline or self.proc.poll() is not None:
                 raise SystemExit(f"gateway did not subscribe; see {self._log_path}")

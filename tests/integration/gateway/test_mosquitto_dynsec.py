@@ -31,12 +31,18 @@ from tests.integration.gateway.trust_harness import connect
 BASE = prod_settings()
 
 
-def test_the_cli_writes_the_three_files_privately_and_refuses_to_overwrite(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `anbu` command run in tmp_path on an upgraded SQLite database of its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ANBU_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
     assert main(["db", "upgrade"]) == 0
+
+
+@pytest.mark.usefixtures("cli_database")
+def test_the_cli_writes_the_three_files_privately_and_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["devices", "add", "kettle", "--vendor", "tasmota"]) == 0
     out = tmp_path / "broker"
     argv = [
@@ -77,6 +83,22 @@ def test_the_cli_writes_the_three_files_privately_and_refuses_to_overwrite(
         assert stat.S_IMODE((out / private).stat().st_mode) == 0o600, private
     assert main(argv) == 2 and "--force" in capsys.readouterr().err
     assert main(["broker", "mosquitto-config", "--out", str(tmp_path / "x"), "--listen", ""]) == 2
+
+
+@pytest.mark.usefixtures("cli_database")
+def test_the_cli_sizes_for_the_fleet_it_is_told_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    argv = ["broker", "mosquitto-config", "--listen", "127.0.0.1:1884"]
+    assert main([*argv, "--out", str(tmp_path / "b"), "--plugs", "6000"]) == 0
+    assert "sized for 6000 plugs: saved every 100 change(s)" in capsys.readouterr().out
+    assert "autosave_interval 100" in (tmp_path / "b" / "mosquitto.conf").read_text().splitlines()
+    # No --plugs: sized for the identities there are (none yet: one plug, every change saved).
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 0
+    assert "sized for 1 plugs: saved every 1 change(s)" in capsys.readouterr().out
+    assert main([*argv, "--out", str(tmp_path / "d"), "--plugs", "0"]) == 2
+    assert "--plugs must be at least 1" in capsys.readouterr().err
 
 
 @needs_mosquitto
