@@ -129,7 +129,10 @@ def overdue_watches(session: Session, now: datetime, settings: Settings) -> list
                 sorted(cases.get(household_id, []), key=repr),
             )
         )
-        recheck = checked != digest or next_at is None or next_at <= now
+        # A next re-check further off than it is ever set (:func:`next_recheck`) means the clock
+        # stepped back since: look again rather than wait for the clock to catch up.
+        stale = next_at is None or next_at <= now or next_at > now + 2 * RECHECK_EVERY
+        recheck = checked != digest or stale
         out.append(Overdue(household_id, digest, recheck))
     return out
 

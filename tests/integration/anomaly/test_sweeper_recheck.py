@@ -190,6 +190,17 @@ def test_every_overdue_household_is_rechecked_periodically(
     assert recomputed.during(lambda: sweeper.tick(engine, clock, SETTINGS)) == {hid}
 
 
+def test_a_clock_stepped_back_does_not_put_off_the_periodic_recheck(
+    engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hid = _overdue(engine, clock)
+    recomputed = Recomputed(monkeypatch)
+    clock.advance(timedelta(days=1))  # a wrong clock, a day ahead
+    _steady(engine, clock)
+    clock.advance(-timedelta(days=1))  # corrected: its next re-check would be a day off
+    assert recomputed.during(lambda: sweeper.tick(engine, clock, SETTINGS)) == {hid}
+
+
 def _checkin(s: Session, hid: int, now: datetime) -> None:
     s.get_one(Watch, hid).last_checkin_at = now
 
