@@ -107,6 +107,9 @@ def start_gateway(
 
 # The routine tick asks "which refits are due?" (a few queries) and refits within a budget.
 ROUTINE_TICK_S = 60.0
+# Readings rolled up into hourly summaries (anomaly/rollup.py): hours close hourly; a late
+# reading moves its household back within a tick.
+ROLLUP_TICK_S = 300.0
 # Unusual-pattern findings are about last night and yesterday: hourly is soon enough.
 PATTERNS_TICK_S = 3600.0
 # Retention (notifier/retention.py): windows are days long, but a district's readings arrive at
@@ -116,7 +119,7 @@ RETENTION_TICK_S = 300.0
 
 def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
     """Every periodic job of the worker role: one entry each, all run the same way (anbu/ticks.py)."""
-    from anomaly import patterns, sweeper, training
+    from anomaly import patterns, rollup, sweeper, training
     from gateway import connectivity, incidents
     from notifier import (
         checkins,
@@ -159,6 +162,8 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
         ),
         # Routines refit once per local day; the tick only asks "is a refit due?".
         Tick("routine", ROUTINE_TICK_S, lambda: training.tick(engine, clock, settings)),
+        # The refit and the findings read hourly summaries of readings, not raw rows (issue 15.3).
+        Tick("rollup", ROLLUP_TICK_S, lambda: rollup.tick(engine, clock, settings)),
         # ``evaluated`` only saves work between ticks; findings are kept unique by the database.
         Tick("patterns", PATTERNS_TICK_S, lambda: patterns.tick(engine, clock, settings, done=evaluated)),
         Tick("retention", RETENTION_TICK_S, lambda: retention.tick(engine, clock, settings)),

@@ -46,7 +46,8 @@ from sqlmodel import Session, col, select
 
 from anomaly.detector import DetectorParams
 from anomaly.household_state import activity_label, is_human_edge, load_routine
-from anomaly.routine import add_coverage, local_date
+from anomaly.reading_hours import household_coverage
+from anomaly.routine import local_date
 from core.clock import Clock
 from core.db import session_scope
 from core.enums import CaseKind, EdgeKind, Language, MonitoringState, Severity
@@ -478,19 +479,10 @@ def load_days(
     device_ids = session.exec(select(Device.id).where(Device.household_id == household.id)).all()
     if not device_ids:
         return []
-    gap = DetectorParams().coverage_gap_s
-    times = session.exec(
-        select(Reading.ts)
-        .where(col(Reading.device_id).in_(device_ids), Reading.ts >= start, Reading.ts < end)
-        .distinct()
-        .order_by(col(Reading.ts))
-    ).all()
-    coverage: dict[int, int] = {}
-    prev: int | None = None
-    for ts in times:
-        t = int(ts.timestamp())
-        add_coverage(coverage, prev, t, gap)
-        prev = t
+    # The roll-up's hourly summaries, raw readings only for the hours not rolled up yet.
+    coverage = household_coverage(
+        session, household.id, device_ids, start, end, DetectorParams().coverage_gap_s
+    )
     events = [int(ts.timestamp()) for ts in _human_events(session, household, start, end)]
     return day_features(events, coverage, timezone=household.timezone, params=params)
 

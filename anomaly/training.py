@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,7 +30,8 @@ from anomaly.detector import DetectorParams
 from anomaly.house_level import fit_house
 from anomaly.household_state import activity_label, house_buckets
 from anomaly.long_on import fit_long_on, programme_runs, switch_stream
-from anomaly.routine import ConfirmedQuiet, Routine, add_coverage, fit_routine
+from anomaly.reading_hours import first_reading, household_coverage
+from anomaly.routine import ConfirmedQuiet, Routine, fit_routine
 from anomaly.watch import rearm
 from core.clock import Clock
 from core.db import claim_row, database_now, session_scope
@@ -41,7 +42,6 @@ from core.models import (
     CaseEvent,
     Device,
     Household,
-    Reading,
     RoutineModel,
     RoutineRefit,
     Watch,
@@ -205,26 +205,12 @@ def retrain_household(
     start = end - params.fit.window_days * 86400
     start_dt, end_dt = datetime.fromtimestamp(start, UTC), as_of
     device_ids = session.exec(select(Device.id).where(Device.household_id == household_id)).all()
-    first = session.exec(select(func.min(Reading.ts)).where(col(Reading.device_id).in_(device_ids))).one()
+    first = first_reading(session, household_id, device_ids)
     if first is None:
         return False
-    # From one gap before the window, so the first hour is credited as replay credits it.
-    times = session.exec(
-        select(Reading.ts)
-        .where(
-            col(Reading.device_id).in_(device_ids),
-            Reading.ts >= start_dt - timedelta(seconds=params.coverage_gap_s),
-            Reading.ts < end_dt,
-        )
-        .distinct()
-        .order_by(col(Reading.ts))
-    ).all()
-    coverage: dict[int, int] = {}
-    prev: int | None = None
-    for ts in times:
-        t = int(ts.timestamp())
-        add_coverage(coverage, prev, t, params.coverage_gap_s)
-        prev = t
+    # Seconds of data per hour: the roll-up's summaries, raw readings only for the last hour or so
+    # (anomaly/reading_hours.py); from one gap before the window, as replay credits the first hour.
+    coverage = household_coverage(session, household_id, device_ids, start_dt, end_dt, params.coverage_gap_s)
     edges = session.exec(
         select(ActivityEdge, Device)
         .join(Device, col(Device.id) == ActivityEdge.device_id)

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from core.models.audit import AuditEntry
 from core.models.cases import AckCode, Case, CaseAssignment, CaseEvent
 from core.models.checkins import CheckinCall, CheckinSchedule
+from core.models.coverage import ReadingHour, ReadingRollup, ReadingRollupCursor
 from core.models.credentials import MqttCredential, MqttCredentialRevision
 from core.models.devices import (
     ActivityEdge,
@@ -52,6 +53,9 @@ __all__ = [
     "Notification",
     "Organisation",
     "Reading",
+    "ReadingHour",
+    "ReadingRollup",
+    "ReadingRollupCursor",
     "RejectedMessage",
     "Resident",
     "RoutineModel",
