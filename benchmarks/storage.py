@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, text
+from sqlalchemy import Engine, insert, text
 
 from core import reading_partitions
 from core.bulk import insert_ignore, table_of
@@ -46,40 +48,40 @@ def main() -> None:
     parser.add_argument("--every-s", type=int, default=60)
     args = parser.parse_args()
 
+    with private_schema(args.pg) as url:
+        run(url, args)
+
+
+@contextmanager
+def private_schema(pg_url: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database at ``pg_url`` (dropped afterwards): its URL."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(args.pg)
+    admin = make_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in args.pg else "?"
-    url = f"{args.pg}{sep}options=-csearch_path%3D{schema}"
+    sep = "&" if "?" in pg_url else "?"
     try:
-        run(url, args)
+        yield f"{pg_url}{sep}options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
-def run(url: str, args: argparse.Namespace) -> None:
-    upgrade(url)
-    engine = make_engine(url)
-    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = end - timedelta(days=args.days)
-    with engine.begin() as conn:
-        for n in range(args.days + 1):
-            day = (start + timedelta(days=n)).date()
-            if day not in reading_partitions.existing_days(conn):
-                reading_partitions.make_partition(conn, day)
+def add_households(
+    engine: Engine, households: int, plugs: int, created: datetime, *, timezone: str = "Asia/Seoul"
+) -> list[int]:
+    """Households 1..n, each with ``plugs`` plugs (device ``d`` in household ``(d - 1) // plugs + 1``)."""
     with session_scope(engine) as s:
         team = make_team(s, name="bench")
         s.execute(
             insert(Household),
             [
-                {"id": h, "team_id": team.id, "code": f"B-{h}", "created_at": end}
-                for h in range(1, args.households + 1)
+                {"id": h, "team_id": team.id, "code": f"B-{h}", "created_at": created, "timezone": timezone}
+                for h in range(1, households + 1)
             ],
         )
-        devices = list(range(1, args.households * args.plugs + 1))
+        devices = list(range(1, households * plugs + 1))
         s.execute(
             insert(Device),
             [
@@ -87,12 +89,30 @@ def run(url: str, args: argparse.Namespace) -> None:
                     "id": d,
                     "vendor": DeviceVendor.NATIVE,
                     "external_id": f"b-{d}",
-                    "household_id": (d - 1) // args.plugs + 1,
-                    "created_at": end,
+                    "household_id": (d - 1) // plugs + 1,
+                    "created_at": created,
                 }
                 for d in devices
             ],
         )
+    return devices
+
+
+def make_partitions(engine: Engine, start: datetime, days: int) -> None:
+    with engine.begin() as conn:
+        for n in range(days + 1):
+            day = (start + timedelta(days=n)).date()
+            if day not in reading_partitions.existing_days(conn):
+                reading_partitions.make_partition(conn, day)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=args.days)
+    make_partitions(engine, start, args.days)
+    devices = add_households(engine, args.households, args.plugs, end)
     steps = args.days * 86400 // args.every_s
     total = 0
     filled = time.perf_counter()
