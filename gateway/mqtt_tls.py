@@ -35,6 +35,23 @@ def authenticate(client: mqtt.Client, settings: Settings, credentials: tuple[str
         configure_tls(client, settings)  # ANBU_MQTT_TLS_* or the system CAs; hostname checked
 
 
+def member_credentials(
+    settings: Settings, own: tuple[str, str] | None, member: str
+) -> tuple[str, str] | None:
+    """How to log in to take over group *member*'s session (gateway/rescue.py).
+
+    Where the broker makes a client's id its username (Mosquitto's ``use_username_as_clientid``,
+    as ``anbu broker mosquitto-config`` writes it), our username *is* our client id, and the dead
+    member's session is reached only by logging in as it: with the group's shared password (ours).
+    Elsewhere the client id is free and our own login serves.
+    """
+    endpoint = settings.mqtt_endpoint
+    username, password = own if own is not None else (endpoint.username, endpoint.password)
+    if username and password and username == settings.mqtt_client_id:
+        return member, password
+    return own
+
+
 def topic_of(msg: mqtt.MQTTMessage) -> str:
     """The message's topic; one that is not UTF-8 is kept readable and rejected by ingest later."""
     try:

@@ -42,7 +42,7 @@ from gateway.hearing import Hearing, deaf_limit, device_bound, live_intervals
 from gateway.ingest import BatchResult, InboundMessage
 from gateway.link import FLAP_WINDOW_S, PROBE_IDLE_S, PROBE_TIMEOUT_S, Action, LinkWatch, probe_topic
 from gateway.mqtt_client import BufferedClient, Unsubacks, ack_all, ack_barrier, make_client
-from gateway.mqtt_tls import authenticate, topic_of
+from gateway.mqtt_tls import authenticate, member_credentials, topic_of
 from gateway.rate import RecentBatches
 from gateway.rescue import (
     Member,
@@ -915,7 +915,7 @@ class Gateway:
             self._clock,
             member=member.client_id,
             filters=filters,
-            credentials=self._credentials,
+            credentials=member_credentials(self._settings, self._credentials, member.client_id),
             stop=self._stop,
         )
         try:

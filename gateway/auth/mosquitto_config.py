@@ -158,8 +158,13 @@ def generate(
     out = out.resolve()
     fleet = max(1, len(devices) if plugs is None else plugs)
     admin_password = generate_password()
+    # One password for the whole gateway group: with use_username_as_clientid a member's session
+    # is reachable only by logging in as that member, which a live member must do to rescue a dead
+    # one's session (gateway/rescue.py). Every member already reads every device's topics, so a
+    # shared password gives none of them more than it has.
+    group_password = generate_password()
     accounts = [
-        (GATEWAY_USERNAME if n == 1 else f"{GATEWAY_USERNAME}-{n}", generate_password())
+        (GATEWAY_USERNAME if n == 1 else f"{GATEWAY_USERNAME}-{n}", group_password)
         for n in range(1, gateways + 1)
     ]
     config = initial_config(

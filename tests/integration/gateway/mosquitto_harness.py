@@ -103,11 +103,18 @@ class MosquittoProcess:
 class DynsecMosquitto(MosquittoProcess):
     """The broker process. ``generate`` writes its configuration from the database's identities."""
 
-    def __init__(self, root: Path, settings: Settings, engine: Engine, **listener: Any) -> None:
+    def __init__(
+        self, root: Path, settings: Settings, engine: Engine, *, gateways: int = 1, **listener: Any
+    ) -> None:
         port = free_port()
         self.listener = Listener("127.0.0.1", port, **listener)
         self.generated: Generated = generate(
-            root, settings, active_identities(engine, settings), [self.listener], user=getpass.getuser()
+            root,
+            settings,
+            active_identities(engine, settings),
+            [self.listener],
+            user=getpass.getuser(),
+            gateways=gateways,
         )
         super().__init__(root, port, self.generated.files[0])
 

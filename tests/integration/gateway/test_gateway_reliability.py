@@ -28,15 +28,22 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from core.clock import ManualClock
-from core.db import make_engine
-from core.enums import SystemIncidentKind
+from core.db import make_engine, session_scope
+from core.enums import DeviceVendor, SystemIncidentKind
 from core.migrate import upgrade
 from core.models import Device, GatewayStatus, Reading
 from core.settings import Settings
 from gateway import incidents
+from gateway.auth import credentials
 from gateway.service import Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
-from tests.integration.gateway.mosquitto_harness import MosquittoProcess, free_port
+from tests.factories import prod_settings
+from tests.integration.gateway.mosquitto_harness import (
+    DynsecMosquitto,
+    MosquittoProcess,
+    free_port,
+    needs_mosquitto,
+)
 from tests.integration.gateway.mqtt_helpers import (
     Publisher,
     forget_session,
@@ -46,6 +53,7 @@ from tests.integration.gateway.mqtt_helpers import (
     unique,
     wait_until,
 )
+from tests.integration.gateway.trust_harness import connect
 
 pytestmark = [needs_mqtt, pytest.mark.slow]
 
@@ -359,6 +367,86 @@ def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
         publisher.close()
         for env in envs:
             forget_session(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
+        engine.dispose()
+
+
+@needs_mosquitto
+def test_a_group_on_the_generated_mosquitto_config_rescues_a_killed_member(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Issue 15.4 with `anbu broker mosquitto-config --gateways 2`: there a client's id is its
+    username (use_username_as_clientid), so the survivor reaches the dead member's session only by
+    logging in as it, with the group's one password."""
+    tag = unique("gen")
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    base = prod_settings(**isolated_prefixes(tag), mqtt_session_expiry_s=3600)
+    devices = [unique(f"gdev{n}") for n in range(3)]
+    now = datetime.now(UTC)
+    with session_scope(engine) as s:
+        issued = [credentials.add(s, DeviceVendor.NATIVE, d, settings=base, now=now) for d in devices]
+    broker = DynsecMosquitto(tmp_path / "broker", base, engine, gateways=2)
+    broker.start()
+    members = [
+        (broker.env["ANBU_MQTT_URL"], broker.env["ANBU_MQTT_CLIENT_ID"]),
+        *broker.generated.other_gateways,
+    ]
+    group = unique("grp")
+    envs = [
+        _gateway_env(
+            tmp_path,
+            sqlite_url,
+            url,
+            client_id,
+            tag,
+            ANBU_MQTT_SHARE_GROUP=group,
+            ANBU_MQTT_GROUP_RESCUE_AFTER_S=str(RESCUE_AFTER_S),
+        )
+        for url, client_id in members
+    ]
+    gateways = [GatewayProcess(env, tmp_path / f"gw{n}.log") for n, env in enumerate(envs, 1)]
+    plugs = [connect("127.0.0.1", broker.port, username=i.username, password=i.password) for i in issued]
+    per_device = 120
+    try:
+        wait_until(
+            lambda: all(_log_says(g, "subscribed") for g in gateways), timeout=120, what="both subscribed"
+        )
+        payloads = _payloads(per_device)
+        progress = [[0] for _ in devices]
+
+        def stream(client: mqtt.Client, device: str, done: list[int]) -> None:
+            for body in payloads:
+                client.publish(f"anbu-{tag}/{device}/reading", body, qos=1).wait_for_publish(60)
+                done[0] += 1
+                time.sleep(0.25)
+
+        threads = [
+            threading.Thread(target=stream, args=(plug.client, d, p), daemon=True)
+            for plug, d, p in zip(plugs, devices, progress, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: all(p[0] >= 30 for p in progress), timeout=60, what="stream under way")
+        gateways[0].kill9()
+        for thread in threads:
+            thread.join(120)
+        assert all(p[0] == per_device for p in progress)
+        wait_until(
+            lambda: sum(readings_for(engine, d)[0] for d in devices) == per_device * len(devices),
+            timeout=RESCUE_BOUND_S + 30,
+            what="every reading stored while the killed member stays dead",
+        )
+        assert all(readings_for(engine, d) == (per_device, per_device) for d in devices)
+        assert _log_says(gateways[1], "its session is drained")
+        with Session(engine) as session:
+            row = session.get(GatewayStatus, members[0][1])
+            assert row is not None and row.rescued_by == members[1][1]
+    finally:
+        for plug in plugs:
+            plug.close()
+        for gateway in gateways:
+            gateway.stop()
+        broker.stop()
         engine.dispose()
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from core.models import GatewayStatus
+from core.settings import Settings, parse_mqtt_url
+from gateway.auth.mosquitto_config import Listener, generate
 from gateway.health import readiness
+from gateway.mqtt_tls import member_credentials
 from gateway.rescue import Member, Sighting, dead_members, was_rescued
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
@@ -86,3 +90,37 @@ def test_a_share_group_no_probe_ever_came_through_is_not_ready() -> None:
     verdict = readiness({**fine, "share_group_unverified": True})
     assert verdict["ok"] is False
     assert verdict["share_group_unverified"] is True
+
+
+# --- whose login reaches the dead member's session -------------------------------------------------
+
+
+def _settings(url: str, client_id: str) -> Settings:
+    return Settings(_env_file=None, mqtt_url=url, mqtt_client_id=client_id)
+
+
+def test_where_the_username_is_the_client_id_the_rescuer_logs_in_as_the_dead_member() -> None:
+    # `anbu broker mosquitto-config --gateways 2`: use_username_as_clientid, one group password.
+    settings = _settings("mqtt://anbu-gateway-2:group-pw@127.0.0.1:1883", "anbu-gateway-2")
+    assert member_credentials(settings, None, "anbu-gateway") == ("anbu-gateway", "group-pw")
+    # The embedded broker's gateway passes its credentials explicitly: the same rule.
+    assert member_credentials(settings, ("anbu-gateway-2", "pw2"), "anbu-gateway") == ("anbu-gateway", "pw2")
+
+
+def test_where_the_client_id_is_free_the_rescuer_keeps_its_own_login() -> None:
+    settings = _settings("mqtt://shared-user:pw@127.0.0.1:1883", "anbu-gw-2")
+    assert member_credentials(settings, None, "anbu-gw-1") is None  # ANBU_MQTT_URL's user, as before
+    assert member_credentials(settings, ("shared-user", "pw"), "anbu-gw-1") == ("shared-user", "pw")
+    anonymous = _settings("mqtt://127.0.0.1:1883", "anbu-gw-2")
+    assert member_credentials(anonymous, None, "anbu-gw-1") is None
+
+
+def test_a_generated_group_shares_one_password_and_no_username(tmp_path: Path) -> None:
+    generated = generate(tmp_path, Settings(_env_file=None), [], [Listener("127.0.0.1", 1883)], gateways=3)
+    urls = [generated.env["ANBU_MQTT_URL"], *(url for url, _ in generated.other_gateways)]
+    logins = [parse_mqtt_url(url) for url in urls]
+    assert [e.username for e in logins] == ["anbu-gateway", "anbu-gateway-2", "anbu-gateway-3"]
+    assert [cid for _, cid in generated.other_gateways] == ["anbu-gateway-2", "anbu-gateway-3"]
+    assert len({e.password for e in logins}) == 1 and logins[0].password
+    # The admin's password is not the group's.
+    assert parse_mqtt_url(generated.env["ANBU_MQTT_DYNSEC_URL"]).password != logins[0].password
