@@ -129,8 +129,8 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
         links,
         outbox,
         retention,
-        sms_spool,
         stored_replies,
+        webhook_spool,
     )
     from notifier.transports.factory import make_transport
 
@@ -146,8 +146,9 @@ def tick_list(settings: Settings, engine: Engine, clock: Clock) -> list[Tick]:
         Tick("checkins", settings.escalation_interval_s, lambda: checkins.tick(engine, clock, settings)),
         # Replies on calls the API stored (or spooled) but could not act on: retried until done.
         Tick("replies", settings.escalation_interval_s, lambda: stored_replies.tick(engine, clock, settings)),
-        # Texts to our number that a locked database could not take in time (notifier/sms_spool.py).
-        Tick("sms_spool", settings.escalation_interval_s, lambda: sms_spool.tick(engine, clock, settings)),
+        # Texts, calls to our number, family key presses and status callbacks that a locked
+        # database could not take in time (notifier/webhook_spool.py).
+        Tick("webhooks", settings.escalation_interval_s, lambda: webhook_spool.tick(engine, clock, settings)),
         Tick("outbox", settings.outbox_interval_s, lambda: outbox.tick(engine, clock, settings, transport)),
         Tick(
             "connectivity",

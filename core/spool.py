@@ -1,10 +1,10 @@
 """Durable spool files: what a webhook could not write to the database, kept on disk until it can.
 
-Twilio does not retry a voice ``<Gather>`` callback nor an inbound-text webhook: when the
-database cannot take the write in time, the request's content is written here (a temporary file
-fsynced, renamed into place, the directory fsynced: on disk before Twilio is answered) and a
-worker tick takes it into the database once it can (notifier/stored_replies.py,
-notifier/sms_spool.py). Files sort by the time they were received. They hold residents' words:
+Twilio retries none of its webhooks: when the database cannot take one in time, the request's
+content is written here (a temporary file fsynced, renamed into place, the directory fsynced: on
+disk before Twilio is answered) and a worker tick takes it into the database once it can
+(notifier/stored_replies.py for a resident's reply on a call, notifier/webhook_spool.py for the
+others). Files sort by the time they were received. They hold residents' words and numbers:
 mode 0600 in a 0700 directory, deleted as soon as the database holds them.
 """
 

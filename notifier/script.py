@@ -101,6 +101,27 @@ def say_and_hang_up_twiml(key: str, language: Language, **params: str) -> str:
     return _say_and_hang_up(language, key, **params)
 
 
+def contact_answer_pending_twiml(*, keyed: bool) -> str:
+    """A family member's key press that could not be acted on yet (the database was locked; it
+    is spooled and applied shortly, notifier.webhook_spool), or, with no key pressed, that
+    nothing was recorded. The call's language is not known without the database: Korean."""
+    key = "call.contact.answer_pending" if keyed else "call.contact.not_acknowledged"
+    return _say_and_hang_up(Language.KO, key)
+
+
+def unavailable_twiml() -> str:
+    """A call to our number that cannot be served (the database cannot say who is calling):
+    where to turn in an emergency and to call again, in Korean, then in English."""
+    response = VoiceResponse()
+    for language in (Language.KO, Language.EN):
+        voice = VOICES[language]
+        response.say(
+            CATALOGUE.text("call.inbound.unavailable", language), voice=voice.voice, language=voice.language
+        )
+    response.hangup()
+    return str(response)
+
+
 def _contact_gather(response: VoiceResponse, gather_url: str, *, code: bool = False) -> Gather:
     # Keys only: "press 1" is unambiguous, and a misheard word must never acknowledge an alert.
     # A code is four keys ("#", Twilio's default finishOnKey, ends it early: then it is wrong).

@@ -1,5 +1,6 @@
-"""Twilio webhooks: signature first, then one transaction around the notifier handler (the
-resident's reply on a call: stored first, then acted on, :mod:`notifier.stored_replies`).
+"""Twilio webhooks: signature first, then the notifier handler within a bounded wait, spooled to
+disk when the database cannot take it (:mod:`notifier.webhook_spool`; the resident's reply on a
+call: stored first, then acted on, :mod:`notifier.stored_replies`).
 
 No bearer auth here (Twilio cannot log in); the ``X-Twilio-Signature`` check is the gate,
 and nothing touches the database before it passes. The handlers live in
@@ -22,9 +23,10 @@ from api.deps import ClockDep, EngineDep, SettingsDep
 from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
 from core.db import session_scope
 from core.enums import Language
-from notifier import calls, sms, sms_spool, stored_replies
+from notifier import calls, stored_replies, webhook_spool
 from notifier import webhook_urls as paths
 from notifier.calls import crisis_line
+from notifier.webhook_spool import Hook
 
 log = logging.getLogger(__name__)
 XML = "application/xml"
@@ -115,6 +117,19 @@ def _gather_no(request: Request) -> int | None:
     return int(value)
 
 
+async def _handle_or_spool(engine: Engine, settings: SettingsDep, req: webhook_spool.Request) -> str:
+    """Handled within a bounded wait, or spooled to disk and answered safely: never lost and
+    never a 500 for a locked database (notifier.webhook_spool)."""
+    return await run_in_threadpool(
+        lambda: webhook_spool.receive(
+            engine,
+            req,
+            base_url=settings.effective_public_base_url,
+            directory=webhook_spool.spool_dir(settings),
+        )
+    )
+
+
 async def _in_transaction(engine: Engine, handler: Callable[[Session], T]) -> T:
     """Run a (blocking) handler in one unit of work, off the event loop."""
 
@@ -174,11 +189,8 @@ async def voice_status(
 ) -> Response:
     params = await _verified_params(request, settings)
     code = _query(request, "code")
-
-    def handle(session: Session) -> None:
-        calls.call_status(session, code=code, params=params.single(), now=clock.now())
-
-    await _in_transaction(engine, handle)
+    req = webhook_spool.Request.of(Hook.CALL_STATUS, params.single(), clock.now(), code=code)
+    await _handle_or_spool(engine, settings, req)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -186,11 +198,8 @@ async def voice_status(
 async def sms_status(request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep) -> Response:
     params = await _verified_params(request, settings)
     notification_id = _query_int(request, "id")
-
-    def handle(session: Session) -> None:
-        sms.sms_status(session, notification_id=notification_id, params=params.single(), now=clock.now())
-
-    await _in_transaction(engine, handle)
+    req = webhook_spool.Request.of(Hook.SMS_STATUS, params.single(), clock.now(), id=notification_id)
+    await _handle_or_spool(engine, settings, req)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -199,13 +208,8 @@ async def sms_inbound(
     request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> Response:
     params = await _verified_params(request, settings)
-    # Handled within a bounded wait, or spooled to disk: never lost (notifier.sms_spool).
-    answer = await run_in_threadpool(
-        lambda: sms_spool.receive(
-            engine, params=params.single(), now=clock.now(), directory=sms_spool.spool_dir(settings)
-        )
-    )
-    return Response(answer, media_type=XML)
+    req = webhook_spool.Request.of(Hook.SMS_INBOUND, params.single(), clock.now())
+    return Response(await _handle_or_spool(engine, settings, req), media_type=XML)
 
 
 @router.post(paths.VOICE_CONTACT_GATHER)
@@ -215,18 +219,8 @@ async def voice_contact_gather(
     params = await _verified_params(request, settings)
     code = _query(request, "code")
     gather_no = _gather_no(request)
-
-    def handle(session: Session) -> str:
-        return calls.contact_gather(
-            session,
-            code=code,
-            params=params.single(),
-            base_url=settings.effective_public_base_url,
-            now=clock.now(),
-            gather_no=gather_no,
-        )
-
-    return Response(await _in_transaction(engine, handle), media_type=XML)
+    req = webhook_spool.Request.of(Hook.CONTACT_GATHER, params.single(), clock.now(), code=code, n=gather_no)
+    return Response(await _handle_or_spool(engine, settings, req), media_type=XML)
 
 
 @router.post(paths.VOICE_INBOUND)
@@ -234,13 +228,8 @@ async def voice_inbound(
     request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> Response:
     params = await _verified_params(request, settings)
-
-    def handle(session: Session) -> str:
-        return calls.inbound_call(
-            session, params=params.single(), base_url=settings.effective_public_base_url, now=clock.now()
-        )
-
-    return Response(await _in_transaction(engine, handle), media_type=XML)
+    req = webhook_spool.Request.of(Hook.VOICE_INBOUND, params.single(), clock.now())
+    return Response(await _handle_or_spool(engine, settings, req), media_type=XML)
 
 
 @router.post(paths.VOICE_CONNECT)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.enums import (
+    CallOutcome,
     CallPurpose,
     CallStatus,
     CaseEventType,
@@ -55,14 +56,51 @@ def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, 
         ).first()
         if existing is not None:
             return inbound_opening(session, existing, base_url)
+    attempt = _record_call(session, params, call_sid, now)
+    if attempt is None:
+        return hangup_twiml()
+    return inbound_opening(session, attempt, base_url)
+
+
+def unanswered_call(
+    session: Session, *, params: Mapping[str, str], received_at: datetime, now: datetime
+) -> CallAttempt | None:
+    """A call to our number that the database could not take in time (notifier.webhook_spool):
+    the caller heard that we cannot take the call, where to turn in an emergency, and to call
+    again. Recorded when the database returns, once per CallSid, as a call that ended unclear
+    (nothing was asked) on the case it was about, so staff see that the resident or family
+    member called. A number we do not know is not recorded, as on a call answered in time."""
+    call_sid = clean_param(params.get("CallSid"), 64)
+    if call_sid:
+        seen = session.exec(
+            select(CallAttempt.id).where(CallAttempt.idempotency_key == inbound_key(call_sid))
+        ).first()
+        if seen is not None:
+            return None
+    attempt = _record_call(session, params, call_sid, received_at, unanswered=True)
+    if attempt is not None:
+        attempt.updated_at = now
+    return attempt
+
+
+def _record_call(
+    session: Session,
+    params: Mapping[str, str],
+    call_sid: str | None,
+    now: datetime,
+    *,
+    unanswered: bool = False,
+) -> CallAttempt | None:
+    """The ``CallAttempt`` of a call from a resident or family member; None (nothing recorded)
+    for a number we do not know or none."""
     caller = normalise_phone(params.get("From"))
     if not caller:
-        log.info("inbound call without a caller number; hanging up")
-        return hangup_twiml()
+        log.info("inbound call without a caller number; not recorded")
+        return None
     found = _caller(session, caller)
     if found is None:
-        log.info("inbound call from unknown number %s; hanging up", mask_phone(caller))
-        return hangup_twiml()
+        log.info("inbound call from unknown number %s; not recorded", mask_phone(caller))
+        return None
     kind, person, case = found
     assert person.id is not None
     attempt = _new_inbound(
@@ -76,15 +114,17 @@ def inbound_call(session: Session, *, params: Mapping[str, str], base_url: str, 
         case=case,
         now=now,
         verstat=clean_param(params.get("StirVerstat")),
+        unanswered=unanswered,
     )
     log.info(
-        "inbound call from %s %s (household %s, verstat %s)",
+        "inbound call from %s %s (household %s, verstat %s)%s",
         kind.value,
         person.id,
         person.household_id,
         attempt.caller_verstat or "-",
+        ", unanswered: the database was away" if unanswered else "",
     )
-    return inbound_opening(session, attempt, base_url)
+    return attempt
 
 
 def _caller(session: Session, number: str) -> tuple[RecipientKind, Resident | Contact, Case | None] | None:
@@ -154,7 +194,10 @@ def _new_inbound(
     case: Case | None,
     now: datetime,
     verstat: str | None,
+    unanswered: bool = False,
 ) -> CallAttempt:
+    """``unanswered``: the call ended before the database could serve it (:func:`unanswered_call`)."""
+    status = CallStatus.COMPLETED if unanswered else CallStatus.IN_PROGRESS
     attempt = new_call(
         purpose=CallPurpose.INBOUND,
         household_id=household_id,
@@ -165,9 +208,11 @@ def _new_inbound(
         key=inbound_key(call_sid or uuid.uuid4().hex),
         case=case,
         now=now,
-        status=CallStatus.IN_PROGRESS,
+        status=status,
         provider_sid=call_sid,
     )
+    if unanswered:
+        attempt.outcome = CallOutcome.UNCLEAR
     attempt.caller_verstat = verstat  # what the carrier says of the caller ID (notifier.ack_codes)
     try:
         # Two API processes may get the same call's webhook at once (Twilio retried it): the
@@ -191,8 +236,9 @@ def _new_inbound(
             now,
             actor=f"{kind.value}:{recipient_id}",
             call_attempt_id=attempt.id,
-            status=CallStatus.IN_PROGRESS.value,
+            status=status.value,
             inbound=True,
             verstat=verstat,
+            **({"outcome": CallOutcome.UNCLEAR.value, "unanswered": True} if unanswered else {}),
         )
     return attempt

@@ -53,7 +53,7 @@ def _short_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 @contextmanager
 def database_locked(engine: Engine) -> Iterator[None]:
     """Another writer holds the database: SQLite's write lock (BEGIN IMMEDIATE on the file), or
-    on PostgreSQL exclusive locks on the tables a reply touches."""
+    on PostgreSQL exclusive locks on the tables a reply, a status callback or a call touches."""
     if is_sqlite(engine):
         assert engine.url.database
         holder = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
@@ -66,7 +66,7 @@ def database_locked(engine: Engine) -> Iterator[None]:
         return
     with engine.connect() as conn:
         conn.execute(text("BEGIN"))
-        names = [str(CallAttempt.__tablename__), str(Case.__tablename__)] + (
+        names = [str(m.__tablename__) for m in (CallAttempt, Case, Notification)] + (
             ["call_reply"] if _has_call_reply(conn) else []
         )
         conn.execute(text(f"LOCK TABLE {', '.join(names)} IN ACCESS EXCLUSIVE MODE"))
@@ -85,8 +85,7 @@ def _has_call_reply(conn: object) -> bool:
 def _run_worker(settings: Settings, engine: Engine, clock: ManualClock, names: tuple[str, ...]) -> None:
     ticks: dict[str, Callable[[], object]] = {t.name: t.run for t in tick_list(settings, engine, clock)}
     for name in names:
-        if name in ticks:
-            ticks[name]()
+        ticks[name]()  # a tick renamed or gone fails here, not silently
 
 
 def _post_help(

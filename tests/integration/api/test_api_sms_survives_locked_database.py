@@ -1,10 +1,10 @@
-"""Issue 14: a text to our number is never lost with a locked database (notifier/sms_spool.py).
+"""Issue 14: a text to our number is never lost with a locked database (notifier/webhook_spool.py).
 
 Before: the inbound-text webhook handled the text in one transaction with the database's usual
 patience (a 10 s busy timeout on SQLite), then failed with a 500; Twilio does not retry that
 webhook, so "도와주세요" texted while the database was locked reached nobody. Now the webhook
 waits at most a few seconds, spools the signed text to disk and answers at once; the worker's
-``sms_spool`` tick handles it when the database returns, exactly once.
+``webhooks`` tick handles it when the database returns, exactly once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from core.db import TWILIO_WEBHOOK_BUDGET_S
 from core.enums import CaseEventType, RecipientKind, Severity
 from core.models import Case, CaseEvent, Notification
 from core.settings import Settings
-from notifier import sms_spool
+from notifier import webhook_spool
 from notifier import webhook_urls as paths
 from tests.factories import make_household
 from tests.integration.api.conftest import World
@@ -42,7 +42,7 @@ RESIDENT_PHONE = "+821012345678"  # tests.factories.make_household's resident
 
 @pytest.fixture(autouse=True)
 def _short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sms_spool, "WAIT_S", 0.3)  # the real wait is 5 s; the behaviour is the same
+    monkeypatch.setattr(webhook_spool, "WAIT_S", 0.3)  # the real wait is 5 s; the behaviour is the same
 
 
 def _help_text(client: TestClient) -> tuple[int, str, float]:
@@ -60,13 +60,13 @@ def test_help_texted_while_the_database_is_locked_is_acted_on_when_it_returns(
         status, twiml, took = _help_text(app_client)
         assert status == 200, twiml  # not a 500 that Twilio would never retry
         assert took < TWILIO_WEBHOOK_BUDGET_S / 2
-        spooled = list(sms_spool.spool_dir(settings).glob("*.json"))
+        spooled = list(webhook_spool.spool_dir(settings).glob("*.json"))
         assert len(spooled) == 1  # on disk before Twilio was answered
         assert "도와주세요" in spooled[0].read_text(encoding="utf-8")
         clock.advance(LOCKED_FOR)
     returned_at = clock.now()
 
-    _run_worker(settings, engine, clock, ("sms_spool",))
+    _run_worker(settings, engine, clock, ("webhooks",))
 
     with Session(engine) as session:
         case = session.get(Case, world.case_a)
@@ -75,10 +75,10 @@ def test_help_texted_while_the_database_is_locked_is_acted_on_when_it_returns(
         assert {n.recipient_kind for n in told} == {RecipientKind.USER, RecipientKind.CONTACT}
         for row in told:
             assert returned_at <= row.created_at <= returned_at + timedelta(minutes=1)
-    assert list(sms_spool.spool_dir(settings).glob("*")) == []
+    assert list(webhook_spool.spool_dir(settings).glob("*")) == []
 
     # Exactly once: another tick, and Twilio delivering the same text again, add nothing.
-    _run_worker(settings, engine, clock, ("sms_spool",))
+    _run_worker(settings, engine, clock, ("webhooks",))
     status, again, _ = _help_text(app_client)
     assert status == 200 and "<Message>" not in again
     with Session(engine) as session:
@@ -92,9 +92,9 @@ def test_a_spooled_text_waits_while_the_database_stays_locked(
 ) -> None:
     with database_locked(engine):
         assert _help_text(app_client)[0] == 200
-        assert sms_spool.tick(engine, clock, settings) == 0  # the database still refuses: kept
-        assert len(list(sms_spool.spool_dir(settings).glob("*.json"))) == 1
-    assert sms_spool.tick(engine, clock, settings) == 1
+        assert webhook_spool.tick(engine, clock, settings) == 0  # the database still refuses: kept
+        assert len(list(webhook_spool.spool_dir(settings).glob("*.json"))) == 1
+    assert webhook_spool.tick(engine, clock, settings) == 1
     with Session(engine) as session:
         events = session.exec(
             select(CaseEvent).where(CaseEvent.case_id == world.case_a).order_by(col(CaseEvent.id))
@@ -105,10 +105,10 @@ def test_a_spooled_text_waits_while_the_database_stays_locked(
 def test_an_unreadable_spool_file_is_set_aside_not_dropped(
     engine: Engine, clock: ManualClock, settings: Settings
 ) -> None:
-    directory = sms_spool.spool_dir(settings)
+    directory = webhook_spool.spool_dir(settings)
     directory.mkdir(parents=True)
     (directory / "20261207T000000000000-x.json").write_text("not json", encoding="utf-8")
     with Session(engine) as session:
         make_household(session)
-    assert sms_spool.tick(engine, clock, settings) == 0
+    assert webhook_spool.tick(engine, clock, settings) == 0
     assert [p.name for p in directory.iterdir()] == ["20261207T000000000000-x.bad"]

@@ -21,7 +21,7 @@ from api.routes import twilio as twilio_routes
 from core.clock import ManualClock
 from core.enums import CaseEventType
 from core.models import Case, CaseEvent
-from notifier import lifecycle, sms_spool, stored_replies
+from notifier import lifecycle, stored_replies, webhook_spool
 from notifier import webhook_urls as paths
 from tests.integration.api.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, World
 
@@ -89,8 +89,8 @@ def recorder(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder
         setattr(sms, name, getattr(rec, name))
     monkeypatch.setattr(twilio_routes, "calls", calls)
     monkeypatch.setattr(stored_replies, "calls", calls)  # the gather route acts through it
-    monkeypatch.setattr(twilio_routes, "sms", sms)
-    monkeypatch.setattr(sms_spool, "sms", sms)  # the inbound-text route acts through it
+    monkeypatch.setattr(webhook_spool, "calls", calls)  # the status routes act through it
+    monkeypatch.setattr(webhook_spool, "sms", sms)  # and the text routes
     yield rec
 
 
