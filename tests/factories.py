@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel
 
 from core.enums import CaseKind, CaseStatus, Channel, DeviceStatus, DeviceVendor, Language, Role, Severity
 from core.models import (
@@ -25,6 +26,7 @@ from core.models import (
 )
 from core.settings import Settings
 
+_Row = TypeVar("_Row", bound=SQLModel)
 _seq = itertools.count(1)
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 # Secrets that pass the check outside dev (core.settings.secret_weakness): random, 256+ bits.
@@ -32,6 +34,14 @@ TEST_SECRET_KEY = "Y1xrixyN-rHtIHWmi9bO7lTdoiycyc7o5F-3Hgo7PNN7jGcHJAlU8dENkmtGX
 OTHER_TEST_SECRET_KEY = "q8WZt3v0Lr-9dXc_Kp2sHnUe6yBaGf1JmQoVi4Ej7TwYl5RzSx0NbDkMh3cPuAgI"
 # What production requires besides the secret (https, issue 13.7).
 PROD_PUBLIC_BASE_URL = "https://care.example.org"
+
+
+def load(engine: Engine, model: type[_Row], key: Any) -> _Row:
+    """The *model* row with primary key *key*, read back in a session of its own (it must exist)."""
+    with Session(engine) as session:
+        row = session.get(model, key)
+        assert row is not None, f"no {model.__name__} {key!r}"
+        return row
 
 
 def prod_settings(**overrides: Any) -> Settings:

@@ -18,16 +18,10 @@ from core.enums import CaseEventType, CaseStatus, ResolutionCode
 from core.models import Case, CaseEvent
 from core.settings import Settings
 from notifier import lifecycle
+from tests.factories import load
 from tests.integration.api.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
-
-
-def _case(engine: Engine, case_id: int) -> Case:
-    with Session(engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        return case
 
 
 def _events(engine: Engine, case_id: int) -> list[CaseEvent]:
@@ -39,12 +33,12 @@ def _events(engine: Engine, case_id: int) -> list[CaseEvent]:
 def test_acknowledge_commits_status_actor_and_new_token(
     app_client: TestClient, world: World, engine: Engine, clock: ManualClock, auth: Auth
 ) -> None:
-    before = _case(engine, world.case_a)
+    before = load(engine, Case, world.case_a)
     clock.advance(timedelta(minutes=7))
     response = app_client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("caseworker_own"))
     assert response.status_code == 200
     assert response.json()["status"] == "acknowledged"
-    after = _case(engine, world.case_a)  # a fresh session: proves the request committed
+    after = load(engine, Case, world.case_a)  # a fresh session: proves the request committed
     assert after.status == CaseStatus.ACKNOWLEDGED
     assert after.acknowledged_by == "user:caseworker-own"
     assert after.acknowledged_at == clock.now()
@@ -58,14 +52,14 @@ def test_acknowledge_twice_is_409_with_the_reason(
 ) -> None:
     url = f"/api/v1/cases/{world.case_a}/acknowledge"
     assert app_client.post(url, headers=auth("admin")).status_code == 200
-    version = _case(engine, world.case_a).version
+    version = load(engine, Case, world.case_a).version
     second = app_client.post(url, headers=auth("caseworker_own"))
     assert second.status_code == 409
     assert second.json() == {
         "detail": "cannot acknowledge a case that is acknowledged",
         "code": "case_state_conflict",
     }
-    after = _case(engine, world.case_a)
+    after = load(engine, Case, world.case_a)
     assert after.version == version
     assert after.acknowledged_by == "user:admin"
 
@@ -79,7 +73,7 @@ def test_resolve_records_code_and_note_and_closes_the_case(
     )
     assert response.status_code == 200
     assert response.json()["status"] == "resolved"
-    case = _case(engine, world.case_a)
+    case = load(engine, Case, world.case_a)
     assert case.status == CaseStatus.RESOLVED
     assert case.resolution_code == ResolutionCode.FALSE_ALARM_AWAY
     assert case.resolution_note == "at her daughter's until Sunday"
@@ -96,7 +90,7 @@ def test_resolve_without_note_stores_none(
         f"/api/v1/cases/{world.case_a}/resolve", json={"code": "resident_fine"}, headers=auth("admin")
     )
     assert response.status_code == 200
-    assert _case(engine, world.case_a).resolution_note is None
+    assert load(engine, Case, world.case_a).resolution_note is None
 
 
 def test_resolved_case_cannot_be_acknowledged_or_resolved_again(
@@ -129,7 +123,7 @@ def test_cleared_case_can_be_reviewed_and_resolved(
         f"{base}/resolve", json={"code": "resident_fine"}, headers=auth("caseworker_own")
     )
     assert resolved.status_code == 200
-    assert _case(engine, world.case_a).status == CaseStatus.RESOLVED
+    assert load(engine, Case, world.case_a).status == CaseStatus.RESOLVED
 
 
 def test_concurrent_change_is_409_retry_and_rolls_back(
@@ -151,7 +145,7 @@ def test_concurrent_change_is_409_retry_and_rolls_back(
     assert response.json() == {"detail": "changed concurrently, retry", "code": "case_changed_retry"}
     # The half-done unit of work was rolled back, not committed.
     assert len(_events(engine, world.case_a)) == events_before
-    assert _case(engine, world.case_a).status == CaseStatus.OPEN
+    assert load(engine, Case, world.case_a).status == CaseStatus.OPEN
     monkeypatch.setattr(lifecycle, "acknowledge", real_acknowledge)
     assert (
         app_client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("admin")).status_code == 200
@@ -173,7 +167,7 @@ def test_notes_are_appended_in_order_without_changing_state(
         ("user:control-room", "called neighbour"),
         ("user:caseworker-own", "neighbour has a key"),
     ]
-    assert _case(engine, world.case_a).status == CaseStatus.OPEN
+    assert load(engine, Case, world.case_a).status == CaseStatus.OPEN
 
 
 def test_a_failed_commit_is_an_error_response_not_a_false_success(
@@ -192,4 +186,4 @@ def test_a_failed_commit_is_an_error_response_not_a_false_success(
         response = client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("admin"))
     monkeypatch.undo()
     assert response.status_code == 500
-    assert _case(engine, world.case_a).status == CaseStatus.OPEN
+    assert load(engine, Case, world.case_a).status == CaseStatus.OPEN

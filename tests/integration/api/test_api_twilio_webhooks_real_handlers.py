@@ -22,6 +22,7 @@ from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Inten
 from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
 from notifier import ack_codes
 from notifier import webhook_urls as paths
+from tests.factories import load
 from tests.integration.api.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, World, add_call, add_notification
 
 CALL_SID = "CA00000000000000000000000000000002"
@@ -70,13 +71,6 @@ def _call(engine: Engine, code: str) -> CallAttempt:
         return call
 
 
-def _case(engine: Engine, case_id: int) -> Case:
-    with Session(engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        return case
-
-
 def _event_types(engine: Engine, case_id: int) -> list[CaseEventType]:
     with Session(engine) as session:
         stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
@@ -109,7 +103,7 @@ def test_gather_ok_reply_clears_the_case_and_records_a_checkin(
     assert "<Hangup" in response.text
     call = _call(engine, call_code)
     assert (call.outcome, call.intent) == (CallOutcome.OK, Intent.OK)
-    case = _case(engine, world.case_a)
+    case = load(engine, Case, world.case_a)
     assert case.status == CaseStatus.CLEARED
     assert case.clear_reason == "resident_ok"
     with Session(engine) as session:
@@ -192,7 +186,7 @@ def test_inbound_sms_from_family_acknowledges_the_case_only_with_the_code(
         app_client, paths.SMS_INBOUND, {"From": phone, "Body": "1", "MessageSid": MESSAGE_SID}
     )
     assert response.status_code == 200 and "<Message>" in response.text
-    assert _case(engine, world.case_a).status == CaseStatus.OPEN  # recorded, not acted on
+    assert load(engine, Case, world.case_a).status == CaseStatus.OPEN  # recorded, not acted on
     assert CaseEventType.REPLY_UNVERIFIED in _event_types(engine, world.case_a)
     response = signed_post(
         app_client,
@@ -202,10 +196,10 @@ def test_inbound_sms_from_family_acknowledges_the_case_only_with_the_code(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
     assert "<Message>" in response.text
-    case = _case(engine, world.case_a)
+    case = load(engine, Case, world.case_a)
     assert case.status == CaseStatus.ACKNOWLEDGED
     assert case.acknowledged_by == f"contact:{contact.id}"
-    assert _case(engine, world.case_b).status == CaseStatus.OPEN  # another household is untouched
+    assert load(engine, Case, world.case_b).status == CaseStatus.OPEN  # another household is untouched
 
 
 def test_inbound_sms_with_bad_signature_acknowledges_nothing(
@@ -216,4 +210,4 @@ def test_inbound_sms_with_bad_signature_acknowledges_nothing(
         assert contact is not None
     response = signed_post(app_client, paths.SMS_INBOUND, {"From": contact.phone, "Body": "1"}, valid=False)
     assert response.status_code == 403
-    assert _case(engine, world.case_a).status == CaseStatus.OPEN
+    assert load(engine, Case, world.case_a).status == CaseStatus.OPEN

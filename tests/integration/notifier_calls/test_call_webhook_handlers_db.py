@@ -28,7 +28,7 @@ from core.enums import (
 )
 from core.models import CallAttempt, Case, CaseEvent, Watch
 from notifier import calls, lifecycle
-from tests.factories import make_call_attempt, make_household, make_open_case, make_watch
+from tests.factories import load, make_call_attempt, make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
 
 BASE = "https://care.example.org"
@@ -79,18 +79,12 @@ def status(engine: Engine, clock: ManualClock, code: str, **params: str) -> None
 
 
 def attempt_of(engine: Engine, world: World) -> CallAttempt:
-    with Session(engine) as s:
-        attempt = s.get(CallAttempt, world.attempt_id)
-        assert attempt is not None
-        return attempt
+    return load(engine, CallAttempt, world.attempt_id)
 
 
 def case_of(engine: Engine, world: World) -> Case:
     assert world.case_id is not None
-    with Session(engine) as s:
-        case = s.get(Case, world.case_id)
-        assert case is not None
-        return case
+    return load(engine, Case, world.case_id)
 
 
 def events_of(engine: Engine, world: World, type_: CaseEventType) -> list[CaseEvent]:

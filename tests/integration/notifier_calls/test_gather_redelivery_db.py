@@ -21,7 +21,7 @@ from core.db import session_scope
 from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Language
 from core.models import CallAttempt, Case, CaseEvent, CheckinCall
 from notifier import calls, checkins
-from tests.factories import make_call_attempt, make_household, make_open_case, make_watch
+from tests.factories import load, make_call_attempt, make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
 from tests.ticks import checkins_at
 
@@ -46,13 +46,6 @@ def _post(engine: Engine, clock: ManualClock, url: str, **params: str) -> str:
             now=clock.now(),
             gather_no=int(query["n"][0]),
         )
-
-
-def _attempt(engine: Engine, attempt_id: int) -> CallAttempt:
-    with Session(engine) as s:
-        row = s.get(CallAttempt, attempt_id)
-        assert row is not None
-        return row
 
 
 def _outcome_events(engine: Engine, case_id: int) -> list[CaseEvent]:
@@ -89,7 +82,7 @@ def test_a_repeated_unclear_first_reply_is_not_the_second_reply(
     again = _post(engine, clock, first_url)  # Twilio delivers the same callback again
     assert again == reask
     assert _action(again).endswith("&n=2")
-    row = _attempt(engine, attempt_id)
+    row = load(engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (1, None)  # still waiting for the answer to the re-ask
     assert len(row.transcript.splitlines()) == 1
     assert len(_outcome_events(engine, case_id)) == 1
@@ -97,7 +90,7 @@ def test_a_repeated_unclear_first_reply_is_not_the_second_reply(
     # The resident's answer to the re-ask is still heard, and counts.
     closing = _post(engine, clock, _action(reask), Digits="2")
     assert "119" in closing
-    row = _attempt(engine, attempt_id)
+    row = load(engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (2, CallOutcome.EMERGENCY)
     assert [c["target"] for c in escalations.calls] == ["emergency"]
 
@@ -111,7 +104,7 @@ def test_a_repeated_final_reply_acts_once_and_says_the_same_goodbye(
     closing = _post(engine, clock, second_url, SpeechResult="I don't feel well", Confidence="0.9")
     clock.advance(timedelta(seconds=5))
     assert _post(engine, clock, second_url, SpeechResult="I don't feel well", Confidence="0.9") == closing
-    row = _attempt(engine, attempt_id)
+    row = load(engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (2, CallOutcome.UNWELL)
     assert len(row.transcript.splitlines()) == 2
     assert [c["target"] for c in escalations.calls] == ["caseworker"]
@@ -128,7 +121,7 @@ def test_a_repeated_first_reply_that_decided_the_call_acts_once(
         case = s.get(Case, case_id)
         assert case is not None and case.status == CaseStatus.CLEARED
         version = case.version
-    assert _attempt(engine, attempt_id).gather_count == 1
+    assert load(engine, CallAttempt, attempt_id).gather_count == 1
     assert len(_outcome_events(engine, case_id)) == 1
     assert escalations.calls == []
     with Session(engine) as s:
@@ -142,10 +135,10 @@ def test_the_first_reply_delivered_again_after_the_second_changes_nothing(
     case_id, attempt_id, first_url = _resident_call(engine, clock)
     reask = _post(engine, clock, first_url)  # silence
     _post(engine, clock, _action(reask), Digits="1")  # "I'm fine": the case clears
-    before = _attempt(engine, attempt_id)
+    before = load(engine, CallAttempt, attempt_id)
     late = _post(engine, clock, first_url)  # the first callback, delivered late
     assert late == reask  # what its first delivery got; the call has moved on, Twilio drops it
-    after = _attempt(engine, attempt_id)
+    after = load(engine, CallAttempt, attempt_id)
     assert (after.gather_count, after.outcome, after.transcript) == (
         2,
         CallOutcome.OK,
@@ -162,15 +155,15 @@ def test_a_late_reply_to_the_reask_after_completed_still_counts(
     _, attempt_id, first_url = _resident_call(engine, clock)
     reask = _post(engine, clock, first_url)
     with session_scope(engine) as s:
-        code = _attempt(engine, attempt_id).code
+        code = load(engine, CallAttempt, attempt_id).code
         calls.call_status(
             s, code=code, params={"CallStatus": "completed", "SequenceNumber": "3"}, now=clock.now()
         )
-    assert _attempt(engine, attempt_id).outcome == CallOutcome.UNCLEAR
+    assert load(engine, CallAttempt, attempt_id).outcome == CallOutcome.UNCLEAR
     _post(engine, clock, first_url)  # a repeat of the first reply: not the answer to the re-ask
-    assert _attempt(engine, attempt_id).outcome == CallOutcome.UNCLEAR
+    assert load(engine, CallAttempt, attempt_id).outcome == CallOutcome.UNCLEAR
     _post(engine, clock, _action(reask), SpeechResult="help me", Confidence="0.9")
-    assert _attempt(engine, attempt_id).outcome == CallOutcome.EMERGENCY
+    assert load(engine, CallAttempt, attempt_id).outcome == CallOutcome.EMERGENCY
     assert [c["target"] for c in escalations.calls] == ["emergency"]
 
 
@@ -183,7 +176,7 @@ def test_callbacks_without_an_attempt_number_are_taken_as_the_next_attempt(
     for _ in range(2):
         with session_scope(sqlite_engine) as s:
             calls.gather(s, code=code, params={}, base_url=BASE, now=clock.now())
-    row = _attempt(sqlite_engine, attempt_id)
+    row = load(sqlite_engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (2, CallOutcome.UNCLEAR)
 
 
@@ -233,7 +226,7 @@ def test_a_repeated_check_in_answer_is_not_taken_for_the_next_question(
     health_url = _action(health_question)
     closing = _post(engine, clock, health_url, Digits="1")
     assert _post(engine, clock, health_url, Digits="2") == closing  # a repeat of the last answer
-    row = _attempt(engine, attempt_id)
+    row = load(engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (3, CallOutcome.UNWELL)
     assert _answers(engine, attempt_id) == {"meals": "concern", "sleep": "ok", "health": "ok"}
     assert escalations.calls == []
@@ -249,6 +242,6 @@ def test_a_repeated_emergency_check_in_answer_escalates_once(
     for _ in range(repeats):
         assert _post(sqlite_engine, clock, meals_url, **said) == closing
     assert "119" in closing
-    row = _attempt(sqlite_engine, attempt_id)
+    row = load(sqlite_engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (1, CallOutcome.EMERGENCY)
     assert [c["target"] for c in escalations.calls] == ["emergency"]

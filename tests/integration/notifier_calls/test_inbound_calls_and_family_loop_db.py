@@ -25,7 +25,7 @@ from core.enums import (
 from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Resident, Watch
 from notifier import ack_codes, calls, lifecycle, sms, webhook_urls
 from notifier.script import CATALOGUE
-from tests.factories import make_household
+from tests.factories import load, make_household
 from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 
 BASE = "https://care.example.org"
@@ -91,13 +91,6 @@ def press(engine: Engine, clock: ManualClock, url: str, digits: str) -> ET.Eleme
         )
 
 
-def load_case(engine: Engine, case_id: int | None) -> Case:
-    with Session(engine) as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        return case
-
-
 def attempts(engine: Engine) -> list[CallAttempt]:
     with Session(engine) as s:
         return list(s.exec(select(CallAttempt).order_by(col(CallAttempt.id))).all())
@@ -130,7 +123,7 @@ def test_a_resident_calling_back_with_an_attested_caller_id_and_pressing_1_clear
         CallStatus.IN_PROGRESS,
     )
     assert "감사합니다" in said(press(engine, clock, url, "1"))
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert (case.status, case.clear_reason) == (CaseStatus.CLEARED, "resident_ok")
     with Session(engine) as s:
         watch = s.get(Watch, home.household_id)
@@ -202,7 +195,7 @@ def test_a_family_member_hears_the_state_and_acknowledges_with_1(engine: Engine,
     url = gather_url(root)
     assert url is not None and url.startswith(BASE + webhook_urls.VOICE_CONTACT_GATHER)
     assert "추가 알림을 멈춥니다" in said(press(engine, clock, url, "1"))
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert (case.status, case.acknowledged_by) == (CaseStatus.ACKNOWLEDGED, f"contact:{home.contact_id}")
     # A retried gather acknowledges nothing twice.
     press(engine, clock, url, "1")
@@ -230,7 +223,7 @@ def test_other_keys_are_asked_once_more_then_nothing_is_acknowledged(
     assert attempts(sqlite_engine)[0].outcome is None
     final = press(sqlite_engine, clock, reask_url, "")
     assert "알림은 계속됩니다" in said(final) and final.find("Hangup") is not None
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN
     assert attempts(sqlite_engine)[0].outcome == CallOutcome.UNCLEAR
 
 
@@ -246,14 +239,14 @@ def test_repeated_and_late_key_presses_of_a_family_member_act_once(
     assert second_url is not None and second_url.endswith("&n=2")
     done = press(engine, clock, second_url, "1")
     assert "확인으로 기록했고" in said(done)
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED
     assert said(press(engine, clock, second_url, "1")) == said(done)  # the acknowledging press again
     late = press(engine, clock, first_url, "")  # the first press, delivered after the second
     assert gather_url(late) == second_url  # what it got the first time; Twilio has moved on
     (attempt,) = attempts(engine)
     assert (attempt.gather_count, attempt.outcome) == (2, CallOutcome.ACKNOWLEDGED)
-    assert load_case(engine, home.case_id).version == case.version
+    assert load(engine, Case, home.case_id).version == case.version
     with Session(engine) as s:
         outcomes = s.exec(
             select(CaseEvent).where(
@@ -330,7 +323,7 @@ def test_a_notification_call_to_family_tells_the_alert_and_1_acknowledges(
     # Even through the resident's gather path, a family member's 1 acknowledges (never "resident ok").
     resident_path = f"{BASE}{webhook_urls.VOICE_GATHER}?code={code}"
     press(engine, clock, resident_path, "1")
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED and case.clear_reason is None
     with Session(engine) as s:
         watch = s.get(Watch, home.household_id)
@@ -362,7 +355,7 @@ def test_status_by_text_tells_a_family_member_the_state(
         "'생활 반응 없음' 알림이 있으며, 아직 담당자가 확인하기 전입니다.",
         "마지막 생활 반응: 3월 2일 04:00.",
     ]
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN  # asking changes nothing
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN  # asking changes nothing
 
 
 def test_ok_with_a_question_mark_is_a_question_not_an_acknowledgement(
@@ -371,12 +364,12 @@ def test_ok_with_a_question_mark_is_a_question_not_an_acknowledgement(
     home = make_home(sqlite_engine, clock)
     reply = text_in(sqlite_engine, clock, home.contact_phone, "ok?")
     assert reply == CATALOGUE.text("reply.help_contact", Language.KO)  # says what to send instead
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN
     assert "[안부]" in text_in(sqlite_engine, clock, home.contact_phone, "status?")
     with session_scope(sqlite_engine) as s:
         code = ack_codes.code_for(s, s.get_one(Case, home.case_id), home.contact_id, clock.now())
     text_in(sqlite_engine, clock, home.contact_phone, f"ok {code}")
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.ACKNOWLEDGED
 
 
 def test_status_after_acknowledgement_and_in_english(engine: Engine, clock: ManualClock) -> None:

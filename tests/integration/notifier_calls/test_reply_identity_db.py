@@ -19,7 +19,7 @@ from core.enums import CallOutcome, CallPurpose, CaseEventType, CaseStatus, Reci
 from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Notification, Resident, Watch
 from core.settings import Settings
 from notifier import calls, lifecycle, sms
-from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.factories import load, make_household, make_open_case, make_team, make_user
 from tests.ticks import run_notifier_ticks
 
 SETTINGS = Settings(_env_file=None, public_base_url="https://care.example.org")
@@ -63,13 +63,6 @@ def text_us(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
     return message.text or ""
 
 
-def load_case(engine: Engine, case_id: int) -> Case:
-    with Session(engine) as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        return case
-
-
 def events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
     with Session(engine) as s:
         stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
@@ -90,7 +83,7 @@ def test_a_spoofed_1_from_the_daughters_number_does_not_stop_the_ladder(
     home = alerted_home(engine, clock)
     texted = len(family_texts(engine, home.case_id))
     reply = text_us(engine, clock, home.contact_phones[0], "1")
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert case.status == CaseStatus.OPEN
     assert case.acknowledged_by is None
     # The escalation goes on: the next step (the caseworker) and the family text again later.
@@ -110,7 +103,7 @@ def test_the_code_in_the_text_acknowledges_that_case(engine: Engine, clock: Manu
     code = code_in(text.body)
     reply = text_us(engine, clock, home.contact_phones[0], f"1 {code}")
     assert reply.startswith("확인해 주셔서 감사합니다")
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED
     assert case.acknowledged_by == f"contact:{text.recipient_id}"
     assert events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
@@ -131,9 +124,9 @@ def test_each_family_member_has_their_own_code_the_same_in_every_text_of_the_cas
     if first != second:  # 1 in 10,000 they coincide; then this check says nothing
         # The son's code from the daughter's number proves nothing: refused.
         assert "맞지 않아" in text_us(engine, clock, home.contact_phones[0], f"1 {second}")
-        assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+        assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     text_us(engine, clock, home.contact_phones[1], f"확인 {second}")
-    assert load_case(engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+    assert load(engine, Case, home.case_id).status == CaseStatus.ACKNOWLEDGED
 
 
 def test_wrong_codes_are_refused_and_the_fifth_locks_the_code(engine: Engine, clock: ManualClock) -> None:
@@ -146,7 +139,7 @@ def test_wrong_codes_are_refused_and_the_fifth_locks_the_code(engine: Engine, cl
     assert "여러 번 맞지 않아" in replies[4] and "전화" in replies[4]
     # Locked: even the right code no longer acknowledges; the escalation goes on.
     assert "여러 번 맞지 않아" in text_us(engine, clock, home.contact_phones[0], f"1 {right}")
-    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     reasons = [e.data["reason"] for e in events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)]
     assert reasons == ["wrong_code"] * 4 + ["locked"] * 2
     assert run_notifier_ticks(engine, clock, SETTINGS) == 1
@@ -172,9 +165,9 @@ def test_a_code_from_another_case_is_refused(engine: Engine, clock: ManualClock)
     (new_text,) = family_texts(engine, new_id)
     if code_in(new_text.body) != old_code:
         assert "맞지 않아" in text_us(engine, clock, old.contact_phones[0], f"1 {old_code}")
-        assert load_case(engine, new_id).status == CaseStatus.OPEN
+        assert load(engine, Case, new_id).status == CaseStatus.OPEN
     assert text_us(engine, clock, old.contact_phones[0], code_in(new_text.body)).startswith("확인해")
-    assert load_case(engine, new_id).status == CaseStatus.ACKNOWLEDGED
+    assert load(engine, Case, new_id).status == CaseStatus.ACKNOWLEDGED
 
 
 def test_with_two_households_open_the_code_says_which_case_is_meant(
@@ -188,8 +181,8 @@ def test_with_two_households_open_the_code_says_which_case_is_meant(
     assert "코드" in text_us(engine, clock, mother.contact_phones[0], "1")  # which one? ask for the code
     (text,) = family_texts(engine, father.case_id)
     text_us(engine, clock, mother.contact_phones[0], f"1 {code_in(text.body)}")
-    assert load_case(engine, father.case_id).status == CaseStatus.ACKNOWLEDGED
-    assert load_case(engine, mother.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, father.case_id).status == CaseStatus.ACKNOWLEDGED
+    assert load(engine, Case, mother.case_id).status == CaseStatus.OPEN
 
 
 # ---------------------------------------------------------------- calls to our number
@@ -234,10 +227,10 @@ def test_a_spoofed_call_from_the_daughters_number_pressing_1_does_not_stop_the_l
     opening = ring(engine, clock, home.contact_phones[0])
     assert "확인 코드 네 자리" in said(opening)  # asked for the code, not "press 1"
     reask = press(engine, clock, opening, "1")
-    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     final = press(engine, clock, reask, "1")
     assert final.find("Hangup") is not None and "알림은 계속됩니다" in said(final)
-    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     assert run_notifier_ticks(engine, clock, SETTINGS) == 1  # the ladder goes on
     unproven = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
     assert [(e.data["reason"], e.data["channel"]) for e in unproven] == [("no_code", "call")] * 2
@@ -254,7 +247,7 @@ def test_the_code_on_the_keypad_acknowledges_and_is_not_kept_in_the_transcript(
     assert "맞지 않거나" in said(reask)
     done = press(engine, clock, reask, code)
     assert "추가 알림을 멈춥니다" in said(done)
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert (case.status, case.acknowledged_by) == (CaseStatus.ACKNOWLEDGED, f"contact:{text.recipient_id}")
     with Session(engine) as s:
         (attempt,) = s.exec(select(CallAttempt).where(CallAttempt.purpose == CallPurpose.INBOUND)).all()
@@ -282,7 +275,7 @@ def test_full_stir_shaken_attestation_lets_1_acknowledge_and_a_failed_one_hears_
     attested = ring(engine, clock, home.contact_phones[0], ATTESTED)
     assert "1번을 눌러" in said(attested) and "생활 반응 없음" in said(attested)
     assert "추가 알림을 멈춥니다" in said(press(engine, clock, attested, "1"))
-    assert load_case(engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+    assert load(engine, Case, home.case_id).status == CaseStatus.ACKNOWLEDGED
     with Session(engine) as s:
         verstats = [
             a.caller_verstat
@@ -332,7 +325,7 @@ def test_a_spoofed_fine_from_the_residents_number_neither_clears_nor_checks_in(
     phone = resident_phone(engine, home.case_id)
     reply = text_us(engine, clock, phone, "괜찮아요 걱정 마세요")
     assert "전화" in reply  # "we will call you to make sure"
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert (case.status, case.clear_reason) == (CaseStatus.OPEN, None)
     assert checkin_at(engine, home.case_id) is None  # not a sign of life either
     (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
@@ -346,7 +339,7 @@ def test_a_spoofed_fine_from_the_residents_number_neither_clears_nor_checks_in(
         calls.answer(s, code=callback.code, params={"AnsweredBy": "human"}, base_url=BASE, now=clock.now())
     with session_scope(engine) as s:
         calls.gather(s, code=callback.code, params={"Digits": "1"}, base_url=BASE, now=clock.now())
-    assert load_case(engine, home.case_id).status == CaseStatus.CLEARED
+    assert load(engine, Case, home.case_id).status == CaseStatus.CLEARED
     assert checkin_at(engine, home.case_id) == clock.now()
 
 
@@ -354,7 +347,7 @@ def test_a_resident_asking_for_help_by_text_is_always_believed(engine: Engine, c
     """Help needs no proof: a forged "help" can only bring more people, never fewer."""
     home = alerted_home(engine, clock)
     text_us(engine, clock, resident_phone(engine, home.case_id), "살려주세요 넘어졌어요")
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert (case.status, case.severity.value) == (CaseStatus.OPEN, "critical")
     assert events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
 
@@ -374,11 +367,11 @@ def test_the_resident_calling_in_saying_fine_is_verified_unless_the_caller_id_is
             )
 
     call_in("TN-Validation-Passed-B")
-    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     assert checkin_at(engine, home.case_id) is None
     assert len(verification_calls(engine, home.case_id)) == 1
     (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
     assert (unproven.data["reason"], unproven.data["channel"]) == ("resident_ok", "call")
     call_in(ATTESTED)  # the carrier vouches for the caller ID: as good as our call
-    assert load_case(engine, home.case_id).status == CaseStatus.CLEARED
+    assert load(engine, Case, home.case_id).status == CaseStatus.CLEARED
     assert checkin_at(engine, home.case_id) == clock.now()

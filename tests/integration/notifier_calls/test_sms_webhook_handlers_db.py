@@ -16,7 +16,7 @@ from core.models import Case, CaseEvent, Contact, Notification, Watch
 from core.settings import Settings
 from notifier import ack_codes, lifecycle, outbox, sms
 from notifier.pacing import CallPacer
-from tests.factories import make_household, make_notification, make_open_case
+from tests.factories import load, make_household, make_notification, make_open_case
 from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 from tests.integration.notifier_engine.support import RecordingTransport
 
@@ -35,20 +35,6 @@ def inbound(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
 def receipt(engine: Engine, clock: ManualClock, notification_id: int, **params: str) -> None:
     with session_scope(engine) as s:
         sms.sms_status(s, notification_id=notification_id, params=params, now=clock.now())
-
-
-def load_case(engine: Engine, case_id: int | None) -> Case:
-    with Session(engine) as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        return case
-
-
-def load_notification(engine: Engine, notification_id: int) -> Notification:
-    with Session(engine) as s:
-        row = s.get(Notification, notification_id)
-        assert row is not None
-        return row
 
 
 def new_notification(engine: Engine, clock: ManualClock, *, sid: str | None = None) -> tuple[int, int]:
@@ -72,11 +58,11 @@ def case_events(engine: Engine, case_id: int, type_: CaseEventType) -> list[Case
 def test_delivery_receipts_move_forward_only(engine: Engine, clock: ManualClock) -> None:
     notification_id, _ = new_notification(engine, clock, sid="SM" + "3" * 32)
     receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="delivered")
-    assert load_notification(engine, notification_id).status == OutboxStatus.DELIVERED
+    assert load(engine, Notification, notification_id).status == OutboxStatus.DELIVERED
     receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="sent")  # late
     receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="delivered")  # again
     receipt(engine, clock, notification_id, MessageSid="SM" + "3" * 32, MessageStatus="undelivered")
-    row = load_notification(engine, notification_id)
+    row = load(engine, Notification, notification_id)
     assert (row.status, row.error) == (OutboxStatus.DELIVERED, None)
 
 
@@ -97,7 +83,7 @@ def test_a_failed_delivery_is_recorded_with_its_error_code(
     )
     receipt(sqlite_engine, clock, notification_id, **params)
     receipt(sqlite_engine, clock, notification_id, **params)  # retried callback: recorded once
-    row = load_notification(sqlite_engine, notification_id)
+    row = load(sqlite_engine, Notification, notification_id)
     assert row.permanent_failure is permanent
     assert row.error is not None and "undelivered" in row.error and code in row.error
     (event,) = case_events(sqlite_engine, case_id, CaseEventType.NOTIFICATION_FAILED)
@@ -112,7 +98,7 @@ def test_a_failed_delivery_is_recorded_with_its_error_code(
     assert row.next_attempt_at == clock.now() + outbox.backoff(1)
     assert event.data["retry_at"] == row.next_attempt_at.isoformat()
     receipt(sqlite_engine, clock, notification_id, MessageSid=first_sid, MessageStatus="delivered")  # late
-    assert load_notification(sqlite_engine, notification_id).status == OutboxStatus.PENDING
+    assert load(sqlite_engine, Notification, notification_id).status == OutboxStatus.PENDING
 
 
 def test_a_temporarily_undelivered_text_is_sent_again_and_then_delivered(
@@ -140,7 +126,7 @@ def test_a_temporarily_undelivered_text_is_sent_again_and_then_delivered(
     second = transport.sent[1].sid
     assert second != first and transport.sent[1].body == transport.sent[0].body
     receipt(sqlite_engine, clock, notification_id, MessageSid=second, MessageStatus="delivered")
-    row = load_notification(sqlite_engine, notification_id)
+    row = load(sqlite_engine, Notification, notification_id)
     assert (row.status, row.provider_sid, row.attempts) == (OutboxStatus.DELIVERED, second, 2)
     clock.advance(timedelta(hours=1))
     assert outbox.tick(sqlite_engine, clock, settings, transport, pacer=CallPacer(0)) == 0
@@ -155,7 +141,7 @@ def test_receipts_for_unknown_rows_or_other_messages_change_nothing(
     receipt(engine, clock, notification_id, MessageSid="SM" + "5" * 32, MessageStatus="failed")
     receipt(engine, clock, notification_id, MessageStatus="queued")  # says nothing new
     receipt(engine, clock, notification_id, MessageStatus="nonsense")
-    assert load_notification(engine, notification_id).status == OutboxStatus.SENT
+    assert load(engine, Notification, notification_id).status == OutboxStatus.SENT
 
 
 # ---------------------------------------------------------------- contacts acknowledging
@@ -173,7 +159,7 @@ def test_confirm_with_the_code_acknowledges_the_open_case(engine: Engine, clock:
     code = issue_code(engine, clock, home)
     text = inbound(engine, clock, home.contact_phone, f"확인 {code}")
     assert text.startswith("확인해 주셔서 감사합니다")
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED
     assert case.acknowledged_by == f"contact:{home.contact_id}"
     assert case.acknowledged_at == clock.now()
@@ -188,7 +174,7 @@ def test_every_confirm_shape_with_the_code_acknowledges(
 ) -> None:
     home = make_home(sqlite_engine, clock)
     inbound(sqlite_engine, clock, home.contact_phone, shape.format(issue_code(sqlite_engine, clock, home)))
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.ACKNOWLEDGED
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.ACKNOWLEDGED
 
 
 @pytest.mark.parametrize("body", ["1", "확인", " OK! "])
@@ -198,7 +184,7 @@ def test_a_confirm_word_without_the_code_is_recorded_and_asks_for_it(
     home = make_home(sqlite_engine, clock)
     issue_code(sqlite_engine, clock, home)
     assert "확인 코드가 없어" in inbound(sqlite_engine, clock, home.contact_phone, body)
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN
     (event,) = case_events(sqlite_engine, home.case_id or 0, CaseEventType.REPLY_UNVERIFIED)
     assert event.actor == f"contact:{home.contact_id}"
     assert (event.data["reason"], event.data["channel"], event.data["relation"]) == (
@@ -215,7 +201,7 @@ def test_other_texts_from_a_contact_get_help_and_acknowledge_nothing(
     home = make_home(sqlite_engine, clock)
     text = inbound(sqlite_engine, clock, home.contact_phone, body)
     assert "1과 확인 코드" in text
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN
 
 
 def test_confirm_with_nothing_open_says_so(sqlite_engine: Engine, clock: ManualClock) -> None:
@@ -236,8 +222,8 @@ def test_confirm_without_a_code_is_refused_when_the_number_is_a_contact_of_two_h
         contact.phone = first.contact_phone
     text = inbound(engine, clock, first.contact_phone, "확인")
     assert "확인 코드" in text
-    assert load_case(engine, first.case_id).status == CaseStatus.OPEN
-    assert load_case(engine, second.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, first.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, second.case_id).status == CaseStatus.OPEN
 
 
 def test_english_contacts_get_english_replies(sqlite_engine: Engine, clock: ManualClock) -> None:
@@ -266,7 +252,7 @@ def test_a_resident_texting_fine_is_recorded_and_called_back_not_cleared(
         text
         == "답장 감사합니다. 어르신 본인이 맞는지 확인하려고 곧 안부 전화를 드리겠습니다. 전화를 받아 주세요."
     )
-    case = load_case(engine, home.case_id)
+    case = load(engine, Case, home.case_id)
     assert (case.status, case.clear_reason) == (CaseStatus.OPEN, None)
     with Session(engine) as s:
         watch = s.get(Watch, home.household_id)
@@ -287,7 +273,7 @@ def test_a_resident_texting_for_help_escalates_now(
     assert [(c["case_id"], c["target"], c["reason"]) for c in escalations.calls] == [
         (home.case_id, "emergency", "resident_emergency_sms")
     ]
-    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
 
 
 def test_a_resident_texting_for_help_without_a_case_gets_a_help_case(
@@ -306,7 +292,7 @@ def test_an_unclear_text_from_a_resident_gets_the_key_help(
 ) -> None:
     home = make_home(sqlite_engine, clock)
     assert "1, 도움이 필요하시면 2" in inbound(sqlite_engine, clock, home.resident_phone, "누구세요?")
-    assert load_case(sqlite_engine, home.case_id).status == CaseStatus.OPEN
+    assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN
     assert escalations.calls == []
 
 
@@ -324,7 +310,7 @@ def test_unknown_numbers_get_a_short_reply_and_change_nothing(engine: Engine, cl
     assert "등록된 분" in inbound(engine, clock, "+15550001111", "확인")
     assert "등록된 분" in inbound(engine, clock, "", "1")
     assert counts() == before
-    assert load_case(engine, home.case_id).status == CaseStatus.OPEN
+    assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
 
 
 def test_an_acknowledged_case_is_not_acknowledged_again_by_a_contact(
@@ -336,4 +322,4 @@ def test_an_acknowledged_case_is_not_acknowledged_again_by_a_contact(
         assert case is not None
         lifecycle.acknowledge(s, case, actor="user:7", now=clock.now())
     inbound(sqlite_engine, clock, home.contact_phone, "1")
-    assert load_case(sqlite_engine, home.case_id).acknowledged_by == "user:7"
+    assert load(sqlite_engine, Case, home.case_id).acknowledged_by == "user:7"

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from core.db import session_scope
 from core.enums import CheckinSkip, MonitoringState
 from core.models import CheckinSchedule, Household
 from notifier import checkins
-from tests.factories import make_call_attempt, make_household, make_open_case, make_team, set_policy
+from tests.factories import load, make_call_attempt, make_household, make_open_case, make_team, set_policy
 from tests.ticks import checkins_at
 
 TEN_SEOUL = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul, the schedule's slot
@@ -29,13 +28,6 @@ def _household(engine: Engine, policy: dict[str, object]) -> int:
             s, hh.id, weekdays=[1, 4], local_time="10:00", now=TEN_SEOUL - timedelta(hours=1)
         )
         return hh.id
-
-
-def _schedule(engine: Engine, household_id: int) -> CheckinSchedule:
-    with Session(engine) as s:
-        schedule = s.get(CheckinSchedule, household_id)
-        assert schedule is not None
-        return schedule
 
 
 def _paused(engine: Engine, household_id: int) -> None:
@@ -76,11 +68,11 @@ def test_each_skip_reason_is_recorded_with_its_slot(
     engine: Engine, reason: CheckinSkip, policy: dict[str, object], prepare: object, now: datetime
 ) -> None:
     household_id = _household(engine, policy)
-    assert _schedule(engine, household_id).last_skip_reason is None
+    assert load(engine, CheckinSchedule, household_id).last_skip_reason is None
     if callable(prepare):
         prepare(engine, household_id)
     assert checkins_at(engine, now) == 0
-    schedule = _schedule(engine, household_id)
+    schedule = load(engine, CheckinSchedule, household_id)
     assert (schedule.last_skip_reason, schedule.last_skip_slot, schedule.last_skip_at) == (
         reason,
         TEN_SEOUL,
@@ -96,7 +88,7 @@ def test_a_hold_in_quiet_hours_is_recorded_with_when_it_will_be_placed(engine: E
     with session_scope(engine) as s:
         set_policy(s, household_id, {**CALL_FIRST, "quiet_hours": {"start": "09:00", "end": "12:00"}})
     assert checkins_at(engine, TEN_SEOUL) == 0
-    schedule = _schedule(engine, household_id)
+    schedule = load(engine, CheckinSchedule, household_id)
     assert (schedule.last_skip_reason, schedule.last_skip_slot, schedule.last_skip_until) == (
         CheckinSkip.QUIET_HOURS,
         TEN_SEOUL,
@@ -108,4 +100,4 @@ def test_a_hold_in_quiet_hours_is_recorded_with_when_it_will_be_placed(engine: E
 def test_a_placed_check_in_records_no_skip(engine: Engine) -> None:
     household_id = _household(engine, CALL_FIRST)
     assert checkins_at(engine, TEN_SEOUL) == 1
-    assert _schedule(engine, household_id).last_skip_reason is None
+    assert load(engine, CheckinSchedule, household_id).last_skip_reason is None

@@ -21,7 +21,7 @@ from core.settings import Settings
 from notifier import outbox
 from notifier.pacing import CallPacer
 from notifier.transports import Transport
-from tests.factories import make_household, make_open_case, make_team, make_user
+from tests.factories import load, make_household, make_open_case, make_team, make_user
 
 PUBLIC_BASE = "https://care.example.org"
 FROM_NUMBER = "+15005550006"
@@ -129,11 +129,7 @@ def calls(session: Session, case_id: int | None = None) -> list[CallAttempt]:
 
 
 def load_case(engine: Engine, case_id: int) -> Case:
-    with Session(engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        session.expunge(case)
-        return case
+    return load(engine, Case, case_id)
 
 
 def open_case(
