@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 # An hour is rolled up once it ended this long ago (plus the coverage gap): readings come in
 # within seconds, and what comes later is caught by the move back.
 SETTLE = timedelta(minutes=10)
-# Most hours one roll-up transaction covers (a household's first roll-up reads its whole raw history).
-CHUNK = timedelta(days=7)
+# Most hours one roll-up transaction covers: a household's first roll-up reads its whole raw
+# history, a day at a time, so no transaction holds SQLite's write lock for long (~4,300 readings).
+CHUNK = timedelta(days=1)
 # A worker's lease on one household's roll-up.
 LEASE = timedelta(minutes=10)
 # Households read per tick (more than a tick's budget can roll up).

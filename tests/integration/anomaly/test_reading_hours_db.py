@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, update
 from sqlmodel import Session, col, select
 
 from anomaly import patterns, reading_hours, rollup, training
@@ -101,7 +101,7 @@ def _seed(engine: Engine, zone: str, now: datetime, seed: int = 7) -> int:
         s.add_all(
             ActivityEdge(
                 household_id=hid,
-                device_id=d.id,
+                device_id=d.id or 0,  # flushed: never 0
                 ts=ts,
                 kind=kind,
                 power_w=1800 if d is devices[0] else 90,
@@ -261,3 +261,53 @@ def test_routine_and_household_page_stay_right_once_retention_removed_the_raw_re
         s.execute(delete(RoutineModel).where(col(RoutineModel.household_id) == hid))
     assert training.tick(engine, clock, SETTINGS) == 1
     assert page() == before
+
+
+def test_a_roll_up_overtaken_by_a_late_reading_is_rolled_back(
+    postgres_engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late reading committed (and its household moved back) while a roll-up is under way: the
+    roll-up, which read the raw rows before it, must not mark those hours done (PostgreSQL: on
+    SQLite the roll-up holds the write lock, so nothing commits meanwhile)."""
+    engine, zone = postgres_engine, ZONES[0]
+    hid = _rolled_up(engine, clock, zone)
+    with Session(engine) as s:
+        device = _devices(s, hid)[0]
+        rolled = s.get_one(ReadingRollup, hid).rolled_until
+    assert rolled is not None
+    later = NOW + timedelta(hours=2)
+    clock.set(later)
+    hole = rolled - timedelta(hours=30)  # an hour rolled up and in the refit's window
+    real = reading_hours.reading_times
+
+    def late_reading_meanwhile(*args: Any) -> list[int]:
+        times = real(*args)
+        monkeypatch.setattr(rollup, "reading_times", real)
+        with session_scope(engine) as other:  # committed while the roll-up's transaction is open
+            other.execute(
+                insert(Reading),
+                [
+                    {
+                        "device_id": device,
+                        "channel": "0",
+                        "ts": hole + timedelta(minutes=30, seconds=10 * i),
+                        "received_at": later,
+                        "power_w": 5.0,
+                    }
+                    for i in range(6)
+                ],
+            )
+            other.execute(
+                update(ReadingRollup).where(col(ReadingRollup.household_id) == hid).values(rolled_until=hole)
+            )
+        return times
+
+    monkeypatch.setattr(rollup, "reading_times", late_reading_meanwhile)
+    rollup.tick(engine, clock, SETTINGS, budget_s=600)
+    with Session(engine) as s:
+        state = s.get_one(ReadingRollup, hid)
+        assert state.rolled_until == hole  # not the roll-up's: it was rolled back
+        assert state.claimed_until is None
+    rollup.tick(engine, clock, SETTINGS, budget_s=600)
+    raw, summary = _coverages(engine, hid, zone, later)
+    assert summary == raw
