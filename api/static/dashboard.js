@@ -546,19 +546,25 @@
     show(box, true);
   }
 
-  async function caseAction(path, body) {
-    if (!currentCase) return;
-    showError($("case-error"), "");
+  // POST an action on what the page shows; a refusal is said on the page's error line, and the
+  // page is drawn again once the action is taken. True when it was.
+  async function act(url, errorBox, body, reload) {
+    showError(errorBox, "");
     try {
-      await postJson("/cases/" + currentCase.id + path, body);
+      await postJson(url, body);
     } catch (error) {
       if (error.status !== 401) {
-        showError($("case-error"), error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message);
+        showError(errorBox, error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message);
       }
       return false;
     }
-    await loadCase(currentCase.id);
+    await reload();
     return true;
+  }
+
+  async function caseAction(path, body) {
+    if (!currentCase) return;
+    return act("/cases/" + currentCase.id + path, $("case-error"), body, () => loadCase(currentCase.id));
   }
 
   async function submitNote(event) {
@@ -818,16 +824,8 @@
 
   async function householdAction(path, body) {
     if (!currentHousehold) return;
-    showError($("household-error"), "");
-    try {
-      await postJson("/households/" + currentHousehold.id + path, body);
-    } catch (error) {
-      if (error.status !== 401) {
-        showError($("household-error"), error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message);
-      }
-      return;
-    }
-    await loadHousehold(currentHousehold.id);
+    const url = "/households/" + currentHousehold.id + path;
+    await act(url, $("household-error"), body, () => loadHousehold(currentHousehold.id));
   }
 
   async function makeStatusLink(contactId) {
