@@ -18,6 +18,9 @@ hook                lost before                           answered at once, when
                     goes on as if unanswered              shortly" (or, no key: "not recorded")
 ``voice_inbound``   the caller heard Twilio's error;      "we cannot take your call now; in an
                     the call was recorded nowhere         emergency call 119; call again soon"
+``voice_connect``   on PostgreSQL a resident at risk      what the crisis line's callback says
+                    waited in silence for the record of   anyway (decided without the database,
+                    their crisis-line dial: no ``<Dial>``  :mod:`notifier.calls.crisis_line`)
 ==================  ====================================  =======================================
 
 A webhook (:func:`receive`, after the signature check) runs its handler in one transaction that
@@ -53,7 +56,7 @@ from core.clock import Clock, ensure_utc
 from core.db import bounded_session
 from core.settings import Settings
 from notifier import calls, sms
-from notifier.calls import inbound
+from notifier.calls import crisis_line, inbound
 from notifier.script import contact_answer_pending_twiml, unavailable_twiml
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class Hook(StrEnum):
     CALL_STATUS = "call_status"
     CONTACT_GATHER = "contact_gather"
     VOICE_INBOUND = "voice_inbound"
+    VOICE_CONNECT = "voice_connect"
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,13 @@ def _voice_inbound_later(session: Session, req: Request, base_url: str, now: dat
     return ""
 
 
+def _voice_connect(session: Session, req: Request, _base_url: str, now: datetime) -> str:
+    attempt = req.number("n")
+    assert attempt is not None
+    crisis_line.record(session, code=req.code(), params=req.params, attempt=attempt, now=now)
+    return ""  # what the resident hears needs no database: the route has it already
+
+
 @dataclass(frozen=True)
 class _Spec:
     handle: Handler  # in the webhook, within the bounded wait: returns Twilio's answer
@@ -148,6 +159,7 @@ _HOOKS: dict[Hook, _Spec] = {
     ),
     # The caller was told to call again: the worker records the call, it does not answer it.
     Hook.VOICE_INBOUND: _Spec(_voice_inbound, _voice_inbound_later, lambda _req: unavailable_twiml()),
+    Hook.VOICE_CONNECT: _Spec(_voice_connect, _voice_connect, lambda _req: ""),
 }
 
 

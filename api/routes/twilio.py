@@ -237,8 +237,8 @@ async def voice_connect(
     request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> Response:
     """After a resident at risk was put through to the suicide-prevention line (or pressed 1 to
-    be): what they hear next needs no database; the record of it is written after, and a failure
-    to write it never leaves them in silence."""
+    be): what they hear next needs no database; the record of it waits briefly or is spooled, and
+    a failure to write it never leaves them in silence."""
     params = await _verified_params(request, settings)
     code = _query(request, "code")
     attempt = _gather_no(request) or 1
@@ -247,12 +247,11 @@ async def voice_connect(
     twiml = crisis_line.answer(
         single, code=code, base_url=settings.effective_public_base_url, attempt=attempt, language=language
     )
-
-    def handle(session: Session) -> None:
-        crisis_line.record(session, code=code, params=single, attempt=attempt, now=clock.now())
-
+    # The record waits briefly, then is spooled (notifier.webhook_spool): on PostgreSQL a locked
+    # call row once held the <Dial> back past Twilio's 15 s.
+    req = webhook_spool.Request.of(Hook.VOICE_CONNECT, single, clock.now(), code=code, n=attempt)
     try:
-        await _in_transaction(engine, handle)
+        await _handle_or_spool(engine, settings, req)
     except Exception:  # the resident still hears the line; the record is only for staff
         log.exception("connect callback: could not record it")
     return Response(twiml, media_type=XML)

@@ -4,7 +4,8 @@ record of it on their self-harm case.
 
 What they hear is decided from the callback alone (Twilio's ``DialCallStatus`` or the key, the
 attempt and language in the signed URL), so the database being away never leaves them in
-silence; the record is written in a transaction of its own, after.
+silence; the record waits briefly for the database and is otherwise spooled and written by the
+worker (notifier.webhook_spool), so it never holds that answer back.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core.enums import CaseEventType, CaseKind, Language
+from core.models import CaseEvent
 from notifier import lifecycle
 from notifier.calls.common import clean_param, locked_attempt, parse_int
 from notifier.script import crisis_line_twiml
@@ -59,6 +61,9 @@ def record(session: Session, *, code: str, params: Mapping[str, str], attempt: i
         log.info("call attempt %s: connect callback without a case to record it on", call.id)
         return
     status = dial_status(params)
+    if _recorded(session, case.id, call.id, attempt, dialled=status is not None):
+        log.info("call attempt %s: connect callback %s delivered again; recorded once", call.id, attempt)
+        return
     lifecycle.record_event(
         session,
         case,
@@ -73,3 +78,20 @@ def record(session: Session, *, code: str, params: Mapping[str, str], attempt: i
     )
     # Ids only: that this call was put through to the line is health data (docs/security.md).
     log.info("call attempt %s: connect callback %s recorded", call.id, attempt)
+
+
+def _recorded(
+    session: Session, case_id: int | None, call_id: int | None, attempt: int, *, dialled: bool
+) -> bool:
+    """Whether this callback is on the case already: Twilio's repeat, or a spooled callback
+    handled twice (notifier.webhook_spool), counts once. Attempt ``n`` has two callbacks: the key
+    press that dials it and the end of that dial. A case has a few such events."""
+    events = session.exec(
+        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == CaseEventType.CRISIS_LINE)
+    ).all()
+    return any(
+        e.data.get("call_attempt_id") == call_id
+        and e.data.get("attempt") == attempt
+        and (e.data.get("dial_status") is not None) == dialled
+        for e in events
+    )

@@ -29,6 +29,7 @@ from core.enums import (
     CallPurpose,
     CallStatus,
     CaseEventType,
+    CaseKind,
     CaseStatus,
     OutboxStatus,
     RecipientKind,
@@ -38,7 +39,7 @@ from core.settings import Settings
 from notifier import webhook_spool
 from notifier import webhook_urls as paths
 from notifier.script import CATALOGUE
-from tests.integration.api.conftest import World, add_call, add_notification
+from tests.integration.api.conftest import World, add_call, add_notification, open_case
 from tests.integration.api.test_api_reply_survives_locked_database import (
     LOCKED_FOR,
     _run_worker,
@@ -246,6 +247,34 @@ def test_a_resident_calling_while_the_database_is_locked_hears_a_safe_answer_and
     assert _spooled(settings) == []
 
 
+def test_a_resident_pressing_1_for_the_crisis_line_while_the_database_is_locked_is_put_through(
+    app_client: TestClient, engine: Engine, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    """The line is dialled from the callback alone; before, on PostgreSQL, the record of it
+    waited on the locked call row without limit, so the ``<Dial>`` never reached Twilio (and
+    SQLite held it back 10 s)."""
+    with session_scope(engine) as session:
+        case = open_case(session, world.household_a, clock, kind=CaseKind.SELF_HARM_RISK)
+        code = add_call(session, case, clock, status=CallStatus.IN_PROGRESS, outcome=None, intent=None).code
+        case_id = case.id
+    assert case_id is not None
+    pressed = {"CallSid": CALL_SID, "Digits": "1"}
+    query = {"code": code, "n": 2, "lang": "ko"}
+    with database_locked(engine):
+        response = _post(app_client, paths.VOICE_CONNECT, pressed, query)
+        _answered_in_time_and_spooled(response, settings)
+        assert "<Dial" in response.text
+    assert _events(engine, case_id, CaseEventType.CRISIS_LINE) == []
+
+    _run_worker(settings, engine, clock, ("webhooks",))
+    _run_worker(settings, engine, clock, ("webhooks",))
+    assert _post(app_client, paths.VOICE_CONNECT, pressed, query).status_code == 200  # Twilio's repeat
+
+    recorded = _events(engine, case_id, CaseEventType.CRISIS_LINE)
+    assert [(e.data["attempt"], e.data["pressed_to_connect"]) for e in recorded] == [(2, True)]
+    assert _spooled(settings) == []
+
+
 @pytest.mark.parametrize(
     ("path", "query"),
     [
@@ -253,6 +282,7 @@ def test_a_resident_calling_while_the_database_is_locked_hears_a_safe_answer_and
         (paths.VOICE_STATUS, {"code": "c0de"}),
         (paths.SMS_STATUS, {"id": 1}),
         (paths.VOICE_INBOUND, None),
+        (paths.VOICE_CONNECT, {"code": "c0de", "n": 1}),
     ],
 )
 def test_an_unsigned_request_is_refused_before_anything_is_spooled(
