@@ -11,7 +11,8 @@ offs a day and the house level's 48 half hours a day. Then, per history length:
 
 - the refit (``anomaly.training.retrain_household``, rolled back) from raw readings, as before
   (median and max over the households, warm cache: each is run twice and the second timed);
-- the roll-up of everything (``anomaly.rollup.tick``) and its time per household-day;
+- the roll-up of everything (``anomaly.rollup.tick``) and its time per household-day, and the
+  steady state: one more hour of readings, then the tick that rolls it up;
 - the refit from the summaries (the same routine: tests/integration/anomaly/test_reading_hours_db.py);
 
 and the bytes of ``reading_hour`` (table + index), ``activity_edge`` and ``house_bucket`` per
@@ -214,7 +215,28 @@ def run(url: str, args: argparse.Namespace) -> None:
         f"{edges / household_days:.0f}, house_bucket {buckets / household_days:.0f}; "
         f"raw readings {reading_bytes / household_days:.0f} ({reading_bytes / readings:.0f} a reading)"
     )
+    steady_state(engine, args, end)
     engine.dispose()
+
+
+def steady_state(engine: Engine, args: argparse.Namespace, end: datetime) -> None:
+    """The next hour's readings, then the tick that rolls it up: the worker's hourly work."""
+    devices = range(1, args.households * args.plugs + 1)
+    rows = [
+        (d, "0", end + timedelta(seconds=step * args.every_s + d % args.every_s), end, 12.5, None, False)
+        for step in range(3600 // args.every_s)
+        for d in devices
+    ]
+    with engine.begin() as conn:
+        insert_ignore(conn, table_of(Reading), COLUMNS, ("device_id", "channel", "ts"), rows)
+    clock = ManualClock(end + timedelta(hours=1) + rollup.SETTLE + timedelta(minutes=6))
+    t = time.perf_counter()
+    rolled = rollup.tick(engine, clock, SETTINGS, budget_s=10**6)
+    tick_s = time.perf_counter() - t
+    print(
+        f"steady state: the tick rolling up the next hour of {rolled} households took {tick_s * 1000:.0f} ms, "
+        f"{tick_s * 1000 / max(rolled, 1):.1f} ms a household-hour"
+    )
 
 
 if __name__ == "__main__":
