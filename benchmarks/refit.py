@@ -10,7 +10,7 @@ writes them (so one household's readings are spread over many pages), with 8 swi
 offs a day and the house level's 48 half hours a day. Then, per history length:
 
 - the refit (``anomaly.training.retrain_household``, rolled back) from raw readings, as before
-  (median and max over the households, warm cache: each is run twice and the second timed);
+  (medians over the households, warm cache: each is run twice and the second timed);
 - the roll-up of everything (``anomaly.rollup.tick``) and its time per household-day, and the
   steady state: one more hour of readings, then the tick that rolls it up;
 - the refit from the summaries (the same routine: tests/integration/anomaly/test_reading_hours_db.py);
