@@ -437,15 +437,21 @@
 
   // ------------------------------------------------------------------ case page
 
-  async function loadCase(id) {
-    showError($("case-error"), "");
-    let item;
+  // GET what a page shows; a failure is said on the page's error line (a 404 as "not found"), and
+  // the answer is then null.
+  async function fetchShown(url, errorBox) {
+    showError(errorBox, "");
     try {
-      item = await api("/cases/" + id);
+      return await api(url);
     } catch (error) {
-      if (error.status !== 401) showError($("case-error"), error.status === 404 ? t("not_found") : error.message);
-      return;
+      if (error.status !== 401) showError(errorBox, error.status === 404 ? t("not_found") : error.message);
+      return null;
     }
+  }
+
+  async function loadCase(id) {
+    const item = await fetchShown("/cases/" + id, $("case-error"));
+    if (!item) return;
     currentCase = item;
     window.AnbuHandover.caseLoaded(item, me, nextText(item)); // the printed sheet's data
     const tz = item.household_timezone;
@@ -546,6 +552,11 @@
     show(box, true);
   }
 
+  // What an error line says when an action was refused or failed.
+  function refusal(error) {
+    return error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message;
+  }
+
   // POST an action on what the page shows; a refusal is said on the page's error line, and the
   // page is drawn again once the action is taken. True when it was.
   async function act(url, errorBox, body, reload) {
@@ -553,9 +564,7 @@
     try {
       await postJson(url, body);
     } catch (error) {
-      if (error.status !== 401) {
-        showError(errorBox, error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message);
-      }
+      if (error.status !== 401) showError(errorBox, refusal(error));
       return false;
     }
     await reload();
@@ -577,16 +586,8 @@
   // ------------------------------------------------------------------ household page
 
   async function loadHousehold(id) {
-    showError($("household-error"), "");
-    let item;
-    try {
-      item = await api("/households/" + id);
-    } catch (error) {
-      if (error.status !== 401) {
-        showError($("household-error"), error.status === 404 ? t("not_found") : error.message);
-      }
-      return;
-    }
+    const item = await fetchShown("/households/" + id, $("household-error"));
+    if (!item) return;
     currentHousehold = item;
     window.AnbuHandover.householdLoaded(item, me);
     const tz = item.timezone;
@@ -908,8 +909,7 @@
   }
 
   function reportActionError(error) {
-    const text = error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message;
-    showError($("queue-error"), text);
+    showError($("queue-error"), refusal(error));
   }
 
   // ------------------------------------------------------------------ resolve dialog
@@ -930,12 +930,7 @@
     try {
       await postJson("/cases/" + resolvingCase.id + "/resolve", body);
     } catch (error) {
-      if (error.status !== 401) {
-        showError(
-          $("resolve-error"),
-          error.status === 403 ? t("action.forbidden") : t("action.failed") + ": " + error.message,
-        );
-      }
+      if (error.status !== 401) showError($("resolve-error"), refusal(error));
       return;
     }
     const paused = await window.AnbuClosing.afterResolve(resolvingCase.household_id);
