@@ -75,9 +75,14 @@ class InsecureSettingsError(RuntimeError):
     in a state that silently fails the people it watches (e.g. nobody can be called)."""
 
 
-# The detector's longest look back is 44 days (anomaly.patterns: 42 days of daily use + 2);
-# a shorter raw-reading retention would silently starve it.
-READINGS_MIN_DAYS = 45
+# Raw readings: since the hourly summaries (issue 15.3) the detector reads them only for the hours
+# not yet rolled up and for the "looks away" suggestion's 8.5 days (anomaly.patterns); the roll-up
+# also needs them to summarise a late backlog. Two weeks leave room for both.
+READINGS_MIN_DAYS = 14
+# What the detector and the household page derive from readings (switch-ons, the house level's
+# half hours, hourly coverage): the detector's longest look back is 44 days (anomaly.patterns: 42
+# days of daily use + 2) and the 30-day heatmap's usual week needs 58; shorter would starve them.
+SUMMARIES_MIN_DAYS = 60
 # Korea's standard of safety measures for personal information (개인정보의 안전성 확보조치 기준,
 # art. 8) requires access records to be kept at least 2 years when sensitive (health) data is
 # processed: the audit log may not be pruned sooner.
@@ -325,10 +330,16 @@ class Settings(LogSettings):
     )
     # Retention of personal data (notifier/retention.py, docs/privacy.md says why each default).
     retention_readings_days: int = Field(
-        90,
+        14,
         ge=READINGS_MIN_DAYS,
-        description="days raw plug readings and the switch-ons derived from them are kept "
-        "(the detector reads 44 days at most)",
+        description="days raw plug readings are kept (the detector reads hourly summaries; "
+        "raw readings only for the last hours and the 'looks away' suggestion's 8.5 days)",
+    )
+    retention_summaries_days: int = Field(
+        400,
+        ge=SUMMARIES_MIN_DAYS,
+        description="days the switch-ons, the house level's half hours and the hourly coverage "
+        "derived from readings are kept (the detector reads 44 days; the day view looks back 400)",
     )
     retention_transcripts_days: int = Field(
         90,

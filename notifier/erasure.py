@@ -54,6 +54,8 @@ from core.models import (
     HouseState,
     Notification,
     Reading,
+    ReadingHour,
+    ReadingRollup,
     RejectedMessage,
     Resident,
     RoutineModel,
@@ -308,8 +310,10 @@ def _erase_household(session: Session, household_id: int, now: datetime) -> None
     routine = session.get(RoutineModel, household_id)
     if routine is not None:
         session.delete(routine)
-    # The house level (anomaly/house_level.py): its half hours are readings of this household.
-    session.execute(delete(HouseBucket).where(col(HouseBucket.household_id) == household_id))
+    # The house level (anomaly/house_level.py) and the hourly coverage (anomaly/rollup.py): both
+    # are summaries of this household's readings, and the roll-up's state says when it began.
+    for summary in (HouseBucket, ReadingHour, ReadingRollup):
+        session.execute(delete(summary).where(col(summary.household_id) == household_id))
     session.execute(delete(HouseState).where(col(HouseState.household_id) == household_id))
     for device in session.exec(select(Device).where(Device.household_id == household_id)):
         session.execute(delete(ChannelState).where(col(ChannelState.device_id) == device.id))

@@ -3,8 +3,10 @@
 The worker's hourly ``retention`` tick (:func:`tick`) runs every kind below, each with its own
 ``ANBU_RETENTION_*`` setting:
 
-* raw readings and switch-ons (``reading``, ``activity_edge``): deleted (on PostgreSQL whole
-  days of readings by dropping their partitions, core/reading_partitions.py);
+* raw readings (``reading``): deleted (on PostgreSQL whole days by dropping their partitions,
+  core/reading_partitions.py);
+* what the detector keeps of them (switch-ons ``activity_edge``, the house level's half hours
+  ``house_bucket``, hourly coverage ``reading_hour``): deleted on their own, longer window;
 * what residents said (call transcripts, speech excerpts, SMS replies, check-in answers' words):
   blanked once their case has been closed that long (never while it is open), or, for a call
   without a case, that long after the call;
@@ -46,6 +48,7 @@ from core.models import (
     MessageReceipt,
     Notification,
     Reading,
+    ReadingHour,
     RejectedMessage,
 )
 from core.settings import Settings
@@ -100,8 +103,7 @@ def prune_inbound_messages(
 
 
 def prune_readings(engine: Engine, *, older_than: datetime, limits: Limits = Limits()) -> int:
-    """Raw readings by when we received them (our clock, in id order), switch-ons and the house
-    level's half hours (derived from readings) by their time.
+    """Raw readings by when we received them (our clock, in id order).
 
     On PostgreSQL whole days of readings go first, by dropping their partitions
     (core/reading_partitions.py: a day whose readings' *times* all lie before the cutoff); the
@@ -111,9 +113,20 @@ def prune_readings(engine: Engine, *, older_than: datetime, limits: Limits = Lim
         _partitions, readings = reading_partitions.drop_old(engine, older_than)
     except SQLAlchemyError as exc:  # e.g. a worker without DDL rights: the batches still delete
         log.warning("could not drop old reading partitions (%s); deleting in batches", type(exc).__name__)
-    readings += delete_oldest(engine, Reading, col(Reading.received_at), older_than, limits)
-    readings += delete_oldest(engine, ActivityEdge, col(ActivityEdge.ts), older_than, limits)
-    return readings + prune_house_buckets(engine, older_than=older_than, limits=limits)
+    return readings + delete_oldest(engine, Reading, col(Reading.received_at), older_than, limits)
+
+
+def prune_summaries(engine: Engine, *, older_than: datetime, limits: Limits = Limits()) -> int:
+    """What the detector keeps of readings, by its time: switch-ons, the house level's half hours
+    (the routine fit reads four weeks) and hourly coverage (issue 15.3)."""
+    edges = delete_oldest(engine, ActivityEdge, col(ActivityEdge.ts), older_than, limits)
+    buckets = (col(HouseBucket.household_id), col(HouseBucket.start))
+    hours = (col(ReadingHour.household_id), col(ReadingHour.hour))
+    return (
+        edges
+        + _delete_by_key(engine, HouseBucket, buckets, col(HouseBucket.start), older_than, limits)
+        + _delete_by_key(engine, ReadingHour, hours, col(ReadingHour.hour), older_than, limits)
+    )
 
 
 def _in_batches(engine: Engine, limits: Limits, size: int, step: Callable[[Session], int]) -> int:
@@ -133,12 +146,6 @@ def prune_receipts(engine: Engine, *, older_than: datetime, limits: Limits = Lim
     """``message_receipt`` has no id (65,535 rows per gateway client id at most): by time."""
     keys = (col(MessageReceipt.client_id), col(MessageReceipt.packet_id))
     return _delete_by_key(engine, MessageReceipt, keys, col(MessageReceipt.received_at), older_than, limits)
-
-
-def prune_house_buckets(engine: Engine, *, older_than: datetime, limits: Limits = Limits()) -> int:
-    """The house level's half hours (``house_bucket``, no id; the routine fit reads four weeks): by start."""
-    keys = (col(HouseBucket.household_id), col(HouseBucket.start))
-    return _delete_by_key(engine, HouseBucket, keys, col(HouseBucket.start), older_than, limits)
 
 
 def _delete_by_key(
@@ -289,6 +296,9 @@ def tick(engine: Engine, clock: Clock, settings: Settings) -> dict[str, int]:
         ),
         "readings": prune_readings(
             engine, older_than=before(settings.retention_readings_days), limits=limits
+        ),
+        "summaries": prune_summaries(
+            engine, older_than=before(settings.retention_summaries_days), limits=limits
         ),
         "transcripts": remove_transcripts(
             engine, older_than=before(settings.retention_transcripts_days), now=now, limits=limits

@@ -35,7 +35,9 @@ from core.models import (
 from core.settings import Settings
 from tests.factories import make_device, make_household, make_watch
 
-SETTINGS = Settings(inactivity_default_hours=12)
+# Raw readings kept 45 days here (the default is 14), so the 33-day history's late backlog below is
+# still summarised; the default's limit has its own test.
+SETTINGS = Settings(inactivity_default_hours=12, retention_readings_days=45)
 PARAMS = DetectorParams()
 GAP = PARAMS.coverage_gap_s
 DAYS = 33
@@ -225,6 +227,30 @@ def test_readings_that_arrive_late_are_summarised_again(engine: Engine, clock: M
     assert summary == raw
     assert raw[int(late_from.timestamp()) + 3600] == 3600
     assert _fit(engine, hid, later) == _fit(engine, hid, later, raw=True)
+
+
+def test_a_backlog_older_than_the_raw_window_is_not_summarised_again(
+    engine: Engine, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hours older than the raw readings' window may have lost their other readings: rolling them
+    up again would lower what the summary says, so a reading that late leaves them as they are."""
+    zone, now = ZONES[0], NOW
+    hid = _rolled_up(engine, clock, zone)
+    before = _coverages(engine, hid, zone, now)[1]
+    day0 = (now - timedelta(days=DAYS)).astimezone(ZoneInfo(zone)).date()
+    late = _local(day0, zone, 13, 10)  # 33 days old: past the default 14-day window
+    with session_scope(engine) as s:
+        device = _devices(s, hid)[0]
+        s.execute(
+            insert(Reading),
+            [{"device_id": device, "channel": "0", "ts": late, "received_at": now, "power_w": 5.0}],
+        )
+    clock.set(now + rollup.SETTLE + timedelta(minutes=1))
+    default = Settings(inactivity_default_hours=12)
+    assert default.retention_readings_days == 14
+    rollup.tick(engine, clock, default, budget_s=600)
+    assert _coverages(engine, hid, zone, now)[1] == before
+    assert "came too late to be summarised" in caplog.text
 
 
 def test_routine_and_household_page_stay_right_once_retention_removed_the_raw_readings(

@@ -17,6 +17,8 @@ from core.models import (
     HouseBucket,
     Household,
     HouseState,
+    ReadingHour,
+    ReadingRollup,
     Resident,
     RoutineModel,
 )
@@ -88,6 +90,11 @@ def household_of(session: Session, person: Person, now: datetime, *, residents: 
     session.add(RoutineModel(household_id=household.id, fitted_at=now, days_used=28, model={"p": [0.1]}))
     session.add(HouseBucket(household_id=household.id, start=now - timedelta(days=1), level_w=180.0))
     session.add(HouseState(household_id=household.id, on_since=now - timedelta(hours=2)))
+    # The hourly coverage of its readings and where the roll-up stands (anomaly/rollup.py).
+    session.add(ReadingHour(household_id=household.id, hour=now - timedelta(days=1), covered_s=3600))
+    session.add(
+        ReadingRollup(household_id=household.id, rolled_until=now, first_reading_at=now - timedelta(days=9))
+    )
     make_watch(session, household, last_activity_at=now, explanation="주전자 사용 07:12")
     session.add(CheckinSchedule(household_id=household.id, weekdays=[1, 4], updated_at=now, next_due_at=now))
     call, _ = seed.checkin_call(session, household, now - timedelta(days=3))

@@ -24,6 +24,8 @@ from core.models import (
     HouseState,
     Notification,
     Reading,
+    ReadingHour,
+    ReadingRollup,
     Resident,
     RoutineModel,
 )
@@ -94,6 +96,11 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
         assert s.get(RoutineModel, household.id) is None
         assert s.get(HouseState, household.id) is None
         assert s.exec(select(func.count()).where(HouseBucket.household_id == household.id)).one() == 0
+        assert s.exec(select(func.count()).where(ReadingHour.household_id == household.id)).one() == 0
+        assert s.get(ReadingRollup, household.id) is None
+        # The neighbour's summaries are untouched.
+        assert s.exec(select(func.count()).select_from(ReadingHour)).one() == 1
+        assert s.exec(select(func.count()).select_from(ReadingRollup)).one() == 1
         her_calls = select(CallAttempt.code).where(CallAttempt.household_id == household.id)
         assert s.exec(select(func.count()).where(col(CallReply.code).in_(her_calls))).one() == 0
         home = s.get(Household, household.id)

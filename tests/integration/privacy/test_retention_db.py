@@ -23,6 +23,7 @@ from core.models import (
     MessageReceipt,
     Notification,
     Reading,
+    ReadingHour,
     RejectedMessage,
 )
 from core.settings import Settings
@@ -39,36 +40,47 @@ def _count(engine: Engine, model: type[SQLModel]) -> int:
         return int(s.exec(select(func.count()).select_from(model)).one())
 
 
-def test_readings_and_switch_ons_older_than_the_window_go(engine: Engine, clock: ManualClock) -> None:
+def test_raw_readings_go_after_two_weeks_and_what_the_detector_keeps_of_them_after_400_days(
+    engine: Engine, clock: ManualClock
+) -> None:
     now = clock.now()
     with session_scope(engine) as s:
         device = make_device(s, household=make_household(s))
-        for age in (200, 91, 89, 1):
+        for age in (200, 15, 13, 1):
             seed.reading(s, device, now - age * DAY)
+        for age in (500, 401, 399, 15, 1):
             seed.edge(s, device, now - age * DAY)
     settings = Settings(_env_file=None)
-    assert settings.retention_readings_days == 90
+    assert (settings.retention_readings_days, settings.retention_summaries_days) == (14, 400)
     done = retention.tick(engine, clock, settings)
-    assert done["readings"] == 4  # 2 readings + 2 switch-ons
+    assert (done["readings"], done["summaries"]) == (2, 2)
     with Session(engine) as s:
         kept = s.exec(select(Reading.received_at).order_by(col(Reading.id))).all()
-        assert [round((now - t) / DAY) for t in kept] == [89, 1]
+        assert [round((now - t) / DAY) for t in kept] == [13, 1]
+        # Switch-ons outlive the readings they came from: the routine and the day view read them.
         edges = s.exec(select(ActivityEdge.ts).order_by(col(ActivityEdge.id))).all()
-        assert [round((now - t) / DAY) for t in edges] == [89, 1]
-    assert retention.tick(engine, clock, settings)["readings"] == 0
+        assert [round((now - t) / DAY) for t in edges] == [399, 15, 1]
+    again = retention.tick(engine, clock, settings)
+    assert (again["readings"], again["summaries"]) == (0, 0)
 
 
-def test_the_house_levels_half_hours_go_with_the_readings(engine: Engine, clock: ManualClock) -> None:
+def test_the_house_levels_half_hours_and_the_hourly_coverage_go_with_the_summaries(
+    engine: Engine, clock: ManualClock
+) -> None:
     now = clock.now()
     with session_scope(engine) as s:
         household_id = make_household(s).id
         assert household_id is not None
-        for age in (200, 91, 89, 1):
+        for age in (500, 401, 399, 20, 1):
             s.add(HouseBucket(household_id=household_id, start=now - age * DAY, level_w=150.0))
-    assert retention.tick(engine, clock, Settings(_env_file=None))["readings"] == 2
+            s.add(ReadingHour(household_id=household_id, hour=now - age * DAY, covered_s=3600))
+    done = retention.tick(engine, clock, Settings(_env_file=None))
+    assert (done["readings"], done["summaries"]) == (0, 4)
     with Session(engine) as s:
-        kept = s.exec(select(HouseBucket.start).order_by(col(HouseBucket.start))).all()
-        assert [round((now - t) / DAY) for t in kept] == [89, 1]
+        buckets = s.exec(select(HouseBucket.start).order_by(col(HouseBucket.start))).all()
+        hours = s.exec(select(ReadingHour.hour).order_by(col(ReadingHour.hour))).all()
+    assert [round((now - t) / DAY) for t in buckets] == [399, 20, 1]
+    assert [round((now - t) / DAY) for t in hours] == [399, 20, 1]
 
 
 def test_deletions_are_bounded_per_batch_and_per_run(engine: Engine, clock: ManualClock) -> None:
@@ -108,10 +120,13 @@ def test_a_run_with_nothing_old_reads_one_batch_only(engine: Engine, clock: Manu
     assert len([s for s in statements if "FROM reading" in s]) == 1
 
 
-def test_readings_retention_cannot_starve_the_detector() -> None:
+def test_retention_cannot_starve_the_detector() -> None:
     with pytest.raises(ValidationError, match="retention_readings_days"):
-        Settings(_env_file=None, retention_readings_days=30)
-    assert Settings(_env_file=None, retention_readings_days=45).retention_readings_days == 45
+        Settings(_env_file=None, retention_readings_days=13)
+    assert Settings(_env_file=None, retention_readings_days=14).retention_readings_days == 14
+    with pytest.raises(ValidationError, match="retention_summaries_days"):
+        Settings(_env_file=None, retention_summaries_days=59)
+    assert Settings(_env_file=None, retention_summaries_days=60).retention_summaries_days == 60
 
 
 def test_what_residents_said_goes_after_the_case_closed_but_never_while_it_is_open(
