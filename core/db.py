@@ -20,9 +20,8 @@ from core.clock import ensure_utc
 # (TWILIO_WEBHOOK_BUDGET_S) and never retries a <Gather> callback, so the resident's reply would
 # be lost with the request. The reply webhook therefore waits far less, through
 # bounded_session() (notifier.stored_replies: 2 s to store the reply, 5 s to act on it), and
-# answers Twilio itself when the database cannot take the write; so do the other webhooks but
-# voice/answer (notifier.webhook_spool: 5 s, then spooled). 10 s stays below Twilio's budget
-# for voice/answer, which has nowhere else to go.
+# answers Twilio itself when the database cannot take the write; so does every other Twilio
+# webhook (notifier.webhook_spool: 5 s, then spooled). 10 s is for ticks and the dashboard.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 TWILIO_WEBHOOK_BUDGET_S = 15.0
 PG_CONNECT_TIMEOUT_S = 5

@@ -18,6 +18,9 @@ hook                lost before                           answered at once, when
                     goes on as if unanswered              shortly" (or, no key: "not recorded")
 ``voice_inbound``   the caller heard Twilio's error;      "we cannot take your call now; in an
                     the call was recorded nowhere         emergency call 119; call again soon"
+``voice_answer``    a call we placed, just answered:      the polite hang-up ("we cannot continue
+                    the person heard Twilio's error;      this call"); the ladder calls again on
+                    who answered (machine or person)      its next step, and who answered is kept
 ``voice_connect``   on PostgreSQL a resident at risk      what the crisis line's callback says
                     waited in silence for the record of   anyway (decided without the database,
                     their crisis-line dial: no ``<Dial>``  :mod:`notifier.calls.crisis_line`)
@@ -57,7 +60,7 @@ from core.db import bounded_session
 from core.settings import Settings
 from notifier import calls, sms
 from notifier.calls import crisis_line, inbound
-from notifier.script import contact_answer_pending_twiml, unavailable_twiml
+from notifier.script import contact_answer_pending_twiml, hangup_twiml, unavailable_twiml
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class Hook(StrEnum):
     CONTACT_GATHER = "contact_gather"
     VOICE_INBOUND = "voice_inbound"
     VOICE_CONNECT = "voice_connect"
+    VOICE_ANSWER = "voice_answer"
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,10 @@ def _voice_inbound_later(session: Session, req: Request, base_url: str, now: dat
     return ""
 
 
+def _voice_answer(session: Session, req: Request, base_url: str, now: datetime) -> str:
+    return calls.answer(session, code=req.code(), params=req.params, base_url=base_url, now=now)
+
+
 def _voice_connect(session: Session, req: Request, _base_url: str, now: datetime) -> str:
     attempt = req.number("n")
     assert attempt is not None
@@ -160,6 +168,8 @@ _HOOKS: dict[Hook, _Spec] = {
     # The caller was told to call again: the worker records the call, it does not answer it.
     Hook.VOICE_INBOUND: _Spec(_voice_inbound, _voice_inbound_later, lambda _req: unavailable_twiml()),
     Hook.VOICE_CONNECT: _Spec(_voice_connect, _voice_connect, lambda _req: ""),
+    # Without the database the call's kind and language are unknown: nothing safe can be asked.
+    Hook.VOICE_ANSWER: _Spec(_voice_answer, _voice_answer, lambda _req: hangup_twiml()),
 }
 
 

@@ -10,20 +10,16 @@ and nothing touches the database before it passes. The handlers live in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import Engine
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ClockDep, EngineDep, SettingsDep
 from api.twilio_signature import SIGNATURE_HEADER, FormParams, is_valid, signed_url
-from core.db import session_scope
 from core.enums import Language
-from notifier import calls, stored_replies, webhook_spool
+from notifier import stored_replies, webhook_spool
 from notifier import webhook_urls as paths
 from notifier.calls import crisis_line
 from notifier.webhook_spool import Hook
@@ -32,7 +28,6 @@ log = logging.getLogger(__name__)
 XML = "application/xml"
 MAX_BODY_BYTES = 64 * 1024  # Twilio's callbacks are a few hundred bytes
 router = APIRouter(tags=["twilio"], include_in_schema=False, max_body_size=MAX_BODY_BYTES)
-T = TypeVar("T")
 
 
 async def _read_body(request: Request) -> bytes:
@@ -130,33 +125,14 @@ async def _handle_or_spool(engine: Engine, settings: SettingsDep, req: webhook_s
     )
 
 
-async def _in_transaction(engine: Engine, handler: Callable[[Session], T]) -> T:
-    """Run a (blocking) handler in one unit of work, off the event loop."""
-
-    def run() -> T:
-        with session_scope(engine) as session:
-            return handler(session)
-
-    return await run_in_threadpool(run)
-
-
 @router.post(paths.VOICE_ANSWER)
 async def voice_answer(
     request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
 ) -> Response:
     params = await _verified_params(request, settings)
     code = _query(request, "code")
-
-    def handle(session: Session) -> str:
-        return calls.answer(
-            session,
-            code=code,
-            params=params.single(),
-            base_url=settings.effective_public_base_url,
-            now=clock.now(),
-        )
-
-    return Response(await _in_transaction(engine, handle), media_type=XML)
+    req = webhook_spool.Request.of(Hook.VOICE_ANSWER, params.single(), clock.now(), code=code)
+    return Response(await _handle_or_spool(engine, settings, req), media_type=XML)
 
 
 @router.post(paths.VOICE_GATHER)

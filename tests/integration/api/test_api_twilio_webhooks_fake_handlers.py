@@ -17,7 +17,6 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-from api.routes import twilio as twilio_routes
 from core.clock import ManualClock
 from core.enums import CaseEventType
 from core.models import Case, CaseEvent
@@ -87,9 +86,8 @@ def recorder(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder
         setattr(calls, name, getattr(rec, name))
     for name in ("sms_status", "inbound_sms"):
         setattr(sms, name, getattr(rec, name))
-    monkeypatch.setattr(twilio_routes, "calls", calls)
     monkeypatch.setattr(stored_replies, "calls", calls)  # the gather route acts through it
-    monkeypatch.setattr(webhook_spool, "calls", calls)  # the status routes act through it
+    monkeypatch.setattr(webhook_spool, "calls", calls)  # the answer and status routes
     monkeypatch.setattr(webhook_spool, "sms", sms)  # and the text routes
     yield rec
 

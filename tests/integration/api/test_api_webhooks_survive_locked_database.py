@@ -247,6 +247,32 @@ def test_a_resident_calling_while_the_database_is_locked_hears_a_safe_answer_and
     assert _spooled(settings) == []
 
 
+def test_a_call_answered_while_the_database_is_locked_hangs_up_politely_and_keeps_who_answered(
+    app_client: TestClient, engine: Engine, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    """Without the database the call's kind and language are unknown: nothing can be asked
+    safely, so the resident hears our polite hang-up (before: Twilio's error after 10 s, or no
+    answer at all on PostgreSQL), and the ladder calls again on its next step."""
+    with session_scope(engine) as session:
+        case = session.get_one(Case, world.case_a)
+        code = add_call(session, case, clock, status=CallStatus.RINGING, outcome=None, intent=None).code
+    answered = {"CallSid": CALL_SID, "CallStatus": "in-progress", "AnsweredBy": "human"}
+    with database_locked(engine):
+        response = _post(app_client, paths.VOICE_ANSWER, answered, {"code": code})
+        _answered_in_time_and_spooled(response, settings)
+        assert CATALOGUE.text("call.hangup", "ko") in response.text and "<Hangup" in response.text
+        ended = {"CallSid": CALL_SID, "CallStatus": "completed", "SequenceNumber": "4"}
+        assert _post(app_client, paths.VOICE_STATUS, ended, {"code": code}).status_code == 204
+
+    _run_worker(settings, engine, clock, ("webhooks",))
+
+    with Session(engine) as session:
+        call = session.exec(select(CallAttempt).where(CallAttempt.code == code)).one()
+        assert (call.status, call.provider_sid, call.answered_by) == (CallStatus.COMPLETED, CALL_SID, "human")
+        assert call.outcome == CallOutcome.UNCLEAR  # a person answered; nothing was asked
+    assert _spooled(settings) == []
+
+
 def test_a_resident_pressing_1_for_the_crisis_line_while_the_database_is_locked_is_put_through(
     app_client: TestClient, engine: Engine, world: World, clock: ManualClock, settings: Settings
 ) -> None:
@@ -283,6 +309,7 @@ def test_a_resident_pressing_1_for_the_crisis_line_while_the_database_is_locked_
         (paths.SMS_STATUS, {"id": 1}),
         (paths.VOICE_INBOUND, None),
         (paths.VOICE_CONNECT, {"code": "c0de", "n": 1}),
+        (paths.VOICE_ANSWER, {"code": "c0de"}),
     ],
 )
 def test_an_unsigned_request_is_refused_before_anything_is_spooled(
