@@ -4,7 +4,10 @@
 - each fencing check stands on its own: the loaded case's status, the loaded token (checked before
   any write reaches the database), the stored token and the stored version;
 - the returned flags (``opened``, ``advance_escalation``, ``schedule_reminder``) mean what they say;
-- every audit field a person or the system leaves on a case and its events is stored as given.
+- every audit field a person or the system leaves on a case and its events is stored as given,
+  and the defaults hold (the system acts unless someone is named; no follow-up visits unless asked);
+- an explanation in every language keeps its default-language text beside it, and never a stale one;
+- a re-detection that keeps losing its write retries three times in all, then gives up.
 
 SQLite always, PostgreSQL when ANBU_TEST_DATABASE_URL is set; the real races (a writer waiting
 on another's row lock, two openers on the partial unique index) need PostgreSQL's row locks and
@@ -22,6 +25,7 @@ import pytest
 from sqlalchemy import Engine, event, text, update
 from sqlmodel import Session, col, select
 
+from core import db
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
@@ -31,20 +35,29 @@ from tests.factories import make_household
 
 
 def _open(
-    s: Session, clock: ManualClock, *, severity: Severity = Severity.ALERT, household_id: int | None = None
+    s: Session,
+    clock: ManualClock,
+    *,
+    severity: Severity = Severity.ALERT,
+    household_id: int | None = None,
+    **overrides: Any,
 ) -> tuple[Case, bool]:
+    """Open (or re-detect) an inactivity case; ``overrides`` replace the other arguments, and
+    ``actor=None`` leaves the actor out (the default applies)."""
     if household_id is None:
         household_id = make_household(s).id
     assert household_id is not None
+    arguments: dict[str, Any] = {
+        "explanation": "quiet since 21:10",
+        "policy_snapshot": {"steps": ["call"]},
+        "now": clock.now(),
+        "actor": "sweeper",
+        **overrides,
+    }
+    if arguments["actor"] is None:
+        del arguments["actor"]
     return lifecycle.open_or_redetect(
-        s,
-        household_id=household_id,
-        kind=CaseKind.INACTIVITY,
-        severity=severity,
-        explanation="quiet since 21:10",
-        policy_snapshot={"steps": ["call"]},
-        now=clock.now(),
-        actor="sweeper",
+        s, household_id=household_id, kind=CaseKind.INACTIVITY, severity=severity, **arguments
     )
 
 
@@ -425,3 +438,138 @@ def test_a_conflict_names_the_case_and_the_version_it_saw(engine: Engine, clock:
         lifecycle.acknowledge(s, loaded, actor="user:kim", now=clock.now())
     assert str(conflict.value) == f"case {case.id} changed concurrently (version 1)"
     assert _stored(engine, case.id).status == CaseStatus.OPEN
+
+
+# --- defaults: who acted, and what a new case calls for -------------------------------------------
+
+
+def test_the_system_is_the_actor_unless_one_is_named(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock, severity=Severity.WARNING, actor=None)
+        lifecycle.redetect(s, case, severity=Severity.ALERT, explanation="", now=clock.now())
+        lifecycle.raise_severity(
+            s, case, severity=Severity.CRITICAL, reason="emergency_reply", now=clock.now()
+        )
+    assert [(kind, actor) for kind, actor, _ in _events(engine, case.id)] == [
+        (CaseEventType.OPENED, "system"),
+        (CaseEventType.SEVERITY_RAISED, "system"),
+        (CaseEventType.SEVERITY_RAISED, "system"),
+    ]
+
+
+def test_a_redetection_through_the_opener_is_logged_under_its_actor(
+    engine: Engine, clock: ManualClock
+) -> None:
+    later = clock.now() + timedelta(minutes=5)
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock, severity=Severity.WARNING)
+        again, opened = _open(
+            s,
+            clock,
+            severity=Severity.ALERT,
+            household_id=case.household_id,
+            explanation="still quiet",
+            now=later,
+            actor="sweeper-2",
+        )
+    assert (again.id, opened) == (case.id, False)
+    assert _events(engine, case.id)[-1] == (CaseEventType.SEVERITY_RAISED, "sweeper-2", {"severity": "alert"})
+    stored = _stored(engine, case.id)
+    assert (stored.severity, stored.explanation, stored.last_seen_at) == (
+        Severity.ALERT,
+        "still quiet",
+        later,
+    )
+
+
+def test_a_new_case_calls_for_follow_up_visits_only_when_asked(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        plain, _ = _open(s, clock)
+        self_harm, _ = _open(s, clock, severity=Severity.CRITICAL, follow_up_visits=True)
+    assert _stored(engine, plain.id).follow_up_visits is False
+    assert _stored(engine, self_harm.id).follow_up_visits is True
+
+
+# --- explanations in every language ---------------------------------------------------------------
+
+
+def test_an_explanation_in_every_language_is_stored_with_its_default_language_text(
+    engine: Engine, clock: ManualClock
+) -> None:
+    first = {"ko": "21:10 이후 활동 없음", "en": "quiet since 21:10"}
+    later = {"ko": "21:10 이후 여전히 활동 없음", "en": "still quiet since 21:10"}
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock, explanation=first)
+    stored = _stored(engine, case.id)
+    assert (stored.explanation, stored.explanation_texts) == (first["ko"], first)
+    assert _events(engine, case.id)[0][2] == {"severity": "alert", "explanation": first["ko"]}
+    for explanation, expected in ((later, (later["ko"], later)), ("plain", ("plain", None))):
+        # a plain text replaces every language: no stale translation is left behind
+        with session_scope(engine) as s:
+            lifecycle.redetect(
+                s, s.get_one(Case, case.id), severity=Severity.ALERT, explanation=explanation, now=clock.now()
+            )
+        stored = _stored(engine, case.id)
+        assert (stored.explanation, stored.explanation_texts) == expected
+
+
+def test_texts_without_the_default_language_still_open_a_case_and_never_blank_one(
+    engine: Engine, clock: ManualClock
+) -> None:
+    # The default-language text is what every reader falls back to: a case still opens (with an
+    # empty one, never a made-up one), and a re-detection does not blank the last one.
+    english_only = {"en": "quiet since 21:10"}
+    with session_scope(engine) as s:
+        case, opened = _open(s, clock, explanation=english_only)
+    assert opened is True
+    stored = _stored(engine, case.id)
+    assert (stored.explanation, stored.explanation_texts) == ("", english_only)
+    assert _events(engine, case.id) == [
+        (CaseEventType.OPENED, "sweeper", {"severity": "alert", "explanation": ""})
+    ]
+    with session_scope(engine) as s:
+        mine, _ = _open(s, clock)
+        lifecycle.redetect(
+            s, mine, severity=Severity.ALERT, explanation={"en": "still quiet"}, now=clock.now()
+        )
+    stored = _stored(engine, mine.id)
+    assert (stored.explanation, stored.explanation_texts) == ("quiet since 21:10", None)
+
+
+# --- re-detection retries: three attempts, then the caller retries the whole unit ------------------
+
+
+def _losing_claims(monkeypatch: pytest.MonkeyPatch, losses: int) -> list[int]:
+    """The next ``losses`` case writes find their row changed (as if another worker won)."""
+    calls: list[int] = []
+
+    def claim(session: Session, statement: Any) -> bool:
+        calls.append(1)
+        return False if len(calls) <= losses else db.claim_row(session, statement)
+
+    monkeypatch.setattr(lifecycle, "claim_row", claim)
+    return calls
+
+
+def test_a_redetection_that_loses_twice_wins_on_the_third_attempt(
+    engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock)
+    with session_scope(engine) as s:
+        calls = _losing_claims(monkeypatch, losses=2)
+        again, opened = _open(s, clock, severity=Severity.CRITICAL, household_id=case.household_id)
+        assert (again.id, opened, len(calls)) == (case.id, False, 3)
+    assert _stored(engine, case.id).severity == Severity.CRITICAL
+
+
+def test_a_redetection_that_loses_three_times_gives_up_with_a_conflict(
+    engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock)
+    calls = _losing_claims(monkeypatch, losses=3)
+    with pytest.raises(lifecycle.CaseConflict), session_scope(engine) as s:
+        _open(s, clock, severity=Severity.CRITICAL, household_id=case.household_id)
+    assert len(calls) == 3
+    assert _stored(engine, case.id).severity == Severity.ALERT
