@@ -52,6 +52,13 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
+def counts(directory: Path) -> tuple[int, int]:
+    """How many files wait to be taken in, and how many were set aside (``*.bad``)."""
+    if not directory.is_dir():
+        return 0, 0
+    return len(pending(directory)), len(list(directory.glob("*.bad")))
+
+
 def set_aside(path: Path) -> Path:
     """A file that cannot be taken in is renamed ``*.bad`` for an operator, never dropped."""
     bad = path.with_suffix(".bad")

@@ -9,7 +9,7 @@ gateway process writes (gateway/status.py), so separate ``anbu gateway`` process
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -19,12 +19,14 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from api.prometheus import CONTENT_TYPE, Metric, render
+from core import spool
 from core.clock import Clock
 from core.enums import DeviceStatus, SystemIncidentKind
 from core.models import Device, RejectedMessage, SystemIncident
 from core.settings import Settings
 from gateway.incidents import ACTIVE as ACTIVE_INCIDENT
 from gateway.status import read_statuses
+from notifier import stored_replies, webhook_spool
 
 router = APIRouter(tags=["metrics"])
 
@@ -142,7 +144,14 @@ def metrics(request: Request) -> PlainTextResponse:
     clock: Clock = request.app.state.clock
     source: Callable[[], dict[str, Any]] | None = getattr(request.app.state, "gateway_metrics", None)
     statuses = read_statuses(engine, clock.now())
-    body = render([*database_metrics(engine), *gateway_metrics(source() if source else None, statuses)])
+    settings: Settings = request.app.state.settings
+    body = render(
+        [
+            *database_metrics(engine),
+            spool_metrics(settings),
+            *gateway_metrics(source() if source else None, statuses),
+        ]
+    )
     return PlainTextResponse(body, media_type=CONTENT_TYPE)
 
 
@@ -184,6 +193,27 @@ def database_metrics(engine: Engine) -> list[Metric]:
             ],
         ),
     ]
+
+
+def spool_metrics(settings: Settings) -> Metric:
+    """Twilio webhooks on this host's disk because the database could not take them in time
+    (docs/reliability.md §4, §10): waiting for the worker, or set aside for an operator."""
+    samples: list[tuple[Mapping[str, str], float]] = []
+    for name, directory in (
+        ("replies", stored_replies.spool_dir(settings)),
+        ("webhooks", webhook_spool.spool_dir(settings)),
+    ):
+        waiting, bad = spool.counts(directory)
+        samples += [
+            ({"spool": name, "state": "pending"}, float(waiting)),
+            ({"spool": name, "state": "bad"}, float(bad)),
+        ]
+    return Metric(
+        "anbu_spooled_webhooks",
+        "gauge",
+        "Twilio webhooks spooled to this host's disk: pending (the worker takes them in) or bad (an operator looks)",
+        samples,
+    )
 
 
 def gateway_metrics(

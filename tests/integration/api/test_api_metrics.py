@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
+from core import spool
 from core.clock import ManualClock
 from core.db import session_scope
 from core.models import GatewayStatus, RejectedMessage
 from core.settings import Settings
+from notifier import stored_replies, webhook_spool
 from tests.factories import make_device, make_household
 from tests.integration.api.conftest import METRICS_TOKEN
 
@@ -142,3 +145,19 @@ def test_outside_dev_metrics_are_off_without_a_token(
     dev = settings.model_copy(update={"metrics_token": None, "env": "dev"})
     with TestClient(create_app(dev, engine, clock)) as client:
         assert client.get("/metrics").status_code == 200
+
+
+def test_metrics_count_spooled_webhooks_waiting_and_set_aside(
+    settings: Settings, engine: Engine, clock: ManualClock, tmp_path: Path
+) -> None:
+    """An operator sees requests the database could not take in time (docs/reliability.md §10)."""
+    settings = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    spool.write(webhook_spool.spool_dir(settings), {"hook": "call_status"}, clock.now())
+    spool.set_aside(spool.write(webhook_spool.spool_dir(settings), {}, clock.now()))
+    spool.write(stored_replies.spool_dir(settings), {}, clock.now())
+    with TestClient(headers=SCRAPE, app=create_app(settings, engine, clock)) as client:
+        samples = _samples(client.get("/metrics").text)
+    assert samples['anbu_spooled_webhooks{spool="webhooks",state="pending"}'] == 1
+    assert samples['anbu_spooled_webhooks{spool="webhooks",state="bad"}'] == 1
+    assert samples['anbu_spooled_webhooks{spool="replies",state="pending"}'] == 1
+    assert samples['anbu_spooled_webhooks{spool="replies",state="bad"}'] == 0
