@@ -146,3 +146,43 @@ def test_device_ids_are_at_most_64_characters() -> None:
     assert tasmota.match("tele/" + "d" * 64 + "/SENSOR", SETTINGS) is not None
     with pytest.raises(DecodeError, match="invalid device id"):
         tasmota.match("tele/" + "d" * 65 + "/SENSOR", SETTINGS)
+
+
+# --- refusals name the field and the value at fault -------------------------------------------------
+
+SENSOR = "tele/plug-7/SENSOR"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (SENSOR, b'{"ENERGY":[1,2]}', "ENERGY must be an object, got [1, 2]"),
+        (
+            SENSOR,
+            b'{"ENERGY":{"Power":[1,2],"Total":[1,2,3]}}',
+            "ENERGY.Power and ENERGY.Total have different numbers of channels",
+        ),
+        (SENSOR, b'{"ENERGY":{"Power":"12"}}', "ENERGY.Power must be a number, got '12'"),
+        (SENSOR, b'{"ENERGY":{"Power":[1,"x"]}}', "ENERGY.Power[1] must be a number, got 'x'"),
+        (SENSOR, b'{"ENERGY":{"Total":"6.3"}}', "ENERGY.Total must be a number, got '6.3'"),
+        (SENSOR, b'{"ENERGY":{"Total":[1,"x"]}}', "ENERGY.Total[1] must be a number, got 'x'"),
+        (SENSOR, b'{"ENERGY":{"Total":-1}}', "ENERGY.Total is negative (-1000 Wh)"),
+        (SENSOR, b'{"ENERGY":{"Total":[1,-0.5]}}', "ENERGY.Total[1] is negative (-500 Wh)"),
+        (SENSOR, b'{"Time":"yesterday"}', "Time is not an ISO 8601 timestamp: 'yesterday'"),
+        ("tele/plug-7/STATE", b'{"Time":12}', "Time must be a string, got 12"),
+        # the words Tasmota sends, spelt as it spells them
+        ("tele/plug-7/LWT", b"maybe", "availability must be 'Online' or 'Offline', got 'maybe'"),
+        ("tele/plug+7/SENSOR", b"{}", "invalid device id 'plug+7' in topic"),
+    ],
+)
+def test_a_refused_message_names_the_field_and_the_value(topic: str, payload: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError) as refused:
+        _decode(topic, payload)
+    assert refused.value.reason == reason
+
+
+def test_a_kind_no_route_gives_is_refused_by_name() -> None:
+    # The router only hands over the kinds above; a caller that passes another is told which.
+    with pytest.raises(DecodeError) as refused:
+        tasmota.decode("POWER", "plug-7", b"ON", local_tz="Asia/Seoul")
+    assert refused.value.reason == "unknown Tasmota message kind 'POWER'"
