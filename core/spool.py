@@ -10,6 +10,7 @@ mode 0600 in a 0700 directory, deleted as soon as the database holds them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import uuid
@@ -18,11 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+_sequence = itertools.count()
+
 
 def write(directory: Path, data: Mapping[str, Any], received_at: datetime) -> Path:
     """Durably write one JSON object; when this returns it survives a crash or power cut."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = f"{received_at.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex}.json"
+    # The sequence keeps this process's order among files stamped the same microsecond (a call's
+    # answer and its end, spooled back to back): they are handled in the order they came.
+    name = f"{received_at.strftime('%Y%m%dT%H%M%S%f')}-{next(_sequence):010d}-{uuid.uuid4().hex}.json"
     tmp = directory / f".{name}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
