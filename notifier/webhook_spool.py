@@ -65,6 +65,9 @@ from notifier.script import contact_answer_pending_twiml, hangup_twiml, unavaila
 log = logging.getLogger(__name__)
 
 WAIT_S = 5.0  # for a lock; well inside Twilio's 15 s, and each handler is a few row writes
+# A call just answered: its safe answer is only a hang-up, so it waits as long as Twilio's 15 s
+# allow (SQLite: one wait, for BEGIN IMMEDIATE; PostgreSQL: lock_timeout per statement).
+ANSWER_WAIT_S = 8.0
 SPOOL_SUBDIR = Path("spool") / "webhooks"
 _SMS_SUBDIR = Path("spool") / "sms"  # inbound texts spooled before the other webhooks were
 # The database cannot be reached or locked us out: wait. Any other error is this request's own.
@@ -182,7 +185,8 @@ def receive(engine: Engine, req: Request, *, base_url: str, directory: Path) -> 
     on disk. Never raises for a database problem."""
     spec = _HOOKS[req.hook]
     try:
-        with bounded_session(engine, WAIT_S) as session:
+        wait_s = ANSWER_WAIT_S if req.hook == Hook.VOICE_ANSWER else WAIT_S
+        with bounded_session(engine, wait_s) as session:
             return spec.handle(session, req, base_url, req.received_at)
     except SQLAlchemyError as exc:
         log.warning("%s webhook could not be handled (%s); spooling it to disk", req.hook, type(exc).__name__)

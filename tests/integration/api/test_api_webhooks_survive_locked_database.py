@@ -55,7 +55,9 @@ RESIDENT_PHONE = "+821012345678"  # tests.factories.make_household's resident
 
 @pytest.fixture(autouse=True)
 def _short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(webhook_spool, "WAIT_S", 0.3)  # the real wait is 5 s; the behaviour is the same
+    # The real waits are 5 s (8 s for a call just answered); the behaviour is the same.
+    monkeypatch.setattr(webhook_spool, "WAIT_S", 0.3)
+    monkeypatch.setattr(webhook_spool, "ANSWER_WAIT_S", 0.3)
 
 
 def _post(client: TestClient, path: str, params: dict[str, str], query: dict[str, Any] | None = None) -> Any:
