@@ -173,6 +173,7 @@ SENSOR = "tele/plug-7/SENSOR"
         # the words Tasmota sends, spelt as it spells them
         ("tele/plug-7/LWT", b"maybe", "availability must be 'Online' or 'Offline', got 'maybe'"),
         ("tele/plug+7/SENSOR", b"{}", "invalid device id 'plug+7' in topic"),
+        ("tele/plug-7/POWER", b"ON", "unknown topic"),
     ],
 )
 def test_a_refused_message_names_the_field_and_the_value(topic: str, payload: bytes, reason: str) -> None:
