@@ -305,6 +305,7 @@ def _erase_household(session: Session, household_id: int, now: datetime) -> None
         watch.last_activity_at = watch.last_checkin_at = watch.alert_after = None
         watch.last_activity_device_id = None
         watch.data_gap_after = watch.data_gap_until = None
+        watch.checked_inputs, watch.next_recheck_at = None, None  # the sweeper's re-check marker
         watch.explanation, watch.updated_at = "", now
         session.add(watch)
     routine = session.get(RoutineModel, household_id)

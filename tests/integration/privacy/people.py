@@ -95,7 +95,9 @@ def household_of(session: Session, person: Person, now: datetime, *, residents: 
     session.add(
         ReadingRollup(household_id=household.id, rolled_until=now, first_reading_at=now - timedelta(days=9))
     )
-    make_watch(session, household, last_activity_at=now, explanation="주전자 사용 07:12")
+    watch = make_watch(session, household, last_activity_at=now, explanation="주전자 사용 07:12")
+    watch.checked_inputs, watch.next_recheck_at = "f00d", now + timedelta(minutes=5)  # anomaly/recheck.py
+    session.add(watch)
     session.add(CheckinSchedule(household_id=household.id, weekdays=[1, 4], updated_at=now, next_due_at=now))
     call, _ = seed.checkin_call(session, household, now - timedelta(days=3))
     call.to_address, call.recipient_kind = person.phone, RecipientKind.RESIDENT

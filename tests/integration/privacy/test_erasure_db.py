@@ -28,6 +28,7 @@ from core.models import (
     ReadingRollup,
     Resident,
     RoutineModel,
+    Watch,
 )
 from notifier.erasure import Actor, ErasureRefused, erase_resident
 from tests.factories import make_open_case
@@ -95,6 +96,8 @@ def test_the_erased_residents_data_is_in_no_table_and_the_neighbours_is_untouche
         assert s.exec(select(func.count()).where(ActivityEdge.household_id == household.id)).one() == 0
         assert s.get(RoutineModel, household.id) is None
         assert s.get(HouseState, household.id) is None
+        watch = s.get(Watch, household.id)
+        assert watch is not None and (watch.checked_inputs, watch.next_recheck_at) == (None, None)
         assert s.exec(select(func.count()).where(HouseBucket.household_id == household.id)).one() == 0
         assert s.exec(select(func.count()).where(ReadingHour.household_id == household.id)).one() == 0
         assert s.get(ReadingRollup, household.id) is None
