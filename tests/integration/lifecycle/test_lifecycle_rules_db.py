@@ -490,6 +490,25 @@ def test_a_new_case_calls_for_follow_up_visits_only_when_asked(engine: Engine, c
     assert _stored(engine, self_harm.id).follow_up_visits is True
 
 
+def test_one_active_case_per_household_and_kind_not_per_household(engine: Engine, clock: ManualClock) -> None:
+    with session_scope(engine) as s:
+        quiet, _ = _open(s, clock)
+        offline, opened = lifecycle.open_or_redetect(
+            s,
+            household_id=quiet.household_id,
+            kind=CaseKind.DEVICE_OFFLINE,
+            severity=Severity.WARNING,
+            explanation="plug offline",
+            policy_snapshot={},
+            now=clock.now(),
+        )
+    assert opened is True and offline.id != quiet.id
+    assert (_stored(engine, offline.id).kind, _stored(engine, quiet.id).kind) == (
+        CaseKind.DEVICE_OFFLINE,
+        CaseKind.INACTIVITY,
+    )
+
+
 # --- explanations in every language ---------------------------------------------------------------
 
 
