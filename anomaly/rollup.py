@@ -23,13 +23,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from anomaly.detector import DetectorParams
 from anomaly.reading_hours import credit, floor_hour, reading_times
 from core.clock import Clock
-from core.db import claim_row, database_now, session_scope
+from core.db import claim_lease, claim_row, database_now, session_scope
 from core.models import Device, Reading, ReadingHour, ReadingRollup, ReadingRollupCursor
 from core.settings import Settings
 
@@ -168,27 +167,8 @@ def due_rollups(session: Session, horizon: datetime) -> list[int]:
 
 
 def claim_rollup(session: Session, household_id: int) -> bool:
-    db_now = database_now(session)
-    lease = db_now + LEASE
-    if claim_row(
-        session,
-        update(ReadingRollup)
-        .where(
-            col(ReadingRollup.household_id) == household_id,
-            or_(col(ReadingRollup.claimed_until).is_(None), col(ReadingRollup.claimed_until) <= db_now),
-        )
-        .values(claimed_until=lease),
-    ):
-        return True
-    if session.get(ReadingRollup, household_id) is not None:
-        return False
-    try:  # the household's first roll-up: the row is the claim (a concurrent first loses on the key)
-        with session.begin_nested():
-            session.add(ReadingRollup(household_id=household_id, claimed_until=lease))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Take the household's roll-up for :data:`LEASE`; False if another worker holds it."""
+    return claim_lease(session, ReadingRollup, household_id, LEASE)
 
 
 def _release(session: Session, household_id: int) -> None:

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from anomaly.activity import AGGREGATE, PowerEvent, is_human, learn_automatic
@@ -34,7 +33,7 @@ from anomaly.reading_hours import first_reading, household_coverage
 from anomaly.routine import ConfirmedQuiet, Routine, fit_routine
 from anomaly.watch import rearm
 from core.clock import Clock
-from core.db import claim_row, database_now, session_scope
+from core.db import claim_lease, database_now, session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, EdgeKind, ResolutionCode
 from core.models import (
     ActivityEdge,
@@ -156,28 +155,13 @@ def slots_reached(since_midnight: timedelta, spread_h: float) -> int:
 def claim_refit(session: Session, household_id: int, as_of: datetime) -> bool:
     """Take the household's refit as of ``as_of`` for :data:`REFIT_LEASE` (the database's clock,
     which every worker shares); False if another worker holds it or it is done."""
-    db_now = database_now(session)
-    lease = db_now + REFIT_LEASE
-    if claim_row(
+    return claim_lease(
         session,
-        update(RoutineRefit)
-        .where(
-            col(RoutineRefit.household_id) == household_id,
-            or_(col(RoutineRefit.as_of).is_(None), col(RoutineRefit.as_of) < as_of),
-            or_(col(RoutineRefit.claimed_until).is_(None), col(RoutineRefit.claimed_until) <= db_now),
-        )
-        .values(claimed_until=lease),
-    ):
-        return True
-    if session.get(RoutineRefit, household_id) is not None:
-        return False
-    try:  # the household's first refit: the row is the claim (a concurrent first loses on the key)
-        with session.begin_nested():
-            session.add(RoutineRefit(household_id=household_id, claimed_until=lease))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+        RoutineRefit,
+        household_id,
+        REFIT_LEASE,
+        or_(col(RoutineRefit.as_of).is_(None), col(RoutineRefit.as_of) < as_of),
+    )
 
 
 def finish_refit(session: Session, household_id: int, as_of: datetime) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Update, event, text
+from sqlalchemy import ColumnElement, CursorResult, Engine, Update, event, or_, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, col, create_engine
 
 from core.clock import ensure_utc
 
@@ -148,3 +149,42 @@ def claim_row(session: Session, statement: Update) -> bool:
     """
     result = session.execute(statement.execution_options(synchronize_session=False))
     return cast(CursorResult[Any], result).rowcount == 1
+
+
+def claim_lease(
+    session: Session,
+    model: type[SQLModel],
+    household_id: int,
+    lease_for: timedelta,
+    *conditions: ColumnElement[bool],
+) -> bool:
+    """Lease a household's row of ``model`` for ``lease_for`` (the database's clock, which every
+    worker shares); False if another worker holds it or ``conditions`` do not hold.
+
+    ``model`` has the household's id as its primary key and a ``claimed_until`` lease column
+    (the roll-up's and the routine refit's). A household with no row yet: the new row is the
+    claim, inserted in a savepoint, so a concurrent first claim loses on the key.
+    """
+    table: Any = model  # the columns are the model's, which SQLModel does not type
+    db_now = database_now(session)
+    lease = db_now + lease_for
+    if claim_row(
+        session,
+        update(model)
+        .where(
+            col(table.household_id) == household_id,
+            *conditions,
+            or_(col(table.claimed_until).is_(None), col(table.claimed_until) <= db_now),
+        )
+        .values(claimed_until=lease),
+    ):
+        return True
+    if session.get(model, household_id) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(model(household_id=household_id, claimed_until=lease))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
