@@ -23,7 +23,7 @@ from gateway.adapters._common import (
     short_repr,
     unix_seconds,
 )
-from gateway.observation import DEFAULT_CHANNEL, Observation
+from gateway.observation import DEFAULT_CHANNEL, Observation, observe
 
 FORMAT_VERSION = 1
 READING = "reading"
@@ -41,7 +41,7 @@ def valid_device_id(device_id: str) -> bool:
 def decode(kind: str, device_id: str, payload: bytes) -> list[Observation]:
     if kind == STATUS:
         online = parse_availability(payload, online="online", offline="offline")
-        return [_observation(device_id, DEFAULT_CHANNEL, None, None, online, None)]
+        return [observe(DeviceVendor.NATIVE, device_id, online=online)]
     if kind == READING:
         return [decode_reading(device_id, payload)]
     fail(f"unknown native message kind {short_repr(kind)}")
@@ -59,7 +59,14 @@ def decode_reading(device_id: str, payload: bytes) -> Observation:
     energy = _optional(data, "energy_wh", energy_wh)
     if power is None and energy is None:
         fail("reading has neither power_w nor energy_wh")
-    return _observation(device_id, _channel(data), power, energy, None, _timestamp(data.get("ts")))
+    return observe(
+        DeviceVendor.NATIVE,
+        device_id,
+        _channel(data),
+        power=power,
+        energy=energy,
+        ts=_timestamp(data.get("ts")),
+    )
 
 
 def _optional(data: dict[str, object], key: str, parse: Callable[[object, str], float]) -> float | None:
@@ -81,22 +88,3 @@ def _timestamp(value: object) -> datetime | None:
         # Native devices must say which zone they mean; guessing would shift every deadline.
         return iso_timestamp(value, "ts", local_tz=None)
     return unix_seconds(value, "ts")
-
-
-def _observation(
-    device_id: str,
-    channel: str,
-    power: float | None,
-    energy: float | None,
-    online: bool | None,
-    ts: datetime | None,
-) -> Observation:
-    return Observation(
-        vendor=DeviceVendor.NATIVE,
-        device_id=device_id,
-        channel=channel,
-        power_w=power,
-        energy_wh=energy,
-        online=online,
-        ts=ts,
-    )

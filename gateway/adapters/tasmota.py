@@ -38,8 +38,9 @@ from gateway.adapters._common import (
     short_repr,
 )
 from gateway.adapters.route import Route
-from gateway.observation import DEFAULT_CHANNEL, Observation
+from gateway.observation import DEFAULT_CHANNEL, Observation, observe
 
+VENDOR = DeviceVendor.TASMOTA
 STAT_PREFIX = "stat"
 TELE_KINDS = ("SENSOR", "STATE", "LWT")
 STAT_KINDS = ("STATUS8", "STATUS10")
@@ -129,7 +130,7 @@ def match(topic: str, settings: Settings) -> Route | None:
         device_id = parts[layout.levels.index(_DEVICE)]
         if not valid_device_id(device_id):
             fail(f"invalid device id {short_repr(device_id)} in topic")
-        return Route(vendor=DeviceVendor.TASMOTA, device_id=device_id, kind=parts[-1])
+        return Route(vendor=VENDOR, device_id=device_id, kind=parts[-1])
     if owned:
         fail("unknown topic")
     return None
@@ -138,10 +139,10 @@ def match(topic: str, settings: Settings) -> Route | None:
 def decode(kind: str, device_id: str, payload: bytes, *, local_tz: str) -> list[Observation]:
     if kind == "LWT":
         online = parse_availability(payload, online="Online", offline="Offline")
-        return [_observation(device_id, DEFAULT_CHANNEL, online=online)]
+        return [observe(VENDOR, device_id, DEFAULT_CHANNEL, online=online)]
     if kind == "STATE":
         data = parse_json_object(payload)
-        return [_observation(device_id, DEFAULT_CHANNEL, ts=_time(data, local_tz))]
+        return [observe(VENDOR, device_id, DEFAULT_CHANNEL, ts=_time(data, local_tz))]
     if kind == "SENSOR":
         return decode_sensor(device_id, parse_json_object(payload), local_tz=local_tz)
     if kind in STAT_KINDS:
@@ -157,7 +158,7 @@ def decode_sensor(device_id: str, data: dict[str, Any], *, local_tz: str) -> lis
     ts = _time(data, local_tz)
     if "ENERGY" not in data:
         # A plug without metering (or a sensor-only device) still proves it is connected.
-        return [_observation(device_id, DEFAULT_CHANNEL, ts=ts)]
+        return [observe(VENDOR, device_id, DEFAULT_CHANNEL, ts=ts)]
     energy = data["ENERGY"]
     if not isinstance(energy, dict):
         fail(f"ENERGY must be an object, got {short_repr(energy)}")
@@ -168,9 +169,10 @@ def decode_sensor(device_id: str, data: dict[str, Any], *, local_tz: str) -> lis
     total_by_channel = _per_channel(total, "ENERGY.Total", _kwh_as_wh)
     channels = sorted(set(power_by_channel) | set(total_by_channel), key=int)
     if not channels:
-        return [_observation(device_id, DEFAULT_CHANNEL, ts=ts)]
+        return [observe(VENDOR, device_id, DEFAULT_CHANNEL, ts=ts)]
     return [
-        _observation(
+        observe(
+            VENDOR,
             device_id,
             channel,
             power=power_by_channel.get(channel),
@@ -204,23 +206,3 @@ def _time(data: dict[str, Any], local_tz: str) -> datetime | None:
     if "Time" not in data or data["Time"] is None:
         return None
     return iso_timestamp(data["Time"], "Time", local_tz=local_tz)
-
-
-def _observation(
-    device_id: str,
-    channel: str,
-    *,
-    power: float | None = None,
-    energy: float | None = None,
-    online: bool | None = None,
-    ts: datetime | None = None,
-) -> Observation:
-    return Observation(
-        vendor=DeviceVendor.TASMOTA,
-        device_id=device_id,
-        channel=channel,
-        power_w=power,
-        energy_wh=energy,
-        online=online,
-        ts=ts,
-    )
