@@ -10,6 +10,7 @@ module for it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -48,6 +49,22 @@ def load_routine(session: Session, household_id: int) -> Routine | None:
         return None
 
 
+# session.info key: the house_state rows (None: no row) :func:`prime_house_states` read.
+_PRIMED_HOUSE_STATES = "anbu.house_states"
+
+
+def prime_house_states(session: Session, household_ids: Collection[int]) -> None:
+    """Read the ``house_state`` rows of many households in one query and keep them (and which
+    households have none) in the session, so that :func:`house_on_since` asks the database nothing
+    more for them (a tick's batch: otherwise a query a household, two when a case opens). The
+    session lives one short transaction; nothing in it writes ``house_state``."""
+    rows = session.exec(select(HouseState).where(col(HouseState.household_id).in_(household_ids))).all()
+    found = {row.household_id: row for row in rows}
+    primed = session.info.setdefault(_PRIMED_HOUSE_STATES, {})
+    for household_id in household_ids:
+        primed[household_id] = found.get(household_id)
+
+
 def house_on_since(
     session: Session, household_id: int, *, sticky_after: datetime | None = None
 ) -> datetime | None:
@@ -57,7 +74,8 @@ def house_on_since(
     case the house-on rule opened stays open when the lights go off, until a real sign of life,
     as replay's does).
     """
-    row = session.get(HouseState, household_id)
+    primed = session.info.get(_PRIMED_HOUSE_STATES)
+    row = primed[household_id] if primed and household_id in primed else session.get(HouseState, household_id)
     if row is None:
         return None
     if row.on_since is not None:

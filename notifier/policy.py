@@ -23,12 +23,14 @@ then it is exhausted (see :mod:`notifier.ladder`).
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.localtime import household_zone
 from core.models import Household, Organisation, Team
@@ -274,16 +276,51 @@ def snapshot_for_household(session: Session, household_id: int) -> dict[str, Any
     An organisation policy that no longer validates must not stop a case from opening, so it
     falls back to the default (logged with the organisation id) instead of raising.
     """
-    stmt = (
-        select(Organisation.id, Organisation.escalation_policy)
+    primed = session.info.get(_PRIMED_SNAPSHOTS)
+    if primed is not None and household_id in primed:
+        return copy.deepcopy(primed[household_id])
+    return snapshots_for_households(session, [household_id]).get(household_id) or DEFAULT_POLICY.snapshot()
+
+
+# session.info key: the snapshots :func:`prime_snapshots` read for this session's households.
+_PRIMED_SNAPSHOTS = "anbu.policy_snapshots"
+
+
+def prime_snapshots(session: Session, household_ids: Collection[int]) -> None:
+    """Read the policies of many households in one query and keep them in the session, so that
+    :func:`snapshot_for_household` asks the database nothing more for them (a tick that may open
+    a case for each of a batch of households). The session lives one short transaction."""
+    snapshots = snapshots_for_households(session, household_ids)
+    primed = session.info.setdefault(_PRIMED_SNAPSHOTS, {})
+    for household_id in household_ids:
+        primed[household_id] = snapshots.get(household_id) or DEFAULT_POLICY.snapshot()
+
+
+def snapshots_for_households(session: Session, household_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """:func:`snapshot_for_household` for many households in one query (a tick opening many
+    cases); each organisation's policy is validated once. Households not found are left out."""
+    if not household_ids:
+        return {}
+    rows = session.exec(
+        select(Household.id, Organisation.id, Organisation.escalation_policy)
         .join(Team, Team.organisation_id == Organisation.id)  # type: ignore[arg-type]
         .join(Household, Household.team_id == Team.id)  # type: ignore[arg-type]
-        .where(Household.id == household_id)
-    )
-    row = session.exec(stmt).first()
-    if row is None or row[1] is None:
+        .where(col(Household.id).in_(set(household_ids)))
+    ).all()
+    by_org: dict[int | None, dict[str, Any]] = {}
+    out: dict[int, dict[str, Any]] = {}
+    for household_id, org_id, data in rows:
+        if org_id not in by_org:
+            by_org[org_id] = _organisation_snapshot(org_id, data)
+        if household_id is not None:
+            # A copy each: a case's snapshot must not share its dicts with another case's.
+            out[household_id] = copy.deepcopy(by_org[org_id])
+    return out
+
+
+def _organisation_snapshot(org_id: int | None, data: Any) -> dict[str, Any]:
+    if data is None:
         return DEFAULT_POLICY.snapshot()
-    org_id, data = row
     try:
         return parse_policy(data).snapshot()
     except PolicyError as exc:
