@@ -13,6 +13,7 @@ instead of a noisy 168-cell histogram (docs/detection.md says more).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import statistics
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import ThreadpoolController
 
 from anomaly.house_level import HouseModel
 
@@ -278,9 +280,19 @@ def _fit_p_active(how: np.ndarray, y: np.ndarray, c: float) -> list[float]:
     if y.min() == y.max():  # one class only: the mean is all there is to learn
         return [float(y[0])] * HOURS_PER_WEEK
     model = LogisticRegression(C=c, max_iter=500)
-    model.fit(_features(how), y)
-    probs = model.predict_proba(_features(np.arange(HOURS_PER_WEEK)))[:, 1]
+    # One thread: a 192-feature fit is far too small to share, and BLAS/OpenMP threads waiting on
+    # each other made it 3-20x slower in wall time on a busy machine (issue 15.3); the numbers are
+    # the same (tests/integration/anomaly/test_refit_pinned.py, `anbu eval`).
+    with _threads().limit(limits=1):
+        model.fit(_features(how), y)
+        probs = model.predict_proba(_features(np.arange(HOURS_PER_WEEK)))[:, 1]
     return [float(v) for v in probs]
+
+
+@functools.cache
+def _threads() -> ThreadpoolController:
+    """The BLAS and OpenMP thread pools loaded (looked up once: the lookup walks the loaded libraries)."""
+    return ThreadpoolController()
 
 
 def _quiet_gaps(
@@ -307,18 +319,30 @@ def _quiet_gaps(
     for h, values in by_how.items():
         by_hod[h % 24].extend(values)
     everything = [v for values in by_how.values() for v in values]
-    overall = float(np.quantile(everything, p.gap_quantile)) if everything else 12.0
+    overall = _quantile(everything, p.gap_quantile) if everything else 12.0
+    # The hour of day's pooled quantile is the same for all seven days: 24 of them, not 168.
+    per_hod: list[float | None] = []
+    for h in range(24):
+        hod = [v for k in (-1, 0, 1) for v in by_hod.get((h + k) % 24, [])]
+        per_hod.append(_quantile(hod, p.gap_quantile) if len(hod) >= p.min_gap_samples else None)
     out: list[float] = []
     for h in range(HOURS_PER_WEEK):
         # The larger of this hour-of-week's and this hour-of-day's quantile: a Saturday
         # lie-in and a weekday shift both count as usual, whichever the data shows.
         week = [v for k in (-1, 0, 1) for v in by_how.get((h + k) % HOURS_PER_WEEK, [])]
-        hod = [v for k in (-1, 0, 1) for v in by_hod.get((h + k) % 24, [])]
-        candidates = [
-            float(np.quantile(v, p.gap_quantile)) for v in (week, hod) if len(v) >= p.min_gap_samples
-        ]
+        of_week = _quantile(week, p.gap_quantile) if len(week) >= p.min_gap_samples else None
+        candidates = [q for q in (of_week, per_hod[h % 24]) if q is not None]
         out.append(max(candidates) if candidates else overall)
     return out
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    """``np.quantile(values, q)`` as a float. The default ``q`` of 1 is the largest value, exactly
+    (numpy's linear interpolation lands on the last sorted value with weight 0), without numpy's
+    ~50 µs a call: 190 calls a fit (issue 15.3)."""
+    if q == 1.0:
+        return float(max(values))
+    return float(np.quantile(values, q))
 
 
 def _first_activity(

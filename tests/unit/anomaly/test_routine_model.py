@@ -6,9 +6,22 @@ import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
 
-from anomaly.routine import HOURS_PER_WEEK, FitParams, Routine, fit_routine, hour_of_week
+from anomaly.routine import (
+    HOURS_PER_WEEK,
+    FitParams,
+    Routine,
+    _features,
+    _fit_p_active,
+    _quantile,
+    fit_routine,
+    hour_of_week,
+)
 
 SEOUL = "Asia/Seoul"
 
@@ -188,3 +201,21 @@ def test_a_model_stored_before_the_morning_check_still_loads_without_it() -> Non
     data = routine.to_json()
     del data["first_activity_latest_min"]
     assert Routine.from_json(data).first_activity_latest_min is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=1, max_size=80))
+def test_the_largest_quiet_gap_is_numpys_quantile_of_one_exactly(values: list[float]) -> None:
+    """The fit's shortcut for the default ``gap_quantile`` (issue 15.3) gives numpy's figure, bit for bit."""
+    assert _quantile(values, 1.0) == float(np.quantile(values, 1.0))
+    assert _quantile(values, 0.9) == float(np.quantile(values, 0.9))
+
+
+def test_p_active_on_one_thread_is_p_active_on_the_machines_threads() -> None:
+    """The logistic regression runs on one BLAS/OpenMP thread (issue 15.3); the numbers do not change."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        how = rng.integers(0, HOURS_PER_WEEK, int(rng.integers(200, 1400)))
+        y = (rng.random(len(how)) < (rng.random(HOURS_PER_WEEK) * rng.random())[how]).astype(int)
+        model = LogisticRegression(C=1.0, max_iter=500).fit(_features(how), y)
+        want = [float(v) for v in model.predict_proba(_features(np.arange(HOURS_PER_WEEK)))[:, 1]]
+        assert _fit_p_active(how, y, 1.0) == want
