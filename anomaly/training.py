@@ -22,12 +22,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, or_, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from anomaly.activity import AGGREGATE, PowerEvent, is_human, learn_automatic
 from anomaly.detector import DetectorParams
 from anomaly.house_level import fit_house
-from anomaly.household_state import activity_label, house_buckets
+from anomaly.household_state import house_buckets, label
 from anomaly.long_on import fit_long_on, programme_runs, switch_stream
 from anomaly.reading_hours import first_reading, household_coverage
 from anomaly.routine import ConfirmedQuiet, Routine, fit_routine
@@ -195,27 +196,30 @@ def retrain_household(
     # Seconds of data per hour: the roll-up's summaries, raw readings only for the last hour or so
     # (anomaly/reading_hours.py); from one gap before the window, as replay credits the first hour.
     coverage = household_coverage(session, household_id, device_ids, start_dt, end_dt, params.coverage_gap_s)
-    edges = session.exec(
-        select(ActivityEdge, Device)
-        .join(Device, col(Device.id) == ActivityEdge.device_id)
-        .where(
-            ActivityEdge.household_id == household_id,
-            ActivityEdge.ts >= start_dt,
-            ActivityEdge.ts < end_dt,
-        )
-        .order_by(col(ActivityEdge.ts))
-    ).all()
-    events = [
-        PowerEvent(int(e.ts.timestamp()), activity_label(d, e.channel), e.power_w)
-        for e, d in edges
-        if e.kind == EdgeKind.ON
+    # Plain columns, not ORM objects: a window holds hundreds of edges, and building an object a
+    # row was a good part of a refit (issue 15.3).
+    edges = [
+        (int(ts.timestamp()), kind, label(appliance, channel), power_w)
+        for ts, kind, channel, power_w, appliance in session.execute(
+            select_columns(
+                col(ActivityEdge.ts),
+                col(ActivityEdge.kind),
+                col(ActivityEdge.channel),
+                col(ActivityEdge.power_w),
+                col(Device.appliance),
+            )
+            .join(Device, col(Device.id) == ActivityEdge.device_id)
+            .where(
+                col(ActivityEdge.household_id) == household_id,
+                col(ActivityEdge.ts) >= start_dt,
+                col(ActivityEdge.ts) < end_dt,
+            )
+            .order_by(col(ActivityEdge.ts))
+        ).all()
     ]
+    events = [PowerEvent(ts, name, power_w) for ts, kind, name, power_w in edges if kind == EdgeKind.ON]
     # Replay's detector keeps the switch-offs of plugs the same way (anomaly/long_on.py).
-    offs = [
-        (int(e.ts.timestamp()), activity_label(d, e.channel))
-        for e, d in edges
-        if e.kind == EdgeKind.OFF and activity_label(d, e.channel) != AGGREGATE
-    ]
+    offs = [(ts, name) for ts, kind, name, _w in edges if kind == EdgeKind.OFF and name != AGGREGATE]
     days = (end - max(int(first.timestamp()), start)) / 86400
     automatic = learn_automatic(events, days=days, timezone=household.timezone, params=params.automatic)
     human = [(e.ts, e.channel) for e in events if is_human(e, automatic)]
