@@ -42,6 +42,7 @@ from core.models import (
     CaseEvent,
     Device,
     Household,
+    ReadingRollup,
     RoutineModel,
     RoutineRefit,
     Watch,
@@ -190,6 +191,11 @@ def retrain_household(
     start = end - params.fit.window_days * 86400
     start_dt, end_dt = datetime.fromtimestamp(start, UTC), as_of
     device_ids = session.exec(select(Device.id).where(Device.household_id == household_id)).all()
+    # Held for the whole refit: the session's identity map keeps a row only while something refers
+    # to it, and first_reading and household_coverage each get it (one query instead of two; a
+    # refit is ~20 round trips, issue 15.3). The watch is read again at the end, on purpose: the
+    # latest row for rearm, as before.
+    _held = session.get(ReadingRollup, household_id)
     first = first_reading(session, household_id, device_ids)
     if first is None:
         return False
