@@ -27,13 +27,14 @@ import statistics
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, select
 
 from anomaly import reading_hours, rollup, training
 from anomaly.detector import DetectorParams
-from benchmarks.storage import COLUMNS, add_households, make_partitions, private_schema
+from benchmarks.storage import COLUMNS, add_households, make_partitions, pg_parser, private_schema
 from core.bulk import insert_ignore, table_of
 from core.clock import ManualClock
 from core.db import make_engine, session_scope
@@ -47,11 +48,7 @@ STEPS_A_TRANSACTION = 30
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--pg", required=True, help="PostgreSQL URL (a private schema is made in it)")
-    parser.add_argument("--households", type=int, default=30)
+    parser = pg_parser(__doc__, households=30)
     parser.add_argument("--histories", default="7,28,60", help="days of readings, households round-robin")
     parser.add_argument("--plugs", type=int, default=3)
     parser.add_argument("--every-s", type=int, default=60)
@@ -79,14 +76,28 @@ def fill(engine: Engine, args: argparse.Namespace, history: dict[int, int], end:
                     rows.append((d, "0", ts, ts, 12.5, None, False))
         with engine.begin() as conn:
             total += insert_ignore(conn, table, COLUMNS, ("device_id", "channel", "ts"), rows)
+    edges, buckets = switch_ons_and_half_hours(history, start, days, args.plugs)
+    with session_scope(engine) as s:
+        s.execute(insert(ActivityEdge), edges)
+        s.execute(insert(HouseBucket), buckets)
+    return total
+
+
+def switch_ons_and_half_hours(
+    history: dict[int, int], start: datetime, days: int, plugs: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Household ``h``'s last ``history[h]`` of ``days`` days from ``start``: 8 switch-ons (and offs 3
+    minutes later) a day at random between 06:00 and 23:00 on its first plug, and the house
+    level's 48 half hours a day; rows for ``insert(ActivityEdge)`` and ``insert(HouseBucket)``,
+    each in time order."""
     rng = random.Random(1)
     edges, buckets = [], []
     for day in range(days):
         midnight = start + timedelta(days=day)
         for h, n in history.items():
-            if midnight < end - timedelta(days=n):
+            if midnight < start + timedelta(days=days - n):
                 continue
-            device = (h - 1) * args.plugs + 1
+            device = (h - 1) * plugs + 1
             for _ in range(8):
                 on = midnight + timedelta(hours=rng.uniform(6, 23))
                 edges += [
@@ -116,10 +127,7 @@ def fill(engine: Engine, args: argparse.Namespace, history: dict[int, int], end:
                 }
                 for k in range(48)
             ]
-    with session_scope(engine) as s:
-        s.execute(insert(ActivityEdge), sorted(edges, key=lambda e: e["ts"]))
-        s.execute(insert(HouseBucket), sorted(buckets, key=lambda b: b["start"]))
-    return total
+    return sorted(edges, key=lambda e: e["ts"]), sorted(buckets, key=lambda b: b["start"])
 
 
 def refit_ms(engine: Engine, household_id: int, now: datetime) -> tuple[float, float, float]:

@@ -38,11 +38,7 @@ DISTRICT_READINGS_A_DAY = 2000 * 3 * 1440
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--pg", required=True, help="PostgreSQL URL (a private schema is made in it)")
-    parser.add_argument("--households", type=int, default=200)
+    parser = pg_parser(__doc__, households=200)
     parser.add_argument("--plugs", type=int, default=3)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--every-s", type=int, default=60)
@@ -50,6 +46,14 @@ def main() -> None:
 
     with private_schema(args.pg) as url:
         run(url, args)
+
+
+def pg_parser(doc: str | None, *, households: int) -> argparse.ArgumentParser:
+    """A PostgreSQL benchmark's command line: its docstring, ``--pg`` and ``--households``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pg", required=True, help="PostgreSQL URL (a private schema is made in it)")
+    parser.add_argument("--households", type=int, default=households)
+    return parser
 
 
 @contextmanager
