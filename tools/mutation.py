@@ -14,11 +14,15 @@ but the tests decides a mutant's fate (docs/testing.md, "Mutation testing"):
   mutmut's map of which test reaches which function is not thinned out by cache hits.
 - **Every verdict but "killed" is checked again in a fresh process**: survivors, timeouts (a
   busy machine is not an infinite loop) and mutants mutmut found no test for are re-run with
-  ``MUTANT_UNDER_TEST`` set, by a new ``python -m pytest`` over *all* of the module's tests.
+  ``MUTANT_UNDER_TEST`` set, by a new ``python -m pytest`` over *all* of the module's tests
+  (the tests that reach the mutated function go first, alone: a failure there settles it fast).
   Before that, the same fresh-process command must pass without a mutant and fail with mutmut's
   ``fail`` pseudo-mutant (every mutated function raises): proof that it runs the mutated code.
 - **Nothing is reused between runs**: each run starts from an empty work directory
   (``var/mutation/<module>/``), so a result always belongs to the code as it is now.
+  ``--mutants PATTERN ...`` runs only the mutants named (mutmut's names or ``fnmatch`` patterns,
+  e.g. to finish a run that was cut short): same safeguards, and the figures it prints are those
+  of that subset, never the module's score.
 
 Run one module at a time and niced (the make target does both); the work directory keeps
 mutmut's files, so ``cd var/mutation/<module> && ../../../.venv/bin/mutmut show <name>``
@@ -28,6 +32,7 @@ still works after a run.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -68,6 +73,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     "notifier/ladder.py": ("tests/unit/notifier_engine/test_plan_step_ladders.py",),
     "notifier/recipients.py": ("tests/unit/notifier_family/test_family_loop_rules.py",),
     "notifier/classifier.py": ("tests/unit/notifier_calls/test_reply_classifier.py",),
+    "notifier/classifier_rules.py": (
+        "tests/unit/notifier_calls/test_reply_self_harm.py",
+        "tests/unit/notifier_calls/test_reply_denials.py",
+        "tests/unit/notifier_calls/test_reply_short_answers.py",
+        "tests/unit/notifier_calls/test_reply_classifier.py",
+    ),
     "notifier/outbox.py": (
         "tests/unit/notifier_engine/test_outbox_rules.py",
         "tests/integration/notifier_engine/test_outbox_delivery_db.py",
@@ -167,6 +178,7 @@ class Outcome:
     statuses: dict[str, str]  # mutant name -> final status
     rechecked: dict[str, str] = field(default_factory=dict)  # mutant -> mutmut's verdict, overturned
     wall_s: float = 0.0
+    subset: tuple[str, ...] = ()  # the --mutants patterns: the figures are this subset's only
 
     @property
     def total(self) -> int:
@@ -319,8 +331,23 @@ def pytest_args(tests: tuple[str, ...], junit: Path | None = None) -> list[str]:
     return [*stop, "-q", "--rootdir=.", f"--timeout={RECHECK_TIMEOUT_S}", *PYTEST_ARGS, *tests]
 
 
+def covering_tests(mutants_dir: Path, mutant: str, tests: tuple[str, ...]) -> list[str]:
+    """The tests mutmut saw reach *mutant*'s function (its stats file), those in *tests*' files only."""
+    try:
+        stats = json.loads((mutants_dir / "mutmut-stats.json").read_text())
+    except (OSError, ValueError):
+        return []
+    reaching = stats.get("tests_by_mangled_function_name", {}).get(mutant.rpartition("__mutmut_")[0], [])
+    return sorted(t for t in reaching if t.split("::")[0] in tests)
+
+
 def recheck_worker(mutants_dir: str, junit_dir: str, tests: tuple[str, ...]) -> int:
-    """The re-check worker (``--recheck-worker``): one forked pytest run per mutant named on stdin."""
+    """The re-check worker (``--recheck-worker``): forked pytest runs per mutant named on stdin.
+
+    First the tests that reach the mutant's function (mutmut's record), so that a mutant a test
+    kills is known in seconds; if none of them fails, *all* of the module's tests: only that
+    full run can say "survived". A JUnit report (``--which``) always runs all of them.
+    """
     import importlib
 
     with warnings.catch_warnings():  # third-party deprecation notes are not ours to act on here
@@ -332,8 +359,8 @@ def recheck_worker(mutants_dir: str, junit_dir: str, tests: tuple[str, ...]) -> 
         raise SystemExit(f"re-check worker: {ours} imported before the mutant was chosen")
     os.chdir(mutants_dir)
     sys.path.insert(0, mutants_dir)  # mutmut's tree first: its modules shadow the repository's
-    for line in sys.stdin:
-        mutant = line.strip()
+
+    def run(mutant: str, selection: tuple[str, ...], junit: Path | None) -> int:
         pid = os.fork()
         if pid == 0:  # the child: choose the mutant, then import and test
             os.environ["MUTANT_UNDER_TEST"] = "" if mutant == NO_MUTANT else mutant
@@ -342,10 +369,20 @@ def recheck_worker(mutants_dir: str, junit_dir: str, tests: tuple[str, ...]) -> 
             os.dup2(devnull, 2)
             import pytest
 
-            junit = None if junit_dir == NO_MUTANT else Path(junit_dir) / f"{mutant}.xml"
-            os._exit(int(pytest.main(pytest_args(tests, junit))))
+            os._exit(int(pytest.main(pytest_args(selection, junit))))
         _, status = os.waitpid(pid, 0)
-        print(os.waitstatus_to_exitcode(status), flush=True)
+        return os.waitstatus_to_exitcode(status)
+
+    for line in sys.stdin:
+        mutant = line.strip()
+        junit = None if junit_dir == NO_MUTANT else Path(junit_dir) / f"{mutant}.xml"
+        first = (
+            () if junit or mutant in (NO_MUTANT, "fail") else covering_tests(Path(mutants_dir), mutant, tests)
+        )
+        code = run(mutant, tuple(first), None) if first else 0
+        if code != 1:  # only a failing test decides early; anything else asks all the tests
+            code = run(mutant, tests, junit)
+        print(code, flush=True)
     return 0
 
 
@@ -378,16 +415,31 @@ def load_statuses(work: Path, module: str) -> dict[str, str]:
     return {name: status_of(code) for name, code in meta["exit_code_by_key"].items()}
 
 
-def run_module(module: str, jobs: int, *, recheck: bool, fresh: bool) -> Outcome:
+def matching(names: list[str] | dict[str, str], patterns: tuple[str, ...]) -> list[str]:
+    """The mutant names that *patterns* select, as ``mutmut run <patterns>`` does (a name, or an
+    ``fnmatch`` pattern). Raises if a pattern selects nothing: a typo must not pass as a clean run."""
+    unmatched = [p for p in patterns if not any(n == p or fnmatch.fnmatch(n, p) for n in names)]
+    if unmatched:
+        raise SystemExit(f"--mutants: no mutant matches {unmatched}")
+    return [n for n in names if any(n == p or fnmatch.fnmatch(n, p) for p in patterns)]
+
+
+def run_module(
+    module: str, jobs: int, *, recheck: bool, fresh: bool, mutants: tuple[str, ...] = ()
+) -> Outcome:
+    """Run mutmut on *module* (only on *mutants*, names or patterns, if given), then re-check."""
     tests = MODULES[module]
     started = time.monotonic()
     work = prepare(module)
     mutmut = Path(sys.executable).with_name("mutmut")
     print(f"== {module}: mutmut over {' '.join(tests)}", flush=True)
-    code = run_quietly([str(mutmut), "run", "--max-children", str(jobs)], work)
+    code = run_quietly([str(mutmut), "run", "--max-children", str(jobs), *mutants], work)
     if code != 0:
         raise SystemExit(f"mutmut run failed for {module} (exit {code}); see the output above")
-    outcome = Outcome(module=module, statuses=load_statuses(work, module))
+    statuses = load_statuses(work, module)
+    if mutants:  # mutmut's file lists every mutant; only the named ones were run
+        statuses = {name: statuses[name] for name in matching(statuses, mutants)}
+    outcome = Outcome(module=module, statuses=statuses, subset=mutants)
     doubtful = sorted(
         (m for m, s in outcome.statuses.items() if s not in KILLED or s == "timeout"), key=_mutant_order
     )
@@ -453,6 +505,8 @@ def report(outcome: Outcome, show_diffs: bool) -> None:
     counts = Counter(outcome.statuses.values())
     print()
     print(f"== {outcome.module}")
+    if outcome.subset:
+        print(f"SUBSET ({' '.join(outcome.subset)}): these figures are not the module's score")
     print(
         f"mutants {outcome.total}, killed {outcome.killed} "
         f"(incl. {counts.get('timeout', 0)} timeouts), survived {len(outcome.survivors)}"
@@ -486,6 +540,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="+", default=(), metavar="TEST", help="with --which: these tests only"
     )
+    parser.add_argument(
+        "--mutants",
+        nargs="+",
+        default=(),
+        metavar="PATTERN",
+        help="run only these mutants (names or fnmatch patterns; one module); prints the subset's figures",
+    )
     parser.add_argument("--recheck-worker", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     parser.add_argument("--no-diffs", action="store_true", help="list survivors without their diffs")
     args = parser.parse_args(argv)
@@ -503,9 +564,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.which:
         which_tests(modules[0], args.which, tuple(args.only))
         return 0
+    if args.mutants and len(modules) != 1:
+        print("--mutants names the mutants of one module")
+        return 2
     outcomes = []
     for module in modules:
-        outcome = run_module(module, args.jobs, recheck=not args.no_recheck, fresh=args.fresh)
+        outcome = run_module(
+            module, args.jobs, recheck=not args.no_recheck, fresh=args.fresh, mutants=tuple(args.mutants)
+        )
         report(outcome, show_diffs=not args.no_diffs)
         outcomes.append(outcome)
     if len(outcomes) > 1:

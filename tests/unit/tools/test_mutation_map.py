@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from tools import mutation
 
@@ -54,3 +57,40 @@ def test_scores_count_timeouts_as_killed_and_no_tests_as_survived() -> None:
     assert (outcome.total, outcome.killed, outcome.score) == (4, 2, 50.0)
     assert outcome.survivors == ["a__mutmut_3", "b__mutmut_1"]
     assert mutation.status_of(-24) == "timeout" and mutation.status_of(0) == "survived"
+
+
+def test_a_subset_run_keeps_only_the_named_mutants_and_refuses_a_pattern_that_names_none() -> None:
+    names = [
+        "notifier.lifecycle.x_open_or_redetect__mutmut_6",
+        "notifier.lifecycle.x_open_or_redetect__mutmut_60",
+        "notifier.lifecycle.x__write__mutmut_1",
+    ]
+    assert mutation.matching(names, ("notifier.lifecycle.x_open_or_redetect__mutmut_6",)) == names[:1]
+    assert mutation.matching(names, ("*open_or_redetect*",)) == names[:2]
+    assert mutation.matching(names, ("*_write__mutmut_1", names[0])) == [names[0], names[2]]
+    with pytest.raises(SystemExit, match="no mutant matches"):
+        mutation.matching(names, ("*_write__mutmut_1", "*acknowledge*"))
+
+
+def test_the_recheck_tries_first_the_mapped_tests_that_reach_the_mutated_function(tmp_path: Path) -> None:
+    tests = ("tests/unit/a.py", "tests/unit/b.py")
+    (tmp_path / "mutmut-stats.json").write_text(
+        json.dumps(
+            {
+                "tests_by_mangled_function_name": {
+                    "notifier.lifecycle.x_record_event": [
+                        "tests/unit/b.py::test_two[sqlite]",
+                        "tests/unit/a.py::test_one",
+                        "tests/other.py::test_elsewhere",  # not one of the module's tests
+                    ]
+                }
+            }
+        )
+    )
+    first = mutation.covering_tests(tmp_path, "notifier.lifecycle.x_record_event__mutmut_7", tests)
+    assert first == ["tests/unit/a.py::test_one", "tests/unit/b.py::test_two[sqlite]"]
+    # no record (another function, no stats file): no shortcut, all the module's tests decide
+    assert mutation.covering_tests(tmp_path, "notifier.lifecycle.x_add_note__mutmut_1", tests) == []
+    assert (
+        mutation.covering_tests(tmp_path / "none", "notifier.lifecycle.x_record_event__mutmut_7", tests) == []
+    )
