@@ -77,12 +77,12 @@ def _fields(case: Case) -> dict[str, Any]:
 
 
 @contextmanager
-def _updates_of_cases(engine: Engine) -> Iterator[list[str]]:
-    """The UPDATE statements on alert_case sent to the database inside the block."""
+def _updates_of_cases(engine: Engine, verb: str = "UPDATE") -> Iterator[list[str]]:
+    """The ``verb`` (UPDATE, INSERT INTO) statements on alert_case sent to the database inside the block."""
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE ALERT_CASE"):
+        if statement.lstrip().upper().startswith(f"{verb} ALERT_CASE"):
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
@@ -480,6 +480,22 @@ def test_a_redetection_through_the_opener_is_logged_under_its_actor(
         "still quiet",
         later,
     )
+
+
+def test_a_redetection_finds_the_active_case_before_trying_to_open_one(
+    engine: Engine, clock: ManualClock
+) -> None:
+    # The partial unique index would refuse a second active case and the opener would fall back
+    # to re-detecting, so the outcome alone cannot tell; but every re-detection would then cost
+    # an INSERT that fails and a rolled-back savepoint, and the look-up must come first.
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock, severity=Severity.WARNING)
+    with session_scope(engine) as s, _updates_of_cases(engine, "INSERT INTO") as inserts:
+        again, opened = _open(s, clock, severity=Severity.ALERT, household_id=case.household_id)
+    assert (again.id, opened, inserts) == (case.id, False, [])
+    with session_scope(engine) as s, _updates_of_cases(engine, "INSERT INTO") as inserts:
+        other, opened = _open(s, clock)
+    assert opened is True and other.id != case.id and len(inserts) == 1
 
 
 def test_a_new_case_calls_for_follow_up_visits_only_when_asked(engine: Engine, clock: ManualClock) -> None:

@@ -9,6 +9,7 @@ import pytest
 from core.enums import CaseStatus
 from notifier.outbox import BACKOFF_CAP, MAX_ATTEMPTS, backoff, should_cancel
 from notifier.pacing import take_slot
+from notifier.templates import CLOSURE_TEMPLATES
 
 
 def test_backoff_doubles_from_30_seconds_and_is_capped_at_15_minutes() -> None:
@@ -45,6 +46,16 @@ def test_help_and_unwell_messages_survive_an_acknowledgement_but_not_a_clear_or_
     assert not should_cancel(**kw, case_status=CaseStatus.ACKNOWLEDGED)
     assert should_cancel(**kw, case_status=CaseStatus.CLEARED)
     assert should_cancel(**kw, case_status=CaseStatus.RESOLVED)
+
+
+@pytest.mark.parametrize("template", sorted(CLOSURE_TEMPLATES))
+@pytest.mark.parametrize("status", list(CaseStatus))
+def test_all_clear_and_closed_messages_are_never_stale_whatever_the_token(
+    template: str, status: CaseStatus
+) -> None:
+    # They are written after the case moved on (a new token): cancelling them would leave the
+    # family believing the alarm still stands.
+    assert not should_cancel(row_token="old", template=template, case_token="new", case_status=status)
 
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
