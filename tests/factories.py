@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-from core.enums import CaseKind, CaseStatus, Channel, DeviceStatus, DeviceVendor, Language, Role, Severity
+from core.enums import (
+    CaseKind,
+    CaseStatus,
+    Channel,
+    DeviceStatus,
+    DeviceVendor,
+    EdgeKind,
+    Language,
+    Role,
+    Severity,
+    WatchStatus,
+)
 from core.models import (
+    ActivityEdge,
     CallAttempt,
     Case,
     Contact,
@@ -19,6 +31,7 @@ from core.models import (
     Household,
     Notification,
     Organisation,
+    Reading,
     Resident,
     Team,
     User,
@@ -170,6 +183,42 @@ def make_watch(session: Session, household: Household, **values: object) -> Watc
     session.add(watch)
     session.flush()
     return watch
+
+
+def seed_kettle_use(
+    session: Session, day0: datetime, days: int, *, tz: str = "Asia/Seoul"
+) -> tuple[int, int]:
+    """A household whose kettle is used at 08:00, 13:00 and 20:00 (``day0`` is local midnight) for
+    ``days`` days, with a reading every 5 minutes, watched since its last use; its and the kettle's
+    ids. What a routine fit learns from (anomaly.training)."""
+    household = make_household(session, tz=tz)
+    device = make_device(session, household=household, appliance="kettle")
+    assert household.id is not None and device.id is not None
+    session.add_all(
+        Reading(device_id=device.id, ts=t, received_at=t, power_w=0.0)
+        for t in (day0 + timedelta(minutes=m) for m in range(0, days * 1440, 5))
+    )
+    session.add_all(
+        ActivityEdge(
+            household_id=household.id,
+            device_id=device.id,
+            ts=day0 + timedelta(days=d, hours=h, minutes=1),
+            kind=EdgeKind.ON,
+            power_w=1800,
+        )
+        for d in range(days)
+        for h in (8, 13, 20)
+    )
+    last = day0 + timedelta(days=days - 1, hours=20, minutes=1)
+    make_watch(
+        session,
+        household,
+        status=WatchStatus.UP,
+        last_activity_at=last,
+        last_activity_device_id=device.id,
+        alert_after=last + timedelta(hours=12),
+    )
+    return household.id, device.id
 
 
 def case_row(at: datetime, **values: Any) -> Case:

@@ -19,16 +19,23 @@ from tests.factories import make_device, make_household, make_watch
 SETTINGS = Settings(inactivity_default_hours=12)
 
 
-def test_an_ended_away_period_is_listed_for_staff_with_its_explanation(
-    engine: Engine, clock: ManualClock
-) -> None:
+def away_period_ended(engine: Engine, clock: ManualClock) -> int:
+    """A household paused for an hour (away) whose pause the sweeper has just ended; its id."""
     with session_scope(engine) as s:
         h = make_household(s)
         make_watch(s, h, status=WatchStatus.UP, last_activity_at=clock.now() - timedelta(days=2))
         h.monitoring, h.paused_until = MonitoringState.PAUSED, clock.now() + timedelta(hours=1)
         hid = h.id
+    assert hid is not None
     clock.advance(timedelta(hours=1, seconds=1))
     sweeper.tick(engine, clock, SETTINGS)
+    return hid
+
+
+def test_an_ended_away_period_is_listed_for_staff_with_its_explanation(
+    engine: Engine, clock: ManualClock
+) -> None:
+    hid = away_period_ended(engine, clock)
     with Session(engine) as s:
         detail = household_detail(s, s.get_one(Household, hid), now=clock.now())
     [note] = detail.notes

@@ -19,11 +19,12 @@ from api.household_queries import household_detail
 from api.queries import case_detail
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CaseKind, MonitoringState, WatchStatus
+from core.enums import CaseKind, WatchStatus
 from core.i18n import text_in
 from core.models import Case, Household
 from core.settings import Settings
 from tests.factories import make_household, make_watch
+from tests.integration.anomaly.test_away_household_page import away_period_ended
 
 SETTINGS = Settings(inactivity_default_hours=12)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -52,13 +53,7 @@ def test_an_inactivity_case_is_explained_in_korean_and_in_english(engine: Engine
 
 
 def test_an_away_reminder_is_explained_in_both_languages(engine: Engine, clock: ManualClock) -> None:
-    with session_scope(engine) as s:
-        h = make_household(s)
-        make_watch(s, h, status=WatchStatus.UP, last_activity_at=clock.now() - timedelta(days=2))
-        h.monitoring, h.paused_until = MonitoringState.PAUSED, clock.now() + timedelta(hours=1)
-        hid = h.id
-    clock.advance(timedelta(hours=1, seconds=1))
-    sweeper.tick(engine, clock, SETTINGS)
+    hid = away_period_ended(engine, clock)
     with Session(engine) as s:
         [note] = household_detail(s, s.get_one(Household, hid), now=clock.now()).notes
     assert note.explanation_texts is not None

@@ -12,10 +12,10 @@ from anomaly.ladder import ladder
 from anomaly.routine import HOURS_PER_WEEK, Routine
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CaseKind, EdgeKind, Severity, WatchStatus
-from core.models import ActivityEdge, Case, Reading, RoutineModel, Watch
+from core.enums import CaseKind, Severity
+from core.models import Case, RoutineModel, Watch
 from core.settings import Settings
-from tests.factories import make_device, make_household, make_watch
+from tests.factories import seed_kettle_use
 
 SETTINGS = Settings(inactivity_default_hours=12)
 ZONE = "Asia/Seoul"
@@ -25,33 +25,7 @@ DAY0 = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # 2 March 00:00 in Seoul
 def _seed_history(engine: Engine, days: int) -> tuple[int, int]:
     """A kettle used at 08:00, 13:00 and 20:00 Seoul time, with a reading every 5 minutes."""
     with session_scope(engine) as s:
-        household = make_household(s, tz=ZONE)
-        device = make_device(s, household=household, appliance="kettle")
-        assert household.id is not None and device.id is not None
-        rows, edges = [], []
-        for minute in range(0, days * 1440, 5):
-            ts = DAY0 + timedelta(minutes=minute)
-            rows.append(Reading(device_id=device.id, ts=ts, received_at=ts, power_w=0.0))
-        for day in range(days):
-            for hour in (8, 13, 20):
-                ts = DAY0 + timedelta(days=day, hours=hour, minutes=1)
-                edges.append(
-                    ActivityEdge(
-                        household_id=household.id, device_id=device.id, ts=ts, kind=EdgeKind.ON, power_w=1800
-                    )
-                )
-        s.add_all(rows)
-        s.add_all(edges)
-        last = DAY0 + timedelta(days=days - 1, hours=20, minutes=1)
-        make_watch(
-            s,
-            household,
-            status=WatchStatus.UP,
-            last_activity_at=last,
-            last_activity_device_id=device.id,
-            alert_after=last + timedelta(hours=12),
-        )
-        return household.id, device.id
+        return seed_kettle_use(s, DAY0, days, tz=ZONE)
 
 
 def test_retrain_stores_readable_json_once_a_day_and_rearms_the_watch(

@@ -99,6 +99,11 @@ def _contacts_csv(ids: Ids) -> dict[str, Any]:
     return {"files": {"file": ("contacts.csv", text.encode(), "text/csv")}}
 
 
+def audited_write(expected: dict[str, int], **more: Any) -> Rule:
+    """A mutating route whose every call is on the audit record."""
+    return Rule(expected, mutating=True, audited=True, **more)
+
+
 PAUSE_UNTIL = "2026-03-09T00:00:00+00:00"  # a week after the test clock's start
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -112,53 +117,41 @@ RULES: dict[tuple[str, str], Rule] = {
         STAFF_READ, audited=True, params={"days": 30}
     ),
     ("GET", "/api/v1/households/{household_id}/activity/day"): Rule(STAFF_READ, audited=True),
-    ("POST", "/api/v1/households/{household_id}/pause"): Rule(
-        MANAGE, mutating=True, audited=True, fixture="fresh_household", json={"until": PAUSE_UNTIL}
+    ("POST", "/api/v1/households/{household_id}/pause"): audited_write(
+        MANAGE, fixture="fresh_household", json={"until": PAUSE_UNTIL}
     ),
-    ("POST", "/api/v1/households/{household_id}/resume"): Rule(
-        MANAGE, mutating=True, audited=True, fixture="paused_household"
-    ),
-    ("POST", "/api/v1/households/{household_id}/status-links"): Rule(
+    ("POST", "/api/v1/households/{household_id}/resume"): audited_write(MANAGE, fixture="paused_household"),
+    ("POST", "/api/v1/households/{household_id}/status-links"): audited_write(
         _statuses(201, 201, 404, 403, 403),
-        mutating=True,
-        audited=True,
         json={"contact_id": "{contact_id}", "days": 3},
     ),
     # When family members last opened their links is about the household: a view, audited.
     ("GET", "/api/v1/households/{household_id}/status-links"): Rule(MANAGE, audited=True),
-    ("POST", "/api/v1/status-links/{status_link_id}/revoke"): Rule(
-        MANAGE, mutating=True, audited=True, fixture="fresh_status_link"
+    ("POST", "/api/v1/status-links/{status_link_id}/revoke"): audited_write(
+        MANAGE, fixture="fresh_status_link"
     ),
-    ("POST", "/api/v1/households/{household_id}/contacts"): Rule(
+    ("POST", "/api/v1/households/{household_id}/contacts"): audited_write(
         _statuses(201, 201, 404, 403, 403),
-        mutating=True,
-        audited=True,
         json={"name": "Neighbour", "phone": "+821055512345"},
     ),
-    ("PATCH", "/api/v1/contacts/{contact_id}"): Rule(
-        MANAGE, mutating=True, audited=True, fixture="fresh_contact", json={"tier": 2}
+    ("PATCH", "/api/v1/contacts/{contact_id}"): audited_write(
+        MANAGE, fixture="fresh_contact", json={"tier": 2}
     ),
-    ("DELETE", "/api/v1/contacts/{contact_id}"): Rule(
-        _statuses(204, 204, 404, 403, 403), mutating=True, audited=True, fixture="fresh_contact"
+    ("DELETE", "/api/v1/contacts/{contact_id}"): audited_write(
+        _statuses(204, 204, 404, 403, 403), fixture="fresh_contact"
     ),
     ("GET", "/api/v1/cases"): Rule(STAFF_LIST),
     ("GET", "/api/v1/cases/{case_id}"): Rule(STAFF_READ, audited=True),
     # The 119 hand-off sheet: names, address, phone and words, so audited like the case page.
     ("GET", "/api/v1/cases/{case_id}/handoff"): Rule(STAFF_READ, audited=True),
-    ("POST", "/api/v1/cases/{case_id}/acknowledge"): Rule(
-        STAFF_READ, mutating=True, audited=True, fixture="fresh_case"
-    ),
-    ("POST", "/api/v1/cases/{case_id}/resolve"): Rule(
+    ("POST", "/api/v1/cases/{case_id}/acknowledge"): audited_write(STAFF_READ, fixture="fresh_case"),
+    ("POST", "/api/v1/cases/{case_id}/resolve"): audited_write(
         MANAGE,
-        mutating=True,
-        audited=True,
         fixture="fresh_case",
         json={"code": "resident_fine", "note": "spoke to her"},
     ),
-    ("POST", "/api/v1/cases/{case_id}/notes"): Rule(
+    ("POST", "/api/v1/cases/{case_id}/notes"): audited_write(
         _statuses(201, 201, 404, 201, 403),
-        mutating=True,
-        audited=True,
         fixture="fresh_case",
         json={"text": "n"},
     ),
@@ -172,35 +165,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/reports/export.csv"): Rule(STAFF_LIST, audited=True),
     ("GET", "/api/v1/devices/pending"): Rule(_statuses(200, 200, 200, 403, 403)),
     ("GET", "/api/v1/devices/identities"): Rule(ADMIN_ONLY),
-    ("POST", "/api/v1/devices/identities"): Rule(
+    ("POST", "/api/v1/devices/identities"): audited_write(
         _statuses(201, 403, 403, 403, 403),
-        mutating=True,
-        audited=True,
         json={"vendor": "native", "external_id": "{username}"},
     ),
-    ("POST", "/api/v1/devices/identities/{identity_id}/rotate"): Rule(
-        ADMIN_ONLY, mutating=True, audited=True, fixture="fresh_identity"
+    ("POST", "/api/v1/devices/identities/{identity_id}/rotate"): audited_write(
+        ADMIN_ONLY, fixture="fresh_identity"
     ),
-    ("POST", "/api/v1/devices/identities/{identity_id}/revoke"): Rule(
-        ADMIN_ONLY, mutating=True, audited=True, fixture="fresh_identity"
+    ("POST", "/api/v1/devices/identities/{identity_id}/revoke"): audited_write(
+        ADMIN_ONLY, fixture="fresh_identity"
     ),
-    ("POST", "/api/v1/devices/{device_id}/assign"): Rule(
+    ("POST", "/api/v1/devices/{device_id}/assign"): audited_write(
         MANAGE,
-        mutating=True,
-        audited=True,
         fixture="pending_device",
         json={"household_id": "{household_id}", "appliance": "kettle"},
     ),
     # Another team's caseworker gets a row-level 422 (team A is not theirs) and nothing is written.
-    ("POST", "/api/v1/import/households"): Rule(
-        _statuses(200, 200, 422, 403, 403), mutating=True, audited=True, build=_households_csv
+    ("POST", "/api/v1/import/households"): audited_write(
+        _statuses(200, 200, 422, 403, 403), build=_households_csv
     ),
-    ("POST", "/api/v1/import/contacts"): Rule(
-        _statuses(200, 200, 422, 403, 403), mutating=True, audited=True, build=_contacts_csv
+    ("POST", "/api/v1/import/contacts"): audited_write(
+        _statuses(200, 200, 422, 403, 403), build=_contacts_csv
     ),
     # Assignment and field visits: the household's team (and admins), not the control room.
-    ("POST", "/api/v1/cases/{case_id}/assign"): Rule(
-        MANAGE, mutating=True, audited=True, fixture="fresh_case", json={"user_id": "{member_id}"}
+    ("POST", "/api/v1/cases/{case_id}/assign"): audited_write(
+        MANAGE, fixture="fresh_case", json={"user_id": "{member_id}"}
     ),
     # The assignment picker: id and display name only, so not a personal-data view (no audit entry).
     ("GET", "/api/v1/cases/{case_id}/assignees"): Rule(MANAGE),
@@ -212,70 +201,50 @@ RULES: dict[tuple[str, str], Rule] = {
     # Live notices of new 긴급 cases: a stream, asked here to close after its first event.
     ("GET", "/api/v1/live/urgent"): Rule(STAFF_LIST, params={"seconds": 0}),
     # The caller's own dashboard preferences (a change to their account: on the record).
-    ("PATCH", "/api/v1/auth/me/preferences"): Rule(
-        _statuses(200, 200, 200, 200, 403), mutating=True, audited=True, json={"urgent_sound": False}
+    ("PATCH", "/api/v1/auth/me/preferences"): audited_write(
+        _statuses(200, 200, 200, 200, 403), json={"urgent_sound": False}
     ),
-    ("POST", "/api/v1/cases/{case_id}/field-visits"): Rule(
+    ("POST", "/api/v1/cases/{case_id}/field-visits"): audited_write(
         _statuses(201, 201, 404, 403, 403),
-        mutating=True,
-        audited=True,
         fixture="fresh_case",
         json={"visited_at": "{now}", "note": "she was at the market", "visitor_user_id": "{member_id}"},
     ),
     # Users, teams, organisations and the escalation policy are the admin's.
     ("GET", "/api/v1/users"): Rule(ADMIN_ONLY, audited=True),
-    ("POST", "/api/v1/users"): Rule(
+    ("POST", "/api/v1/users"): audited_write(
         _statuses(201, 403, 403, 403, 403),
-        mutating=True,
-        audited=True,
         json={"username": "{username}", "password": "long enough pw", "role": "control_room"},
     ),
-    ("PATCH", "/api/v1/users/{user_id}"): Rule(
-        ADMIN_ONLY, mutating=True, audited=True, json={"display_name": "{label}"}
-    ),
+    ("PATCH", "/api/v1/users/{user_id}"): audited_write(ADMIN_ONLY, json={"display_name": "{label}"}),
     ("GET", "/api/v1/teams/{team_id}/members"): Rule(STAFF_READ, audited=True),
-    ("POST", "/api/v1/teams"): Rule(
+    ("POST", "/api/v1/teams"): audited_write(
         _statuses(201, 403, 403, 403, 403),
-        mutating=True,
-        audited=True,
         json={"name": "{label}", "organisation_id": "{organisation_id}"},
     ),
-    ("PATCH", "/api/v1/teams/{team_id}"): Rule(
-        ADMIN_ONLY, mutating=True, audited=True, json={"name": "{label}"}
-    ),
+    ("PATCH", "/api/v1/teams/{team_id}"): audited_write(ADMIN_ONLY, json={"name": "{label}"}),
     ("GET", "/api/v1/organisations"): Rule(ADMIN_ONLY),
     ("GET", "/api/v1/organisations/{organisation_id}/escalation-policy"): Rule(ADMIN_ONLY),
-    ("PUT", "/api/v1/organisations/{organisation_id}/escalation-policy"): Rule(
+    ("PUT", "/api/v1/organisations/{organisation_id}/escalation-policy"): audited_write(
         ADMIN_ONLY,
-        mutating=True,
-        audited=True,
         json={"policy": {"steps": [{"action": "call_resident", "wait_minutes": 20}]}},
     ),
     # Household management: like contacts (another team's caseworker may not create into team A).
-    ("POST", "/api/v1/households"): Rule(
+    ("POST", "/api/v1/households"): audited_write(
         _statuses(201, 201, 422, 403, 403),
-        mutating=True,
-        audited=True,
         json={"code": "{code}", "team_id": "{team_a}"},
     ),
-    ("PATCH", "/api/v1/households/{household_id}"): Rule(
-        MANAGE, mutating=True, audited=True, json={"address": "{label}"}
+    ("PATCH", "/api/v1/households/{household_id}"): audited_write(MANAGE, json={"address": "{label}"}),
+    ("POST", "/api/v1/households/{household_id}/residents"): audited_write(
+        _statuses(201, 201, 404, 403, 403), json={"name": "Second Resident"}
     ),
-    ("POST", "/api/v1/households/{household_id}/residents"): Rule(
-        _statuses(201, 201, 404, 403, 403), mutating=True, audited=True, json={"name": "Second Resident"}
-    ),
-    ("PATCH", "/api/v1/residents/{resident_id}"): Rule(
-        MANAGE, mutating=True, audited=True, json={"name": "{label}"}
-    ),
+    ("PATCH", "/api/v1/residents/{resident_id}"): audited_write(MANAGE, json={"name": "{label}"}),
     # Erasure cannot be undone: the admin's alone (a fresh household each, its open case forced).
-    ("POST", "/api/v1/residents/{resident_id}/erase"): Rule(
-        ADMIN_ONLY, mutating=True, audited=True, fixture="fresh_resident", json={"force": True}
+    ("POST", "/api/v1/residents/{resident_id}/erase"): audited_write(
+        ADMIN_ONLY, fixture="fresh_resident", json={"force": True}
     ),
     ("GET", "/api/v1/households/{household_id}/checkin-schedule"): Rule(STAFF_READ),
-    ("PUT", "/api/v1/households/{household_id}/checkin-schedule"): Rule(
+    ("PUT", "/api/v1/households/{household_id}/checkin-schedule"): audited_write(
         MANAGE,
-        mutating=True,
-        audited=True,
         fixture="fresh_household",
         json={"weekdays": [1, 4], "local_time": "10:30"},
     ),

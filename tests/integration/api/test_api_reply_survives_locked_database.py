@@ -248,12 +248,7 @@ def test_webhook_and_worker_racing_act_on_a_reply_once(
 
 
 def test_a_reask_answer_never_overtakes_the_spooled_reply_it_followed(
-    app_client: TestClient,
-    engine: Engine,
-    world: World,
-    clock: ManualClock,
-    settings: Settings,
-    call_code: str,
+    app_client: TestClient, engine: Engine, clock: ManualClock, settings: Settings, call_code: str
 ) -> None:
     with database_locked(engine):
         status, twiml, _ = _post_help(app_client, call_code, n=1, words="여보세요?")
@@ -271,7 +266,7 @@ def test_a_reask_answer_never_overtakes_the_spooled_reply_it_followed(
 
 
 def test_a_reask_answer_waits_for_the_reply_before_it_then_is_not_dropped(
-    engine: Engine, world: World, clock: ManualClock, settings: Settings, call_code: str
+    engine: Engine, clock: ManualClock, settings: Settings, call_code: str
 ) -> None:
     # The first reply was spooled on another API host, not yet imported: the answer to the
     # re-ask waits for it, and after GAP_WAIT is taken as the next answer rather than dropped.

@@ -174,16 +174,9 @@ BAD_SIGNATURES = {
 }
 
 
-@pytest.mark.parametrize(("path", "query", "handler", "status", "twiml"), ROUTES, ids=IDS)
+@pytest.mark.parametrize(("path", "query"), [route[:2] for route in ROUTES], ids=IDS)
 def test_bad_or_missing_signature_is_403_and_nothing_changes(
-    app_client: TestClient,
-    recorder: Recorder,
-    engine: Engine,
-    path: str,
-    query: dict[str, str | int],
-    handler: str,
-    status: int,
-    twiml: bool,
+    app_client: TestClient, recorder: Recorder, engine: Engine, path: str, query: dict[str, str | int]
 ) -> None:
     before = _event_count(engine)
     for label, kwargs in BAD_SIGNATURES.items():

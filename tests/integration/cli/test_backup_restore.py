@@ -10,7 +10,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -113,11 +113,20 @@ def _figures() -> dict[str, object]:
     }
 
 
-def _anbu(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, *argv: str):
-    monkeypatch.setenv("ANBU_DATABASE_URL", url)
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+Anbu = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def anbu(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Anbu:
+    """``anbu(url, *argv)``: the ``anbu`` command on that database; its exit code, stdout, stderr."""
+
+    def run(url: str, *argv: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("ANBU_DATABASE_URL", url)
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 def _table_counts(url: str) -> dict[str, int]:
@@ -133,25 +142,22 @@ def _table_counts(url: str) -> dict[str, int]:
 
 
 def test_backup_then_restore_into_a_fresh_database_gives_equal_stats(
-    urls: tuple[str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    urls: tuple[str, str], tmp_path: Path, anbu: Anbu
 ) -> None:
     source, target = urls
     _seed(source)
-    code, out, _ = _anbu(monkeypatch, capsys, source, "stats", "--json")
+    code, out, _ = anbu(source, "stats", "--json")
     before = json.loads(out)
     assert before["households"] == 3 and before["readings"] == 150 and before["notifications"] == 3
 
     archive = tmp_path / "backups" / "anbu.backup"
-    code, out, err = _anbu(monkeypatch, capsys, source, "backup", str(archive))
+    code, out, err = anbu(source, "backup", str(archive))
     assert code == 0, err
     assert archive.is_file() and f"{archive.stat().st_size:,} bytes" in out
 
-    code, out, err = _anbu(monkeypatch, capsys, target, "restore", str(archive))
+    code, out, err = anbu(target, "restore", str(archive))
     assert code == 0, err
-    code, out, _ = _anbu(monkeypatch, capsys, target, "stats", "--json")
+    code, out, _ = anbu(target, "stats", "--json")
     assert json.loads(out) == before
     assert _table_counts(target) == _table_counts(source)
 
@@ -164,52 +170,49 @@ def test_backup_then_restore_into_a_fresh_database_gives_equal_stats(
 
 
 def test_restore_refuses_a_database_that_is_not_empty_unless_forced(
-    urls: tuple[str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    urls: tuple[str, str], tmp_path: Path, anbu: Anbu
 ) -> None:
     source, target = urls
     _seed(source)
     archive = tmp_path / "anbu.backup"
-    assert _anbu(monkeypatch, capsys, source, "backup", str(archive))[0] == 0
+    assert anbu(source, "backup", str(archive))[0] == 0
     upgrade(target)
     engine = make_engine(target)
     with session_scope(engine) as s:
         make_household(s)
     engine.dispose()
 
-    code, _, err = _anbu(monkeypatch, capsys, target, "restore", str(archive))
+    code, _, err = anbu(target, "restore", str(archive))
     assert code == 1 and "not empty" in err
     assert _table_counts(target)["household"] == 1  # untouched
 
-    code, _, err = _anbu(monkeypatch, capsys, target, "restore", "--force", str(archive))
+    code, _, err = anbu(target, "restore", "--force", str(archive))
     assert code == 0, err
     assert _table_counts(target) == _table_counts(source)
 
 
 def test_backup_never_overwrites_unless_forced_and_restore_checks_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, anbu: Anbu
 ) -> None:
     source = f"sqlite:///{tmp_path / 'source.db'}"
     _seed(source)
     archive = tmp_path / "anbu.backup"
     archive.write_text("an older backup")
-    code, _, err = _anbu(monkeypatch, capsys, source, "backup", str(archive))
+    code, _, err = anbu(source, "backup", str(archive))
     assert code == 1 and "exists" in err and archive.read_text() == "an older backup"
-    assert _anbu(monkeypatch, capsys, source, "backup", "--force", str(archive))[0] == 0
+    assert anbu(source, "backup", "--force", str(archive))[0] == 0
 
     target = f"sqlite:///{tmp_path / 'fresh.db'}"
     not_a_backup = tmp_path / "notes.txt"
     not_a_backup.write_text("hello")
-    code, _, err = _anbu(monkeypatch, capsys, target, "restore", str(not_a_backup))
+    code, _, err = anbu(target, "restore", str(not_a_backup))
     assert code == 1 and "not a SQLite backup" in err
-    code, _, err = _anbu(monkeypatch, capsys, target, "restore", str(tmp_path / "missing"))
+    code, _, err = anbu(target, "restore", str(tmp_path / "missing"))
     assert code == 1 and "no such backup file" in err
 
 
 def test_sqlite_backup_is_online_and_consistent_while_a_writer_keeps_writing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, anbu: Anbu
 ) -> None:
     source = f"sqlite:///{tmp_path / 'busy.db'}"
     _seed(source)
@@ -234,7 +237,7 @@ def test_sqlite_backup_is_online_and_consistent_while_a_writer_keeps_writing(
         while written[0] < 20:
             stop.wait(0.01)
         archive = tmp_path / "online.backup"
-        code, _, err = _anbu(monkeypatch, capsys, source, "backup", str(archive))
+        code, _, err = anbu(source, "backup", str(archive))
         assert code == 0, err
         at_backup_end = written[0]
         while written[0] < at_backup_end + 20:  # the writer was never blocked for long

@@ -17,14 +17,13 @@ from anomaly import training
 from core import reading_partitions
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import EdgeKind, WatchStatus
 from core.migrate import upgrade
-from core.models import ActivityEdge, Reading, RoutineModel, RoutineRefit
+from core.models import Reading, RoutineModel, RoutineRefit
 from core.reading_partitions import DEFAULT_PARTITION, partition_name
 from core.settings import Settings
 from notifier import retention
 from tests.conftest import needs_postgres, private_pg_schema
-from tests.factories import make_device, make_household, make_watch
+from tests.factories import make_device, make_household, seed_kettle_use
 
 pytestmark = needs_postgres
 
@@ -133,34 +132,7 @@ def _seed(engine: Engine) -> int:
             if day not in reading_partitions.existing_days(conn):
                 reading_partitions.make_partition(conn, day)
     with session_scope(engine) as s:
-        household = make_household(s, tz="Asia/Seoul")
-        device = make_device(s, household=household, appliance="kettle")
-        assert household.id is not None and device.id is not None
-        s.add_all(
-            Reading(device_id=device.id, ts=t, received_at=t, power_w=0.0)
-            for t in (DAY0 + timedelta(minutes=m) for m in range(0, DAYS * 1440, 5))
-        )
-        s.add_all(
-            ActivityEdge(
-                household_id=household.id,
-                device_id=device.id,
-                ts=DAY0 + timedelta(days=d, hours=h, minutes=1),
-                kind=EdgeKind.ON,
-                power_w=1800,
-            )
-            for d in range(DAYS)
-            for h in (8, 13, 20)
-        )
-        last = DAY0 + timedelta(days=DAYS - 1, hours=20, minutes=1)
-        make_watch(
-            s,
-            household,
-            status=WatchStatus.UP,
-            last_activity_at=last,
-            last_activity_device_id=device.id,
-            alert_after=last + timedelta(hours=12),
-        )
-        return household.id
+        return seed_kettle_use(s, DAY0, DAYS)[0]
 
 
 def _refit(engine: Engine, household_id: int, clock: ManualClock) -> dict[str, Any]:

@@ -168,6 +168,35 @@ def _publish_all(
     return thread
 
 
+def _half_stream(
+    publisher: Publisher,
+    topic_of: str,
+    engine: Engine,
+    device: str,
+    total: int,
+    *,
+    stored: int,
+    timeout: float,
+) -> tuple[threading.Thread, list[int], threading.Event]:
+    """Once the gateway is subscribed, publish ``total`` readings of ``device`` in the background,
+    holding the second half until the returned event is set; return when ``stored`` are stored.
+    Also the thread, and how many the broker acknowledged so far (``progress[0]``)."""
+    _wait_subscribed(publisher, topic_of, engine, unique("probe"))
+    progress, resume = [0], threading.Event()
+    thread = _publish_all(
+        publisher,
+        topic_of.format(device=device),
+        _payloads(total),
+        progress,
+        pause_after=total // 2,
+        resume=resume,
+    )
+    wait_until(
+        lambda: readings_for(engine, device)[0] >= stored, timeout=timeout, what=f"{stored} readings stored"
+    )
+    return thread, progress, resume
+
+
 def _publish_until_acked(client: mqtt.Client, topic: str, payload: bytes, patience_s: float = 120) -> None:
     """What a plug does: keep a QoS 1 message until the broker acknowledges it, across reconnects.
 
@@ -212,18 +241,10 @@ def test_kill9_mid_stream_then_restart_stores_every_message_exactly_once(
     first = GatewayProcess(env, tmp_path / "gw1.log")
     second: GatewayProcess | None = None
     try:
-        _wait_subscribed(publisher, topic_of, engine, unique("probe"))
-        progress, resume = [0], threading.Event()
         # The second half is held until the kill, so it is published while no gateway runs.
-        thread = _publish_all(
-            publisher,
-            topic_of.format(device=device),
-            _payloads(total),
-            progress,
-            pause_after=total // 2,
-            resume=resume,
+        thread, progress, resume = _half_stream(
+            publisher, topic_of, engine, device, total, stored=100, timeout=30
         )
-        wait_until(lambda: readings_for(engine, device)[0] >= 100, timeout=30, what="100 readings stored")
         first.kill9()
         resume.set()
         stored_before_restart = readings_for(engine, device)[0]
@@ -480,14 +501,24 @@ def _log_says(gateway: GatewayProcess, words: str) -> bool:
     return words in Path(gateway.log.name).read_text(encoding="utf-8", errors="replace")
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="the mosquitto binary is not installed")
-def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_url: str) -> None:
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[PrivateMosquitto]:
+    """A Mosquitto of the test's own, to restart or kill; stopped afterwards."""
+    if shutil.which("mosquitto") is None:
+        pytest.skip("the mosquitto binary is not installed")
+    broker = PrivateMosquitto(tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def test_private_broker_restart_mid_stream_loses_nothing(
+    tmp_path: Path, sqlite_url: str, private_broker: PrivateMosquitto
+) -> None:
     # The gateway runs in its own process, as deployed: in the test's process its ingest and the
     # publisher's network thread shared one interpreter, and on a loaded CI machine the publisher
     # waited out its deadlines ("broker never acknowledged a message", 299 of 1500 published).
-    broker = PrivateMosquitto(tmp_path / "broker")
-    broker.start()
-    url = f"mqtt://127.0.0.1:{broker.port}"
+    url = f"mqtt://127.0.0.1:{private_broker.port}"
     tag = unique("brk")
     env = _gateway_env(tmp_path, sqlite_url, url, f"anbu-test-{tag}", tag)
     topic_of = f"anbu-{tag}/{{device}}/reading"
@@ -496,20 +527,12 @@ def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_
     gateway = GatewayProcess(env, tmp_path / "gw.log")
     device, total = unique("stream"), 1500
     try:
-        _wait_subscribed(publisher, topic_of, engine, unique("probe"))
-        progress, resume = [0], threading.Event()
         # The second half waits for the restart: on a busy machine the whole stream could reach
         # the broker before 200 readings are stored, and the restart would then test nothing.
-        thread = _publish_all(
-            publisher,
-            topic_of.format(device=device),
-            _payloads(total),
-            progress,
-            pause_after=total // 2,
-            resume=resume,
+        thread, progress, resume = _half_stream(
+            publisher, topic_of, engine, device, total, stored=200, timeout=60
         )
-        wait_until(lambda: readings_for(engine, device)[0] >= 200, timeout=60, what="200 readings stored")
-        broker.restart()
+        private_broker.restart()
         resume.set()
         assert readings_for(engine, device)[0] < total, "everything was stored before the restart"
         thread.join(300)
@@ -520,21 +543,17 @@ def test_private_broker_restart_mid_stream_loses_nothing(tmp_path: Path, sqlite_
     finally:
         gateway.stop()
         publisher.close()
-        broker.stop()
         engine.dispose()
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="the mosquitto binary is not installed")
 def test_a_broker_crash_that_lost_the_session_is_flagged_and_the_gateway_is_back_within_seconds(
-    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, private_broker: PrivateMosquitto, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Issue 14.7, gateway side: Mosquitto with its default autosave is SIGKILLed and stays down
     # 8 s. The session is gone when it returns: the gateway must say so at WARNING, count it for
     # /metrics, leave a row the incidents tick turns into a staff notice, and be back at once
     # (paho's own backoff, 1 s doubling to 120 s, would wait up to 8 s more after 8 s down).
-    broker = PrivateMosquitto(tmp_path / "broker")
-    broker.start()
-    _url, settings = _private_broker_settings(broker, "crash")
+    _url, settings = _private_broker_settings(private_broker, "crash")
     engine = make_engine(sqlite_url)
     clock = ManualClock(datetime.now(UTC))
     gateway = Gateway(settings, engine, clock)
@@ -543,10 +562,10 @@ def test_a_broker_crash_that_lost_the_session_is_flagged_and_the_gateway_is_back
     try:
         assert gateway.wait_connected(10)
         generation = gateway.metrics()["generation"]
-        broker.kill()
+        private_broker.kill()
         time.sleep(8)
         with caplog.at_level(logging.INFO, logger="gateway.service"):
-            broker.start()
+            private_broker.start()
             back = time.monotonic()
             wait_until(
                 lambda: gateway.metrics()["sessions_lost"] == 1 and bool(gateway.metrics()["connected"]),
@@ -571,13 +590,11 @@ def test_a_broker_crash_that_lost_the_session_is_flagged_and_the_gateway_is_back
         )
     finally:
         gateway.stop()
-        broker.stop()
         engine.dispose()
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="the mosquitto binary is not installed")
 def test_a_backlog_drain_after_a_reconnect_makes_no_probe_fail(
-    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, private_broker: PrivateMosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The delivery probe (QoS 0) travels behind what the broker queued for the gateway while it
     # was away. A drain that outlasts the probe's 5 s must not count as "the session does not
@@ -585,9 +602,7 @@ def test_a_backlog_drain_after_a_reconnect_makes_no_probe_fail(
     # ("probes never come back"). The probe's timeout is shortened to 0.25 s so that the drain
     # outlasts it on a fast, idle machine too (12,000 messages drained in 0.96 s on CI).
     monkeypatch.setattr(Gateway, "probe_timeout_s", 0.25)
-    broker = PrivateMosquitto(tmp_path / "broker")
-    broker.start()
-    url, settings = _private_broker_settings(broker, "drain")
+    url, settings = _private_broker_settings(private_broker, "drain")
     engine = make_engine(sqlite_url)
     clock = ManualClock(datetime.now(UTC))
     device, total = unique("backlog"), 12000
@@ -617,7 +632,6 @@ def test_a_backlog_drain_after_a_reconnect_makes_no_probe_fail(
         if second is not None:
             second.stop()
         publisher.close()
-        broker.stop()
         engine.dispose()
 
 

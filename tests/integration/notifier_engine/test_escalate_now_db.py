@@ -112,9 +112,7 @@ def test_emergency_on_an_acknowledged_case_still_goes_out_with_the_current_token
 ) -> None:
     case_id = _open_case_after_first_call(engine, clock, settings)
     with session_scope(engine) as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        lifecycle.acknowledge(s, case, actor="contact:1", now=clock.now())
+        lifecycle.acknowledge(s, s.get_one(Case, case_id), actor="contact:1", now=clock.now())
     _escalate(engine, case_id, clock, "emergency")
     case = load_case(engine, case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED and case.severity == Severity.CRITICAL
@@ -130,9 +128,7 @@ def test_help_asked_on_a_case_that_was_cleared_meanwhile_opens_a_help_case(
 ) -> None:
     case_id = _open_case_after_first_call(engine, clock, settings)
     with session_scope(engine) as s:
-        case = s.get(Case, case_id)
-        assert case is not None
-        lifecycle.clear(s, case, reason="activity_resumed", now=clock.now())
+        lifecycle.clear(s, s.get_one(Case, case_id), reason="activity_resumed", now=clock.now())
     _escalate(engine, case_id, clock, "emergency")
     _escalate(engine, case_id, clock, "emergency")  # idempotent on the new case too
     with Session(engine) as s:

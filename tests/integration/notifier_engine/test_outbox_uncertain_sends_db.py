@@ -7,7 +7,7 @@ and, with ANBU_TEST_DATABASE_URL, on PostgreSQL (the ``engine`` fixture).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -57,17 +57,37 @@ def provider(clock: ManualClock) -> ProviderTransport:
     return ProviderTransport(clock=clock)
 
 
-def test_a_worker_that_dies_after_placing_a_call_never_places_it_again(
+def _sent_by_a_worker_that_died(
+    engine: Engine,
+    clock: ManualClock,
+    settings: Settings,
+    transport: RecordingTransport,
+    monkeypatch: pytest.MonkeyPatch,
+    policy: Mapping[str, object] | None = None,
+) -> int:
+    """A case whose first message a worker sent and then died before recording it; its id."""
+    case_id = open_case(engine, clock, policy=policy)
+    run_notifier_ticks(engine, clock, settings)
+    _die_after_sending_once(monkeypatch)
+    send_outbox(engine, clock, settings, transport)
+    return case_id
+
+
+@pytest.fixture
+def case_id(
     engine: Engine,
     clock: ManualClock,
     settings: Settings,
     provider: ProviderTransport,
     monkeypatch: pytest.MonkeyPatch,
+) -> int:
+    """A case whose first call a worker placed through ``provider``, then died; its id."""
+    return _sent_by_a_worker_that_died(engine, clock, settings, provider, monkeypatch)
+
+
+def test_a_worker_that_dies_after_placing_a_call_never_places_it_again(
+    engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport, case_id: int
 ) -> None:
-    case_id = open_case(engine, clock)
-    run_notifier_ticks(engine, clock, settings)
-    _die_after_sending_once(monkeypatch)
-    send_outbox(engine, clock, settings, provider)
     assert len(provider.sent) == 1
     with Session(engine) as s:
         (call,) = calls(s, case_id)
@@ -164,16 +184,8 @@ def test_an_uncertain_row_the_provider_never_got_is_sent_once(
 
 
 def test_a_failed_lookup_sends_nothing_and_asks_again_later(
-    engine: Engine,
-    clock: ManualClock,
-    settings: Settings,
-    provider: ProviderTransport,
-    monkeypatch: pytest.MonkeyPatch,
+    engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport, case_id: int
 ) -> None:
-    case_id = open_case(engine, clock)
-    run_notifier_ticks(engine, clock, settings)
-    _die_after_sending_once(monkeypatch)
-    send_outbox(engine, clock, settings, provider)
     provider.lookup_failures.append(TransportError("HTTP 503", permanent=False, code="http-503"))
     clock.advance(LEASE + timedelta(seconds=1))
     assert send_outbox(engine, clock, settings, provider) == 1
@@ -192,11 +204,7 @@ def test_a_failed_lookup_sends_nothing_and_asks_again_later(
 
 
 def test_another_rows_call_to_the_same_number_is_not_taken_for_this_one(
-    engine: Engine,
-    clock: ManualClock,
-    settings: Settings,
-    provider: ProviderTransport,
-    monkeypatch: pytest.MonkeyPatch,
+    engine: Engine, clock: ManualClock, settings: Settings, provider: ProviderTransport
 ) -> None:
     case_id = open_case(engine, clock)
     run_notifier_ticks(engine, clock, settings)
@@ -244,10 +252,8 @@ def test_a_status_callback_records_the_provider_id_so_the_dead_workers_send_is_n
 ) -> None:
     # A transport that cannot be asked (like the console): only the callback can save us here.
     transport = RecordingTransport()
-    case_id = open_case(engine, clock, policy=None if kind == "call" else FAMILY_FIRST)
-    run_notifier_ticks(engine, clock, settings)
-    _die_after_sending_once(monkeypatch)
-    send_outbox(engine, clock, settings, transport)
+    policy = None if kind == "call" else FAMILY_FIRST
+    case_id = _sent_by_a_worker_that_died(engine, clock, settings, transport, monkeypatch, policy)
     (sent,) = transport.sent
     callback: Callable[[Session], None]
     with Session(engine) as s:
