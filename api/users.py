@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.security import hash_password
 from core.clock import SYSTEM_CLOCK
+from core.db import insert_first
 from core.enums import Role
 from core.models import Team, User
 
@@ -87,12 +87,8 @@ def create_user(
         phone=phone,
         created_at=now or SYSTEM_CLOCK.now(),
     )
-    try:
-        with session.begin_nested():  # a concurrent insert of the same name loses here
-            session.add(user)
-            session.flush()
-    except IntegrityError:
-        raise ValueError(f"username {name!r} is already taken") from None
+    if not insert_first(session, user):  # a concurrent insert of the same name loses here
+        raise ValueError(f"username {name!r} is already taken")
     return user
 
 

@@ -151,6 +151,18 @@ def claim_row(session: Session, statement: Update) -> bool:
     return cast(CursorResult[Any], result).rowcount == 1
 
 
+def insert_first(session: Session, row: SQLModel) -> bool:
+    """Insert ``row`` inside a savepoint; False if a unique key says a concurrent writer inserted
+    its twin first. Only the savepoint is rolled back: the caller's transaction goes on."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 def claim_lease(
     session: Session,
     model: type[SQLModel],
@@ -163,7 +175,7 @@ def claim_lease(
 
     ``model`` has the household's id as its primary key and a ``claimed_until`` lease column
     (the roll-up's and the routine refit's). A household with no row yet: the new row is the
-    claim, inserted in a savepoint, so a concurrent first claim loses on the key.
+    claim (:func:`insert_first`), so a concurrent first claim loses on the key.
     """
     table: Any = model  # the columns are the model's, which SQLModel does not type
     db_now = database_now(session)
@@ -181,10 +193,4 @@ def claim_lease(
         return True
     if session.get(model, household_id) is not None:
         return False
-    try:
-        with session.begin_nested():
-            session.add(model(household_id=household_id, claimed_until=lease))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_first(session, model(household_id=household_id, claimed_until=lease))

@@ -29,11 +29,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from core.clock import Clock
-from core.db import claim_row, database_now, session_scope
+from core.db import claim_row, database_now, insert_first, session_scope
 from core.models import CallPacing
 from core.settings import Settings
 
@@ -67,13 +66,11 @@ def claim_slot(
             current = now() if now is not None else database_now(session)
             read_at = time.monotonic()
             if row is None:
-                try:
-                    with session.begin_nested():
-                        session.add(CallPacing(account=account, next_slot_at=current + interval, version=0))
-                        session.flush()
-                except IntegrityError:
-                    continue  # another worker created the row first: read it and race again
-                return current, read_at
+                if insert_first(
+                    session, CallPacing(account=account, next_slot_at=current + interval, version=0)
+                ):
+                    return current, read_at
+                continue  # another worker created the row first: read it and race again
             slot, following = take_slot(current, row.next_slot_at, interval)
             if claim_row(
                 session,

@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.db import insert_first
 from core.enums import CallPurpose, CallStatus, CaseEventType, Channel, Language, OutboxStatus, RecipientKind
 from core.models import CallAttempt, Case, Contact, Household, Notification
 from notifier import ack_codes, family_link, handoff, lifecycle
@@ -286,13 +286,7 @@ def _insert_once(session: Session, row: CallAttempt | Notification, model: type[
     exists = session.exec(select(model.id).where(model.idempotency_key == key)).first()
     if exists is not None:
         return False
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_first(session, row)
 
 
 def new_call(

@@ -26,10 +26,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from twilio.twiml.messaging_response import MessagingResponse
 
+from core.db import insert_first
 from core.enums import (
     CaseEventType,
     CaseKind,
@@ -181,13 +181,7 @@ def first_delivery(session: Session, message_sid: str, now: datetime) -> bool:
     seen = session.exec(select(InboundMessage.id).where(InboundMessage.message_sid == message_sid)).first()
     if seen is not None:
         return False
-    try:
-        with session.begin_nested():
-            session.add(InboundMessage(message_sid=message_sid, received_at=now))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return insert_first(session, InboundMessage(message_sid=message_sid, received_at=now))
 
 
 _ACK_REPLIES: dict[ack_codes.Verdict, str] = {
