@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 from sqlmodel import Session, col, select
 
 from anomaly import sweeper
@@ -254,9 +254,36 @@ def test_a_sweep_opening_n_cases_writes_what_n_single_checks_write(
     for a, b in zip(single, batch, strict=True):
         assert watches[b].status == watches[a].status == WatchStatus.OVERDUE
         assert watches[b].explanation == watches[a].explanation
-    # Opening the cases: a few statements for all 30 (each household's own watch update and
-    # savepoint remain), where one by one took ~13 each.
+    # A few statements for all 30, where one by one took ~13 each: one watch UPDATE, and the
+    # cases in a few more.
+    assert len([q for q in seen if q.startswith("UPDATE watch")]) == 1
+    assert not [q for q in seen if q.startswith("SAVEPOINT")][1:]  # the insert's, no household's
     opening_statements = [
         q for q in seen if ("alert_case" in q or "organisation" in q) and not q.startswith("INSERT")
     ]
     assert len(opening_statements) <= 8, opening_statements
+
+
+def test_a_watch_flipped_by_someone_else_meanwhile_gets_no_case_from_this_sweep(
+    engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the batch's look and its flip, another sweeper flipped one watch (and owns its
+    case): the conditional flip leaves it alone, the others open."""
+    now = clock.now()
+    ids = due_households(engine, 4, now)
+    real = sweeper._check_due
+
+    def racing(session: Session, household_id: int, *args: Any, **kwargs: Any) -> Any:
+        due = real(session, household_id, *args, **kwargs)
+        if household_id == ids[1]:
+            session.execute(
+                update(Watch).where(col(Watch.household_id) == ids[1]).values(status=WatchStatus.OVERDUE)
+            )
+        return due
+
+    monkeypatch.setattr(sweeper, "_check_due", racing)
+    result = sweeper.tick(engine, clock, SETTINGS)
+    assert result.opened == 3
+    with Session(engine) as s:
+        opened = {c.household_id for c in s.exec(select(Case))}
+    assert opened == {ids[0], ids[2], ids[3]}
