@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -33,14 +34,24 @@ Since = Annotated[
 Until = Annotated[datetime | None, Query(description="exclusive, with a timezone offset; default now")]
 
 
-def _report(
-    session: Session,
-    user: User,
-    now: datetime,
-    since: datetime | None,
-    until: datetime | None,
-    team_id: int | None,
-) -> ReportOut:
+@dataclass(frozen=True)
+class ReportQuery:
+    """What a report is asked for (its query parameters): the period, and one team or (None) all."""
+
+    since: datetime | None
+    until: datetime | None
+    team_id: int | None
+
+
+def _report_query(since: Since = None, until: Until = None, team_id: QueryId = None) -> ReportQuery:
+    return ReportQuery(since, until, team_id)
+
+
+ReportQueryDep = Annotated[ReportQuery, Depends(_report_query)]
+
+
+def _report(session: Session, user: User, now: datetime, query: ReportQuery) -> ReportOut:
+    since, until, team_id = query.since, query.until, query.team_id
     require_offsets(since, until)
     end = until or now
     try:
@@ -100,29 +111,16 @@ def _report(
 
 
 @router.get("", response_model=ReportOut)
-def report(
-    session: SessionDep,
-    user: StaffUser,
-    clock: ClockDep,
-    since: Since = None,
-    until: Until = None,
-    team_id: QueryId = None,
-) -> ReportOut:
-    return _report(session, user, clock.now(), since, until, team_id)
+def report(session: SessionDep, user: StaffUser, clock: ClockDep, query: ReportQueryDep) -> ReportOut:
+    return _report(session, user, clock.now(), query)
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def report_csv(
-    request: Request,
-    session: SessionDep,
-    user: StaffUser,
-    clock: ClockDep,
-    since: Since = None,
-    until: Until = None,
-    team_id: QueryId = None,
+    request: Request, session: SessionDep, user: StaffUser, clock: ClockDep, query: ReportQueryDep
 ) -> Response:
     now = clock.now()
-    result = _report(session, user, now, since, until, team_id)
+    result = _report(session, user, now, query)
     # A file leaves the system: on the record, once per team it covers (counts only, but the
     # log says whose figures went where).
     if result.teams:
