@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from core.clock import ManualClock
 from core.db import make_engine
 from core.migrate import upgrade
+from tests.pg_schemas import SchemaPool
 
 TEST_MQTT_URL = os.environ.get("ANBU_TEST_MQTT_URL")
 TEST_DATABASE_URL = os.environ.get("ANBU_TEST_DATABASE_URL")
@@ -104,27 +104,35 @@ def sqlite_engine(_migrated_sqlite: Path, tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+_SCHEMAS = SchemaPool(TEST_DATABASE_URL) if TEST_DATABASE_URL else None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SCHEMAS is not None:
+        _SCHEMAS.close()
+
+
 @contextmanager
 def private_pg_schema(revision: str | None = "head") -> Iterator[tuple[str, Engine]]:
-    """A private schema on the test PostgreSQL, migrated to *revision* (None: empty), dropped
-    afterwards: its URL and an engine on it."""
-    if not TEST_DATABASE_URL:
+    """A private schema on the test PostgreSQL, migrated to *revision* (None: empty), gone
+    afterwards: its URL and an engine on it. At head it comes from this process's pool
+    (tests/pg_schemas.py: emptied and reused, as fresh as a new one, instead of migrated anew)."""
+    if _SCHEMAS is None:
         pytest.skip("ANBU_TEST_DATABASE_URL is not set (no PostgreSQL configured)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _with_search_path(TEST_DATABASE_URL, schema)
-    if revision is not None:
-        upgrade(url, revision)
+    if revision == "head":
+        schema, baseline = _SCHEMAS.take()
+    else:
+        schema, baseline = _SCHEMAS.create(revision), None
+    url = _SCHEMAS.url(schema)
     engine = make_engine(url)
     try:
         yield url, engine
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        if baseline is None:
+            _SCHEMAS.drop(schema)
+        else:
+            _SCHEMAS.give_back(schema, baseline)
 
 
 @pytest.fixture
@@ -132,11 +140,6 @@ def postgres_engine() -> Iterator[Engine]:
     """A private schema on the test PostgreSQL, migrated, dropped afterwards."""
     with private_pg_schema() as (_url, engine):
         yield engine
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import text
 
 from core.db import make_engine
-from tests.conftest import TEST_DATABASE_URL, _with_search_path
+from tests.conftest import TEST_DATABASE_URL
 from tests.e2e.harness import free_port
+from tests.pg_schemas import with_search_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -39,7 +40,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield _with_search_path(TEST_DATABASE_URL, schema)
+        yield with_search_path(TEST_DATABASE_URL, schema)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
