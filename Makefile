@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # cores still pays. TEST_WORKERS=0 runs in one process (easier to debug).
 TEST_WORKERS ?= 3
 
-.PHONY: install demo test test-fast lint format clean mutation
+.PHONY: install demo test test-slow test-all lint format clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/anbu demo
 
+# `make test` is the everyday suite (under ~10 min): everything but the tests marked slow (whole
+# processes, brokers killed mid-stream, long simulations). CI runs both: `make test test-slow`.
 test: $(STAMP)
-	$(BIN)/pytest -n $(TEST_WORKERS)
-
-test-fast: $(STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -n $(TEST_WORKERS) -m slow
+
+test-all: $(STAMP)
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Mutation testing of one core module (docs/testing.md): `make mutation MODULE=anomaly/ladder.py`,
 # MODULE=all for every module in tools/mutation.py's map, one after another. Niced: a shared machine.

@@ -171,6 +171,7 @@ def _rolled_up(engine: Engine, clock: ManualClock, zone: str) -> int:
     return hid
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ZONES)
 def test_the_routine_from_hourly_summaries_is_the_routine_from_raw_readings(
     engine: Engine, clock: ManualClock, zone: str
@@ -197,6 +198,7 @@ def test_the_routine_from_hourly_summaries_is_the_routine_from_raw_readings(
     assert _fit(engine, hid, now) == from_raw
 
 
+@pytest.mark.slow
 def test_readings_that_arrive_late_are_summarised_again(engine: Engine, clock: ManualClock) -> None:
     """A broker's backlog after a gateway outage: readings for hours already rolled up."""
     zone, now = ZONES[0], NOW
@@ -229,6 +231,7 @@ def test_readings_that_arrive_late_are_summarised_again(engine: Engine, clock: M
     assert _fit(engine, hid, later) == _fit(engine, hid, later, raw=True)
 
 
+@pytest.mark.slow
 def test_a_backlog_older_than_the_raw_window_is_not_summarised_again(
     engine: Engine, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -253,6 +256,7 @@ def test_a_backlog_older_than_the_raw_window_is_not_summarised_again(
     assert "came too late to be summarised" in caplog.text
 
 
+@pytest.mark.slow
 def test_routine_and_household_page_stay_right_once_retention_removed_the_raw_readings(
     engine: Engine, clock: ManualClock
 ) -> None:
@@ -289,6 +293,7 @@ def test_routine_and_household_page_stay_right_once_retention_removed_the_raw_re
     assert page() == before
 
 
+@pytest.mark.slow
 def test_a_roll_up_overtaken_by_a_late_reading_is_rolled_back(
     postgres_engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

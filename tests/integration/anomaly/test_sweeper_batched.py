@@ -117,6 +117,7 @@ def state(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
     return watches, cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [500, 7])
 def test_batched_sweeps_end_where_the_per_household_loop_ended(
     engine: Engine,

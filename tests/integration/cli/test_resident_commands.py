@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from core.clock import SYSTEM_CLOCK
@@ -26,6 +27,7 @@ def _anbu(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[s
     return subprocess.run([*ANBU, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_erase_refuses_an_open_case_then_erases_with_force_and_once_only(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'anbu.db'}"
     upgrade(url)

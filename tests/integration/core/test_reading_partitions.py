@@ -145,6 +145,7 @@ def _refit(engine: Engine, household_id: int, clock: ManualClock) -> dict[str, A
         return s.get_one(RoutineModel, household_id).model
 
 
+@pytest.mark.slow
 def test_the_routine_is_the_same_after_retention_dropped_the_old_days(
     long_history: tuple[Engine, int],
 ) -> None:

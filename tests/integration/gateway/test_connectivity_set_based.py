@@ -13,6 +13,7 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -131,6 +132,7 @@ def test_devices_marked_silent_are_those_the_full_scan_marks(engine: Engine, clo
     assert expected <= offline
 
 
+@pytest.mark.slow
 def test_a_whole_tick_ends_where_the_old_loop_ended(
     engine: Engine, _migrated_sqlite: Path, tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -179,6 +179,7 @@ def test_mosquitto_takeover_loses_the_session_and_says_so_at_warning(
         forget_session(TEST_MQTT_URL, gateway._settings.mqtt_client_id)
 
 
+@pytest.mark.slow
 @needs_mqtt
 def test_mosquitto_persistent_intruder_makes_the_gateway_flap_and_it_is_flagged(
     sqlite_engine: Engine,

@@ -63,6 +63,7 @@ def _send_all(engine: Engine, clock: ManualClock, settings: Settings, transport:
 # ---------------------------------------------------------------- reminders
 
 
+@pytest.mark.slow
 def test_an_acknowledged_case_reminds_the_caseworker_until_resolved(
     engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
 ) -> None:

@@ -174,6 +174,7 @@ def test_erasing_twice_changes_nothing_the_second_time(engine: Engine, clock: Ma
         assert s.get(Household, household.id).erased_at < clock.now()  # type: ignore[union-attr,operator]
 
 
+@pytest.mark.slow
 def test_with_someone_else_at_home_only_the_residents_own_data_goes(
     engine: Engine, clock: ManualClock
 ) -> None:

@@ -119,6 +119,7 @@ def test_a_collapse_at_base_load_is_judged_as_before() -> None:
     assert first_alert_h(run(rows, PARAMS), COLLAPSE) == first_alert_h(run(rows, OFF), COLLAPSE)
 
 
+@pytest.mark.slow
 def test_lights_switched_off_end_the_house_on_deadline() -> None:
     """The house goes back to base 1 h after the last use: a person acted, the short deadline goes."""
     rows = house_trace(19, collapse=COLLAPSE, lights_off=COLLAPSE + 60)
