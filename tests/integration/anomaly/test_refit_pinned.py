@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine, delete, insert
 from sqlmodel import Session, col, select
 
@@ -111,6 +112,7 @@ def _refit(engine: Engine, hid: int) -> dict[str, Any]:
             s.rollback()
 
 
+@pytest.mark.slow  # ~60 s an engine at load ~9: two households of 33 days seeded and rolled up
 def test_the_refit_learns_what_it_learned_before(engine: Engine, clock: ManualClock) -> None:
     clock.set(NOW)
     fitted = {}
