@@ -16,12 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from core.db import make_engine
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import private_pg_schema
 from tests.e2e.harness import free_port
-from tests.pg_schemas import with_search_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,18 +30,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'roles.db'}"
         return
-    if not TEST_DATABASE_URL:
-        pytest.skip("ANBU_TEST_DATABASE_URL is not set (no PostgreSQL configured)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield with_search_path(TEST_DATABASE_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_pg_schema(revision=None) as (url, _engine):  # empty: the roles migrate it
+        yield url
 
 
 def _ready(url: str, until: float) -> dict[str, Any]:

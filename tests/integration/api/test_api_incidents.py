@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -18,19 +19,17 @@ from tests.integration.api.conftest import METRICS_TOKEN, World
 Auth = Callable[[str], dict[str, str]]
 
 
-def _deaf_gateway(engine: Engine, clock: ManualClock) -> None:
+def _gateway_reported(engine: Engine, clock: ManualClock, **figures: Any) -> None:
+    """The connected gateway's status row says ``figures``; then the incidents tick runs."""
     with session_scope(engine) as s:
-        s.merge(
-            GatewayStatus(
-                client_id="anbu-gateway",
-                updated_at=clock.now(),
-                connected=True,
-                deaf=True,
-                deaf_limit_s=90.0,
-                last_heard_at=clock.now() - timedelta(minutes=11),
-            )
-        )
+        s.merge(GatewayStatus(client_id="anbu-gateway", updated_at=clock.now(), connected=True, **figures))
     incidents.tick(engine, clock, Settings(_env_file=None))
+
+
+def _deaf_gateway(engine: Engine, clock: ManualClock) -> None:
+    _gateway_reported(
+        engine, clock, deaf=True, deaf_limit_s=90.0, last_heard_at=clock.now() - timedelta(minutes=11)
+    )
 
 
 def test_staff_see_the_deaf_gateway_and_acknowledge_it(
@@ -80,17 +79,7 @@ def test_a_lost_broker_session_is_in_metrics_and_listed_for_staff(
     app_client: TestClient, world: World, auth: Auth, engine: Engine, clock: ManualClock
 ) -> None:
     # Issue 14.7: what the gateway wrote after a broker crash lost its session reaches people.
-    with session_scope(engine) as s:
-        s.merge(
-            GatewayStatus(
-                client_id="anbu-gateway",
-                updated_at=clock.now(),
-                connected=True,
-                sessions_lost=2,
-                session_lost_at=clock.now() - timedelta(seconds=30),
-            )
-        )
-    incidents.tick(engine, clock, Settings(_env_file=None))
+    _gateway_reported(engine, clock, sessions_lost=2, session_lost_at=clock.now() - timedelta(seconds=30))
     body = app_client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert 'anbu_gateway_sessions_lost_total{client_id="anbu-gateway"} 2' in body
     assert 'anbu_system_incidents{kind="gateway_session_lost"} 1' in body

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -304,15 +305,10 @@ def test_kill9_three_times_during_a_live_shelly_gen1_stream_stores_every_reading
 def test_two_gateway_processes_on_a_shared_subscription_store_every_message_once(
     tmp_path: Path, sqlite_url: str
 ) -> None:
-    assert TEST_MQTT_URL
-    tag = unique("share")
-    envs, gateways = _group_of_two(tmp_path, sqlite_url, tag)
-    engine = make_engine(sqlite_url)
-    topic_of = f"anbu-{tag}/{{device}}/reading"
-    publisher = Publisher(TEST_MQTT_URL)
     devices = [unique(f"dev{n}") for n in range(4)]
     per_device = 500
-    try:
+    group = _running_group(tmp_path, sqlite_url, unique("share"))
+    with group as (_envs, _gateways, engine, publisher, topic_of):
         payloads = _payloads(per_device)
         threads = [_publish_all(publisher, topic_of.format(device=d), payloads, [0]) for d in devices]
         for thread in threads:
@@ -323,13 +319,6 @@ def test_two_gateway_processes_on_a_shared_subscription_store_every_message_once
             what="every message stored",
         )
         assert all(readings_for(engine, d) == (per_device, per_device) for d in devices)
-    finally:
-        for gateway in gateways:
-            gateway.stop()
-        publisher.close()
-        for env in envs:
-            forget_session(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
-        engine.dispose()
 
 
 # The stated bound (docs/architecture.md, gateway groups): a dead member is noticed after
@@ -344,17 +333,12 @@ def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
 ) -> None:
     """Issue 15.4: Mosquitto keeps dealing a dead member's share to its session; without a rescue
     those readings wait for that member to come back (and are lost past the session expiry)."""
-    assert TEST_MQTT_URL
-    tag = unique("rescue")
-    envs, gateways = _group_of_two(
-        tmp_path, sqlite_url, tag, ANBU_MQTT_GROUP_RESCUE_AFTER_S=str(RESCUE_AFTER_S)
-    )
-    engine = make_engine(sqlite_url)
-    topic_of = f"anbu-{tag}/{{device}}/reading"
-    publisher = Publisher(TEST_MQTT_URL)
     devices = [unique(f"dev{n}") for n in range(4)]
     per_device = 150
-    try:
+    group = _running_group(
+        tmp_path, sqlite_url, unique("rescue"), ANBU_MQTT_GROUP_RESCUE_AFTER_S=str(RESCUE_AFTER_S)
+    )
+    with group as (envs, gateways, engine, publisher, topic_of):
         payloads = _payloads(per_device)
         progress = [[0] for _ in devices]
         # A live stream (~4 readings a second per plug) that goes on after the kill.
@@ -382,13 +366,6 @@ def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
             assert row is not None and row.rescued_by == envs[1]["ANBU_MQTT_CLIENT_ID"]
             assert row.rescue_finished_at is not None
         logging.getLogger(__name__).info("rescued within %.1f s of the stream's end", waited_s)
-    finally:
-        for gateway in gateways:
-            gateway.stop()
-        publisher.close()
-        for env in envs:
-            forget_session(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
-        engine.dispose()
 
 
 @needs_mosquitto
@@ -468,6 +445,28 @@ def test_a_group_on_the_generated_mosquitto_config_rescues_a_killed_member(
         for gateway in gateways:
             gateway.stop()
         broker.stop()
+        engine.dispose()
+
+
+@contextmanager
+def _running_group(
+    tmp_path: Path, db_url: str, tag: str, **extra: str
+) -> Iterator[tuple[list[dict[str, str]], list[GatewayProcess], Engine, Publisher, str]]:
+    """:func:`_group_of_two` on the test broker, with an engine on their database, a publisher and
+    the topic of a device's readings (``topic_of.format(device=...)``); all stopped and forgotten
+    afterwards: the envs, the gateways, the engine, the publisher, the topic."""
+    assert TEST_MQTT_URL
+    envs, gateways = _group_of_two(tmp_path, db_url, tag, **extra)
+    engine = make_engine(db_url)
+    publisher = Publisher(TEST_MQTT_URL)
+    try:
+        yield envs, gateways, engine, publisher, f"anbu-{tag}/{{device}}/reading"
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+        publisher.close()
+        for env in envs:
+            forget_session(TEST_MQTT_URL, env["ANBU_MQTT_CLIENT_ID"])
         engine.dispose()
 
 
