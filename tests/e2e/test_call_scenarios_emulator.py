@@ -44,7 +44,7 @@ from notifier import checkins, outbox, webhook_urls
 from notifier.pacing import CallPacer
 from notifier.transports.factory import make_transport
 from simulator.phone_scenarios import Behaviour, Reply
-from simulator.twilio_emulator import TwilioEmulator
+from simulator.twilio_emulator import TwilioEmulator, WebhookExchange
 from tests.e2e.harness import E2E_TWILIO_TOKEN, free_port
 from tests.factories import TEST_SECRET_KEY, make_household, make_open_case, make_team, make_user
 from tests.ticks import run_notifier_ticks
@@ -296,12 +296,17 @@ def test_the_family_takes_the_case_on_by_texting_back_the_code_of_the_alert(phon
         OUR_NUMBER, phones.settings.effective_public_base_url + webhook_urls.SMS_INBOUND
     )
 
+    def replies() -> list[WebhookExchange]:
+        return [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.family]
+
     def acknowledged() -> bool:
-        return _case(phones, home).status == CaseStatus.ACKNOWLEDGED
+        # The emulator records an exchange once our answer is back, which can be after the
+        # acknowledgement is committed: wait for both.
+        return _case(phones, home).status == CaseStatus.ACKNOWLEDGED and bool(replies())
 
     assert phones.drive(acknowledged), "the family's coded reply never acknowledged the case"
     (alert,) = [m for m in phones.emulator.messages() if m.to == home.family]
-    (reply,) = [ex for ex in phones.emulator.inbound() if ex.params.get("From") == home.family]
+    (reply,) = replies()
     code = reply.params["Body"].removeprefix("1 ")
     assert len(code) == 4 and f"1 {code}" in alert.body
     assert "추가 알림을 멈춥니다" in (reply.response_body or "")
