@@ -173,13 +173,20 @@ def test_the_stored_token_is_checked_even_when_the_version_matches(
     engine: Engine, clock: ManualClock
 ) -> None:
     # Whoever changed the token underneath (here by hand) did not bump the version: the UPDATE's
-    # own token condition is what keeps the stale step from firing.
+    # own token condition is what keeps the stale step from firing. The loaded case keeps the
+    # token it was read with (not synchronised), so the check in memory passes.
     with session_scope(engine) as s:
         case, _ = _open(s, clock)
     with session_scope(engine) as s:
         loaded = s.get_one(Case, case.id)
         token = loaded.escalation_token
-        s.execute(update(Case).where(col(Case.id) == case.id).values(escalation_token="replaced"))
+        s.execute(
+            update(Case)
+            .where(col(Case.id) == case.id)
+            .values(escalation_token="replaced")
+            .execution_options(synchronize_session=False)
+        )
+        assert loaded.escalation_token == token
         assert _advance(s, loaded, token, clock) is False
     stored = _stored(engine, case.id)
     assert (stored.step_index, stored.escalation_token, stored.version) == (0, "replaced", 1)
