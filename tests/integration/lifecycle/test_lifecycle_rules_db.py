@@ -385,6 +385,16 @@ def test_every_action_leaves_who_when_and_why(engine: Engine, clock: ManualClock
     assert (stored.opened_at, stored.explanation) == (t0, "still quiet")
 
 
+def test_an_event_recorded_for_a_named_actor_is_logged_under_that_name(
+    engine: Engine, clock: ManualClock
+) -> None:
+    # The column's default is "system" too, so only a named actor shows the name is passed on.
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock)
+        lifecycle.record_event(s, case, CaseEventType.CALL_PLACED, clock.now(), actor="engine:step-2", step=2)
+    assert _events(engine, case.id)[-1] == (CaseEventType.CALL_PLACED, "engine:step-2", {"step": 2})
+
+
 def test_a_resolution_without_a_note_stores_none_and_logs_an_empty_note(
     engine: Engine, clock: ManualClock
 ) -> None:
