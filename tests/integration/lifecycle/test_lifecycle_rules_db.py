@@ -515,6 +515,14 @@ def test_a_redetection_finds_the_active_case_before_trying_to_open_one(
     assert opened is True and other.id != case.id and len(inserts) == 1
 
 
+def test_a_new_case_keeps_the_policy_it_was_opened_under(engine: Engine, clock: ManualClock) -> None:
+    # The escalation engine plans every step from this snapshot, not from today's policy.
+    snapshot = {"steps": ["call", "sms.family"], "version": 7}
+    with session_scope(engine) as s:
+        case, _ = _open(s, clock, policy_snapshot=snapshot)
+    assert _stored(engine, case.id).policy_snapshot == snapshot
+
+
 def test_a_new_case_calls_for_follow_up_visits_only_when_asked(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
         plain, _ = _open(s, clock)
