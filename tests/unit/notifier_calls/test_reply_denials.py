@@ -123,3 +123,13 @@ def test_self_harm_through_speech_to_text_and_dialect(text: str) -> None:
 )
 def test_the_everyday_uses_of_those_words_are_not_self_harm(text: str) -> None:
     assert classify(text).risk is None
+
+
+@pytest.mark.parametrize("text", ["please hel p", "i fel l"])
+def test_a_letter_speech_to_text_split_off_its_word_is_joined_back(text: str) -> None:
+    assert has_emergency_phrase(text)
+
+
+@pytest.mark.parametrize("text", ["숨 이 막혀요", "숨이 막 혀요"])
+def test_korean_danger_words_split_by_stray_spaces_are_still_heard(text: str) -> None:
+    assert has_emergency_phrase(text)
