@@ -15,6 +15,7 @@ import pytest
 
 from core.enums import Intent, Risk
 from notifier.classifier import Classification, apply_safety, classify, classify_lines
+from notifier.classifier_rules import self_harm_rule
 
 FAMILIES: dict[str, list[str]] = {
     "ko_wish_to_die": [
@@ -214,3 +215,18 @@ def test_risk_is_part_of_the_result_and_of_classify_lines() -> None:
     rows = classify_lines(["죽고 싶어요", "괜찮아요"])
     assert rows[0]["risk"] == "self_harm" and rows[0]["intent"] == "emergency"
     assert rows[1]["risk"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("남편이 죽었으면 좋겠어", None),  # another person as the subject
+        ("죽었으면 좋겠어", "wish_dead"),
+        ("통증이 없어졌으면 좋겠어", None),  # a thing going away
+        ("없어졌으면 좋겠어", "disappear"),
+        ("일에 목매고 살았지", None),  # 일에 목매다: to cling to one's work
+        ("목을 매고 싶어", "hanging"),
+    ],
+)
+def test_a_rule_does_not_fire_on_what_its_exclusion_names_just_before(text: str, rule: str | None) -> None:
+    assert self_harm_rule(text) == rule
