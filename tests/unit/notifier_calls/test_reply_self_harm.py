@@ -221,6 +221,7 @@ def test_risk_is_part_of_the_result_and_of_classify_lines() -> None:
     ("text", "rule"),
     [
         ("남편이 죽었으면 좋겠어", None),  # another person as the subject
+        ("걔가 죽었으면 좋겠어", None),  # ... from the reply's first letter
         ("죽었으면 좋겠어", "wish_dead"),
         ("통증이 없어졌으면 좋겠어", None),  # a thing going away
         ("없어졌으면 좋겠어", "disappear"),
