@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.enums import CaseStatus
-from notifier.outbox import BACKOFF_CAP, MAX_ATTEMPTS, backoff, should_cancel
+from core.enums import CallPurpose, CaseKind, CaseStatus
+from core.models import CallAttempt, Case
+from notifier.outbox import BACKOFF_CAP, MAX_ATTEMPTS, _call_template, backoff, should_cancel
 from notifier.pacing import take_slot
-from notifier.templates import CLOSURE_TEMPLATES
+from notifier.templates import CLOSURE_TEMPLATES, SELF_HARM_STAFF_CALL
 
 
 def test_backoff_doubles_from_30_seconds_and_is_capped_at_15_minutes() -> None:
@@ -74,3 +75,21 @@ def test_a_busy_account_queues_calls_one_second_apart() -> None:
     assert (slot, following) == (free, free + SECOND)
     slot2, _ = take_slot(T0, following, SECOND)
     assert slot2 - slot == SECOND
+
+
+def test_only_a_staff_call_of_a_self_harm_case_is_named_for_the_staleness_rule() -> None:
+    # That call survives an acknowledgement like the case's texts; every other call has no name.
+    def case(kind: CaseKind) -> Case:
+        return Case(household_id=1, kind=kind, escalation_token="t")
+
+    def call(purpose: CallPurpose) -> CallAttempt:
+        return CallAttempt(
+            household_id=1, to_address="+821000000000", code="c", idempotency_key="k", purpose=purpose
+        )
+
+    self_harm, quiet = case(CaseKind.SELF_HARM_RISK), case(CaseKind.INACTIVITY)
+    staff, wellness = call(CallPurpose.STAFF_ALERT), call(CallPurpose.WELLNESS)
+    assert _call_template(staff, self_harm) == SELF_HARM_STAFF_CALL
+    assert _call_template(staff, quiet) is None
+    assert _call_template(staff, None) is None
+    assert _call_template(wellness, self_harm) is None
