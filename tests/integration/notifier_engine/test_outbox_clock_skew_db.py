@@ -150,3 +150,33 @@ def test_a_worker_host_clock_two_minutes_ahead_does_not_hold_back_the_others_cal
         ahead.wait_turn(engine)
     right.wait_turn(engine)
     assert len(slept) <= 1 and all(s <= 1.0 for s in slept), f"waited {slept} s for a call slot"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # each one alone: another worker's claim (its token), a cancellation, a send recorded
+        {"attempts": 2},
+        {"status": CallStatus.CANCELLED},
+        {"provider_sid": "CA-recorded-by-another-worker"},
+    ],
+    ids=["claimed-again", "no-longer-sending", "already-sent"],
+)
+def test_the_fence_before_a_call_checks_each_of_its_conditions_alone(
+    engine: Engine, settings: Settings, change: dict[str, object]
+) -> None:
+    # While worker A waits for its pacing turn, the row changes in exactly one of the ways the
+    # fence looks for. Any one of them means the row is no longer A's to send: A places no call.
+    clock = ManualClock(SYSTEM_CLOCK.now())
+    case_id = _queued_call(engine, clock, settings)
+    provider = ProviderTransport(clock=SYSTEM_CLOCK)
+
+    def the_row_changes() -> None:
+        with session_scope(engine) as s:
+            (call,) = calls(s, case_id)
+            assert (call.attempts, call.status, call.provider_sid) == (1, CallStatus.SENDING, None)
+            for field, value in change.items():
+                setattr(call, field, value)
+
+    outbox.tick(engine, clock, settings, provider, pacer=_PacerThen(the_row_changes))
+    assert provider.sent == [], "a call was placed for a row that was no longer ours"
