@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, tuple_, update
-from sqlalchemy import case as when
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from anomaly import recheck
@@ -31,9 +30,11 @@ from anomaly.household_state import prime_house_states
 from anomaly.watch import (
     EXPLANATION_LANGUAGE,
     MESSAGES,
+    OverdueFlip,
     away_ended_at,
     current_deadline,
     explain_away_ended,
+    flip_overdue_many,
     held_by_what_was_left_on,
     held_for_data_gap,
     is_paused,
@@ -181,7 +182,11 @@ def _sweep_due(
                         due := _check_due(session, household_id, now, settings, part, heard=heard, defer=True)
                     )
                 ]
-                opened = _open_deferred(session, _flip_overdue(session, deferred), now, settings, part)
+                won = flip_overdue_many(
+                    session, [OverdueFlip(d.watch, d.expect_status, d.deadline.explanation) for d in deferred]
+                )
+                flipped = [d for d in deferred if d.household_id in won]
+                opened = _open_deferred(session, flipped, now, settings, part)
                 del loaded
         except Exception:
             log.exception("sweeping %d due households together failed; checking them one by one", len(chunk))
@@ -191,37 +196,6 @@ def _sweep_due(
             for case_id, household in opened:  # after the commit: a batch that failed said nothing
                 log.info("inactivity case %s opened for household %s", case_id, household.code)
         result.add(part)
-
-
-def _flip_overdue(session: Session, deferred: list[_Due]) -> list[_Due]:
-    """:func:`update_watch` ``(status=OVERDUE, explanation=…, expect_status=…)`` for many
-    watches in one statement; returns those flipped."""
-    if not deferred:
-        return []
-    won = set(
-        session.execute(
-            update(Watch)
-            .where(
-                tuple_(col(Watch.household_id), col(Watch.status)).in_(
-                    [(d.household_id, d.expect_status) for d in deferred]
-                )
-            )
-            .values(
-                status=WatchStatus.OVERDUE,
-                checked_inputs=None,
-                next_recheck_at=None,
-                explanation=when(
-                    {d.household_id: d.deadline.explanation for d in deferred}, value=col(Watch.household_id)
-                ),
-            )
-            .returning(col(Watch.household_id))
-            .execution_options(synchronize_session=False)
-        ).scalars()
-    )
-    flipped = [d for d in deferred if d.household_id in won]
-    for d in flipped:
-        session.expire(d.watch)
-    return flipped
 
 
 def _open_deferred(

@@ -5,22 +5,23 @@ and its explanation).
 Everything that moves a deadline comes here: the gateway's bulk path for a batch's signs of life
 (:func:`record_activities`, raw DB-API rows for speed) and for a data gap (:func:`count_data_gap`),
 the house going on or back to base and the nightly refit (:func:`rearm`), the sweeper
-(:func:`update_watch`, :func:`rearm`). Each computes the deadline with :func:`deadline_for`, so a
-deadline is the same whoever computes it, live or (through ``anomaly.deadlines``) in replay.
-Races are settled by conditional UPDATEs on the watch row (principle 3). A little over 450 lines
-on purpose: being the one writer means the gateway's raw bulk UPDATE and the data-gap claim live
-here too, beside the rules they apply.
+(:func:`update_watch`, :func:`flip_overdue_many` for a batch, :func:`rearm`). Each computes the
+deadline with :func:`deadline_for`, so a deadline is the same whoever computes it, live or
+(through ``anomaly.deadlines``) in replay. Races are settled by conditional UPDATEs on the watch
+row (principle 3). About 500 lines on purpose: being the one writer means the gateway's raw bulk
+UPDATE, the sweeper's batched flip and the data-gap claim live here too, beside the rules they
+apply.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import ColumnElement, case, func, or_, tuple_, update
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import (
@@ -348,6 +349,61 @@ def update_watch(
     expect_status: WatchStatus | None = None,
 ) -> bool:
     """A conditional UPDATE of the watch (only while it is in ``expect_status``); False if it was not."""
+    stmt = update(Watch).where(col(Watch.household_id) == watch.household_id)
+    if expect_status is not None:
+        stmt = stmt.where(col(Watch.status) == expect_status)
+    values = _watch_values(status=status, alert_after=alert_after, explanation=explanation)
+    if not claim_row(session, stmt.values(**values)):
+        return False
+    session.expire(watch)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueFlip:
+    """A watch found past its deadline, for :func:`flip_overdue_many`."""
+
+    watch: Watch
+    expect_status: WatchStatus  # the flip is conditional on the status read
+    explanation: str
+
+
+def flip_overdue_many(session: Session, flips: Sequence[OverdueFlip]) -> set[int]:
+    """:func:`update_watch` ``(status=OVERDUE, explanation=…, expect_status=…)`` for many watches in
+    one conditional UPDATE (the sweeper's batch); returns the household ids of those flipped.
+
+    Each watch flips only if still in the status read: another sweeper or the gateway may have got
+    there first. The columns written are :func:`_watch_values`'s, as for one watch.
+    """
+    if not flips:
+        return set()
+    explanation = case({f.watch.household_id: f.explanation for f in flips}, value=col(Watch.household_id))
+    won = set(
+        session.execute(
+            update(Watch)
+            .where(
+                tuple_(col(Watch.household_id), col(Watch.status)).in_(
+                    [(f.watch.household_id, f.expect_status) for f in flips]
+                )
+            )
+            .values(**_watch_values(status=WatchStatus.OVERDUE, explanation=explanation))
+            .returning(col(Watch.household_id))
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    for f in flips:
+        if f.watch.household_id in won:
+            session.expire(f.watch)
+    return won
+
+
+def _watch_values(
+    *,
+    status: WatchStatus | None = None,
+    alert_after: datetime | None = None,
+    explanation: str | ColumnElement[str] | None = None,
+) -> dict[str, object]:
+    """The columns a status, deadline or explanation change writes (one place for both writers)."""
     values: dict[str, object] = {}
     if status is not None:
         # A new status starts a new episode: the sweeper's re-check marker (anomaly/recheck.py) is moot.
@@ -356,13 +412,7 @@ def update_watch(
         values["alert_after"] = alert_after
     if explanation is not None:
         values["explanation"] = explanation
-    stmt = update(Watch).where(col(Watch.household_id) == watch.household_id)
-    if expect_status is not None:
-        stmt = stmt.where(col(Watch.status) == expect_status)
-    if not claim_row(session, stmt.values(**values)):
-        return False
-    session.expire(watch)
-    return True
+    return values
 
 
 def rearm(
