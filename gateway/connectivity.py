@@ -212,6 +212,36 @@ def mark_offline(session: Session, devices: Sequence[Device]) -> int:
     return marked
 
 
+@dataclass(frozen=True, slots=True)
+class Open:
+    """Open a ``device_offline`` case: every plug is offline, the last one heard at ``since``."""
+
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Clear:
+    """Clear the household's ``device_offline`` case: a plug is back."""
+
+    case: Case
+
+
+def decide(
+    household: Household, plugs: Sequence[Device], case: Case | None, now: datetime
+) -> Open | Clear | None:
+    """The connectivity rule for one household, pure (its assigned plugs, its active
+    ``device_offline`` case if any): every plug offline, no case and not away → open, offline since
+    the last plug was heard (now if none ever was); a plug back and the case open or acknowledged →
+    clear. :func:`check_household` and the batched :func:`check_households` both act on it."""
+    all_offline = bool(plugs) and all(d.online is False for d in plugs)
+    if all_offline and case is None and not is_paused(household, now):
+        seen = [d.last_seen_at for d in plugs if d.last_seen_at is not None]
+        return Open(since=max(seen) if seen else now)
+    if not all_offline and case is not None and case.status in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED):
+        return Clear(case=case)
+    return None
+
+
 def check_household(session: Session, household_id: int, now: datetime, result: ConnectivityResult) -> None:
     household = session.get(Household, household_id)
     if household is None:
@@ -219,17 +249,16 @@ def check_household(session: Session, household_id: int, now: datetime, result: 
     plugs = session.exec(
         select(Device).where(Device.household_id == household_id, Device.status == DeviceStatus.ASSIGNED)
     ).all()
-    all_offline = bool(plugs) and all(d.online is False for d in plugs)
-    case = lifecycle.active_case(session, household_id, CaseKind.DEVICE_OFFLINE)
-    if all_offline and case is None and not is_paused(household, now):
-        seen = [d.last_seen_at for d in plugs if d.last_seen_at is not None]
-        since = max(seen) if seen else now
+    decision = decide(
+        household, plugs, lifecycle.active_case(session, household_id, CaseKind.DEVICE_OFFLINE), now
+    )
+    if isinstance(decision, Open):
         case, opened = lifecycle.open_or_redetect(
             session,
             household_id=household_id,
             kind=CaseKind.DEVICE_OFFLINE,
             severity=Severity.WARNING,
-            explanation=offline_explanation(since, household.timezone),
+            explanation=offline_explanation(decision.since, household.timezone),
             policy_snapshot=snapshot_for_household(session, household_id),
             now=now,
         )
@@ -240,10 +269,14 @@ def check_household(session: Session, household_id: int, now: datetime, result: 
             "opened" if opened else "re-detected",
             household.code,
         )
-    elif not all_offline and case is not None and case.status in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED):
-        lifecycle.clear(session, case, reason="device_back_online", now=now)
+    elif isinstance(decision, Clear):
+        lifecycle.clear(session, decision.case, reason="device_back_online", now=now)
         result.cleared += 1
-        log.info("device_offline case %s cleared for household %s: a plug is back", case.id, household.code)
+        log.info(
+            "device_offline case %s cleared for household %s: a plug is back",
+            decision.case.id,
+            household.code,
+        )
 
 
 def offline_explanation(since: datetime, timezone: str) -> dict[str, str]:
@@ -283,19 +316,18 @@ def check_households(
         household = households.get(household_id)
         if household is None:
             continue
-        devices = plugs.get(household_id, [])
-        all_offline = bool(devices) and all(d.online is False for d in devices)
-        case = cases.get(household_id)
-        if all_offline and case is None and not is_paused(household, now):
-            seen = [d.last_seen_at for d in devices if d.last_seen_at is not None]
-            to_open.append((household_id, household, max(seen) if seen else now))
-        elif (
-            not all_offline and case is not None and case.status in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED)
-        ):
-            lifecycle.clear(session, case, reason="device_back_online", now=now)
+        decision = decide(household, plugs.get(household_id, []), cases.get(household_id), now)
+        if isinstance(decision, Open):
+            to_open.append((household_id, household, decision.since))
+        elif isinstance(decision, Clear):
+            lifecycle.clear(session, decision.case, reason="device_back_online", now=now)
             result.cleared += 1
             lines.append(
-                ("device_offline case %s cleared for household %s: a plug is back", case.id, household.code)
+                (
+                    "device_offline case %s cleared for household %s: a plug is back",
+                    decision.case.id,
+                    household.code,
+                )
             )
     policies = snapshots_for_households(session, [household_id for household_id, _, _ in to_open])
     openings = [
