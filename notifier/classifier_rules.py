@@ -218,7 +218,8 @@ def is_everyday(text: str) -> bool:
 @dataclass(frozen=True)
 class Rule:
     """A pattern, and optionally what must NOT come just before a match (``unless_before`` is
-    searched in the few characters ending where the match starts, so it should end with ``$``)."""
+    searched in the 12 characters ending where the match starts, so it should end with ``$``:
+    it names what is said just before the phrase, not something said earlier)."""
 
     name: str
     pattern: re.Pattern[str]

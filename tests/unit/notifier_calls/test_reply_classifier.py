@@ -20,6 +20,7 @@ from notifier.classifier import (
     normalise,
 )
 from notifier.classifier_eval import evaluate
+from notifier.classifier_rules import has_emergency_phrase, self_harm_rule
 
 # Said in the brief and by caseworkers: these must come out right on the shipped model.
 EXPECTED = [
@@ -192,6 +193,13 @@ def test_negated_fine_is_unwell_even_when_the_model_says_ok(text: str) -> None:
     assert apply_safety(text, confident_ok) == Classification(Intent.UNWELL, 1.0, "negation")
 
 
+@pytest.mark.parametrize("text", ["안 괜 찮 아", "괜 찮 지 않 아 요", "좋 지 않 아"])
+def test_a_negated_fine_split_by_speech_to_text_is_still_unwell(text: str) -> None:
+    # Korean speech-to-text spaces words at random: the negation is also read without spaces.
+    confident_ok = {Intent.OK: 0.97, Intent.UNWELL: 0.01, Intent.EMERGENCY: 0.01, Intent.UNCLEAR: 0.01}
+    assert apply_safety(text, confident_ok) == Classification(Intent.UNWELL, 1.0, "negation")
+
+
 def test_an_unsure_ok_is_asked_again() -> None:
     unsure_ok = {Intent.OK: 0.5, Intent.UNWELL: 0.2, Intent.EMERGENCY: 0.1, Intent.UNCLEAR: 0.2}
     result = apply_safety("괜찮아요", unsure_ok)
@@ -262,3 +270,11 @@ def test_normalise_drops_stt_punctuation_but_keeps_questions_and_apostrophes() -
     assert normalise("  네, 괜찮아요!! ") == "네 괜찮아요"
     assert normalise("여보세요?") == "여보세요?"
     assert normalise("I’M NOT okay.") == "i'm not okay"
+
+
+def test_normalise_reads_either_single_quote_as_an_apostrophe_and_an_underscore_as_a_space() -> None:
+    assert normalise("I‘M NOT okay.") == "i'm not okay"  # a left quote typed or heard for ’
+    assert normalise("not_okay") == "not okay"
+    # What the safety rules then hear:
+    assert self_harm_rule("I don‘t want to live anymore") == "hopeless_living"
+    assert has_emergency_phrase("help_me")

@@ -12,7 +12,12 @@ import pytest
 
 from core.enums import Intent, Risk
 from notifier.classifier import INTENTS, apply_safety, classify
-from notifier.classifier_rules import denies_an_emergency, has_emergency_phrase, is_everyday
+from notifier.classifier_rules import (
+    denies_an_emergency,
+    has_emergency_phrase,
+    is_everyday,
+    without_denied_danger,
+)
 
 DENIALS = [
     "응급 아니야",
@@ -133,3 +138,17 @@ def test_a_letter_speech_to_text_split_off_its_word_is_joined_back(text: str) ->
 @pytest.mark.parametrize("text", ["숨 이 막혀요", "숨이 막 혀요"])
 def test_korean_danger_words_split_by_stray_spaces_are_still_heard(text: str) -> None:
     assert has_emergency_phrase(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("응급은 아닌데 숨이 차요", ["데", "숨이", "차요"]),
+        ("not an emergency but I fell", ["but", "i", "fell"]),
+        ("no need for an ambulance just send someone", ["just", "send", "someone"]),
+    ],
+)
+def test_cutting_a_denial_out_leaves_only_the_replys_own_words(text: str, rest: list[str]) -> None:
+    # The emergency rules then read what is left: they count words (a "no" within three words
+    # of "help" negates it) and read it without spaces, so the cut must add no word of its own.
+    assert without_denied_danger(text).split() == rest

@@ -11,11 +11,18 @@ docs/calls.md ("Self-harm risk").
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.enums import Intent, Risk
 from notifier.classifier import Classification, apply_safety, classify, classify_lines
-from notifier.classifier_rules import self_harm_rule
+from notifier.classifier_rules import (
+    Rule,
+    is_other_death_talk,
+    mentions_life_or_death,
+    self_harm_rule,
+)
 
 FAMILIES: dict[str, list[str]] = {
     "ko_wish_to_die": [
@@ -231,3 +238,59 @@ def test_risk_is_part_of_the_result_and_of_classify_lines() -> None:
 )
 def test_a_rule_does_not_fire_on_what_its_exclusion_names_just_before(text: str, rule: str | None) -> None:
     assert self_harm_rule(text) == rule
+
+
+# The model's worst case for the guards below: it hears the wish to die, and no rule does.
+SURE_OF_SELF_HARM = {Intent.EMERGENCY: 0.9, Intent.UNWELL: 0.05, Intent.OK: 0.03, Intent.UNCLEAR: 0.02}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "친구가 죽었어",  # Korean only: the English rules find nothing in it
+        "죽을 뻔했어",
+        "배고파 죽겠어",  # hyperbole only: not another's death
+        "My friend died last week",  # English only
+        "I nearly died last year",
+    ],
+)
+def test_another_persons_death_or_a_brush_with_death_is_death_talk_that_is_not_self_harm(text: str) -> None:
+    # Each language's list decides alone, and so does hyperbole: none needs another to agree.
+    assert is_other_death_talk(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["친구가 죽었어", "죽을 뻔했어", "My friend died last week", "I nearly died last year"]
+)
+def test_the_models_self_harm_guess_is_not_believed_on_another_persons_death(text: str) -> None:
+    # The words of dying are there (so the low-mood guard below does not apply): only the
+    # other-death rule keeps the model's guess from calling a caseworker about a self-harm risk.
+    assert mentions_life_or_death(text)
+    result = apply_safety(text, SURE_OF_SELF_HARM, self_harm=0.9)
+    assert result.risk is None and result.intent != Intent.EMERGENCY, result
+
+
+@pytest.mark.parametrize("text", ["세상 사는 게 허무해", "life feels pointless these days"])
+def test_the_models_self_harm_guess_stands_on_talk_of_living_or_dying_that_no_rule_names(text: str) -> None:
+    # No rule fires, but the reply speaks of life itself (세상, "life"), in one language only:
+    # the model's guess is believed, and a person hears of the risk at once.
+    assert self_harm_rule(text) is None
+    assert mentions_life_or_death(text)
+    assert apply_safety(text, SURE_OF_SELF_HARM, self_harm=0.9) == Classification(
+        Intent.EMERGENCY, 0.9, "model", Risk.SELF_HARM
+    )
+
+
+@pytest.mark.parametrize("text", ["우울해요", "사는 게 힘들어요", "I've been feeling low"])
+def test_low_mood_that_says_nothing_of_dying_is_not_self_harm_on_the_models_word(text: str) -> None:
+    assert not mentions_life_or_death(text)
+    result = apply_safety(text, SURE_OF_SELF_HARM, self_harm=0.9)
+    assert (result.intent, result.risk) == (Intent.UNWELL, None), result
+
+
+def test_an_exclusion_is_read_in_the_twelve_letters_before_the_match_and_no_further() -> None:
+    # Rule.search looks back a bounded distance: an exclusion names what comes just before the
+    # phrase (a subject and its particles), not something said earlier in the reply.
+    rule = Rule("probe", re.compile("X"), re.compile("A"))
+    assert not rule.search("A" + "b" * 11 + "X")  # the 12th letter back: read
+    assert rule.search("A" + "b" * 12 + "X")  # the 13th: not read, the phrase counts
