@@ -13,7 +13,8 @@ A connected socket and an acknowledged SUBSCRIBE do not prove that messages reac
 So the gateway *verifies delivery*: after every SUBSCRIBE, and whenever it has heard nothing for
 ``probe_idle_s``, it publishes a probe (QoS 0, a fresh token) to a topic only it uses and
 subscribes to (:func:`probe_topic`), and expects it back within ``probe_timeout_s`` (of the probe
-or, while a backlog drains ahead of it, of the latest message). A probe that
+or, while a backlog drains ahead of it, of the latest message or stored batch: the caller's
+``last_heard``). A probe that
 does not come back on a connection that has delivered one before means the session is broken:
 the gateway drops the connection and reconnects, resubscribes and probes again. A probe that never
 comes back on a fresh connection (a broker ACL that forbids the probe topic) is reported once and

@@ -188,6 +188,7 @@ class Gateway:
         self._link = self._new_link(expect_session=False)
         self._hearing = Hearing(settings.offline_silence_factor)
         self._last_arrival = time.monotonic()  # the latest arrival of anything but a probe (network thread)
+        self._last_stored_at = self._last_arrival  # when the latest batch was stored (processing thread)
         self._device_bound: float | None = None
         self._expectation_at: float | None = None  # time.monotonic() of the last refresh
         self._deaf_limit_s: float | None = None
@@ -727,7 +728,11 @@ class Gateway:
         """Probe delivery when quiet, reconnect when it fails, and judge deafness (gateway/hearing.py)."""
         now = time.monotonic()
         heard = self._last_arrival
-        action = self._link.supervise(now, heard)
+        # Silence we cause ourselves is not the session's: while a batch is being stored the broker
+        # waits for our acknowledgements (receive maximum), and a full queue stops us reading the
+        # socket, where the probe's echo waits behind the backlog. So a probe fails only after its
+        # timeout with nothing arriving *and* nothing stored.
+        action = self._link.supervise(now, max(heard, self._last_stored_at))
         if action is Action.PROBE:
             self._send_probe(now)
         elif action is Action.RECONNECT:
@@ -951,6 +956,7 @@ class Gateway:
     def _process(self, batch: list[_Delivery]) -> None:
         started = time.perf_counter()
         result = self._processor.process(batch, self._ack_in_order)
+        self._last_stored_at = time.monotonic()
         elapsed_ms = (time.perf_counter() - started) * 1000
         with self._metrics_lock:
             self._totals.add(result)

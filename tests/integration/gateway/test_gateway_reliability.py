@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -36,7 +37,9 @@ from core.models import Device, GatewayStatus, Reading
 from core.settings import Settings
 from gateway import incidents
 from gateway.auth import credentials
-from gateway.service import Gateway
+from gateway.batches import BatchProcessor
+from gateway.ingest import BatchResult
+from gateway.service import RECEIVE_MAXIMUM, Gateway
 from tests.conftest import TEST_MQTT_URL, needs_mqtt
 from tests.factories import prod_settings
 from tests.integration.gateway.mosquitto_harness import (
@@ -602,9 +605,40 @@ def test_a_backlog_drain_after_a_reconnect_makes_no_probe_fail(
     # outlasts it on a fast, idle machine too (12,000 messages drained in 0.96 s on CI).
     monkeypatch.setattr(Gateway, "probe_timeout_s", 0.25)
     url, settings = _private_broker_settings(private_broker, "drain")
+    _assert_drained_without_a_failed_probe(url, settings, sqlite_url, total=12000)
+
+
+def test_a_store_slower_than_the_probe_timeout_is_not_taken_for_a_session_that_does_not_deliver(
+    sqlite_url: str, private_broker: PrivateMosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Silence that the gateway causes itself is not the session's fault. Here the store is slower
+    # than the probe's timeout (0.3 s a batch against 0.25 s) and the queue (200) is smaller than
+    # our receive maximum (2,000): the broker's first burst fills the queue, the network thread
+    # waits for room and reads nothing, and the probe's echo stays in the socket behind ~2,000
+    # messages for seconds. The old code counted each wait as the broker's silence: the probe
+    # failed and the gateway reconnected, so the broker resent what was in flight. The same
+    # happens at the real 5 s timeout when the database stalls for 5 s behind a full queue.
+    monkeypatch.setattr(Gateway, "probe_timeout_s", 0.25)
+    store = BatchProcessor.process
+
+    def slow_store(self: BatchProcessor[Any], items: Any, on_committed: Any) -> BatchResult:
+        time.sleep(0.3)
+        return store(self, items, on_committed)
+
+    monkeypatch.setattr(BatchProcessor, "process", slow_store)
+    url, settings = _private_broker_settings(private_broker, "slowstore")
+    settings = settings.model_copy(update={"gateway_queue_max": 200})
+    _assert_drained_without_a_failed_probe(url, settings, sqlite_url, total=2 * RECEIVE_MAXIMUM)
+
+
+def _assert_drained_without_a_failed_probe(
+    url: str, settings: Settings, sqlite_url: str, *, total: int
+) -> None:
+    """Queue *total* readings for the gateway's persistent session while it is away, start it, and
+    check that the whole drain made no delivery probe fail and no reconnect."""
     engine = make_engine(sqlite_url)
     clock = ManualClock(datetime.now(UTC))
-    device, total = unique("backlog"), 12000
+    device = unique("backlog")
     first = Gateway(settings, engine, clock)  # makes the persistent session and its subscriptions
     first.start()
     second: Gateway | None = None
