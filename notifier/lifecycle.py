@@ -112,22 +112,15 @@ def open_or_redetect(
     Returns ``(case, opened)``. A concurrent opener loses on the partial unique index and
     falls back to re-detecting the winner's case.
     """
-    text, texts = _explanation(explanation)
     existing = active_case(session, household_id, kind)
     if existing is None:
-        case = Case(
+        case = new_case(
             household_id=household_id,
             kind=kind,
-            status=CaseStatus.OPEN,
             severity=severity,
-            explanation=text,
-            explanation_texts=texts,
-            opened_at=now,
-            last_seen_at=now,
+            explanation=explanation,
             policy_snapshot=policy_snapshot,
-            step_index=0,
-            next_action_at=now,
-            escalation_token=new_token(),
+            now=now,
             follow_up_visits=follow_up_visits,
         )
         try:
@@ -146,7 +139,7 @@ def open_or_redetect(
                 now,
                 actor,
                 severity=severity.value,
-                explanation=text,
+                explanation=case.explanation,
             )
             return case, True
     assert existing is not None
@@ -160,6 +153,36 @@ def open_or_redetect(
                 raise
             session.refresh(existing)
     return existing, False
+
+
+def new_case(
+    *,
+    household_id: int,
+    kind: CaseKind,
+    severity: Severity,
+    explanation: str | Texts,
+    policy_snapshot: dict[str, Any],
+    now: datetime,
+    follow_up_visits: bool = False,
+) -> Case:
+    """The row of a newly opened case, not yet added: what :func:`open_or_redetect` inserts, and
+    ``notifier.opening`` for many at once."""
+    text, texts = _explanation(explanation)
+    return Case(
+        household_id=household_id,
+        kind=kind,
+        status=CaseStatus.OPEN,
+        severity=severity,
+        explanation=text,
+        explanation_texts=texts,
+        opened_at=now,
+        last_seen_at=now,
+        policy_snapshot=policy_snapshot,
+        step_index=0,
+        next_action_at=now,
+        escalation_token=new_token(),
+        follow_up_visits=follow_up_visits,
+    )
 
 
 def _explanation(explanation: str | Texts) -> tuple[str, dict[str, str] | None]:

@@ -12,21 +12,21 @@ those re-detected through the lifecycle; the new ones are inserted in one savepo
 the partial unique index refuses one (another worker opened it since we looked) the savepoint is
 rolled back and every opening of the batch goes through ``open_or_redetect`` one by one, which
 re-detects the winner's case. The rows written (case, ``opened`` event) are those
-``open_or_redetect`` writes.
+``open_or_redetect`` writes: the case is :func:`notifier.lifecycle.new_case`'s for both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, CaseStatus, Severity
-from core.i18n import DEFAULT_LANGUAGE, Texts
+from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, Severity
+from core.i18n import Texts
 from core.models import Case
 from notifier import lifecycle
 
@@ -42,6 +42,10 @@ class Opening:
     policy_snapshot: dict[str, Any]
     follow_up_visits: bool = False
 
+    def arguments(self) -> dict[str, Any]:
+        """The fields as keyword arguments (not copied, unlike ``dataclasses.asdict``)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
 
 def open_many(
     session: Session, openings: Sequence[Opening], *, now: datetime, actor: str = "system"
@@ -54,7 +58,7 @@ def open_many(
         return [_one(session, o, now, actor) for o in openings]
     active = _active_cases(session, openings)
     fresh = [o for o in openings if (o.household_id, o.kind) not in active]
-    cases = [_new_case(o, now) for o in fresh]
+    cases = [lifecycle.new_case(**o.arguments(), now=now) for o in fresh]
     if cases:
         try:
             with session.begin_nested():
@@ -82,17 +86,7 @@ def open_many(
 
 
 def _one(session: Session, o: Opening, now: datetime, actor: str) -> tuple[Case, bool]:
-    return lifecycle.open_or_redetect(
-        session,
-        household_id=o.household_id,
-        kind=o.kind,
-        severity=o.severity,
-        explanation=o.explanation,
-        policy_snapshot=o.policy_snapshot,
-        now=now,
-        actor=actor,
-        follow_up_visits=o.follow_up_visits,
-    )
+    return lifecycle.open_or_redetect(session, **o.arguments(), now=now, actor=actor)
 
 
 def _active_cases(session: Session, openings: Sequence[Opening]) -> set[tuple[int, CaseKind]]:
@@ -106,26 +100,3 @@ def _active_cases(session: Session, openings: Sequence[Opening]) -> set[tuple[in
         )
     ).all()
     return {(household_id, CaseKind(kind)) for household_id, kind in rows}
-
-
-def _new_case(o: Opening, now: datetime) -> Case:
-    """The case ``open_or_redetect`` inserts for ``o``."""
-    if isinstance(o.explanation, str):
-        text, texts = o.explanation, None
-    else:
-        text, texts = o.explanation.get(DEFAULT_LANGUAGE.value, ""), dict(o.explanation)
-    return Case(
-        household_id=o.household_id,
-        kind=o.kind,
-        status=CaseStatus.OPEN,
-        severity=o.severity,
-        explanation=text,
-        explanation_texts=texts,
-        opened_at=now,
-        last_seen_at=now,
-        policy_snapshot=o.policy_snapshot,
-        step_index=0,
-        next_action_at=now,
-        escalation_token=lifecycle.new_token(),
-        follow_up_visits=o.follow_up_visits,
-    )
