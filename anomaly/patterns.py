@@ -46,7 +46,7 @@ from sqlmodel import Session, col, select
 
 from anomaly.detector import DetectorParams
 from anomaly.household_state import activity_label, is_human_edge, load_routine
-from anomaly.reading_hours import household_coverage
+from anomaly.reading_hours import household_coverage, rollup_of
 from anomaly.routine import local_date
 from core.clock import Clock
 from core.db import session_scope
@@ -481,7 +481,13 @@ def load_days(
         return []
     # The roll-up's hourly summaries, raw readings only for the hours not rolled up yet.
     coverage = household_coverage(
-        session, household.id, device_ids, start, end, DetectorParams().coverage_gap_s
+        session,
+        household.id,
+        device_ids,
+        start,
+        end,
+        DetectorParams().coverage_gap_s,
+        rollup=rollup_of(session, household.id),
     )
     events = [int(ts.timestamp()) for ts in _human_events(session, household, start, end)]
     return day_features(events, coverage, timezone=household.timezone, params=params)

@@ -67,18 +67,20 @@ def household_coverage(
     start: datetime,
     end: datetime,
     gap_s: int,
+    *,
+    rollup: ReadingRollup | None,
 ) -> dict[int, int]:
     """Seconds of data per UTC hour (unix start → seconds) for the hours from ``start`` on, as
     :func:`raw_coverage` of ``[start - gap, end)`` credits them: from ``reading_hour`` for the
     hours rolled up, from raw readings for the rest. Without summaries it *is* that raw read
-    (the hour holding ``start - gap`` included)."""
+    (the hour holding ``start - gap`` included). ``rollup``: the household's roll-up row
+    (:func:`rollup_of`; passed in, so a caller that needs it twice reads it once)."""
     gap = timedelta(seconds=gap_s)
-    state = session.get(ReadingRollup, household_id)
     upto = None
-    if state is not None and state.rolled_until is not None:
+    if rollup is not None and rollup.rolled_until is not None:
         # The raw tail must start at least a gap before ``end``: a summarised hour's credit may
         # come from a reading in the next hour's first ``gap`` seconds.
-        upto = min(state.rolled_until, floor_hour(end - gap))
+        upto = min(rollup.rolled_until, floor_hour(end - gap))
     if upto is None or upto <= start:
         return raw_coverage(session, device_ids, start - gap, end, gap_s)
     rows = session.exec(
@@ -95,11 +97,18 @@ def household_coverage(
     return coverage
 
 
-def first_reading(session: Session, household_id: int, device_ids: Sequence[int | None]) -> datetime | None:
-    """The household's first reading ever (kept by the roll-up: retention removes it from ``reading``)."""
-    state = session.get(ReadingRollup, household_id)
-    if state is not None and state.first_reading_at is not None:
-        return state.first_reading_at
+def rollup_of(session: Session, household_id: int) -> ReadingRollup | None:
+    """The household's roll-up row (how far its hours are summarised, its first reading), if any."""
+    return session.get(ReadingRollup, household_id)
+
+
+def first_reading(
+    session: Session, device_ids: Sequence[int | None], *, rollup: ReadingRollup | None
+) -> datetime | None:
+    """The household's first reading ever (kept by the roll-up, ``rollup``: retention removes it
+    from ``reading``)."""
+    if rollup is not None and rollup.first_reading_at is not None:
+        return rollup.first_reading_at
     first: datetime | None = session.exec(
         select(func.min(Reading.ts)).where(col(Reading.device_id).in_(device_ids))
     ).one()

@@ -30,7 +30,7 @@ from anomaly.detector import DetectorParams
 from anomaly.house_level import fit_house
 from anomaly.household_state import house_buckets, label
 from anomaly.long_on import fit_long_on, programme_runs, switch_stream
-from anomaly.reading_hours import first_reading, household_coverage
+from anomaly.reading_hours import first_reading, household_coverage, rollup_of
 from anomaly.routine import ConfirmedQuiet, Routine, fit_routine
 from anomaly.watch import rearm
 from core.clock import Clock
@@ -42,7 +42,6 @@ from core.models import (
     CaseEvent,
     Device,
     Household,
-    ReadingRollup,
     RoutineModel,
     RoutineRefit,
     Watch,
@@ -191,17 +190,17 @@ def retrain_household(
     start = end - params.fit.window_days * 86400
     start_dt, end_dt = datetime.fromtimestamp(start, UTC), as_of
     device_ids = session.exec(select(Device.id).where(Device.household_id == household_id)).all()
-    # Held for the whole refit: the session's identity map keeps a row only while something refers
-    # to it, and first_reading and household_coverage each get it (one query instead of two; a
-    # refit is ~20 round trips, issue 15.3). The watch is read again at the end, on purpose: the
-    # latest row for rearm, as before.
-    _held = session.get(ReadingRollup, household_id)
-    first = first_reading(session, household_id, device_ids)
+    # The roll-up row, read once for both (a refit is ~20 round trips, issue 15.3). The watch is
+    # read again at the end, on purpose: the latest row for rearm, as before.
+    rollup = rollup_of(session, household_id)
+    first = first_reading(session, device_ids, rollup=rollup)
     if first is None:
         return False
     # Seconds of data per hour: the roll-up's summaries, raw readings only for the last hour or so
     # (anomaly/reading_hours.py); from one gap before the window, as replay credits the first hour.
-    coverage = household_coverage(session, household_id, device_ids, start_dt, end_dt, params.coverage_gap_s)
+    coverage = household_coverage(
+        session, household_id, device_ids, start_dt, end_dt, params.coverage_gap_s, rollup=rollup
+    )
     # Plain columns, not ORM objects: a window holds hundreds of edges, and building an object a
     # row was a good part of a refit (issue 15.3).
     edges = [

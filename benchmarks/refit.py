@@ -147,8 +147,11 @@ def refit_ms(engine: Engine, household_id: int, now: datetime) -> tuple[float, f
             s.rollback()
             devices = s.exec(select(Device.id).where(Device.household_id == household_id)).all()
             t = time.perf_counter()
-            reading_hours.first_reading(s, household_id, devices)
-            reading_hours.household_coverage(s, household_id, devices, start, end, params.coverage_gap_s)
+            rollup = reading_hours.rollup_of(s, household_id)
+            reading_hours.first_reading(s, devices, rollup=rollup)
+            reading_hours.household_coverage(
+                s, household_id, devices, start, end, params.coverage_gap_s, rollup=rollup
+            )
             figures = (wall * 1000, cpu * 1000, (time.perf_counter() - t) * 1000)
     return figures
 

@@ -145,7 +145,9 @@ def _coverages(engine: Engine, hid: int, zone: str, now: datetime) -> tuple[dict
     with Session(engine) as s:
         devices = _devices(s, hid)
         raw = reading_hours.raw_coverage(s, devices, start - timedelta(seconds=GAP), end, GAP)
-        summary = reading_hours.household_coverage(s, hid, devices, start, end, GAP)
+        summary = reading_hours.household_coverage(
+            s, hid, devices, start, end, GAP, rollup=reading_hours.rollup_of(s, hid)
+        )
     first = int(start.timestamp())
     return {h: v for h, v in raw.items() if h >= first}, {h: v for h, v in summary.items() if h >= first}
 
