@@ -102,12 +102,17 @@
     show($("whoami"), true);
     show($("logout"), true);
     show($("login-panel"), false);
+    const routesBefore = routes;
+    await loadTeams();
+    window.AnbuLive.start(me); // the live notice of new 긴급 cases, if the user wants it
+    // The views appear once the screen is ready (teams, live-notice settings): what a user (or a
+    // test) does from the menu then finds them in place.
     show($("views-nav"), true);
     show($("nav-audit"), me.role === "admin");
     show($("nav-manage"), me.role === "admin" || me.role === "caseworker");
-    await loadTeams();
-    window.AnbuLive.start(me); // the live notice of new 긴급 cases, if the user wants it
-    await route();
+    // A view the user opened while the teams loaded is drawn already: drawing it again would
+    // replace a form being filled in (an upload then reports into a form no longer on the page).
+    if (routes === routesBefore) await route();
     if (timer) clearInterval(timer);
     timer = setInterval(() => {
       if (!$("queue-panel").hidden) refresh();
@@ -116,8 +121,10 @@
 
   // ------------------------------------------------------------------ views
 
+  let routes = 0; // how many views have been drawn since the page loaded (start() reads it)
   async function route() {
     if (!me) return;
+    routes += 1;
     const hash = location.hash || "#/";
     let match;
     if ((match = hash.match(/^#\/cases\/(\d+)$/))) return showPanel("case-panel", () => loadCase(match[1]));

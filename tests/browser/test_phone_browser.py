@@ -17,7 +17,17 @@ from sqlmodel import select
 
 from core.db import session_scope
 from core.models import Contact, Household, Resident
-from tests.browser.harness import BROWSER_MARKS, Seeded, count_fetches, fits, settle, shot, sign_in, sync_api
+from tests.browser.harness import (
+    BROWSER_MARKS,
+    PASSWORD,
+    Seeded,
+    count_fetches,
+    fits,
+    settle,
+    shot,
+    sign_in,
+    sync_api,
+)
 
 pytestmark = BROWSER_MARKS
 
@@ -226,3 +236,44 @@ def test_a_centre_imports_its_own_spreadsheet_and_reads_one_plain_line(
     page.fill("#find-q", "010-5555-0001")
     page.press("#find-q", "Enter")
     expect(page.locator("#find-results table")).to_contain_text("박말순", timeout=SLOW_MS)
+
+
+def test_a_view_opened_while_the_sign_in_still_loads_is_drawn_once(running_app: Seeded, browser: Any) -> None:
+    """Signing in shows the views, loads the teams, then draws the view in the address bar. A
+    view the user opened meanwhile was drawn a second time, and the second draw replaced the form
+    being filled in: the import above once uploaded through a form no longer on the page and
+    waited 15 s for a report nobody would write. Here the teams are held until the form is shown."""
+    expect = sync_api.expect
+    held: list[Any] = []
+
+    def teams(url: str) -> bool:
+        return url.endswith("/api/v1/teams")
+
+    page = browser.new_page(viewport=PHONE, locale="ko-KR", timezone_id="Asia/Seoul")
+    count_fetches(page)
+
+    def hold_the_first(route: Any) -> None:  # held: neither answered nor refused, until we say
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(teams, hold_the_first)
+    page.goto(running_app.base_url)
+    page.fill("#username", "worker")
+    page.fill("#password", PASSWORD)
+    with page.expect_request(lambda request: teams(request.url)):
+        page.click("#login-form button[type=submit]")
+    for _ in range(100):  # the handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the sign-in did not ask for the teams"
+    assert page.is_hidden("#views-nav")  # not ready yet; a link or the back button can still open a view
+    page.goto(f"{running_app.base_url}/#/manage/import")
+    page.wait_for_selector("#import-form-households")
+    page.eval_on_selector("#import-form-households", "(form) => { form.dataset.drawn = 'first'; }")
+    held[0].continue_()
+    expect(page.locator("#views-nav")).to_be_visible()  # the teams arrived...
+    settle(page)
+    expect(page.locator("#import-form-households")).to_have_attribute("data-drawn", "first")  # ...no redraw
