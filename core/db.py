@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Engine, Update, event, or_, text, update
 from sqlalchemy.engine import make_url
@@ -26,6 +26,8 @@ from core.clock import ensure_utc
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 TWILIO_WEBHOOK_BUDGET_S = 15.0
 PG_CONNECT_TIMEOUT_S = 5
+
+RowT = TypeVar("RowT", bound=SQLModel)
 
 
 def normalise_url(url: str) -> str:
@@ -161,6 +163,22 @@ def insert_first(session: Session, row: SQLModel) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def insert_or_find(session: Session, row: RowT, find: Callable[[], RowT | None]) -> tuple[RowT, bool]:
+    """:func:`insert_first`, then the winner: ``(row, True)`` when it went in; when a unique key
+    refuses it, ``(find(), False)``, the twin a concurrent writer inserted first. When ``find``
+    finds none, the refusal was not a lost race and its ``IntegrityError`` is raised again."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        winner = find()
+        if winner is None:
+            raise
+        return winner, False
+    return row, True
 
 
 def claim_lease(

@@ -14,11 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from core.db import claim_row
+from core.db import claim_row, insert_or_find
 from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
 from core.i18n import DEFAULT_LANGUAGE, Texts
 from core.models import Case, CaseEvent
@@ -114,24 +113,20 @@ def open_or_redetect(
     """
     existing = active_case(session, household_id, kind)
     if existing is None:
-        case = new_case(
-            household_id=household_id,
-            kind=kind,
-            severity=severity,
-            explanation=explanation,
-            policy_snapshot=policy_snapshot,
-            now=now,
-            follow_up_visits=follow_up_visits,
+        case, opened = insert_or_find(
+            session,
+            new_case(
+                household_id=household_id,
+                kind=kind,
+                severity=severity,
+                explanation=explanation,
+                policy_snapshot=policy_snapshot,
+                now=now,
+                follow_up_visits=follow_up_visits,
+            ),
+            lambda: active_case(session, household_id, kind),
         )
-        try:
-            with session.begin_nested():
-                session.add(case)
-                session.flush()
-        except IntegrityError:
-            existing = active_case(session, household_id, kind)
-            if existing is None:
-                raise
-        else:
+        if opened:
             _event(
                 session,
                 case,
@@ -142,6 +137,7 @@ def open_or_redetect(
                 explanation=case.explanation,
             )
             return case, True
+        existing = case
     assert existing is not None
     # Re-detection races are benign (several sweepers saw the same silence): reload and retry.
     for attempt in range(3):

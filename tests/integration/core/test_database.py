@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from core.db import make_engine, normalise_url, session_scope
+from core.db import insert_or_find, make_engine, normalise_url, session_scope
 from core.migrate import current_head, upgrade
-from core.models import Organisation, Team
+from core.models import CallReply, Organisation, Team
 from tests.factories import make_household
 
 
@@ -116,3 +117,33 @@ def test_migrations_form_one_line() -> None:
     for revision in scripts.walk_revisions():
         assert revision.path is not None
         assert Path(revision.path).name.startswith(f"{revision.revision}_")
+
+
+def _reply(key: str, code: str) -> CallReply:
+    return CallReply(key=key, code=code, params={}, received_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_insert_or_find_returns_the_row_that_went_in_or_the_winner(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        row, inserted = insert_or_find(s, _reply("k1", "first"), lambda: None)
+        assert inserted and row.id is not None
+
+    def winner(session: Session) -> CallReply | None:
+        return session.exec(select(CallReply).where(CallReply.key == "k1")).first()
+
+    with session_scope(engine) as s:
+        twin = _reply("k1", "second")
+        found, inserted = insert_or_find(s, twin, lambda: winner(s))
+        assert not inserted and found is not twin and found.code == "first"
+        # Only the savepoint was rolled back: the transaction goes on.
+        also, inserted = insert_or_find(s, _reply("k2", "other"), lambda: None)
+        assert inserted and also.id is not None
+    with session_scope(engine) as s:
+        assert sorted(r.key for r in s.exec(select(CallReply)).all()) == ["k1", "k2"]
+
+
+def test_insert_or_find_raises_again_when_no_winner_is_found(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        insert_or_find(s, _reply("k1", "first"), lambda: None)
+    with session_scope(engine) as s, pytest.raises(IntegrityError):
+        insert_or_find(s, _reply("k1", "second"), lambda: None)  # not a lost race: the error stands
