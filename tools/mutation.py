@@ -70,7 +70,11 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/integration/lifecycle/test_lifecycle_rules_db.py",
         "tests/integration/lifecycle/test_lifecycle_races_pg.py",
     ),
-    "notifier/ladder.py": ("tests/unit/notifier_engine/test_plan_step_ladders.py",),
+    "notifier/ladder.py": (
+        "tests/unit/notifier_engine/test_plan_step_ladders.py",
+        "tests/unit/notifier_engine/test_policy_new_steps.py",  # hand-off purpose, self_harm_actions
+        "tests/unit/notifier_family/test_family_loop_rules.py",  # contact_channels
+    ),
     "notifier/recipients.py": ("tests/unit/notifier_family/test_family_loop_rules.py",),
     "notifier/classifier.py": ("tests/unit/notifier_calls/test_reply_classifier.py",),
     "notifier/classifier_rules.py": (

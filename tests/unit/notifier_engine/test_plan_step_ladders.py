@@ -62,7 +62,8 @@ def test_the_default_ladder_from_first_call_to_exhaustion() -> None:
         ("4", "notify_caseworker", 15),
         ("4", "notify_caseworker", 15),
     ]
-    assert [r for _, _, r in runs[:10]] == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3]
+    # The ladder's passes, then the reminders counted from 0 (the first is the one recorded).
+    assert [r for _, _, r in runs] == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 0, 1, 2, 3, 4, 5]
     assert [p.exhausted for p, _, _ in runs] == [False] * 10 + [True] * 6
     assert [p.first_exhausted for p, _, _ in runs] == [False] * 10 + [True] + [False] * 5
     assert {p.purpose for p, _, _ in runs[:10]} == {Purpose.LADDER}
@@ -121,6 +122,9 @@ def test_staff_only_cases_tell_the_caseworker_once_and_stop() -> None:
     assert [a.action for a in plan.actions] == ["notify_caseworker"]
     assert plan.wait is None
     assert (plan.next_step_index, plan.next_repeat_count) == (1, 0)
+    # The label is the step part of the message's idempotency key; the purpose picks its text.
+    assert (plan.label, plan.purpose) == ("0", Purpose.LADDER)
+    assert plan_staff_only_step(2, 1).label == "2"
 
 
 def test_after_an_out_of_turn_caseworker_alert_the_ladder_skips_past_the_caseworker_step() -> None:
@@ -133,6 +137,25 @@ def test_after_an_out_of_turn_caseworker_alert_the_ladder_skips_past_the_casewor
     assert resume_after_caseworker(DEFAULT_POLICY, 4, 2) == (4, 2, timedelta(minutes=15))
     no_caseworker = parse_policy({"steps": [{"action": "call_resident", "wait_minutes": 5}]})
     assert resume_after_caseworker(no_caseworker, 0, 0) is None
+
+
+def test_an_out_of_turn_caseworker_alert_skips_to_the_next_caseworker_step_at_or_after_the_pointer() -> None:
+    policy = parse_policy(
+        {
+            "steps": [
+                {"action": "notify_caseworker", "wait_minutes": 5},
+                {"action": "call_resident", "wait_minutes": 10},
+                {"action": "notify_family", "tier": 1, "wait_minutes": 20},
+                {"action": "notify_caseworker", "wait_minutes": 30},
+            ],
+            "repeat_from": 1,
+            "max_repeats": 2,
+        }
+    )
+    # At step 0 the caseworker step is the pointer's own: continue as if it had just run.
+    assert resume_after_caseworker(policy, 0, 0) == (1, 0, timedelta(minutes=5))
+    # Past it, the next one ahead counts, never the one already behind the pointer.
+    assert resume_after_caseworker(policy, 2, 0) == (1, 1, timedelta(minutes=30))
 
 
 def test_family_tier_falls_through_to_the_next_tier_that_has_contacts() -> None:
