@@ -26,11 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
-from core.db import session_scope
+from core.db import insert_or_find, session_scope
 from core.enums import IncidentStatus, SystemIncidentKind
 from core.models import GatewayStatus, SystemIncident
 from core.settings import Settings
@@ -131,15 +130,9 @@ def _open_or_redetect(
         incident = SystemIncident(
             kind=kind, source=source, opened_at=now, last_seen_at=now, detail=detail, detections=1
         )
-        try:
-            with session.begin_nested():
-                session.add(incident)
-                session.flush()
-        except IntegrityError:  # another worker opened it a moment ago
-            existing = active_incident(session, kind, source)
-            if existing is None:
-                raise
-        else:
+        # Another worker may have opened it a moment ago: then that one is brought up to date.
+        existing, opened = insert_or_find(session, incident, lambda: active_incident(session, kind, source))
+        if opened:
             log.log(
                 logging.WARNING if kind in EVENT_KINDS else logging.ERROR,
                 "system incident %s opened for gateway %s: %s",

@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.db import insert_or_find
 from core.enums import CaseEventType, CaseStatus
 from core.models import AckCode, Case, Contact
 from notifier import family, lifecycle
@@ -114,25 +114,19 @@ def parse_keyed_code(digits: str) -> str | None:
 
 def code_for(session: Session, case: Case, contact_id: int, now: datetime) -> str:
     """The code of (case, contact): made on the case's first text to them, then reused."""
-    assert case.id is not None
-    existing = _row(session, case.id, contact_id)
+    case_id = case.id
+    assert case_id is not None
+    existing = _row(session, case_id, contact_id)
     if existing is not None:
         return existing.code
     row = AckCode(
-        case_id=case.id,
+        case_id=case_id,
         contact_id=contact_id,
         code=f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}",
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # made concurrently by another worker: use theirs
-        winner = _row(session, case.id, contact_id)
-        if winner is None:
-            raise
-        return winner.code
+    # Made concurrently by another worker: use theirs.
+    row, _inserted = insert_or_find(session, row, lambda: _row(session, case_id, contact_id))
     return row.code
 
 

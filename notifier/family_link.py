@@ -15,9 +15,9 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from core.db import insert_or_find
 from core.models import Case, Contact, StatusLink
 from notifier import links
 
@@ -54,12 +54,12 @@ def status_link(session: Session, case: Case, contact: Contact, now: datetime) -
             created_at=now,
             expires_at=(now + timedelta(days=LINK_DAYS)).replace(microsecond=0),
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:  # written a moment ago by another worker: read theirs
-            row = session.exec(select(StatusLink).where(StatusLink.token_hash == hashed)).one()
+        # Written a moment ago by another worker: read theirs (``one``: there must be one).
+        row, _inserted = insert_or_find(
+            session,
+            row,
+            lambda: session.exec(select(StatusLink).where(StatusLink.token_hash == hashed)).one(),
+        )
     if row.revoked_at is not None or row.expires_at <= now:
         return None
     return links.status_page(token)

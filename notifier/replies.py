@@ -38,9 +38,9 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from core.db import insert_or_find
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, CaseStatus, Intent, Risk, Severity
 from core.i18n import in_every_language
 from core.models import Case, Watch
@@ -170,17 +170,18 @@ def _self_harm(
 
 def record_checkin(session: Session, household_id: int, now: datetime) -> None:
     """The resident said they are fine: a sign of life the sweeper counts (it re-arms the watch)."""
-    watch = session.get(Watch, household_id, with_for_update=True, populate_existing=True)
+
+    def locked() -> Watch | None:
+        return session.get(Watch, household_id, with_for_update=True, populate_existing=True)
+
+    watch = locked()
     if watch is None:
-        try:
-            with session.begin_nested():
-                session.add(Watch(household_id=household_id, last_checkin_at=now, updated_at=now))
-                session.flush()
+        # Created concurrently (by ingest): update that row instead.
+        watch, inserted = insert_or_find(
+            session, Watch(household_id=household_id, last_checkin_at=now, updated_at=now), locked
+        )
+        if inserted:
             return
-        except IntegrityError:  # created concurrently (by ingest); update that row instead
-            watch = session.get(Watch, household_id, with_for_update=True, populate_existing=True)
-            if watch is None:
-                raise
     if watch.last_checkin_at is None or watch.last_checkin_at < now:
         watch.last_checkin_at = now
         watch.updated_at = now

@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from core import spool
 from core.clock import Clock, ensure_utc
-from core.db import bounded_session, session_scope
+from core.db import bounded_session, insert_or_find, session_scope
 from core.enums import CallOutcome, Intent, Language, Risk
 from core.models import CallReply
 from core.settings import Settings
@@ -130,15 +130,10 @@ def _store(engine: Engine, raw: RawReply, wait_s: float | None = None) -> int:
             params=raw.params,
             received_at=raw.received_at,
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:  # delivered twice at once: the other insert won
-            found = _id_by_key(session, raw.key)
-            if found is None:
-                raise
-            return found
+        # Delivered twice at once: the other insert won.
+        row, _inserted = insert_or_find(
+            session, row, lambda: session.exec(select(CallReply).where(CallReply.key == raw.key)).first()
+        )
         assert row.id is not None
         return row.id
 

@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.db import insert_or_find
 from core.enums import (
     CallOutcome,
     CallPurpose,
@@ -214,20 +214,18 @@ def _new_inbound(
     if unanswered:
         attempt.outcome = CallOutcome.UNCLEAR
     attempt.caller_verstat = verstat  # what the carrier says of the caller ID (notifier.ack_codes)
-    try:
-        # Two API processes may get the same call's webhook at once (Twilio retried it): the
-        # unique idempotency key lets one insert win; the other answers with the winner's row.
-        with session.begin_nested():
-            session.add(attempt)
-            session.flush()
-    except IntegrityError:
-        winner = session.exec(
-            select(CallAttempt).where(CallAttempt.idempotency_key == attempt.idempotency_key)
-        ).first()
-        if winner is None:  # not a duplicate after all: let the API answer with an error
-            raise
-        log.info("inbound call %s recorded by a concurrent delivery; answering with it", winner.id)
-        return winner
+    # Two API processes may get the same call's webhook at once (Twilio retried it): the unique
+    # idempotency key lets one insert win; the other answers with the winner's row (none found:
+    # not a duplicate after all, and the IntegrityError lets the API answer with an error).
+    key = attempt.idempotency_key
+    attempt, inserted = insert_or_find(
+        session,
+        attempt,
+        lambda: session.exec(select(CallAttempt).where(CallAttempt.idempotency_key == key)).first(),
+    )
+    if not inserted:
+        log.info("inbound call %s recorded by a concurrent delivery; answering with it", attempt.id)
+        return attempt
     if case is not None:
         lifecycle.record_event(
             session,
