@@ -250,6 +250,11 @@ class Settings(LogSettings):
         "member drains and retires its broker session (gateway/rescue.py)",
     )
     mqtt_session_expiry_s: int = Field(3600, ge=0, description="broker keeps our session this long offline")
+    mqtt_protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto",
+        description="MQTT version of the gateway: auto = 5, falling back to 3.1.1 when the broker refuses "
+        "or does not answer it (the embedded broker: 3.1.1); 5 or 3.1.1 = that one only",
+    )
     mqtt_auth: Literal["required", "off"] | None = Field(
         None,
         description="device authentication and topic ACLs on the embedded broker and the HTTP hooks; "

@@ -18,7 +18,9 @@ the member when it died. So a live member *rescues* a dead one's session instead
    ingest as the gateway's own.
 4. **Retire**: when nothing has arrived for ``DRAIN_QUIET_S`` and every message is acknowledged,
    disconnect with session expiry 0: the broker deletes the session and deals the group's
-   messages among the live members only. The row records who rescued it and when
+   messages among the live members only. MQTT 3.1.1 has no session expiry (Mosquitto keeps such a
+   session for ever by default, dealing it the group's share): there the rescue disconnects and
+   logs in once more as the member with a clean session, which discards it. The row records who rescued it and when
    (:func:`finish`); a member that comes back later starts a new session and knows it was rescued,
    so its missing session is not an incident.
 
@@ -40,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -215,8 +217,10 @@ class SessionRescue:
         credentials: tuple[str, str] | None = None,
         stop: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
     ) -> None:
         self._member = member
+        self._protocol = protocol  # the one the gateway speaks to this broker
         # Receipts are the dead member's: its in-flight messages come back with DUP and its ids.
         self._settings = settings.model_copy(update={"mqtt_client_id": member})
         self._engine = engine
@@ -241,14 +245,17 @@ class SessionRescue:
 
     def run(self) -> RescueOutcome:
         outcome = RescueOutcome(self._member)
-        client = self._client()
+        client = self._client(clean=False)
         endpoint = self._settings.mqtt_endpoint
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = RESCUE_SESSION_EXPIRY_S
         try:
-            client.connect(
-                endpoint.host, endpoint.port, keepalive=30, clean_start=False, properties=properties
-            )
+            if self._v5:
+                properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                properties.SessionExpiryInterval = RESCUE_SESSION_EXPIRY_S
+                client.connect(
+                    endpoint.host, endpoint.port, keepalive=30, clean_start=False, properties=properties
+                )
+            else:
+                client.connect(endpoint.host, endpoint.port, keepalive=30)  # clean_session=False: its session
         except OSError as exc:
             outcome.reason = f"could not connect: {type(exc).__name__}"
             return outcome
@@ -290,15 +297,55 @@ class SessionRescue:
             outcome.reason = "stopped"
             return outcome
         ack_barrier(client, self._unsubacks, CONNECT_TIMEOUT_S)  # every PUBACK processed first
-        retire = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
-        retire.SessionExpiryInterval = 0
-        client.disconnect(properties=retire)
+        if self._v5:
+            retire = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            retire.SessionExpiryInterval = 0
+            client.disconnect(properties=retire)
+        else:
+            client.disconnect()
+            self._lost.wait(CONNECT_TIMEOUT_S)  # the broker has let the member's id go
+            if not self._discard_session_v311():
+                outcome.reason = "drained, but its 3.1.1 session could not be discarded"
+                return outcome
         outcome.drained = True
         return outcome
 
-    def _client(self) -> mqtt.Client:
+    @property
+    def _v5(self) -> bool:
+        return self._protocol == MQTTProtocolVersion.MQTTv5
+
+    def _discard_session_v311(self) -> bool:
+        """Log in as the member with a clean session (3.1.1: the broker discards the stored one,
+        and keeps none once we leave). True once the broker has accepted that login."""
+        accepted = threading.Event()
+
+        def on_connect(client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+            if not reason.is_failure:
+                accepted.set()
+            client.disconnect()
+
+        client = self._client(clean=True)
+        client.on_connect = on_connect
+        client.on_message = None
+        client.on_disconnect = None
+        endpoint = self._settings.mqtt_endpoint
+        try:
+            client.connect(endpoint.host, endpoint.port, keepalive=30)
+        except OSError:
+            return False
+        client.loop_start()
+        try:
+            return accepted.wait(CONNECT_TIMEOUT_S)
+        finally:
+            client.loop_stop()
+
+    def _client(self, *, clean: bool) -> mqtt.Client:
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self._member, protocol=mqtt.MQTTv5, manual_ack=True
+            CallbackAPIVersion.VERSION2,
+            client_id=self._member,
+            protocol=self._protocol,
+            clean_session=None if self._v5 else clean,
+            manual_ack=True,
         )
         client.suppress_exceptions = True
         authenticate(client, self._settings, self._credentials)

@@ -148,10 +148,13 @@ class Gateway:
         self._receive_clock = SteadyClock(clock)
         self._next_receive_time: datetime | None = None
         self._endpoint = settings.mqtt_endpoint
-        # amqtt (the embedded broker) speaks 3.1.1 only; elsewhere try 5, fall back if refused/unanswered.
-        self._protocol = (
-            MQTTProtocolVersion.MQTTv311 if settings.uses_embedded_broker else MQTTProtocolVersion.MQTTv5
+        # amqtt (the embedded broker) speaks 3.1.1 only; elsewhere try 5, fall back if refused/unanswered
+        # (ANBU_MQTT_PROTOCOL=auto), or keep to the version the operator chose.
+        v311 = settings.mqtt_protocol == "3.1.1" or (
+            settings.mqtt_protocol == "auto" and settings.uses_embedded_broker
         )
+        self._protocol = MQTTProtocolVersion.MQTTv311 if v311 else MQTTProtocolVersion.MQTTv5
+        self._may_fall_back = settings.mqtt_protocol == "auto"
         # Bounded by backpressure, never by dropping: when ANBU_GATEWAY_QUEUE_MAX messages wait, the
         # network thread waits for room and reads no more from the broker (gateway/backpressure.py).
         self._queue: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
@@ -536,12 +539,13 @@ class Gateway:
 
     def _on_refused(self, client: mqtt.Client, reason_code: ReasonCode) -> None:
         code = reason_code.value
-        if code == UNSUPPORTED_PROTOCOL and client.protocol == mqtt.MQTTv5:
+        if code == UNSUPPORTED_PROTOCOL and client.protocol == mqtt.MQTTv5 and self._may_fall_back:
             log.warning("broker refused MQTT 5; falling back to MQTT 3.1.1 with a persistent session")
             self._fallback_requested = True
             client.disconnect()  # ends this client's loop; the processing thread builds a 3.1.1 one
-        elif code in FATAL_CONNACK:
-            self._fatal_error = f"MQTT broker refused the gateway: {FATAL_CONNACK[code]} ({code})"
+        elif code in FATAL_CONNACK or code == UNSUPPORTED_PROTOCOL:  # the latter: ANBU_MQTT_PROTOCOL chosen
+            reason = FATAL_CONNACK.get(code, "unsupported protocol version (ANBU_MQTT_PROTOCOL)")
+            self._fatal_error = f"MQTT broker refused the gateway: {reason} ({code})"
             log.critical(
                 "%s; NOT retrying. Check ANBU_MQTT_URL credentials and the broker ACL for client id %s.",
                 self._fatal_error,
@@ -703,6 +707,7 @@ class Gateway:
         waiting_since = self._awaiting_connack_since
         if (
             self._protocol == MQTTProtocolVersion.MQTTv5
+            and self._may_fall_back
             and not self._ever_connected
             and waiting_since is not None
             and time.monotonic() - waiting_since > self.v5_connack_timeout_s
@@ -874,8 +879,6 @@ class Gateway:
         group = self._settings.mqtt_share_group
         if not group or not self._shared() or self._stop.is_set():
             return
-        if self._protocol != MQTTProtocolVersion.MQTTv5:
-            return  # a rescue retires the session with MQTT 5's session expiry 0
         now = time.monotonic()
         if self._rescue_checked_at is not None and now - self._rescue_checked_at < self.status_interval_s:
             return
@@ -922,6 +925,7 @@ class Gateway:
             filters=filters,
             credentials=member_credentials(self._settings, self._credentials, member.client_id),
             stop=self._stop,
+            protocol=self._protocol,
         )
         try:
             outcome = rescue.run()

@@ -23,9 +23,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -331,15 +333,22 @@ RESCUE_AFTER_S = 15
 RESCUE_BOUND_S = RESCUE_AFTER_S + 2 * 5 + 5
 
 
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
-    tmp_path: Path, sqlite_url: str
+    tmp_path: Path, sqlite_url: str, protocol: str
 ) -> None:
     """Issue 15.4: Mosquitto keeps dealing a dead member's share to its session; without a rescue
-    those readings wait for that member to come back (and are lost past the session expiry)."""
+    those readings wait for that member to come back (and are lost past the session expiry; a
+    3.1.1 session has none, so for ever). With 3.1.1 the rescue retires the session by logging in
+    as the member with a clean session (until session 25 a 3.1.1 group had no rescue)."""
     devices = [unique(f"dev{n}") for n in range(4)]
     per_device = 150
     group = _running_group(
-        tmp_path, sqlite_url, unique("rescue"), ANBU_MQTT_GROUP_RESCUE_AFTER_S=str(RESCUE_AFTER_S)
+        tmp_path,
+        sqlite_url,
+        unique("rescue"),
+        ANBU_MQTT_GROUP_RESCUE_AFTER_S=str(RESCUE_AFTER_S),
+        ANBU_MQTT_PROTOCOL=protocol,
     )
     with group as (envs, gateways, engine, publisher, topic_of):
         payloads = _payloads(per_device)
@@ -368,7 +377,36 @@ def test_a_group_member_killed_mid_stream_holds_back_nothing_once_it_is_rescued(
             row = session.get(GatewayStatus, envs[0]["ANBU_MQTT_CLIENT_ID"])
             assert row is not None and row.rescued_by == envs[1]["ANBU_MQTT_CLIENT_ID"]
             assert row.rescue_finished_at is not None
+        assert _log_says(gateways[1], f"(MQTT {protocol},")  # the survivor spoke the version asked for
+        assert not _session_present(envs[0]["ANBU_MQTT_CLIENT_ID"], protocol)  # retired: none left
         logging.getLogger(__name__).info("rescued within %.1f s of the stream's end", waited_s)
+
+
+def _session_present(client_id: str, protocol: str) -> bool:
+    """Whether the broker still holds a session for *client_id* (asked without starting afresh)."""
+    assert TEST_MQTT_URL
+    v5 = protocol == "5"
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else False,
+    )
+    present: list[bool] = []
+    client.on_connect = lambda _c, _u, flags, _r, _p: present.append(bool(flags.session_present))
+    endpoint = urlsplit(TEST_MQTT_URL)
+    host, port = endpoint.hostname or "127.0.0.1", endpoint.port or 1883
+    if v5:
+        client.connect(host, port, clean_start=False)
+    else:
+        client.connect(host, port)
+    client.loop_start()
+    try:
+        wait_until(lambda: bool(present), timeout=10, what="CONNACK")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return present[0]
 
 
 @needs_mosquitto

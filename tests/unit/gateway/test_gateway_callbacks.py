@@ -162,6 +162,34 @@ def test_unsupported_protocol_requests_a_311_fallback() -> None:
     assert gateway.fatal_error is None
 
 
+def test_a_chosen_mqtt_5_is_not_given_up_for_311() -> None:
+    # ANBU_MQTT_PROTOCOL=5: a broker that refuses 5 is a configuration error, said once, not a
+    # silent switch; nor does an unanswered CONNECT make it fall back.
+    gateway, client = _gateway(mqtt_protocol="5")
+    assert gateway._protocol == MQTTProtocolVersion.MQTTv5
+    flags = mqtt.ConnectFlags(session_present=False)
+    gateway._on_connect(client, None, flags, ReasonCode(PacketTypes.CONNACK, identifier=132), None)  # type: ignore[arg-type]
+    assert not gateway._fallback_requested and client.disconnects == 1
+    assert gateway.fatal_error is not None and "ANBU_MQTT_PROTOCOL" in gateway.fatal_error
+    gateway._awaiting_connack_since = time.monotonic() - gateway.v5_connack_timeout_s - 1
+    gateway._supervise()
+    assert not gateway._fallback_requested and gateway._protocol == MQTTProtocolVersion.MQTTv5
+
+
+def test_a_chosen_mqtt_311_is_spoken_from_the_start_with_a_persistent_session() -> None:
+    gateway, _client = _gateway(mqtt_protocol="3.1.1")
+    client = gateway._make_client(gateway._protocol)
+    assert client.protocol == mqtt.MQTTv311 and client._clean_session is False
+
+
+def test_an_unanswered_mqtt_5_connect_falls_back_to_311_by_default() -> None:
+    gateway, _client = _gateway()
+    gateway._awaiting_connack_since = time.monotonic() - gateway.v5_connack_timeout_s - 1
+    gateway._supervise()
+    assert gateway._protocol == MQTTProtocolVersion.MQTTv311
+    gateway.stop(timeout=0.05)
+
+
 def test_a_temporary_refusal_is_left_to_paho_to_retry() -> None:
     gateway, client = _gateway()
     flags = mqtt.ConnectFlags(session_present=False)
