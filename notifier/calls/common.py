@@ -18,6 +18,7 @@ from core.enums import (
     CallStatus,
     CaseEventType,
     Intent,
+    RecipientKind,
 )
 from core.models import CallAttempt, Case
 from notifier import lifecycle, webhook_urls
@@ -213,6 +214,41 @@ def record_outcome(
     if answered_by:
         data["answered_by"] = answered_by
     lifecycle.record_event(session, case, CaseEventType.CALL_OUTCOME, now, actor=f"call:{attempt.id}", **data)
+
+
+def record_keys(
+    session: Session,
+    attempt: CallAttempt,
+    now: datetime,
+    *,
+    actor: str,
+    recipient_kind: RecipientKind,
+    digits: str,
+    outcome: CallOutcome | None,
+    ack: str | None,
+    **extra: Any,
+) -> None:
+    """A family or staff member's key press (or silence) on a call, as its case's ``call_outcome``
+    event (``digits`` as they may be kept: never a code); the resident's is :func:`record_outcome`."""
+    case = case_of(session, attempt)
+    if case is None:
+        return
+    lifecycle.record_event(
+        session,
+        case,
+        CaseEventType.CALL_OUTCOME,
+        now,
+        actor=actor,
+        call_attempt_id=attempt.id,
+        recipient_kind=recipient_kind.value,
+        outcome=outcome.value if outcome else None,
+        reask=outcome is None,
+        gather=attempt.gather_count,
+        input="dtmf" if digits else "none",
+        digits=digits or None,
+        ack=ack,
+        **extra,
+    )
 
 
 def clean_param(value: str | None, limit: int = 40) -> str | None:

@@ -19,12 +19,11 @@ from core.enums import (
     TERMINAL_CALL_STATUSES,
     CallOutcome,
     CallStatus,
-    CaseEventType,
     CaseStatus,
     RecipientKind,
 )
 from core.models import CallAttempt, Contact, Household
-from notifier import ack_codes, family, lifecycle
+from notifier import ack_codes, family
 from notifier.calls.common import (
     MAX_GATHERS,
     Gathered,
@@ -34,6 +33,7 @@ from notifier.calls.common import (
     gather_url_for,
     is_inbound,
     is_next_gather,
+    record_keys,
 )
 from notifier.script import (
     CATALOGUE,
@@ -202,22 +202,14 @@ def _record_contact_event(
     outcome: CallOutcome | None,
     result: str | None,
 ) -> None:
-    case = case_of(session, attempt)
-    if case is None:
-        return
-    lifecycle.record_event(
+    record_keys(
         session,
-        case,
-        CaseEventType.CALL_OUTCOME,
+        attempt,
         now,
         actor=f"contact:{attempt.recipient_id}",
-        call_attempt_id=attempt.id,
-        recipient_kind=RecipientKind.CONTACT.value,
-        outcome=outcome.value if outcome else None,
-        reask=outcome is None,
-        gather=attempt.gather_count,
-        input="dtmf" if digits else "none",
-        digits=digits or None,
+        recipient_kind=RecipientKind.CONTACT,
+        digits=digits,
+        outcome=outcome,
         ack=str(result) if result else None,
         inbound=is_inbound(attempt),
     )

@@ -20,7 +20,6 @@ from core.enums import (
     CallOutcome,
     CallPurpose,
     CallStatus,
-    CaseEventType,
     CaseKind,
     CaseStatus,
     RecipientKind,
@@ -36,6 +35,7 @@ from notifier.calls.common import (
     case_of,
     gather_url_for,
     is_next_gather,
+    record_keys,
 )
 from notifier.crisis import crisis_line
 from notifier.lifecycle import CaseConflict
@@ -180,21 +180,13 @@ def _record(
     outcome: CallOutcome | None,
     actor: str | None = None,
 ) -> None:
-    case = case_of(session, attempt)
-    if case is None:
-        return
-    lifecycle.record_event(
+    record_keys(
         session,
-        case,
-        CaseEventType.CALL_OUTCOME,
+        attempt,
         now,
         actor=actor or f"call:{attempt.id}",
-        call_attempt_id=attempt.id,
-        recipient_kind=attempt.recipient_kind.value,
-        outcome=outcome.value if outcome else None,
-        reask=outcome is None,
-        gather=attempt.gather_count,
-        input="dtmf" if digits else "none",
-        digits=digits or None,
+        recipient_kind=attempt.recipient_kind,
+        digits=digits,
+        outcome=outcome,
         ack="taken_on" if outcome == CallOutcome.ACKNOWLEDGED else None,
     )

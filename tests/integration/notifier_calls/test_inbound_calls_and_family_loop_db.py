@@ -256,6 +256,44 @@ def test_repeated_and_late_key_presses_of_a_family_member_act_once(
     assert len(outcomes) == 2  # the re-ask and the acknowledgement, once each
 
 
+def test_a_family_members_key_presses_are_kept_on_the_case(sqlite_engine: Engine, clock: ManualClock) -> None:
+    """Each press (or silence) is a ``call_outcome`` event naming the contact; the notification
+    call's and the inbound call's differ only in ``inbound``."""
+    home = make_home(sqlite_engine, clock)
+    url = gather_url(ring(sqlite_engine, clock, home.contact_phone, verstat=ATTESTED))
+    assert url is not None
+    second = gather_url(press(sqlite_engine, clock, url, ""))  # silence: asked again
+    assert second is not None
+    press(sqlite_engine, clock, second, "1")
+    with Session(sqlite_engine) as s:
+        events = s.exec(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME)
+            .order_by(col(CaseEvent.id))
+        ).all()
+    (attempt,) = attempts(sqlite_engine)
+    common = {"call_attempt_id": attempt.id, "recipient_kind": "contact", "inbound": True}
+    assert [(e.actor, e.data) for e in events] == [
+        (
+            f"contact:{home.contact_id}",
+            common
+            | {"outcome": None, "reask": True, "gather": 1, "input": "none", "digits": None, "ack": None},
+        ),
+        (
+            f"contact:{home.contact_id}",
+            common
+            | {
+                "outcome": "acknowledged",
+                "reask": False,
+                "gather": 2,
+                "input": "dtmf",
+                "digits": "1",
+                "ack": "acknowledged",
+            },
+        ),
+    ]
+
+
 def test_a_family_member_with_nothing_open_hears_the_state_and_goodbye(
     sqlite_engine: Engine, clock: ManualClock
 ) -> None:

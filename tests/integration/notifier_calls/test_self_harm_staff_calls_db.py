@@ -129,6 +129,37 @@ def test_the_caseworker_is_called_and_key_1_takes_it_on_and_connects_them(
     assert [w for w, _ in _staff_calls(engine, case)] == [home.caseworker]
 
 
+def test_the_staff_members_key_presses_are_kept_on_the_case(
+    sqlite_engine: Engine, clock: ManualClock
+) -> None:
+    """Each press is a ``call_outcome`` event: a re-ask in the call's name, the take-on in the
+    staff member's."""
+    home = _home(sqlite_engine, clock)
+    case = _say_it(sqlite_engine, clock, home)
+    ((_, call),) = _staff_calls(sqlite_engine, case)
+    _answer(sqlite_engine, clock, call.code)
+    _press(sqlite_engine, clock, call.code, "2")
+    _press(sqlite_engine, clock, call.code, "1", n=2)
+    with Session(sqlite_engine) as s:
+        events = s.exec(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.CALL_OUTCOME)
+            .order_by(col(CaseEvent.id))
+        ).all()
+    common = {"call_attempt_id": call.id, "recipient_kind": "user", "input": "dtmf"}
+    assert [(e.actor, e.data) for e in events] == [
+        (
+            f"call:{call.id}",
+            common | {"outcome": None, "reask": True, "gather": 1, "digits": "2", "ack": None},
+        ),
+        (
+            f"user:{home.caseworker}",
+            common
+            | {"outcome": "acknowledged", "reask": False, "gather": 2, "digits": "1", "ack": "taken_on"},
+        ),
+    ]
+
+
 def test_nobody_takes_it_on_in_time_so_the_control_room_is_called_once(
     engine: Engine, clock: ManualClock
 ) -> None:
