@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, func, not_, or_, tuple_, update
 from sqlalchemy import case as when
@@ -253,30 +254,13 @@ def check_household(session: Session, household_id: int, now: datetime, result: 
         household, plugs, lifecycle.active_case(session, household_id, CaseKind.DEVICE_OFFLINE), now
     )
     if isinstance(decision, Open):
-        case, opened = lifecycle.open_or_redetect(
-            session,
-            household_id=household_id,
-            kind=CaseKind.DEVICE_OFFLINE,
-            severity=Severity.WARNING,
-            explanation=offline_explanation(decision.since, household.timezone),
-            policy_snapshot=snapshot_for_household(session, household_id),
-            now=now,
-        )
+        policy = snapshot_for_household(session, household_id)
+        opening = _opening(household_id, household, decision.since, policy)
+        case, opened = lifecycle.open_or_redetect(session, **opening.arguments(), now=now)
         result.opened += 1
-        log.info(
-            "device_offline case %s %s for household %s",
-            case.id,
-            "opened" if opened else "re-detected",
-            household.code,
-        )
+        log.info(*_opened_line(case, opened, household))
     elif isinstance(decision, Clear):
-        lifecycle.clear(session, decision.case, reason="device_back_online", now=now)
-        result.cleared += 1
-        log.info(
-            "device_offline case %s cleared for household %s: a plug is back",
-            decision.case.id,
-            household.code,
-        )
+        log.info(*_clear(session, decision.case, household, now, result))
 
 
 def offline_explanation(since: datetime, timezone: str) -> dict[str, str]:
@@ -320,34 +304,42 @@ def check_households(
         if isinstance(decision, Open):
             to_open.append((household_id, household, decision.since))
         elif isinstance(decision, Clear):
-            lifecycle.clear(session, decision.case, reason="device_back_online", now=now)
-            result.cleared += 1
-            lines.append(
-                (
-                    "device_offline case %s cleared for household %s: a plug is back",
-                    decision.case.id,
-                    household.code,
-                )
-            )
+            lines.append(_clear(session, decision.case, household, now, result))
     policies = snapshots_for_households(session, [household_id for household_id, _, _ in to_open])
     openings = [
-        Opening(
-            household_id=household_id,
-            kind=CaseKind.DEVICE_OFFLINE,
-            severity=Severity.WARNING,
-            explanation=offline_explanation(since, household.timezone),
-            policy_snapshot=policies.get(household_id) or DEFAULT_POLICY.snapshot(),
-        )
+        _opening(household_id, household, since, policies.get(household_id) or DEFAULT_POLICY.snapshot())
         for household_id, household, since in to_open
     ]
     for (_, household, _), (case, opened) in zip(to_open, open_many(session, openings, now=now), strict=True):
         result.opened += 1
-        lines.append(
-            (
-                "device_offline case %s %s for household %s",
-                case.id,
-                "opened" if opened else "re-detected",
-                household.code,
-            )
-        )
+        lines.append(_opened_line(case, opened, household))
     return lines
+
+
+def _opening(household_id: int, household: Household, since: datetime, policy: dict[str, Any]) -> Opening:
+    """The household's ``device_offline`` case, offline since ``since``, under ``policy``."""
+    return Opening(
+        household_id=household_id,
+        kind=CaseKind.DEVICE_OFFLINE,
+        severity=Severity.WARNING,
+        explanation=offline_explanation(since, household.timezone),
+        policy_snapshot=policy,
+    )
+
+
+def _clear(
+    session: Session, case: Case, household: Household, now: datetime, result: ConnectivityResult
+) -> tuple[object, ...]:
+    """Clear the case through the lifecycle; the log line to write for it."""
+    lifecycle.clear(session, case, reason="device_back_online", now=now)
+    result.cleared += 1
+    return ("device_offline case %s cleared for household %s: a plug is back", case.id, household.code)
+
+
+def _opened_line(case: Case, opened: bool, household: Household) -> tuple[object, ...]:
+    return (
+        "device_offline case %s %s for household %s",
+        case.id,
+        "opened" if opened else "re-detected",
+        household.code,
+    )
