@@ -43,6 +43,8 @@ def is_human_edge(routine: Routine | None, label: str, power_w: float) -> bool:
 
 
 def load_routine(session: Session, household_id: int) -> Routine | None:
+    if household_id in session.info.get(_PRIMED_NO_ROUTINE, ()):
+        return None  # :func:`prime_routines` found none
     row = session.get(RoutineModel, household_id)
     if row is None:
         return None
@@ -56,6 +58,21 @@ def load_routine(session: Session, household_id: int) -> Routine | None:
 
 # session.info key: the house_state rows (None: no row) :func:`prime_house_states` read.
 _PRIMED_HOUSE_STATES = "anbu.house_states"
+# session.info key: households :func:`prime_routines` found without a routine.
+_PRIMED_NO_ROUTINE = "anbu.no_routine"
+
+
+def prime_routines(session: Session, household_ids: Collection[int]) -> list[RoutineModel]:
+    """Read the routines of many households in one query. The rows are returned for the caller to
+    hold (the session keeps only weak references); which households have none is kept in the
+    session, so that :func:`load_routine` asks nothing more for them (a household without a
+    routine cost a query each time). Nothing that holds such a session writes routines."""
+    rows = list(
+        session.exec(select(RoutineModel).where(col(RoutineModel.household_id).in_(household_ids))).all()
+    )
+    found = {row.household_id for row in rows}
+    session.info.setdefault(_PRIMED_NO_ROUTINE, set()).update(set(household_ids) - found)
+    return rows
 
 
 def prime_house_states(session: Session, household_ids: Collection[int]) -> None:

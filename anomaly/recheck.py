@@ -30,15 +30,18 @@ test_sweeper_recheck.py`` changes each input above and checks the household is l
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as select_columns
-from sqlalchemy import update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from anomaly.deadlines import Deadline
+from core.bulk import table_of
 from core.enums import ACTIVE_CASE_STATUSES, CaseKind, WatchStatus
 from core.models import Case, ChannelState, Device, Household, HouseState, RoutineModel, Watch
 from core.settings import Settings
@@ -147,13 +150,25 @@ def next_recheck(household_id: int, deadline: Deadline | None, now: datetime) ->
     return at
 
 
-def mark_checked(session: Session, household_id: int, inputs: str, next_at: datetime) -> None:
-    """Store what an overdue household's re-check read (only while it is still overdue)."""
+class Checked(NamedTuple):
+    """What one overdue household's re-check read, and when to look again with nothing changed."""
+
+    household_id: int
+    inputs: str
+    next_at: datetime
+
+
+def mark_checked(session: Session, checked: Sequence[Checked]) -> None:
+    """Store what overdue households' re-checks read, each only while it is still overdue: one
+    statement for a batch (an executemany), not one a household."""
+    if not checked:
+        return
+    watch = table_of(Watch)
     session.execute(
-        update(Watch)
-        .where(col(Watch.household_id) == household_id, col(Watch.status) == WatchStatus.OVERDUE)
-        .values(checked_inputs=inputs, next_recheck_at=next_at)
-        .execution_options(synchronize_session=False)
+        update(watch)
+        .where(watch.c.household_id == bindparam("b_household"), watch.c.status == WatchStatus.OVERDUE)
+        .values(checked_inputs=bindparam("b_inputs"), next_recheck_at=bindparam("b_next")),
+        [{"b_household": c.household_id, "b_inputs": c.inputs, "b_next": c.next_at} for c in checked],
     )
 
 

@@ -8,6 +8,7 @@ appends a CaseEvent. Callers own the transaction: nothing here commits.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -90,6 +91,19 @@ def active_case(session: Session, household_id: int, kind: CaseKind) -> Case | N
         col(Case.status).in_(ACTIVE_CASE_STATUSES),
     )
     return session.exec(stmt).first()
+
+
+def active_cases(session: Session, household_ids: Collection[int], kind: CaseKind) -> dict[int, Case]:
+    """:func:`active_case` for many households in one query: their active case of *kind*, by
+    household (one at most each: the partial unique index)."""
+    if not household_ids:
+        return {}
+    stmt = select(Case).where(
+        col(Case.household_id).in_(household_ids),
+        Case.kind == kind,
+        col(Case.status).in_(ACTIVE_CASE_STATUSES),
+    )
+    return {case.household_id: case for case in session.exec(stmt).all()}
 
 
 def open_or_redetect(

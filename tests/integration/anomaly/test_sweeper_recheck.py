@@ -134,6 +134,49 @@ def test_a_quiet_tick_costs_the_same_whatever_the_number_of_overdue_households(
     assert counts[0] == counts[1]
 
 
+def test_the_first_recheck_of_many_newly_overdue_households_costs_what_a_few_cost(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The tick right after a district's households went overdue re-checks each of them once.
+    It sent ~6 statements a household (a savepoint, its case, its re-check marker): 12.5 s at
+    100k (docs/benchmarks.md). Now its statements are the same for 2 and for 10 households."""
+    counts = []
+    for more, unchanged in ((2, 0), (10, 2)):  # the first two are steady by the second round
+        for _ in range(more):
+            _overdue(engine, clock)
+        assert sweeper.tick(engine, clock, SETTINGS).opened == more
+        clock.advance(timedelta(seconds=5))
+        with statements(engine) as seen:
+            assert sweeper.tick(engine, clock, SETTINGS).overdue_unchanged == unchanged
+        counts.append(len(seen))
+        clock.advance(timedelta(seconds=5))
+    assert counts[0] == counts[1]
+
+
+def test_a_household_whose_recheck_fails_is_rolled_back_alone(
+    engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is redone one household at a time: the others' re-checks are stored, the failed
+    one is looked at again next tick."""
+    bad, good = _overdue(engine, clock), _overdue(engine, clock)
+    assert sweeper.tick(engine, clock, SETTINGS).opened == 2
+    clock.advance(timedelta(seconds=5))
+    real = sweeper._raise_if_critical
+
+    def broken_for_one(session: Session, household_id: int, *a: Any, **k: Any) -> None:
+        if household_id == bad:
+            raise RuntimeError("a bad routine row")
+        real(session, household_id, *a, **k)
+
+    monkeypatch.setattr(sweeper, "_raise_if_critical", broken_for_one)
+    sweeper.tick(engine, clock, SETTINGS)
+    monkeypatch.undo()
+    recomputed = Recomputed(monkeypatch)
+    clock.advance(timedelta(seconds=5))
+    assert recomputed.during(lambda: sweeper.tick(engine, clock, SETTINGS)) == {bad}
+    assert good != bad
+
+
 def test_new_activity_still_clears_the_case_on_the_next_tick(engine: Engine, clock: ManualClock) -> None:
     hid = _overdue(engine, clock)
     _steady(engine, clock)

@@ -155,6 +155,39 @@ def test_after_clear_a_new_detection_opens_a_new_case(engine: Engine, clock: Man
         assert statuses == sorted([CaseStatus.CLEARED, CaseStatus.OPEN])
 
 
+def test_active_cases_finds_each_household_s_active_case_of_the_kind_asked(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The sweeper's batch read: what :func:`lifecycle.active_case` answers, for many at once."""
+    with session_scope(engine) as s:
+        ids = [make_household(s).id for _ in range(6)]
+        open_, acknowledged, cleared, other_kind, not_asked, none = (hid for hid in ids if hid is not None)
+        cases = {hid: _open(s, hid, clock) for hid in (open_, acknowledged, cleared, not_asked)}
+        lifecycle.acknowledge(s, cases[acknowledged], actor="kim", now=clock.now())
+        lifecycle.clear(s, cases[cleared], reason="activity_resumed", now=clock.now())
+        lifecycle.open_or_redetect(
+            s,
+            household_id=other_kind,
+            kind=CaseKind.DEVICE_OFFLINE,
+            severity=Severity.WARNING,
+            explanation="offline",
+            policy_snapshot={"steps": []},
+            now=clock.now(),
+        )
+    with Session(engine) as s:
+        found = lifecycle.active_cases(
+            s, [open_, acknowledged, cleared, other_kind, none], CaseKind.INACTIVITY
+        )
+        assert {hid: (c.household_id, c.kind, c.status) for hid, c in found.items()} == {
+            open_: (open_, CaseKind.INACTIVITY, CaseStatus.OPEN),
+            acknowledged: (acknowledged, CaseKind.INACTIVITY, CaseStatus.ACKNOWLEDGED),
+        }
+        assert {hid: c.id for hid, c in found.items()} == {
+            hid: cases[hid].id for hid in (open_, acknowledged)
+        }
+        assert lifecycle.active_cases(s, [], CaseKind.INACTIVITY) == {}
+
+
 def test_racing_openers_create_exactly_one_active_case(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
         hid = make_household(s).id
