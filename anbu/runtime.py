@@ -17,6 +17,7 @@ from anbu.ticks import Tick, TickRunner
 from core.clock import Clock
 from core.db import make_engine
 from core.health import Health, database_probe
+from core.heap import freeze_startup_objects
 from core.migrate import upgrade
 from core.settings import Settings
 
@@ -181,6 +182,7 @@ def start_ticks(
     also serves the webhooks starts its ticks once the API answers (``serve_api(on_serving=…)``),
     so no call is placed whose webhooks nobody would answer."""
     runner = TickRunner(tick_list(settings, engine, clock), clock)
+    freeze_startup_objects()  # the refits' full collections walked the startup heap (core/heap.py)
     if start:
         runner.start()
     running.add("ticks", runner.stop)

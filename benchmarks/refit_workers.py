@@ -9,7 +9,8 @@ summarised in ``reading_hour`` as fully covered, the roll-up done up to the midn
 each worker count K: no routine anywhere, and K processes each running the routine tick
 (``anomaly.training.tick``: due query, claim, refit, re-arm the watch, record) with the refit
 spread off, until nothing is due. Printed: the wall time until the last refit, refits a second,
-and what that rate means for 278,000 households.
+and what that rate means for 278,000 households. ``--freeze off,on`` runs each worker count
+without and then with the worker's start-up ``gc.freeze`` (core/heap.py), in the same run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from benchmarks.storage import add_households, pg_parser, private_schema
 from core.clock import ManualClock
 from core.db import make_engine, session_scope
 from core.enums import WatchStatus
+from core.heap import freeze_startup_objects
 from core.migrate import upgrade
 from core.models import (
     ActivityEdge,
@@ -49,6 +51,9 @@ def main() -> None:
     parser = pg_parser(__doc__, households=200)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--workers", default="1,2", help="worker counts to run, in turn")
+    parser.add_argument(
+        "--freeze", default="on", help="off,on: without and/or with the worker's start-up gc.freeze, in turn"
+    )
     args = parser.parse_args()
     with private_schema(args.pg) as url:
         upgrade(url)
@@ -56,14 +61,15 @@ def main() -> None:
         engine = make_engine(url)
         fill(engine, args.households, args.days, end)
         print(f"{args.households} households of {args.days} days")
-        for k in (int(x) for x in args.workers.split(",")):
+        runs = [(int(k), f == "on") for k in args.workers.split(",") for f in args.freeze.split(",")]
+        for k, freeze in runs:
             reset(engine)
-            wall = run_workers(url, k, end + timedelta(hours=1))
+            wall = run_workers(url, k, end + timedelta(hours=1), freeze=freeze)
             with session_scope(engine) as s:
                 fitted = s.exec(select(func.count()).select_from(RoutineModel)).one()
             rate = fitted / wall
             print(
-                f"{k} worker(s): {fitted} refits in {wall:.1f} s, {rate:.1f} refits/s "
+                f"{k} worker(s), gc.freeze {'on' if freeze else 'off'}: {fitted} refits in {wall:.1f} s, {rate:.1f} refits/s "
                 f"({wall * 1000 * k / max(fitted, 1):.0f} ms a refit a worker); "
                 f"{COUNTRY:,} households: {COUNTRY / rate / 3600:.2f} h (target {NIGHT_H} h)"
             )
@@ -110,11 +116,11 @@ def reset(engine: Engine) -> None:
         s.execute(delete(RoutineRefit))
 
 
-def run_workers(url: str, workers: int, now: datetime) -> float:
+def run_workers(url: str, workers: int, now: datetime, *, freeze: bool = True) -> float:
     """Wall seconds from starting ``workers`` processes to the last one finding nothing due."""
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Barrier(workers + 1)
-    procs = [ctx.Process(target=worker, args=(url, now, ready)) for _ in range(workers)]
+    procs = [ctx.Process(target=worker, args=(url, now, ready, freeze)) for _ in range(workers)]
     for p in procs:
         p.start()
     ready.wait()  # every worker imported and connected: time the refits only
@@ -124,10 +130,12 @@ def run_workers(url: str, workers: int, now: datetime) -> float:
     return time.perf_counter() - t
 
 
-def worker(url: str, now: datetime, ready: Barrier) -> None:
+def worker(url: str, now: datetime, ready: Barrier, freeze: bool) -> None:
     engine = make_engine(url)
     with session_scope(engine) as s:
         training.due_refits(s, now, SETTINGS)  # connect and warm up before the clock starts
+    if freeze:
+        freeze_startup_objects()  # as anbu.runtime.start_ticks does in the worker
     ready.wait()
     clock = ManualClock(now)
     while True:

@@ -10,7 +10,6 @@ message received on an earlier connection (its packet id may mean something else
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
@@ -32,6 +31,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from core.clock import Clock, SteadyClock
+from core.heap import freeze_startup_objects
 from core.models import Device
 from core.settings import Settings
 from gateway.adapters import subscription_filters
@@ -212,7 +212,7 @@ class Gateway:
         """Connect in the background and start processing; returns at once."""
         if self._thread is not None:
             raise RuntimeError("gateway already started")
-        _freeze_startup_objects()
+        freeze_startup_objects()
         self._last_arrival = time.monotonic()
         self._link = self._new_link(expect_session=self._previous_session_expected())
         self._receive_clock = SteadyClock(self._clock, floor=self._last_heard())
@@ -997,20 +997,6 @@ def _reason_value(reason_code: ReasonCode | int | None) -> int | None:
 
 def _arrived(delivery: _Delivery) -> float:
     return delivery.arrived
-
-
-def _freeze_startup_objects() -> None:
-    """Exempt everything alive now (modules, SQLAlchemy metadata, numpy/scikit-learn) from cyclic GC.
-
-    Ingest allocates thousands of objects per batch, so the collector runs often, and each full
-    collection walked the whole startup heap (~200 MB here): about a fifth of ingest CPU in the
-    profile (docs/benchmarks.md). Objects created later are collected as usual. Garbage is
-    collected first so none of it is pinned; a startup object that later dies inside a reference
-    cycle is not reclaimed (a one-time, bounded cost; in ``anbu gateway`` nearly all of them live as
-    long as the process).
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def ackable(deliveries: Sequence[_Delivery], generation: int | None) -> tuple[list[int], int]:
