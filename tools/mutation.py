@@ -95,8 +95,14 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/gateway/test_tasmota_rules.py",
         "tests/unit/gateway/test_vendor_adapters.py",
     ),
-    "gateway/adapters/shelly.py": ("tests/unit/gateway/test_vendor_adapters.py",),
-    "gateway/adapters/shelly_gen1.py": ("tests/unit/gateway/test_vendor_adapters.py",),
+    "gateway/adapters/shelly.py": (
+        "tests/unit/gateway/test_shelly_rules.py",
+        "tests/unit/gateway/test_vendor_adapters.py",
+    ),
+    "gateway/adapters/shelly_gen1.py": (
+        "tests/unit/gateway/test_shelly_gen1_rules.py",
+        "tests/unit/gateway/test_vendor_adapters.py",
+    ),
     "gateway/adapters/zigbee2mqtt.py": ("tests/unit/gateway/test_vendor_adapters.py",),
     "gateway/adapters/esphome.py": ("tests/unit/gateway/test_vendor_adapters.py",),
     "gateway/adapters/native.py": ("tests/unit/gateway/test_native_adapter.py",),
