@@ -88,6 +88,9 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/integration/notifier_engine/test_outbox_delivery_db.py",
         "tests/integration/notifier_engine/test_outbox_uncertain_sends_db.py",
         "tests/integration/notifier_engine/test_outbox_clock_skew_db.py",
+        "tests/integration/notifier_engine/test_outbox_rules_db.py",
+        "tests/integration/notifier_engine/test_outbox_log_db.py",
+        "tests/integration/notifier_engine/test_call_pacing_and_priority_db.py",
         "tests/integration/notifier_engine/test_outbox_twilio_faults.py",
     ),
     "gateway/adapters/tasmota.py": (
