@@ -86,6 +86,8 @@ class ConnectivityResult:
 BATCH = 200
 MARK_BATCH = 500
 
+CLEAR_REASON = "device_back_online"  # a device_offline case's: a plug of the household is heard again
+
 
 def tick(engine: Engine, clock: Clock, settings: Settings) -> ConnectivityResult:
     """Set-based: a few queries find the devices that fall silent and the households whose
@@ -130,7 +132,8 @@ def households_to_check(session: Session, now: datetime) -> list[int]:
     """The households :func:`check_household` would act on, and no others (two set queries).
 
     To open: every assigned plug offline, no active ``device_offline`` case, not paused. To clear:
-    an active case and some assigned plug not offline. Households without an assigned plug are
+    an open case, or an acknowledged one whose plug's return is not noted yet (:func:`_to_clear`),
+    and some assigned plug not offline. Households without an assigned plug are
     never checked (as before). ``check_household`` decides again inside its own transaction.
     """
     assigned = (col(Device.household_id).is_not(None), Device.status == DeviceStatus.ASSIGNED)
@@ -158,9 +161,20 @@ def households_to_check(session: Session, now: datetime) -> list[int]:
         .group_by(col(Device.household_id))
         .having(func.count() == func.sum(when((offline, 1), else_=0)))
     ).all()
+    to_be_cleared = (
+        select(Case.household_id)
+        .where(
+            Case.kind == CaseKind.DEVICE_OFFLINE,
+            or_(
+                col(Case.status) == CaseStatus.OPEN,
+                and_(col(Case.status) == CaseStatus.ACKNOWLEDGED, col(Case.cleared_at).is_(None)),
+            ),
+        )
+        .scalar_subquery()
+    )
     to_clear = session.exec(
         select(Device.household_id)
-        .where(*assigned, col(Device.household_id).in_(active_case), col(Device.online).is_not(False))
+        .where(*assigned, col(Device.household_id).in_(to_be_cleared), col(Device.online).is_not(False))
         .distinct()
     ).all()
     return sorted({h for h in (*to_open, *to_clear) if h is not None})
@@ -238,9 +252,15 @@ def decide(
     if all_offline and case is None and not is_paused(household, now):
         seen = [d.last_seen_at for d in plugs if d.last_seen_at is not None]
         return Open(since=max(seen) if seen else now)
-    if not all_offline and case is not None and case.status in (CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED):
+    if not all_offline and case is not None and _to_clear(case.status, case.cleared_at):
         return Clear(case=case)
     return None
+
+
+def _to_clear(status: CaseStatus, cleared_at: datetime | None) -> bool:
+    """An open case is cleared; an acknowledged one stays with the person who took it and has the
+    plug's return noted once (noted on every tick before: an event each 30 s until resolved)."""
+    return status == CaseStatus.OPEN or (status == CaseStatus.ACKNOWLEDGED and cleared_at is None)
 
 
 def check_household(session: Session, household_id: int, now: datetime, result: ConnectivityResult) -> None:
@@ -296,6 +316,7 @@ def check_households(
     }
     lines: list[tuple[object, ...]] = []
     to_open: list[tuple[int, Household, datetime]] = []
+    to_clear: list[tuple[Case, Household]] = []
     for household_id in household_ids:
         household = households.get(household_id)
         if household is None:
@@ -304,7 +325,11 @@ def check_households(
         if isinstance(decision, Open):
             to_open.append((household_id, household, decision.since))
         elif isinstance(decision, Clear):
-            lines.append(_clear(session, decision.case, household, now, result))
+            to_clear.append((decision.case, household))
+    # A conflict (someone acknowledged a case meanwhile) fails the batch: redone one by one.
+    lifecycle.clear_many(session, [case for case, _ in to_clear], reason=CLEAR_REASON, now=now)
+    result.cleared += len(to_clear)
+    lines.extend(_cleared_line(case, household) for case, household in to_clear)
     policies = snapshots_for_households(session, [household_id for household_id, _, _ in to_open])
     openings = [
         _opening(household_id, household, since, policies.get(household_id) or DEFAULT_POLICY.snapshot())
@@ -331,8 +356,12 @@ def _clear(
     session: Session, case: Case, household: Household, now: datetime, result: ConnectivityResult
 ) -> tuple[object, ...]:
     """Clear the case through the lifecycle; the log line to write for it."""
-    lifecycle.clear(session, case, reason="device_back_online", now=now)
+    lifecycle.clear(session, case, reason=CLEAR_REASON, now=now)
     result.cleared += 1
+    return _cleared_line(case, household)
+
+
+def _cleared_line(case: Case, household: Household) -> tuple[object, ...]:
     return ("device_offline case %s cleared for household %s: a plug is back", case.id, household.code)
 
 

@@ -8,16 +8,17 @@ appends a CaseEvent. Callers own the transaction: nothing here commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from core.bulk import table_of
 from core.db import claim_row, insert_or_find
 from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
 from core.i18n import DEFAULT_LANGUAGE, Texts
@@ -251,13 +252,28 @@ def acknowledge(session: Session, case: Case, *, actor: str, now: datetime) -> C
 
 
 def clear(session: Session, case: Case, *, reason: str, now: datetime, actor: str = "system") -> Case:
-    decision = transition(case.status, CaseAction.CLEAR)
-    if decision.new_status == case.status:
-        _write(session, case, {"cleared_at": now, "clear_reason": reason})
-    else:
-        _write(session, case, _apply_decision(decision, cleared_at=now, clear_reason=reason))
+    _write(session, case, _clear_values(case, reason, now))
     _event(session, case, CaseEventType.CLEARED, now, actor, reason=reason)
     return case
+
+
+def clear_many(
+    session: Session, cases: Sequence[Case], *, reason: str, now: datetime, actor: str = "system"
+) -> None:
+    """:func:`clear` for many cases (a district's plugs back after a power cut): their conditional
+    UPDATEs sent together, one statement for each kind of change, and their events in one more.
+    If any case changed concurrently, :class:`CaseConflict` is raised with no case mirrored: the
+    caller rolls its transaction back and clears them one at a time."""
+    _write_many(session, [(case, _clear_values(case, reason, now)) for case in cases])
+    for case in cases:
+        _event(session, case, CaseEventType.CLEARED, now, actor, reason=reason)
+
+
+def _clear_values(case: Case, reason: str, now: datetime) -> dict[str, Any]:
+    decision = transition(case.status, CaseAction.CLEAR)
+    if decision.new_status == case.status:  # cleared already: note the reason again only
+        return {"cleared_at": now, "clear_reason": reason}
+    return _apply_decision(decision, cleared_at=now, clear_reason=reason)
 
 
 def resolve(
@@ -358,10 +374,40 @@ def _write(session: Session, case: Case, values: dict[str, Any], *, expect_token
         stmt = stmt.where(col(Case.escalation_token) == expect_token)
     if not claim_row(session, stmt.values(version=case.version + 1, **values)):
         raise CaseConflict(f"case {case.id} changed concurrently (version {case.version})")
-    # Mirror the write on the loaded object without marking it dirty (no second UPDATE).
+    _mirror(case, values)
+
+
+def _mirror(case: Case, values: dict[str, Any]) -> None:
+    """The write, on the loaded object, without marking it dirty (no second UPDATE)."""
     for key, value in values.items():
         set_committed_value(case, key, value)
     set_committed_value(case, "version", case.version + 1)
+
+
+def _write_many(session: Session, writes: Sequence[tuple[Case, dict[str, Any]]]) -> None:
+    """:func:`_write` for many cases: the conditional UPDATEs on (id, version) of the cases that
+    change the same columns go as one executemany; the cases are mirrored only once every row
+    was found at its version."""
+    shapes: dict[tuple[str, ...], list[tuple[Case, dict[str, Any]]]] = {}
+    for case, values in writes:
+        shapes.setdefault(tuple(sorted(values)), []).append((case, values))
+    table = table_of(Case)
+    for columns, group in shapes.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("w_id"), table.c.version == bindparam("w_version"))
+            .values(version=bindparam("w_next"), **{c: bindparam(f"w_{c}") for c in columns})
+        )
+        rows = [
+            {"w_id": case.id, "w_version": case.version, "w_next": case.version + 1}
+            | {f"w_{c}": values[c] for c in columns}
+            for case, values in group
+        ]
+        written = cast(CursorResult[Any], session.execute(stmt, rows)).rowcount
+        if written != len(rows):
+            raise CaseConflict(f"{len(rows) - written} of {len(rows)} cases changed concurrently")
+    for case, values in writes:
+        _mirror(case, values)
 
 
 def _event(

@@ -11,11 +11,21 @@ from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CaseKind, CaseStatus, DeviceVendor, MonitoringState, RecipientKind, Role, Severity
-from core.models import CallAttempt, Case, Device, Household, Notification
+from core.enums import (
+    CaseEventType,
+    CaseKind,
+    CaseStatus,
+    DeviceVendor,
+    MonitoringState,
+    RecipientKind,
+    Role,
+    Severity,
+)
+from core.models import CallAttempt, Case, CaseEvent, Device, Household, Notification
 from core.settings import Settings
 from gateway import connectivity
 from gateway.ingest import InboundMessage, ingest_batch
+from notifier import lifecycle
 from tests.factories import make_device, make_household, make_team, make_user
 from tests.ticks import run_notifier_ticks
 
@@ -129,6 +139,32 @@ def test_all_plugs_offline_opens_a_staff_only_case_cleared_when_one_is_back(
     assert connectivity.tick(engine, clock, SETTINGS).cleared == 1
     [cleared] = offline_cases(engine, household_id)
     assert (cleared.status, cleared.clear_reason) == (CaseStatus.CLEARED, "device_back_online")
+
+
+def test_an_acknowledged_case_notes_its_plug_back_once_not_every_tick(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """A case a caseworker took stays acknowledged when a plug is back (she decides when it is
+    over); connectivity notes the plug's return on it. It noted it again on every 30 s tick, a
+    CLEARED event and a new version each time, for as long as nobody resolved the case."""
+    household_id = household_with_plugs(engine, "kettle3")
+    ingest(engine, reading("kettle3", clock.now()))
+    clock.advance(timedelta(seconds=1200))
+    assert connectivity.tick(engine, clock, SETTINGS).opened == 1
+    [case] = offline_cases(engine, household_id)
+    with session_scope(engine) as s:
+        lifecycle.acknowledge(s, s.get_one(Case, case.id), actor="kim", now=clock.now())
+    ingest(engine, reading("kettle3", clock.now()))
+    cleared = []
+    for _ in range(4):
+        clock.advance(timedelta(seconds=30))
+        cleared.append(connectivity.tick(engine, clock, SETTINGS).cleared)
+    assert cleared == [1, 0, 0, 0]
+    [case] = offline_cases(engine, household_id)
+    assert (case.status, case.clear_reason) == (CaseStatus.ACKNOWLEDGED, "device_back_online")
+    with Session(engine) as s:
+        events = s.exec(select(CaseEvent.type).where(CaseEvent.case_id == case.id)).all()
+    assert events.count(CaseEventType.CLEARED) == 1
 
 
 def test_paused_household_and_unheard_plugs_open_no_case(engine: Engine, clock: ManualClock) -> None:

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from core.clock import ManualClock
@@ -186,6 +186,64 @@ def test_active_cases_finds_each_household_s_active_case_of_the_kind_asked(
             hid: cases[hid].id for hid in (open_, acknowledged)
         }
         assert lifecycle.active_cases(s, [], CaseKind.INACTIVITY) == {}
+
+
+def test_clear_many_writes_what_clearing_one_by_one_writes(engine: Engine, clock: ManualClock) -> None:
+    """Open cases are cleared (a new token fences stale steps); acknowledged ones stay with the
+    person who took them, the clear noted on them."""
+    with session_scope(engine) as s:
+        ids = [make_household(s).id for _ in range(4)]
+        cases = [_open(s, hid, clock) for hid in ids if hid is not None]
+        for case in cases[1::2]:
+            lifecycle.acknowledge(s, case, actor="kim", now=clock.now())
+        tokens = [c.escalation_token for c in cases]
+    clock.advance(timedelta(minutes=1))
+    with session_scope(engine) as s:
+        loaded = [s.get_one(Case, c.id) for c in cases]
+        for case in loaded[:2]:
+            lifecycle.clear(s, case, reason="device_back_online", now=clock.now(), actor="gw")
+        lifecycle.clear_many(s, loaded[2:], reason="device_back_online", now=clock.now(), actor="gw")
+        mirrored = [(c.status, c.version, c.escalation_token, c.next_action_at) for c in loaded]
+    with Session(engine) as s:
+        stored = [s.get_one(Case, c.id) for c in cases]
+        assert [(c.status, c.version, c.escalation_token, c.next_action_at) for c in stored] == mirrored
+        rows = [
+            (c.status, c.version, c.cleared_at, c.clear_reason, c.next_action_at, c.escalation_token != t)
+            for c, t in zip(stored, tokens, strict=True)
+        ]
+    assert rows[:2] == rows[2:]  # one by one == together
+    assert [(status, changed) for status, *_, changed in rows[2:]] == [
+        (CaseStatus.CLEARED, True),
+        (CaseStatus.ACKNOWLEDGED, False),
+    ]
+    assert all(reason == "device_back_online" for *_, reason, _next, _changed in rows)
+    for one, together in zip(cases[:2], cases[2:], strict=True):
+        assert one.id is not None and together.id is not None
+        assert _events(engine, one.id) == _events(engine, together.id)
+        assert _events(engine, together.id)[-1] == CaseEventType.CLEARED
+
+
+def test_clear_many_refuses_as_a_whole_when_one_case_changed_meanwhile(
+    engine: Engine, clock: ManualClock
+) -> None:
+    with session_scope(engine) as s:
+        ids = [make_household(s).id for _ in range(3)]
+        cases = [_open(s, hid, clock) for hid in ids if hid is not None]
+    with session_scope(engine) as s:
+        loaded = [s.get_one(Case, c.id) for c in cases]
+        # Another writer's change to the last one, behind this session's back (its loaded version is old).
+        s.execute(
+            update(Case)
+            .where(col(Case.id) == cases[2].id)
+            .values(version=Case.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        with pytest.raises(lifecycle.CaseConflict, match="1 of 3"):
+            lifecycle.clear_many(s, loaded, reason="device_back_online", now=clock.now())
+        assert [c.status for c in loaded] == [CaseStatus.OPEN] * 3  # nothing mirrored
+        s.rollback()
+    with Session(engine) as s:
+        assert [s.get_one(Case, c.id).status for c in cases] == [CaseStatus.OPEN] * 3
 
 
 def test_racing_openers_create_exactly_one_active_case(engine: Engine, clock: ManualClock) -> None:

@@ -27,7 +27,7 @@ from core.i18n import in_every_language
 from core.models import Case, CaseEvent, Device, Household, Watch
 from core.settings import Settings
 from gateway import connectivity
-from notifier import opening
+from notifier import lifecycle, opening
 from notifier.opening import Opening, open_many
 from tests.factories import make_device, make_household, make_open_case, make_team, make_watch
 
@@ -209,6 +209,42 @@ def test_a_connectivity_tick_opening_n_cases_writes_what_n_single_checks_write(
         assert len(seen) <= 18, "\n".join(q[:100] for q in seen)
     with Session(engine) as s:
         assert all(d.online is False for d in s.exec(select(Device)))
+
+
+def test_a_connectivity_tick_clearing_n_cases_writes_what_n_single_checks_write(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The power comes back: a plug of each of 2 × 12 offline households is heard again (a third
+    of the cases acknowledged by then). Half are checked one household to a transaction, the
+    other half by one tick: the same cleared cases and events, in a few statements, not a
+    conditional UPDATE per case."""
+    now = clock.now()
+    groups = [offline_households(engine, 12, now), offline_households(engine, 12, now)]
+    connectivity.tick(engine, clock, SETTINGS)
+    clock.advance(timedelta(minutes=5))
+    later = clock.now()
+    with session_scope(engine) as s:
+        for group in groups:
+            for i, household_id in enumerate(group):
+                case = s.exec(select(Case).where(Case.household_id == household_id)).one()
+                if i % 3 == 0:
+                    lifecycle.acknowledge(s, case, actor="kim", now=later)
+                device = s.exec(select(Device).where(Device.household_id == household_id)).first()
+                assert device is not None
+                device.online, device.last_seen_at = True, later
+    single, batch = groups
+    for household_id in single:
+        with session_scope(engine) as s:
+            connectivity.check_household(s, household_id, later, connectivity.ConnectivityResult())
+    with statements(engine) as seen:
+        result = connectivity.tick(engine, clock, SETTINGS)
+    assert (result.opened, result.cleared) == (0, 12)
+    assert case_rows(engine, batch) == case_rows(engine, single)
+    assert [row["status"] for row in case_rows(engine, batch)] == ["acknowledged", "cleared", "cleared"] * 4
+    case_updates = [q for q in seen if q.startswith("UPDATE alert_case")]
+    # One executemany for the open cases and one for the acknowledged (they change other
+    # columns), not one UPDATE a case as before.
+    assert len(case_updates) == 2, case_updates
 
 
 def due_households(engine: Engine, n: int, now: datetime) -> list[int]:

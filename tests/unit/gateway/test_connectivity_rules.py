@@ -118,6 +118,16 @@ def test_a_plug_back_clears_an_open_or_acknowledged_case() -> None:
         assert decide(home(MonitoringState.PAUSED), [plug(True, 1)], case, NOW) == Clear(case=case)
 
 
+def test_an_acknowledged_case_has_the_plug_s_return_noted_once() -> None:
+    # It stays with the person who took it: once noted (cleared_at), later ticks leave it alone.
+    noted = offline_case(CaseStatus.ACKNOWLEDGED)
+    noted.cleared_at = NOW - timedelta(seconds=30)
+    assert decide(home(), [plug(True, 1)], noted, NOW) is None
+    still_open = offline_case(CaseStatus.OPEN)
+    still_open.cleared_at = NOW - timedelta(seconds=30)  # an open case is cleared whatever it says
+    assert decide(home(), [plug(True, 1)], still_open, NOW) == Clear(case=still_open)
+
+
 def test_a_case_in_another_status_is_not_cleared() -> None:
     for status in set(CaseStatus) - {CaseStatus.OPEN, CaseStatus.ACKNOWLEDGED}:
         assert decide(home(), [plug(True, 1)], offline_case(status), NOW) is None
