@@ -58,6 +58,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "anomaly/deadlines.py": (
         "tests/unit/anomaly/test_deadlines.py",
+        "tests/unit/anomaly/test_deadline_explanations.py",
         "tests/unit/anomaly/test_severity_ladder.py",
     ),
     "anomaly/activity.py": ("tests/unit/anomaly/test_activity_from_power.py",),
