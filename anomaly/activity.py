@@ -138,7 +138,7 @@ def residual_w(aggregate_w: float, sub_meters_w: Iterable[float | None]) -> floa
 
 
 def power_band(level_w: float) -> int:
-    """Half-octave bands: a fridge's 90 W and 110 W share a band, a kettle's 2 kW does not."""
+    """Half-octave bands (edges at 2^(k/2) W): 100 W and 120 W share a band, a kettle's 2 kW does not."""
     return math.floor(2 * math.log2(max(level_w, 1.0)))
 
 

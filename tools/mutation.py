@@ -61,7 +61,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/anomaly/test_deadline_explanations.py",
         "tests/unit/anomaly/test_severity_ladder.py",
     ),
-    "anomaly/activity.py": ("tests/unit/anomaly/test_activity_from_power.py",),
+    "anomaly/activity.py": (
+        "tests/unit/anomaly/test_activity_from_power.py",
+        "tests/unit/anomaly/test_activity_rules.py",
+    ),
     "anomaly/long_on.py": ("tests/unit/anomaly/test_long_on.py",),
     "gateway/edges.py": ("tests/integration/gateway/test_ingest_edges_rules.py",),
     "notifier/lifecycle.py": (
