@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -67,6 +67,7 @@ AWAY_LOOKBACK = timedelta(hours=24)
 # Households checked per transaction: short enough that the gateway, waiting on the same rows, never
 # waits long; long enough that the transaction's own cost is shared.
 BATCH = 50
+CRITICAL_REASON = "still_inactive"  # a case raised to critical by the ladder's last stage
 
 
 @dataclass
@@ -84,8 +85,8 @@ class SweepResult:
     overdue_unchanged: int = 0
 
     def add(self, other: SweepResult) -> None:
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) -> SweepResult:
@@ -192,6 +193,15 @@ def _sweep_due(
         result.add(part)
 
 
+@dataclass
+class _Recheck:
+    """What a batch of re-checks shares: its households' active inactivity cases, read up front,
+    and the cases to raise to critical, raised together once every household is judged."""
+
+    cases: dict[int, Case]
+    to_raise: list[Case] = field(default_factory=list)
+
+
 def _recheck_overdue(
     engine: Engine, inputs: dict[int, str], now: datetime, settings: Settings, result: SweepResult
 ) -> None:
@@ -212,7 +222,7 @@ def _recheck_overdue(
         try:
             with session_scope(engine) as session:
                 loaded = _preload(session, chunk)  # held: the session keeps only weak references
-                cases = lifecycle.active_cases(session, chunk, CaseKind.INACTIVITY)
+                batch = _Recheck(lifecycle.active_cases(session, chunk, CaseKind.INACTIVITY))
                 checked = [
                     c
                     for household_id in chunk
@@ -224,10 +234,14 @@ def _recheck_overdue(
                             settings,
                             part,
                             inputs=inputs[household_id],
-                            cases=cases,
+                            batch=batch,
                         )
                     )
                 ]
+                # A case changed meanwhile (acknowledged, say) fails the batch: redone one by one.
+                lifecycle.raise_many(
+                    session, batch.to_raise, severity=Severity.CRITICAL, reason=CRITICAL_REASON, now=now
+                )
                 recheck.mark_checked(session, checked)
                 del loaded
         except Exception:
@@ -506,14 +520,15 @@ def _check_recovered(
     result: SweepResult,
     *,
     inputs: str | None = None,
-    cases: dict[int, Case] | None = None,
+    batch: _Recheck | None = None,
 ) -> recheck.Checked | None:
     """An overdue household: recovered on a new sign of life, raised to critical on time.
 
     ``inputs``: the digest of what this re-check reads (:func:`anomaly.recheck.overdue_watches`);
     returned with the next time it must be looked at again if nothing changes, for the caller to
     store (:func:`anomaly.recheck.mark_checked`) while the household is still overdue.
-    ``cases``: the active inactivity cases of the caller's batch (default: read here).
+    ``batch``: the caller's batch (its cases read up front, its raises made together); default:
+    read and raise here.
     """
     watch = session.get(Watch, household_id)
     household = session.get(Household, household_id)
@@ -532,7 +547,7 @@ def _check_recovered(
         away = away_ended_at(household) is not None
         effective = current_deadline(session, watch, household, settings) if away else deadline
         if effective is not None:
-            _raise_if_critical(session, household_id, effective, now, cases=cases)
+            _raise_if_critical(session, household_id, effective, now, batch=batch)
         if inputs is None:
             return None
         return recheck.Checked(household_id, inputs, recheck.next_recheck(household_id, effective, now))
@@ -565,16 +580,19 @@ def _raise_if_critical(
     deadline: Deadline,
     now: datetime,
     *,
-    cases: dict[int, Case] | None = None,
+    batch: _Recheck | None = None,
 ) -> None:
     """The ladder's last stage: still nothing long after the alert makes the open case critical.
-    ``cases``: the active inactivity cases of the caller's batch (default: read here)."""
+    ``batch``: the caller's batch, whose cases were read up front and are raised together."""
     if deadline.critical_after is None or deadline.critical_after > now:
         return
-    if cases is not None:
-        case = cases.get(household_id)
+    if batch is not None:
+        case = batch.cases.get(household_id)
     else:
         case = lifecycle.active_case(session, household_id, CaseKind.INACTIVITY)
     if case is None or case.severity.rank >= Severity.CRITICAL.rank:
         return
-    lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason="still_inactive", now=now)
+    if batch is not None:
+        batch.to_raise.append(case)
+    else:
+        lifecycle.raise_severity(session, case, severity=Severity.CRITICAL, reason=CRITICAL_REASON, now=now)

@@ -230,15 +230,38 @@ def raise_severity(
     session: Session, case: Case, *, severity: Severity, reason: str, now: datetime, actor: str = "system"
 ) -> Case:
     """Something worse was learned: raise severity and, if still escalating, act now."""
+    _write(session, case, _raise_values(case, severity, now))
+    _event(session, case, CaseEventType.SEVERITY_RAISED, now, actor, severity=severity.value, reason=reason)
+    return case
+
+
+def raise_many(
+    session: Session,
+    cases: Sequence[Case],
+    *,
+    severity: Severity,
+    reason: str,
+    now: datetime,
+    actor: str = "system",
+) -> None:
+    """:func:`raise_severity` for many cases (a district's overdue households reaching the critical
+    stage together), written as :func:`clear_many` writes: :class:`CaseConflict` with no case
+    mirrored if any changed concurrently, for the caller to roll back and go one by one."""
+    _write_many(session, [(case, _raise_values(case, severity, now)) for case in cases])
+    for case in cases:
+        _event(
+            session, case, CaseEventType.SEVERITY_RAISED, now, actor, severity=severity.value, reason=reason
+        )
+
+
+def _raise_values(case: Case, severity: Severity, now: datetime) -> dict[str, Any]:
     decision = transition(case.status, CaseAction.RAISE)
     values: dict[str, Any] = {"last_seen_at": now}
     if severity.rank > case.severity.rank:
         values["severity"] = severity
     if decision.escalating:
         values["next_action_at"] = now
-    _write(session, case, values)
-    _event(session, case, CaseEventType.SEVERITY_RAISED, now, actor, severity=severity.value, reason=reason)
-    return case
+    return values
 
 
 def acknowledge(session: Session, case: Case, *, actor: str, now: datetime) -> Case:

@@ -153,6 +153,30 @@ def test_the_first_recheck_of_many_newly_overdue_households_costs_what_a_few_cos
     assert counts[0] == counts[1]
 
 
+def test_households_reaching_the_critical_stage_together_are_raised_in_one_statement(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Households that went quiet together reach the critical stage together: their cases were
+    raised with a conditional UPDATE each; now one executemany for the batch."""
+    hids = [_overdue(engine, clock, routine=True) for _ in range(6)]
+    with Session(engine) as s:
+        deadline = current_deadline(s, s.get_one(Watch, hids[0]), s.get_one(Household, hids[0]), SETTINGS)
+    assert deadline is not None and deadline.critical_after is not None
+    for at in (deadline.alert_after + timedelta(seconds=1), deadline.critical_after):
+        clock.set(at)
+        with session_scope(engine) as s:  # heard all along: no data gap
+            for device in s.exec(select(Device)):
+                device.last_seen_at = clock.now()
+        if at < deadline.critical_after:
+            _steady(engine, clock)
+    assert [_case(engine, hid).severity for hid in hids] == [Severity.ALERT] * 6
+    with statements(engine) as seen:
+        sweeper.tick(engine, clock, SETTINGS)
+    assert [_case(engine, hid).severity for hid in hids] == [Severity.CRITICAL] * 6
+    case_updates = [q for q in seen if q.startswith("UPDATE alert_case")]
+    assert len(case_updates) == 1, case_updates
+
+
 def test_a_household_whose_recheck_fails_is_rolled_back_alone(
     engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, update
@@ -188,9 +190,28 @@ def test_active_cases_finds_each_household_s_active_case_of_the_kind_asked(
         assert lifecycle.active_cases(s, [], CaseKind.INACTIVITY) == {}
 
 
-def test_clear_many_writes_what_clearing_one_by_one_writes(engine: Engine, clock: ManualClock) -> None:
-    """Open cases are cleared (a new token fences stale steps); acknowledged ones stay with the
-    person who took them, the clear noted on them."""
+# One case at a time, and the batch form of the same write (a district's plugs back; a district's
+# overdue households reaching the critical stage together), with what each must leave.
+ONE_AND_MANY: dict[str, tuple[Callable[..., object], Callable[..., object], dict[str, Any]]] = {
+    "clear": (
+        lifecycle.clear,
+        lifecycle.clear_many,
+        {"reason": "device_back_online", "actor": "gw"},
+    ),
+    "raise": (
+        lifecycle.raise_severity,
+        lifecycle.raise_many,
+        {"severity": Severity.CRITICAL, "reason": "still_inactive", "actor": "sweeper"},
+    ),
+}
+
+
+@pytest.mark.parametrize("write", ONE_AND_MANY)
+def test_the_batch_form_writes_what_one_case_at_a_time_writes(
+    engine: Engine, clock: ManualClock, write: str
+) -> None:
+    """An open and an acknowledged case each way: the same rows, tokens and events."""
+    one, many, arguments = ONE_AND_MANY[write]
     with session_scope(engine) as s:
         ids = [make_household(s).id for _ in range(4)]
         cases = [_open(s, hid, clock) for hid in ids if hid is not None]
@@ -201,36 +222,45 @@ def test_clear_many_writes_what_clearing_one_by_one_writes(engine: Engine, clock
     with session_scope(engine) as s:
         loaded = [s.get_one(Case, c.id) for c in cases]
         for case in loaded[:2]:
-            lifecycle.clear(s, case, reason="device_back_online", now=clock.now(), actor="gw")
-        lifecycle.clear_many(s, loaded[2:], reason="device_back_online", now=clock.now(), actor="gw")
-        mirrored = [(c.status, c.version, c.escalation_token, c.next_action_at) for c in loaded]
+            one(s, case, now=clock.now(), **arguments)
+        many(s, loaded[2:], now=clock.now(), **arguments)
+        mirrored = [c.model_dump() for c in loaded]
     with Session(engine) as s:
         stored = [s.get_one(Case, c.id) for c in cases]
-        assert [(c.status, c.version, c.escalation_token, c.next_action_at) for c in stored] == mirrored
+        assert [c.model_dump() for c in stored] == mirrored  # the objects mirror what was written
         rows = [
-            (c.status, c.version, c.cleared_at, c.clear_reason, c.next_action_at, c.escalation_token != t)
+            {k: v for k, v in c.model_dump().items() if k not in {"id", "household_id", "escalation_token"}}
+            | {"new_token": c.escalation_token != t}
             for c, t in zip(stored, tokens, strict=True)
         ]
     assert rows[:2] == rows[2:]  # one by one == together
-    assert [(status, changed) for status, *_, changed in rows[2:]] == [
-        (CaseStatus.CLEARED, True),
-        (CaseStatus.ACKNOWLEDGED, False),
-    ]
-    assert all(reason == "device_back_online" for *_, reason, _next, _changed in rows)
-    for one, together in zip(cases[:2], cases[2:], strict=True):
-        assert one.id is not None and together.id is not None
-        assert _events(engine, one.id) == _events(engine, together.id)
-        assert _events(engine, together.id)[-1] == CaseEventType.CLEARED
+    assert rows[2]["version"] == rows[0]["version"] > 1
+    if write == "clear":  # open: cleared and fenced; acknowledged: stays with its person, noted
+        assert [(r["status"], r["new_token"], r["clear_reason"]) for r in rows[2:]] == [
+            (CaseStatus.CLEARED, True, "device_back_online"),
+            (CaseStatus.ACKNOWLEDGED, False, "device_back_online"),
+        ]
+    else:  # both critical; only the open one (still escalating) acts at once
+        assert [(r["severity"], r["next_action_at"] == clock.now()) for r in rows[2:]] == [
+            (Severity.CRITICAL, True),
+            (Severity.CRITICAL, False),
+        ]
+    for single, batched in zip(cases[:2], cases[2:], strict=True):
+        assert single.id is not None and batched.id is not None
+        assert _events(engine, single.id) == _events(engine, batched.id)
 
 
-def test_clear_many_refuses_as_a_whole_when_one_case_changed_meanwhile(
-    engine: Engine, clock: ManualClock
+@pytest.mark.parametrize("write", ONE_AND_MANY)
+def test_the_batch_form_refuses_as_a_whole_when_one_case_changed_meanwhile(
+    engine: Engine, clock: ManualClock, write: str
 ) -> None:
+    _one, many, arguments = ONE_AND_MANY[write]
     with session_scope(engine) as s:
         ids = [make_household(s).id for _ in range(3)]
         cases = [_open(s, hid, clock) for hid in ids if hid is not None]
     with session_scope(engine) as s:
         loaded = [s.get_one(Case, c.id) for c in cases]
+        before = [c.model_dump() for c in loaded]
         # Another writer's change to the last one, behind this session's back (its loaded version is old).
         s.execute(
             update(Case)
@@ -239,11 +269,11 @@ def test_clear_many_refuses_as_a_whole_when_one_case_changed_meanwhile(
             .execution_options(synchronize_session=False)
         )
         with pytest.raises(lifecycle.CaseConflict, match="1 of 3"):
-            lifecycle.clear_many(s, loaded, reason="device_back_online", now=clock.now())
-        assert [c.status for c in loaded] == [CaseStatus.OPEN] * 3  # nothing mirrored
+            many(s, loaded, now=clock.now(), **arguments)
+        assert [c.model_dump() for c in loaded] == before  # nothing mirrored
         s.rollback()
     with Session(engine) as s:
-        assert [s.get_one(Case, c.id).status for c in cases] == [CaseStatus.OPEN] * 3
+        assert [s.get_one(Case, c.id).model_dump() for c in cases] == before
 
 
 def test_racing_openers_create_exactly_one_active_case(engine: Engine, clock: ManualClock) -> None:
