@@ -66,7 +66,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/anomaly/test_activity_rules.py",
     ),
     "anomaly/long_on.py": ("tests/unit/anomaly/test_long_on.py",),
-    "gateway/edges.py": ("tests/integration/gateway/test_ingest_edges_rules.py",),
+    "gateway/edges.py": (
+        "tests/integration/gateway/test_ingest_edges_rules.py",
+        "tests/integration/gateway/test_edges_detector_db.py",
+    ),
     "notifier/lifecycle.py": (
         "tests/unit/lifecycle/test_transition_table.py",
         "tests/integration/lifecycle/test_lifecycle_db.py",
