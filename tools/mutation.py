@@ -117,7 +117,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/gateway/test_zigbee2mqtt_rules.py",
         "tests/unit/gateway/test_vendor_adapters.py",
     ),
-    "gateway/adapters/esphome.py": ("tests/unit/gateway/test_vendor_adapters.py",),
+    "gateway/adapters/esphome.py": (
+        "tests/unit/gateway/test_esphome_rules.py",
+        "tests/unit/gateway/test_vendor_adapters.py",
+    ),
     "gateway/adapters/native.py": ("tests/unit/gateway/test_native_adapter.py",),
     "gateway/adapters/_common.py": (
         "tests/unit/gateway/test_vendor_adapters.py",
