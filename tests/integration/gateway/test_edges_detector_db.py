@@ -24,21 +24,22 @@ CH = "0"
 
 
 class Home:
-    """A household with a whole-house meter, a lamp and a kettle; another with only a lamp; and a
-    kettle plug not assigned to anyone."""
+    """A household with a whole-house meter, a lamp and a kettle; another with only a lamp; a third
+    with a whole-house meter and no lamp; and a kettle plug not assigned to anyone."""
 
     def __init__(self, engine: Engine) -> None:
         with session_scope(engine) as s:
-            h, h2 = make_household(s), make_household(s)
+            h, h2, h3 = make_household(s), make_household(s), make_household(s)
             devices = {
                 "mains": make_device(s, household=h, appliance="aggregate"),
                 "lamp": make_device(s, household=h, appliance="lamp", on_threshold_w=8.0),
                 "kettle": make_device(s, household=h, appliance="kettle", on_threshold_w=20.0),
                 "lamp2": make_device(s, household=h2, appliance="lamp", on_threshold_w=8.0),
+                "mains3": make_device(s, household=h3, appliance="aggregate"),
                 "spare": make_device(s, household=None, appliance="kettle", on_threshold_w=20.0),
             }
-            assert h.id is not None and h2.id is not None
-            self.h, self.h2 = h.id, h2.id
+            assert h.id is not None and h2.id is not None and h3.id is not None
+            self.h, self.h2, self.h3 = h.id, h2.id, h3.id
             self.id = {name: d.id for name, d in devices.items() if d.id is not None}
             self.rules = {
                 d.id: DeviceRule(d.appliance, d.on_threshold_w, d.household_id)
@@ -94,6 +95,17 @@ def test_a_household_without_a_whole_house_meter_still_reports_its_lamps(
     with session_scope(engine) as s:
         detect_edges(s, home.readings(t0, lamp2=0.0) + home.readings(t1, lamp2=12.0), home.rules, house)
     assert house == {home.h2: [(unix(t0), None, False), (unix(t1), None, True)]}
+
+
+def test_a_household_without_lamp_plugs_says_so_rather_than_that_they_are_off(
+    engine: Engine, clock: ManualClock
+) -> None:
+    home = Home(engine)
+    t0 = clock.now()
+    house: HouseObservations = {}
+    with session_scope(engine) as s:
+        detect_edges(s, home.readings(t0, mains3=300.0), home.rules, house)
+    assert house == {home.h3: [(unix(t0), 300.0, None)]}  # None: no lamp, TV or heater plug
 
 
 def test_switched_households_are_those_whose_plugs_went_on_or_off(engine: Engine, clock: ManualClock) -> None:
