@@ -121,13 +121,19 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/gateway/test_esphome_rules.py",
         "tests/unit/gateway/test_vendor_adapters.py",
     ),
-    "gateway/adapters/native.py": ("tests/unit/gateway/test_native_adapter.py",),
+    "gateway/adapters/native.py": (
+        "tests/unit/gateway/test_native_rules.py",
+        "tests/unit/gateway/test_native_adapter.py",
+    ),
     "gateway/adapters/_common.py": (
         "tests/unit/gateway/test_vendor_adapters.py",
         "tests/unit/gateway/test_native_adapter.py",
         "tests/unit/gateway/test_tasmota_adapter.py",
     ),
-    "gateway/adapters/route.py": ("tests/unit/gateway/test_vendor_adapters.py",),
+    "gateway/adapters/route.py": (
+        "tests/unit/gateway/test_route_rules.py",
+        "tests/unit/gateway/test_vendor_adapters.py",
+    ),
     "gateway/adapters/__init__.py": (
         "tests/unit/gateway/test_vendor_adapters.py",
         "tests/unit/gateway/test_topic_routing_cache.py",
