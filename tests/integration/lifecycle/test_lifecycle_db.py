@@ -34,6 +34,13 @@ def _open(
     return case
 
 
+def _event_rows(engine: Engine, case_id: int) -> list[tuple[CaseEventType, Any, str, dict[str, Any]]]:
+    """Each event of the case as (type, at, actor, data), oldest first."""
+    with Session(engine) as s:
+        rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
+        return [(e.type, e.at, e.actor, dict(e.data or {})) for e in rows]
+
+
 def _events(engine: Engine, case_id: int) -> list[CaseEventType]:
     with Session(engine) as s:
         rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
@@ -247,7 +254,18 @@ def test_the_batch_form_writes_what_one_case_at_a_time_writes(
         ]
     for single, batched in zip(cases[:2], cases[2:], strict=True):
         assert single.id is not None and batched.id is not None
-        assert _events(engine, single.id) == _events(engine, batched.id)
+        assert _event_rows(engine, single.id) == _event_rows(engine, batched.id)
+    last = _event_rows(engine, cases[2].id)[-1]  # type: ignore[arg-type]
+    assert (last[2], last[3]["reason"]) == (arguments["actor"], arguments["reason"])
+    # Without an actor, the system did it (as one at a time).
+    with session_scope(engine) as s:
+        fresh = _open(s, ids[0], clock) if write == "clear" else s.get_one(Case, cases[0].id)  # type: ignore[arg-type]
+        if write == "raise":
+            lifecycle.acknowledge(
+                s, fresh, actor="kim", now=clock.now()
+            )  # raised again: an event all the same
+        many(s, [fresh], now=clock.now(), **{k: v for k, v in arguments.items() if k != "actor"})
+    assert _event_rows(engine, fresh.id)[-1][2] == "system"  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("write", ONE_AND_MANY)
