@@ -126,6 +126,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/gateway/test_native_adapter.py",
     ),
     "gateway/adapters/_common.py": (
+        "tests/unit/gateway/test_common_rules.py",
         "tests/unit/gateway/test_vendor_adapters.py",
         "tests/unit/gateway/test_native_adapter.py",
         "tests/unit/gateway/test_tasmota_adapter.py",
