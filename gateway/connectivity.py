@@ -304,16 +304,7 @@ def check_households(
     ).all():
         assert device.household_id is not None
         plugs[device.household_id].append(device)
-    cases = {
-        c.household_id: c
-        for c in session.exec(
-            select(Case).where(
-                col(Case.household_id).in_(household_ids),
-                Case.kind == CaseKind.DEVICE_OFFLINE,
-                col(Case.status).in_(ACTIVE_CASE_STATUSES),
-            )
-        ).all()
-    }
+    cases = lifecycle.active_cases(session, household_ids, CaseKind.DEVICE_OFFLINE)
     lines: list[tuple[object, ...]] = []
     to_open: list[tuple[int, Household, datetime]] = []
     to_clear: list[tuple[Case, Household]] = []
