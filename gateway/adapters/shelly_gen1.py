@@ -72,8 +72,8 @@ def decode(route: Route, payload: bytes) -> list[Observation]:
     if route.kind == "power":
         return [observe(VENDOR, device_id, channel, power=power_w(plain_number(payload, "power"), "power"))]
     if route.kind == "energy":
-        watt_minutes = plain_number(payload, "energy")
-        wh = energy_wh(watt_minutes, "energy") / 60.0  # validate the raw value's sign first
+        # Validate in Wh (as every vendor does), so a refusal quotes Wh and the bound is the same.
+        wh = energy_wh(plain_number(payload, "energy") / 60.0, "energy")
         return [observe(VENDOR, device_id, channel, energy=round(wh, 6))]
     if route.kind == "relay":
         relay_word(payload, _RELAY_STATES)

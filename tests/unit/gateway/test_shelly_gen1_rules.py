@@ -41,6 +41,11 @@ def test_energy_is_rounded_to_a_millionth_of_a_wh() -> None:
     assert decoded(f"{TOPIC}/relay/0/energy", b"100") == [_obs("0", energy_wh=1.666667)]
 
 
+def test_energy_is_bounded_in_wh_as_for_every_vendor() -> None:
+    # 6e13 W·min = 1e12 Wh, the largest counter any vendor may report (MAX_ENERGY_WH).
+    assert decoded(f"{TOPIC}/relay/0/energy", b"60000000000000") == [_obs("0", energy_wh=1e12)]
+
+
 @pytest.mark.parametrize("payload", [b"on", b"off", b"overpower"])
 def test_relay_state_is_a_heartbeat_of_that_relay(payload: bytes) -> None:
     assert decoded(f"{TOPIC}/relay/1", payload) == [_obs("1")]
@@ -82,7 +87,9 @@ def test_only_relay_topics_carry_readings(topic: str) -> None:
         (f"{TOPIC}/relay/0/power", b"nan", "power must be a plain number, got 'nan'"),
         (f"{TOPIC}/relay/0/power", b"-3", "power is negative (-3 W)"),
         (f"{TOPIC}/relay/0/energy", b"0x10", "energy must be a plain number, got '0x10'"),
-        (f"{TOPIC}/relay/0/energy", b"-1", "energy is negative (-1 Wh)"),
+        # -1 W·min is -1/60 Wh: the reason quotes the value in the unit it names.
+        (f"{TOPIC}/relay/0/energy", b"-1", "energy is negative (-0.0166667 Wh)"),
+        (f"{TOPIC}/relay/0/energy", b"60000000000060", "energy is implausibly large (1e+12 Wh)"),
         (f"{TOPIC}/online", b"yes", "availability must be 'true' or 'false', got 'yes'"),
         (f"{TOPIC}/announce", b'{"id":5}', "announce needs a string 'id', got 5"),
         ("shellies/announce", b'{"id":"bad id"}', "announce needs a string 'id', got 'bad id'"),
