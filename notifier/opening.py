@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from core.enums import ACTIVE_CASE_STATUSES, CaseEventType, CaseKind, Severity
+from core.enums import CaseEventType, CaseKind, Severity
 from core.i18n import Texts
 from core.models import Case
 from notifier import lifecycle
@@ -90,13 +90,13 @@ def _one(session: Session, o: Opening, now: datetime, actor: str) -> tuple[Case,
 
 
 def _active_cases(session: Session, openings: Sequence[Opening]) -> set[tuple[int, CaseKind]]:
-    if not openings:
-        return set()
-    rows = session.exec(
-        select(Case.household_id, Case.kind).where(
-            col(Case.household_id).in_({o.household_id for o in openings}),
-            col(Case.kind).in_({o.kind for o in openings}),
-            col(Case.status).in_(ACTIVE_CASE_STATUSES),
-        )
-    ).all()
-    return {(household_id, CaseKind(kind)) for household_id, kind in rows}
+    """The (household, kind) pairs of the batch that have an active case already: the
+    lifecycle's :func:`~notifier.lifecycle.active_cases`, one query for each kind."""
+    households: dict[CaseKind, set[int]] = {}
+    for o in openings:
+        households.setdefault(o.kind, set()).add(o.household_id)
+    return {
+        (household_id, kind)
+        for kind, ids in households.items()
+        for household_id in lifecycle.active_cases(session, ids, kind)
+    }
