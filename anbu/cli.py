@@ -230,8 +230,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from anbu.provisioning import simulator_for
     from simulator.households import demo_district
-    from simulator.runner import Simulator
 
     settings = load_settings()
     ep = settings.mqtt_endpoint
@@ -244,16 +244,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         engine = runtime.open_database(settings, migrate=False)
         plug_credentials = provision_plugs(engine, settings, district, now=SYSTEM_CLOCK.now())
         print(f"issued MQTT credentials for {len(plug_credentials)} simulated plugs")
-    sim = Simulator(
-        district,
-        mqtt_host=ep.host,
-        mqtt_port=ep.port,
-        report_interval_s=args.interval,
-        username=ep.username,
-        password=ep.password,
-        tls=ep.tls,
-        credentials=plug_credentials,
-    )
+    sim = simulator_for(settings, district, plug_credentials, report_interval_s=args.interval)
     sim.start()
     print(f"simulating {args.households} households → {ep.host}:{ep.port} (Ctrl-C to stop)")
     try:

@@ -309,8 +309,7 @@ def is_seeded(engine: Engine) -> bool:
 
 def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
     from anbu import runtime
-    from anbu.provisioning import provision_plugs
-    from simulator.runner import Simulator
+    from anbu.provisioning import provision_plugs, simulator_for
     from simulator.twilio_emulator import TwilioEmulator
 
     base = demo_settings(port)
@@ -354,17 +353,8 @@ def run_demo(*, port: int, households: int, clock: Clock = SYSTEM_CLOCK) -> int:
         gateway = runtime.start_gateway(settings, engine, clock, running, identity)
         ticks = runtime.start_ticks(settings, engine, clock, running, start=False)
         if specs:
-            ep = settings.mqtt_endpoint
-            sim = Simulator(
-                specs,
-                mqtt_host=ep.host,
-                mqtt_port=ep.port,
-                username=ep.username,
-                password=ep.password,
-                tls=ep.tls,
-                report_interval_s=30.0,
-                initial_energy_wh=energy,
-                credentials=plug_credentials,
+            sim = simulator_for(
+                settings, specs, plug_credentials, report_interval_s=30.0, initial_energy_wh=energy
             )
             sim.start()
             running.add("simulator", sim.stop)

@@ -1,12 +1,15 @@
-"""MQTT identities for simulated plugs (``anbu demo``, ``anbu simulate``), so they run with auth on.
+"""MQTT identities for simulated plugs (``anbu demo``, ``anbu simulate``), so they run with auth on,
+and the simulator that publishes with them to the server's broker.
 
-The simulator imports nothing of the server: it gets each plug's username and password as data.
+The simulator imports nothing of the server: it gets the broker's address and each plug's
+username and password as data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,6 +17,9 @@ from core.db import session_scope
 from core.enums import DeviceVendor
 from core.settings import Settings
 from simulator.households import HouseholdSpec
+
+if TYPE_CHECKING:
+    from simulator.runner import Simulator
 
 
 def provision_plugs(
@@ -45,3 +51,29 @@ def provision_plugs(
                 announce_issued(settings, result, rotated=rotating)  # Mosquitto too, when configured
                 issued[device.external_id] = (result.username, result.password)
     return issued
+
+
+def simulator_for(
+    settings: Settings,
+    specs: Sequence[HouseholdSpec],
+    credentials: Mapping[str, tuple[str, str]],
+    *,
+    report_interval_s: float,
+    initial_energy_wh: Mapping[str, float] | None = None,
+) -> Simulator:
+    """A simulator (not started) whose plugs publish to the broker of ``settings.mqtt_url``: its
+    host, port, TLS and shared login, and each plug's own *credentials* (:func:`provision_plugs`)."""
+    from simulator.runner import Simulator
+
+    ep = settings.mqtt_endpoint
+    return Simulator(
+        specs,
+        mqtt_host=ep.host,
+        mqtt_port=ep.port,
+        username=ep.username,
+        password=ep.password,
+        tls=ep.tls,
+        credentials=credentials,
+        report_interval_s=report_interval_s,
+        initial_energy_wh=initial_energy_wh,
+    )
