@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from core.enums import (
+    CallOutcome,
+    CallPurpose,
+    CallStatus,
+    CaseEventType,
     CaseKind,
     CaseStatus,
     Channel,
@@ -26,6 +30,8 @@ from core.models import (
     ActivityEdge,
     CallAttempt,
     Case,
+    CaseEvent,
+    CheckinCall,
     Contact,
     Device,
     Household,
@@ -55,6 +61,15 @@ def load(engine: Engine, model: type[_Row], key: Any) -> _Row:
         row = session.get(model, key)
         assert row is not None, f"no {model.__name__} {key!r}"
         return row
+
+
+def case_events(engine: Engine, case_id: int | None, type_: CaseEventType | None = None) -> list[CaseEvent]:
+    """The events of a case (of one *type_*, or all), oldest first, read in a session of its own."""
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
+    if type_ is not None:
+        stmt = stmt.where(CaseEvent.type == type_)
+    with Session(engine) as session:
+        return list(session.exec(stmt).all())
 
 
 def prod_settings(**overrides: Any) -> Settings:
@@ -273,14 +288,15 @@ def make_call_attempt(
     language: Language = Language.KO,
     status: str = "queued",
     provider_sid: str | None = None,
+    purpose: CallPurpose = CallPurpose.WELLNESS,
+    outcome: CallOutcome | None = None,
 ) -> CallAttempt:
-    """A wellness call the outbox has handed to the provider (status ``queued`` by default)."""
-    from core.enums import CallPurpose, CallStatus
-
+    """A call (a wellness call by default) the outbox has handed to the provider (status
+    ``queued`` by default)."""
     assert household.id is not None
     n = next(_seq)
     attempt = CallAttempt(
-        purpose=CallPurpose.WELLNESS,
+        purpose=purpose,
         case_id=case.id if case else None,
         household_id=household.id,
         to_address="+821012345678",
@@ -289,6 +305,7 @@ def make_call_attempt(
         idempotency_key=f"test:call:{n}",
         escalation_token=case.escalation_token if case else "",
         status=CallStatus(status),
+        outcome=outcome,
         provider_sid=provider_sid,
         created_at=now,
         updated_at=now,
@@ -296,6 +313,26 @@ def make_call_attempt(
     session.add(attempt)
     session.flush()
     return attempt
+
+
+def make_checkin_call(
+    session: Session, household: Household, *, at: datetime, outcome: CallOutcome, answers: dict[str, Any]
+) -> CheckinCall:
+    """A scheduled check-in call to the resident, completed at *at* with these *answers*."""
+    attempt = make_call_attempt(
+        session, household, now=at, status="completed", purpose=CallPurpose.CHECKIN, outcome=outcome
+    )
+    assert household.id is not None and attempt.id is not None
+    checkin = CheckinCall(
+        household_id=household.id,
+        call_attempt_id=attempt.id,
+        scheduled_for=at,
+        answers=answers,
+        created_at=at,
+    )
+    session.add(checkin)
+    session.flush()
+    return checkin
 
 
 def make_notification(

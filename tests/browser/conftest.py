@@ -15,8 +15,6 @@ from core.clock import ManualClock
 from core.db import make_engine, session_scope
 from core.enums import (
     CallOutcome,
-    CallPurpose,
-    CallStatus,
     CaseKind,
     DeviceStatus,
     DeviceVendor,
@@ -26,11 +24,11 @@ from core.enums import (
     WatchStatus,
 )
 from core.migrate import upgrade
-from core.models import ActivityEdge, CallAttempt, CheckinCall, Device
+from core.models import ActivityEdge, Device
 from notifier import lifecycle
 from notifier.checkins import place_due, set_schedule
 from tests.browser.harness import EXPLANATION, EXPLANATION_EN, NOW, PASSWORD, Seeded, chromium, serve
-from tests.factories import make_household, make_team, make_watch
+from tests.factories import make_checkin_call, make_household, make_team, make_watch
 
 
 def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
@@ -98,33 +96,12 @@ def _seed(engine: Any, clock: ManualClock) -> tuple[str, int]:
             session, household.id, weekdays=[1, 4], local_time="10:00", now=clock.now() - timedelta(hours=1)
         )
         assert place_due(session, household.id, clock.now()) == 0
-        called = clock.now() - timedelta(days=4)
-        attempt = CallAttempt(
-            purpose=CallPurpose.CHECKIN,
-            household_id=household.id,
-            to_address="+821012345678",
-            code="checkin-browser-1",
-            idempotency_key=f"checkin:{household.id}:1",
-            status=CallStatus.COMPLETED,
+        make_checkin_call(
+            session,
+            household,
+            at=clock.now() - timedelta(days=4),
             outcome=CallOutcome.UNWELL,
-            created_at=called,
-            updated_at=called,
-        )
-        session.add(attempt)
-        session.flush()
-        assert attempt.id is not None
-        session.add(
-            CheckinCall(
-                household_id=household.id,
-                call_attempt_id=attempt.id,
-                scheduled_for=called,
-                answers={
-                    "meals": {"answer": "concern"},
-                    "sleep": {"answer": "ok"},
-                    "health": {"answer": "ok"},
-                },
-                created_at=called,
-            )
+            answers={"meals": {"answer": "concern"}, "sleep": {"answer": "ok"}, "health": {"answer": "ok"}},
         )
         return household.code, case.id
 

@@ -9,25 +9,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.app import create_app
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType, CaseStatus, ResolutionCode
-from core.models import Case, CaseEvent
+from core.models import Case
 from core.settings import Settings
 from notifier import lifecycle
-from tests.factories import load
+from tests.factories import case_events, load
 from tests.integration.api.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
-
-
-def _events(engine: Engine, case_id: int) -> list[CaseEvent]:
-    with Session(engine) as session:
-        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
-        return list(session.exec(stmt).all())
 
 
 def test_acknowledge_commits_status_actor_and_new_token(
@@ -44,7 +38,7 @@ def test_acknowledge_commits_status_actor_and_new_token(
     assert after.acknowledged_at == clock.now()
     assert after.escalation_token != before.escalation_token  # pending escalation is fenced off
     assert after.next_action_at is None
-    assert [e.type for e in _events(engine, world.case_a)][-1] == CaseEventType.ACKNOWLEDGED
+    assert [e.type for e in case_events(engine, world.case_a)][-1] == CaseEventType.ACKNOWLEDGED
 
 
 def test_acknowledge_twice_is_409_with_the_reason(
@@ -79,7 +73,7 @@ def test_resolve_records_code_and_note_and_closes_the_case(
     assert case.resolution_note == "at her daughter's until Sunday"
     assert case.resolved_by == "user:caseworker-own"
     assert case.resolved_at == clock.now()
-    last = _events(engine, world.case_a)[-1]
+    last = case_events(engine, world.case_a)[-1]
     assert (last.type, last.data["code"]) == (CaseEventType.RESOLVED, "false_alarm_away")
 
 
@@ -139,12 +133,12 @@ def test_concurrent_change_is_409_retry_and_rolls_back(
         raise lifecycle.CaseConflict(f"case {case.id} changed concurrently")
 
     monkeypatch.setattr(lifecycle, "acknowledge", acknowledge_then_lose_the_race)
-    events_before = len(_events(engine, world.case_a))
+    events_before = len(case_events(engine, world.case_a))
     response = app_client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("admin"))
     assert response.status_code == 409
     assert response.json() == {"detail": "changed concurrently, retry", "code": "case_changed_retry"}
     # The half-done unit of work was rolled back, not committed.
-    assert len(_events(engine, world.case_a)) == events_before
+    assert len(case_events(engine, world.case_a)) == events_before
     assert load(engine, Case, world.case_a).status == CaseStatus.OPEN
     monkeypatch.setattr(lifecycle, "acknowledge", real_acknowledge)
     assert (
@@ -162,7 +156,7 @@ def test_notes_are_appended_in_order_without_changing_state(
     assert first.status_code == second.status_code == 201
     assert first.json()["data"] == {"text": "called neighbour"}
     assert second.json()["actor"] == "user:caseworker-own"
-    notes = [e for e in _events(engine, world.case_a) if e.type == CaseEventType.NOTE]
+    notes = [e for e in case_events(engine, world.case_a) if e.type == CaseEventType.NOTE]
     assert [(n.actor, n.data["text"]) for n in notes] == [
         ("user:control-room", "called neighbour"),
         ("user:caseworker-own", "neighbour has a key"),

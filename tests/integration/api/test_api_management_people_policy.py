@@ -12,10 +12,11 @@ from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import CallOutcome, CallPurpose, CallStatus, CaseKind, Role, Severity
-from core.models import CallAttempt, Case, CheckinCall, Household, Team, User
+from core.enums import CallOutcome, CaseKind, Role, Severity
+from core.models import Case, Household, Team, User
 from notifier import lifecycle
 from notifier.policy import snapshot_for_household
+from tests.factories import make_checkin_call
 from tests.integration.api.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
@@ -235,29 +236,8 @@ def test_checkin_schedule_and_summaries(
                 ),
             ]
         ):
-            at = clock.now() + timedelta(days=n)
-            attempt = CallAttempt(
-                purpose=CallPurpose.CHECKIN,
-                household_id=world.household_a,
-                to_address="+821012345678",
-                code=f"ck-{n}",
-                idempotency_key=f"checkin:{world.household_a}:{n}",
-                status=CallStatus.COMPLETED,
-                outcome=outcome,
-                created_at=at,
-                updated_at=at,
-            )
-            session.add(attempt)
-            session.flush()
-            assert attempt.id is not None
-            session.add(
-                CheckinCall(
-                    household_id=world.household_a,
-                    call_attempt_id=attempt.id,
-                    scheduled_for=at,
-                    answers=answers,
-                    created_at=at,
-                )
+            make_checkin_call(
+                session, household, at=clock.now() + timedelta(days=n), outcome=outcome, answers=answers
             )
 
     page = app_client.get(base + "/checkins", params={"lang": "en"}, headers=auth("caseworker_own")).json()

@@ -25,12 +25,13 @@ from anbu.runtime import tick_list
 from core.clock import ManualClock
 from core.db import TWILIO_WEBHOOK_BUDGET_S, is_sqlite, session_scope
 from core.enums import CallOutcome, CaseEventType, RecipientKind, Severity
-from core.models import CallAttempt, CallReply, Case, CaseEvent, Notification
+from core.models import CallAttempt, CallReply, Case, Notification
 from core.settings import Settings
 from notifier import calls as notifier_calls
 from notifier import stored_replies
 from notifier import webhook_urls as paths
 from notifier.script import CATALOGUE
+from tests.factories import case_events
 from tests.integration.api.conftest import PUBLIC_BASE_URL, World
 from tests.integration.api.test_api_twilio_webhooks_real_handlers import CALL_SID, signed_post
 from tests.integration.api.test_api_twilio_webhooks_real_handlers import call_code as call_code  # fixture
@@ -146,14 +147,9 @@ def test_help_said_while_the_database_is_locked_30s_is_acted_on_when_it_returns(
         assert by_kind[RecipientKind.CONTACT].template == "sms.family.emergency"
         for row in told:
             assert returned_at <= row.created_at <= returned_at + timedelta(minutes=1)
-        outcome_events = session.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == world.case_a, CaseEvent.type == CaseEventType.CALL_OUTCOME
-            )
-        ).all()
-        assert len(outcome_events) == 1
         reply = session.exec(select(CallReply)).one()
         assert reply.received_at == said_at and reply.done_at is not None
+    assert len(case_events(engine, world.case_a, CaseEventType.CALL_OUTCOME)) == 1
     assert list(stored_replies.spool_dir(settings).glob("*")) == []
 
     # Acted on exactly once: more ticks, and Twilio delivering the callback again, add nothing.
@@ -237,13 +233,8 @@ def test_webhook_and_worker_racing_act_on_a_reply_once(
     for t in threads:
         t.join()
     assert not errors and len(answers) == 2 and answers[0] == answers[1]
+    assert len(case_events(engine, world.case_a, CaseEventType.CALL_OUTCOME)) == 1
     with Session(engine) as session:
-        events = session.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == world.case_a, CaseEvent.type == CaseEventType.CALL_OUTCOME
-            )
-        ).all()
-        assert len(events) == 1
         assert len(session.exec(select(Notification).where(Notification.case_id == world.case_a)).all()) == 2
 
 

@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from core.enums import CaseEventType
-from core.models import CaseEvent
+from tests.factories import case_events
 from tests.integration.api.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
@@ -57,10 +56,5 @@ def test_control_room_acknowledgement_is_recorded_with_its_actor(
         app_client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("control_room")).status_code
         == 200
     )
-    with Session(engine) as session:
-        events = session.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == world.case_a, CaseEvent.type == CaseEventType.ACKNOWLEDGED
-            )
-        ).all()
+    events = case_events(engine, world.case_a, CaseEventType.ACKNOWLEDGED)
     assert [e.actor for e in events] == ["user:control-room"]

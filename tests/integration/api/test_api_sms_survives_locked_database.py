@@ -15,16 +15,16 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import TWILIO_WEBHOOK_BUDGET_S
 from core.enums import CaseEventType, RecipientKind, Severity
-from core.models import Case, CaseEvent, Notification
+from core.models import Case, Notification
 from core.settings import Settings
 from notifier import webhook_spool
 from notifier import webhook_urls as paths
-from tests.factories import make_household
+from tests.factories import case_events, make_household
 from tests.integration.api.conftest import World
 from tests.integration.api.test_api_reply_survives_locked_database import (
     LOCKED_FOR,
@@ -95,10 +95,7 @@ def test_a_spooled_text_waits_while_the_database_stays_locked(
         assert webhook_spool.tick(engine, clock, settings) == 0  # the database still refuses: kept
         assert len(list(webhook_spool.spool_dir(settings).glob("*.json"))) == 1
     assert webhook_spool.tick(engine, clock, settings) == 1
-    with Session(engine) as session:
-        events = session.exec(
-            select(CaseEvent).where(CaseEvent.case_id == world.case_a).order_by(col(CaseEvent.id))
-        ).all()
+    events = case_events(engine, world.case_a)
     assert events and any(e.type != CaseEventType.OPENED for e in events)
 
 

@@ -13,16 +13,16 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Intent, OutboxStatus
-from core.models import CallAttempt, Case, CaseEvent, Contact, Notification, Watch
+from core.models import CallAttempt, Case, Contact, Notification, Watch
 from notifier import ack_codes
 from notifier import webhook_urls as paths
-from tests.factories import load
+from tests.factories import case_events, load
 from tests.integration.api.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, World, add_call, add_notification
 
 CALL_SID = "CA00000000000000000000000000000002"
@@ -72,9 +72,7 @@ def _call(engine: Engine, code: str) -> CallAttempt:
 
 
 def _event_types(engine: Engine, case_id: int) -> list[CaseEventType]:
-    with Session(engine) as session:
-        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
-        return [event.type for event in session.exec(stmt).all()]
+    return [event.type for event in case_events(engine, case_id)]
 
 
 def test_answer_returns_the_greeting_with_a_gather_to_our_public_url(

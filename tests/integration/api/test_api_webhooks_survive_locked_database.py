@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core import spool
 from core.clock import ManualClock
@@ -34,11 +34,12 @@ from core.enums import (
     OutboxStatus,
     RecipientKind,
 )
-from core.models import CallAttempt, Case, CaseEvent, Contact, Notification
+from core.models import CallAttempt, Case, Contact, Notification
 from core.settings import Settings
 from notifier import webhook_spool
 from notifier import webhook_urls as paths
 from notifier.script import CATALOGUE
+from tests.factories import case_events
 from tests.integration.api.conftest import World, add_call, add_notification, open_case
 from tests.integration.api.test_api_reply_survives_locked_database import (
     LOCKED_FOR,
@@ -77,17 +78,6 @@ def _answered_in_time_and_spooled(response: Any, settings: Settings, status: int
     files = spool.pending(webhook_spool.spool_dir(settings))
     assert len(files) == 1  # on disk before Twilio was answered
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-
-
-def _events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(CaseEvent)
-                .where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
-                .order_by(col(CaseEvent.id))
-            ).all()
-        )
 
 
 @pytest.fixture
@@ -145,15 +135,15 @@ def test_a_family_members_1_pressed_while_the_database_is_locked_acknowledges_wh
         call = session.exec(select(CallAttempt).where(CallAttempt.code == contact_call)).one()
         assert call.outcome == CallOutcome.ACKNOWLEDGED
     assert _spooled(settings) == []
-    events = _events(engine, world.case_a, CaseEventType.CALL_OUTCOME)
+    events = case_events(engine, world.case_a, CaseEventType.CALL_OUTCOME)
     assert len(events) == 1
 
     # Exactly once: another tick, and Twilio delivering the key press again, add nothing.
     _run_worker(settings, engine, clock, ("webhooks",))
     again = _post(app_client, paths.VOICE_CONTACT_GATHER, press, {"code": contact_call, "n": 1})
     assert again.status_code == 200 and "<Hangup" in again.text
-    assert len(_events(engine, world.case_a, CaseEventType.CALL_OUTCOME)) == 1
-    assert len(_events(engine, world.case_a, CaseEventType.ACKNOWLEDGED)) == 1
+    assert len(case_events(engine, world.case_a, CaseEventType.CALL_OUTCOME)) == 1
+    assert len(case_events(engine, world.case_a, CaseEventType.ACKNOWLEDGED)) == 1
 
 
 def test_no_key_pressed_while_the_database_is_locked_says_nothing_was_recorded(
@@ -188,10 +178,10 @@ def test_a_call_status_while_the_database_is_locked_is_recorded_when_it_returns(
     with Session(engine) as session:
         call = session.exec(select(CallAttempt).where(CallAttempt.code == code)).one()
         assert (call.status, call.outcome) == (CallStatus.NO_ANSWER, CallOutcome.NO_ANSWER)
-    assert len(_events(engine, world.case_a, CaseEventType.CALL_STATUS)) == 1
+    assert len(case_events(engine, world.case_a, CaseEventType.CALL_STATUS)) == 1
     _run_worker(settings, engine, clock, ("webhooks",))
     assert _post(app_client, paths.VOICE_STATUS, ended, {"code": code}).status_code == 204
-    assert len(_events(engine, world.case_a, CaseEventType.CALL_STATUS)) == 1
+    assert len(case_events(engine, world.case_a, CaseEventType.CALL_STATUS)) == 1
 
 
 def test_a_failed_delivery_reported_while_the_database_is_locked_is_sent_again(
@@ -212,10 +202,10 @@ def test_a_failed_delivery_reported_while_the_database_is_locked_is_sent_again(
         notification = session.get_one(Notification, notification_id)
         assert notification.status == OutboxStatus.PENDING  # the outbox sends it again
         assert notification.next_attempt_at is not None and notification.provider_sid is None
-    assert len(_events(engine, world.case_a, CaseEventType.NOTIFICATION_FAILED)) == 1
+    assert len(case_events(engine, world.case_a, CaseEventType.NOTIFICATION_FAILED)) == 1
     _run_worker(settings, engine, clock, ("webhooks",))
     assert _post(app_client, paths.SMS_STATUS, failed, {"id": notification_id}).status_code == 204
-    assert len(_events(engine, world.case_a, CaseEventType.NOTIFICATION_FAILED)) == 1
+    assert len(case_events(engine, world.case_a, CaseEventType.NOTIFICATION_FAILED)) == 1
 
 
 def test_a_resident_calling_while_the_database_is_locked_hears_a_safe_answer_and_the_call_is_kept(
@@ -244,7 +234,7 @@ def test_a_resident_calling_while_the_database_is_locked_hears_a_safe_answer_and
         assert attempt.household_id == world.household_a
         assert (attempt.status, attempt.outcome) == (CallStatus.COMPLETED, CallOutcome.UNCLEAR)
         assert attempt.provider_sid == CALL_SID and attempt.created_at == called_at
-    status_events = _events(engine, world.case_a, CaseEventType.CALL_STATUS)
+    status_events = case_events(engine, world.case_a, CaseEventType.CALL_STATUS)
     assert [e.data.get("unanswered") for e in status_events] == [True]  # staff see the resident called
     assert _spooled(settings) == []
 
@@ -292,13 +282,13 @@ def test_a_resident_pressing_1_for_the_crisis_line_while_the_database_is_locked_
         response = _post(app_client, paths.VOICE_CONNECT, pressed, query)
         _answered_in_time_and_spooled(response, settings)
         assert "<Dial" in response.text
-    assert _events(engine, case_id, CaseEventType.CRISIS_LINE) == []
+    assert case_events(engine, case_id, CaseEventType.CRISIS_LINE) == []
 
     _run_worker(settings, engine, clock, ("webhooks",))
     _run_worker(settings, engine, clock, ("webhooks",))
     assert _post(app_client, paths.VOICE_CONNECT, pressed, query).status_code == 200  # Twilio's repeat
 
-    recorded = _events(engine, case_id, CaseEventType.CRISIS_LINE)
+    recorded = case_events(engine, case_id, CaseEventType.CRISIS_LINE)
     assert [(e.data["attempt"], e.data["pressed_to_connect"]) for e in recorded] == [(2, True)]
     assert _spooled(settings) == []
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -28,7 +28,7 @@ from core.enums import (
 )
 from core.models import CallAttempt, Case, CaseEvent, Watch
 from notifier import calls, lifecycle
-from tests.factories import load, make_call_attempt, make_household, make_open_case, make_watch
+from tests.factories import case_events, load, make_call_attempt, make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
 
 BASE = "https://care.example.org"
@@ -87,12 +87,6 @@ def case_of(engine: Engine, world: World) -> Case:
     return load(engine, Case, world.case_id)
 
 
-def events_of(engine: Engine, world: World, type_: CaseEventType) -> list[CaseEvent]:
-    with Session(engine) as s:
-        stmt = select(CaseEvent).where(CaseEvent.case_id == world.case_id, CaseEvent.type == type_)
-        return list(s.exec(stmt.order_by(col(CaseEvent.id))).all())
-
-
 def spoken(twiml: str) -> list[str]:
     return [say.text or "" for say in ET.fromstring(twiml.encode()).iter("Say")]
 
@@ -145,7 +139,7 @@ def test_a_machine_gets_the_voicemail_and_the_outcome_is_voicemail(
     attempt = attempt_of(sqlite_engine, world)
     assert attempt.outcome == CallOutcome.VOICEMAIL
     assert attempt.answered_by == answered_by
-    (event,) = events_of(sqlite_engine, world, CaseEventType.CALL_OUTCOME)
+    (event,) = case_events(sqlite_engine, world.case_id, CaseEventType.CALL_OUTCOME)
     assert event.data["outcome"] == "voicemail"
     assert case_of(sqlite_engine, world).status == CaseStatus.OPEN  # a machine is not a sign of life
 
@@ -194,7 +188,7 @@ def test_ok_clears_the_open_case_and_records_a_check_in(
     attempt = attempt_of(sqlite_engine, world)
     assert (attempt.outcome, attempt.intent, attempt.gather_count) == (CallOutcome.OK, Intent.OK, 1)
     assert attempt.confidence is not None and attempt.confidence >= 0.6
-    (event,) = events_of(sqlite_engine, world, CaseEventType.CALL_OUTCOME)
+    (event,) = case_events(sqlite_engine, world.case_id, CaseEventType.CALL_OUTCOME)
     assert event.data["outcome"] == "ok" and event.data["intent"] == "ok"
     assert event.data["digits"] == params.get("Digits")
     assert event.data["excerpt"] == params.get("SpeechResult", "")
@@ -223,8 +217,8 @@ def test_ok_on_an_acknowledged_case_is_only_recorded(
     gather(engine, clock, world.code, Digits="1")
     case = case_of(engine, world)
     assert case.status == CaseStatus.ACKNOWLEDGED and case.version == version
-    assert events_of(engine, world, CaseEventType.CLEARED) == []
-    assert events_of(engine, world, CaseEventType.CALL_OUTCOME)[0].data["outcome"] == "ok"
+    assert case_events(engine, world.case_id, CaseEventType.CLEARED) == []
+    assert case_events(engine, world.case_id, CaseEventType.CALL_OUTCOME)[0].data["outcome"] == "ok"
 
 
 def test_ok_does_not_clear_a_help_request(
@@ -298,7 +292,7 @@ def test_a_retried_gather_request_does_not_act_twice(
     again = gather(engine, clock, world.code, Digits="1")  # even with different content
     assert first == again
     assert len(escalations.calls) == 1
-    assert len(events_of(engine, world, CaseEventType.CALL_OUTCOME)) == 1
+    assert len(case_events(engine, world.case_id, CaseEventType.CALL_OUTCOME)) == 1
     attempt = attempt_of(engine, world)
     assert (attempt.outcome, attempt.gather_count) == (CallOutcome.EMERGENCY, 1)
 
@@ -356,7 +350,7 @@ def test_if_the_engine_fails_the_help_request_is_still_not_lost(
     assert case.severity == Severity.CRITICAL
     assert case.next_action_at == clock.now()  # the next engine tick acts on it
     assert attempt_of(engine, world).outcome == CallOutcome.EMERGENCY
-    assert len(events_of(engine, world, CaseEventType.CALL_OUTCOME)) == 1
+    assert len(case_events(engine, world.case_id, CaseEventType.CALL_OUTCOME)) == 1
 
 
 # ---------------------------------------------------------------- gather: unclear
@@ -384,7 +378,7 @@ def test_unclear_is_asked_once_more_then_left_to_the_ladder(
     assert 'speech (stt 0.70): "who is this?" -> unclear' in attempt.transcript
     assert escalations.calls == []
     assert case_of(engine, world).status == CaseStatus.OPEN
-    reask, final = events_of(engine, world, CaseEventType.CALL_OUTCOME)
+    reask, final = case_events(engine, world.case_id, CaseEventType.CALL_OUTCOME)
     assert (reask.data["reask"], reask.data["outcome"]) == (True, None)
     assert (final.data["reask"], final.data["outcome"]) == (False, "unclear")
 
@@ -415,7 +409,7 @@ def test_status_callbacks_are_idempotent_and_ignore_stale_ones(engine: Engine, c
         CallOutcome.NO_ANSWER,
         3,
     )
-    (event,) = events_of(engine, world, CaseEventType.CALL_STATUS)
+    (event,) = case_events(engine, world.case_id, CaseEventType.CALL_STATUS)
     assert event.data == {
         "call_attempt_id": world.attempt_id,
         "status": "no-answer",
@@ -434,7 +428,7 @@ def test_status_without_sequence_numbers_still_never_goes_backwards(
     status(sqlite_engine, clock, world.code, CallStatus="completed")
     attempt = attempt_of(sqlite_engine, world)
     assert (attempt.status, attempt.outcome) == (CallStatus.BUSY, CallOutcome.BUSY)
-    assert len(events_of(sqlite_engine, world, CaseEventType.CALL_STATUS)) == 1
+    assert len(case_events(sqlite_engine, world.case_id, CaseEventType.CALL_STATUS)) == 1
 
 
 @pytest.mark.parametrize(
@@ -466,7 +460,7 @@ def test_completed_after_a_reply_keeps_the_replys_outcome(
     status(engine, clock, world.code, CallStatus="completed", SequenceNumber="5", CallDuration="31")
     attempt = attempt_of(engine, world)
     assert (attempt.status, attempt.outcome) == (CallStatus.COMPLETED, CallOutcome.OK)
-    (event,) = events_of(engine, world, CaseEventType.CALL_STATUS)
+    (event,) = case_events(engine, world.case_id, CaseEventType.CALL_STATUS)
     assert (event.data["outcome"], event.data["duration_s"]) == ("ok", 31)
 
 

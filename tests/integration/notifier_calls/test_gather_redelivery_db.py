@@ -14,14 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallOutcome, CallStatus, CaseEventType, CaseStatus, Language
-from core.models import CallAttempt, Case, CaseEvent, CheckinCall
+from core.models import CallAttempt, Case, CheckinCall
 from notifier import calls, checkins
-from tests.factories import load, make_call_attempt, make_household, make_open_case, make_watch
+from tests.factories import case_events, load, make_call_attempt, make_household, make_open_case, make_watch
 from tests.integration.notifier_calls.conftest import EscalationRecorder
 from tests.ticks import checkins_at
 
@@ -46,14 +46,6 @@ def _post(engine: Engine, clock: ManualClock, url: str, **params: str) -> str:
             now=clock.now(),
             gather_no=int(query["n"][0]),
         )
-
-
-def _outcome_events(engine: Engine, case_id: int) -> list[CaseEvent]:
-    with Session(engine) as s:
-        stmt = select(CaseEvent).where(
-            CaseEvent.case_id == case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME
-        )
-        return list(s.exec(stmt.order_by(col(CaseEvent.id))).all())
 
 
 def _resident_call(engine: Engine, clock: ManualClock) -> tuple[int, int, str]:
@@ -85,7 +77,7 @@ def test_a_repeated_unclear_first_reply_is_not_the_second_reply(
     row = load(engine, CallAttempt, attempt_id)
     assert (row.gather_count, row.outcome) == (1, None)  # still waiting for the answer to the re-ask
     assert len(row.transcript.splitlines()) == 1
-    assert len(_outcome_events(engine, case_id)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.CALL_OUTCOME)) == 1
 
     # The resident's answer to the re-ask is still heard, and counts.
     closing = _post(engine, clock, _action(reask), Digits="2")
@@ -108,7 +100,7 @@ def test_a_repeated_final_reply_acts_once_and_says_the_same_goodbye(
     assert (row.gather_count, row.outcome) == (2, CallOutcome.UNWELL)
     assert len(row.transcript.splitlines()) == 2
     assert [c["target"] for c in escalations.calls] == ["caseworker"]
-    assert len(_outcome_events(engine, case_id)) == 2
+    assert len(case_events(engine, case_id, CaseEventType.CALL_OUTCOME)) == 2
 
 
 def test_a_repeated_first_reply_that_decided_the_call_acts_once(
@@ -122,7 +114,7 @@ def test_a_repeated_first_reply_that_decided_the_call_acts_once(
         assert case is not None and case.status == CaseStatus.CLEARED
         version = case.version
     assert load(engine, CallAttempt, attempt_id).gather_count == 1
-    assert len(_outcome_events(engine, case_id)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.CALL_OUTCOME)) == 1
     assert escalations.calls == []
     with Session(engine) as s:
         case = s.get(Case, case_id)
@@ -144,7 +136,7 @@ def test_the_first_reply_delivered_again_after_the_second_changes_nothing(
         CallOutcome.OK,
         before.transcript,
     )
-    assert len(_outcome_events(engine, case_id)) == 2
+    assert len(case_events(engine, case_id, CaseEventType.CALL_OUTCOME)) == 2
     assert escalations.calls == []
 
 

@@ -22,10 +22,10 @@ from core.enums import (
     Language,
     RecipientKind,
 )
-from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Resident, Watch
+from core.models import CallAttempt, Case, Contact, Household, Resident, Watch
 from notifier import ack_codes, calls, lifecycle, sms, webhook_urls
 from notifier.script import CATALOGUE
-from tests.factories import load, make_household
+from tests.factories import case_events, load, make_household
 from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 
 BASE = "https://care.example.org"
@@ -199,12 +199,7 @@ def test_a_family_member_hears_the_state_and_acknowledges_with_1(engine: Engine,
     assert (case.status, case.acknowledged_by) == (CaseStatus.ACKNOWLEDGED, f"contact:{home.contact_id}")
     # A retried gather acknowledges nothing twice.
     press(engine, clock, url, "1")
-    with Session(engine) as s:
-        acks = s.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.ACKNOWLEDGED
-            )
-        ).all()
+    acks = case_events(engine, home.case_id, CaseEventType.ACKNOWLEDGED)
     assert len(acks) == 1
     assert attempts(engine)[0].outcome == CallOutcome.ACKNOWLEDGED
 
@@ -247,12 +242,7 @@ def test_repeated_and_late_key_presses_of_a_family_member_act_once(
     (attempt,) = attempts(engine)
     assert (attempt.gather_count, attempt.outcome) == (2, CallOutcome.ACKNOWLEDGED)
     assert load(engine, Case, home.case_id).version == case.version
-    with Session(engine) as s:
-        outcomes = s.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME
-            )
-        ).all()
+    outcomes = case_events(engine, home.case_id, CaseEventType.CALL_OUTCOME)
     assert len(outcomes) == 2  # the re-ask and the acknowledgement, once each
 
 
@@ -265,12 +255,7 @@ def test_a_family_members_key_presses_are_kept_on_the_case(sqlite_engine: Engine
     second = gather_url(press(sqlite_engine, clock, url, ""))  # silence: asked again
     assert second is not None
     press(sqlite_engine, clock, second, "1")
-    with Session(sqlite_engine) as s:
-        events = s.exec(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME)
-            .order_by(col(CaseEvent.id))
-        ).all()
+    events = case_events(sqlite_engine, home.case_id, CaseEventType.CALL_OUTCOME)
     (attempt,) = attempts(sqlite_engine)
     common = {"call_attempt_id": attempt.id, "recipient_kind": "contact", "inbound": True}
     assert [(e.actor, e.data) for e in events] == [

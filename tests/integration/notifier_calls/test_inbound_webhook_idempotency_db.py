@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 
 from core.db import session_scope
 from core.enums import CaseEventType, CaseStatus
-from core.models import AckCode, CallAttempt, Case, CaseEvent, Contact, InboundMessage, Resident
+from core.models import AckCode, CallAttempt, Case, Contact, InboundMessage, Resident
 from notifier import ack_codes, calls, sms
-from tests.factories import make_household, make_open_case, make_watch
+from tests.factories import case_events, make_household, make_open_case, make_watch
 
 BASE = "https://care.example.org"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 18:00 in Seoul
@@ -61,13 +61,6 @@ def _deliver(engine: Engine, handler: Callable[[Session], T]) -> T:
         return handler(s)
 
 
-def _events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
-    with Session(engine) as s:
-        return list(
-            s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)).all()
-        )
-
-
 def _at_once(engine: Engine, handler: Callable[[Session], T]) -> tuple[T, T]:
     """Two deliveries in overlapping transactions, as two API processes would run them: the
     first has done its work but not committed when the second starts, and commits while the
@@ -102,17 +95,17 @@ def test_a_repeated_fine_text_is_recorded_once_and_the_repeat_gets_no_reply(engi
     again = _deliver(engine, lambda s: _text(s, resident, "괜찮아요"))
     assert len(_messages(first)) == 1 and "안부 전화" in _messages(first)[0]  # we call back to verify
     assert _messages(again) == []  # an empty <Response/>: Twilio sends nothing back
-    assert len(_events(engine, case_id, CaseEventType.NOTE)) == 1
-    assert len(_events(engine, case_id, CaseEventType.REPLY_UNVERIFIED)) == 1
-    assert len(_events(engine, case_id, CaseEventType.CALL_QUEUED)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.NOTE)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.REPLY_UNVERIFIED)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.CALL_QUEUED)) == 1
 
 
 def test_a_repeated_help_text_escalates_and_is_noted_once(engine: Engine) -> None:
     case_id, resident, _ = _home(engine)
     for _ in range(2):
         _deliver(engine, lambda s: _text(s, resident, "도와주세요 넘어졌어요"))
-    assert len(_events(engine, case_id, CaseEventType.NOTE)) == 1
-    assert len(_events(engine, case_id, CaseEventType.SEVERITY_RAISED)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.NOTE)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.SEVERITY_RAISED)) == 1
 
 
 def test_a_repeated_status_request_is_answered_once(engine: Engine) -> None:
@@ -149,7 +142,7 @@ def test_two_api_processes_getting_the_same_text_at_once_act_once(engine: Engine
     code = _code(engine, case_id)
     first, second = _at_once(engine, lambda s: _text(s, contact, f"확인 {code}"))
     assert [len(_messages(first)), len(_messages(second))] == [1, 0]
-    assert len(_events(engine, case_id, CaseEventType.ACKNOWLEDGED)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.ACKNOWLEDGED)) == 1
 
 
 def test_wrong_codes_sent_at_once_are_each_counted(engine: Engine) -> None:
@@ -162,7 +155,7 @@ def test_wrong_codes_sent_at_once_are_each_counted(engine: Engine) -> None:
     with Session(engine) as s:
         (row,) = s.exec(select(AckCode).where(AckCode.case_id == case_id)).all()
     assert row.wrong_attempts == 2
-    assert len(_events(engine, case_id, CaseEventType.REPLY_UNVERIFIED)) == 2
+    assert len(case_events(engine, case_id, CaseEventType.REPLY_UNVERIFIED)) == 2
 
 
 # ---------------------------------------------------------------- calls (CallSid)
@@ -182,7 +175,7 @@ def test_two_api_processes_getting_the_same_call_at_once_record_it_once(engine: 
     assert first == second and "<Gather" in first
     with Session(engine) as s:
         assert len(s.exec(select(CallAttempt).where(col(CallAttempt.case_id) == case_id)).all()) == 1
-    assert len(_events(engine, case_id, CaseEventType.CALL_STATUS)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.CALL_STATUS)) == 1
 
 
 def test_a_repeated_fine_on_a_call_to_our_number_is_a_check_in_once(engine: Engine) -> None:
@@ -202,5 +195,5 @@ def test_a_repeated_fine_on_a_call_to_our_number_is_a_check_in_once(engine: Engi
                 now=NOW,
             ),
         )
-    assert len(_events(engine, case_id, CaseEventType.CLEARED)) == 1
-    assert len(_events(engine, case_id, CaseEventType.CALL_OUTCOME)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.CLEARED)) == 1
+    assert len(case_events(engine, case_id, CaseEventType.CALL_OUTCOME)) == 1

@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CallOutcome, CallPurpose, CaseEventType, CaseStatus, RecipientKind, ResolutionCode
-from core.models import CallAttempt, Case, CaseEvent, Contact, Household, Notification, Resident, Watch
+from core.models import CallAttempt, Case, Contact, Household, Notification, Resident, Watch
 from core.settings import Settings
 from notifier import calls, lifecycle, sms
-from tests.factories import load, make_household, make_open_case, make_team, make_user
+from tests.factories import case_events, load, make_household, make_open_case, make_team, make_user
 from tests.ticks import run_notifier_ticks
 
 SETTINGS = Settings(_env_file=None, public_base_url="https://care.example.org")
@@ -63,12 +63,6 @@ def text_us(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
     return message.text or ""
 
 
-def events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
-    with Session(engine) as s:
-        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
-        return list(s.exec(stmt.order_by(col(CaseEvent.id))).all())
-
-
 def code_in(body: str) -> str:
     found = re.search(r"\b1 (\d{4})\b", body)
     assert found, body
@@ -92,7 +86,7 @@ def test_a_spoofed_1_from_the_daughters_number_does_not_stop_the_ladder(
     assert run_notifier_ticks(engine, clock, SETTINGS) == 1
     assert len(family_texts(engine, home.case_id)) > texted
     # Staff see that someone answered "1" without the code; the sender is asked for it.
-    (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    (unproven,) = case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
     assert unproven.data["reason"] == "no_code" and unproven.data["channel"] == "sms"
     assert "확인 코드" in reply
 
@@ -106,7 +100,7 @@ def test_the_code_in_the_text_acknowledges_that_case(engine: Engine, clock: Manu
     case = load(engine, Case, home.case_id)
     assert case.status == CaseStatus.ACKNOWLEDGED
     assert case.acknowledged_by == f"contact:{text.recipient_id}"
-    assert events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
+    assert case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
 
 
 def test_each_family_member_has_their_own_code_the_same_in_every_text_of_the_case(
@@ -140,7 +134,7 @@ def test_wrong_codes_are_refused_and_the_fifth_locks_the_code(engine: Engine, cl
     # Locked: even the right code no longer acknowledges; the escalation goes on.
     assert "여러 번 맞지 않아" in text_us(engine, clock, home.contact_phones[0], f"1 {right}")
     assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
-    reasons = [e.data["reason"] for e in events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)]
+    reasons = [e.data["reason"] for e in case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)]
     assert reasons == ["wrong_code"] * 4 + ["locked"] * 2
     assert run_notifier_ticks(engine, clock, SETTINGS) == 1
 
@@ -232,7 +226,7 @@ def test_a_spoofed_call_from_the_daughters_number_pressing_1_does_not_stop_the_l
     assert final.find("Hangup") is not None and "알림은 계속됩니다" in said(final)
     assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     assert run_notifier_ticks(engine, clock, SETTINGS) == 1  # the ladder goes on
-    unproven = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    unproven = case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
     assert [(e.data["reason"], e.data["channel"]) for e in unproven] == [("no_code", "call")] * 2
 
 
@@ -251,11 +245,7 @@ def test_the_code_on_the_keypad_acknowledges_and_is_not_kept_in_the_transcript(
     assert (case.status, case.acknowledged_by) == (CaseStatus.ACKNOWLEDGED, f"contact:{text.recipient_id}")
     with Session(engine) as s:
         (attempt,) = s.exec(select(CallAttempt).where(CallAttempt.purpose == CallPurpose.INBOUND)).all()
-        outcomes = s.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == home.case_id, CaseEvent.type == CaseEventType.CALL_OUTCOME
-            )
-        ).all()
+    outcomes = case_events(engine, home.case_id, CaseEventType.CALL_OUTCOME)
     assert attempt.outcome == CallOutcome.ACKNOWLEDGED
     assert code not in attempt.transcript and wrong not in attempt.transcript
     assert all(code not in str(e.data) and wrong not in str(e.data) for e in outcomes)
@@ -328,7 +318,7 @@ def test_a_spoofed_fine_from_the_residents_number_neither_clears_nor_checks_in(
     case = load(engine, Case, home.case_id)
     assert (case.status, case.clear_reason) == (CaseStatus.OPEN, None)
     assert checkin_at(engine, home.case_id) is None  # not a sign of life either
-    (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    (unproven,) = case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
     assert (unproven.data["reason"], unproven.data["channel"]) == ("resident_ok", "sms")
     (callback,) = verification_calls(engine, home.case_id)
     assert (callback.to_address, callback.recipient_kind) == (phone, RecipientKind.RESIDENT)
@@ -349,7 +339,7 @@ def test_a_resident_asking_for_help_by_text_is_always_believed(engine: Engine, c
     text_us(engine, clock, resident_phone(engine, home.case_id), "살려주세요 넘어졌어요")
     case = load(engine, Case, home.case_id)
     assert (case.status, case.severity.value) == (CaseStatus.OPEN, "critical")
-    assert events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
+    assert case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED) == []
 
 
 def test_the_resident_calling_in_saying_fine_is_verified_unless_the_caller_id_is_attested(
@@ -370,7 +360,7 @@ def test_the_resident_calling_in_saying_fine_is_verified_unless_the_caller_id_is
     assert load(engine, Case, home.case_id).status == CaseStatus.OPEN
     assert checkin_at(engine, home.case_id) is None
     assert len(verification_calls(engine, home.case_id)) == 1
-    (unproven,) = events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
+    (unproven,) = case_events(engine, home.case_id, CaseEventType.REPLY_UNVERIFIED)
     assert (unproven.data["reason"], unproven.data["channel"]) == ("resident_ok", "call")
     call_in(ATTESTED)  # the carrier vouches for the caller ID: as good as our call
     assert load(engine, Case, home.case_id).status == CaseStatus.CLEARED

@@ -33,6 +33,7 @@ from core.models import CallAttempt, Case, CaseEvent, CheckinCall, Household, No
 from notifier import calls, checkins, sms
 from notifier.script import CATALOGUE
 from tests.factories import (
+    case_events,
     make_call_attempt,
     make_household,
     make_open_case,
@@ -187,10 +188,7 @@ def test_saying_it_again_adds_the_words_but_pages_nobody_twice(engine: Engine, c
     _gather(engine, clock, code, SpeechResult="살아서 뭐해", Confidence="0.9")
     assert _self_harm_case(engine, home.household_id).id == case.id
     assert len(_texts(engine, case.id or 0)) == 2
-    with Session(engine) as s:
-        notes = s.exec(
-            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.NOTE)
-        ).all()
+    notes = case_events(engine, case.id, CaseEventType.NOTE)
     assert [("죽고 싶어요" in str(n.data["text"]), "살아서 뭐해" in str(n.data["text"])) for n in notes] == [
         (True, False),
         (False, True),

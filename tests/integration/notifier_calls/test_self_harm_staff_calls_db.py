@@ -26,12 +26,19 @@ from core.enums import (
     RecipientKind,
     Role,
 )
-from core.models import CallAttempt, Case, CaseEvent, Household, Notification, User
+from core.models import CallAttempt, Case, Household, Notification, User
 from core.settings import Settings
 from notifier import calls, escalation, followup, lifecycle, outbox
 from notifier.calls import crisis_line
 from notifier.script import CATALOGUE
-from tests.factories import make_call_attempt, make_household, make_open_case, make_team, make_user
+from tests.factories import (
+    case_events,
+    make_call_attempt,
+    make_household,
+    make_open_case,
+    make_team,
+    make_user,
+)
 from tests.integration.notifier_engine.support import RecordingTransport
 
 BASE = "https://care.example.org"
@@ -140,12 +147,7 @@ def test_the_staff_members_key_presses_are_kept_on_the_case(
     _answer(sqlite_engine, clock, call.code)
     _press(sqlite_engine, clock, call.code, "2")
     _press(sqlite_engine, clock, call.code, "1", n=2)
-    with Session(sqlite_engine) as s:
-        events = s.exec(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.CALL_OUTCOME)
-            .order_by(col(CaseEvent.id))
-        ).all()
+    events = case_events(sqlite_engine, case.id, CaseEventType.CALL_OUTCOME)
     common = {"call_attempt_id": call.id, "recipient_kind": "user", "input": "dtmf"}
     assert [(e.actor, e.data) for e in events] == [
         (
@@ -259,12 +261,7 @@ def test_the_line_connection_is_recorded_on_the_self_harm_case(engine: Engine, c
             attempt=2,
             now=clock.now(),
         )
-    with Session(engine) as s:
-        events = s.exec(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.CRISIS_LINE)
-            .order_by(col(CaseEvent.id))
-        ).all()
+    events = case_events(engine, case.id, CaseEventType.CRISIS_LINE)
     assert [(e.data["attempt"], e.data["dial_status"], e.data["pressed_to_connect"]) for e in events] == [
         (1, "busy", False),
         (2, None, True),

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -16,7 +16,7 @@ from core.models import Case, CaseEvent, Contact, Notification, Watch
 from core.settings import Settings
 from notifier import ack_codes, lifecycle, outbox, sms
 from notifier.pacing import CallPacer
-from tests.factories import load, make_household, make_notification, make_open_case
+from tests.factories import case_events, load, make_household, make_notification, make_open_case
 from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 from tests.integration.notifier_engine.support import RecordingTransport
 
@@ -44,12 +44,6 @@ def new_notification(engine: Engine, clock: ManualClock, *, sid: str | None = No
         row = make_notification(s, hh, now=clock.now(), case=case, provider_sid=sid)
         assert row.id is not None and case.id is not None
         return row.id, case.id
-
-
-def case_events(engine: Engine, case_id: int, type_: CaseEventType) -> list[CaseEvent]:
-    with Session(engine) as s:
-        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == type_)
-        return list(s.exec(stmt.order_by(col(CaseEvent.id))).all())
 
 
 # ---------------------------------------------------------------- delivery receipts

@@ -12,11 +12,18 @@ from sqlmodel import Session, col, select
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType
-from core.models import CallAttempt, CaseEvent, CheckinSchedule, Household
+from core.models import CallAttempt, CheckinSchedule, Household
 from core.settings import Settings
 from notifier import checkins
 from notifier.checkins import ScheduleError
-from tests.factories import make_call_attempt, make_household, make_open_case, make_team, set_policy
+from tests.factories import (
+    case_events,
+    make_call_attempt,
+    make_household,
+    make_open_case,
+    make_team,
+    set_policy,
+)
 from tests.ticks import checkins_at, run_notifier_ticks
 
 TEN_SEOUL = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 10:00 in Seoul
@@ -117,10 +124,5 @@ def test_a_check_in_call_counts_towards_the_daily_limit(engine: Engine, settings
         case = make_open_case(s, hh, now=clock.now())
     run_notifier_ticks(engine, clock, settings)
     assert len(_calls(engine)) == 1
-    with Session(engine) as s:
-        limited = s.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == case.id, CaseEvent.type == CaseEventType.LIMIT_REACHED
-            )
-        ).all()
+    limited = case_events(engine, case.id, CaseEventType.LIMIT_REACHED)
     assert len(limited) == 1
