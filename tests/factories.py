@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlmodel import Session, SQLModel, col, select
 
 from core.enums import (
@@ -61,6 +61,12 @@ def load(engine: Engine, model: type[_Row], key: Any) -> _Row:
         row = session.get(model, key)
         assert row is not None, f"no {model.__name__} {key!r}"
         return row
+
+
+def load_all(engine: Engine, model: type[_Row]) -> list[_Row]:
+    """Every *model* row, in primary-key order (oldest first), read in a session of its own."""
+    with Session(engine) as session:
+        return list(session.exec(select(model).order_by(*inspect(model).primary_key)).all())
 
 
 def case_events(engine: Engine, case_id: int | None, type_: CaseEventType | None = None) -> list[CaseEvent]:

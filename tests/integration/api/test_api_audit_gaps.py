@@ -9,10 +9,11 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.models import AuditEntry, Contact, Team
+from tests.factories import load_all
 from tests.integration.api.conftest import PASSWORD, PUBLIC_BASE_URL, World
 
 Auth = Callable[[str], dict[str, str]]
@@ -20,9 +21,10 @@ TOKEN_URL = "/api/v1/auth/token"
 
 
 def _entries(engine: Engine) -> list[tuple[object, ...]]:
-    with Session(engine) as session:
-        rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
-    return [(e.action.value, e.user_id, e.object_type.value, e.object_id, e.client) for e in rows]
+    return [
+        (e.action.value, e.user_id, e.object_type.value, e.object_id, e.client)
+        for e in load_all(engine, AuditEntry)
+    ]
 
 
 def _login(client: TestClient, username: str, password: str) -> int:

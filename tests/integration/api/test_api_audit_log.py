@@ -7,18 +7,13 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
 from core.clock import ManualClock
 from core.models import AuditEntry
+from tests.factories import load_all
 from tests.integration.api.conftest import World
 
 Auth = Callable[[str], dict[str, str]]
-
-
-def _entries(engine: Engine) -> list[AuditEntry]:
-    with Session(engine) as session:
-        return list(session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all())
 
 
 def test_views_and_changes_are_recorded_with_who_what_when_and_where(
@@ -31,7 +26,7 @@ def test_views_and_changes_are_recorded_with_who_what_when_and_where(
         == 200
     )
     assert app_client.get(f"/api/v1/households/{world.household_a}", headers=auth("admin")).status_code == 200
-    entries = _entries(engine)
+    entries = load_all(engine, AuditEntry)
     summary = [(e.user_id, e.role, e.action.value, e.object_type.value, e.object_id) for e in entries]
     assert summary == [
         (world.people["caseworker_own"].id, "caseworker", "view", "case", world.case_a),
@@ -49,7 +44,7 @@ def test_lists_are_not_views_of_a_household_and_failures_leave_no_entry(
     app_client.get("/api/v1/households", headers=auth("admin"))
     app_client.get(f"/api/v1/cases/{world.case_b}", headers=auth("caseworker_own"))  # 404: not theirs
     app_client.post(f"/api/v1/cases/{world.case_a}/resolve", json={"code": "nope"}, headers=auth("admin"))
-    assert _entries(engine) == []
+    assert load_all(engine, AuditEntry) == []
 
 
 def test_a_change_and_its_audit_entry_commit_together(
@@ -62,7 +57,7 @@ def test_a_change_and_its_audit_entry_commit_together(
     assert (
         app_client.post(f"/api/v1/cases/{world.case_a}/acknowledge", headers=auth("admin")).status_code == 409
     )
-    assert [e.action.value for e in _entries(engine)] == ["acknowledge"]
+    assert [e.action.value for e in load_all(engine, AuditEntry)] == ["acknowledge"]
 
 
 def test_admin_reads_the_log_newest_first_with_filters_and_pages(
@@ -133,7 +128,7 @@ def test_the_record_holds_ids_not_personal_data(
         "status_link_id",  # an id, never the link's token
         "client",
     }
-    for entry in _entries(engine):
+    for entry in load_all(engine, AuditEntry):
         assert "Kim" not in entry.model_dump_json()
 
 
@@ -148,7 +143,7 @@ def test_one_look_at_a_household_page_is_one_view_entry(
     page += [base + "/checkins?limit=10", base + "/status-links?limit=50"]
     for path in page:
         assert app_client.get(path, headers=admin).status_code == 200, path
-    views = [(e.user_id, e.action.value, e.object_id) for e in _entries(engine)]
+    views = [(e.user_id, e.action.value, e.object_id) for e in load_all(engine, AuditEntry)]
     assert views == [(world.people["admin"].id, "view", world.household_a)]
 
     # Looking again is another view; so is a part read on its own long after, or by someone else.
@@ -161,7 +156,7 @@ def test_one_look_at_a_household_page_is_one_view_entry(
         ("caseworker_own", "/activity/day"),
     ):
         assert app_client.get(base + path, headers=auth(who)).status_code == 200
-    assert [(e.user_id, e.action.value) for e in _entries(engine)] == [
+    assert [(e.user_id, e.action.value) for e in load_all(engine, AuditEntry)] == [
         (world.people["admin"].id, "view"),
         (world.people["admin"].id, "view"),
         (world.people["admin"].id, "view"),

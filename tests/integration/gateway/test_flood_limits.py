@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -21,13 +21,8 @@ from core.models import Device, Reading, RejectedMessage
 from core.settings import Settings
 from gateway.batches import BatchProcessor
 from gateway.ingest import InboundMessage, ingest_batch
-from tests.factories import make_device
+from tests.factories import load_all, make_device
 from tests.integration.gateway.test_ingest_batch import native, run
-
-
-def _rejections(engine: Engine) -> list[RejectedMessage]:
-    with Session(engine) as s:
-        return list(s.exec(select(RejectedMessage).order_by(col(RejectedMessage.id))).all())
 
 
 def test_past_the_pending_cap_unknown_devices_are_not_created_and_say_why(
@@ -43,7 +38,7 @@ def test_past_the_pending_cap_unknown_devices_are_not_created_and_say_why(
     with Session(engine) as s:
         pending = s.exec(select(Device.external_id).where(Device.status == DeviceStatus.PENDING)).all()
     assert sorted(pending) == ["fake0", "fake1", "waiting"]
-    refused = _rejections(engine)
+    refused = load_all(engine, RejectedMessage)
     assert [r.topic for r in refused] == ["anbu/fake2/reading", "anbu/fake3/reading", "anbu/fake4/reading"]
     assert all("pending device limit reached (3" in r.reason for r in refused)
     # A device already known is never refused, at the cap or not.
@@ -66,7 +61,7 @@ def test_over_rate_messages_are_not_stored_and_the_first_of_each_device_says_why
             session, messages, now=now, settings=settings, over_rate=frozenset({4, 5, 6, 7})
         )
     assert (result.stored, result.rate_limited, result.rejected) == (4, 4, 2)
-    kept = {r.topic: r.reason for r in _rejections(engine)}
+    kept = {r.topic: r.reason for r in load_all(engine, RejectedMessage)}
     assert set(kept) == {"anbu/chatty/reading", "anbu/loud/reading"}
     assert "(limit 2/min, burst 3): 3 message(s)" in kept["anbu/chatty/reading"]
     assert "1 message(s)" in kept["anbu/loud/reading"]
@@ -102,7 +97,7 @@ def test_a_device_over_its_rate_is_cut_to_its_budget_others_untouched(
         3.0,
         4.0,
     ]  # its budget: the first five, in arrival order
-    [kept] = _rejections(engine)  # one row for 35 messages: the flood buys no writes
+    [kept] = load_all(engine, RejectedMessage)  # one row for 35 messages: the flood buys no writes
     assert kept.topic == "anbu/chatty/reading"
     assert "over its message rate (limit 1/min, burst 5): 35 message(s)" in kept.reason
     # Its budget refills at 1 a minute; the next batch right after is over again, all of it.

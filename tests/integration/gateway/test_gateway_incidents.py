@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -16,6 +16,7 @@ from core.models import GatewayStatus, SystemIncident
 from core.settings import Settings
 from gateway import incidents
 from gateway.incidents import IncidentNotFound, acknowledge, active_incidents
+from tests.factories import load_all
 
 SETTINGS = Settings(_env_file=None)
 DEAF = SystemIncidentKind.GATEWAY_DEAF
@@ -31,9 +32,7 @@ def _status(engine: Engine, clock: ManualClock, client_id: str = "gw-1", **value
 
 
 def _incidents(engine: Engine) -> list[tuple[SystemIncidentKind, str, IncidentStatus, int]]:
-    with Session(engine) as s:
-        rows = s.exec(select(SystemIncident).order_by(col(SystemIncident.id))).all()
-        return [(r.kind, r.source, r.status, r.detections) for r in rows]
+    return [(r.kind, r.source, r.status, r.detections) for r in load_all(engine, SystemIncident)]
 
 
 def test_a_deaf_gateway_opens_one_incident_that_clears_when_it_hears_again(

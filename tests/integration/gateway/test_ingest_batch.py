@@ -15,7 +15,7 @@ from core.models import ActivityEdge, ChannelState, Device, Reading, RejectedMes
 from core.settings import Settings
 from gateway.devices import assign_device
 from gateway.ingest import BatchResult, InboundMessage, ingest_batch
-from tests.factories import make_device, make_household, make_watch
+from tests.factories import load_all, make_device, make_household, make_watch
 
 SETTINGS = Settings(_env_file=None, inactivity_default_hours=12)
 
@@ -120,8 +120,7 @@ def test_rejected_messages_are_kept_with_reasons(engine: Engine, clock: ManualCl
     result = run(engine, messages, now, settings)
 
     assert (result.rejected, result.stored, result.pending_devices_created) == (5, 1, 0)
-    with Session(engine) as s:
-        rows = s.exec(select(RejectedMessage).order_by(col(RejectedMessage.id))).all()
+    rows = load_all(engine, RejectedMessage)
     by_topic = {r.topic: r for r in rows}
     bad_json = rows[0]
     assert bad_json.reason.startswith("invalid JSON")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -25,7 +25,7 @@ from core.enums import (
 from core.models import CallAttempt, Case, Contact, Household, Resident, Watch
 from notifier import ack_codes, calls, lifecycle, sms, webhook_urls
 from notifier.script import CATALOGUE
-from tests.factories import case_events, load, make_household
+from tests.factories import case_events, load, load_all, make_household
 from tests.integration.notifier_calls.conftest import EscalationRecorder, Home, make_home
 
 BASE = "https://care.example.org"
@@ -91,11 +91,6 @@ def press(engine: Engine, clock: ManualClock, url: str, digits: str) -> ET.Eleme
         )
 
 
-def attempts(engine: Engine) -> list[CallAttempt]:
-    with Session(engine) as s:
-        return list(s.exec(select(CallAttempt).order_by(col(CallAttempt.id))).all())
-
-
 def text_in(engine: Engine, clock: ManualClock, from_: str, body: str) -> str:
     with session_scope(engine) as s:
         root = twiml(sms.inbound_sms(s, params={"From": from_, "Body": body}, now=clock.now()))
@@ -116,7 +111,7 @@ def test_a_resident_calling_back_with_an_attested_caller_id_and_pressing_1_clear
     assert "전화 주셔서 감사합니다" in said(root)
     url = gather_url(root)
     assert url is not None and url.startswith(BASE + webhook_urls.VOICE_GATHER)
-    (attempt,) = attempts(engine)
+    (attempt,) = load_all(engine, CallAttempt)
     assert (attempt.recipient_kind, attempt.case_id, attempt.status) == (
         RecipientKind.RESIDENT,
         home.case_id,
@@ -128,7 +123,7 @@ def test_a_resident_calling_back_with_an_attested_caller_id_and_pressing_1_clear
     with Session(engine) as s:
         watch = s.get(Watch, home.household_id)
         assert watch is not None and watch.last_checkin_at == clock.now()
-    assert attempts(engine)[0].outcome == CallOutcome.OK
+    assert load_all(engine, CallAttempt)[0].outcome == CallOutcome.OK
 
 
 def test_a_resident_calling_with_no_case_is_still_a_check_in_when_the_caller_id_is_attested(
@@ -169,7 +164,7 @@ def test_a_retried_inbound_webhook_reuses_the_call(sqlite_engine: Engine, clock:
     first = gather_url(ring(sqlite_engine, clock, home.resident_phone))
     again = gather_url(ring(sqlite_engine, clock, home.resident_phone))
     assert first == again
-    assert len(attempts(sqlite_engine)) == 1
+    assert len(load_all(sqlite_engine, CallAttempt)) == 1
 
 
 def test_an_unknown_caller_gets_the_polite_hang_up_and_nothing_is_stored(
@@ -178,7 +173,7 @@ def test_an_unknown_caller_gets_the_polite_hang_up_and_nothing_is_stored(
     make_home(sqlite_engine, clock)
     root = ring(sqlite_engine, clock, "+821099999999")
     assert root.find("Hangup") is not None and gather_url(root) is None
-    assert attempts(sqlite_engine) == []
+    assert load_all(sqlite_engine, CallAttempt) == []
 
 
 # ---------------------------------------------------------------- a family member calls us
@@ -201,7 +196,7 @@ def test_a_family_member_hears_the_state_and_acknowledges_with_1(engine: Engine,
     press(engine, clock, url, "1")
     acks = case_events(engine, home.case_id, CaseEventType.ACKNOWLEDGED)
     assert len(acks) == 1
-    assert attempts(engine)[0].outcome == CallOutcome.ACKNOWLEDGED
+    assert load_all(engine, CallAttempt)[0].outcome == CallOutcome.ACKNOWLEDGED
 
 
 def test_other_keys_are_asked_once_more_then_nothing_is_acknowledged(
@@ -215,11 +210,11 @@ def test_other_keys_are_asked_once_more_then_nothing_is_acknowledged(
     assert reask_url == url.replace("&n=1", "&n=2")
     # Twilio delivering the first key press again is not the second one: the same re-ask again.
     assert ET.tostring(press(sqlite_engine, clock, url, "2")) == ET.tostring(reask)
-    assert attempts(sqlite_engine)[0].outcome is None
+    assert load_all(sqlite_engine, CallAttempt)[0].outcome is None
     final = press(sqlite_engine, clock, reask_url, "")
     assert "알림은 계속됩니다" in said(final) and final.find("Hangup") is not None
     assert load(sqlite_engine, Case, home.case_id).status == CaseStatus.OPEN
-    assert attempts(sqlite_engine)[0].outcome == CallOutcome.UNCLEAR
+    assert load_all(sqlite_engine, CallAttempt)[0].outcome == CallOutcome.UNCLEAR
 
 
 def test_repeated_and_late_key_presses_of_a_family_member_act_once(
@@ -239,7 +234,7 @@ def test_repeated_and_late_key_presses_of_a_family_member_act_once(
     assert said(press(engine, clock, second_url, "1")) == said(done)  # the acknowledging press again
     late = press(engine, clock, first_url, "")  # the first press, delivered after the second
     assert gather_url(late) == second_url  # what it got the first time; Twilio has moved on
-    (attempt,) = attempts(engine)
+    (attempt,) = load_all(engine, CallAttempt)
     assert (attempt.gather_count, attempt.outcome) == (2, CallOutcome.ACKNOWLEDGED)
     assert load(engine, Case, home.case_id).version == case.version
     outcomes = case_events(engine, home.case_id, CaseEventType.CALL_OUTCOME)
@@ -256,7 +251,7 @@ def test_a_family_members_key_presses_are_kept_on_the_case(sqlite_engine: Engine
     assert second is not None
     press(sqlite_engine, clock, second, "1")
     events = case_events(sqlite_engine, home.case_id, CaseEventType.CALL_OUTCOME)
-    (attempt,) = attempts(sqlite_engine)
+    (attempt,) = load_all(sqlite_engine, CallAttempt)
     common = {"call_attempt_id": attempt.id, "recipient_kind": "contact", "inbound": True}
     assert [(e.actor, e.data) for e in events] == [
         (
@@ -361,7 +356,7 @@ def test_a_notification_call_reaching_voicemail_leaves_no_details(
     root = answer(sqlite_engine, clock, code, AnsweredBy="machine_end_beep")
     assert "문자 메시지를 확인해" in said(root) and home.code not in said(root)
     assert gather_url(root) is None
-    assert attempts(sqlite_engine)[0].outcome == CallOutcome.VOICEMAIL
+    assert load_all(sqlite_engine, CallAttempt)[0].outcome == CallOutcome.VOICEMAIL
 
 
 # ---------------------------------------------------------------- STATUS by text

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -18,6 +18,7 @@ from notifier import checkins
 from notifier.checkins import ScheduleError
 from tests.factories import (
     case_events,
+    load_all,
     make_call_attempt,
     make_household,
     make_open_case,
@@ -51,11 +52,6 @@ def _set_policy(engine: Engine, household_id: int, policy: dict[str, object]) ->
         set_policy(s, household_id, policy)
 
 
-def _calls(engine: Engine) -> list[CallAttempt]:
-    with Session(engine) as s:
-        return list(s.exec(select(CallAttempt).order_by(col(CallAttempt.id))).all())
-
-
 def _next_due(engine: Engine, household_id: int) -> datetime | None:
     with Session(engine) as s:
         schedule = s.get(CheckinSchedule, household_id)
@@ -84,11 +80,11 @@ def test_a_check_in_due_in_quiet_hours_set_later_is_held_until_they_end(engine: 
         engine, household_id, {**CALL_FIRST, "quiet_hours": {"start": "09:00", "end": "12:00", "mode": mode}}
     )
     assert checkins_at(engine, TEN_SEOUL) == 0
-    assert _calls(engine) == []
+    assert load_all(engine, CallAttempt) == []
     assert _next_due(engine, household_id) == NOON_SEOUL  # held, not lost
     assert checkins_at(engine, NOON_SEOUL - timedelta(seconds=1)) == 0
     assert checkins_at(engine, NOON_SEOUL) == 1
-    assert [c.case_id for c in _calls(engine)] == [None]
+    assert [c.case_id for c in load_all(engine, CallAttempt)] == [None]
     assert _next_due(engine, household_id) == THURSDAY_TEN_SEOUL  # the weekly rhythm goes on
 
 
@@ -110,7 +106,7 @@ def test_the_daily_call_limit_skips_a_check_in_to_the_next_slot(
         assert hh is not None
         make_call_attempt(s, hh, now=earlier_call)
     assert checkins_at(engine, TEN_SEOUL) == placed
-    assert len(_calls(engine)) == 1 + placed
+    assert len(load_all(engine, CallAttempt)) == 1 + placed
     assert _next_due(engine, household_id) == THURSDAY_TEN_SEOUL
 
 
@@ -123,6 +119,6 @@ def test_a_check_in_call_counts_towards_the_daily_limit(engine: Engine, settings
         assert hh is not None
         case = make_open_case(s, hh, now=clock.now())
     run_notifier_ticks(engine, clock, settings)
-    assert len(_calls(engine)) == 1
+    assert len(load_all(engine, CallAttempt)) == 1
     limited = case_events(engine, case.id, CaseEventType.LIMIT_REACHED)
     assert len(limited) == 1

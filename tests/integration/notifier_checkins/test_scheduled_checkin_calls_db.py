@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.db import session_scope
@@ -15,7 +15,7 @@ from core.enums import CallOutcome, CallStatus, CaseKind, Language, Severity
 from core.models import CallAttempt, Case, CheckinCall, CheckinSchedule, Household, Watch
 from notifier import calls, checkins
 from notifier.checkins import ScheduleError
-from tests.factories import make_household, make_open_case
+from tests.factories import load_all, make_household, make_open_case
 from tests.ticks import checkins_at
 
 BASE = "https://care.example.org"
@@ -37,11 +37,6 @@ def _household(engine: Engine, clock: ManualClock, *, weekdays: list[int] | None
         return hh.id
 
 
-def _attempts(engine: Engine) -> list[CallAttempt]:
-    with Session(engine) as s:
-        return list(s.exec(select(CallAttempt).order_by(col(CallAttempt.id))).all())
-
-
 def _say(twiml: str) -> str:
     return " ".join(el.text or "" for el in ET.fromstring(twiml.encode()).iter("Say"))
 
@@ -54,7 +49,7 @@ def _reply(engine: Engine, clock: ManualClock, code: str, **params: str) -> str:
 def _placed_call(engine: Engine, clock: ManualClock) -> CallAttempt:
     clock.set(TEN_SEOUL)
     assert checkins_at(engine, clock.now()) == 1
-    (attempt,) = _attempts(engine)
+    (attempt,) = load_all(engine, CallAttempt)
     with session_scope(engine) as s:  # the outbox placed it and the resident picked up
         row = s.get(CallAttempt, attempt.id)
         assert row is not None
@@ -90,7 +85,7 @@ def test_a_due_check_in_is_placed_once_and_the_schedule_moves_on(engine: Engine,
     clock.set(TEN_SEOUL)
     assert checkins_at(engine, clock.now()) == 1
     assert checkins_at(engine, clock.now()) == 0
-    (attempt,) = _attempts(engine)
+    (attempt,) = load_all(engine, CallAttempt)
     assert (attempt.case_id, attempt.status, attempt.to_address) == (
         None,
         CallStatus.PENDING,
@@ -117,7 +112,7 @@ def test_a_household_with_an_active_case_or_found_too_late_is_skipped(
         make_open_case(s, first, now=clock.now())
     clock.set(TEN_SEOUL + timedelta(hours=3))  # the other household's call is 3 h late
     assert checkins_at(sqlite_engine, clock.now()) == 0
-    assert _attempts(sqlite_engine) == []
+    assert load_all(sqlite_engine, CallAttempt) == []
     with Session(sqlite_engine) as s:
         assert all(
             sch.next_due_at is not None and sch.next_due_at > clock.now()
