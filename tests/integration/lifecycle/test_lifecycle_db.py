@@ -14,9 +14,9 @@ from sqlmodel import Session, col, select
 from core.clock import ManualClock
 from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
-from core.models import Case, CaseEvent
+from core.models import Case
 from notifier import lifecycle
-from tests.factories import make_household
+from tests.factories import case_events, make_household
 
 
 def _open(
@@ -34,25 +34,26 @@ def _open(
     return case
 
 
+def _household_id(session: Session) -> int:
+    household_id = make_household(session).id
+    assert household_id is not None
+    return household_id
+
+
 def _event_rows(engine: Engine, case_id: int) -> list[tuple[CaseEventType, Any, str, dict[str, Any]]]:
     """Each event of the case as (type, at, actor, data), oldest first."""
-    with Session(engine) as s:
-        rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
-        return [(e.type, e.at, e.actor, dict(e.data or {})) for e in rows]
+    return [(e.type, e.at, e.actor, dict(e.data or {})) for e in case_events(engine, case_id)]
 
 
 def _events(engine: Engine, case_id: int) -> list[CaseEventType]:
-    with Session(engine) as s:
-        rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
-        return [e.type for e in rows]
+    return [e.type for e in case_events(engine, case_id)]
 
 
 def test_open_then_redetect_keeps_one_active_case_and_raises_severity(
     engine: Engine, clock: ManualClock
 ) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
         first = _open(s, hid, clock, Severity.WARNING)
     clock.advance(timedelta(minutes=5))
     with session_scope(engine) as s:
@@ -78,8 +79,7 @@ def test_open_then_redetect_keeps_one_active_case_and_raises_severity(
 
 def test_acknowledge_changes_token_and_stops_escalation(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
         case = _open(s, hid, clock)
         token = case.escalation_token
         assert case.next_action_at == clock.now()
@@ -97,8 +97,7 @@ def test_acknowledge_changes_token_and_stops_escalation(engine: Engine, clock: M
 
 def test_stale_escalation_step_is_fenced_off(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
         case = _open(s, hid, clock)
         stale_token = case.escalation_token
     with session_scope(engine) as s:
@@ -115,8 +114,7 @@ def test_stale_escalation_step_is_fenced_off(engine: Engine, clock: ManualClock)
 
 def test_concurrent_writer_loses_on_version(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
         case_id = _open(s, hid, clock).id
     # Two readers load version 1; the first to write wins, the second conflicts.
     with Session(engine) as a:
@@ -135,8 +133,7 @@ def test_concurrent_writer_loses_on_version(engine: Engine, clock: ManualClock) 
 
 def test_illegal_transition_raises_and_changes_nothing(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
         case = _open(s, hid, clock)
         lifecycle.resolve(
             s, case, actor="user:kim", code=ResolutionCode.RESIDENT_FINE, note="ok", now=clock.now()
@@ -153,8 +150,7 @@ def test_illegal_transition_raises_and_changes_nothing(engine: Engine, clock: Ma
 
 def test_after_clear_a_new_detection_opens_a_new_case(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
         first = _open(s, hid, clock)
         lifecycle.clear(s, first, reason="activity_resumed", now=clock.now())
         second = _open(s, hid, clock)
@@ -296,8 +292,7 @@ def test_the_batch_form_refuses_as_a_whole_when_one_case_changed_meanwhile(
 
 def test_racing_openers_create_exactly_one_active_case(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
-        hid = make_household(s).id
-        assert hid is not None
+        hid = _household_id(s)
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 

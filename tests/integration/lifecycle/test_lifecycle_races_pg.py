@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.clock import ManualClock
 from core.enums import CaseEventType, CaseKind, CaseStatus, Severity
-from core.models import Case, CaseEvent
+from core.models import Case
 from notifier import lifecycle
-from tests.factories import make_household
+from tests.factories import case_events, make_household
 
 pytestmark = pytest.mark.postgres
 
@@ -95,9 +95,7 @@ class Waiter:
 
 
 def _events(engine: Engine, case_id: int | None) -> list[tuple[CaseEventType, str]]:
-    with Session(engine) as s:
-        rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
-        return [(e.type, e.actor) for e in rows]
+    return [(e.type, e.actor) for e in case_events(engine, case_id)]
 
 
 def _new_case(engine: Engine, clock: ManualClock) -> tuple[int, int]:

@@ -31,7 +31,7 @@ from core.db import session_scope
 from core.enums import CaseEventType, CaseKind, CaseStatus, ResolutionCode, Severity
 from core.models import Case, CaseEvent
 from notifier import lifecycle
-from tests.factories import make_household
+from tests.factories import case_events, load, make_household
 
 
 def _open(
@@ -61,15 +61,8 @@ def _open(
     )
 
 
-def _stored(engine: Engine, case_id: int | None) -> Case:
-    with Session(engine) as s:
-        return s.get_one(Case, case_id)
-
-
 def _events(engine: Engine, case_id: int | None) -> list[tuple[CaseEventType, str, dict[str, Any]]]:
-    with Session(engine) as s:
-        rows = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))).all()
-        return [(e.type, e.actor, e.data) for e in rows]
+    return [(e.type, e.actor, e.data) for e in case_events(engine, case_id)]
 
 
 def _fields(case: Case) -> dict[str, Any]:
@@ -102,7 +95,7 @@ def test_a_write_changes_its_own_case_not_another_at_the_same_version(
         mine, _ = _open(s, clock)
         other, _ = _open(s, clock)
     assert mine.version == other.version == 1
-    untouched = _fields(_stored(engine, other.id))
+    untouched = _fields(load(engine, Case, other.id))
     with session_scope(engine) as s:
         lifecycle.acknowledge(s, s.get_one(Case, mine.id), actor="user:kim", now=clock.now())
     with session_scope(engine) as s:
@@ -114,8 +107,8 @@ def test_a_write_changes_its_own_case_not_another_at_the_same_version(
             note=None,
             now=clock.now(),
         )
-    assert _stored(engine, mine.id).status == CaseStatus.RESOLVED
-    assert _fields(_stored(engine, other.id)) == untouched
+    assert load(engine, Case, mine.id).status == CaseStatus.RESOLVED
+    assert _fields(load(engine, Case, other.id)) == untouched
 
 
 # --- fencing: each check on its own ---------------------------------------------------------------
@@ -137,7 +130,7 @@ def test_an_acknowledged_case_is_not_advanced_even_with_its_current_token(
     with session_scope(engine) as s:
         fresh = s.get_one(Case, case.id)
         assert _advance(s, fresh, fresh.escalation_token, clock) is False
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.step_index, stored.version, stored.next_action_at) == (0, 2, None)
 
 
@@ -166,7 +159,7 @@ def test_a_stale_token_on_an_open_case_is_refused_before_any_write(
         fresh = s.get_one(Case, case.id)
         assert _advance(s, fresh, "a-token-from-before", clock) is False
     assert updates == []
-    assert _stored(engine, case.id).step_index == 0
+    assert load(engine, Case, case.id).step_index == 0
 
 
 def test_the_stored_token_is_checked_even_when_the_version_matches(
@@ -188,7 +181,7 @@ def test_the_stored_token_is_checked_even_when_the_version_matches(
         )
         assert loaded.escalation_token == token
         assert _advance(s, loaded, token, clock) is False
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.step_index, stored.escalation_token, stored.version) == (0, "replaced", 1)
 
 
@@ -207,7 +200,7 @@ def test_the_stored_version_is_checked_even_when_the_token_matches(
     with session_scope(engine) as s:
         s.add(loaded)
         assert _advance(s, loaded, loaded.escalation_token, clock) is False
-    assert _stored(engine, case.id).step_index == 0
+    assert load(engine, Case, case.id).step_index == 0
 
 
 def test_advancing_moves_the_pointer_and_says_so(engine: Engine, clock: ManualClock) -> None:
@@ -234,8 +227,8 @@ def test_advancing_moves_the_pointer_and_says_so(engine: Engine, clock: ManualCl
                 severity=severity,
             )
         # a lower severity never lowers the case's; a higher one raises it
-        assert _stored(engine, case.id).severity == max(Severity.ALERT, severity, key=lambda v: v.rank)
-    stored = _stored(engine, case.id)
+        assert load(engine, Case, case.id).severity == max(Severity.ALERT, severity, key=lambda v: v.rank)
+    stored = load(engine, Case, case.id)
     assert (stored.step_index, stored.repeat_count, stored.next_action_at) == (5, 0, None)
     assert stored.severity == Severity.CRITICAL
     assert [e[0] for e in _events(engine, case.id)] == [CaseEventType.OPENED]  # pointer moves are not events
@@ -260,18 +253,18 @@ def test_schedule_reminder_only_for_an_acknowledged_case_as_loaded(
         case, _ = _open(s, clock)
     with session_scope(engine) as s:  # open: escalation owns next_action_at, not reminders
         assert lifecycle.schedule_reminder(s, s.get_one(Case, case.id), next_action_at=later) is False
-    assert _stored(engine, case.id).next_action_at == clock.now()
+    assert load(engine, Case, case.id).next_action_at == clock.now()
     with session_scope(engine) as s:
         lifecycle.acknowledge(s, s.get_one(Case, case.id), actor="user:kim", now=clock.now())
     with Session(engine) as reader:
         stale = reader.get_one(Case, case.id)
     with session_scope(engine) as s:
         assert lifecycle.schedule_reminder(s, s.get_one(Case, case.id), next_action_at=later) is True
-    assert _stored(engine, case.id).next_action_at == later
+    assert load(engine, Case, case.id).next_action_at == later
     with session_scope(engine) as s:  # a second worker that read the case before: loses
         s.add(stale)
         assert lifecycle.schedule_reminder(s, stale, next_action_at=later + timedelta(hours=1)) is False
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.status, stored.next_action_at) == (CaseStatus.ACKNOWLEDGED, later)
     with session_scope(engine) as s:
         lifecycle.resolve(
@@ -300,7 +293,7 @@ def test_redetecting_at_the_same_or_a_lower_severity_raises_nothing(
             lifecycle.redetect(
                 s, s.get_one(Case, case.id), severity=severity, explanation="", now=clock.now()
             )
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert stored.severity == Severity.ALERT
     assert stored.explanation == "quiet since 21:10"  # an empty explanation keeps the last one
     assert stored.last_seen_at == clock.now()
@@ -316,7 +309,7 @@ def test_raising_never_lowers_and_acts_now_only_while_escalating(engine: Engine,
         lifecycle.raise_severity(
             s, s.get_one(Case, case.id), severity=Severity.ALERT, reason="asked for help", now=clock.now()
         )
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert stored.severity == Severity.CRITICAL
     assert stored.next_action_at is None  # acknowledged: the owner acts, not the engine
     assert stored.last_seen_at == clock.now()
@@ -366,7 +359,7 @@ def test_every_action_leaves_who_when_and_why(engine: Engine, clock: ManualClock
             select(CaseEvent.at).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))
         ).all()
     assert list(ats) == [t0, *times]
-    stored = _stored(engine, case_id)
+    stored = load(engine, Case, case_id)
     assert (stored.acknowledged_at, stored.acknowledged_by) == (times[4], "user:kim")
     assert (stored.cleared_at, stored.clear_reason) == (
         times[5],
@@ -403,7 +396,7 @@ def test_a_resolution_without_a_note_stores_none_and_logs_an_empty_note(
         lifecycle.resolve(
             s, case, actor="user:kim", code=ResolutionCode.FALSE_ALARM_AWAY, note=None, now=clock.now()
         )
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.resolution_code, stored.resolution_note) == (ResolutionCode.FALSE_ALARM_AWAY, None)
     assert _events(engine, case.id)[-1] == (
         CaseEventType.RESOLVED,
@@ -419,7 +412,7 @@ def test_an_open_case_cleared_by_the_system_stops_and_records_why(engine: Engine
     clock.advance(timedelta(minutes=7))
     with session_scope(engine) as s:
         lifecycle.clear(s, s.get_one(Case, case.id), reason="activity_resumed", now=clock.now())
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.status, stored.cleared_at, stored.clear_reason) == (
         CaseStatus.CLEARED,
         clock.now(),
@@ -437,7 +430,7 @@ def test_acknowledging_a_cleared_case_is_a_review_mark_only(engine: Engine, cloc
     clock.advance(timedelta(hours=1))
     with session_scope(engine) as s:
         lifecycle.acknowledge(s, s.get_one(Case, case.id), actor="user:kim", now=clock.now())
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.status, stored.escalation_token, stored.next_action_at) == (
         CaseStatus.CLEARED,
         token,
@@ -454,7 +447,7 @@ def test_a_conflict_names_the_case_and_the_version_it_saw(engine: Engine, clock:
         s.execute(text("UPDATE alert_case SET version = 7 WHERE id = :id"), {"id": case.id})
         lifecycle.acknowledge(s, loaded, actor="user:kim", now=clock.now())
     assert str(conflict.value) == f"case {case.id} changed concurrently (version 1)"
-    assert _stored(engine, case.id).status == CaseStatus.OPEN
+    assert load(engine, Case, case.id).status == CaseStatus.OPEN
 
 
 # --- defaults: who acted, and what a new case calls for -------------------------------------------
@@ -491,7 +484,7 @@ def test_a_redetection_through_the_opener_is_logged_under_its_actor(
         )
     assert (again.id, opened) == (case.id, False)
     assert _events(engine, case.id)[-1] == (CaseEventType.SEVERITY_RAISED, "sweeper-2", {"severity": "alert"})
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.severity, stored.explanation, stored.last_seen_at) == (
         Severity.ALERT,
         "still quiet",
@@ -520,15 +513,15 @@ def test_a_new_case_keeps_the_policy_it_was_opened_under(engine: Engine, clock: 
     snapshot = {"steps": ["call", "sms.family"], "version": 7}
     with session_scope(engine) as s:
         case, _ = _open(s, clock, policy_snapshot=snapshot)
-    assert _stored(engine, case.id).policy_snapshot == snapshot
+    assert load(engine, Case, case.id).policy_snapshot == snapshot
 
 
 def test_a_new_case_calls_for_follow_up_visits_only_when_asked(engine: Engine, clock: ManualClock) -> None:
     with session_scope(engine) as s:
         plain, _ = _open(s, clock)
         self_harm, _ = _open(s, clock, severity=Severity.CRITICAL, follow_up_visits=True)
-    assert _stored(engine, plain.id).follow_up_visits is False
-    assert _stored(engine, self_harm.id).follow_up_visits is True
+    assert load(engine, Case, plain.id).follow_up_visits is False
+    assert load(engine, Case, self_harm.id).follow_up_visits is True
 
 
 def test_one_active_case_per_household_and_kind_not_per_household(engine: Engine, clock: ManualClock) -> None:
@@ -544,7 +537,7 @@ def test_one_active_case_per_household_and_kind_not_per_household(engine: Engine
             now=clock.now(),
         )
     assert opened is True and offline.id != quiet.id
-    assert (_stored(engine, offline.id).kind, _stored(engine, quiet.id).kind) == (
+    assert (load(engine, Case, offline.id).kind, load(engine, Case, quiet.id).kind) == (
         CaseKind.DEVICE_OFFLINE,
         CaseKind.INACTIVITY,
     )
@@ -560,7 +553,7 @@ def test_an_explanation_in_every_language_is_stored_with_its_default_language_te
     later = {"ko": "21:10 이후 여전히 활동 없음", "en": "still quiet since 21:10"}
     with session_scope(engine) as s:
         case, _ = _open(s, clock, explanation=first)
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.explanation, stored.explanation_texts) == (first["ko"], first)
     assert _events(engine, case.id)[0][2] == {"severity": "alert", "explanation": first["ko"]}
     for explanation, expected in ((later, (later["ko"], later)), ("plain", ("plain", None))):
@@ -569,7 +562,7 @@ def test_an_explanation_in_every_language_is_stored_with_its_default_language_te
             lifecycle.redetect(
                 s, s.get_one(Case, case.id), severity=Severity.ALERT, explanation=explanation, now=clock.now()
             )
-        stored = _stored(engine, case.id)
+        stored = load(engine, Case, case.id)
         assert (stored.explanation, stored.explanation_texts) == expected
 
 
@@ -582,7 +575,7 @@ def test_texts_without_the_default_language_still_open_a_case_and_never_blank_on
     with session_scope(engine) as s:
         case, opened = _open(s, clock, explanation=english_only)
     assert opened is True
-    stored = _stored(engine, case.id)
+    stored = load(engine, Case, case.id)
     assert (stored.explanation, stored.explanation_texts) == ("", english_only)
     assert _events(engine, case.id) == [
         (CaseEventType.OPENED, "sweeper", {"severity": "alert", "explanation": ""})
@@ -592,7 +585,7 @@ def test_texts_without_the_default_language_still_open_a_case_and_never_blank_on
         lifecycle.redetect(
             s, mine, severity=Severity.ALERT, explanation={"en": "still quiet"}, now=clock.now()
         )
-    stored = _stored(engine, mine.id)
+    stored = load(engine, Case, mine.id)
     assert (stored.explanation, stored.explanation_texts) == ("quiet since 21:10", None)
 
 
@@ -620,7 +613,7 @@ def test_a_redetection_that_loses_twice_wins_on_the_third_attempt(
         calls = _losing_claims(monkeypatch, losses=2)
         again, opened = _open(s, clock, severity=Severity.CRITICAL, household_id=case.household_id)
         assert (again.id, opened, len(calls)) == (case.id, False, 3)
-    assert _stored(engine, case.id).severity == Severity.CRITICAL
+    assert load(engine, Case, case.id).severity == Severity.CRITICAL
 
 
 def test_a_redetection_that_loses_three_times_gives_up_with_a_conflict(
@@ -632,4 +625,4 @@ def test_a_redetection_that_loses_three_times_gives_up_with_a_conflict(
     with pytest.raises(lifecycle.CaseConflict), session_scope(engine) as s:
         _open(s, clock, severity=Severity.CRITICAL, household_id=case.household_id)
     assert len(calls) == 3
-    assert _stored(engine, case.id).severity == Severity.ALERT
+    assert load(engine, Case, case.id).severity == Severity.ALERT
