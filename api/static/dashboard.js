@@ -724,16 +724,21 @@
     return d.toISOString().slice(0, 10);
   }
 
+  // A household panel's data, or null once its failure is shown (a 401 signs out: api()).
+  async function householdData(path) {
+    try {
+      return await api("/households/" + currentHousehold.id + path);
+    } catch (error) {
+      if (error.status !== 401) showError($("household-error"), error.message);
+      return null;
+    }
+  }
+
   async function loadDay(date) {
     if (!currentHousehold) return;
     const query = date ? "?date=" + encodeURIComponent(date) : "";
-    let data;
-    try {
-      data = await api("/households/" + currentHousehold.id + "/activity/day" + query);
-    } catch (error) {
-      if (error.status !== 401) showError($("household-error"), error.message);
-      return;
-    }
+    const data = await householdData("/activity/day" + query);
+    if (!data) return;
     if (!date) dayMax = data.date;
     dayShown = data.date;
     $("household-day-date").value = data.date;
@@ -802,13 +807,8 @@
 
   async function loadHeatmap() {
     if (!currentHousehold) return;
-    let data;
-    try {
-      data = await api("/households/" + currentHousehold.id + "/activity?days=" + heatmapDays);
-    } catch (error) {
-      if (error.status !== 401) showError($("household-error"), error.message);
-      return;
-    }
+    const data = await householdData("/activity?days=" + heatmapDays);
+    if (!data) return;
     $("household-days-7").setAttribute("aria-pressed", String(heatmapDays === 7));
     $("household-days-30").setAttribute("aria-pressed", String(heatmapDays === 30));
     $("household-heatmap").replaceChildren(
