@@ -337,3 +337,26 @@ def test_a_row_of_no_case_is_retried_failed_and_sent_without_looking_up_a_case(
     with Session(engine) as s:
         statuses = {n.id: n.status for n in notifications(s)}
     assert statuses == {retried: OutboxStatus.SENT, failed: OutboxStatus.FAILED}
+
+
+def test_a_row_another_worker_sent_after_this_tick_listed_it_is_not_claimed_again(
+    engine: Engine, clock: ManualClock, settings: Settings, transport: RecordingTransport
+) -> None:
+    # The tick lists both due messages first, then claims them one at a time. While it sends the
+    # first, another worker sends the second: the claim's UPDATE must find it no longer due and
+    # leave it as that worker recorded it (not flip a sent row back to "sending", one attempt up).
+    case_id = open_case(engine, clock, policy=FAMILY_FIRST, contacts=2)
+    run_notifier_ticks(engine, clock, settings)
+    other_worker: list[int] = []
+
+    def the_other_worker_sends_the_rest(sent: Sent) -> None:
+        transport.on_send = None
+        other_worker.append(send_outbox(engine, clock, settings, transport))
+
+    transport.on_send = the_other_worker_sends_the_rest
+    assert send_outbox(engine, clock, settings, transport) == 1
+    assert other_worker == [1] and len(transport.sent) == 2
+    with Session(engine) as s:
+        rows = notifications(s, case_id)
+    assert [(n.status, n.attempts) for n in rows] == [(OutboxStatus.SENT, 1), (OutboxStatus.SENT, 1)]
+    assert sorted(n.provider_sid or "" for n in rows) == sorted(t.sid for t in transport.sent)
