@@ -2,7 +2,7 @@
 (() => {
   "use strict";
 
-  const { $, t, el, sendJson } = window.Anbu;
+  const { $, t, el, sendJson, latestOnly } = window.Anbu;
   const getJson = window.Anbu.api;
   const { input, select, labelled, form, canManage } = window.AnbuForms;
 
@@ -11,12 +11,12 @@
   // ------------------------------------------------------------------ case page: assignment, field visit
 
   // Only the latest of overlapping loads draws (else the assign form is appended twice).
-  let latestLoad = 0;
+  const startLoad = latestOnly();
 
   async function caseLoaded(item, user) {
     me = user;
     const box = $("case-extra");
-    const thisLoad = ++latestLoad;
+    const isLatest = startLoad();
     box.replaceChildren();
     const assigned = el("p", null, "assigned");
     assigned.id = "case-assigned";
@@ -35,7 +35,7 @@
       } catch (_) {
         members = [];
       }
-      if (thisLoad !== latestLoad) return;
+      if (!isLatest()) return;
       const pick = select(
         "assignee",
         [["", t("case.unassigned")], ...members.map((m) => [m.id, m.display_name])],

@@ -147,6 +147,18 @@
     return response.status === 204 ? null : response.json();
   }
 
+  // Loads of one panel can overlap (a hashchange while the last is still fetching); only the
+  // latest may draw, or both append and the page shows every section (and every id) twice.
+  // const startLoad = latestOnly(); per load: const isLatest = startLoad(); after each await:
+  // if (!isLatest()) return;
+  function latestOnly() {
+    let latest = 0;
+    return () => {
+      const mine = ++latest;
+      return () => mine === latest;
+    };
+  }
+
   const sendJson = (method, path, body) =>
     api(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
 
@@ -171,6 +183,7 @@
     request,
     api,
     sendJson,
+    latestOnly,
     onSessionExpired: (handler) => {
       sessionExpired = handler;
     },

@@ -2,7 +2,7 @@
 (() => {
   "use strict";
 
-  const { LANG, $, t, el, button, table, phoneLink, sendJson, WEEKDAYS } = window.Anbu;
+  const { LANG, $, t, el, button, table, phoneLink, sendJson, WEEKDAYS, latestOnly } = window.Anbu;
   const api = window.Anbu.request; // the response itself (a CSV download, an upload's result)
   const getJson = window.Anbu.api;
   const when = (iso, timeZone) => window.Anbu.localTime(iso, timeZone, "dated");
@@ -30,14 +30,13 @@
     return line;
   }
 
-  // Two loads can overlap (a hashchange while the first is still fetching); only the latest may
-  // draw, or both append and the page shows every section (and every id) twice.
-  let latestLoad = 0;
+  // Only the latest of overlapping loads draws (Anbu.latestOnly).
+  const startLoad = latestOnly();
 
   async function householdLoaded(item, user) {
     me = user;
     const box = $("household-extra");
-    const thisLoad = ++latestLoad;
+    const isLatest = startLoad();
     box.replaceChildren();
     let schedule;
     let checkins;
@@ -46,9 +45,9 @@
         getJson("/households/" + item.id + "/checkin-schedule"),
         getJson("/households/" + item.id + "/checkins?limit=10&lang=" + LANG),
       ]);
-      if (thisLoad !== latestLoad) return;
+      if (!isLatest()) return;
     } catch (error) {
-      if (thisLoad !== latestLoad) return;
+      if (!isLatest()) return;
       box.append(el("p", t("action.failed") + ": " + error.message, "error"));
       return;
     }

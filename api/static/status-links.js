@@ -4,7 +4,7 @@
 (() => {
   "use strict";
 
-  const { $, t, el, button, table, api, sendJson } = window.Anbu;
+  const { $, t, el, button, table, api, sendJson, latestOnly } = window.Anbu;
   const when = (iso, timeZone) => (iso ? window.Anbu.localTime(iso, timeZone, "dated") : t("links.never"));
 
   function state(link) {
@@ -32,19 +32,19 @@
 
   // Only for those who may make and revoke links (admins, caseworkers); others see nothing.
   // Only the latest of overlapping loads draws (else the list is appended twice).
-  let latestLoad = 0;
+  const startLoad = latestOnly();
 
   async function load(item, me) {
     const box = $("household-status-links");
-    const thisLoad = ++latestLoad;
+    const isLatest = startLoad();
     box.replaceChildren();
     if (!(me.role === "admin" || me.role === "caseworker")) return;
     let page;
     try {
       page = await api("/households/" + item.id + "/status-links?limit=50");
-      if (thisLoad !== latestLoad) return;
+      if (!isLatest()) return;
     } catch (error) {
-      if (thisLoad !== latestLoad) return;
+      if (!isLatest()) return;
       if (error.status !== 401) box.append(el("p", t("action.failed") + ": " + error.message, "error"));
       return;
     }
