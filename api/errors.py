@@ -167,6 +167,15 @@ def unprocessable(
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[validation_item(loc, msg, code, ctx)])
 
 
+def sent_changes(body: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH body sets (those the client sent, ``null`` included), or a 422
+    ``nothing_to_change`` when it sent none."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
+    return changes
+
+
 async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's handler plus ``code``: ours from :class:`ApiError`, else ``http_<status>``
     (e.g. a 404 for an unknown path or a 405), so every error body has one."""

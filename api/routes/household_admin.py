@@ -24,6 +24,7 @@ from api.errors import (
     conflict,
     error_response,
     not_found,
+    sent_changes,
     unprocessable,
 )
 from api.household_queries import get_visible_household, household_detail, insert_household
@@ -131,9 +132,7 @@ def edit_household(
 ) -> HouseholdDetail:
     household = _visible(session, user, household_id)
     previous_team = household.team_id
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
+    changes = sent_changes(body)
     for required in ("code", "team_id", "timezone", "address"):
         if required in changes and changes[required] is None:
             raise unprocessable(f"{required} cannot be empty", "body", required, code=ErrorCode.FIELD_EMPTY)
@@ -208,9 +207,7 @@ def edit_resident(
     resident = session.get(Resident, resident_id)
     if resident is None or get_visible_household(session, user, resident.household_id) is None:
         raise not_found(ErrorCode.RESIDENT_NOT_FOUND, "resident")
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
+    changes = sent_changes(body)
     for required in ("name", "language"):
         if required in changes and changes[required] is None:
             raise unprocessable(f"{required} cannot be empty", "body", required, code=ErrorCode.FIELD_EMPTY)

@@ -21,6 +21,7 @@ from api.errors import (
     conflict,
     error_response,
     not_found,
+    sent_changes,
     unprocessable,
     validation_item,
 )
@@ -165,9 +166,7 @@ def change_user(
     target = session.get(User, user_id)
     if target is None:
         raise not_found(ErrorCode.USER_NOT_FOUND, "user")
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise unprocessable("send at least one field to change", "body", code=ErrorCode.NOTHING_TO_CHANGE)
+    changes = sent_changes(body)
     # Only team_id and phone may be cleared; a null elsewhere would reach a NOT NULL column (500,
     # found by schemathesis).
     nulled = sorted(k for k, v in changes.items() if v is None and k not in {"team_id", "phone"})
