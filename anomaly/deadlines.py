@@ -8,8 +8,8 @@ rule applies: a per-household quiet window (``Household.quiet_hours``, default
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +31,11 @@ MESSAGES = Catalogue(Path(__file__).with_name("messages"))
 @dataclass(frozen=True)
 class Deadline:
     alert_after: datetime
-    explanation: str
+    explanation: str  # in the language asked for
+    # The same explanation in any language, from the facts this deadline was worked out from: a
+    # new case wants every language, and a second deadline for each cost the ladder again (half
+    # the Python of a sweeper tick opening 500 cases, issue 15) and could read the house anew.
+    explain_in: Callable[[Language], str] = field(compare=False, repr=False)
     # Routine ladder only: when an open inactivity case becomes critical (None = never raised).
     critical_after: datetime | None = None
 
@@ -71,20 +75,30 @@ def compute_deadline(
     now since their switch-on (``channel_state``): the long-on deadline applies too (anomaly/long_on.py).
     """
     anchor = sign.at + paused
-    held = explain_data_gap(paused.total_seconds(), language)
     if routine is None:
-        alert_after = anchor + quiet_allowance(quiet_hours)
+
+        def fixed(language: Language) -> str:
+            return explain(sign, quiet_hours, timezone, language) + explain_data_gap(
+                paused.total_seconds(), language
+            )
+
         return Deadline(
-            alert_after=alert_after, explanation=explain(sign, quiet_hours, timezone, language) + held
+            alert_after=anchor + quiet_allowance(quiet_hours), explanation=fixed(language), explain_in=fixed
         )
     on = None if on_since is None else int(on_since.timestamp())
     stages = ladder(int(anchor.timestamp()), routine, ladder_params, on, runs)
     appliance = sign.appliance if sign.source == "appliance" else None
+
+    def routed(language: Language) -> str:
+        return explain_stages(
+            int(sign.at.timestamp()), appliance, routine, stages, timezone, language
+        ) + explain_data_gap(paused.total_seconds(), language)
+
     return Deadline(
         alert_after=datetime.fromtimestamp(stages.alert, UTC),
         critical_after=datetime.fromtimestamp(stages.critical, UTC),
-        explanation=explain_stages(int(sign.at.timestamp()), appliance, routine, stages, timezone, language)
-        + held,
+        explanation=routed(language),
+        explain_in=routed,
     )
 
 

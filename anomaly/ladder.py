@@ -35,7 +35,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from anomaly.long_on import LongOn, Run, long_on_alert
-from anomaly.routine import DAY_START_HOUR, Routine, hour_of_week
+from anomaly.routine import DAY_START_HOUR, Routine, hour_of_week, hours_of_week
 from core.enums import Severity
 
 STEP_S = 600
@@ -134,8 +134,9 @@ def ladder(
     targets = (("watch", p.watch_mass), ("warning", p.warning_mass), ("alert", p.alert_mass))
     mass = 0.0
     t = last
+    hour_at = hours_of_week(last, cap, zone)
     while len(stages) < len(targets) and t < cap:
-        mass += routine.p_active[hour_of_week(t, zone)] * STEP_S / 3600
+        mass += routine.p_active[hour_at(t)] * STEP_S / 3600
         t += STEP_S
         for name, needed in targets:
             earliest = alert_from if name == "alert" else watch_from
@@ -211,8 +212,9 @@ def house_on_alert(
     earliest = start + int(max(p.on_min_h, usual * p.on_margin + p.on_grace_h) * 3600)
     cap = last + int(p.max_hours * 3600)
     mass, t = 0.0, start
+    hour_at = hours_of_week(start, max(start, cap), zone)
     while t < cap and (t < earliest or mass < p.on_mass):
-        mass += routine.p_active[hour_of_week(t, zone)] * STEP_S / 3600
+        mass += routine.p_active[hour_at(t)] * STEP_S / 3600
         t += STEP_S
     if t >= cap:
         return None  # the base-load ladder's cap applies

@@ -17,7 +17,7 @@ import functools
 import itertools
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -161,6 +161,38 @@ def add_coverage(coverage: dict[int, int], prev: int | None, ts: int, max_gap_s:
 def hour_of_week(ts: float, zone: ZoneInfo) -> int:
     local = datetime.fromtimestamp(ts, UTC).astimezone(zone)
     return local.weekday() * 24 + local.hour
+
+
+# Between two probes of a zone's UTC offset this far apart, no zone in the tz database changes
+# its offset twice (changes are months apart), so equal offsets at every probe mean one offset.
+_OFFSET_PROBE_S = 6 * 3600
+_EPOCH_HOUR_OF_WEEK = 3 * 24  # 1970-01-01 00:00 was a Thursday
+
+
+def hours_of_week(start: int, stop: int, zone: ZoneInfo) -> Callable[[int], int]:
+    """:func:`hour_of_week` for any time in ``[start, stop]``, by arithmetic when the zone keeps
+    one UTC offset over the span (the ladder asks for every 10-minute step of up to three days:
+    converting each was most of its time, issue 15); by conversion when it does not (a DST
+    change in the span)."""
+    offset = _utc_offset(start, zone)
+    probe = start + _OFFSET_PROBE_S
+    while probe < stop:
+        if _utc_offset(probe, zone) != offset:
+            return functools.partial(hour_of_week, zone=zone)
+        probe += _OFFSET_PROBE_S
+    if _utc_offset(stop, zone) != offset:
+        return functools.partial(hour_of_week, zone=zone)
+
+    def by_offset(ts: int) -> int:
+        return ((ts + offset) // 3600 + _EPOCH_HOUR_OF_WEEK) % HOURS_PER_WEEK
+
+    return by_offset
+
+
+def _utc_offset(ts: int, zone: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(ts, UTC).astimezone(zone).utcoffset()
+    assert offset is not None  # an aware time always has one
+    return int(offset.total_seconds())
 
 
 def local_date(ts: float, zone: ZoneInfo) -> date:

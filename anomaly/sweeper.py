@@ -28,7 +28,6 @@ from anomaly import recheck
 from anomaly.deadlines import Deadline, format_local, latest_sign_of_life
 from anomaly.household_state import prime_house_states, prime_routines
 from anomaly.watch import (
-    EXPLANATION_LANGUAGE,
     MESSAGES,
     OverdueFlip,
     away_ended_at,
@@ -39,6 +38,7 @@ from anomaly.watch import (
     held_for_data_gap,
     is_paused,
     last_heard,
+    last_heard_of,
     update_watch,
 )
 from core.clock import Clock
@@ -268,7 +268,7 @@ def _open_deferred(
             household_id=d.household_id,
             kind=CaseKind.INACTIVITY,
             severity=Severity.ALERT,
-            explanation=explanations(session, d.watch, d.household, settings, d.deadline),
+            explanation=explanations(d.deadline),
             policy_snapshot=d.policy_snapshot,
         )
         for d in deferred
@@ -304,36 +304,26 @@ def _due_households(session: Session, now: datetime, limit: int, result: SweepRe
     case. They are told apart here, in one query, and never take a due household's place.
     """
     rows = session.exec(
-        select(Watch.household_id, Watch.alert_after, Household)
+        select(Watch.household_id, Watch.alert_after, last_heard_of(col(Watch.household_id)), Household)
         .join(Household, col(Household.id) == Watch.household_id)
         .where(col(Watch.status) != WatchStatus.OVERDUE, col(Watch.alert_after) <= now)
         .order_by(col(Watch.alert_after))
     ).all()
-    heard = last_heard(session, [household_id for household_id, _, _ in rows])
     due: list[int] = []
-    for household_id, alert_after, household in rows:
+    for household_id, alert_after, heard, household in rows:
         if is_paused(household, now):
             result.skipped_paused += 1
-        elif alert_after is not None and held_for_data_gap(alert_after, heard.get(household_id)):
+        elif alert_after is not None and held_for_data_gap(alert_after, heard):
             result.held_data_gap += 1
         elif len(due) < limit:
             due.append(household_id)
     return due
 
 
-def explanations(
-    session: Session, watch: Watch, household: Household, settings: Settings, deadline: Deadline
-) -> dict[str, str]:
-    """``deadline``'s explanation in every language, for a case about to be opened (only then:
-    the other languages cost the deadline again)."""
-
-    def render(language: Language) -> str:
-        if language == EXPLANATION_LANGUAGE:
-            return deadline.explanation
-        again = current_deadline(session, watch, household, settings, language=language)
-        return again.explanation if again is not None else deadline.explanation
-
-    return in_every_language(render)
+def explanations(deadline: Deadline) -> dict[str, str]:
+    """``deadline``'s explanation in every language, for a case about to be opened: rendered from
+    the facts the deadline was worked out from, so every language says the same thing."""
+    return in_every_language(deadline.explain_in)
 
 
 def _end_pauses(engine: Engine, now: datetime, settings: Settings, result: SweepResult) -> None:
@@ -500,7 +490,7 @@ def _check_due(
         household_id=household_id,
         kind=CaseKind.INACTIVITY,
         severity=Severity.ALERT,
-        explanation=explanations(session, watch, household, settings, deadline),
+        explanation=explanations(deadline),
         policy_snapshot=snapshot_for_household(session, household_id),
         now=now,
     )

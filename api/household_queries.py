@@ -85,12 +85,12 @@ def _watch_explanations(
     if watch is None or not watch.explanation or settings is None:
         return None
     stored = watch.explanation
+    again = current_deadline(session, watch, household, settings)  # once, for every other language
 
     def render(language: Language) -> str:
-        if language == EXPLANATION_LANGUAGE:
+        if language == EXPLANATION_LANGUAGE or again is None:
             return stored
-        again = current_deadline(session, watch, household, settings, language=language)
-        return again.explanation if again is not None else stored
+        return again.explain_in(language)
 
     return in_every_language(render)
 

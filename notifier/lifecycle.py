@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, update
+from sqlalchemy import CursorResult, bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -130,14 +130,16 @@ def open_or_redetect(
     if existing is None:
         case, opened = insert_or_find(
             session,
-            new_case(
-                household_id=household_id,
-                kind=kind,
-                severity=severity,
-                explanation=explanation,
-                policy_snapshot=policy_snapshot,
-                now=now,
-                follow_up_visits=follow_up_visits,
+            Case(
+                **new_case_values(
+                    household_id=household_id,
+                    kind=kind,
+                    severity=severity,
+                    explanation=explanation,
+                    policy_snapshot=policy_snapshot,
+                    now=now,
+                    follow_up_visits=follow_up_visits,
+                )
             ),
             lambda: active_case(session, household_id, kind),
         )
@@ -166,7 +168,7 @@ def open_or_redetect(
     return existing, False
 
 
-def new_case(
+def new_case_values(
     *,
     household_id: int,
     kind: CaseKind,
@@ -175,25 +177,26 @@ def new_case(
     policy_snapshot: dict[str, Any],
     now: datetime,
     follow_up_visits: bool = False,
-) -> Case:
-    """The row of a newly opened case, not yet added: what :func:`open_or_redetect` inserts, and
-    ``notifier.opening`` for many at once."""
+) -> dict[str, Any]:
+    """The row of a newly opened case: what :func:`open_or_redetect` inserts, and ``notifier.opening``
+    for many in one statement (as columns: building each through the model cost ~0.5 ms a case,
+    a fifth of a tick opening 500)."""
     text, texts = _explanation(explanation)
-    return Case(
-        household_id=household_id,
-        kind=kind,
-        status=CaseStatus.OPEN,
-        severity=severity,
-        explanation=text,
-        explanation_texts=texts,
-        opened_at=now,
-        last_seen_at=now,
-        policy_snapshot=policy_snapshot,
-        step_index=0,
-        next_action_at=now,
-        escalation_token=new_token(),
-        follow_up_visits=follow_up_visits,
-    )
+    return {
+        "household_id": household_id,
+        "kind": kind,
+        "status": CaseStatus.OPEN,
+        "severity": severity,
+        "explanation": text,
+        "explanation_texts": texts,
+        "opened_at": now,
+        "last_seen_at": now,
+        "policy_snapshot": policy_snapshot,
+        "step_index": 0,
+        "next_action_at": now,
+        "escalation_token": new_token(),
+        "follow_up_visits": follow_up_visits,
+    }
 
 
 def _explanation(explanation: str | Texts) -> tuple[str, dict[str, str] | None]:
@@ -329,6 +332,24 @@ def record_event(
 ) -> CaseEvent:
     """Append an event that does not change case state (calls, notifications, steps)."""
     return _event(session, case, type_, now, actor, **data)
+
+
+def record_events(
+    session: Session,
+    events: Sequence[tuple[Case, CaseEventType, dict[str, Any]]],
+    now: datetime,
+    actor: str = "system",
+) -> None:
+    """:func:`record_event` for many cases in one executemany, building no event objects (a tick
+    that opens hundreds of cases reads none of them back)."""
+    if events:
+        session.execute(
+            insert(CaseEvent),
+            [
+                {"case_id": case.id, "at": now, "type": type_, "actor": actor, "data": data}
+                for case, type_, data in events
+            ],
+        )
 
 
 def advance_escalation(

@@ -12,7 +12,7 @@ those re-detected through the lifecycle; the new ones are inserted in one savepo
 the partial unique index refuses one (another worker opened it since we looked) the savepoint is
 rolled back and every opening of the batch goes through ``open_or_redetect`` one by one, which
 re-detects the winner's case. The rows written (case, ``opened`` event) are those
-``open_or_redetect`` writes: the case is :func:`notifier.lifecycle.new_case`'s for both.
+``open_or_redetect`` writes: the case is :func:`notifier.lifecycle.new_case_values`' for both.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -57,27 +58,36 @@ def open_many(
     if len(set(keys)) < len(keys):  # the same household and kind twice: the second re-detects
         return [_one(session, o, now, actor) for o in openings]
     active = _active_cases(session, openings)
-    fresh = [o for o in openings if (o.household_id, o.kind) not in active]
-    cases = [lifecycle.new_case(**o.arguments(), now=now) for o in fresh]
-    if cases:
+    fresh = [
+        lifecycle.new_case_values(**o.arguments(), now=now)
+        for o in openings
+        if (o.household_id, o.kind) not in active
+    ]
+    cases: list[Case] = []
+    if fresh:
         try:
             with session.begin_nested():
-                session.add_all(cases)
-                session.flush()
+                # One INSERT … RETURNING, the cases loaded from its rows (in the order given).
+                cases = list(
+                    session.scalars(insert(Case).returning(Case, sort_by_parameter_order=True), fresh)
+                )
         except IntegrityError:
             # Another opener won a race since we looked: each one with the lifecycle's own
             # race handling (it re-detects the winner's case).
             return [_one(session, o, now, actor) for o in openings]
-        for case in cases:
-            lifecycle.record_event(
-                session,
-                case,
-                CaseEventType.OPENED,
-                now,
-                actor,
-                severity=case.severity.value,
-                explanation=case.explanation,
-            )
+        lifecycle.record_events(
+            session,
+            [
+                (
+                    case,
+                    CaseEventType.OPENED,
+                    {"severity": case.severity.value, "explanation": case.explanation},
+                )
+                for case in cases
+            ],
+            now,
+            actor,
+        )
     opened = {(c.household_id, c.kind): c for c in cases}
     return [
         (opened[key], True) if key in opened else _one(session, o, now, actor)

@@ -290,7 +290,7 @@ def prime_snapshots(session: Session, household_ids: Collection[int]) -> None:
     """Read the policies of many households in one query and keep them in the session, so that
     :func:`snapshot_for_household` asks the database nothing more for them (a tick that may open
     a case for each of a batch of households). The session lives one short transaction."""
-    snapshots = snapshots_for_households(session, household_ids)
+    snapshots = _shared_snapshots(session, household_ids)  # copied when handed out, not twice
     primed = session.info.setdefault(_PRIMED_SNAPSHOTS, {})
     for household_id in household_ids:
         primed[household_id] = snapshots.get(household_id) or DEFAULT_POLICY.snapshot()
@@ -299,6 +299,15 @@ def prime_snapshots(session: Session, household_ids: Collection[int]) -> None:
 def snapshots_for_households(session: Session, household_ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """:func:`snapshot_for_household` for many households in one query (a tick opening many
     cases); each organisation's policy is validated once. Households not found are left out."""
+    # A copy each: a case's snapshot must not share its dicts with another case's.
+    return {
+        household_id: copy.deepcopy(shared)
+        for household_id, shared in _shared_snapshots(session, household_ids).items()
+    }
+
+
+def _shared_snapshots(session: Session, household_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The households' snapshots, one dict per organisation shared by its households."""
     if not household_ids:
         return {}
     rows = session.exec(
@@ -313,8 +322,7 @@ def snapshots_for_households(session: Session, household_ids: Collection[int]) -
         if org_id not in by_org:
             by_org[org_id] = _organisation_snapshot(org_id, data)
         if household_id is not None:
-            # A copy each: a case's snapshot must not share its dicts with another case's.
-            out[household_id] = copy.deepcopy(by_org[org_id])
+            out[household_id] = by_org[org_id]
     return out
 
 

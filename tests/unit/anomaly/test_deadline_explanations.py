@@ -231,3 +231,22 @@ def test_the_house_left_on_a_plug_left_on_and_the_ladders_parameters_reach_the_l
     # A heater on since 11:40: the long-on rule's alert (11:40 + 1.5 x 1 h + 1 h = 14:10 local).
     heater = (Run("heater", last - 1800, 1500.0),)
     assert alert(runs=heater) == datetime(2026, 3, 2, 5, 10, tzinfo=UTC) < usual
+
+
+def test_a_deadline_says_its_explanation_in_every_language_from_its_own_facts() -> None:
+    """A new case stores the explanation in every language from the one deadline (issue 15: a
+    second deadline per language cost the ladder again), word for word what each language's own
+    deadline says, the data-gap clause included."""
+    gap = timedelta(seconds=5400)
+    fixed = compute_deadline(SignOfLife(T0, "appliance", "tv"), quiet_hours=6.5, timezone=SEOUL, paused=gap)
+    assert fixed.explanation == EXPECTED_KO["inactive"] + EXPECTED_KO["gap"]
+    for language, expected in LANGUAGES:
+        assert fixed.explain_in(language) == expected["inactive"] + expected["gap"]
+    learned = routine()
+    sign = SignOfLife(T0, "appliance", "microwave")
+    for language, _ in LANGUAGES:
+        own = compute_deadline(sign, quiet_hours=12, timezone=SEOUL, routine=learned, language=language)
+        for other, _ in LANGUAGES:
+            theirs = compute_deadline(sign, quiet_hours=12, timezone=SEOUL, routine=learned, language=other)
+            assert own.explain_in(other) == theirs.explanation
+            assert own.explain_in(other).startswith(("usually", "평소"))
