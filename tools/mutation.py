@@ -136,8 +136,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/gateway/test_vendor_adapters.py",
     ),
     "gateway/adapters/__init__.py": (
+        "tests/unit/gateway/test_router_rules.py",
         "tests/unit/gateway/test_vendor_adapters.py",
         "tests/unit/gateway/test_topic_routing_cache.py",
+        "tests/unit/gateway/test_native_adapter.py",  # the native matcher, the default subscriptions
     ),
 }
 
