@@ -148,6 +148,21 @@ def reset(engine: Engine) -> None:
             .where(col(Watch.household_id) % 100 == DUE)
             .values(alert_after=NOW - timedelta(minutes=1), last_activity_at=NOW - timedelta(hours=30))
         )
+    vacuum(engine)
+
+
+# The tables reset() rewrites whole. This machine's PostgreSQL runs with autovacuum off, so every
+# reset left a dead copy of each row: after a few runs the device table was 1.3 GB for 38 MB of
+# rows, and a tick's scans read the dead rows (0.35 s for connectivity's offline query at 100k,
+# 0.01 s after). A server with autovacuum on frees them for reuse, as VACUUM does here.
+RESET_TABLES = ("device", "watch", "alert_case", "caseevent")
+
+
+def vacuum(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"VACUUM (ANALYZE) {', '.join(RESET_TABLES)}"))
 
 
 def reference(engine: Engine) -> float:
