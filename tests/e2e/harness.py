@@ -35,6 +35,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serving_api(settings: Settings, engine: Engine, port: int) -> Iterator[None]:
+    """Our app on 127.0.0.1:*port* in a thread for as long as the block runs (started first)."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, engine, SYSTEM_CLOCK), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert server.started, "API server did not start"
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 @dataclass
 class System:
     settings: Settings
@@ -82,24 +103,14 @@ def running_system(engine: Engine, *, mqtt_url: str, embedded: bool) -> Iterator
     else:
         overrides["mqtt_url"] = mqtt_url
     settings = Settings(**overrides)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, engine, SYSTEM_CLOCK), host="127.0.0.1", port=api_port, log_level="warning"
-        )
-    )
-    api_thread = threading.Thread(target=server.run, daemon=True)
-    api_thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    gateway = Gateway(settings, engine, SYSTEM_CLOCK)
-    gateway.start()
     try:
-        assert server.started, "API server did not start"
-        assert gateway.wait_connected(10), "gateway did not connect to the broker"
-        yield System(settings=settings, engine=engine, emulator=emulator, gateway=gateway)
+        with serving_api(settings, engine, api_port):
+            gateway = Gateway(settings, engine, SYSTEM_CLOCK)
+            gateway.start()
+            try:
+                assert gateway.wait_connected(10), "gateway did not connect to the broker"
+                yield System(settings=settings, engine=engine, emulator=emulator, gateway=gateway)
+            finally:
+                gateway.stop()
     finally:
-        gateway.stop()
-        server.should_exit = True
-        api_thread.join(10)
         emulator.stop()

@@ -19,12 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
-from api.app import create_app
 from core.clock import SYSTEM_CLOCK
 from core.db import make_engine, session_scope
 from core.enums import (
@@ -45,7 +43,7 @@ from notifier.pacing import CallPacer
 from notifier.transports.factory import make_transport
 from simulator.phone_scenarios import Behaviour, Reply
 from simulator.twilio_emulator import TwilioEmulator, WebhookExchange
-from tests.e2e.harness import E2E_TWILIO_TOKEN, free_port
+from tests.e2e.harness import E2E_TWILIO_TOKEN, free_port, serving_api
 from tests.factories import TEST_SECRET_KEY, make_household, make_open_case, make_team, make_user
 from tests.ticks import run_notifier_ticks
 
@@ -97,22 +95,10 @@ def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
         twilio_api_base=emulator.base_url,
         transport="twilio",
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, engine, SYSTEM_CLOCK), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        assert server.started, "API server did not start"
-        yield Phones(settings, engine, emulator)
+        with serving_api(settings, engine, port):
+            yield Phones(settings, engine, emulator)
     finally:
-        server.should_exit = True
-        thread.join(10)
         emulator.stop()
         engine.dispose()
 
