@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 _sequence = itertools.count()
 
@@ -69,3 +72,19 @@ def set_aside(path: Path) -> Path:
     bad = path.with_suffix(".bad")
     path.rename(bad)
     return bad
+
+
+def readable(
+    paths: Iterable[Path], parse: Callable[[Path], _T], *, what: str, log: logging.Logger
+) -> Iterator[tuple[Path, _T]]:
+    """Each file of *paths* in turn with what *parse* makes of it; one it cannot parse (unreadable,
+    not JSON, a field missing or of the wrong type) is set aside and logged on *log* as a
+    spooled *what*, and the others follow."""
+    for path in paths:
+        try:
+            parsed = parse(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            log.error("spooled %s %s cannot be read; kept as .bad for an operator", what, path.name)
+            set_aside(path)
+            continue
+        yield path, parsed

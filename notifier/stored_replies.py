@@ -225,13 +225,7 @@ def import_spool(engine: Engine, directory: Path, *, wait_s: float = STORE_WAIT_
     renamed ``*.bad`` and logged, never silently dropped.
     """
     taken = 0
-    for path in spool.pending(directory):
-        try:
-            raw = _read_spooled(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            log.error("spooled call reply %s cannot be read; kept as .bad for an operator", path.name)
-            spool.set_aside(path)
-            continue
+    for path, raw in spool.readable(spool.pending(directory), _read_spooled, what="call reply", log=log):
         _store(engine, raw, wait_s)  # a database error stops the import; the file stays for later
         path.unlink()
         taken += 1

@@ -224,13 +224,7 @@ def tick(engine: Engine, clock: Clock, settings: Settings) -> int:
     ``.bad`` for an operator, never dropped."""
     handled = 0
     paths = spool.pending(settings.data_dir / _SMS_SUBDIR) + spool.pending(spool_dir(settings))
-    for path in sorted(paths, key=lambda p: p.name):
-        try:
-            req = _read(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            log.error("spooled webhook %s cannot be read; kept as .bad for an operator", path.name)
-            spool.set_aside(path)
-            continue
+    for path, req in spool.readable(sorted(paths, key=lambda p: p.name), _read, what="webhook", log=log):
         log.info("handling a %s webhook received at %s, spooled", req.hook, req.received_at.isoformat())
         try:
             # Acted on now (cases and texts are made now); a lock is waited for briefly, as in
