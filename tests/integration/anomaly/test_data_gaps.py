@@ -21,7 +21,7 @@ from core.models import Case, Watch
 from core.settings import Settings
 from gateway.data_gaps import add_gaps
 from gateway.ingest import InboundMessage, ingest_batch
-from tests.factories import make_device, make_household
+from tests.factories import load, make_device, make_household
 
 SETTINGS = Settings(_env_file=None, inactivity_default_hours=12)
 H = timedelta(hours=1)
@@ -60,13 +60,6 @@ def sweep(engine: Engine, at: datetime) -> sweeper.SweepResult:
     return sweeper.tick(engine, ManualClock(at), SETTINGS)
 
 
-def watch(engine: Engine, household_id: int) -> Watch:
-    with Session(engine) as s:
-        found = s.get(Watch, household_id)
-        assert found is not None
-        return found
-
-
 def cases(engine: Engine) -> list[Case]:
     with Session(engine) as s:
         return list(s.exec(select(Case).where(Case.kind == CaseKind.INACTIVITY)).all())
@@ -77,7 +70,7 @@ def test_the_quiet_clock_stands_still_while_no_device_reports(engine: Engine, cl
     t0 = clock.now()
     send(engine, "kettle", t0, 2000.0)  # the last sign of life: due at t0 + 6 h
     reports(engine, "kettle", t0 + timedelta(minutes=10), t0 + timedelta(minutes=41))  # 00:10, 00:40; silence
-    assert watch(engine, hid).alert_after == t0 + 6 * H
+    assert load(engine, Watch, hid).alert_after == t0 + 6 * H
 
     held = sweep(engine, t0 + 6 * H)  # due, but nothing has reported since t0 + 40 min
     assert (held.held_data_gap, held.opened, cases(engine)) == (1, 0, [])
@@ -85,7 +78,7 @@ def test_the_quiet_clock_stands_still_while_no_device_reports(engine: Engine, cl
     last = t0 + timedelta(minutes=40)
     resumed = t0 + 9 * H
     send(engine, "kettle", resumed, 0.0)  # back, still unused: 8 h 20 min of no data
-    w = watch(engine, hid)
+    w = load(engine, Watch, hid)
     assert w.data_gap_after == t0 and w.data_gap_s == (resumed - last).total_seconds()
     assert w.alert_after == t0 + 6 * H + (resumed - last)  # the fixed window counts without the gap
     assert w.last_activity_at == t0  # ... and the explanation still names the real last use,
@@ -104,10 +97,10 @@ def test_a_second_gap_adds_up_and_a_new_sign_of_life_starts_afresh(
     send(engine, "kettle", t0, 2000.0)
     send(engine, "kettle", t0 + 3 * H, 0.0)  # 3 h of silence
     send(engine, "kettle", t0 + 7 * H, 0.0)  # and 4 h more
-    w = watch(engine, hid)
+    w = load(engine, Watch, hid)
     assert w.data_gap_s == 7 * 3600 and w.alert_after == t0 + 13 * H
     send(engine, "kettle", t0 + 8 * H, 1500.0)  # the resident: the earlier gaps no longer matter
-    w = watch(engine, hid)
+    w = load(engine, Watch, hid)
     assert w.alert_after == t0 + 14 * H
     assert explain_data_gap(7 * 3600, Language.KO) not in w.explanation
 
@@ -121,7 +114,7 @@ def test_short_silences_and_one_device_still_reporting_are_not_gaps(
     send(engine, "kettle", t0 + 2 * H, 0.0)  # exactly 2 h: not more than the limit
     reports(engine, "tv", t0 + 2 * H, t0 + 7 * H)  # the TV plug keeps reporting (idle) ...
     send(engine, "kettle", t0 + 7 * H, 0.0)  # ... so the kettle's own 5 h silence is no data gap
-    w = watch(engine, hid)
+    w = load(engine, Watch, hid)
     assert (w.data_gap_s, w.alert_after) == (0.0, t0 + 6 * H)
     assert sweep(engine, t0 + 7 * H).opened == 1  # the deadline was not held either
 
@@ -133,11 +126,11 @@ def test_a_gap_seen_by_two_gateways_is_counted_once(engine: Engine, clock: Manua
     t0 = clock.now()
     send(engine, "kettle", t0, 2000.0)
     send(engine, "kettle", t0 + 5 * H, 0.0)  # the first gateway: a 5 h gap
-    first = watch(engine, hid)
+    first = load(engine, Watch, hid)
     assert first.data_gap_s == 5 * 3600
     with session_scope(engine) as s:  # the second gateway, with its stale view of the gap
         assert add_gaps(s, {hid: (t0, t0 + 5 * H + timedelta(seconds=2))}, SETTINGS) == 0
-    again = watch(engine, hid)
+    again = load(engine, Watch, hid)
     assert (again.data_gap_s, again.alert_after) == (first.data_gap_s, first.alert_after)
 
 
@@ -159,7 +152,7 @@ def test_a_gap_after_an_away_period_counts_from_its_end(engine: Engine, clock: M
         s.add_all([household, w])
     send(engine, "kettle", ended + H, 0.0)  # plugs report after the return ...
     send(engine, "kettle", ended + 5 * H, 0.0)  # ... then 4 h of nothing, then again
-    w = watch(engine, hid)
+    w = load(engine, Watch, hid)
     assert (w.data_gap_after, w.data_gap_s) == (ended, 4 * 3600)
     assert w.alert_after == ended + 6 * H + 4 * H  # from the end of the away period, gap held
 

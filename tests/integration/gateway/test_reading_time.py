@@ -22,7 +22,7 @@ from core.enums import CaseKind, DeviceVendor, EdgeKind
 from core.models import ActivityEdge, Case, Device, Reading, Watch
 from core.settings import Settings
 from gateway.ingest import BatchResult, InboundMessage, ingest_batch
-from tests.factories import make_device, make_household
+from tests.factories import load, make_device, make_household
 
 SETTINGS = Settings(_env_file=None, inactivity_default_hours=12)
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -89,11 +89,6 @@ def device_row(engine: Engine, external_id: str) -> Device:
         return s.exec(select(Device).where(Device.external_id == external_id)).one()
 
 
-def watch(engine: Engine, household_id: int) -> Watch:
-    with Session(engine) as s:
-        return s.get_one(Watch, household_id)
-
-
 def kettle_profile(n: int, on_at: int) -> list[float]:
     """Idle, then a 3-minute boil starting at reading ``on_at``, then idle."""
     return [1800.0 if on_at <= k < on_at + 3 else 0.0 for k in range(n)]
@@ -118,7 +113,7 @@ def test_a_clockless_backlog_from_one_socket_read_is_stored_whole_with_its_switc
     assert all(received <= r.ts < received + timedelta(seconds=1) for r in stored)  # arrival time
     assert len({r.ts for r in stored}) == 30
     assert on_edges(engine) == [stored[12].ts]  # the kettle's switch-on inside the backlog
-    assert watch(engine, hid).last_activity_at == stored[12].ts
+    assert load(engine, Watch, hid).last_activity_at == stored[12].ts
 
 
 def test_power_and_energy_of_one_gen1_report_are_both_kept(engine: Engine, clock: ManualClock) -> None:
@@ -174,7 +169,7 @@ def test_a_1970_clock_learned_live_places_its_backlog_at_the_right_times(
     assert all(r.clock_suspect for r in stored)
     switch_on = t0 + 20 * MIN + delay
     assert on_edges(engine) == [switch_on]  # the kettle inside the backlog, at its time
-    assert watch(engine, hid).last_activity_at == switch_on
+    assert load(engine, Watch, hid).last_activity_at == switch_on
     assert device_row(engine, "tasmota_1970").clock_offset_s is not None
 
 
@@ -212,7 +207,7 @@ def test_a_clock_three_days_behind_keeps_every_reading_of_its_backlog(
     stored = readings(engine, "tasmota_slow")
     assert [r.ts for r in stored] == [now - (29 - k) * MIN for k in range(30)]
     assert on_edges(engine) == [now - 9 * MIN]
-    assert watch(engine, hid).last_activity_at == now - 9 * MIN
+    assert load(engine, Watch, hid).last_activity_at == now - 9 * MIN
 
 
 def test_600_readings_from_ten_wrong_clock_plugs_through_a_restart_are_stored_exactly_once(
@@ -312,7 +307,7 @@ def test_a_plug_clock_falling_back_a_day_does_not_hold_the_alarm(engine: Engine,
 def test_activity_from_a_plug_whose_clock_fell_back_still_counts(engine: Engine, clock: ManualClock) -> None:
     t0 = clock.now()
     hid = _clock_falls_back_a_day(engine, t0, kettle_at=timedelta(hours=2))
-    w = watch(engine, hid)
+    w = load(engine, Watch, hid)
     assert w.last_activity_at == t0 + timedelta(hours=2)
     assert w.alert_after == t0 + timedelta(hours=5)
     with Session(engine) as s:
