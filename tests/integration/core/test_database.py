@@ -147,3 +147,22 @@ def test_insert_or_find_raises_again_when_no_winner_is_found(engine: Engine) -> 
         insert_or_find(s, _reply("k1", "first"), lambda: None)
     with session_scope(engine) as s, pytest.raises(IntegrityError):
         insert_or_find(s, _reply("k1", "second"), lambda: None)  # not a lost race: the error stands
+
+
+def test_a_statement_run_many_times_on_postgresql_is_planned_for_its_values_every_time(
+    postgres_engine: Engine,
+) -> None:
+    """psycopg prepares a statement on its 5th run; PostgreSQL would then plan it once for any
+    values after 5 more. Connectivity's "every plug offline" query went from ~50 ms to ~1 s a tick
+    at 100k households on that generic plan (issue 15), so every run is planned for its values."""
+    query = text("SELECT count(*) FROM household WHERE id = :id AND code <> :code")
+    with postgres_engine.connect() as conn:
+        for i in range(15):
+            conn.execute(query, {"id": i, "code": "x"}).scalar_one()
+        plans = conn.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ("%FROM household WHERE id = $1%",),
+        ).one()
+    assert plans == (0, 10)  # prepared after its 5th run: each of the 10 since planned for its values
+    with postgres_engine.connect() as conn:  # a connection from the pool keeps the setting
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "force_custom_plan"
