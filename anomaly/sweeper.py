@@ -1,10 +1,7 @@
 """The inactivity sweeper: overdue watches open cases; renewed signs of life clear them.
 
-It also ends away periods (``Household.paused_until`` has passed): monitoring resumes with the
-end of the away period counted as the starting point of the quiet clock (so nobody is called
-the minute it ends, nor left unwatched), and when the resident shows no sign of being back,
-staff get an ``away_ended`` reminder case (staff only, never a resident call). See
-``docs/detection.md``, "Away mode".
+Each tick first ends the away periods that are over (``anomaly/away_end.py``), so a household
+whose pause just ended is judged on its new deadline.
 
 One tick is a handful of short transactions: due and overdue households are checked
 :data:`BATCH` to a transaction (:func:`in_batches`), each in its own savepoint. Races with the
@@ -17,22 +14,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from anomaly import recheck
-from anomaly.deadlines import Deadline, format_local, latest_sign_of_life
+from anomaly import away_end, recheck
+from anomaly.deadlines import Deadline
 from anomaly.household_state import prime_house_states, prime_routines
 from anomaly.watch import (
-    MESSAGES,
     OverdueFlip,
     away_ended_at,
     current_deadline,
-    explain_away_ended,
     flip_overdue_many,
     held_by_what_was_left_on,
     held_for_data_gap,
@@ -42,13 +37,10 @@ from anomaly.watch import (
     update_watch,
 )
 from core.clock import Clock
-from core.db import claim_row, session_scope
+from core.db import session_scope
 from core.enums import (
-    ACTIVE_CASE_STATUSES,
     CaseKind,
     CaseStatus,
-    Language,
-    MonitoringState,
     Severity,
     WatchStatus,
 )
@@ -61,9 +53,6 @@ from notifier.policy import prime_snapshots, snapshot_for_household
 
 log = logging.getLogger(__name__)
 
-# A sign of life this close before the end of an away period means the resident is back
-# (home the evening before): no reminder. Longer ago, they may not be back yet.
-AWAY_LOOKBACK = timedelta(hours=24)
 # Households checked per transaction: short enough that the gateway, waiting on the same rows, never
 # waits long; long enough that the transaction's own cost is shared.
 BATCH = 50
@@ -93,8 +82,8 @@ def tick(engine: Engine, clock: Clock, settings: Settings, *, limit: int = 500) 
     now = clock.now()
     result = SweepResult()
     # First, so a household whose pause just ended is judged on its new deadline below.
-    _end_pauses(engine, now, settings, result)
-    _clear_away_reminders(engine, now, result)
+    result.pauses_ended, result.away_reminders = away_end.end_pauses(engine, now, settings)
+    result.away_cleared = away_end.clear_away_reminders(engine, now)
     with session_scope(engine) as session:
         due = _due_households(session, now, limit, result)
         overdue = recheck.overdue_watches(session, now, settings)
@@ -324,118 +313,6 @@ def explanations(deadline: Deadline) -> dict[str, str]:
     """``deadline``'s explanation in every language, for a case about to be opened: rendered from
     the facts the deadline was worked out from, so every language says the same thing."""
     return in_every_language(deadline.explain_in)
-
-
-def _end_pauses(engine: Engine, now: datetime, settings: Settings, result: SweepResult) -> None:
-    with session_scope(engine) as session:
-        ended = session.exec(
-            select(Household.id).where(
-                Household.monitoring == MonitoringState.PAUSED,
-                col(Household.paused_until).is_not(None),
-                col(Household.paused_until) <= now,
-            )
-        ).all()
-    for household_id in ended:
-        assert household_id is not None
-        with session_scope(engine) as session:
-            end_pause(session, household_id, now, settings, result)
-
-
-def end_pause(
-    session: Session, household_id: int, now: datetime, settings: Settings, result: SweepResult
-) -> None:
-    """Resume monitoring after an away period; remind staff if the resident does not seem back.
-
-    The conditional UPDATE is the claim: of several sweepers only the one that flips
-    ``monitoring`` acts, so the reminder fires once per away period.
-    """
-    household = session.get(Household, household_id)
-    if household is None or household.monitoring != MonitoringState.PAUSED or household.paused_until is None:
-        return
-    ended = household.paused_until
-    if ended > now:
-        return
-    if not claim_row(
-        session,
-        update(Household)
-        .where(
-            col(Household.id) == household_id,
-            col(Household.monitoring) == MonitoringState.PAUSED,
-            col(Household.paused_until) == ended,
-        )
-        .values(monitoring=MonitoringState.ACTIVE),
-    ):
-        return
-    session.expire(household)
-    result.pauses_ended += 1
-    watch = session.get(Watch, household_id)
-    sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None) if watch else None
-    deadline = current_deadline(session, watch, household, settings) if watch is not None else None
-    if watch is not None and deadline is not None and watch.status != WatchStatus.OVERDUE:
-        # Re-arm from the end of the away period (a NEW watch without any activity included).
-        update_watch(session, watch, alert_after=deadline.alert_after, explanation=deadline.explanation)
-    if sign is not None and sign.at >= ended - AWAY_LOOKBACK:
-        log.info("away period of household %s ended; activity seen, monitoring resumed", household.code)
-        return
-
-    def explanation(language: Language) -> str:
-        text = explain_away_ended(ended, sign, household.timezone, language)
-        if deadline is None:
-            return text
-        return (
-            text
-            + " "
-            + MESSAGES.text(
-                "explain.away_watch_from",
-                language,
-                alert_local=format_local(deadline.alert_after, household.timezone),
-            )
-        )
-
-    case, opened = lifecycle.open_or_redetect(
-        session,
-        household_id=household_id,
-        kind=CaseKind.AWAY_ENDED,
-        severity=Severity.WARNING,
-        explanation=in_every_language(explanation),
-        policy_snapshot=snapshot_for_household(session, household_id),
-        now=now,
-    )
-    if opened:
-        result.away_reminders += 1
-        log.info(
-            "away period of household %s ended without activity: reminder case %s", household.code, case.id
-        )
-
-
-def _clear_away_reminders(engine: Engine, now: datetime, result: SweepResult) -> None:
-    """An away reminder is over once the resident shows a sign of life, or staff pause again."""
-    with session_scope(engine) as session:
-        rows = session.exec(
-            select(Case, Household, Watch)
-            .join(Household, col(Household.id) == Case.household_id)
-            .join(Watch, col(Watch.household_id) == Case.household_id, isouter=True)
-            .where(Case.kind == CaseKind.AWAY_ENDED, col(Case.status).in_(ACTIVE_CASE_STATUSES))
-        ).all()
-        ids: list[tuple[int, str]] = []
-        for case, household, watch in rows:
-            sign = latest_sign_of_life(watch.last_activity_at, watch.last_checkin_at, None) if watch else None
-            if household.monitoring == MonitoringState.PAUSED:
-                reason = "paused_again"
-            elif sign is not None and sign.at >= case.opened_at:
-                reason = "activity_resumed"
-            else:
-                continue
-            assert case.id is not None
-            ids.append((case.id, reason))
-    for case_id, reason in ids:
-        with session_scope(engine) as session:
-            reminder = session.get(Case, case_id)
-            if reminder is None or reminder.status != CaseStatus.OPEN:
-                # Acknowledged: the person who took it decides when it is over.
-                continue
-            lifecycle.clear(session, reminder, reason=reason, now=now)
-            result.away_cleared += 1
 
 
 def _check_due(

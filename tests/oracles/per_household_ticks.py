@@ -10,7 +10,7 @@ import logging
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from anomaly import sweeper, training
+from anomaly import away_end, sweeper, training
 from anomaly.detector import DetectorParams
 from core.clock import Clock
 from core.db import session_scope
@@ -68,8 +68,8 @@ def sweeper_tick(
     """``anomaly.sweeper.tick`` as it was: one transaction per due and per overdue household."""
     now = clock.now()
     result = sweeper.SweepResult()
-    sweeper._end_pauses(engine, now, settings, result)
-    sweeper._clear_away_reminders(engine, now, result)
+    result.pauses_ended, result.away_reminders = away_end.end_pauses(engine, now, settings)
+    result.away_cleared = away_end.clear_away_reminders(engine, now)
     with session_scope(engine) as session:
         due = sweeper._due_households(session, now, limit, result)
         overdue = session.exec(select(Watch.household_id).where(Watch.status == WatchStatus.OVERDUE)).all()
