@@ -131,6 +131,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/gateway/test_native_adapter.py",
         "tests/unit/gateway/test_tasmota_adapter.py",
     ),
+    "gateway/adapters/plain.py": (
+        "tests/unit/gateway/test_plain_rules.py",
+        "tests/unit/gateway/test_shelly_gen1_rules.py",
+        "tests/unit/gateway/test_esphome_rules.py",
+        "tests/unit/gateway/test_vendor_adapters.py",
+    ),
     "gateway/adapters/route.py": (
         "tests/unit/gateway/test_route_rules.py",
         "tests/unit/gateway/test_vendor_adapters.py",
