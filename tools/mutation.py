@@ -83,7 +83,13 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/notifier_family/test_family_loop_rules.py",  # contact_channels
     ),
     "notifier/recipients.py": ("tests/unit/notifier_family/test_family_loop_rules.py",),
-    "notifier/classifier.py": ("tests/unit/notifier_calls/test_reply_classifier.py",),
+    "notifier/classifier.py": (
+        "tests/unit/notifier_calls/test_reply_classifier.py",
+        "tests/unit/notifier_calls/test_reply_safety_thresholds.py",  # no model: thresholds, exact verdicts
+        "tests/unit/notifier_calls/test_reply_self_harm.py",  # apply_safety's self-harm guards
+        "tests/unit/notifier_calls/test_reply_denials.py",  # ... its denial and everyday branches
+        "tests/unit/notifier_calls/test_reply_short_answers.py",  # ... its short-answer branch
+    ),
     "notifier/classifier_rules.py": (
         "tests/unit/notifier_calls/test_reply_self_harm.py",
         "tests/unit/notifier_calls/test_reply_denials.py",
