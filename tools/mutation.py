@@ -65,7 +65,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/unit/anomaly/test_activity_from_power.py",
         "tests/unit/anomaly/test_activity_rules.py",
     ),
-    "anomaly/long_on.py": ("tests/unit/anomaly/test_long_on.py",),
+    "anomaly/long_on.py": ("tests/unit/anomaly/test_long_on_rules.py", "tests/unit/anomaly/test_long_on.py"),
     "gateway/edges.py": (
         "tests/integration/gateway/test_ingest_edges_rules.py",
         "tests/integration/gateway/test_edges_detector_db.py",
