@@ -149,3 +149,30 @@ def test_an_unassigned_plug_makes_no_edge_but_keeps_its_state(engine: Engine, cl
         states = load_states(s, {home.id["spare"]})
     # Once assigned it continues from here: on since t1, not a new switch-on.
     assert states == {(home.id["spare"], CH): StepState(unix(t1), 2000.0, True, None, unix(t1))}
+
+
+def test_a_whole_house_reading_alone_subtracts_what_earlier_batches_left_on(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The lamp went on in an earlier batch: the mains reporting alone still see it (its stored
+    state), both for their own step and for the house level's "a lamp is on"."""
+    home = Home(engine)
+    t0 = clock.now()
+    t1, t2, t3 = (t0 + timedelta(minutes=m) for m in (1, 2, 3))
+
+    def run(readings: list[PowerReading], house: HouseObservations | None = None) -> list[Edge]:
+        rules = {r.device_id: home.rules[r.device_id] for r in readings}  # as ingest: the batch's devices
+        with session_scope(engine) as s:
+            return detect_edges(s, readings, rules, house)
+
+    run(home.readings(t0, mains=300.0, lamp=0.0, kettle=0.0))
+    plugs_only: HouseObservations = {}
+    run(home.readings(t1, lamp=30.0, kettle=0.0), plugs_only)
+    assert plugs_only == {home.h: [(unix(t1), None, True)]}  # no whole-house reading then: no level
+    # 2330 W less the lamp's 30 W: a 2000 W step above the 300 W base, not 2030 W.
+    assert run(home.readings(t2, mains=2330.0)) == [
+        Edge(home.h, home.id["mains"], CH, t2, EdgeKind.ON, 2000.0)
+    ]
+    house: HouseObservations = {}
+    assert run(home.readings(t3, mains=2330.0), house) == []
+    assert house == {home.h: [(unix(t3), 2300.0, True)]}
