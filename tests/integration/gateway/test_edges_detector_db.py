@@ -16,7 +16,8 @@ from sqlmodel import Session
 from anomaly.activity import StepState
 from core.clock import ManualClock
 from core.db import session_scope
-from core.enums import EdgeKind
+from core.enums import DeviceStatus, EdgeKind
+from core.models import Device, Household
 from gateway.edges import DeviceRule, Edge, HouseObservations, PowerReading, detect_edges, load_states
 from tests.factories import make_device, make_household
 
@@ -176,3 +177,27 @@ def test_a_whole_house_reading_alone_subtracts_what_earlier_batches_left_on(
     house: HouseObservations = {}
     assert run(home.readings(t3, mains=2330.0), house) == []
     assert house == {home.h: [(unix(t3), 2300.0, True)]}
+
+
+def test_a_retired_plugs_last_reading_is_not_taken_off_the_whole_house(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """A plug retired from the household keeps its stored state, but is no longer one of its sub-meters."""
+    home = Home(engine)
+    with session_scope(engine) as s:
+        old = make_device(s, household=s.get(Household, home.h), appliance="heater", on_threshold_w=20.0)
+        assert old.id is not None
+        old_id, old_rule = old.id, DeviceRule(old.appliance, old.on_threshold_w, old.household_id)
+    t0 = clock.now()
+    with session_scope(engine) as s:
+        detect_edges(s, [PowerReading(0, old_id, CH, t0, 500.0)], {old_id: old_rule})
+    with session_scope(engine) as s:
+        device = s.get(Device, old_id)
+        assert device is not None
+        device.status = DeviceStatus.RETIRED
+    house: HouseObservations = {}
+    mains = {home.id["mains"]: home.rules[home.id["mains"]]}
+    with session_scope(engine) as s:
+        detect_edges(s, home.readings(t0 + timedelta(minutes=1), mains=800.0), mains, house)
+    # The whole 800 W is the unmetered rest: the retired heater's 500 W is not taken off it.
+    assert house == {home.h: [(unix(t0 + timedelta(minutes=1)), 800.0, None)]}
