@@ -265,6 +265,9 @@ def test_an_expired_lease_with_a_provider_id_is_never_sent_again(
     clock.advance(timedelta(hours=2))
     assert send_outbox(engine, clock, settings, transport) == 0
     assert transport.sent == []
+    with Session(engine) as s:  # not even claimed: a claim would count an attempt, and fail it at the ninth
+        (after,) = notifications(s, case_id)
+    assert (after.attempts, after.provider_sid) == (1, "SMalready")
 
 
 def test_a_row_interrupted_too_often_is_given_up(
