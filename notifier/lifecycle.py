@@ -338,7 +338,7 @@ def record_events(
     session: Session,
     events: Sequence[tuple[Case, CaseEventType, dict[str, Any]]],
     now: datetime,
-    actor: str = "system",
+    actor: str,
 ) -> None:
     """:func:`record_event` for many cases in one executemany, building no event objects (a tick
     that opens hundreds of cases reads none of them back)."""

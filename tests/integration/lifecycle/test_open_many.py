@@ -150,6 +150,29 @@ def test_open_many_that_loses_a_race_re_detects_the_winner(
     assert case_rows(engine, batch) == case_rows(engine, single)
 
 
+def test_open_many_writes_what_one_by_one_writes_under_a_named_actor(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """The actor (a person who opened the cases, not the system) reaches every ``opened`` event."""
+    now = clock.now()
+    single, batch = seed_pairs(engine, 4, now)
+    with session_scope(engine) as s:
+        for o in openings_for(households(engine, single), now):
+            opening._one(s, o, now, "user:7")
+    with session_scope(engine) as s:
+        open_many(s, openings_for(households(engine, batch), now), now=now, actor="user:7")
+    assert case_rows(engine, batch) == case_rows(engine, single)
+    with Session(engine) as s:
+        actors = s.exec(
+            select(CaseEvent.actor)
+            .join(Case, col(Case.id) == CaseEvent.case_id)
+            .where(col(Case.household_id).in_(batch), CaseEvent.type == CaseEventType.OPENED)
+            .order_by(col(CaseEvent.at))
+        ).all()
+    # The third household's case was open already (opened an hour before, by the system).
+    assert actors == ["system"] + ["user:7"] * 3
+
+
 def test_open_many_with_a_household_twice_re_detects_the_second(engine: Engine, clock: ManualClock) -> None:
     now = clock.now()
     with session_scope(engine) as s:
