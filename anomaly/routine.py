@@ -175,12 +175,8 @@ def hours_of_week(start: int, stop: int, zone: ZoneInfo) -> Callable[[int], int]
     converting each was most of its time, issue 15); by conversion when it does not (a DST
     change in the span)."""
     offset = _utc_offset(start, zone)
-    probe = start + _OFFSET_PROBE_S
-    while probe < stop:
-        if _utc_offset(probe, zone) != offset:
-            return functools.partial(hour_of_week, zone=zone)
-        probe += _OFFSET_PROBE_S
-    if _utc_offset(stop, zone) != offset:
+    probes = [*range(start + _OFFSET_PROBE_S, stop, _OFFSET_PROBE_S), stop]
+    if any(_utc_offset(probe, zone) != offset for probe in probes):
         return functools.partial(hour_of_week, zone=zone)
 
     def by_offset(ts: int) -> int:
